@@ -1,0 +1,130 @@
+/*
+ * libdocstore - internal helpers shared by every layer.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Not installed.  Names are docstore__*.  Conventions:
+ *  - functions return 0 or a negative DOCSTORE_E* code;
+ *  - memory handed to the caller comes from docstore__alloc() so that
+ *    docstore_free() (which wipes) can release it;
+ *  - error detail goes into a docstore__err (a handle's, or a local one),
+ *    then docstore__err_publish() copies it to the thread's last error.
+ */
+#ifndef DOCSTORE_INTERNAL_H
+#define DOCSTORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "docstore/common.h"
+
+#if defined(__GNUC__)
+#define DOCSTORE__WUR __attribute__((warn_unused_result))
+#define DOCSTORE__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DOCSTORE__WUR
+#define DOCSTORE__PRINTF(a, b)
+#endif
+
+#define DOCSTORE__ERRMSG_MAX 512
+
+/* Guard macros: make the error path the short path. */
+#define DOCSTORE__GUARD(expr)                                                  \
+  do {                                                                         \
+    int guard_rc_ = (expr);                                                    \
+    if (guard_rc_ < 0)                                                         \
+      return guard_rc_;                                                        \
+  } while (0)
+
+#define DOCSTORE__GUARD_GOTO(rc, expr, label)                                  \
+  do {                                                                         \
+    (rc) = (expr);                                                             \
+    if ((rc) < 0)                                                              \
+      goto label;                                                              \
+  } while (0)
+
+/* ------------------------------------------------------------- errors */
+
+/* An error record: a code and a message.  Also the concrete type behind the
+ * public opaque docstore_errinfo. */
+typedef struct docstore__err {
+  int code;
+  char msg[DOCSTORE__ERRMSG_MAX];
+} docstore__err;
+
+/* Set code and printf-formatted message; returns code.  err may be NULL
+ * (then only the thread's last error is set). Also publishes to the
+ * calling thread's last error. */
+int docstore__err_set(docstore__err *err, int code, const char *fmt, ...)
+    DOCSTORE__PRINTF(3, 4);
+int docstore__err_vset(docstore__err *err, int code, const char *fmt,
+                       va_list ap);
+/* Prefix the existing message: "<prefix>: <old message>". */
+void docstore__err_prefix(docstore__err *err, const char *fmt, ...)
+    DOCSTORE__PRINTF(2, 3);
+void docstore__err_clear(docstore__err *err);
+/* Copy err to the thread's last error. */
+void docstore__err_publish(const docstore__err *err);
+/* Copy a message into a caller's errbuf (constructors). */
+void docstore__err_to_buf(const docstore__err *err, char *buf, size_t len);
+
+/* A handle's last error, shared by threads: guarded by a mutex. */
+typedef struct docstore__handle_err {
+  pthread_mutex_t lock;
+  docstore__err last;
+} docstore__handle_err;
+
+void docstore__handle_err_init(docstore__handle_err *h);
+void docstore__handle_err_destroy(docstore__handle_err *h);
+/* Record err (if err->code < 0) as the handle's last error; returns code. */
+int docstore__handle_err_store(docstore__handle_err *h, const docstore__err *err);
+/* Copy the handle's last message into a thread-local buffer and return it. */
+const char *docstore__handle_err_get(docstore__handle_err *h);
+
+/* ------------------------------------------------------------- memory */
+
+/* Library-owned memory (freed by docstore_free(), which wipes). */
+void *docstore__alloc(size_t size);          /* zeroed */
+void *docstore__realloc(void *ptr, size_t size); /* wipes the old block */
+char *docstore__strdup(const char *s);
+char *docstore__strndup(const char *s, size_t n);
+void *docstore__memdup(const void *p, size_t n);
+char *docstore__sprintf(const char *fmt, ...) DOCSTORE__PRINTF(1, 2);
+/* Wipe n bytes (not optimised away). */
+void docstore__wipe(void *p, size_t n);
+
+/* Growable byte buffer.  Always NUL-terminated after data[len] when
+ * data != NULL.  Memory from docstore__alloc(), so it may be handed to the
+ * caller with docstore__buf_detach(). */
+typedef struct docstore__buf {
+  uint8_t *data;
+  size_t len;
+  size_t cap;
+} docstore__buf;
+
+#define DOCSTORE__BUF_INIT {NULL, 0, 0}
+int docstore__buf_reserve(docstore__buf *b, size_t extra) DOCSTORE__WUR;
+int docstore__buf_append(docstore__buf *b, const void *p, size_t n) DOCSTORE__WUR;
+int docstore__buf_puts(docstore__buf *b, const char *s) DOCSTORE__WUR;
+int docstore__buf_printf(docstore__buf *b, const char *fmt, ...)
+    DOCSTORE__PRINTF(2, 3) DOCSTORE__WUR;
+/* Hand the data over (never NULL on success: an empty buffer gives ""). */
+uint8_t *docstore__buf_detach(docstore__buf *b, size_t *len);
+void docstore__buf_free(docstore__buf *b); /* wipes */
+/* A docstore_sink_cb that appends to a docstore__buf. */
+int docstore__buf_sink(void *buf, const uint8_t *data, size_t len);
+
+/* ------------------------------------------------------------- logging */
+
+void docstore__log(int level, const char *fmt, ...) DOCSTORE__PRINTF(2, 3);
+int docstore__log_enabled(int level);
+
+/* ------------------------------------------------------------- misc */
+
+/* Monotonic clock in microseconds. */
+uint64_t docstore__now_us(void);
+/* Bounded copy, always NUL-terminates when len > 0. */
+void docstore__strlcpy(char *dst, const char *src, size_t len);
+
+#endif /* DOCSTORE_INTERNAL_H */
