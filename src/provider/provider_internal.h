@@ -1,0 +1,50 @@
+/*
+ * libdocstore - provider dispatch layer (internal).
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * struct docstore_provider wraps a user or built-in ops table.  Every
+ * operation goes through the docstore__provider_* calls below, which do
+ * what all providers share: key validation (docstore_key_check), timing and
+ * counters (metrics.h), error detail, debug logging.  Providers themselves
+ * only move bytes.  Implemented in provider.c.
+ */
+#ifndef DOCSTORE_PROVIDER_INTERNAL_H
+#define DOCSTORE_PROVIDER_INTERNAL_H
+
+#include "docstore/provider.h"
+#include "internal.h"
+#include "metrics.h"
+
+/* Where objects go, for log lines: "s3://bucket/" or "/abs/root/".
+ * Copied.  Built-in providers set it right after docstore_provider_new(). */
+int docstore__provider_set_location(docstore_provider *p, const char *prefix);
+const char *docstore__provider_location(const docstore_provider *p);
+
+/* Human name for messages: "S3", "local storage". Copied. */
+int docstore__provider_set_display_name(docstore_provider *p, const char *name);
+const char *docstore__provider_display_name(const docstore_provider *p);
+
+/* The provider's counters (owned by the provider wrapper). */
+docstore__metrics *docstore__provider_metrics(docstore_provider *p);
+
+/* Dispatch with validation and metrics.  `err` receives the detail (may be
+ * NULL: then the provider's own last error is used).  These are what the
+ * public docstore_provider_* functions and the service call. */
+int docstore__provider_put(docstore_provider *p, const char *key,
+                           const uint8_t *data, size_t len, docstore__err *err);
+int docstore__provider_get(docstore_provider *p, const char *key,
+                           docstore__buf *out, docstore__err *err);
+int docstore__provider_head(docstore_provider *p, const char *key,
+                            docstore_object_info *info, docstore__err *err);
+int docstore__provider_delete(docstore_provider *p, const char *key,
+                              docstore__err *err);
+int docstore__provider_list(docstore_provider *p, const char *prefix,
+                            docstore_list_cb cb, void *payload,
+                            docstore__err *err);
+int docstore__provider_presign(docstore_provider *p, const char *key,
+                               int method, uint64_t expires_seconds,
+                               char **out_url, docstore__err *err);
+int docstore__provider_check(docstore_provider *p, char **report,
+                             docstore__err *err);
+
+#endif
