@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test, on a fresh machine: install everything, build with warnings as
+# errors, start the test servers (OpenStack Swift with s3api, PostgreSQL),
+# run all CTest tests, then build again with AddressSanitizer and
+# UndefinedBehaviorSanitizer and run the unit tests under them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc)
+
+bash tools/setup.sh
+
+echo "== build (-Wall -Wextra -Werror)"
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOCSTORE_WERROR=ON >/dev/null
+cmake --build build-test -j"$jobs"
+
+echo "== all tests, with the test servers running"
+bash tools/with-test-servers.sh \
+  ctest --test-dir build-test --output-on-failure -j"$jobs"
+
+echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDOCSTORE_WERROR=ON \
+  -DDOCSTORE_SANITIZE=ON -DDOCSTORE_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -L unit -j"$jobs"
+echo "== all test stages passed"
