@@ -113,6 +113,9 @@ typedef struct docstore__sigv4_out_header {
 
 #define DOCSTORE__SIGV4_MAX_OUT_HEADERS 4
 
+/* Result of docstore__sigv4_sign(). Some headers[].value point into the
+ * struct itself: keep it in place (pass pointers, do not copy it by value)
+ * and release it with docstore__sigv4_result_free(). */
 typedef struct docstore__sigv4_result {
     char *canonical_request; /* owned */
     char *string_to_sign;    /* owned */
