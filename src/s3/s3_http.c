@@ -1,0 +1,762 @@
+/*
+ * libdocstore - one signed S3 request over libcurl, with retries.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Connections: easy handles are kept in a small pool per provider, so a
+ * finished request leaves its keep-alive connection in the handle for the
+ * next one; a handle is used by one thread at a time.  All handles of a
+ * provider share the DNS cache and TLS sessions through a CURLSH (with
+ * locks); the connection cache itself is not shared, as libcurl does not
+ * support sharing it between threads.
+ *
+ * Every attempt is signed afresh (a new X-Amz-Date).  Nothing here puts
+ * the secret, the Authorization header or a signature in a message or a
+ * log line: URLs in messages are the endpoint only.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libxml/parser.h>
+#include <openssl/evp.h>
+
+#include "provider/provider_internal.h"
+#include "s3/s3_internal.h"
+
+/* --------------------------------------------------- one-time setup */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_rc;
+
+static void global_init_once(void) {
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    global_rc = DOCSTORE_ENOMEM;
+    return;
+  }
+  xmlInitParser();
+}
+
+int docstore__s3_global_init(void) {
+  if (pthread_once(&global_once, global_init_once) != 0)
+    return DOCSTORE_ENOMEM;
+  return global_rc;
+}
+
+/* ------------------------------------------------------- handle pool */
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access,
+                       void *userp) {
+  docstore__s3_pool *pool = userp;
+  (void)h;
+  (void)access;
+  if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+    pthread_mutex_lock(&pool->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *userp) {
+  docstore__s3_pool *pool = userp;
+  (void)h;
+  if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+    pthread_mutex_unlock(&pool->share_locks[data]);
+}
+
+int docstore__s3_pool_init(docstore__s3_pool *pool) {
+  memset(pool, 0, sizeof(*pool));
+  if (pthread_mutex_init(&pool->lock, NULL) != 0)
+    return DOCSTORE_ENOMEM;
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) {
+    if (pthread_mutex_init(&pool->share_locks[i], NULL) != 0) {
+      while (i-- > 0)
+        pthread_mutex_destroy(&pool->share_locks[i]);
+      pthread_mutex_destroy(&pool->lock);
+      return DOCSTORE_ENOMEM;
+    }
+  }
+  pool->share_locks_ready = 1;
+  pool->share = curl_share_init();
+  if (!pool->share ||
+      curl_share_setopt(pool->share, CURLSHOPT_LOCKFUNC, share_lock) ||
+      curl_share_setopt(pool->share, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
+      curl_share_setopt(pool->share, CURLSHOPT_USERDATA, pool) ||
+      curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) ||
+      curl_share_setopt(pool->share, CURLSHOPT_SHARE,
+                        CURL_LOCK_DATA_SSL_SESSION)) {
+    docstore__s3_pool_destroy(pool);
+    return DOCSTORE_ENOMEM;
+  }
+  return 0;
+}
+
+void docstore__s3_pool_destroy(docstore__s3_pool *pool) {
+  if (!pool->share_locks_ready)
+    return;
+  for (size_t i = 0; i < pool->idle_count; i++)
+    curl_easy_cleanup(pool->idle[i]);
+  pool->idle_count = 0;
+  if (pool->share)
+    curl_share_cleanup(pool->share);
+  pool->share = NULL;
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_destroy(&pool->share_locks[i]);
+  pthread_mutex_destroy(&pool->lock);
+  pool->share_locks_ready = 0;
+}
+
+static CURL *pool_take(docstore__s3_pool *pool) {
+  CURL *h = NULL;
+  pthread_mutex_lock(&pool->lock);
+  if (pool->idle_count > 0)
+    h = pool->idle[--pool->idle_count];
+  pthread_mutex_unlock(&pool->lock);
+  if (h)
+    return h;
+  h = curl_easy_init();
+  if (h && curl_easy_setopt(h, CURLOPT_SHARE, pool->share) != CURLE_OK) {
+    curl_easy_cleanup(h);
+    h = NULL;
+  }
+  return h;
+}
+
+static void pool_give(docstore__s3_pool *pool, CURL *h) {
+  if (!h)
+    return;
+  pthread_mutex_lock(&pool->lock);
+  if (pool->idle_count < DOCSTORE__S3_POOL_MAX) {
+    pool->idle[pool->idle_count++] = h;
+    h = NULL;
+  }
+  pthread_mutex_unlock(&pool->lock);
+  if (h)
+    curl_easy_cleanup(h);
+}
+
+/* ------------------------------------------------------------- paths */
+
+int docstore__s3_path(const docstore__s3 *s3, const char *key, char **out) {
+  *out = NULL;
+  char *raw;
+  if (s3->virtual_hosted)
+    raw = docstore__sprintf("/%s", key ? key : "");
+  else if (key)
+    raw = docstore__sprintf("/%s/%s", s3->bucket, key);
+  else
+    raw = docstore__sprintf("/%s", s3->bucket);
+  if (!raw)
+    return DOCSTORE_ENOMEM;
+  char *enc = NULL;
+  int rc = docstore__sigv4_encode_path(raw, &enc);
+  docstore_free(raw);
+  if (rc < 0)
+    return rc;
+  /* The signer allocates with malloc(); hand out library memory. */
+  *out = docstore__strdup(enc);
+  free(enc);
+  return *out ? 0 : DOCSTORE_ENOMEM;
+}
+
+/* ------------------------------------------------------ the transfer */
+
+typedef struct transfer {
+  docstore__s3 *s3;
+  const docstore__s3_req *req;
+  docstore__s3_resp *resp;
+  CURL *h;
+  /* upload */
+  const uint8_t *up;
+  size_t up_len;
+  size_t up_pos;
+  /* download */
+  int started;        /* the first body byte of this attempt was seen */
+  int to_sink;        /* this reply's body goes to the sink */
+  uint64_t skip;      /* bytes to drop (a resumed read answered 200) */
+  uint64_t limit;     /* bytes the sink may receive in all */
+  int sink_rc;        /* the sink asked to stop */
+  int overflow;       /* a collected body was too large */
+} transfer;
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *userp) {
+  transfer *t = userp;
+  size_t room = size * nitems;
+  size_t left = t->up_len - t->up_pos;
+  size_t n = left < room ? left : room;
+  if (n)
+    memcpy(buf, t->up + t->up_pos, n);
+  t->up_pos += n;
+  return n;
+}
+
+static int on_seek(void *userp, curl_off_t offset, int origin) {
+  transfer *t = userp;
+  if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > t->up_len)
+    return CURL_SEEKFUNC_FAIL;
+  t->up_pos = (size_t)offset;
+  return CURL_SEEKFUNC_OK;
+}
+
+static void reset_reply(docstore__s3_resp *resp) {
+  resp->status = 0;
+  resp->body.len = 0;
+  if (resp->body.data)
+    resp->body.data[0] = '\0';
+  resp->content_length = 0;
+  resp->has_content_length = 0;
+  resp->last_modified = 0;
+  resp->etag[0] = '\0';
+  resp->request_id[0] = '\0';
+  resp->bucket_region[0] = '\0';
+  resp->s3_code[0] = '\0';
+}
+
+/* Copies a header value (trimmed) if `line` is "<name>: value". */
+static int header_value(const char *line, size_t len, const char *name,
+                        char *dst, size_t cap) {
+  size_t nl = strlen(name);
+  if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+    return 0;
+  const char *v = line + nl + 1;
+  const char *end = line + len;
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+                     end[-1] == '\t'))
+    end--;
+  size_t n = (size_t)(end - v);
+  if (n >= cap)
+    n = cap - 1;
+  memcpy(dst, v, n);
+  dst[n] = '\0';
+  return 1;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userp) {
+  transfer *t = userp;
+  size_t len = size * nitems;
+  char value[256];
+  if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+    /* A new reply (after "100 Continue", or a retry): start over. */
+    reset_reply(t->resp);
+    return len;
+  }
+  if (header_value(buf, len, "ETag", t->resp->etag, sizeof(t->resp->etag)))
+    return len;
+  if (header_value(buf, len, "x-amz-request-id", t->resp->request_id,
+                   sizeof(t->resp->request_id)))
+    return len;
+  if (header_value(buf, len, "x-amz-bucket-region", t->resp->bucket_region,
+                   sizeof(t->resp->bucket_region)))
+    return len;
+  if (header_value(buf, len, "Content-Length", value, sizeof(value))) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno == 0 && end && *end == '\0' && value[0] != '-') {
+      t->resp->content_length = v;
+      t->resp->has_content_length = 1;
+    }
+    return len;
+  }
+  if (header_value(buf, len, "Last-Modified", value, sizeof(value))) {
+    time_t tm = curl_getdate(value, NULL);
+    t->resp->last_modified = tm > 0 ? (int64_t)tm : 0;
+  }
+  return len;
+}
+
+static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
+  transfer *t = userp;
+  size_t len = size * nitems;
+  if (!t->started) {
+    long status = 0;
+    curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
+    t->resp->status = status;
+    t->started = 1;
+    t->to_sink = status >= 200 && status < 300 && t->req->sink &&
+                 !t->req->error_in_200;
+    if (t->to_sink && status != 206) {
+      /* A resumed read answered with the whole object: skip what the sink
+       * already has (and what comes before a range). */
+      t->skip = t->resp->delivered +
+                (t->req->has_range ? t->req->range_start : 0);
+    }
+  }
+  if (t->to_sink) {
+    const uint8_t *p = (const uint8_t *)buf;
+    size_t n = len;
+    if (t->skip) {
+      size_t s = t->skip < n ? (size_t)t->skip : n;
+      t->skip -= s;
+      p += s;
+      n -= s;
+    }
+    uint64_t room = t->limit - t->resp->delivered;
+    if (n > room)
+      n = (size_t)room;
+    if (n) {
+      int rc = t->req->sink(t->req->sink_payload, p, n);
+      if (rc != 0) {
+        t->sink_rc = rc < 0 ? rc : DOCSTORE_ECANCELED;
+        return 0; /* CURLE_WRITE_ERROR */
+      }
+      t->resp->delivered += n;
+    }
+    return len;
+  }
+  int is_2xx = t->resp->status >= 200 && t->resp->status < 300;
+  size_t cap = is_2xx ? DOCSTORE__S3_MAX_XML_BODY : DOCSTORE__S3_MAX_ERROR_BODY;
+  if (t->resp->body.len + len > cap) {
+    if (is_2xx) {
+      t->overflow = 1;
+      return 0;
+    }
+    return len; /* the start of an error reply is enough */
+  }
+  if (docstore__buf_append(&t->resp->body, buf, len) < 0) {
+    t->sink_rc = DOCSTORE_ENOMEM;
+    return 0;
+  }
+  return len;
+}
+
+/* ----------------------------------------------------- body digests */
+
+static int content_md5(const uint8_t *data, size_t len, char out[32]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (EVP_Digest(data ? data : (const uint8_t *)"", len, md, &md_len,
+                 EVP_md5(), NULL) != 1 ||
+      md_len != 16)
+    return DOCSTORE_ECRYPTO;
+  if (EVP_EncodeBlock((unsigned char *)out, md, 16) != 24)
+    return DOCSTORE_ECRYPTO;
+  return 0;
+}
+
+/* ------------------------------------------------------ one attempt */
+
+typedef struct attempt_in {
+  const char *path;         /* encoded request path */
+  const char *payload_hash; /* hex SHA-256 of the body */
+  const char *md5;          /* base64 Content-MD5 or NULL */
+  const char *if_match;     /* ETag to insist on (resumed read) or NULL */
+  uint64_t resume;          /* bytes the sink already has */
+} attempt_in;
+
+#define MAX_SIGNED_HEADERS 6
+
+static int add_header(struct curl_slist **list, const char *name,
+                      const char *value) {
+  char *line = docstore__sprintf("%s: %s", name, value);
+  if (!line)
+    return DOCSTORE_ENOMEM;
+  struct curl_slist *n = curl_slist_append(*list, line);
+  docstore_free(line);
+  if (!n)
+    return DOCSTORE_ENOMEM;
+  *list = n;
+  return 0;
+}
+
+static int setopts(transfer *t, const char *url, struct curl_slist *headers,
+                   char *errbuf) {
+  docstore__s3 *s3 = t->s3;
+  const docstore__s3_req *req = t->req;
+  CURL *h = t->h;
+  CURLcode c = CURLE_OK;
+#define SET(opt, val)                                                          \
+  do {                                                                         \
+    if (c == CURLE_OK)                                                         \
+      c = curl_easy_setopt(h, opt, val);                                       \
+  } while (0)
+  SET(CURLOPT_URL, url);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  SET(CURLOPT_HTTPHEADER, headers);
+  SET(CURLOPT_ERRORBUFFER, errbuf);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, (long)s3->connect_timeout_ms);
+  SET(CURLOPT_TIMEOUT_MS, (long)s3->request_timeout_ms);
+  if (s3->stall_timeout_ms) {
+    long secs = (long)((s3->stall_timeout_ms + 999) / 1000);
+    SET(CURLOPT_LOW_SPEED_LIMIT, (long)s3->stall_min_bps);
+    SET(CURLOPT_LOW_SPEED_TIME, secs);
+  }
+  if (s3->https) {
+    SET(CURLOPT_SSL_VERIFYPEER, s3->insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, s3->insecure ? 0L : 2L);
+    if (s3->ca_bundle)
+      SET(CURLOPT_CAINFO, s3->ca_bundle);
+  }
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, t);
+  SET(CURLOPT_WRITEFUNCTION, on_write);
+  SET(CURLOPT_WRITEDATA, t);
+  if (strcmp(req->method, "HEAD") == 0) {
+    SET(CURLOPT_NOBODY, 1L);
+  } else if (req->send_body) {
+    SET(CURLOPT_UPLOAD, 1L);
+    SET(CURLOPT_READFUNCTION, on_read);
+    SET(CURLOPT_READDATA, t);
+    SET(CURLOPT_SEEKFUNCTION, on_seek);
+    SET(CURLOPT_SEEKDATA, t);
+    SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+    if (strcmp(req->method, "PUT") != 0)
+      SET(CURLOPT_CUSTOMREQUEST, req->method);
+  } else if (strcmp(req->method, "GET") == 0) {
+    SET(CURLOPT_HTTPGET, 1L);
+  } else {
+    SET(CURLOPT_CUSTOMREQUEST, req->method);
+  }
+#undef SET
+  return c == CURLE_OK ? 0 : DOCSTORE_ENOMEM;
+}
+
+/* Runs one attempt.  Returns a negative code only for local failures
+ * (memory, signing); the transfer's outcome is in *curl_rc / resp. */
+static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
+                   char *errbuf) {
+  docstore__s3 *s3 = t->s3;
+  const docstore__s3_req *req = t->req;
+  docstore__sigv4_header hdrs[MAX_SIGNED_HEADERS];
+  size_t nh = 0;
+  char range[64];
+  docstore__sigv4_result sig;
+  struct curl_slist *list = NULL;
+  char *url = NULL;
+  int rc = 0;
+  memset(&sig, 0, sizeof(sig));
+
+  hdrs[nh++] = (docstore__sigv4_header){"Host", s3->host_header};
+  if (in->md5)
+    hdrs[nh++] = (docstore__sigv4_header){"Content-MD5", in->md5};
+  if (req->content_type)
+    hdrs[nh++] = (docstore__sigv4_header){"Content-Type", req->content_type};
+  if (req->has_range || in->resume) {
+    uint64_t start = (req->has_range ? req->range_start : 0) + in->resume;
+    if (req->has_range && req->range_len != UINT64_MAX)
+      snprintf(range, sizeof(range), "bytes=%llu-%llu",
+               (unsigned long long)start,
+               (unsigned long long)(req->range_start + req->range_len - 1));
+    else
+      snprintf(range, sizeof(range), "bytes=%llu-",
+               (unsigned long long)start);
+    hdrs[nh++] = (docstore__sigv4_header){"Range", range};
+  }
+  if (in->if_match)
+    hdrs[nh++] = (docstore__sigv4_header){"If-Match", in->if_match};
+
+  docstore__sigv4_request sreq;
+  memset(&sreq, 0, sizeof(sreq));
+  sreq.method = req->method;
+  sreq.path = in->path;
+  sreq.query = req->query;
+  sreq.headers = hdrs;
+  sreq.header_count = nh;
+  sreq.payload_hash = in->payload_hash;
+  sreq.timestamp = time(NULL);
+  docstore__sigv4_credentials cred = {s3->access_key, s3->secret_key,
+                                      s3->session_token};
+  docstore__sigv4_options sopts;
+  docstore__sigv4_options_init_s3(&sopts, DOCSTORE__SIGV4_FORM_HEADER);
+  DOCSTORE__GUARD_GOTO(rc,
+                       docstore__sigv4_sign(&sreq, &cred, s3->region, "s3",
+                                            &sopts, s3->keys, &sig),
+                       done);
+
+  for (size_t i = 0; i < nh; i++)
+    DOCSTORE__GUARD_GOTO(rc, add_header(&list, hdrs[i].name, hdrs[i].value),
+                         done);
+  for (size_t i = 0; i < sig.header_count; i++)
+    DOCSTORE__GUARD_GOTO(
+        rc, add_header(&list, sig.headers[i].name, sig.headers[i].value),
+        done);
+  DOCSTORE__GUARD_GOTO(
+      rc, add_header(&list, "User-Agent", "libdocstore/" DOCSTORE_VERSION_STRING),
+      done);
+  /* Small bodies go at once; large ones wait for "100 Continue" so that a
+   * refused request does not send megabytes for nothing. */
+  if (req->send_body && req->body_len < 1024 * 1024) {
+    struct curl_slist *n = curl_slist_append(list, "Expect:");
+    if (!n) {
+      rc = DOCSTORE_ENOMEM;
+      goto done;
+    }
+    list = n;
+  }
+
+  url = docstore__sprintf("%s%s%s%s", s3->base_url, in->path,
+                          req->query && *req->query ? "?" : "",
+                          req->query ? req->query : "");
+  if (!url) {
+    rc = DOCSTORE_ENOMEM;
+    goto done;
+  }
+
+  curl_easy_reset(t->h);
+  errbuf[0] = '\0';
+  t->up = req->body;
+  t->up_len = req->body_len;
+  t->up_pos = 0;
+  t->started = 0;
+  t->to_sink = 0;
+  t->skip = 0;
+  t->sink_rc = 0;
+  t->overflow = 0;
+  reset_reply(t->resp);
+  DOCSTORE__GUARD_GOTO(rc, setopts(t, url, list, errbuf), done);
+
+  atomic_fetch_add(&s3->requests, 1);
+  *curl_rc = curl_easy_perform(t->h);
+  if (!t->started) {
+    long status = 0;
+    curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
+    t->resp->status = status;
+  }
+  /* Do not leave pointers to this attempt's stack in the handle. */
+  curl_easy_setopt(t->h, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(t->h, CURLOPT_ERRORBUFFER, NULL);
+
+done:
+  curl_slist_free_all(list);
+  docstore_free(url);
+  docstore__sigv4_result_free(&sig);
+  return rc;
+}
+
+/* ------------------------------------------------- failure reporting */
+
+static const char *shown_key(const docstore__s3_req *req, char *buf,
+                             size_t cap) {
+  if (!req->key) {
+    snprintf(buf, cap, "(bucket)");
+    return buf;
+  }
+  size_t n = strlen(req->key);
+  if (n + 3 > cap)
+    snprintf(buf, cap, "'%.*s...'", (int)(cap - 6), req->key);
+  else
+    snprintf(buf, cap, "'%s'", req->key);
+  return buf;
+}
+
+static int curl_failure(transfer *t, CURLcode rc, const char *errbuf,
+                        unsigned int attempts, docstore__err *err) {
+  docstore__s3 *s3 = t->s3;
+  char what[128];
+  shown_key(t->req, what, sizeof(what));
+  const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  char tries[48] = "";
+  if (attempts > 1)
+    snprintf(tries, sizeof(tries), " (%u attempts)", attempts);
+
+  switch (rc) {
+  case CURLE_COULDNT_CONNECT: {
+    long os_errno = 0;
+    curl_easy_getinfo(t->h, CURLINFO_OS_ERRNO, &os_errno);
+    return docstore__err_set(err, DOCSTORE_ECONNECT,
+                             "cannot connect to %s: %s%s", s3->endpoint,
+                             os_errno ? strerror((int)os_errno) : detail,
+                             tries);
+  }
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return docstore__err_set(err, DOCSTORE_ECONNECT,
+                             "cannot connect to %s: %s (check "
+                             "S3_ENDPOINT_URL and the network)",
+                             s3->endpoint, detail);
+  case CURLE_OPERATION_TIMEDOUT:
+    if (strstr(detail, "too slow"))
+      return docstore__err_set(
+          err, DOCSTORE_ETIMEOUT,
+          "S3 %s %s stalled: less than %u bytes/s for %u ms from %s (%s)",
+          t->req->method, what, s3->stall_min_bps, s3->stall_timeout_ms,
+          s3->endpoint, detail);
+    if (strstr(detail, "Connection timed out") ||
+        strstr(detail, "connect"))
+      return docstore__err_set(err, DOCSTORE_ETIMEOUT,
+                               "cannot connect to %s: timed out after %u ms",
+                               s3->endpoint, s3->connect_timeout_ms);
+    return docstore__err_set(err, DOCSTORE_ETIMEOUT,
+                             "S3 %s %s to %s timed out: %s", t->req->method,
+                             what, s3->endpoint, detail);
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_CRL_BADFILE:
+    return docstore__err_set(err, DOCSTORE_ECONNECT,
+                             "TLS connection to %s failed: %s (if the server "
+                             "uses a private CA, configure its CA bundle)",
+                             s3->endpoint, detail);
+  case CURLE_OUT_OF_MEMORY:
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory in libcurl");
+  default:
+    return docstore__err_set(err, DOCSTORE_ECONNECT,
+                             "S3 %s %s: connection to %s failed: %s%s",
+                             t->req->method, what, s3->endpoint, detail,
+                             tries);
+  }
+}
+
+static int reply_failure(transfer *t, const docstore__s3_error *e,
+                         docstore__err *err) {
+  docstore__s3_context ctx = {t->req->method, t->s3->bucket, t->req->key,
+                              t->s3->region, t->s3->endpoint};
+  return docstore__s3_map_error(err, &ctx, t->resp->status, e,
+                                t->resp->bucket_region,
+                                t->resp->request_id);
+}
+
+/* ------------------------------------------------------ the request */
+
+void docstore__s3_resp_free(docstore__s3_resp *resp) {
+  if (resp)
+    docstore__buf_free(&resp->body);
+}
+
+static void count_retry(docstore__s3 *s3, int op) {
+  if (op < 0 || op >= DOCSTORE_OP_COUNT_)
+    return;
+  atomic_fetch_add(&s3->retries[op], 1);
+  if (s3->owner)
+    docstore__metrics_add_retries(docstore__provider_metrics(s3->owner), op,
+                                  1);
+}
+
+int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
+                         docstore__s3_resp *resp, docstore__err *err) {
+  char *path = NULL;
+  char hash[DOCSTORE__SIGV4_HEX_LEN];
+  char md5[32];
+  char resume_etag[sizeof(resp->etag)];
+  char errbuf[CURL_ERROR_SIZE];
+  docstore__s3_error e;
+  transfer t;
+  int rc;
+
+  memset(resp, 0, sizeof(*resp));
+  memset(&t, 0, sizeof(t));
+  resume_etag[0] = '\0';
+  t.s3 = s3;
+  t.req = req;
+  t.resp = resp;
+  t.limit = req->has_range && req->range_len != UINT64_MAX ? req->range_len
+                                                            : UINT64_MAX;
+
+  DOCSTORE__GUARD_GOTO(rc, docstore__s3_path(s3, req->key, &path), done);
+  if (req->send_body) {
+    if (docstore__sigv4_sha256_hex(req->body ? (const void *)req->body : "",
+                                   req->body_len, hash) < 0 ||
+        content_md5(req->body, req->body_len, md5) < 0) {
+      rc = docstore__err_set(err, DOCSTORE_ECRYPTO,
+                             "cannot hash the request body");
+      goto done;
+    }
+  } else {
+    docstore__strlcpy(hash, DOCSTORE__SIGV4_EMPTY_SHA256, sizeof(hash));
+  }
+
+  t.h = pool_take(&s3->pool);
+  if (!t.h) {
+    rc = docstore__err_set(err, DOCSTORE_ENOMEM, "cannot create a curl handle");
+    goto done;
+  }
+
+  uint64_t t0 = docstore__now_us();
+  for (unsigned int n = 1;; n++) {
+    CURLcode crc = CURLE_OK;
+    attempt_in in = {path, hash, req->send_body ? md5 : NULL,
+                     resp->delivered ? resume_etag : NULL, resp->delivered};
+    resp->attempts = n;
+    rc = attempt(&t, &in, &crc, errbuf);
+    if (rc < 0) {
+      rc = docstore__err_set(err, rc, "S3 %s: cannot build the request: %s",
+                             req->method, docstore_strerror(rc));
+      goto done;
+    }
+    if (t.sink_rc) {
+      rc = t.sink_rc;
+      if (rc == DOCSTORE_ENOMEM)
+        docstore__err_set(err, rc, "out of memory reading an S3 reply");
+      else if (rc == DOCSTORE_ECANCELED)
+        docstore__err_set(err, rc, "S3 %s stopped by the callback",
+                          req->method);
+      else
+        docstore__err_set(err, rc, "S3 %s: the receiver failed: %s",
+                          req->method, docstore_strerror(rc));
+      goto done;
+    }
+    if (t.overflow) {
+      rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "S3 %s: reply larger than %u bytes",
+                             req->method, DOCSTORE__S3_MAX_XML_BODY);
+      goto done;
+    }
+    if (resp->delivered && !resume_etag[0])
+      docstore__strlcpy(resume_etag, resp->etag, sizeof(resume_etag));
+
+    int retry;
+    const char *why;
+    char why_buf[96];
+    int have_error = 0;
+    if (crc == CURLE_OK) {
+      long st = resp->status;
+      int is_2xx = st >= 200 && st < 300;
+      if (is_2xx && !(req->error_in_200 &&
+                      docstore__s3_xml_is_error((const char *)resp->body.data,
+                                                resp->body.len))) {
+        rc = 0;
+        break;
+      }
+      have_error = docstore__s3_xml_parse_error(
+                       (const char *)resp->body.data, resp->body.len, &e) == 0;
+      if (!have_error)
+        memset(&e, 0, sizeof(e));
+      docstore__strlcpy(resp->s3_code, e.code, sizeof(resp->s3_code));
+      retry = docstore__s3_retryable_reply(st, e.code);
+      snprintf(why_buf, sizeof(why_buf), "HTTP %ld %s", st, e.code);
+      why = why_buf;
+    } else {
+      retry = docstore__s3_retryable_curl(crc);
+      why = errbuf[0] ? errbuf : curl_easy_strerror(crc);
+    }
+    /* A read that already fed the sink resumes only when it can insist on
+     * the same object (If-Match on its ETag). */
+    if (retry && resp->delivered && !resume_etag[0])
+      retry = 0;
+    if (!retry || n >= s3->max_attempts) {
+      if (crc != CURLE_OK)
+        rc = curl_failure(&t, crc, errbuf, n, err);
+      else
+        rc = reply_failure(&t, have_error ? &e : NULL, err);
+      docstore__log(DOCSTORE_LOG_DEBUG, "S3 %s %s: failed after %u attempt(s)",
+                    req->method, s3->endpoint, n);
+      goto done;
+    }
+    unsigned int delay = docstore__s3_backoff_ms(
+        n, s3->retry_base_ms, s3->retry_max_ms, docstore__s3_random01());
+    docstore__log(DOCSTORE_LOG_INFO,
+                  "S3 %s to %s: %s; retry %u of %u in %u ms", req->method,
+                  s3->endpoint, why, n, s3->max_attempts - 1, delay);
+    count_retry(s3, req->op);
+    docstore__s3_sleep_ms(delay);
+  }
+  docstore__log(DOCSTORE_LOG_DEBUG, "S3 %s -> HTTP %ld in %llu us (%u attempt%s)",
+                req->method, resp->status,
+                (unsigned long long)(docstore__now_us() - t0), resp->attempts,
+                resp->attempts == 1 ? "" : "s");
+
+done:
+  if (t.h)
+    pool_give(&s3->pool, t.h);
+  docstore_free(path);
+  return rc;
+}

@@ -1,0 +1,269 @@
+/*
+ * libdocstore - S3 provider internals.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Layers, bottom up:
+ *   s3_xml.c      reply parsing (libxml2): error, ListObjectsV2, multipart
+ *                 replies; error replies mapped to DOCSTORE_E* codes;
+ *                 small text helpers (URL decoding, dates).  No network.
+ *   s3_retry.c    which failures are retried, backoff with full jitter.
+ *   s3_http.c     one signed S3 request over libcurl, with retries, from a
+ *                 pool of easy handles (keep-alive, one handle per thread at
+ *                 a time) sharing DNS and TLS sessions.
+ *   s3_provider.c options, endpoint/addressing, the provider operations,
+ *                 multipart uploads, presigned URLs, the check.
+ */
+#ifndef DOCSTORE_S3_INTERNAL_H
+#define DOCSTORE_S3_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "docstore/provider.h"
+#include "docstore/service.h"
+#include "internal.h"
+#include "s3/sigv4.h"
+
+/* ------------------------------------------------------------- limits */
+
+#define DOCSTORE__S3_DEFAULT_REGION "us-east-1"
+#define DOCSTORE__S3_DEFAULT_THRESHOLD (16u * 1024 * 1024)
+#define DOCSTORE__S3_DEFAULT_PART_SIZE (8u * 1024 * 1024)
+#define DOCSTORE__S3_MIN_PART_SIZE (5u * 1024 * 1024)
+#define DOCSTORE__S3_MAX_PARTS 10000u
+#define DOCSTORE__S3_DEFAULT_ATTEMPTS 4u
+#define DOCSTORE__S3_DEFAULT_RETRY_BASE_MS 100u
+#define DOCSTORE__S3_DEFAULT_RETRY_MAX_MS 5000u
+#define DOCSTORE__S3_DEFAULT_CONNECT_MS 5000u
+#define DOCSTORE__S3_DEFAULT_STALL_MS 30000u
+#define DOCSTORE__S3_DEFAULT_STALL_BPS 1024u
+#define DOCSTORE__S3_DEFAULT_PRESIGN_S 86400u
+/* Largest error reply kept (the rest is read and dropped). */
+#define DOCSTORE__S3_MAX_ERROR_BODY (64u * 1024)
+/* Largest XML reply parsed (a ListObjectsV2 page of 1000 long keys). */
+#define DOCSTORE__S3_MAX_XML_BODY (32u * 1024 * 1024)
+/* Idle curl handles kept for reuse. */
+#define DOCSTORE__S3_POOL_MAX 16
+
+/* ------------------------------------------------------- XML replies */
+
+/* An S3 <Error> reply.  Fields are "" when absent; long values are cut. */
+typedef struct docstore__s3_error {
+  char code[64];
+  char message[256];
+  char request_id[128];
+  char region[64];    /* <Region> (AuthorizationHeaderMalformed) */
+  char endpoint[256]; /* <Endpoint> (PermanentRedirect) */
+} docstore__s3_error;
+
+/* Parses an <Error> document (namespace ignored).  0, DOCSTORE_EFORMAT
+ * (not XML, or the root is not <Error>), DOCSTORE_ENOMEM. */
+int docstore__s3_xml_parse_error(const char *body, size_t len,
+                                 docstore__s3_error *out);
+
+/* 1 if body is an XML document whose root element is <Error>, else 0. */
+int docstore__s3_xml_is_error(const char *body, size_t len);
+
+typedef struct docstore__s3_list_entry {
+  char *key; /* decoded when the reply says EncodingType=url */
+  uint64_t size;
+  int64_t mtime;
+  char *etag; /* quotes kept as the server sent them (entities decoded) */
+} docstore__s3_list_entry;
+
+typedef struct docstore__s3_list_page {
+  docstore__s3_list_entry *entries;
+  size_t count;
+  int truncated;
+  char *next_token; /* NextContinuationToken, NULL if none */
+} docstore__s3_list_page;
+
+/* Parses a ListObjectsV2 reply (<ListBucketResult>).  A truncated page
+ * without a NextContinuationToken is DOCSTORE_EFORMAT (it would loop). */
+int docstore__s3_xml_parse_list(const char *body, size_t len,
+                                docstore__s3_list_page *out);
+void docstore__s3_list_page_free(docstore__s3_list_page *page);
+
+/* <InitiateMultipartUploadResult><UploadId>: *out is library-owned. */
+int docstore__s3_xml_parse_upload_id(const char *body, size_t len,
+                                     char **out);
+
+/* Appends <CompleteMultipartUpload> with the parts' ETags (1-based part
+ * numbers in order) to out. */
+int docstore__s3_xml_complete_body(docstore__buf *out, char *const *etags,
+                                   size_t count);
+
+/* Percent-decoding as botocore reads EncodingType=url keys ('+' is a
+ * space).  *out library-owned.  DOCSTORE_EFORMAT on a bad escape. */
+int docstore__s3_url_decode(const char *in, char **out);
+
+/* "2024-01-15T10:20:30.000Z" (ISO 8601, UTC) to Unix seconds; -1 if bad. */
+int64_t docstore__s3_parse_iso8601(const char *s);
+
+/* Where a failed request was going, for messages. */
+typedef struct docstore__s3_context {
+  const char *method;   /* "GET" ... */
+  const char *bucket;   /* never NULL */
+  const char *key;      /* NULL: a bucket-level request */
+  const char *region;   /* configured region */
+  const char *endpoint; /* "http://127.0.0.1:8080" */
+} docstore__s3_context;
+
+/* Maps an HTTP error reply to a stable code and a message (into err) that
+ * carries the HTTP status, the S3 code, its message and the request id,
+ * plus a hint.  `e` may be NULL or empty (HEAD replies have no body); then
+ * the status decides.  bucket_region: the x-amz-bucket-region header or
+ * NULL.  Returns the code. */
+int docstore__s3_map_error(docstore__err *err, const docstore__s3_context *ctx,
+                           long status, const docstore__s3_error *e,
+                           const char *bucket_region,
+                           const char *header_request_id);
+
+/* ------------------------------------------------------------ retries */
+
+/* 1 if a reply with this status and S3 error code (may be NULL or "")
+ * should be retried: 5xx (but 501), SlowDown, RequestTimeout,
+ * RequestTimeTooSkewed, InternalError.  Never 4xx authorisation errors. */
+int docstore__s3_retryable_reply(long status, const char *s3_code);
+
+/* 1 if a libcurl failure is retried (refused, reset, dropped connection).
+ * Timeouts and TLS failures are not. */
+int docstore__s3_retryable_curl(CURLcode rc);
+
+/* Full jitter: a delay in [0, min(max_ms, base_ms * 2^(retry-1))],
+ * retry >= 1.  random01 in [0, 1]. */
+unsigned int docstore__s3_backoff_ms(unsigned int retry, unsigned int base_ms,
+                                     unsigned int max_ms, double random01);
+
+/* A uniformly random number in [0, 1] (OpenSSL's RAND). */
+double docstore__s3_random01(void);
+
+/* Sleeps ms milliseconds (restarts on EINTR). */
+void docstore__s3_sleep_ms(unsigned int ms);
+
+/* ------------------------------------------------------ the provider */
+
+/* Internal knobs for tests (never needed in production). */
+typedef struct docstore__s3_tuning {
+  unsigned int list_max_keys; /* 0: the server's default (1000) */
+  uint64_t min_part_size;     /* 0: S3's 5 MiB minimum */
+} docstore__s3_tuning;
+
+typedef struct docstore__s3_pool {
+  pthread_mutex_t lock;
+  CURL *idle[DOCSTORE__S3_POOL_MAX];
+  size_t idle_count;
+  CURLSH *share; /* DNS cache and TLS sessions (locks below) */
+  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+  int share_locks_ready;
+} docstore__s3_pool;
+
+typedef struct docstore__s3 {
+  /* Configuration (copies). */
+  char *bucket;
+  char *region;
+  char *access_key;
+  char *secret_key;    /* wiped on free */
+  char *session_token; /* wiped on free; NULL if none */
+  char *ca_bundle;
+  int insecure;
+
+  /* Endpoint. */
+  int https;
+  char *endpoint;    /* "scheme://host[:port]" for messages (no bucket) */
+  char *base_url;    /* "scheme://[bucket.]host[:port]" for requests */
+  char *host_header; /* the Host header sent and signed */
+  int virtual_hosted;
+
+  uint64_t multipart_threshold;
+  uint64_t part_size;
+  unsigned int max_attempts;
+  unsigned int retry_base_ms;
+  unsigned int retry_max_ms;
+  unsigned int connect_timeout_ms;
+  unsigned int request_timeout_ms;
+  unsigned int stall_timeout_ms;
+  unsigned int stall_min_bps;
+  docstore__s3_tuning tuning;
+
+  docstore__sigv4_key_cache *keys;
+  docstore__s3_pool pool;
+
+  /* Retries per docstore_op (also added to the owner's metrics). */
+  atomic_uint_fast64_t retries[DOCSTORE_OP_COUNT_];
+  atomic_uint_fast64_t requests; /* HTTP attempts made */
+  docstore_provider *owner;      /* set once by docstore_s3_provider_new */
+} docstore__s3;
+
+/* Builds the payload from public options (validated, defaults applied). */
+int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
+                     const docstore__s3_tuning *tuning, docstore__err *err);
+void docstore__s3_free(docstore__s3 *s3);
+/* The S3 ops table (payload: docstore__s3). */
+const docstore_provider_ops *docstore__s3_ops(void);
+/* docstore_s3_provider_new() with test knobs (tuning may be NULL). */
+int docstore__s3_provider_new_ex(docstore_provider **out,
+                                 const docstore_s3_options *opts,
+                                 const docstore__s3_tuning *tuning,
+                                 char *errbuf, size_t errbuf_len);
+uint64_t docstore__s3_retry_count(docstore__s3 *s3, int op);
+
+/* ------------------------------------------------------- HTTP requests */
+
+typedef struct docstore__s3_req {
+  int op;             /* docstore_op, for the retry counters */
+  const char *method; /* "GET", "PUT", "HEAD", "DELETE", "POST" */
+  const char *key;    /* raw object key; NULL: the bucket itself */
+  const char *query;  /* wire query (already encoded), NULL for none */
+  const uint8_t *body; /* request body (PUT/POST), may be NULL */
+  size_t body_len;
+  int send_body;         /* 1: send body (even empty) with Content-MD5 */
+  const char *content_type;
+  int has_range;         /* Range: bytes=range_start-... */
+  uint64_t range_start;
+  uint64_t range_len;    /* UINT64_MAX: to the end */
+  /* Where a 2xx body goes; NULL: into resp->body. */
+  docstore_sink_cb sink;
+  void *sink_payload;
+  /* 1: a 2xx reply whose body is an <Error> document is an error
+   * (CompleteMultipartUpload). */
+  int error_in_200;
+} docstore__s3_req;
+
+typedef struct docstore__s3_resp {
+  long status;
+  docstore__buf body;
+  uint64_t content_length;
+  int has_content_length;
+  int64_t last_modified; /* 0 if unknown */
+  char etag[192];
+  char request_id[128];
+  char bucket_region[64];
+  char s3_code[64];   /* S3 error code of a failed request, else "" */
+  uint64_t delivered; /* bytes handed to the sink */
+  unsigned int attempts;
+} docstore__s3_resp;
+
+void docstore__s3_resp_free(docstore__s3_resp *resp);
+
+/* Sends a signed request, with retries.  0 for a 2xx reply (resp filled),
+ * else a DOCSTORE_E* code with detail in err (resp still holds the last
+ * status and body).  Never logs or reports the secret or signatures. */
+int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
+                         docstore__s3_resp *resp, docstore__err *err);
+
+/* The request path of a key (or of the bucket when key is NULL), encoded
+ * for the request line and for signing.  *out library-owned. */
+int docstore__s3_path(const docstore__s3 *s3, const char *key, char **out);
+
+int docstore__s3_pool_init(docstore__s3_pool *pool);
+void docstore__s3_pool_destroy(docstore__s3_pool *pool);
+
+/* One-time libcurl and libxml2 initialisation (thread-safe). */
+int docstore__s3_global_init(void);
+
+#endif /* DOCSTORE_S3_INTERNAL_H */

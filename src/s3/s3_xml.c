@@ -1,0 +1,495 @@
+/*
+ * libdocstore - S3 replies: XML parsing (libxml2) and error mapping.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Replies are parsed without network access, DTD loading or entity
+ * substitution (no XXE), and only up to DOCSTORE__S3_MAX_XML_BODY bytes.
+ * Element names are compared by local name, so the S3 namespace (or its
+ * absence, as Swift and MinIO sometimes send) does not matter.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "s3/s3_internal.h"
+
+#define XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+
+static xmlDocPtr parse_doc(const char *body, size_t len) {
+  if (!body || len == 0 || len > DOCSTORE__S3_MAX_XML_BODY || len > INT_MAX)
+    return NULL;
+  return xmlReadMemory(body, (int)len, "s3-reply.xml", NULL, XML_OPTIONS);
+}
+
+static int is_elem(const xmlNode *n, const char *name) {
+  return n && n->type == XML_ELEMENT_NODE &&
+         xmlStrcmp(n->name, (const xmlChar *)name) == 0;
+}
+
+static xmlNodePtr child_elem(const xmlNode *parent, const char *name) {
+  for (xmlNodePtr c = parent ? parent->children : NULL; c; c = c->next)
+    if (is_elem(c, name))
+      return c;
+  return NULL;
+}
+
+/* Text of an element (entities such as &quot; decoded), library-owned.
+ * A missing element gives NULL and 0; only allocation fails. */
+static int text_dup(const xmlNode *n, char **out) {
+  *out = NULL;
+  if (!n)
+    return 0;
+  xmlChar *t = xmlNodeGetContent(n);
+  if (!t)
+    return DOCSTORE_ENOMEM;
+  *out = docstore__strdup((const char *)t);
+  xmlFree(t);
+  return *out ? 0 : DOCSTORE_ENOMEM;
+}
+
+/* Text of an element into a fixed buffer (cut if long; "" if missing). */
+static void text_copy(const xmlNode *n, char *dst, size_t cap) {
+  dst[0] = '\0';
+  if (!n)
+    return;
+  xmlChar *t = xmlNodeGetContent(n);
+  if (!t)
+    return;
+  docstore__strlcpy(dst, (const char *)t, cap);
+  xmlFree(t);
+}
+
+int docstore__s3_xml_is_error(const char *body, size_t len) {
+  xmlDocPtr doc = parse_doc(body, len);
+  if (!doc)
+    return 0;
+  int yes = is_elem(xmlDocGetRootElement(doc), "Error");
+  xmlFreeDoc(doc);
+  return yes;
+}
+
+int docstore__s3_xml_parse_error(const char *body, size_t len,
+                                 docstore__s3_error *out) {
+  memset(out, 0, sizeof(*out));
+  xmlDocPtr doc = parse_doc(body, len);
+  if (!doc)
+    return DOCSTORE_EFORMAT;
+  xmlNodePtr root = xmlDocGetRootElement(doc);
+  if (!is_elem(root, "Error")) {
+    xmlFreeDoc(doc);
+    return DOCSTORE_EFORMAT;
+  }
+  text_copy(child_elem(root, "Code"), out->code, sizeof(out->code));
+  text_copy(child_elem(root, "Message"), out->message, sizeof(out->message));
+  text_copy(child_elem(root, "RequestId"), out->request_id,
+            sizeof(out->request_id));
+  text_copy(child_elem(root, "Region"), out->region, sizeof(out->region));
+  text_copy(child_elem(root, "Endpoint"), out->endpoint,
+            sizeof(out->endpoint));
+  xmlFreeDoc(doc);
+  return 0;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+int docstore__s3_url_decode(const char *in, char **out) {
+  *out = NULL;
+  if (!in)
+    return DOCSTORE_EINVAL;
+  size_t n = strlen(in);
+  char *s = docstore__alloc(n + 1);
+  if (!s)
+    return DOCSTORE_ENOMEM;
+  size_t j = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (in[i] == '%') {
+      /* in[i + 2] is at worst the terminating NUL, which is no hex digit. */
+      int hi = i + 1 < n ? hexval((unsigned char)in[i + 1]) : -1;
+      int lo = hi >= 0 ? hexval((unsigned char)in[i + 2]) : -1;
+      if (hi < 0 || lo < 0) {
+        docstore_free(s);
+        return DOCSTORE_EFORMAT;
+      }
+      s[j++] = (char)(hi * 16 + lo);
+      i += 2;
+      continue;
+    }
+    s[j++] = in[i] == '+' ? ' ' : in[i];
+  }
+  s[j] = '\0';
+  if (strlen(s) != j) { /* "%00" would cut the key */
+    docstore_free(s);
+    return DOCSTORE_EFORMAT;
+  }
+  *out = s;
+  return 0;
+}
+
+static int days_from_civil(long y, unsigned m, unsigned d, int64_t *out) {
+  /* Howard Hinnant's algorithm: days since 1970-01-01. */
+  y -= m <= 2;
+  long era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  *out = (int64_t)era * 146097 + (int64_t)doe - 719468;
+  return 0;
+}
+
+static int fixed_digits(const char *s, int n, int *val) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isdigit((unsigned char)s[i]))
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  *val = v;
+  return 0;
+}
+
+int64_t docstore__s3_parse_iso8601(const char *s) {
+  /* YYYY-MM-DDTHH:MM:SS[.fff...]Z */
+  int y, mo, d, h, mi, se;
+  if (!s || strlen(s) < 20)
+    return -1;
+  if (fixed_digits(s, 4, &y) || s[4] != '-' || fixed_digits(s + 5, 2, &mo) ||
+      s[7] != '-' || fixed_digits(s + 8, 2, &d) || s[10] != 'T' ||
+      fixed_digits(s + 11, 2, &h) || s[13] != ':' ||
+      fixed_digits(s + 14, 2, &mi) || s[16] != ':' ||
+      fixed_digits(s + 17, 2, &se))
+    return -1;
+  const char *p = s + 19;
+  if (*p == '.') {
+    p++;
+    if (!isdigit((unsigned char)*p))
+      return -1;
+    while (isdigit((unsigned char)*p))
+      p++;
+  }
+  if (strcmp(p, "Z") != 0)
+    return -1;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    return -1;
+  int64_t days;
+  days_from_civil(y, (unsigned)mo, (unsigned)d, &days);
+  return days * 86400 + h * 3600 + mi * 60 + se;
+}
+
+static int parse_u64(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  if (!s || !*s)
+    return DOCSTORE_EFORMAT;
+  for (; *s; s++) {
+    if (!isdigit((unsigned char)*s) || v > (UINT64_MAX - 9) / 10)
+      return DOCSTORE_EFORMAT;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+/* --------------------------------------------------------------- list */
+
+void docstore__s3_list_page_free(docstore__s3_list_page *page) {
+  if (!page)
+    return;
+  for (size_t i = 0; i < page->count; i++) {
+    docstore_free(page->entries[i].key);
+    docstore_free(page->entries[i].etag);
+  }
+  docstore_free(page->entries);
+  docstore_free(page->next_token);
+  memset(page, 0, sizeof(*page));
+}
+
+static int parse_entry(xmlNodePtr c, int url_encoded,
+                       docstore__s3_list_entry *e) {
+  char *raw = NULL, *size = NULL, *mtime = NULL;
+  int rc = text_dup(child_elem(c, "Key"), &raw);
+  if (rc < 0)
+    goto done;
+  if (!raw) {
+    rc = DOCSTORE_EFORMAT;
+    goto done;
+  }
+  if (url_encoded) {
+    DOCSTORE__GUARD_GOTO(rc, docstore__s3_url_decode(raw, &e->key), done);
+  } else {
+    e->key = raw;
+    raw = NULL;
+  }
+  DOCSTORE__GUARD_GOTO(rc, text_dup(child_elem(c, "Size"), &size), done);
+  if (!size || parse_u64(size, &e->size) < 0) {
+    rc = DOCSTORE_EFORMAT;
+    goto done;
+  }
+  DOCSTORE__GUARD_GOTO(rc, text_dup(child_elem(c, "LastModified"), &mtime),
+                       done);
+  int64_t t = mtime ? docstore__s3_parse_iso8601(mtime) : 0;
+  e->mtime = t > 0 ? t : 0;
+  DOCSTORE__GUARD_GOTO(rc, text_dup(child_elem(c, "ETag"), &e->etag), done);
+done:
+  docstore_free(raw);
+  docstore_free(size);
+  docstore_free(mtime);
+  return rc;
+}
+
+int docstore__s3_xml_parse_list(const char *body, size_t len,
+                                docstore__s3_list_page *out) {
+  int rc = 0;
+  char *tmp = NULL;
+  memset(out, 0, sizeof(*out));
+  xmlDocPtr doc = parse_doc(body, len);
+  if (!doc)
+    return DOCSTORE_EFORMAT;
+  xmlNodePtr root = xmlDocGetRootElement(doc);
+  if (!is_elem(root, "ListBucketResult")) {
+    rc = DOCSTORE_EFORMAT;
+    goto done;
+  }
+
+  DOCSTORE__GUARD_GOTO(rc, text_dup(child_elem(root, "EncodingType"), &tmp),
+                       done);
+  int url_encoded = tmp && strcmp(tmp, "url") == 0;
+  docstore_free(tmp);
+  tmp = NULL;
+
+  DOCSTORE__GUARD_GOTO(rc, text_dup(child_elem(root, "IsTruncated"), &tmp),
+                       done);
+  out->truncated = tmp && strcmp(tmp, "true") == 0;
+  docstore_free(tmp);
+  tmp = NULL;
+
+  DOCSTORE__GUARD_GOTO(
+      rc, text_dup(child_elem(root, "NextContinuationToken"), &out->next_token),
+      done);
+  if (out->truncated && (!out->next_token || !out->next_token[0])) {
+    rc = DOCSTORE_EFORMAT;
+    goto done;
+  }
+
+  size_t n = 0;
+  for (xmlNodePtr c = root->children; c; c = c->next)
+    n += is_elem(c, "Contents");
+  if (n) {
+    out->entries = docstore__alloc(n * sizeof(*out->entries));
+    if (!out->entries) {
+      rc = DOCSTORE_ENOMEM;
+      goto done;
+    }
+  }
+  for (xmlNodePtr c = root->children; c; c = c->next) {
+    if (!is_elem(c, "Contents"))
+      continue;
+    docstore__s3_list_entry *e = &out->entries[out->count++];
+    DOCSTORE__GUARD_GOTO(rc, parse_entry(c, url_encoded, e), done);
+  }
+
+done:
+  docstore_free(tmp);
+  xmlFreeDoc(doc);
+  if (rc < 0)
+    docstore__s3_list_page_free(out);
+  return rc;
+}
+
+/* ----------------------------------------------------------- multipart */
+
+int docstore__s3_xml_parse_upload_id(const char *body, size_t len,
+                                     char **out) {
+  *out = NULL;
+  xmlDocPtr doc = parse_doc(body, len);
+  if (!doc)
+    return DOCSTORE_EFORMAT;
+  int rc = DOCSTORE_EFORMAT;
+  xmlNodePtr root = xmlDocGetRootElement(doc);
+  if (is_elem(root, "InitiateMultipartUploadResult")) {
+    rc = text_dup(child_elem(root, "UploadId"), out);
+    if (rc == 0 && (!*out || !**out)) {
+      docstore_free(*out);
+      *out = NULL;
+      rc = DOCSTORE_EFORMAT;
+    }
+  }
+  xmlFreeDoc(doc);
+  return rc;
+}
+
+static int xml_escape_append(docstore__buf *b, const char *s) {
+  for (; *s; s++) {
+    int rc;
+    switch (*s) {
+    case '&':
+      rc = docstore__buf_puts(b, "&amp;");
+      break;
+    case '<':
+      rc = docstore__buf_puts(b, "&lt;");
+      break;
+    case '>':
+      rc = docstore__buf_puts(b, "&gt;");
+      break;
+    case '"':
+      rc = docstore__buf_puts(b, "&quot;");
+      break;
+    default:
+      rc = docstore__buf_append(b, s, 1);
+    }
+    DOCSTORE__GUARD(rc);
+  }
+  return 0;
+}
+
+int docstore__s3_xml_complete_body(docstore__buf *out, char *const *etags,
+                                   size_t count) {
+  DOCSTORE__GUARD(docstore__buf_puts(
+      out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+           "<CompleteMultipartUpload "
+           "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"));
+  for (size_t i = 0; i < count; i++) {
+    if (!etags[i])
+      return DOCSTORE_EINVAL;
+    DOCSTORE__GUARD(docstore__buf_printf(
+        out, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1));
+    DOCSTORE__GUARD(xml_escape_append(out, etags[i]));
+    DOCSTORE__GUARD(docstore__buf_puts(out, "</ETag></Part>"));
+  }
+  return docstore__buf_puts(out, "</CompleteMultipartUpload>");
+}
+
+/* ------------------------------------------------------ error mapping */
+
+static int is_code(const docstore__s3_error *e, const char *code) {
+  return e && strcmp(e->code, code) == 0;
+}
+
+/* A key shown in a message: cut so that the rest of the message fits. */
+static void show_key(char *dst, size_t cap, const char *key) {
+  size_t n = strlen(key);
+  if (n < cap) {
+    memcpy(dst, key, n + 1);
+    return;
+  }
+  snprintf(dst, cap, "%.*s...", (int)(cap - 4), key);
+}
+
+int docstore__s3_map_error(docstore__err *err, const docstore__s3_context *ctx,
+                           long status, const docstore__s3_error *e,
+                           const char *bucket_region,
+                           const char *header_request_id) {
+  int code;
+  char hint[400];
+  hint[0] = '\0';
+  const char *region_hint =
+      e && e->region[0] ? e->region
+                        : (bucket_region && bucket_region[0] ? bucket_region
+                                                             : NULL);
+
+  if (e && !e->code[0])
+    e = NULL;
+
+  if (is_code(e, "NoSuchKey") || (!e && status == 404 && ctx->key)) {
+    code = DOCSTORE_ENOTFOUND;
+  } else if (is_code(e, "NoSuchBucket") ||
+             (!e && status == 404 && !ctx->key)) {
+    code = DOCSTORE_ENOBUCKET;
+    snprintf(hint, sizeof(hint),
+             "ensure bucket '%s' exists and is accessible with the "
+             "provided credentials (S3_BUCKET, S3_ENDPOINT_URL)",
+             ctx->bucket);
+  } else if (status == 301 || is_code(e, "PermanentRedirect") ||
+             is_code(e, "AuthorizationHeaderMalformed") ||
+             (status == 400 && !e && region_hint)) {
+    code = DOCSTORE_ECONFIG;
+    if (region_hint && strcmp(region_hint, ctx->region) != 0)
+      snprintf(hint, sizeof(hint),
+               "bucket '%s' is in region '%s', not '%s': set S3_REGION=%s",
+               ctx->bucket, region_hint, ctx->region, region_hint);
+    else if (e && e->endpoint[0])
+      snprintf(hint, sizeof(hint),
+               "bucket '%s' must be addressed through endpoint '%.100s': check "
+               "S3_REGION and S3_ENDPOINT_URL",
+               ctx->bucket, e->endpoint);
+    else
+      snprintf(hint, sizeof(hint),
+               "the bucket is in another region: check S3_REGION (now '%s') "
+               "and S3_ENDPOINT_URL",
+               ctx->region);
+  } else if (is_code(e, "RequestTimeTooSkewed")) {
+    code = DOCSTORE_ESERVER;
+    snprintf(hint, sizeof(hint),
+             "this machine's clock differs from the server's by more than "
+             "15 minutes: fix the clock (NTP)");
+  } else if (is_code(e, "InvalidAccessKeyId")) {
+    code = DOCSTORE_EACCESS;
+    snprintf(hint, sizeof(hint),
+             "check S3_ACCESS_KEY, and that S3_ENDPOINT_URL (%s) is the "
+             "service the key belongs to",
+             ctx->endpoint);
+  } else if (is_code(e, "SignatureDoesNotMatch")) {
+    code = DOCSTORE_EACCESS;
+    snprintf(hint, sizeof(hint),
+             "check S3_SECRET_KEY for the access key, S3_REGION (now '%s') "
+             "and S3_ENDPOINT_URL (%s)",
+             ctx->region, ctx->endpoint);
+  } else if (is_code(e, "AccessDenied") || is_code(e, "AllAccessDisabled") ||
+             is_code(e, "InvalidToken") || is_code(e, "ExpiredToken") ||
+             is_code(e, "InvalidSecurity") || (!e && status == 403)) {
+    code = DOCSTORE_EACCESS;
+    snprintf(hint, sizeof(hint),
+             "check credentials (S3_ACCESS_KEY, S3_SECRET_KEY), the IAM "
+             "permissions for bucket '%s', S3_REGION (now '%s') and "
+             "S3_ENDPOINT_URL (%s)",
+             ctx->bucket, ctx->region, ctx->endpoint);
+  } else if (is_code(e, "BadDigest") || is_code(e, "InvalidDigest") ||
+             is_code(e, "XAmzContentSHA256Mismatch")) {
+    code = DOCSTORE_EINTEGRITY;
+    snprintf(hint, sizeof(hint),
+             "the body's checksum did not match: data was corrupted in "
+             "transit");
+  } else if (is_code(e, "EntityTooLarge")) {
+    code = DOCSTORE_ETOOBIG;
+  } else if (is_code(e, "InvalidBucketName")) {
+    code = DOCSTORE_ECONFIG;
+    snprintf(hint, sizeof(hint), "check S3_BUCKET ('%s')", ctx->bucket);
+  } else if (is_code(e, "InvalidRange") || status == 416) {
+    code = DOCSTORE_EINVAL;
+  } else if (status == 412 || is_code(e, "PreconditionFailed")) {
+    code = DOCSTORE_ESERVER;
+    snprintf(hint, sizeof(hint), "the object changed while it was read");
+  } else {
+    code = DOCSTORE_ESERVER;
+  }
+
+  const char *rid = e && e->request_id[0]
+                        ? e->request_id
+                        : (header_request_id ? header_request_id : "");
+  char what[160];
+  if (ctx->key) {
+    char shown[120];
+    show_key(shown, sizeof(shown), ctx->key);
+    snprintf(what, sizeof(what), "'%s'", shown);
+  } else {
+    snprintf(what, sizeof(what), "bucket '%s'", ctx->bucket);
+  }
+  return docstore__err_set(
+      err, code, "S3 %s %s: HTTP %ld %s%s%s%s%s%s%s%s%s", ctx->method, what,
+      status, e ? e->code : docstore_strerror(code),
+      e && e->message[0] ? ": " : "", e ? e->message : "",
+      rid[0] ? " (RequestId: " : "", rid, rid[0] ? ")" : "",
+      hint[0] ? " - " : "", hint, "");
+}
