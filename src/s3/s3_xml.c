@@ -194,9 +194,12 @@ static int parse_u64(const char *s, uint64_t *out) {
   if (!s || !*s)
     return DOCSTORE_EFORMAT;
   for (; *s; s++) {
-    if (!isdigit((unsigned char)*s) || v > (UINT64_MAX - 9) / 10)
+    if (!isdigit((unsigned char)*s))
       return DOCSTORE_EFORMAT;
-    v = v * 10 + (uint64_t)(*s - '0');
+    uint64_t d = (uint64_t)(*s - '0');
+    if (v > (UINT64_MAX - d) / 10)
+      return DOCSTORE_EFORMAT;
+    v = v * 10 + d;
   }
   *out = v;
   return 0;

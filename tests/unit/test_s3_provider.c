@@ -1,0 +1,386 @@
+/*
+ * Tests for the S3 provider's offline parts (src/s3/s3_provider.c,
+ * s3_http.c): options and their validation, endpoint parsing, path-style
+ * and virtual-hosted addressing, request paths, presigned URLs.  No
+ * network: requests against a server are in tests/integration/.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "s3/s3_internal.h"
+
+static docstore_s3_options base_opts(void) {
+  docstore_s3_options o;
+  assert_int_equal(docstore_s3_options_init(&o, DOCSTORE_S3_OPTIONS_VERSION),
+                   0);
+  o.bucket = "bank-documents";
+  o.access_key = "AKIDEXAMPLE";
+  o.secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  return o;
+}
+
+static docstore__s3 *make(const docstore_s3_options *o) {
+  docstore__s3 *s3 = NULL;
+  docstore__err err;
+  docstore__err_clear(&err);
+  int rc = docstore__s3_new(&s3, o, NULL, &err);
+  if (rc != 0)
+    fail_msg("docstore__s3_new: %d %s", rc, err.msg);
+  return s3;
+}
+
+static int make_fails(const docstore_s3_options *o, docstore__err *err) {
+  docstore__s3 *s3 = NULL;
+  docstore__err_clear(err);
+  int rc = docstore__s3_new(&s3, o, NULL, err);
+  assert_null(s3);
+  return rc;
+}
+
+static void test_options_init(void **state) {
+  (void)state;
+  docstore_s3_options o;
+  memset(&o, 0xab, sizeof(o));
+  assert_int_equal(docstore_s3_options_init(&o, DOCSTORE_S3_OPTIONS_VERSION),
+                   0);
+  assert_int_equal(o.version, DOCSTORE_S3_OPTIONS_VERSION);
+  assert_null(o.bucket);
+  assert_int_equal(o.max_attempts, 0);
+  assert_int_equal(docstore_s3_options_init(&o, 99), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_s3_options_init(NULL, 1), DOCSTORE_EINVAL);
+}
+
+static void test_defaults(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  docstore__s3 *s3 = make(&o);
+  assert_string_equal(s3->region, "us-east-1");
+  assert_int_equal(s3->multipart_threshold, 16u * 1024 * 1024);
+  assert_int_equal(s3->part_size, 8u * 1024 * 1024);
+  assert_int_equal(s3->max_attempts, 4);
+  assert_int_equal(s3->retry_base_ms, 100);
+  assert_int_equal(s3->retry_max_ms, 5000);
+  assert_int_equal(s3->connect_timeout_ms, 5000);
+  assert_int_equal(s3->request_timeout_ms, 0);
+  assert_int_equal(s3->stall_timeout_ms, 30000);
+  assert_int_equal(s3->stall_min_bps, 1024);
+  /* AWS: virtual-hosted, TLS. */
+  assert_true(s3->https);
+  assert_true(s3->virtual_hosted);
+  assert_string_equal(s3->endpoint, "https://s3.us-east-1.amazonaws.com");
+  assert_string_equal(s3->base_url,
+                      "https://bank-documents.s3.us-east-1.amazonaws.com");
+  assert_string_equal(s3->host_header,
+                      "bank-documents.s3.us-east-1.amazonaws.com");
+  docstore__s3_free(s3);
+}
+
+static void test_endpoint_custom_path_style(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "http://MinIO:9000/";
+  o.region = "eu-west-1";
+  docstore__s3 *s3 = make(&o);
+  assert_false(s3->https);
+  assert_false(s3->virtual_hosted);
+  assert_string_equal(s3->endpoint, "http://minio:9000");
+  assert_string_equal(s3->base_url, "http://minio:9000");
+  assert_string_equal(s3->host_header, "minio:9000");
+  char *path = NULL;
+  assert_int_equal(docstore__s3_path(s3, "a b/c+d%e/\xc3\xa9//f", &path), 0);
+  assert_string_equal(path,
+                      "/bank-documents/a%20b/c%2Bd%25e/%C3%A9//f");
+  docstore_free(path);
+  assert_int_equal(docstore__s3_path(s3, NULL, &path), 0);
+  assert_string_equal(path, "/bank-documents");
+  docstore_free(path);
+  docstore__s3_free(s3);
+}
+
+static void test_endpoint_default_port_not_in_host(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "https://storage.example.com:443";
+  docstore__s3 *s3 = make(&o);
+  assert_string_equal(s3->host_header, "storage.example.com");
+  assert_string_equal(s3->base_url, "https://storage.example.com:443");
+  docstore__s3_free(s3);
+
+  o.endpoint_url = "http://[::1]:9000";
+  s3 = make(&o);
+  assert_string_equal(s3->host_header, "[::1]:9000");
+  assert_false(s3->virtual_hosted);
+  docstore__s3_free(s3);
+}
+
+static void test_endpoint_seed_aws_url(void **state) {
+  (void)state;
+  /* The seed's example: S3_ENDPOINT_URL=https://s3.amazonaws.com */
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "https://s3.amazonaws.com";
+  docstore__s3 *s3 = make(&o);
+  assert_true(s3->virtual_hosted);
+  assert_string_equal(s3->host_header, "bank-documents.s3.amazonaws.com");
+  char *path = NULL;
+  assert_int_equal(docstore__s3_path(s3, "documents/x y.json", &path), 0);
+  assert_string_equal(path, "/documents/x%20y.json");
+  docstore_free(path);
+  docstore__s3_free(s3);
+
+  /* A dotted bucket cannot be virtual-hosted over TLS: path-style. */
+  o.bucket = "bank.documents";
+  s3 = make(&o);
+  assert_false(s3->virtual_hosted);
+  docstore__s3_free(s3);
+}
+
+static void test_addressing_override(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "http://minio.local:9000";
+  o.addressing = DOCSTORE_S3_ADDRESSING_VIRTUAL;
+  docstore__s3 *s3 = make(&o);
+  assert_true(s3->virtual_hosted);
+  assert_string_equal(s3->base_url, "http://bank-documents.minio.local:9000");
+  assert_string_equal(s3->host_header, "bank-documents.minio.local:9000");
+  assert_string_equal(s3->endpoint, "http://minio.local:9000");
+  docstore__s3_free(s3);
+
+  o.endpoint_url = NULL;
+  o.addressing = DOCSTORE_S3_ADDRESSING_PATH;
+  s3 = make(&o);
+  assert_false(s3->virtual_hosted);
+  assert_string_equal(s3->host_header, "s3.us-east-1.amazonaws.com");
+  docstore__s3_free(s3);
+
+  docstore__err err;
+  o.bucket = "Not_DNS";
+  o.addressing = DOCSTORE_S3_ADDRESSING_VIRTUAL;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "path-style"));
+  o.bucket = "bank-documents";
+  o.addressing = 7;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_EINVAL);
+}
+
+static void test_bad_options(void **state) {
+  (void)state;
+  docstore__err err;
+  docstore__s3 *s3 = NULL;
+  assert_int_equal(docstore__s3_new(&s3, NULL, NULL, &err), DOCSTORE_EINVAL);
+
+  static const char *const bad_urls[] = {
+      "ftp://host",        "host:9000",          "http://",
+      "http://host:0",     "http://host:70000",  "http://host:x",
+      "http://u:p@host",   "http://host/prefix", "http://host?x=1",
+      "http://[::1",       "http://ho st",       "https://host:9000/a",
+  };
+  for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
+    docstore_s3_options o = base_opts();
+    o.endpoint_url = bad_urls[i];
+    int rc = make_fails(&o, &err);
+    if (rc != DOCSTORE_ECONFIG)
+      fail_msg("%s: %d", bad_urls[i], rc);
+    assert_non_null(strstr(err.msg, "S3_ENDPOINT_URL"));
+  }
+
+  docstore_s3_options o = base_opts();
+  o.bucket = NULL;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "S3_BUCKET"));
+  o.bucket = "a/b";
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+
+  o = base_opts();
+  o.secret_key = "";
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "credentials"));
+  o = base_opts();
+  o.access_key = NULL;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+
+  o = base_opts();
+  o.region = "US East";
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "S3_REGION"));
+
+  o = base_opts();
+  o.multipart_part_size = 1024 * 1024;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "minimum"));
+
+  o = base_opts();
+  o.retry_base_ms = 900;
+  o.retry_max_ms = 100;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+}
+
+static void test_secret_never_in_messages(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "gopher://x";
+  char errbuf[512];
+  docstore_provider *p = (docstore_provider *)0x1;
+  int rc = docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf));
+  assert_int_equal(rc, DOCSTORE_ECONFIG);
+  assert_null(p);
+  assert_null(strstr(errbuf, o.secret_key));
+  assert_null(strstr(docstore_last_errmsg(), o.secret_key));
+}
+
+/* ------------------------------------------------------------ presign */
+
+typedef struct sink_buf {
+  char data[4096];
+  size_t len;
+} sink_buf;
+
+static int to_buf(void *payload, const uint8_t *data, size_t len) {
+  sink_buf *b = payload;
+  if (b->len + len >= sizeof(b->data))
+    return DOCSTORE_ETOOBIG;
+  memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+static int presign(docstore__s3 *s3, const char *key, int method,
+                   uint64_t expires, sink_buf *out, docstore__err *err) {
+  memset(out, 0, sizeof(*out));
+  docstore__err_clear(err);
+  return docstore__s3_ops()->presign(s3, key, method, expires, to_buf, out,
+                                     (docstore_errinfo *)err);
+}
+
+static void test_presign(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "http://127.0.0.1:8080";
+  docstore__s3 *s3 = make(&o);
+  sink_buf url;
+  docstore__err err;
+
+  assert_int_equal(presign(s3, "documents/a b+c.json", DOCSTORE_PRESIGN_GET,
+                           3600, &url, &err),
+                   0);
+  assert_non_null(strstr(url.data, "http://127.0.0.1:8080/bank-documents/"
+                                   "documents/a%20b%2Bc.json?"));
+  assert_non_null(strstr(url.data, "X-Amz-Algorithm=AWS4-HMAC-SHA256"));
+  assert_non_null(strstr(url.data, "X-Amz-Expires=3600"));
+  assert_non_null(strstr(url.data, "X-Amz-SignedHeaders=host"));
+  assert_non_null(strstr(url.data, "X-Amz-Credential=AKIDEXAMPLE%2F"));
+  assert_non_null(strstr(url.data, "X-Amz-Signature="));
+  assert_null(strstr(url.data, "wJalrXUtnFEMI"));
+  assert_null(strstr(url.data, "K7MDENG"));
+  char get_sig[65];
+  const char *sig = strstr(url.data, "X-Amz-Signature=") + 16;
+  assert_int_equal(strlen(sig), 64);
+  memcpy(get_sig, sig, 65);
+
+  /* PUT signs another method: another signature. */
+  assert_int_equal(presign(s3, "documents/a b+c.json", DOCSTORE_PRESIGN_PUT,
+                           3600, &url, &err),
+                   0);
+  sig = strstr(url.data, "X-Amz-Signature=") + 16;
+  assert_string_not_equal(sig, get_sig);
+
+  /* Default: 24 hours; S3's limit: 7 days. */
+  assert_int_equal(
+      presign(s3, "k", DOCSTORE_PRESIGN_GET, 0, &url, &err), 0);
+  assert_non_null(strstr(url.data, "X-Amz-Expires=86400&"));
+  assert_int_equal(
+      presign(s3, "k", DOCSTORE_PRESIGN_GET, 604800, &url, &err), 0);
+  assert_non_null(strstr(url.data, "X-Amz-Expires=604800&"));
+  assert_int_equal(
+      presign(s3, "k", DOCSTORE_PRESIGN_GET, 604801, &url, &err),
+      DOCSTORE_EINVAL);
+  assert_non_null(strstr(err.msg, "7 days"));
+  assert_int_equal(url.len, 0);
+  assert_int_equal(presign(s3, "k", 5, 60, &url, &err), DOCSTORE_EINVAL);
+
+  /* A sink that refuses. */
+  docstore__err_clear(&err);
+  sink_buf tiny;
+  memset(&tiny, 0, sizeof(tiny));
+  tiny.len = sizeof(tiny.data) - 10;
+  assert_int_equal(docstore__s3_ops()->presign(s3, "k", DOCSTORE_PRESIGN_GET,
+                                               60, to_buf, &tiny,
+                                               (docstore_errinfo *)&err),
+                   DOCSTORE_ETOOBIG);
+  docstore__s3_free(s3);
+}
+
+static void test_presign_session_token_virtual(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  o.session_token = "FQoGZXIvYXdzEJr//token+";
+  o.region = "eu-west-1";
+  docstore__s3 *s3 = make(&o);
+  sink_buf url;
+  docstore__err err;
+  assert_int_equal(
+      presign(s3, "documents/x.json", DOCSTORE_PRESIGN_GET, 60, &url, &err),
+      0);
+  assert_non_null(strstr(url.data, "https://bank-documents.s3.eu-west-1."
+                                   "amazonaws.com/documents/x.json?"));
+  assert_non_null(strstr(url.data, "X-Amz-Security-Token=FQoGZXIvYXdzEJr%2F%2F"
+                                   "token%2B"));
+  assert_non_null(strstr(url.data, "%2Feu-west-1%2Fs3%2Faws4_request"));
+  docstore__s3_free(s3);
+}
+
+static void test_provider_wrapper(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "http://127.0.0.1:8080";
+  docstore_provider *p = NULL;
+  char errbuf[256] = "";
+  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)),
+                   0);
+  assert_string_equal(docstore_provider_name(p), "s3");
+  char *url = NULL;
+  assert_int_equal(
+      docstore_provider_presign(p, &url, "documents/x.json",
+                                DOCSTORE_PRESIGN_GET, 60),
+      0);
+  assert_non_null(strstr(url, "/bank-documents/documents/x.json?"));
+  docstore_free(url);
+  assert_int_equal(docstore_provider_presign(p, &url, "documents/x.json",
+                                             DOCSTORE_PRESIGN_GET,
+                                             8ull * 86400),
+                   DOCSTORE_EINVAL);
+  docstore_provider_free(p);
+
+  assert_int_equal(docstore_s3_provider_new(NULL, &o, errbuf, sizeof(errbuf)),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_s3_provider_new(&p, NULL, errbuf, sizeof(errbuf)),
+                   DOCSTORE_EINVAL);
+  assert_null(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_options_init),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_endpoint_custom_path_style),
+      cmocka_unit_test(test_endpoint_default_port_not_in_host),
+      cmocka_unit_test(test_endpoint_seed_aws_url),
+      cmocka_unit_test(test_addressing_override),
+      cmocka_unit_test(test_bad_options),
+      cmocka_unit_test(test_secret_never_in_messages),
+      cmocka_unit_test(test_presign),
+      cmocka_unit_test(test_presign_session_token_virtual),
+      cmocka_unit_test(test_provider_wrapper),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
