@@ -484,7 +484,11 @@ cmd_start() {
     for name in memcached account container object proxy; do
         running_pid "$name" >/dev/null || all=0
     done
-    if [ "$TLS" = 1 ]; then running_pid proxy-tls >/dev/null || all=0; fi
+    if running_pid proxy-tls >/dev/null; then
+        [ "$TLS" = 1 ] || all=0
+    else
+        [ "$TLS" = 0 ] || all=0
+    fi
     if [ "$all" = 1 ] && [ -f "$STATE" ]; then
         if probe "$timeout"; then
             write_state
