@@ -37,6 +37,7 @@
 #   - x-amz-content-sha256 is required with header auth (missing -> 400
 #     InvalidRequest); a value that does not match the body -> 400 BadDigest
 #     (s3api hashes the body while reading it). UNSIGNED-PAYLOAD is accepted.
+#   - Presigned URLs (query SigV4): a tampered one -> 403 SignatureDoesNotMatch.
 #   - aws-chunked / STREAMING-AWS4-HMAC-SHA256-PAYLOAD uploads -> 501.
 # Swift reads its hash prefix/suffix from /etc/swift/swift.conf (installed by
 # the swift package); this script does not touch /etc.
@@ -648,6 +649,19 @@ expect('wrong x-amz-content-sha256',
 expect('missing x-amz-content-sha256', lambda: raw_put(path + 'x', body, send_sha=False),
        '400 InvalidRequest')
 expect('UNSIGNED-PAYLOAD', lambda: raw_put(path + 'u', body, sha='UNSIGNED-PAYLOAD'), '200')
+def fetch(url):
+    import urllib.request, urllib.error
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return '%d' % r.status
+    except urllib.error.HTTPError as e:
+        data = e.read().decode(errors='replace')
+        code = data.split('<Code>')[1].split('</Code>')[0] if '<Code>' in data else ''
+        return ('%d %s' % (e.code, code)).strip()
+url = c.generate_presigned_url('get_object', Params={'Bucket': b, 'Key': k}, ExpiresIn=300)
+expect('presigned GET', lambda: fetch(url), '200')
+expect('tampered presigned GET', lambda: fetch(url.replace('X-Amz-Expires=300', 'X-Amz-Expires=301')),
+       '403 SignatureDoesNotMatch')
 expect('refused PUTs stored nothing', lambda: c.head_object(Bucket=b, Key=k + 'x'), '404')
 for key in (k, k + 's', k + 'u'):
     c.delete_object(Bucket=b, Key=key)
