@@ -31,6 +31,10 @@ void docstore__metrics_init(docstore__metrics *m);
 void docstore__metrics_record(docstore__metrics *m, int op, int rc,
                               uint64_t bytes, uint64_t latency_us);
 void docstore__metrics_add_retries(docstore__metrics *m, int op, uint64_t n);
+/* Add every counter of src to dst (a service merges its provider's storage
+ * counters with its own encrypt/decrypt/fallback counters). */
+void docstore__metrics_merge(docstore__metrics *dst,
+                             const docstore__metrics *src);
 /* Fill a public stats struct (honours out->version). */
 int docstore__metrics_get(const docstore__metrics *m, int op,
                           docstore_op_stats *out);
