@@ -15,6 +15,18 @@
 #include "internal.h"
 #include "metrics.h"
 
+/* Decode one UTF-8 code point from s[0..len): returns its length in bytes
+ * (1-4) and sets *cp, or 0 when the bytes are not valid UTF-8 (overlong
+ * forms, surrogates and code points above U+10FFFF are invalid). */
+size_t docstore__utf8_next(const uint8_t *s, size_t len, uint32_t *cp);
+
+/* docstore_key_check() with the reason in err ("key has an empty path
+ * segment at byte 9").  The message never echoes the key itself. */
+int docstore__key_check(const char *key, docstore__err *err);
+/* Same rules for a list prefix, except that "" and a trailing '/' are
+ * allowed. */
+int docstore__prefix_check(const char *prefix, docstore__err *err);
+
 /* Where objects go, for log lines: "s3://bucket/" or "/abs/root/".
  * Copied.  Built-in providers set it right after docstore_provider_new(). */
 int docstore__provider_set_location(docstore_provider *p, const char *prefix);

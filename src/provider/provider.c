@@ -1,0 +1,587 @@
+/*
+ * libdocstore - provider dispatch layer.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Every operation on any provider passes through here: the key is checked,
+ * the call is timed and counted, and a failure always leaves a message of
+ * the form "<op> <key>: <detail>" on the provider handle, in the caller's
+ * error record and in the thread's last error.  Providers only move bytes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "provider_internal.h"
+
+struct docstore_provider {
+  docstore_provider_ops ops; /* our copy, fields of versions we know */
+  void *payload;
+  char *name;
+  char *display_name;
+  char *location;
+  docstore__metrics metrics;
+  docstore__handle_err err;
+};
+
+/* ------------------------------------------------------------ UTF-8 */
+
+size_t docstore__utf8_next(const uint8_t *s, size_t len, uint32_t *cp) {
+  if (len == 0)
+    return 0;
+  uint8_t c = s[0];
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  size_t n;
+  uint32_t v, min;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2, v = c & 0x1Fu, min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3, v = c & 0x0Fu, min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4, v = c & 0x07u, min = 0x10000;
+  } else {
+    return 0; /* continuation byte, C0/C1 overlong lead, or > U+10FFFF */
+  }
+  if (len < n)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0u) != 0x80u)
+      return 0;
+    v = (v << 6) | (s[i] & 0x3Fu);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+    return 0; /* overlong, out of range, or a UTF-16 surrogate */
+  *cp = v;
+  return n;
+}
+
+/* ------------------------------------------------------------ keys */
+
+#define KEY_MAX 1024
+
+/* Record why a key is refused, without publishing it as the thread's last
+ * error: the caller decides whether the refusal is a failure. */
+static int key_fail(docstore__err *err, const char *fmt, ...)
+    DOCSTORE__PRINTF(2, 3);
+static int key_fail(docstore__err *err, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    err->code = DOCSTORE_EINVAL;
+  }
+  return DOCSTORE_EINVAL;
+}
+
+/* Shared by keys and prefixes: `allow_trailing_slash` and `allow_empty`
+ * are only set for list prefixes. */
+static int check_key(const char *key, const char *what, int allow_empty,
+                     int allow_trailing_slash, docstore__err *err) {
+  if (!key)
+    return key_fail(err, "%s is NULL", what);
+  size_t len = strlen(key);
+  if (len == 0) {
+    if (allow_empty)
+      return 0;
+    return key_fail(err, "%s is empty", what);
+  }
+  if (len > KEY_MAX)
+    return key_fail(err,
+                             "%s is %zu bytes long; at most %d are allowed",
+                             what, len, KEY_MAX);
+  if (key[0] == '/')
+    return key_fail(err,
+                             "%s must not start with '/'", what);
+  const uint8_t *s = (const uint8_t *)key;
+  size_t seg_start = 0;
+  for (size_t i = 0; i <= len;) {
+    if (i == len || s[i] == '/') {
+      size_t seg_len = i - seg_start;
+      int last = i == len;
+      if (seg_len == 0 && !(last && allow_trailing_slash))
+        return key_fail(err,
+                                 "%s has an empty path segment at byte %zu",
+                                 what, i);
+      if ((seg_len == 1 && s[seg_start] == '.') ||
+          (seg_len == 2 && s[seg_start] == '.' && s[seg_start + 1] == '.'))
+        return key_fail(err,
+                                 "%s has a '.' or '..' path segment", what);
+      seg_start = i + 1;
+      i++;
+      continue;
+    }
+    uint32_t cp;
+    size_t n = docstore__utf8_next(s + i, len - i, &cp);
+    if (n == 0)
+      return key_fail(err,
+                               "%s is not valid UTF-8 (byte %zu)", what, i);
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+      return key_fail(err,
+                               "%s contains a control character (byte %zu)",
+                               what, i);
+    if (cp == '\\')
+      return key_fail(err,
+                               "%s contains a backslash (byte %zu)", what, i);
+    i += n;
+  }
+  return 0;
+}
+
+int docstore__key_check(const char *key, docstore__err *err) {
+  return check_key(key, "key", 0, 0, err);
+}
+
+int docstore__prefix_check(const char *prefix, docstore__err *err) {
+  return check_key(prefix, "prefix", 1, 1, err);
+}
+
+int docstore_key_check(const char *key) {
+  docstore__err err;
+  docstore__err_clear(&err);
+  int rc = docstore__key_check(key, &err);
+  if (rc < 0)
+    docstore__err_publish(&err);
+  return rc;
+}
+
+/* ------------------------------------------------------------ handle */
+
+int docstore_provider_ops_init(docstore_provider_ops *ops,
+                               unsigned int version) {
+  if (!ops || version < 1 || version > DOCSTORE_PROVIDER_OPS_VERSION)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                             "provider ops: unknown version %u (this library "
+                             "knows 1..%d)",
+                             version, DOCSTORE_PROVIDER_OPS_VERSION);
+  memset(ops, 0, sizeof(*ops));
+  ops->version = version;
+  return 0;
+}
+
+/* Bytes of docstore_provider_ops that a table of `version` declares.
+ * When version 2 appends fields, version 1 tables end at the first of
+ * them (offsetof), and newer tables are read up to what we know. */
+static size_t ops_size(unsigned int version) {
+  (void)version;
+  return sizeof(docstore_provider_ops);
+}
+
+int docstore_provider_new(docstore_provider **out,
+                          const docstore_provider_ops *ops, void *payload) {
+  docstore__err err;
+  docstore_provider *p = NULL;
+  docstore__err_clear(&err);
+  if (out)
+    *out = NULL;
+  if (!ops)
+    return docstore__err_set(&err, DOCSTORE_EINVAL,
+                             "provider_new: ops is NULL");
+  if (!out) {
+    docstore__err_set(&err, DOCSTORE_EINVAL, "provider_new: out is NULL");
+    goto fail;
+  }
+  if (ops->version < 1) {
+    docstore__err_set(&err, DOCSTORE_EINVAL,
+                      "provider_new: ops->version is 0; set it to "
+                      "DOCSTORE_PROVIDER_OPS_VERSION");
+    goto fail;
+  }
+  const char *name = ops->name && ops->name[0] ? ops->name : "custom";
+  if (!ops->put || !ops->get || !ops->head || !ops->del || !ops->free) {
+    docstore__err_set(&err, DOCSTORE_EINVAL,
+                      "provider_new: provider %s lacks a required operation "
+                      "(put, get, head, del and free are required)",
+                      name);
+    goto fail;
+  }
+  p = docstore__alloc(sizeof(*p));
+  if (!p) {
+    docstore__err_set(&err, DOCSTORE_ENOMEM, "provider_new: out of memory");
+    goto fail;
+  }
+  memcpy(&p->ops, ops, ops_size(ops->version));
+  if (p->ops.version > DOCSTORE_PROVIDER_OPS_VERSION)
+    p->ops.version = DOCSTORE_PROVIDER_OPS_VERSION;
+  p->name = docstore__strdup(name);
+  p->display_name = docstore__strdup(name);
+  p->location = docstore__strdup("");
+  docstore__metrics_init(&p->metrics);
+  docstore__handle_err_init(&p->err);
+  p->ops.name = p->name;
+  p->payload = payload;
+  if (!p->name || !p->display_name || !p->location) {
+    docstore_provider_free(p); /* releases the payload */
+    return docstore__err_set(&err, DOCSTORE_ENOMEM,
+                             "provider_new: out of memory");
+  }
+  *out = p;
+  return 0;
+fail:
+  if (ops->free)
+    ops->free(payload);
+  return err.code;
+}
+
+void docstore_provider_free(docstore_provider *p) {
+  if (!p)
+    return;
+  p->ops.free(p->payload);
+  docstore__handle_err_destroy(&p->err);
+  docstore_free(p->name);
+  docstore_free(p->display_name);
+  docstore_free(p->location);
+  docstore_free(p);
+}
+
+const char *docstore_provider_name(const docstore_provider *p) {
+  return p ? p->name : "(none)";
+}
+
+static int set_string(char **field, const char *value) {
+  if (!value)
+    return DOCSTORE_EINVAL;
+  char *copy = docstore__strdup(value);
+  if (!copy)
+    return DOCSTORE_ENOMEM;
+  docstore_free(*field);
+  *field = copy;
+  return 0;
+}
+
+int docstore__provider_set_location(docstore_provider *p, const char *prefix) {
+  return p ? set_string(&p->location, prefix) : DOCSTORE_EINVAL;
+}
+
+const char *docstore__provider_location(const docstore_provider *p) {
+  return p ? p->location : "";
+}
+
+int docstore__provider_set_display_name(docstore_provider *p,
+                                        const char *name) {
+  return p ? set_string(&p->display_name, name) : DOCSTORE_EINVAL;
+}
+
+const char *docstore__provider_display_name(const docstore_provider *p) {
+  return p ? p->display_name : "";
+}
+
+docstore__metrics *docstore__provider_metrics(docstore_provider *p) {
+  return p ? &p->metrics : NULL;
+}
+
+const char *docstore_provider_errmsg(const docstore_provider *p) {
+  if (!p)
+    return "invalid provider handle (NULL)";
+  /* The mutex is not part of the logical state. */
+  return docstore__handle_err_get((docstore__handle_err *)&p->err);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+/* One operation in flight: what the wrappers share. */
+typedef struct call {
+  docstore_provider *p;
+  const char *op;  /* "put", "get"... for messages */
+  int metric;      /* docstore_op, or -1 for none */
+  const char *key; /* for messages, may be NULL */
+  uint64_t start;
+  docstore__err detail; /* what the provider recorded */
+} call;
+
+static void call_begin(call *c, docstore_provider *p, const char *op,
+                       int metric, const char *key) {
+  c->p = p;
+  c->op = op;
+  c->metric = metric;
+  c->key = key;
+  c->start = docstore__now_us();
+  docstore__err_clear(&c->detail);
+}
+
+/* Finish a call: count it, make sure a failure has a message with the op
+ * and key in front, store it on the handle and in `err`.  Returns rc. */
+static int call_end(call *c, int rc, uint64_t bytes, docstore__err *err) {
+  uint64_t elapsed = docstore__now_us() - c->start;
+  docstore_provider *p = c->p;
+  if (rc > 0)
+    rc = 0; /* providers return 0 or negative; be lenient */
+  if (rc < 0 && rc < DOCSTORE_ERROR_MIN) {
+    docstore__err_set(&c->detail, DOCSTORE_EIO,
+                      "provider %s returned unknown error code %d", p->name,
+                      rc);
+    rc = DOCSTORE_EIO;
+  }
+  if (c->metric >= 0)
+    docstore__metrics_record(&p->metrics, c->metric, rc, bytes, elapsed);
+  if (rc == 0) {
+    docstore__log(DOCSTORE_LOG_DEBUG, "%s %s %s: ok (%llu bytes, %llu us)",
+                  p->name, c->op, c->key ? c->key : "",
+                  (unsigned long long)bytes, (unsigned long long)elapsed);
+    return 0;
+  }
+  if (!c->detail.msg[0])
+    docstore__strlcpy(c->detail.msg, docstore_strerror(rc),
+                      sizeof(c->detail.msg));
+  c->detail.code = rc;
+  if (c->key)
+    docstore__err_prefix(&c->detail, "%s %s", c->op, c->key);
+  else
+    docstore__err_prefix(&c->detail, "%s", c->op);
+  docstore__handle_err_store(&p->err, &c->detail);
+  if (err && err != &c->detail)
+    *err = c->detail;
+  docstore__log(DOCSTORE_LOG_DEBUG, "%s %s (%llu us)", p->name,
+                c->detail.msg, (unsigned long long)elapsed);
+  return rc;
+}
+
+/* A failure before the provider is called: bad arguments.  Counted as a
+ * failure of the op so that monitoring sees refused calls too. */
+static int call_refuse(call *c, int rc, docstore__err *err) {
+  /* check_key() left its message in c->detail; keep it. */
+  if (!c->detail.msg[0])
+    docstore__err_set(&c->detail, rc, "%s", docstore_strerror(rc));
+  c->key = NULL; /* an invalid key is not echoed into messages */
+  return call_end(c, rc, 0, err);
+}
+
+static docstore_errinfo *info_of(call *c) {
+  return (docstore_errinfo *)&c->detail;
+}
+
+int docstore__provider_put(docstore_provider *p, const char *key,
+                           const uint8_t *data, size_t len,
+                           docstore__err *err) {
+  call c;
+  if (!p)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "put: provider is NULL");
+  call_begin(&c, p, "put", DOCSTORE_OP_PUT, key);
+  if (check_key(key, "key", 0, 0, &c.detail) < 0)
+    return call_refuse(&c, DOCSTORE_EINVAL, err);
+  if (!data && len > 0) {
+    docstore__err_set(&c.detail, DOCSTORE_EINVAL, "data is NULL");
+    return call_end(&c, DOCSTORE_EINVAL, 0, err);
+  }
+  static const uint8_t empty[1] = {0};
+  int rc = p->ops.put(p->payload, key, data ? data : empty, len, info_of(&c));
+  return call_end(&c, rc, len, err);
+}
+
+int docstore__provider_get(docstore_provider *p, const char *key,
+                           docstore__buf *out, docstore__err *err) {
+  call c;
+  docstore__buf got = DOCSTORE__BUF_INIT;
+  if (!p || !out)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "get: NULL argument");
+  call_begin(&c, p, "get", DOCSTORE_OP_GET, key);
+  if (check_key(key, "key", 0, 0, &c.detail) < 0)
+    return call_refuse(&c, DOCSTORE_EINVAL, err);
+  int rc = p->ops.get(p->payload, key, docstore__buf_sink, &got, info_of(&c));
+  uint64_t moved = rc >= 0 ? (uint64_t)got.len : 0;
+  if (rc >= 0) {
+    /* A successful get of an empty object still yields a buffer. */
+    if (docstore__buf_reserve(&got, 0) < 0 ||
+        (out->data && docstore__buf_append(out, got.data, got.len) < 0)) {
+      docstore__err_set(&c.detail, DOCSTORE_ENOMEM, "out of memory");
+      rc = DOCSTORE_ENOMEM;
+    } else if (!out->data) {
+      *out = got;
+      got.data = NULL;
+      got.len = got.cap = 0;
+    }
+  }
+  docstore__buf_free(&got);
+  return call_end(&c, rc, moved, err);
+}
+
+int docstore__provider_head(docstore_provider *p, const char *key,
+                            docstore_object_info *info, docstore__err *err) {
+  call c;
+  if (!p)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "head: provider is NULL");
+  call_begin(&c, p, "head", DOCSTORE_OP_HEAD, key);
+  if (check_key(key, "key", 0, 0, &c.detail) < 0)
+    return call_refuse(&c, DOCSTORE_EINVAL, err);
+  if (!info || info->version < 1) {
+    docstore__err_set(&c.detail, DOCSTORE_EINVAL,
+                      "info is NULL or info->version is not set");
+    return call_end(&c, DOCSTORE_EINVAL, 0, err);
+  }
+  info->key = NULL;
+  info->size = 0;
+  info->mtime = 0;
+  info->etag = NULL;
+  int rc = p->ops.head(p->payload, key, info, info_of(&c));
+  return call_end(&c, rc, 0, err);
+}
+
+int docstore__provider_delete(docstore_provider *p, const char *key,
+                              docstore__err *err) {
+  call c;
+  if (!p)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "delete: provider is NULL");
+  call_begin(&c, p, "delete", DOCSTORE_OP_DELETE, key);
+  if (check_key(key, "key", 0, 0, &c.detail) < 0)
+    return call_refuse(&c, DOCSTORE_EINVAL, err);
+  int rc = p->ops.del(p->payload, key, info_of(&c));
+  return call_end(&c, rc, 0, err);
+}
+
+/* The user's list callback, seen through the dispatch layer: remembers
+ * whether the user asked to stop, so that a stop is not a failure. */
+typedef struct list_relay {
+  docstore_list_cb cb;
+  void *payload;
+  int stopped; /* the user callback's non-zero value */
+} list_relay;
+
+static int relay_list(void *payload, const docstore_object_info *info) {
+  list_relay *r = payload;
+  int v = r->cb(r->payload, info);
+  if (v != 0)
+    r->stopped = v;
+  return v;
+}
+
+int docstore__provider_list(docstore_provider *p, const char *prefix,
+                            docstore_list_cb cb, void *payload,
+                            docstore__err *err) {
+  call c;
+  list_relay relay = {cb, payload, 0};
+  if (!p)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "list: provider is NULL");
+  if (!prefix)
+    prefix = "";
+  call_begin(&c, p, "list", DOCSTORE_OP_LIST, prefix[0] ? prefix : NULL);
+  if (check_key(prefix, "prefix", 1, 1, &c.detail) < 0)
+    return call_refuse(&c, DOCSTORE_EINVAL, err);
+  if (!cb) {
+    docstore__err_set(&c.detail, DOCSTORE_EINVAL, "callback is NULL");
+    return call_end(&c, DOCSTORE_EINVAL, 0, err);
+  }
+  if (!p->ops.list) {
+    docstore__err_set(&c.detail, DOCSTORE_EUNSUPPORTED,
+                      "provider %s does not support listing", p->name);
+    return call_end(&c, DOCSTORE_EUNSUPPORTED, 0, err);
+  }
+  int rc = p->ops.list(p->payload, prefix, relay_list, &relay, info_of(&c));
+  if (relay.stopped) {
+    /* The caller stopped the listing: a success for the provider, and
+     * the caller learns it through the return value. */
+    call_end(&c, 0, 0, err);
+    return relay.stopped < 0 ? relay.stopped : DOCSTORE_ECANCELED;
+  }
+  return call_end(&c, rc, 0, err);
+}
+
+int docstore__provider_presign(docstore_provider *p, const char *key,
+                               int method, uint64_t expires_seconds,
+                               char **out_url, docstore__err *err) {
+  call c;
+  docstore__buf url = DOCSTORE__BUF_INIT;
+  if (!p || !out_url)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "presign: NULL argument");
+  *out_url = NULL;
+  call_begin(&c, p, "presign", DOCSTORE_OP_PRESIGN, key);
+  if (check_key(key, "key", 0, 0, &c.detail) < 0)
+    return call_refuse(&c, DOCSTORE_EINVAL, err);
+  if (method != DOCSTORE_PRESIGN_GET && method != DOCSTORE_PRESIGN_PUT) {
+    docstore__err_set(&c.detail, DOCSTORE_EINVAL, "unknown method %d",
+                      method);
+    return call_end(&c, DOCSTORE_EINVAL, 0, err);
+  }
+  if (expires_seconds == 0) {
+    docstore__err_set(&c.detail, DOCSTORE_EINVAL,
+                      "expiry must be at least one second");
+    return call_end(&c, DOCSTORE_EINVAL, 0, err);
+  }
+  if (!p->ops.presign) {
+    docstore__err_set(&c.detail, DOCSTORE_EUNSUPPORTED,
+                      "provider %s does not support presigned URLs", p->name);
+    return call_end(&c, DOCSTORE_EUNSUPPORTED, 0, err);
+  }
+  int rc = p->ops.presign(p->payload, key, method, expires_seconds,
+                          docstore__buf_sink, &url, info_of(&c));
+  if (rc >= 0 && url.len == 0) {
+    docstore__err_set(&c.detail, DOCSTORE_EIO,
+                      "provider %s returned an empty URL", p->name);
+    rc = DOCSTORE_EIO;
+  }
+  if (rc >= 0)
+    *out_url = (char *)docstore__buf_detach(&url, NULL);
+  docstore__buf_free(&url);
+  return call_end(&c, rc, 0, err);
+}
+
+int docstore__provider_check(docstore_provider *p, char **report,
+                             docstore__err *err) {
+  call c;
+  docstore__buf text = DOCSTORE__BUF_INIT;
+  if (!p)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "check: provider is NULL");
+  if (report)
+    *report = NULL;
+  call_begin(&c, p, "check", -1, NULL);
+  if (!p->ops.check) {
+    docstore__err_set(&c.detail, DOCSTORE_EUNSUPPORTED,
+                      "provider %s has no connectivity check", p->name);
+    return call_end(&c, DOCSTORE_EUNSUPPORTED, 0, err);
+  }
+  int rc = p->ops.check(p->payload, report ? docstore__buf_sink : NULL,
+                        report ? &text : NULL, info_of(&c));
+  /* The report is handed over on failure too: it says what worked. */
+  if (report && text.len > 0)
+    *report = (char *)docstore__buf_detach(&text, NULL);
+  docstore__buf_free(&text);
+  return call_end(&c, rc, 0, err);
+}
+
+/* ------------------------------------------------------------ public */
+
+int docstore_provider_put(docstore_provider *p, const char *key,
+                          const uint8_t *data, size_t len) {
+  return docstore__provider_put(p, key, data, len, NULL);
+}
+
+int docstore_provider_get(docstore_provider *p, uint8_t **out,
+                          size_t *out_len, const char *key) {
+  docstore__buf buf = DOCSTORE__BUF_INIT;
+  if (!out || !out_len)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "get: NULL argument");
+  *out = NULL;
+  *out_len = 0;
+  int rc = docstore__provider_get(p, key, &buf, NULL);
+  if (rc < 0)
+    return rc;
+  *out = docstore__buf_detach(&buf, out_len);
+  return 0;
+}
+
+int docstore_provider_head(docstore_provider *p, const char *key,
+                           docstore_object_info *info) {
+  return docstore__provider_head(p, key, info, NULL);
+}
+
+int docstore_provider_delete(docstore_provider *p, const char *key) {
+  return docstore__provider_delete(p, key, NULL);
+}
+
+int docstore_provider_list(docstore_provider *p, const char *prefix,
+                           docstore_list_cb cb, void *payload) {
+  return docstore__provider_list(p, prefix, cb, payload, NULL);
+}
+
+int docstore_provider_presign(docstore_provider *p, char **out_url,
+                              const char *key, int method,
+                              uint64_t expires_seconds) {
+  return docstore__provider_presign(p, key, method, expires_seconds, out_url,
+                                    NULL);
+}
+
+int docstore_provider_check(docstore_provider *p, char **report) {
+  return docstore__provider_check(p, report, NULL);
+}

@@ -1,0 +1,537 @@
+/*
+ * Unit tests: provider dispatch layer (src/provider/provider.c) and
+ * docstore_key_check().
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "docstore/docstore.h"
+#include "helpers/fake_provider.h"
+#include "provider/provider_internal.h"
+
+/* ------------------------------------------------------------ keys */
+
+static void test_key_check_accepts(void **state) {
+  (void)state;
+  static const char *const good[] = {
+      "a",
+      "documents/user_123/2024/01/15/1_passport.pdf_pdf.json",
+      "documents/system/2024/01/15/5_template.pdf_pdf.json",
+      "a/b/c",
+      ".hidden",       /* a segment may start with a dot */
+      "a/...",         /* three dots is a name, not a traversal */
+      "a/..b/c.",      /* dots inside names */
+      "with space",    /* legal in S3 keys */
+      "\xc3\xa9t\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.pdf", /* UTF-8 */
+      "\xf0\x9f\x93\x84",                                /* U+1F4C4 */
+  };
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+    assert_int_equal(docstore_key_check(good[i]), 0);
+  char max[1025];
+  memset(max, 'k', 1024);
+  max[1024] = '\0';
+  assert_int_equal(docstore_key_check(max), 0);
+}
+
+static void test_key_check_refuses(void **state) {
+  (void)state;
+  static const struct {
+    const char *key;
+    const char *reason; /* part of the message */
+  } bad[] = {
+      {"", "empty"},
+      {"/abs", "start with '/'"},
+      {"/", "start with '/'"},
+      {"..", "'..'"},
+      {".", "'.'"},
+      {"../etc/passwd", "'..'"},
+      {"a/../../etc", "'..'"},
+      {"a/./b", "'.'"},
+      {"a/..", "'..'"},
+      {"a//b", "empty path segment"},
+      {"a/", "empty path segment"},
+      {"a\\b", "backslash"},
+      {"..\\..\\windows", "backslash"},
+      {"a\nb", "control character"},
+      {"a\tb", "control character"},
+      {"a\x1b[31mred", "control character"},
+      {"del\x7f", "control character"},
+      {"c1\xc2\x85", "control character"}, /* U+0085 NEL */
+      {"bad\xff", "UTF-8"},
+      {"trunc\xc3", "UTF-8"},
+      {"over\xc0\xaf", "UTF-8"},             /* overlong '/' */
+      {"surr\xed\xa0\x80", "UTF-8"},         /* U+D800 */
+      {"big\xf4\x90\x80\x80", "UTF-8"},      /* > U+10FFFF */
+      {"lone\x80", "UTF-8"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(docstore_key_check(bad[i].key), DOCSTORE_EINVAL);
+    if (!strstr(docstore_last_errmsg(), bad[i].reason))
+      fail_msg("key #%zu: message \"%s\" lacks \"%s\"", i,
+               docstore_last_errmsg(), bad[i].reason);
+  }
+  assert_int_equal(docstore_key_check(NULL), DOCSTORE_EINVAL);
+  char *huge = malloc(2001);
+  assert_non_null(huge);
+  memset(huge, 'k', 2000);
+  huge[2000] = '\0';
+  assert_int_equal(docstore_key_check(huge), DOCSTORE_EINVAL);
+  assert_non_null(strstr(docstore_last_errmsg(), "2000 bytes"));
+  huge[1025] = '\0';
+  assert_int_equal(docstore_key_check(huge), DOCSTORE_EINVAL);
+  free(huge);
+}
+
+static void test_prefix_check(void **state) {
+  (void)state;
+  docstore__err err;
+  assert_int_equal(docstore__prefix_check("", &err), 0);
+  assert_int_equal(docstore__prefix_check("documents/", &err), 0);
+  assert_int_equal(docstore__prefix_check("documents/user_1", &err), 0);
+  assert_int_equal(docstore__prefix_check("../", &err), DOCSTORE_EINVAL);
+  assert_int_equal(docstore__prefix_check("/documents", &err), DOCSTORE_EINVAL);
+  assert_int_equal(docstore__prefix_check("a//", &err), DOCSTORE_EINVAL);
+  assert_int_equal(docstore__prefix_check("a/..", &err), DOCSTORE_EINVAL);
+}
+
+/* ------------------------------------------------------------ handle */
+
+static int freed;
+static int stub_put(void *p, const char *k, const uint8_t *d, size_t n,
+                    docstore_errinfo *e) {
+  return 0;
+}
+static int stub_get(void *p, const char *k, docstore_sink_cb s, void *sp,
+                    docstore_errinfo *e) {
+  return s(sp, (const uint8_t *)"xyz", 3);
+}
+static int stub_head(void *p, const char *k, docstore_object_info *i,
+                     docstore_errinfo *e) {
+  return 0;
+}
+static int stub_del(void *p, const char *k, docstore_errinfo *e) { return 0; }
+static void stub_free(void *p) { freed++; }
+
+static docstore_provider_ops stub_ops(void) {
+  docstore_provider_ops ops;
+  assert_int_equal(docstore_provider_ops_init(&ops, 1), 0);
+  ops.name = "stub";
+  ops.put = stub_put;
+  ops.get = stub_get;
+  ops.head = stub_head;
+  ops.del = stub_del;
+  ops.free = stub_free;
+  return ops;
+}
+
+static void test_ops_init(void **state) {
+  (void)state;
+  docstore_provider_ops ops;
+  memset(&ops, 0x5A, sizeof(ops));
+  assert_int_equal(docstore_provider_ops_init(&ops, 1), 0);
+  assert_int_equal(ops.version, 1);
+  assert_null(ops.put);
+  assert_null(ops.free);
+  assert_int_equal(docstore_provider_ops_init(&ops, 0), DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_provider_ops_init(&ops, DOCSTORE_PROVIDER_OPS_VERSION + 1),
+      DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_ops_init(NULL, 1), DOCSTORE_EINVAL);
+}
+
+static void test_new_refuses_and_frees_payload(void **state) {
+  (void)state;
+  docstore_provider *p = (docstore_provider *)0x1;
+  docstore_provider_ops ops = stub_ops();
+
+  assert_int_equal(docstore_provider_new(&p, NULL, NULL), DOCSTORE_EINVAL);
+  assert_null(p);
+
+  freed = 0;
+  ops.version = 0;
+  assert_int_equal(docstore_provider_new(&p, &ops, NULL), DOCSTORE_EINVAL);
+  assert_int_equal(freed, 1);
+  assert_non_null(strstr(docstore_last_errmsg(), "version"));
+
+  for (int which = 0; which < 4; which++) {
+    ops = stub_ops();
+    switch (which) {
+    case 0: ops.put = NULL; break;
+    case 1: ops.get = NULL; break;
+    case 2: ops.head = NULL; break;
+    default: ops.del = NULL; break;
+    }
+    freed = 0;
+    assert_int_equal(docstore_provider_new(&p, &ops, NULL), DOCSTORE_EINVAL);
+    assert_null(p);
+    assert_int_equal(freed, 1);
+    assert_non_null(strstr(docstore_last_errmsg(), "stub"));
+  }
+
+  ops = stub_ops();
+  ops.free = NULL; /* cannot be called, but must be refused */
+  assert_int_equal(docstore_provider_new(&p, &ops, NULL), DOCSTORE_EINVAL);
+
+  ops = stub_ops();
+  freed = 0;
+  assert_int_equal(docstore_provider_new(NULL, &ops, NULL), DOCSTORE_EINVAL);
+  assert_int_equal(freed, 1);
+}
+
+static void test_new_accepts_newer_version_and_names(void **state) {
+  (void)state;
+  docstore_provider *p = NULL;
+  docstore_provider_ops ops = stub_ops();
+  ops.version = DOCSTORE_PROVIDER_OPS_VERSION + 1;
+  freed = 0;
+  assert_int_equal(docstore_provider_new(&p, &ops, NULL), 0);
+  assert_string_equal(docstore_provider_name(p), "stub");
+  /* The table was copied: changing ours does not change the provider. */
+  ops.get = NULL;
+  uint8_t *data = NULL;
+  size_t len = 0;
+  assert_int_equal(docstore_provider_get(p, &data, &len, "k"), 0);
+  assert_int_equal(len, 3);
+  assert_memory_equal(data, "xyz", 3);
+  docstore_free(data);
+  /* Defaults until a built-in provider sets them. */
+  assert_string_equal(docstore__provider_display_name(p), "stub");
+  assert_string_equal(docstore__provider_location(p), "");
+  assert_int_equal(docstore__provider_set_location(p, "mem://x/"), 0);
+  assert_int_equal(docstore__provider_set_display_name(p, "Stub store"), 0);
+  assert_string_equal(docstore__provider_location(p), "mem://x/");
+  assert_string_equal(docstore__provider_display_name(p), "Stub store");
+  assert_int_equal(docstore__provider_set_location(p, NULL), DOCSTORE_EINVAL);
+  docstore_provider_free(p);
+  assert_int_equal(freed, 1);
+
+  ops = stub_ops();
+  ops.name = NULL;
+  assert_int_equal(docstore_provider_new(&p, &ops, NULL), 0);
+  assert_string_equal(docstore_provider_name(p), "custom");
+  docstore_provider_free(p);
+
+  docstore_provider_free(NULL);
+  assert_non_null(docstore_provider_name(NULL));
+  assert_non_null(docstore_provider_errmsg(NULL));
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+typedef struct fixture {
+  docstore_provider *p;
+  fake_provider *fp;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  if (!f || fake_provider_new(&f->p, &f->fp, 0) != 0)
+    return -1;
+  *state = f;
+  return 0;
+}
+
+static int setup_minimal(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  if (!f || fake_provider_new(&f->p, &f->fp,
+                              FAKE_NO_LIST | FAKE_NO_PRESIGN |
+                                  FAKE_NO_CHECK) != 0)
+    return -1;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  docstore_provider_free(f->p);
+  free(f);
+  return 0;
+}
+
+static docstore_op_stats stats(docstore_provider *p, int op) {
+  docstore_op_stats s = {DOCSTORE_OP_STATS_VERSION, 0, 0, 0, 0, 0, 0};
+  assert_int_equal(docstore__metrics_get(docstore__provider_metrics(p), op, &s),
+                   0);
+  return s;
+}
+
+static void test_invalid_keys_never_reach_provider(void **state) {
+  fixture *f = *state;
+  static const char *const bad[] = {"../x", "/abs", "a//b", "a/", "a\x01",
+                                    "\xff", ""};
+  uint8_t *data;
+  size_t len;
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
+  char *url;
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(docstore_provider_put(f->p, bad[i], (const uint8_t *)"x",
+                                           1),
+                     DOCSTORE_EINVAL);
+    assert_non_null(strstr(docstore_provider_errmsg(f->p), "put: key"));
+    assert_int_equal(docstore_provider_get(f->p, &data, &len, bad[i]),
+                     DOCSTORE_EINVAL);
+    assert_null(data);
+    assert_int_equal(docstore_provider_head(f->p, bad[i], &info),
+                     DOCSTORE_EINVAL);
+    assert_int_equal(docstore_provider_delete(f->p, bad[i]), DOCSTORE_EINVAL);
+    assert_int_equal(docstore_provider_presign(f->p, &url, bad[i], 0, 60),
+                     DOCSTORE_EINVAL);
+    assert_null(url);
+  }
+  assert_int_equal(docstore_provider_get(f->p, &data, &len, NULL),
+                   DOCSTORE_EINVAL);
+  for (int op = 0; op < FAKE_OP_COUNT; op++)
+    assert_int_equal(fake_provider_calls(f->fp, (fake_op)op), 0);
+  /* Refused calls are counted as failures. */
+  assert_int_equal(stats(f->p, DOCSTORE_OP_PUT).failures, 7);
+  assert_int_equal(stats(f->p, DOCSTORE_OP_GET).failures, 8);
+  /* The refused key is not echoed (it could hold terminal escapes). */
+  assert_int_equal(docstore_provider_put(f->p, "a\x1b[2J", (const uint8_t *)"x",
+                                         1),
+                   DOCSTORE_EINVAL);
+  assert_null(strchr(docstore_provider_errmsg(f->p), '\x1b'));
+}
+
+static void test_round_trip_and_metrics(void **state) {
+  fixture *f = *state;
+  const char *key = "documents/system/2024/01/15/1_a.txt_txt.json";
+  assert_int_equal(docstore_provider_put(f->p, key, (const uint8_t *)"hello", 5),
+                   0);
+  uint8_t *data = NULL;
+  size_t len = 0;
+  assert_int_equal(docstore_provider_get(f->p, &data, &len, key), 0);
+  assert_int_equal(len, 5);
+  assert_memory_equal(data, "hello", 5);
+  assert_int_equal(data[5], 0); /* NUL-terminated for convenience */
+  docstore_free(data);
+
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
+  assert_int_equal(docstore_provider_head(f->p, key, &info), 0);
+  assert_int_equal(info.size, 5);
+  assert_string_equal(info.etag, "\"fake-etag\"");
+
+  assert_int_equal(docstore_provider_delete(f->p, key), 0);
+  assert_int_equal(docstore_provider_delete(f->p, key), 0); /* idempotent */
+  assert_int_equal(docstore_provider_get(f->p, &data, &len, key),
+                   DOCSTORE_ENOTFOUND);
+
+  docstore_op_stats s = stats(f->p, DOCSTORE_OP_PUT);
+  assert_int_equal(s.successes, 1);
+  assert_int_equal(s.bytes, 5);
+  s = stats(f->p, DOCSTORE_OP_GET);
+  assert_int_equal(s.successes, 1);
+  assert_int_equal(s.failures, 1);
+  assert_int_equal(s.bytes, 5);
+  assert_int_equal(stats(f->p, DOCSTORE_OP_HEAD).successes, 1);
+  assert_int_equal(stats(f->p, DOCSTORE_OP_DELETE).successes, 2);
+}
+
+static void test_empty_object(void **state) {
+  fixture *f = *state;
+  assert_int_equal(docstore_provider_put(f->p, "empty", NULL, 0), 0);
+  uint8_t *data = NULL;
+  size_t len = 99;
+  assert_int_equal(docstore_provider_get(f->p, &data, &len, "empty"), 0);
+  assert_non_null(data);
+  assert_int_equal(len, 0);
+  docstore_free(data);
+  assert_int_equal(docstore_provider_put(f->p, "x", NULL, 3), DOCSTORE_EINVAL);
+  assert_int_equal(fake_provider_calls(f->fp, FAKE_PUT), 1);
+}
+
+static void test_failure_messages(void **state) {
+  fixture *f = *state;
+  uint8_t *data;
+  size_t len;
+  /* The provider's message, prefixed with op and key; code preserved. */
+  fake_provider_fail(f->fp, FAKE_GET, DOCSTORE_ECONNECT, "connection refused",
+                     1);
+  assert_int_equal(docstore_provider_get(f->p, &data, &len, "documents/k"),
+                   DOCSTORE_ECONNECT);
+  assert_string_equal(docstore_provider_errmsg(f->p),
+                      "get documents/k: connection refused");
+  assert_string_equal(docstore_last_errmsg(),
+                      "get documents/k: connection refused");
+  assert_int_equal(docstore_last_errcode(), DOCSTORE_ECONNECT);
+
+  /* No message from the provider: the code's text. */
+  fake_provider_fail(f->fp, FAKE_PUT, DOCSTORE_ETIMEOUT, NULL, 1);
+  assert_int_equal(docstore_provider_put(f->p, "k", (const uint8_t *)"x", 1),
+                   DOCSTORE_ETIMEOUT);
+  assert_string_equal(docstore_provider_errmsg(f->p), "put k: timed out");
+
+  /* A code this library does not know becomes DOCSTORE_EIO. */
+  fake_provider_fail(f->fp, FAKE_DEL, -1000, "weird", 1);
+  assert_int_equal(docstore_provider_delete(f->p, "k"), DOCSTORE_EIO);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "-1000"));
+
+  /* Missing object from the fake. */
+  assert_int_equal(docstore_provider_get(f->p, &data, &len, "nope"),
+                   DOCSTORE_ENOTFOUND);
+  assert_string_equal(docstore_provider_errmsg(f->p), "get nope: no such key");
+
+  /* Injections are used up: the next call works. */
+  assert_int_equal(docstore_provider_put(f->p, "k", (const uint8_t *)"x", 1), 0);
+  assert_int_equal(stats(f->p, DOCSTORE_OP_PUT).failures, 1);
+  assert_int_equal(stats(f->p, DOCSTORE_OP_DELETE).failures, 1);
+}
+
+static void test_head_needs_version(void **state) {
+  fixture *f = *state;
+  docstore_object_info info = {0, 0, 0, 0, 0};
+  assert_int_equal(docstore_provider_head(f->p, "k", &info), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_head(f->p, "k", NULL), DOCSTORE_EINVAL);
+  assert_int_equal(fake_provider_calls(f->fp, FAKE_HEAD), 0);
+  info.version = DOCSTORE_OBJECT_INFO_VERSION;
+  info.size = 77;
+  assert_int_equal(docstore_provider_head(f->p, "k", &info), DOCSTORE_ENOTFOUND);
+  assert_int_equal(info.size, 0); /* cleared before the call */
+}
+
+typedef struct seen {
+  int count;
+  int stop_after; /* 0: never */
+  int stop_value;
+  uint64_t bytes;
+} seen;
+
+static int on_object(void *payload, const docstore_object_info *info) {
+  seen *s = payload;
+  s->count++;
+  s->bytes += info->size;
+  assert_int_equal(docstore_key_check(info->key), 0);
+  if (s->stop_after && s->count >= s->stop_after)
+    return s->stop_value;
+  return 0;
+}
+
+static void test_list(void **state) {
+  fixture *f = *state;
+  assert_int_equal(fake_provider_seed(f->fp, "documents/a", "1", 1), 0);
+  assert_int_equal(fake_provider_seed(f->fp, "documents/b", "22", 2), 0);
+  assert_int_equal(fake_provider_seed(f->fp, "other/c", "333", 3), 0);
+  seen s = {0, 0, 0, 0};
+  assert_int_equal(docstore_provider_list(f->p, "documents/", on_object, &s), 0);
+  assert_int_equal(s.count, 2);
+  assert_int_equal(s.bytes, 3);
+  memset(&s, 0, sizeof(s));
+  assert_int_equal(docstore_provider_list(f->p, NULL, on_object, &s), 0);
+  assert_int_equal(s.count, 3);
+
+  /* The callback stops: not a provider failure, the caller is told. */
+  s = (seen){0, 1, 1, 0};
+  assert_int_equal(docstore_provider_list(f->p, "", on_object, &s),
+                   DOCSTORE_ECANCELED);
+  assert_int_equal(s.count, 1);
+  s = (seen){0, 2, DOCSTORE_EBUSY, 0};
+  assert_int_equal(docstore_provider_list(f->p, "", on_object, &s),
+                   DOCSTORE_EBUSY);
+  assert_int_equal(s.count, 2);
+  assert_int_equal(stats(f->p, DOCSTORE_OP_LIST).failures, 0);
+  assert_int_equal(stats(f->p, DOCSTORE_OP_LIST).successes, 4);
+
+  assert_int_equal(docstore_provider_list(f->p, "../", on_object, &s),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_list(f->p, "", NULL, NULL),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(fake_provider_calls(f->fp, FAKE_LIST), 4);
+
+  fake_provider_fail(f->fp, FAKE_LIST, DOCSTORE_EACCESS, "denied", 1);
+  assert_int_equal(docstore_provider_list(f->p, "documents/", on_object, &s),
+                   DOCSTORE_EACCESS);
+  assert_string_equal(docstore_provider_errmsg(f->p),
+                      "list documents/: denied");
+}
+
+static void test_presign_and_check(void **state) {
+  fixture *f = *state;
+  char *url = NULL;
+  assert_int_equal(docstore_provider_presign(f->p, &url, "documents/k",
+                                             DOCSTORE_PRESIGN_GET, 3600),
+                   0);
+  assert_string_equal(url,
+                      "https://fake.invalid/documents/k?method=GET&expires=3600");
+  docstore_free(url);
+  assert_int_equal(docstore_provider_presign(f->p, &url, "k", 7, 60),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_presign(f->p, &url, "k", 0, 0),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_presign(f->p, NULL, "k", 0, 60),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(fake_provider_calls(f->fp, FAKE_PRESIGN), 1);
+  assert_int_equal(stats(f->p, DOCSTORE_OP_PRESIGN).successes, 1);
+
+  char *report = NULL;
+  assert_int_equal(docstore_provider_check(f->p, &report), 0);
+  assert_string_equal(report, "fake: ok\n");
+  docstore_free(report);
+  assert_int_equal(docstore_provider_check(f->p, NULL), 0);
+  /* A failing check still hands over its report. */
+  fake_provider_fail(f->fp, FAKE_CHECK, DOCSTORE_ENOBUCKET, "no bucket", 1);
+  assert_int_equal(docstore_provider_check(f->p, &report), DOCSTORE_ENOBUCKET);
+  assert_string_equal(report, "fake: unhealthy\n");
+  assert_string_equal(docstore_provider_errmsg(f->p), "check: no bucket");
+  docstore_free(report);
+}
+
+static void test_missing_optional_ops(void **state) {
+  fixture *f = *state;
+  char *url = (char *)0x1;
+  assert_int_equal(docstore_provider_presign(f->p, &url, "documents/k", 0, 60),
+                   DOCSTORE_EUNSUPPORTED);
+  assert_null(url);
+  assert_string_equal(
+      docstore_provider_errmsg(f->p),
+      "presign documents/k: provider fake does not support presigned URLs");
+  assert_int_equal(stats(f->p, DOCSTORE_OP_PRESIGN).failures, 1);
+  seen s = {0, 0, 0, 0};
+  assert_int_equal(docstore_provider_list(f->p, "", on_object, &s),
+                   DOCSTORE_EUNSUPPORTED);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "listing"));
+  char *report = (char *)0x1;
+  assert_int_equal(docstore_provider_check(f->p, &report),
+                   DOCSTORE_EUNSUPPORTED);
+  assert_null(report);
+}
+
+static void test_null_provider(void **state) {
+  (void)state;
+  uint8_t *data;
+  size_t len;
+  assert_int_equal(docstore_provider_put(NULL, "k", (const uint8_t *)"x", 1),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_get(NULL, &data, &len, "k"),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_delete(NULL, "k"), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_check(NULL, NULL), DOCSTORE_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_key_check_accepts),
+      cmocka_unit_test(test_key_check_refuses),
+      cmocka_unit_test(test_prefix_check),
+      cmocka_unit_test(test_ops_init),
+      cmocka_unit_test(test_new_refuses_and_frees_payload),
+      cmocka_unit_test(test_new_accepts_newer_version_and_names),
+      cmocka_unit_test_setup_teardown(test_invalid_keys_never_reach_provider,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_round_trip_and_metrics, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_empty_object, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failure_messages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_head_needs_version, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_presign_and_check, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_missing_optional_ops, setup_minimal,
+                                      teardown),
+      cmocka_unit_test(test_null_provider),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
