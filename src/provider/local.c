@@ -1,0 +1,696 @@
+/*
+ * libdocstore - local filesystem provider.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Objects are files under a root folder, one folder per key segment.
+ *
+ * Confinement: the root is opened once; every path below it is walked one
+ * segment at a time with openat()/mkdirat() and O_NOFOLLOW, so neither a
+ * "..", nor an absolute key, nor a symbolic link planted inside the root
+ * can lead outside it.  A symlink met on the way is refused with
+ * DOCSTORE_EACCESS.  Keys are checked by the dispatch layer and again here.
+ *
+ * Atomicity: put writes a temporary file (TMP_PREFIX + random hex, 0600,
+ * O_EXCL) in the target's folder, fsyncs it, renames it over the target
+ * and fsyncs the folder; on any failure the temporary file is removed.  A
+ * reader sees the old or the new object, never a part.
+ *
+ * Deleting an object leaves its (possibly empty) folders in place: removing
+ * them would race with a concurrent put into the same folder, and empty
+ * folders cost nothing.
+ *
+ * Thread safety: the payload is read-only after creation (the root fd and
+ * path); all shared state is in the filesystem.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsio.h"
+#include "provider_internal.h"
+
+/* Names the provider creates for itself; never valid object names. */
+#define TMP_PREFIX ".docstore-tmp-"
+#define TMP_PREFIX_LEN (sizeof(TMP_PREFIX) - 1)
+#define KEY_MAX 1024
+#define SEGMENT_MAX 255
+
+typedef struct local {
+  int root_fd;
+  char *root; /* absolute, with a trailing '/' */
+  int fsync;
+} local;
+
+/* What a walk is for: decides how a missing folder is reported. */
+typedef enum walk_mode { WALK_READ, WALK_CREATE, WALK_DELETE } walk_mode;
+
+#define WALK_GONE 1 /* WALK_DELETE: a folder on the way does not exist */
+
+int docstore_local_options_init(docstore_local_options *opts,
+                                unsigned int version) {
+  if (!opts || version != DOCSTORE_LOCAL_OPTIONS_VERSION)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                             "local options: unknown version %u (expected %d)",
+                             version, DOCSTORE_LOCAL_OPTIONS_VERSION);
+  docstore_local_options init = DOCSTORE_LOCAL_OPTIONS_INIT;
+  *opts = init;
+  return 0;
+}
+
+/* The dispatch layer's checks, plus what only a filesystem cares about. */
+static int local_key_check(const char *key, docstore__err *err) {
+  DOCSTORE__GUARD(docstore__key_check(key, err));
+  for (const char *seg = key; seg;) {
+    const char *slash = strchr(seg, '/');
+    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+    if (n >= TMP_PREFIX_LEN && memcmp(seg, TMP_PREFIX, TMP_PREFIX_LEN) == 0)
+      return docstore__err_set(err, DOCSTORE_EINVAL,
+                               "key segments starting with \"" TMP_PREFIX
+                               "\" are reserved by the local provider");
+    if (n > SEGMENT_MAX)
+      return docstore__err_set(err, DOCSTORE_EINVAL,
+                               "key segment of %zu bytes: the filesystem "
+                               "allows %d",
+                               n, SEGMENT_MAX);
+    seg = slash ? slash + 1 : NULL;
+  }
+  return 0;
+}
+
+/* Explain why `name` in dirfd could not be opened as a folder. */
+static int not_a_folder(int dirfd, const char *name, int e, walk_mode mode,
+                        const char *path, docstore__err *err) {
+  struct stat st;
+  if (e == ENOTDIR || e == ELOOP || e == ENOENT) {
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(st.st_mode))
+      return docstore__err_set(err, DOCSTORE_EACCESS,
+                               "%s is a symbolic link; the local provider "
+                               "does not follow links inside its root",
+                               path);
+    if (e == ELOOP)
+      e = ENOTDIR;
+  }
+  if (e == ENOENT || e == ENOTDIR) {
+    if (mode == WALK_DELETE)
+      return WALK_GONE;
+    if (mode == WALK_READ)
+      return docstore__err_set(err, DOCSTORE_ENOTFOUND, "no such object");
+    if (e == ENOTDIR)
+      return docstore__err_set(err, DOCSTORE_EIO,
+                               "%s is a file, not a folder", path);
+    return docstore__err_set(err, DOCSTORE_EIO,
+                             "folder %s vanished (was the storage root "
+                             "removed?)",
+                             path);
+  }
+  return docstore__err_errno(err, 0, e, "cannot open folder %s", path);
+}
+
+/* fsync a folder when the provider is asked to. */
+static int sync_dir(const local *l, int dirfd, const char *path,
+                    docstore__err *err) {
+  if (l->fsync && fsync(dirfd) < 0)
+    return docstore__err_errno(err, DOCSTORE_EIO, errno,
+                               "cannot fsync folder %s", path);
+  return 0;
+}
+
+/*
+ * Open the folders of path[0..dir_len) ("a/b/": every segment ends with
+ * '/') below the root, one at a time, without following links; in
+ * WALK_CREATE mode create missing ones (0700).  *out_fd receives the last
+ * folder's fd (the root's own fd when dir_len is 0: do not close that one;
+ * see close_dir()).  Returns 0, WALK_GONE (delete mode) or an error.
+ */
+static int walk_dirs(const local *l, const char *path, size_t dir_len,
+                     walk_mode mode, int *out_fd, docstore__err *err) {
+  char buf[KEY_MAX + 1];
+  int cur = l->root_fd;
+  int rc = 0;
+  *out_fd = -1;
+  if (dir_len > KEY_MAX)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "path too long");
+  memcpy(buf, path, dir_len);
+  buf[dir_len] = '\0';
+  for (size_t start = 0; start < dir_len;) {
+    char *slash = strchr(buf + start, '/');
+    *slash = '\0';
+    const char *name = buf + start;
+    int created = 0;
+    if (mode == WALK_CREATE) {
+      if (mkdirat(cur, name, 0700) == 0)
+        created = 1;
+      else if (errno != EEXIST) {
+        rc = errno == ENOTDIR || errno == ENOENT
+                 ? not_a_folder(cur, name, errno, mode, buf, err)
+                 : docstore__err_errno(err, 0, errno,
+                                       "cannot create folder %s", buf);
+        goto fail;
+      }
+    }
+    int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                     O_CLOEXEC);
+    if (next < 0) {
+      rc = not_a_folder(cur, name, errno, mode, buf, err);
+      goto fail;
+    }
+    /* A new folder's name lives in its parent: make it durable. */
+    if (created && (rc = sync_dir(l, cur, buf, err)) < 0) {
+      close(next);
+      goto fail;
+    }
+    if (cur != l->root_fd)
+      close(cur);
+    cur = next;
+    *slash = '/';
+    start = (size_t)(slash - buf) + 1;
+  }
+  *out_fd = cur;
+  return 0;
+fail:
+  if (cur != l->root_fd)
+    close(cur);
+  return rc;
+}
+
+static void close_dir(const local *l, int fd) {
+  if (fd >= 0 && fd != l->root_fd)
+    close(fd);
+}
+
+/* Split a key into its folder part and leaf: "a/b/c" -> 4, "c". */
+static size_t dir_part(const char *key) {
+  const char *slash = strrchr(key, '/');
+  return slash ? (size_t)(slash - key) + 1 : 0;
+}
+
+/* Open the folder holding `key` and return its leaf name. */
+static int open_parent(const local *l, const char *key, walk_mode mode,
+                       int *dirfd, const char **leaf, docstore__err *err) {
+  DOCSTORE__GUARD(local_key_check(key, err));
+  size_t dl = dir_part(key);
+  *leaf = key + dl;
+  return walk_dirs(l, key, dl, mode, dirfd, err);
+}
+
+/* ------------------------------------------------------------ put */
+
+static int tmp_name(char *out, size_t len, docstore__err *err) {
+  uint8_t rnd[8];
+  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+    return docstore__err_errno(err, DOCSTORE_EIO, errno,
+                               "cannot draw random bytes for a temporary "
+                               "file name");
+  int n = snprintf(out, len, TMP_PREFIX);
+  for (size_t i = 0; i < sizeof(rnd); i++)
+    n += snprintf(out + n, len - (size_t)n, "%02x", rnd[i]);
+  return 0;
+}
+
+/* Create a fresh temporary file in dirfd: fd and name. */
+static int tmp_create(int dirfd, char *name, size_t len, const char *where,
+                      docstore__err *err) {
+  for (int attempt = 0; attempt < 8; attempt++) {
+    DOCSTORE__GUARD(tmp_name(name, len, err));
+    int fd = openat(dirfd, name,
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                    0600);
+    if (fd >= 0)
+      return fd;
+    if (errno != EEXIST) {
+      if (errno == ENOENT)
+        return docstore__err_set(err, DOCSTORE_EIO,
+                                 "folder %s vanished (was the storage root "
+                                 "removed?)",
+                                 where);
+      return docstore__err_errno(err, errno == EACCES || errno == EPERM
+                                          ? DOCSTORE_EACCESS
+                                          : DOCSTORE_EIO,
+                                 errno, "cannot create a file in %s", where);
+    }
+  }
+  return docstore__err_set(err, DOCSTORE_EIO,
+                           "cannot find a free temporary file name in %s",
+                           where);
+}
+
+static int local_put(void *payload, const char *key, const uint8_t *data,
+                     size_t len, docstore_errinfo *info) {
+  local *l = payload;
+  docstore__err *err = (docstore__err *)info;
+  char tmp[TMP_PREFIX_LEN + 17];
+  const char *leaf;
+  int dirfd = -1, fd = -1, rc, e;
+  int have_tmp = 0;
+  DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_CREATE, &dirfd, &leaf,
+                                       err),
+                       done);
+  DOCSTORE__GUARD_GOTO(rc, fd = tmp_create(dirfd, tmp, sizeof(tmp), key, err),
+                       done);
+  have_tmp = 1;
+  if ((e = docstore__fd_write_all(fd, data, len)) != 0) {
+    rc = docstore__err_errno(err, DOCSTORE_EIO, e, "cannot write %s", key);
+    goto done;
+  }
+  if (l->fsync && fsync(fd) < 0) {
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s",
+                             key);
+    goto done;
+  }
+  e = close(fd);
+  fd = -1;
+  if (e < 0) {
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot close %s",
+                             key);
+    goto done;
+  }
+  if (renameat(dirfd, tmp, dirfd, leaf) < 0) {
+    e = errno;
+    if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
+      rc = docstore__err_set(err, DOCSTORE_EIO,
+                             "%s is a folder; cannot store an object there",
+                             key);
+    else
+      rc = docstore__err_errno(err, e == EACCES || e == EPERM
+                                        ? DOCSTORE_EACCESS
+                                        : DOCSTORE_EIO,
+                               e, "cannot rename into %s", key);
+    goto done;
+  }
+  have_tmp = 0;
+  rc = sync_dir(l, dirfd, key, err);
+done:
+  if (fd >= 0)
+    close(fd);
+  if (have_tmp)
+    unlinkat(dirfd, tmp, 0);
+  close_dir(l, dirfd);
+  return rc;
+}
+
+/* ------------------------------------------------------------ get, head */
+
+/* Classify what a key names; 0 for a regular file (st filled). */
+static int stat_leaf(int dirfd, const char *leaf, const char *key,
+                     struct stat *st, docstore__err *err) {
+  if (fstatat(dirfd, leaf, st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      return docstore__err_set(err, DOCSTORE_ENOTFOUND, "no such object");
+    return docstore__err_errno(err, 0, errno, "cannot stat %s", key);
+  }
+  if (S_ISLNK(st->st_mode))
+    return docstore__err_set(err, DOCSTORE_EACCESS,
+                             "%s is a symbolic link; the local provider does "
+                             "not follow links inside its root",
+                             key);
+  if (S_ISDIR(st->st_mode))
+    return docstore__err_set(err, DOCSTORE_ENOTFOUND,
+                             "%s is a folder, not an object", key);
+  if (!S_ISREG(st->st_mode))
+    return docstore__err_set(err, DOCSTORE_ENOTFOUND,
+                             "%s is not a regular file", key);
+  return 0;
+}
+
+static int local_get(void *payload, const char *key, docstore_sink_cb sink,
+                     void *sink_payload, docstore_errinfo *info) {
+  local *l = payload;
+  docstore__err *err = (docstore__err *)info;
+  const char *leaf;
+  struct stat st;
+  int dirfd = -1, fd = -1, rc;
+  DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_READ, &dirfd, &leaf, err),
+                       done);
+  /* O_NONBLOCK: a FIFO planted in the root must not hang us. */
+  fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    /* Say why: missing, a link, a folder... or what errno tells. */
+    int e = errno;
+    rc = stat_leaf(dirfd, leaf, key, &st, err);
+    if (rc == 0)
+      rc = docstore__err_errno(err, 0, e, "cannot open %s", key);
+    goto done;
+  }
+  if (fstat(fd, &st) < 0) {
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot stat %s", key);
+    goto done;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    rc = docstore__err_set(err, DOCSTORE_ENOTFOUND,
+                           "%s is a folder, not an object", key);
+    goto done;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    rc = docstore__err_set(err, DOCSTORE_ENOTFOUND,
+                           "%s is not a regular file", key);
+    goto done;
+  }
+  rc = docstore__fd_read_all(fd, sink, sink_payload, key, err);
+done:
+  if (fd >= 0)
+    close(fd);
+  close_dir(l, dirfd);
+  return rc;
+}
+
+static int local_head(void *payload, const char *key,
+                      docstore_object_info *out, docstore_errinfo *info) {
+  local *l = payload;
+  docstore__err *err = (docstore__err *)info;
+  const char *leaf;
+  struct stat st;
+  int dirfd = -1, rc;
+  DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_READ, &dirfd, &leaf, err),
+                       done);
+  DOCSTORE__GUARD_GOTO(rc, stat_leaf(dirfd, leaf, key, &st, err), done);
+  out->size = (uint64_t)st.st_size;
+  out->mtime = (int64_t)st.st_mtim.tv_sec;
+done:
+  close_dir(l, dirfd);
+  return rc;
+}
+
+/* ------------------------------------------------------------ delete */
+
+static int local_del(void *payload, const char *key, docstore_errinfo *info) {
+  local *l = payload;
+  docstore__err *err = (docstore__err *)info;
+  const char *leaf;
+  struct stat st;
+  int dirfd = -1;
+  int rc = open_parent(l, key, WALK_DELETE, &dirfd, &leaf, err);
+  if (rc == WALK_GONE)
+    return 0;
+  if (rc < 0)
+    return rc;
+  if (unlinkat(dirfd, leaf, 0) == 0) {
+    rc = sync_dir(l, dirfd, key, err);
+  } else if (errno == ENOENT) {
+    rc = 0; /* idempotent */
+  } else if ((errno == EISDIR || errno == EPERM) &&
+             fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+             S_ISDIR(st.st_mode)) {
+    rc = 0; /* a folder is not an object: nothing to delete */
+  } else {
+    rc = docstore__err_errno(err, 0, errno, "cannot delete %s", key);
+  }
+  close_dir(l, dirfd);
+  return rc;
+}
+
+/* ------------------------------------------------------------ list */
+
+typedef struct lister {
+  const char *prefix;
+  size_t prefix_len;
+  docstore_list_cb cb;
+  void *cb_payload;
+  char key[KEY_MAX + 1];
+  docstore__err *err;
+} lister;
+
+/* Is `path` (len n) compatible with the prefix: one starts the other? */
+static int prefix_compatible(const lister *ls, size_t n) {
+  size_t m = n < ls->prefix_len ? n : ls->prefix_len;
+  return memcmp(ls->key, ls->prefix, m) == 0;
+}
+
+/* List the objects in dirfd, whose path relative to the root is
+ * ls->key[0..keylen).  Takes ownership of fd. */
+static int scan(lister *ls, int fd, size_t keylen) {
+  int rc = 0;
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    rc = docstore__err_errno(ls->err, DOCSTORE_EIO, errno,
+                             "cannot read folder %.*s", (int)keylen, ls->key);
+    close(fd);
+    return rc;
+  }
+  for (;;) {
+    errno = 0;
+    struct dirent *de = readdir(d);
+    if (!de) {
+      if (errno != 0)
+        rc = docstore__err_errno(ls->err, DOCSTORE_EIO, errno,
+                                 "cannot read folder %.*s", (int)keylen,
+                                 ls->key);
+      break;
+    }
+    const char *name = de->d_name;
+    size_t n = strlen(name);
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+        strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) == 0)
+      continue;
+    if (keylen + n + 1 > KEY_MAX)
+      continue; /* could not be a valid key */
+    memcpy(ls->key + keylen, name, n);
+    ls->key[keylen + n] = '\0';
+    if (!prefix_compatible(ls, keylen + n))
+      continue;
+    struct stat st;
+    docstore__err skip; /* why a name is not a valid key: not reported */
+    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      continue; /* removed meanwhile */
+    if (S_ISDIR(st.st_mode)) {
+      int sub = openat(fd, name,
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0)
+        continue; /* removed or replaced meanwhile */
+      ls->key[keylen + n] = '/';
+      ls->key[keylen + n + 1] = '\0';
+      rc = scan(ls, sub, keylen + n + 1);
+    } else if (S_ISREG(st.st_mode) && keylen + n >= ls->prefix_len &&
+               docstore__key_check(ls->key, &skip) == 0) {
+      docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, ls->key,
+                                   (uint64_t)st.st_size,
+                                   (int64_t)st.st_mtim.tv_sec, NULL};
+      rc = ls->cb(ls->cb_payload, &info);
+      if (rc != 0)
+        rc = rc < 0 ? rc : DOCSTORE_ECANCELED;
+    }
+    if (rc != 0)
+      break;
+  }
+  closedir(d);
+  return rc;
+}
+
+static int local_list(void *payload, const char *prefix, docstore_list_cb cb,
+                      void *cb_payload, docstore_errinfo *info) {
+  local *l = payload;
+  docstore__err *err = (docstore__err *)info;
+  lister *ls = NULL;
+  int dirfd = -1, rc;
+  DOCSTORE__GUARD(docstore__prefix_check(prefix, err));
+  size_t dl = dir_part(prefix);
+  rc = walk_dirs(l, prefix, dl, WALK_DELETE, &dirfd, err);
+  if (rc == WALK_GONE)
+    return 0; /* no folder, no objects */
+  if (rc < 0)
+    return rc;
+  /* scan() wants an fd of its own, with its own read position: not a
+   * dup() of the shared root fd (dup shares the offset between threads). */
+  int own = dirfd == l->root_fd
+                ? openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                : dirfd;
+  if (own < 0)
+    return docstore__err_errno(err, DOCSTORE_EIO, errno,
+                               "cannot open the storage root %s", l->root);
+  ls = docstore__alloc(sizeof(*ls));
+  if (!ls) {
+    close(own);
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  }
+  ls->prefix = prefix;
+  ls->prefix_len = strlen(prefix);
+  ls->cb = cb;
+  ls->cb_payload = cb_payload;
+  ls->err = err;
+  memcpy(ls->key, prefix, dl);
+  ls->key[dl] = '\0';
+  rc = scan(ls, own, dl);
+  docstore_free(ls);
+  return rc;
+}
+
+/* ------------------------------------------------------------ check */
+
+static int report(docstore_sink_cb sink, void *sp, const char *line) {
+  return sink ? sink(sp, (const uint8_t *)line, strlen(line)) : 0;
+}
+
+static int local_check(void *payload, docstore_sink_cb sink, void *sp,
+                       docstore_errinfo *info) {
+  local *l = payload;
+  docstore__err *err = (docstore__err *)info;
+  char line[PATH_MAX + 64];
+  char tmp[TMP_PREFIX_LEN + 17];
+  struct stat st;
+  int rc = 0, fd, e;
+  snprintf(line, sizeof(line), "local storage root: %s\n", l->root);
+  report(sink, sp, line);
+  if (fstat(l->root_fd, &st) < 0 || st.st_nlink == 0) {
+    rc = docstore__err_set(err, DOCSTORE_EIO,
+                           "storage root %s no longer exists", l->root);
+    goto out;
+  }
+  /* Writable: create, write, sync and remove a probe file. */
+  DOCSTORE__GUARD_GOTO(rc, fd = tmp_create(l->root_fd, tmp, sizeof(tmp),
+                                           l->root, err),
+                       out);
+  rc = 0;
+  e = docstore__fd_write_all(fd, (const uint8_t *)"probe\n", 6);
+  if (e == 0 && l->fsync && fsync(fd) < 0)
+    e = errno;
+  close(fd);
+  if (unlinkat(l->root_fd, tmp, 0) < 0 && e == 0)
+    e = errno;
+  if (e != 0)
+    rc = docstore__err_errno(err, DOCSTORE_EIO, e,
+                             "cannot write a probe file in %s", l->root);
+out:
+  if (rc < 0) {
+    snprintf(line, sizeof(line), "writable: NO (%s)\n", err ? err->msg : "");
+    report(sink, sp, line);
+  } else {
+    report(sink, sp, "writable: yes\n");
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+static void local_free(void *payload) {
+  local *l = payload;
+  if (!l)
+    return;
+  if (l->root_fd >= 0)
+    close(l->root_fd);
+  docstore_free(l->root);
+  docstore_free(l);
+}
+
+static const docstore_provider_ops local_ops = {
+    DOCSTORE_PROVIDER_OPS_VERSION,
+    "local",
+    local_put,
+    local_get,
+    local_head,
+    local_del,
+    local_list,
+    NULL, /* presign: no URLs for local files */
+    local_check,
+    NULL, /* get_range */
+    local_free,
+};
+
+/* mkdir -p, 0700 for what is created. */
+static int mkdir_parents(const char *root, docstore__err *err) {
+  size_t n = strlen(root);
+  char *path = docstore__strndup(root, n);
+  int rc = 0;
+  if (!path)
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  for (size_t i = 1; i <= n; i++) {
+    if (i < n && path[i] != '/')
+      continue;
+    char saved = path[i];
+    path[i] = '\0';
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+      rc = docstore__err_errno(err, DOCSTORE_ECONFIG, errno,
+                               "cannot create local storage root %s", path);
+      break;
+    }
+    path[i] = saved;
+  }
+  docstore_free(path);
+  return rc;
+}
+
+static int open_root(local *l, const char *root, docstore__err *err) {
+  struct stat st;
+  char *abs = NULL;
+  DOCSTORE__GUARD(mkdir_parents(root, err));
+  l->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (l->root_fd < 0)
+    return docstore__err_errno(err, DOCSTORE_ECONFIG, errno,
+                               "local storage root %s is unusable", root);
+  if (fstat(l->root_fd, &st) == 0 && (st.st_mode & 077))
+    docstore__log(DOCSTORE_LOG_WARN,
+                  "local storage root %s is accessible by other users "
+                  "(mode %04o); 0700 is recommended",
+                  root, (unsigned)(st.st_mode & 07777));
+  abs = realpath(root, NULL);
+  if (!abs)
+    return docstore__err_errno(err, DOCSTORE_ECONFIG, errno,
+                               "cannot resolve local storage root %s", root);
+  size_t n = strlen(abs);
+  l->root = docstore__sprintf("%s%s", abs, n > 0 && abs[n - 1] == '/' ? "" : "/");
+  free(abs);
+  if (!l->root)
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  return 0;
+}
+
+int docstore_local_provider_new(docstore_provider **out,
+                                const docstore_local_options *opts,
+                                char *errbuf, size_t errbuf_len) {
+  docstore__err err;
+  docstore_provider *p = NULL;
+  local *l = NULL;
+  int rc;
+  docstore__err_clear(&err);
+  if (out)
+    *out = NULL;
+  if (!out || !opts) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "local provider: out and opts are required");
+    goto fail;
+  }
+  if (opts->version < 1 || opts->version > DOCSTORE_LOCAL_OPTIONS_VERSION) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "local provider: unknown options version %u",
+                           opts->version);
+    goto fail;
+  }
+  if (!opts->root || !opts->root[0]) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "local provider: a root folder is required "
+                           "(LOCAL_STORAGE_PATH)");
+    goto fail;
+  }
+  l = docstore__alloc(sizeof(*l));
+  if (!l) {
+    rc = docstore__err_set(&err, DOCSTORE_ENOMEM, "out of memory");
+    goto fail;
+  }
+  l->root_fd = -1;
+  l->fsync = opts->fsync != 0;
+  if ((rc = open_root(l, opts->root, &err)) < 0) {
+    local_free(l);
+    goto fail;
+  }
+  /* From here the provider owns l, also on failure. */
+  DOCSTORE__GUARD_GOTO(rc, docstore_provider_new(&p, &local_ops, l), nomem);
+  DOCSTORE__GUARD_GOTO(rc, docstore__provider_set_location(p, l->root), nomem);
+  DOCSTORE__GUARD_GOTO(rc, docstore__provider_set_display_name(
+                               p, "local storage"),
+                       nomem);
+  docstore__log(DOCSTORE_LOG_DEBUG, "local provider ready: root=%s", l->root);
+  *out = p;
+  return 0;
+nomem:
+  docstore_provider_free(p);
+  rc = docstore__err_set(&err, rc, "local provider: %s", docstore_strerror(rc));
+fail:
+  docstore__err_to_buf(&err, errbuf, errbuf_len);
+  return rc;
+}

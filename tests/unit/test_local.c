@@ -1,0 +1,707 @@
+/*
+ * Unit tests: the local filesystem provider (src/provider/local.c),
+ * through the public raw-operation API.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "docstore/docstore.h"
+#include "provider/provider_internal.h"
+
+typedef struct fixture {
+  char base[64];       /* mkdtemp folder holding everything */
+  char root[PATH_MAX]; /* base/root: the provider's root */
+  char outside[PATH_MAX]; /* base/outside: must never be written */
+  docstore_provider *p;
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+static void rm_tree(const char *path) {
+  nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int tmp_count;
+static int count_tmp(const char *path, const struct stat *st, int flag,
+                     struct FTW *ftw) {
+  (void)st, (void)flag;
+  if (strncmp(path + ftw->base, ".docstore-tmp-", 14) == 0)
+    tmp_count++;
+  return 0;
+}
+
+/* Temporary files left anywhere under the root. */
+static int leftovers(const fixture *f) {
+  tmp_count = 0;
+  nftw(f->root, count_tmp, 16, FTW_PHYS);
+  return tmp_count;
+}
+
+static int make_provider(fixture *f, int fsync_on) {
+  docstore_local_options o = DOCSTORE_LOCAL_OPTIONS_INIT;
+  char errbuf[256];
+  o.root = f->root;
+  o.fsync = fsync_on;
+  int rc = docstore_local_provider_new(&f->p, &o, errbuf, sizeof(errbuf));
+  if (rc != 0)
+    fprintf(stderr, "local provider: %s\n", errbuf);
+  return rc;
+}
+
+static int setup_common(void **state, int fsync_on) {
+  fixture *f = calloc(1, sizeof(*f));
+  if (!f)
+    return -1;
+  umask(022);
+  snprintf(f->base, sizeof(f->base), "/tmp/docstore-local-XXXXXX");
+  if (!mkdtemp(f->base))
+    return -1;
+  snprintf(f->root, sizeof(f->root), "%s/root", f->base);
+  snprintf(f->outside, sizeof(f->outside), "%s/outside", f->base);
+  if (mkdir(f->outside, 0700) != 0 || make_provider(f, fsync_on) != 0)
+    return -1;
+  *state = f;
+  return 0;
+}
+
+static int setup(void **state) { return setup_common(state, 1); }
+static int setup_nosync(void **state) { return setup_common(state, 0); }
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  docstore_provider_free(f->p);
+  rm_tree(f->base);
+  free(f);
+  return 0;
+}
+
+static void path_in(char *out, size_t len, const char *dir, const char *rel) {
+  snprintf(out, len, "%s/%s", dir, rel);
+}
+
+static void write_file(const char *path, const char *content) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(content, fp);
+  assert_int_equal(fclose(fp), 0);
+}
+
+static int exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+static void put_str(docstore_provider *p, const char *key, const char *s) {
+  int rc = docstore_provider_put(p, key, (const uint8_t *)s, strlen(s));
+  if (rc != 0)
+    fail_msg("put %s: %s", key, docstore_provider_errmsg(p));
+}
+
+static void expect_content(docstore_provider *p, const char *key,
+                           const char *s) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int rc = docstore_provider_get(p, &data, &len, key);
+  if (rc != 0)
+    fail_msg("get %s: %s", key, docstore_provider_errmsg(p));
+  assert_int_equal(len, strlen(s));
+  assert_memory_equal(data, s, len);
+  docstore_free(data);
+}
+
+static int get_rc(docstore_provider *p, const char *key) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int rc = docstore_provider_get(p, &data, &len, key);
+  docstore_free(data);
+  return rc;
+}
+
+/* ------------------------------------------------------------ creation */
+
+static void test_options_init(void **state) {
+  (void)state;
+  docstore_local_options o;
+  memset(&o, 0x7F, sizeof(o));
+  assert_int_equal(docstore_local_options_init(&o, 1), 0);
+  assert_int_equal(o.version, 1);
+  assert_null(o.root);
+  assert_int_equal(o.fsync, 1);
+  assert_int_equal(docstore_local_options_init(&o, 0), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_local_options_init(&o, 2), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_local_options_init(NULL, 1), DOCSTORE_EINVAL);
+}
+
+static void test_new_refuses_bad_options(void **state) {
+  (void)state;
+  docstore_provider *p = (docstore_provider *)0x1;
+  docstore_local_options o = DOCSTORE_LOCAL_OPTIONS_INIT;
+  char errbuf[256];
+  assert_int_equal(docstore_local_provider_new(&p, NULL, errbuf, sizeof(errbuf)),
+                   DOCSTORE_EINVAL);
+  assert_null(p);
+  assert_int_equal(docstore_local_provider_new(&p, &o, errbuf, sizeof(errbuf)),
+                   DOCSTORE_EINVAL);
+  assert_non_null(strstr(errbuf, "root"));
+  o.root = "";
+  assert_int_equal(docstore_local_provider_new(&p, &o, NULL, 0),
+                   DOCSTORE_EINVAL);
+  o.root = "/tmp";
+  o.version = 0;
+  assert_int_equal(docstore_local_provider_new(&p, &o, errbuf, sizeof(errbuf)),
+                   DOCSTORE_EINVAL);
+  assert_non_null(strstr(errbuf, "version"));
+  o.version = 1;
+  assert_int_equal(docstore_local_provider_new(NULL, &o, NULL, 0),
+                   DOCSTORE_EINVAL);
+}
+
+static void test_new_creates_root_with_parents(void **state) {
+  fixture *f = *state;
+  char deep[PATH_MAX + 32];
+  docstore_provider *p = NULL;
+  docstore_local_options o = DOCSTORE_LOCAL_OPTIONS_INIT;
+  struct stat st;
+  snprintf(deep, sizeof(deep), "%s/new/a/b/", f->base);
+  o.root = deep;
+  assert_int_equal(docstore_local_provider_new(&p, &o, NULL, 0), 0);
+  assert_int_equal(stat(deep, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+  assert_int_equal(st.st_mode & 0777, 0700);
+  snprintf(deep, sizeof(deep), "%s/new", f->base);
+  assert_int_equal(stat(deep, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0700);
+  assert_string_equal(docstore_provider_name(p), "local");
+  assert_string_equal(docstore__provider_display_name(p), "local storage");
+  /* Location: the absolute root with exactly one trailing slash. */
+  char *real = realpath(f->base, NULL);
+  assert_non_null(real);
+  char want[PATH_MAX + 32];
+  snprintf(want, sizeof(want), "%s/new/a/b/", real);
+  free(real);
+  assert_string_equal(docstore__provider_location(p), want);
+  docstore_provider_free(p);
+}
+
+/* Root checks that also hold for root (the test user): a file where a
+ * folder is expected. */
+static void test_new_unusable_root(void **state) {
+  fixture *f = *state;
+  char file[PATH_MAX + 32], under[PATH_MAX + 48];
+  char errbuf[512];
+  docstore_provider *p = NULL;
+  docstore_local_options o = DOCSTORE_LOCAL_OPTIONS_INIT;
+  snprintf(file, sizeof(file), "%s/plainfile", f->base);
+  write_file(file, "x");
+  o.root = file;
+  assert_int_equal(docstore_local_provider_new(&p, &o, errbuf, sizeof(errbuf)),
+                   DOCSTORE_ECONFIG);
+  assert_null(p);
+  assert_non_null(strstr(errbuf, file));
+  assert_non_null(strstr(errbuf, "Not a directory"));
+  snprintf(under, sizeof(under), "%s/sub/dir", file);
+  o.root = under;
+  assert_int_equal(docstore_local_provider_new(&p, &o, errbuf, sizeof(errbuf)),
+                   DOCSTORE_ECONFIG);
+  assert_non_null(strstr(errbuf, "cannot create"));
+}
+
+/* ------------------------------------------------------------ put/get */
+
+static void test_round_trip_modes_and_overwrite(void **state) {
+  fixture *f = *state;
+  const char *key = "documents/user_1/2024/01/15/1_passport.pdf_pdf.json";
+  char path[PATH_MAX * 2];
+  struct stat st;
+  put_str(f->p, key, "{\"v\":1}");
+  expect_content(f->p, key, "{\"v\":1}");
+  path_in(path, sizeof(path), f->root, key);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  path_in(path, sizeof(path), f->root, "documents/user_1/2024");
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0700);
+  /* Replace. */
+  put_str(f->p, key, "second version, longer");
+  expect_content(f->p, key, "second version, longer");
+  put_str(f->p, key, "");
+  expect_content(f->p, key, "");
+  assert_int_equal(leftovers(f), 0);
+}
+
+static void test_no_fsync_mode(void **state) {
+  fixture *f = *state;
+  put_str(f->p, "a/b", "data");
+  expect_content(f->p, "a/b", "data");
+  assert_int_equal(docstore_provider_delete(f->p, "a/b"), 0);
+  assert_int_equal(get_rc(f->p, "a/b"), DOCSTORE_ENOTFOUND);
+}
+
+static void test_missing_objects(void **state) {
+  fixture *f = *state;
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
+  assert_int_equal(get_rc(f->p, "nope"), DOCSTORE_ENOTFOUND);
+  assert_string_equal(docstore_provider_errmsg(f->p), "get nope: no such object");
+  assert_int_equal(get_rc(f->p, "no/such/folder/x"), DOCSTORE_ENOTFOUND);
+  assert_int_equal(docstore_provider_head(f->p, "no/such", &info),
+                   DOCSTORE_ENOTFOUND);
+  /* A path below an object. */
+  put_str(f->p, "obj", "x");
+  assert_int_equal(get_rc(f->p, "obj/below"), DOCSTORE_ENOTFOUND);
+  assert_int_equal(docstore_provider_head(f->p, "obj/below", &info),
+                   DOCSTORE_ENOTFOUND);
+  assert_int_equal(docstore_provider_put(f->p, "obj/below",
+                                         (const uint8_t *)"y", 1),
+                   DOCSTORE_EIO);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "not a folder"));
+  expect_content(f->p, "obj", "x");
+}
+
+static void test_folder_is_not_an_object(void **state) {
+  fixture *f = *state;
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
+  put_str(f->p, "dir/inner", "x");
+  assert_int_equal(get_rc(f->p, "dir"), DOCSTORE_ENOTFOUND);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "is a folder"));
+  assert_int_equal(docstore_provider_head(f->p, "dir", &info),
+                   DOCSTORE_ENOTFOUND);
+  /* Deleting it as an object does nothing and succeeds. */
+  assert_int_equal(docstore_provider_delete(f->p, "dir"), 0);
+  expect_content(f->p, "dir/inner", "x");
+}
+
+static void test_traversal_keys_refused(void **state) {
+  fixture *f = *state;
+  static const char *const bad[] = {
+      "../escape", "../../escape", "/tmp/escape", "a/../../escape",
+      "a//b",      "a/",           "a/./b",       "a\\..\\escape",
+      "ctl\x01",   "inv\xc3\x28",
+  };
+  char path[PATH_MAX + 32];
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(docstore_provider_put(f->p, bad[i],
+                                           (const uint8_t *)"x", 1),
+                     DOCSTORE_EINVAL);
+    assert_int_equal(get_rc(f->p, bad[i]), DOCSTORE_EINVAL);
+    assert_int_equal(docstore_provider_delete(f->p, bad[i]), DOCSTORE_EINVAL);
+  }
+  path_in(path, sizeof(path), f->base, "escape");
+  assert_false(exists(path));
+  assert_false(exists("/tmp/escape"));
+  /* Local-only refusals: reserved names, over-long segments. */
+  assert_int_equal(docstore_provider_put(f->p, ".docstore-tmp-0011",
+                                         (const uint8_t *)"x", 1),
+                   DOCSTORE_EINVAL);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "reserved"));
+  assert_int_equal(docstore_provider_put(f->p, "a/.docstore-tmp-x/b",
+                                         (const uint8_t *)"x", 1),
+                   DOCSTORE_EINVAL);
+  char longseg[300];
+  memset(longseg, 's', 256);
+  longseg[256] = '\0';
+  assert_int_equal(docstore_provider_put(f->p, longseg, (const uint8_t *)"x", 1),
+                   DOCSTORE_EINVAL);
+  longseg[255] = '\0';
+  put_str(f->p, longseg, "ok at 255 bytes");
+}
+
+/* A symlink planted inside the root must not lead outside it. */
+static void test_symlink_escape(void **state) {
+  fixture *f = *state;
+  char link[PATH_MAX + 32], target[PATH_MAX + 32];
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
+  path_in(link, sizeof(link), f->root, "link");
+  assert_int_equal(symlink(f->outside, link), 0);
+
+  /* Through a linked folder. */
+  assert_int_equal(docstore_provider_put(f->p, "link/x", (const uint8_t *)"x",
+                                         1),
+                   DOCSTORE_EACCESS);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "symbolic link"));
+  path_in(target, sizeof(target), f->outside, "x");
+  assert_false(exists(target));
+  path_in(target, sizeof(target), f->outside, "secret");
+  write_file(target, "top secret");
+  assert_int_equal(get_rc(f->p, "link/secret"), DOCSTORE_EACCESS);
+  assert_int_equal(docstore_provider_head(f->p, "link/secret", &info),
+                   DOCSTORE_EACCESS);
+  assert_int_equal(docstore_provider_delete(f->p, "link/secret"),
+                   DOCSTORE_EACCESS);
+  assert_true(exists(target));
+  /* Deeper: a link in the middle of a path. */
+  put_str(f->p, "d/real", "r");
+  char mid[PATH_MAX + 32];
+  path_in(mid, sizeof(mid), f->root, "d/sub");
+  assert_int_equal(symlink(f->outside, mid), 0);
+  assert_int_equal(get_rc(f->p, "d/sub/secret"), DOCSTORE_EACCESS);
+  assert_int_equal(docstore_provider_put(f->p, "d/sub/new/y",
+                                         (const uint8_t *)"y", 1),
+                   DOCSTORE_EACCESS);
+  path_in(target, sizeof(target), f->outside, "new");
+  assert_false(exists(target));
+
+  /* A linked object: never read through, and a put replaces the link
+   * itself, not the file it points to. */
+  path_in(target, sizeof(target), f->outside, "secret");
+  path_in(link, sizeof(link), f->root, "leaf");
+  assert_int_equal(symlink(target, link), 0);
+  assert_int_equal(get_rc(f->p, "leaf"), DOCSTORE_EACCESS);
+  assert_int_equal(docstore_provider_head(f->p, "leaf", &info),
+                   DOCSTORE_EACCESS);
+  put_str(f->p, "leaf", "replaced");
+  struct stat st;
+  assert_int_equal(lstat(link, &st), 0);
+  assert_true(S_ISREG(st.st_mode));
+  FILE *fp = fopen(target, "r");
+  char buf[32] = {0};
+  assert_non_null(fp);
+  assert_non_null(fgets(buf, sizeof(buf), fp));
+  fclose(fp);
+  assert_string_equal(buf, "top secret");
+}
+
+/* A put that fails leaves no temporary file and the old content intact. */
+static void test_failed_put_is_atomic(void **state) {
+  fixture *f = *state;
+  char path[PATH_MAX + 32];
+  /* 1: the target is a folder. */
+  put_str(f->p, "folder/keep", "kept");
+  assert_int_equal(docstore_provider_put(f->p, "folder", (const uint8_t *)"x",
+                                         1),
+                   DOCSTORE_EIO);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "is a folder"));
+  assert_int_equal(leftovers(f), 0);
+  expect_content(f->p, "folder/keep", "kept");
+
+  /* 2: the write itself fails halfway (file size limit, which binds root
+   * too): the old content must survive whole. */
+  put_str(f->p, "doc", "old content");
+  struct rlimit old, small;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  small = old;
+  small.rlim_cur = 4096;
+  void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+  size_t big_len = 100000;
+  uint8_t *big = malloc(big_len);
+  assert_non_null(big);
+  memset(big, 'N', big_len);
+  int rc = docstore_provider_put(f->p, "doc", big, big_len);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, prev);
+  free(big);
+  assert_int_equal(rc, DOCSTORE_EIO);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "put doc: cannot write"));
+  assert_int_equal(leftovers(f), 0);
+  expect_content(f->p, "doc", "old content");
+  path_in(path, sizeof(path), f->root, "doc");
+  assert_true(exists(path));
+}
+
+/* A FIFO planted in the root must not hang a get. */
+static void test_special_files(void **state) {
+  fixture *f = *state;
+  char path[PATH_MAX + 32];
+  path_in(path, sizeof(path), f->root, "fifo");
+  assert_int_equal(mkfifo(path, 0600), 0);
+  assert_int_equal(get_rc(f->p, "fifo"), DOCSTORE_ENOTFOUND);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "not a regular file"));
+}
+
+/* ------------------------------------------------------------ head, delete */
+
+static void test_head(void **state) {
+  fixture *f = *state;
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
+  put_str(f->p, "h/obj", "12345");
+  assert_int_equal(docstore_provider_head(f->p, "h/obj", &info), 0);
+  assert_int_equal(info.size, 5);
+  assert_true(info.mtime > 1600000000);
+  assert_null(info.etag);
+}
+
+static void test_delete_idempotent(void **state) {
+  fixture *f = *state;
+  char path[PATH_MAX + 32];
+  put_str(f->p, "x/y/z", "1");
+  assert_int_equal(docstore_provider_delete(f->p, "x/y/z"), 0);
+  assert_int_equal(get_rc(f->p, "x/y/z"), DOCSTORE_ENOTFOUND);
+  assert_int_equal(docstore_provider_delete(f->p, "x/y/z"), 0);
+  assert_int_equal(docstore_provider_delete(f->p, "never/was/here"), 0);
+  /* Folders are left in place (documented choice). */
+  path_in(path, sizeof(path), f->root, "x/y");
+  assert_true(exists(path));
+  /* A symlinked object is removed as a link; its target stays. */
+  char target[PATH_MAX + 32], link[PATH_MAX + 32];
+  path_in(target, sizeof(target), f->outside, "t");
+  write_file(target, "t");
+  path_in(link, sizeof(link), f->root, "lnk");
+  assert_int_equal(symlink(target, link), 0);
+  assert_int_equal(docstore_provider_delete(f->p, "lnk"), 0);
+  assert_false(exists(link));
+  assert_true(exists(target));
+}
+
+/* ------------------------------------------------------------ list */
+
+#define MAX_SEEN 32
+typedef struct listing {
+  int n;
+  char keys[MAX_SEEN][128];
+  uint64_t sizes[MAX_SEEN];
+  int stop_after;
+} listing;
+
+static int collect(void *payload, const docstore_object_info *info) {
+  listing *l = payload;
+  assert_true(l->n < MAX_SEEN);
+  snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", info->key);
+  l->sizes[l->n] = info->size;
+  assert_true(info->mtime > 1600000000);
+  l->n++;
+  return l->stop_after && l->n >= l->stop_after ? 1 : 0;
+}
+
+static int cmp_key(const void *a, const void *b) {
+  return strcmp((const char *)a, (const char *)b);
+}
+
+static listing list_of(docstore_provider *p, const char *prefix) {
+  listing l;
+  memset(&l, 0, sizeof(l));
+  int rc = docstore_provider_list(p, prefix, collect, &l);
+  if (rc != 0)
+    fail_msg("list %s: %s", prefix, docstore_provider_errmsg(p));
+  qsort(l.keys, (size_t)l.n, sizeof(l.keys[0]), cmp_key);
+  return l;
+}
+
+static void test_list(void **state) {
+  fixture *f = *state;
+  char path[PATH_MAX + 64];
+  put_str(f->p, "documents/user_1/2024/01/15/1_a.pdf_pdf.json", "aa");
+  put_str(f->p, "documents/user_1/2024/01/16/2_b.pdf_pdf.json", "bbb");
+  put_str(f->p, "documents/user_12/2024/01/15/3_c.pdf_pdf.json", "c");
+  put_str(f->p, "documents/system/2024/01/15/4_d.pdf_pdf.json", "dddd");
+  put_str(f->p, "other/thing", "o");
+  /* Noise that is not an object: temp file, symlink, FIFO, bad name. */
+  path_in(path, sizeof(path), f->root, "documents/.docstore-tmp-0000");
+  write_file(path, "partial");
+  path_in(path, sizeof(path), f->root, "documents/link");
+  assert_int_equal(symlink(f->outside, path), 0);
+  path_in(path, sizeof(path), f->root, "documents/fifo");
+  assert_int_equal(mkfifo(path, 0600), 0);
+  path_in(path, sizeof(path), f->root, "documents/bad\x01name");
+  write_file(path, "x");
+
+  listing l = list_of(f->p, "");
+  assert_int_equal(l.n, 5);
+  assert_string_equal(l.keys[0], "documents/system/2024/01/15/4_d.pdf_pdf.json");
+  assert_string_equal(l.keys[4], "other/thing");
+
+  l = list_of(f->p, "documents/");
+  assert_int_equal(l.n, 4);
+  l = list_of(f->p, "documents/user_1");
+  assert_int_equal(l.n, 3); /* user_1 and user_12 */
+  l = list_of(f->p, "documents/user_1/");
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.keys[0], "documents/user_1/2024/01/15/1_a.pdf_pdf.json");
+  assert_string_equal(l.keys[1], "documents/user_1/2024/01/16/2_b.pdf_pdf.json");
+  l = list_of(f->p, "documents/user_1/2024/01/16/2_b");
+  assert_int_equal(l.n, 1);
+  assert_int_equal(l.sizes[0], 3);
+  l = list_of(f->p, "documents/user_1/2024/01/16/2_b.pdf_pdf.json");
+  assert_int_equal(l.n, 1);
+  l = list_of(f->p, "nothing/here/");
+  assert_int_equal(l.n, 0);
+  l = list_of(f->p, "other/thing/"); /* a file where a folder would be */
+  assert_int_equal(l.n, 0);
+
+  /* Stopping early. */
+  memset(&l, 0, sizeof(l));
+  l.stop_after = 2;
+  assert_int_equal(docstore_provider_list(f->p, "", collect, &l),
+                   DOCSTORE_ECANCELED);
+  assert_int_equal(l.n, 2);
+
+  assert_int_equal(docstore_provider_list(f->p, "../", collect, &l),
+                   DOCSTORE_EINVAL);
+  /* A prefix through a symlink is refused, not followed. */
+  assert_int_equal(docstore_provider_list(f->p, "documents/link/", collect, &l),
+                   DOCSTORE_EACCESS);
+}
+
+/* ------------------------------------------------------------ misc */
+
+static void test_presign_unsupported(void **state) {
+  fixture *f = *state;
+  char *url = NULL;
+  assert_int_equal(docstore_provider_presign(f->p, &url, "a/b",
+                                             DOCSTORE_PRESIGN_GET, 3600),
+                   DOCSTORE_EUNSUPPORTED);
+  assert_null(url);
+  assert_string_equal(docstore_provider_errmsg(f->p),
+                      "presign a/b: provider local does not support "
+                      "presigned URLs");
+}
+
+static void test_check_and_vanished_root(void **state) {
+  fixture *f = *state;
+  char *report = NULL;
+  assert_int_equal(docstore_provider_check(f->p, &report), 0);
+  assert_non_null(report);
+  assert_non_null(strstr(report, "local storage root: "));
+  assert_non_null(strstr(report, "/root/"));
+  assert_non_null(strstr(report, "writable: yes"));
+  docstore_free(report);
+  assert_int_equal(leftovers(f), 0);
+
+  /* Remove the root under the provider's feet. */
+  assert_int_equal(rmdir(f->root), 0);
+  assert_int_equal(docstore_provider_check(f->p, &report), DOCSTORE_EIO);
+  assert_non_null(strstr(report, "writable: NO"));
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "no longer exists"));
+  docstore_free(report);
+  assert_int_equal(docstore_provider_put(f->p, "a", (const uint8_t *)"x", 1),
+                   DOCSTORE_EIO);
+  assert_int_equal(docstore_provider_put(f->p, "a/b", (const uint8_t *)"x", 1),
+                   DOCSTORE_EIO);
+  assert_non_null(strstr(docstore_provider_errmsg(f->p), "root"));
+  assert_int_equal(get_rc(f->p, "a"), DOCSTORE_ENOTFOUND);
+}
+
+/* ------------------------------------------------------------ threads */
+
+#define THREADS 8
+#define ROUNDS 40
+#define SHARED_LEN 20000
+
+typedef struct worker {
+  docstore_provider *p;
+  int id;
+  int errors;
+} worker;
+
+/* Each thread writes its own keys and fights over one shared key whose
+ * every version is SHARED_LEN copies of one letter: a reader must always
+ * see one whole version. */
+static void *work(void *arg) {
+  worker *w = arg;
+  char key[64], val[64];
+  uint8_t *shared = malloc(SHARED_LEN);
+  if (!shared) {
+    w->errors++;
+    return NULL;
+  }
+  memset(shared, 'A' + w->id, SHARED_LEN);
+  for (int i = 0; i < ROUNDS; i++) {
+    snprintf(key, sizeof(key), "t/%d/%d", w->id, i);
+    snprintf(val, sizeof(val), "thread %d round %d", w->id, i);
+    if (docstore_provider_put(w->p, key, (const uint8_t *)val, strlen(val)))
+      w->errors++;
+    if (docstore_provider_put(w->p, "shared/doc", shared, SHARED_LEN))
+      w->errors++;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (docstore_provider_get(w->p, &data, &len, key) || len != strlen(val) ||
+        memcmp(data, val, len) != 0)
+      w->errors++;
+    docstore_free(data);
+    data = NULL;
+    if (docstore_provider_get(w->p, &data, &len, "shared/doc") ||
+        len != SHARED_LEN)
+      w->errors++;
+    else
+      for (size_t j = 1; j < len; j++)
+        if (data[j] != data[0]) {
+          w->errors++;
+          break;
+        }
+    docstore_free(data);
+    if (i % 2 && docstore_provider_delete(w->p, key))
+      w->errors++;
+  }
+  free(shared);
+  return NULL;
+}
+
+static void test_concurrent_use(void **state) {
+  fixture *f = *state;
+  pthread_t t[THREADS];
+  worker w[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    w[i] = (worker){f->p, i, 0};
+    assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(w[i].errors, 0);
+  }
+  listing l;
+  memset(&l, 0, sizeof(l));
+  /* Half of each thread's keys were deleted. */
+  int count = 0;
+  for (int i = 0; i < THREADS; i++) {
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "t/%d/", i);
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(docstore_provider_list(f->p, prefix, collect, &l), 0);
+    count += l.n;
+  }
+  assert_int_equal(count, THREADS * ROUNDS / 2);
+  assert_int_equal(leftovers(f), 0);
+  docstore_op_stats s = {DOCSTORE_OP_STATS_VERSION, 0, 0, 0, 0, 0, 0};
+  assert_int_equal(
+      docstore__metrics_get(docstore__provider_metrics(f->p), DOCSTORE_OP_PUT,
+                            &s),
+      0);
+  assert_int_equal(s.successes, THREADS * ROUNDS * 2);
+  assert_int_equal(s.failures, 0);
+}
+
+int main(void) {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_options_init),
+      cmocka_unit_test(test_new_refuses_bad_options),
+      T(test_new_creates_root_with_parents),
+      T(test_new_unusable_root),
+      T(test_round_trip_modes_and_overwrite),
+      cmocka_unit_test_setup_teardown(test_no_fsync_mode, setup_nosync,
+                                      teardown),
+      T(test_missing_objects),
+      T(test_folder_is_not_an_object),
+      T(test_traversal_keys_refused),
+      T(test_symlink_escape),
+      T(test_failed_put_is_atomic),
+      T(test_special_files),
+      T(test_head),
+      T(test_delete_idempotent),
+      T(test_list),
+      T(test_presign_unsupported),
+      T(test_check_and_vanished_root),
+      T(test_concurrent_use),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
