@@ -1,0 +1,287 @@
+/*
+ * Helpers shared by the S3 integration tests.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "s3_itest.h"
+
+int itest_env_load(itest_env *env) {
+  static const char *const names[] = {"S3_BUCKET", "S3_ACCESS_KEY",
+                                      "S3_SECRET_KEY", "S3_ENDPOINT_URL"};
+  int missing = 0;
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    const char *v = getenv(names[i]);
+    if (!v || !*v) {
+      fprintf(stderr,
+              "FAIL: %s is not set. The S3 integration tests need a running "
+              "S3 server: run them under tools/with-test-servers.sh (CI "
+              "always does).\n",
+              names[i]);
+      missing = 1;
+    }
+  }
+  if (missing)
+    return -1;
+  env->bucket = getenv("S3_BUCKET");
+  env->access_key = getenv("S3_ACCESS_KEY");
+  env->secret_key = getenv("S3_SECRET_KEY");
+  env->endpoint = getenv("S3_ENDPOINT_URL");
+  env->region = getenv("S3_REGION");
+  if (!env->region || !*env->region)
+    env->region = "us-east-1";
+  return 0;
+}
+
+docstore_s3_options itest_options(const itest_env *env) {
+  docstore_s3_options o;
+  assert_int_equal(docstore_s3_options_init(&o, DOCSTORE_S3_OPTIONS_VERSION),
+                   0);
+  if (env) {
+    o.bucket = env->bucket;
+    o.access_key = env->access_key;
+    o.secret_key = env->secret_key;
+    o.region = env->region;
+    o.endpoint_url = env->endpoint;
+  }
+  o.max_attempts = 3;
+  o.retry_base_ms = 10;
+  o.retry_max_ms = 50;
+  return o;
+}
+
+int itest_try_open(docstore_provider **out, docstore__s3 **s3,
+                   const docstore_s3_options *opts,
+                   const docstore__s3_tuning *tuning, char *errbuf,
+                   size_t errbuf_len) {
+  docstore__err err;
+  docstore__err_clear(&err);
+  *out = NULL;
+  *s3 = NULL;
+  int rc = docstore__s3_new(s3, opts, tuning, &err);
+  if (rc < 0) {
+    docstore__err_to_buf(&err, errbuf, errbuf_len);
+    return rc;
+  }
+  docstore__s3 *payload = *s3;
+  rc = docstore_provider_new(out, docstore__s3_ops(), payload);
+  if (rc < 0) {
+    *s3 = NULL;
+    snprintf(errbuf, errbuf_len, "docstore_provider_new: %d", rc);
+    return rc;
+  }
+  payload->owner = *out;
+  return 0;
+}
+
+void itest_open(docstore_provider **out, docstore__s3 **s3,
+                const docstore_s3_options *opts,
+                const docstore__s3_tuning *tuning) {
+  char errbuf[512] = "";
+  int rc = itest_try_open(out, s3, opts, tuning, errbuf, sizeof(errbuf));
+  if (rc != 0)
+    fail_msg("cannot open the S3 provider: %d %s", rc, errbuf);
+}
+
+const char *itest_prefix(void) {
+  static char prefix[96];
+  static int n;
+  snprintf(prefix, sizeof(prefix), "itest-%ld-%ld-%d/", (long)getpid(),
+           (long)time(NULL), n++);
+  return prefix;
+}
+
+void itest_fill(uint8_t *buf, size_t len, uint64_t seed) {
+  uint64_t x = seed ? seed : 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < len; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    buf[i] = (uint8_t)(x >> 24);
+  }
+}
+
+int itest_closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  socklen_t len = sizeof(a);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd); /* nothing listens there now */
+  return ntohs(a.sin_port);
+}
+
+int itest_run(const char *cmd, char **out, int *status) {
+  FILE *f = popen(cmd, "r");
+  if (!f)
+    return -1;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  size_t n;
+  while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+    len += n;
+    if (cap - len < 2) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      assert_non_null(buf);
+    }
+  }
+  buf[len] = '\0';
+  int st = pclose(f);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (out)
+    *out = buf;
+  else
+    free(buf);
+  return 0;
+}
+
+char *itest_shell_quote(const char *s) {
+  size_t n = 2;
+  for (const char *p = s; *p; p++)
+    n += *p == '\'' ? 4 : 1;
+  char *q = malloc(n + 1);
+  assert_non_null(q);
+  char *w = q;
+  *w++ = '\'';
+  for (const char *p = s; *p; p++) {
+    if (*p == '\'') {
+      memcpy(w, "'\\''", 4);
+      w += 4;
+    } else
+      *w++ = *p;
+  }
+  *w++ = '\'';
+  *w = '\0';
+  return q;
+}
+
+int itest_curl(const char *url, const char *extra, char **body) {
+  char tmpl[] = "/tmp/docstore-itest-curl-XXXXXX";
+  int fd = mkstemp(tmpl);
+  assert_true(fd >= 0);
+  close(fd);
+  char *q = itest_shell_quote(url);
+  size_t cap = strlen(q) + (extra ? strlen(extra) : 0) + 128;
+  char *cmd = malloc(cap);
+  assert_non_null(cmd);
+  snprintf(cmd, cap, "curl -sS -g -o %s -w '%%{http_code}' %s %s", tmpl,
+           extra ? extra : "", q);
+  free(q);
+  char *out = NULL;
+  int st = 0;
+  assert_int_equal(itest_run(cmd, &out, &st), 0);
+  free(cmd);
+  int code = atoi(out);
+  free(out);
+  if (body) {
+    FILE *f = fopen(tmpl, "rb");
+    assert_non_null(f);
+    size_t bcap = 1 << 16, len = 0, n;
+    char *b = malloc(bcap);
+    assert_non_null(b);
+    while ((n = fread(b + len, 1, bcap - len - 1, f)) > 0) {
+      len += n;
+      if (bcap - len < 2) {
+        bcap *= 2;
+        b = realloc(b, bcap);
+        assert_non_null(b);
+      }
+    }
+    b[len] = '\0';
+    fclose(f);
+    *body = b;
+  }
+  unlink(tmpl);
+  return code;
+}
+
+char *itest_tmpdir(void) {
+  char tmpl[] = "/tmp/docstore-s3-itest-XXXXXX";
+  char *d = mkdtemp(tmpl);
+  assert_non_null(d);
+  char *copy = strdup(d);
+  assert_non_null(copy);
+  return copy;
+}
+
+void itest_rmtree(const char *path) {
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        continue;
+      char child[4096];
+      snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+      struct stat st;
+      if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+        itest_rmtree(child);
+      else
+        unlink(child);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_needle[128];
+static int log_hits;
+
+static void capture(void *payload, int level, const char *message) {
+  (void)payload;
+  pthread_mutex_lock(&log_lock);
+  if (level <= DOCSTORE_LOG_WARN && strstr(message, log_needle))
+    log_hits++;
+  pthread_mutex_unlock(&log_lock);
+}
+
+void itest_capture_logs(const char *needle) {
+  pthread_mutex_lock(&log_lock);
+  docstore__strlcpy(log_needle, needle, sizeof(log_needle));
+  log_hits = 0;
+  pthread_mutex_unlock(&log_lock);
+  docstore_set_log_callback(capture, NULL, DOCSTORE_LOG_WARN);
+}
+
+int itest_captured(void) {
+  pthread_mutex_lock(&log_lock);
+  int n = log_hits;
+  pthread_mutex_unlock(&log_lock);
+  return n;
+}
+
+void itest_restore_logs(void) { docstore_set_log_callback(NULL, NULL, 0); }
+
+uint64_t itest_metric_retries(docstore_provider *p, int op) {
+  docstore_op_stats st;
+  memset(&st, 0, sizeof(st));
+  st.version = DOCSTORE_OP_STATS_VERSION;
+  assert_int_equal(docstore__metrics_get(docstore__provider_metrics(p), op, &st),
+                   0);
+  return st.retries;
+}
