@@ -1,0 +1,232 @@
+/*
+ * libdocstore - internals of the crypto layer (keyring, envelope, base64).
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Not installed.  The envelope format itself is specified in
+ * docs/FORMAT.md; the constants below must agree with it.
+ */
+#ifndef DOCSTORE_CRYPTO_INTERNAL_H
+#define DOCSTORE_CRYPTO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "docstore/crypto.h"
+#include "internal.h"
+
+/* ------------------------------------------------------------- limits */
+
+/* Largest RSA modulus accepted (OpenSSL's own limit). */
+#define DOCSTORE__RSA_MAX_BITS 16384
+#define DOCSTORE__RSA_MAX_BYTES (DOCSTORE__RSA_MAX_BITS / 8)
+/* Largest document of the in-memory envelope (1 GiB). */
+#define DOCSTORE__PLAINTEXT_MAX ((size_t)1 << 30)
+/* Largest envelope text accepted by the readers (1.5 GiB): base64 of
+ * DOCSTORE__PLAINTEXT_MAX plus the header fits well within it. */
+#define DOCSTORE__ENVELOPE_MAX ((size_t)3 << 29)
+/* Largest key file read by docstore_keyring_add_*_file(). */
+#define DOCSTORE__KEYFILE_MAX ((size_t)1 << 20)
+
+/* "sha256:" + 64 lowercase hex digits. */
+#define DOCSTORE__KID_PREFIX "sha256:"
+#define DOCSTORE__KID_LEN (7 + 64)
+
+/* Identity values: [A-Za-z0-9_-]{1,64}. */
+#define DOCSTORE__ID_MAX 64
+
+#define DOCSTORE__GCM_TAG_LEN 16
+#define DOCSTORE__GCM_NONCE_LEN 12
+#define DOCSTORE__LEGACY_NONCE_LEN 16
+#define DOCSTORE__NONCE_MAX 16
+#define DOCSTORE__AES_KEY_MAX 32
+
+/* Text of the v1 header values. */
+#define DOCSTORE__FORMAT_NAME "docstore-envelope"
+#define DOCSTORE__ALG_AES256GCM "AES-256-GCM"
+#define DOCSTORE__ALG_AESGCM_NOAAD "AES-GCM-NOAAD"
+#define DOCSTORE__KEY_ALG_OAEP256 "RSA-OAEP-256"
+
+/* ------------------------------------------------------------- keyring */
+
+typedef struct docstore__key {
+  EVP_PKEY *pkey;   /* public key, or key pair when has_private */
+  int has_private;
+  char kid[DOCSTORE__KID_LEN + 1];
+} docstore__key;
+
+struct docstore_keyring {
+  docstore__key *keys;
+  size_t nkeys;
+  size_t cap;
+  size_t default_idx; /* sealing key; the first one added unless set */
+  docstore__handle_err err;
+};
+
+/* The key with this id, or NULL. */
+const docstore__key *docstore__keyring_find(const docstore_keyring *kr,
+                                            const char *kid);
+/* The key new envelopes are sealed under, or NULL when there is none. */
+const docstore__key *docstore__keyring_default(const docstore_keyring *kr);
+
+/* out receives "sha256:<hex of SHA-256 of DER SubjectPublicKeyInfo>". */
+int docstore__kid_compute(char out[DOCSTORE__KID_LEN + 1],
+                          const EVP_PKEY *pkey) DOCSTORE__WUR;
+
+/* Set err to `code` with `what` and the reason of the newest OpenSSL
+ * error (OpenSSL reasons never contain key material or passphrases), then
+ * empty OpenSSL's error queue.  Returns code. */
+int docstore__ossl_err(docstore__err *err, int code, const char *what);
+
+/* ------------------------------------------------------------- RSA-OAEP */
+
+/* digest: "SHA256" (v1) or "SHA1" (legacy); used for OAEP and MGF1; no
+ * label.  wrap: out must hold EVP_PKEY_get_size(pkey) bytes. */
+int docstore__oaep_wrap(uint8_t *out, size_t *out_len, EVP_PKEY *pkey,
+                        const char *digest, const uint8_t *key,
+                        size_t key_len, docstore__err *err) DOCSTORE__WUR;
+/* Returns 0, DOCSTORE_EINTEGRITY when the padding does not verify (wrong
+ * key or tampered input; err untouched), DOCSTORE_ECRYPTO otherwise.  out has room
+ * for DOCSTORE__AES_KEY_MAX bytes; a longer payload is EINTEGRITY. */
+int docstore__oaep_unwrap(uint8_t out[DOCSTORE__AES_KEY_MAX], size_t *out_len,
+                          EVP_PKEY *pkey, const char *digest,
+                          const uint8_t *in, size_t in_len,
+                          docstore__err *err) DOCSTORE__WUR;
+
+/* ------------------------------------------------------------- base64 */
+
+/* RFC 4648 section 4 alphabet, with padding, no line breaks.  Decoding is
+ * strict: length a multiple of 4, '=' only as the 1 or 2 last characters,
+ * unused bits of the last quantum zero, no whitespace. */
+
+/* Encoded length of n bytes; 0 and DOCSTORE_ETOOBIG on overflow. */
+int docstore__b64_len(size_t *out, size_t n) DOCSTORE__WUR;
+/* Append the encoding of data to b (one reservation, encoded in place). */
+int docstore__b64_append(docstore__buf *b, const uint8_t *data,
+                         size_t n) DOCSTORE__WUR;
+/* Encode exactly into out (docstore__b64_len(n) bytes, no NUL). */
+void docstore__b64_encode(char *out, const uint8_t *data, size_t n);
+/* Decoded length implied by the text's length and padding; EFORMAT when
+ * the length is not a multiple of 4 or the padding is malformed.  Does not
+ * look at the other characters. */
+int docstore__b64_decoded_len(size_t *out, const char *in,
+                              size_t in_len) DOCSTORE__WUR;
+/* Decode in_len (a multiple of 4) characters.  `final`: the text ends
+ * here, so its last quantum may carry padding; otherwise '=' is refused.
+ * out NULL validates only.  *out_len receives the decoded size.  Returns
+ * 0 or DOCSTORE_EFORMAT. */
+int docstore__b64_decode(uint8_t *out, size_t *out_len, const char *in,
+                         size_t in_len, int final) DOCSTORE__WUR;
+
+/* ------------------------------------------------------------- envelopes */
+
+typedef enum docstore__alg {
+  DOCSTORE__ALG_NONE = 0,
+  DOCSTORE__ALG_V1_AES256GCM, /* v1, "AES-256-GCM", AAD bound */
+  DOCSTORE__ALG_V1_NOAAD,     /* v1, "AES-GCM-NOAAD": converted legacy */
+  DOCSTORE__ALG_LEGACY        /* PyCryptodome JSON, OAEP-SHA1 */
+} docstore__alg;
+
+/* A text span inside the parsed JSON. */
+typedef struct docstore__span {
+  const char *p;
+  size_t len;
+} docstore__span;
+
+/* A parsed, structurally valid envelope.  The spans and strings point into
+ * `json`; free with docstore__envelope_clear(). */
+typedef struct docstore__envelope {
+  cJSON *json;
+  int format; /* docstore_envelope_format */
+  docstore__alg alg;
+  const char *kid;     /* NULL for legacy */
+  const char *file_id; /* NULL when not bound */
+  const char *user_id; /* NULL when not bound or system */
+  docstore__span nonce_b64;
+  docstore__span tag_b64;
+  docstore__span ct_b64;
+  uint8_t wrapped[DOCSTORE__RSA_MAX_BYTES];
+  size_t wrapped_len;
+  uint8_t nonce[DOCSTORE__NONCE_MAX];
+  size_t nonce_len;
+  uint8_t tag[DOCSTORE__GCM_TAG_LEN];
+  size_t ct_len; /* decoded ciphertext (= plaintext) length */
+} docstore__envelope;
+
+/* Parse and check an envelope (v1 or legacy).  validate_ct: also check
+ * every character of the ciphertext's base64 (otherwise only its length
+ * and padding are checked here and decryption checks the rest).  Errors go
+ * to `err` (and the thread's last error).  Returns 0, DOCSTORE_EINVAL,
+ * DOCSTORE_EFORMAT, DOCSTORE_EUNSUPPORTED, DOCSTORE_ETOOBIG,
+ * DOCSTORE_ENOMEM. */
+int docstore__envelope_parse(docstore__envelope *env, const char *text,
+                             size_t text_len, int validate_ct,
+                             docstore__err *err) DOCSTORE__WUR;
+void docstore__envelope_clear(docstore__envelope *env);
+
+/* Members an envelope object may have; each is looked up once and a
+ * duplicate is refused. */
+typedef enum docstore__member {
+  DOCSTORE__M_FORMAT,
+  DOCSTORE__M_VERSION,
+  DOCSTORE__M_ALG,
+  DOCSTORE__M_KEY_ALG,
+  DOCSTORE__M_KID,
+  DOCSTORE__M_FILE_ID,
+  DOCSTORE__M_USER_ID,
+  DOCSTORE__M_WRAPPED_KEY,
+  DOCSTORE__M_NONCE,
+  DOCSTORE__M_TAG,
+  DOCSTORE__M_CIPHERTEXT,
+  DOCSTORE__M_ENC_SESSION_KEY, /* legacy */
+  DOCSTORE__M_COUNT
+} docstore__member;
+
+/* Decode the base64 string member m[which] into out, requiring a decoded
+ * length in [min, max].  EFORMAT when missing, not a string, bad base64 or
+ * bad length. */
+int docstore__member_b64(uint8_t *out, size_t *out_len, size_t min, size_t max,
+                         cJSON *const *m, docstore__member which,
+                         docstore__err *err) DOCSTORE__WUR;
+/* Check "nonce" (12 bytes, or 12 or 16 when nonce_max is 16), "tag"
+ * (16 bytes) and "ciphertext" (shared by the v1 and legacy readers); the
+ * base64 spans are recorded in env. */
+int docstore__member_gcm(docstore__envelope *env, cJSON *const *m,
+                         size_t nonce_max, int validate_ct,
+                         docstore__err *err) DOCSTORE__WUR;
+
+/* Legacy part of the parser (legacy.c): fill env from the members of an
+ * object that has no "format" member. */
+int docstore__legacy_parse(docstore__envelope *env, cJSON *const *m,
+                           int validate_ct, docstore__err *err) DOCSTORE__WUR;
+/* Try each private key of the keyring (OAEP-SHA1); on success the session
+ * key is in key[0..*key_len).  DOCSTORE_EKEY when no key unwraps it. */
+int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX],
+                            size_t *key_len, const docstore_keyring *kr,
+                            const docstore__envelope *env,
+                            docstore__err *err) DOCSTORE__WUR;
+
+/* 1 when s is a valid identity value ([A-Za-z0-9_-]{1,64}). */
+int docstore__id_valid(const char *s);
+
+/* The exact GCM additional data of a v1 "AES-256-GCM" envelope, written
+ * into out (NUL-terminated); *out_len excludes the NUL.  out must hold
+ * DOCSTORE__AAD_MAX bytes.  file_id/user_id NULL give empty values. */
+#define DOCSTORE__AAD_MAX 256
+void docstore__aad_build(char out[DOCSTORE__AAD_MAX], size_t *out_len,
+                         const char *file_id, const char *user_id);
+
+/* Seal with a given AES-256 key and 12-byte nonce (tests and the format
+ * document's example need determinism; everyone else uses
+ * docstore_envelope_seal(), which draws them at random). */
+int docstore__envelope_seal_with(char **out, size_t *out_len,
+                                 const docstore__key *key,
+                                 const uint8_t aes_key[32],
+                                 const uint8_t nonce[DOCSTORE__GCM_NONCE_LEN],
+                                 const uint8_t *plaintext,
+                                 size_t plaintext_len,
+                                 const docstore_doc_id *doc) DOCSTORE__WUR;
+
+#endif /* DOCSTORE_CRYPTO_INTERNAL_H */

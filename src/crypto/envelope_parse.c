@@ -1,0 +1,334 @@
+/*
+ * libdocstore - envelope parser: JSON text to a checked docstore__envelope.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The rules are those of docs/FORMAT.md ("Reading").  The parser looks at
+ * "format" and "version" before anything else, so that a newer version is
+ * reported as unsupported rather than malformed.
+ *
+ * cJSON copies every string it parses, the ciphertext's base64 included
+ * (about 1.33 times the document).  Acceptable for now; a zero-copy scanner
+ * for the "ciphertext" member is the obvious next step if memory matters.
+ */
+#include <string.h>
+
+#include "crypto_internal.h"
+
+static const char *const member_names[DOCSTORE__M_COUNT] = {
+    "format",  "version", "alg", "key_alg",    "kid",
+    "file_id", "user_id", "wrapped_key", "nonce", "tag",
+    "ciphertext", "enc_session_key"};
+
+/* The v1 writer's exact opening bytes, up to the version number. */
+static const char v1_prefix[] = "{\"format\":\"docstore-envelope\",\"version\":";
+
+int docstore__id_valid(const char *s) {
+  size_t n = 0;
+  if (!s)
+    return 0;
+  for (; s[n]; n++) {
+    char c = s[n];
+    if (n >= DOCSTORE__ID_MAX ||
+        !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return 0;
+  }
+  return n > 0;
+}
+
+void docstore__aad_build(char out[DOCSTORE__AAD_MAX], size_t *out_len,
+                         const char *file_id, const char *user_id) {
+  int n = snprintf(out, DOCSTORE__AAD_MAX,
+                   DOCSTORE__FORMAT_NAME "\nversion=1\nalg=" DOCSTORE__ALG_AES256GCM
+                                         "\nfile_id=%s\nuser_id=%s\n",
+                   file_id ? file_id : "", user_id ? user_id : "");
+  /* Identity values are at most 64 characters: never truncated. */
+  *out_len = n > 0 ? (size_t)n : 0;
+}
+
+static int kid_valid(const char *s) {
+  if (strlen(s) != DOCSTORE__KID_LEN ||
+      memcmp(s, DOCSTORE__KID_PREFIX, 7) != 0)
+    return 0;
+  for (size_t i = 7; i < DOCSTORE__KID_LEN; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return 0;
+  return 1;
+}
+
+/* A string member, or EFORMAT (missing, or another JSON type). */
+static int member_string(const char **out, cJSON *const *m,
+                         docstore__member which, docstore__err *err) {
+  const cJSON *item = m[which];
+  *out = NULL;
+  if (!item)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: missing member \"%s\"",
+                             member_names[which]);
+  if (!cJSON_IsString(item) || !item->valuestring)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: member \"%s\" must be a string",
+                             member_names[which]);
+  *out = item->valuestring;
+  return 0;
+}
+
+int docstore__member_b64(uint8_t *out, size_t *out_len, size_t min, size_t max,
+                         cJSON *const *m, docstore__member which,
+                         docstore__err *err) {
+  const char *s;
+  size_t n;
+  *out_len = 0;
+  DOCSTORE__GUARD(member_string(&s, m, which, err));
+  size_t len = strlen(s);
+  if (docstore__b64_decoded_len(&n, s, len) < 0 ||
+      docstore__b64_decode(n >= min && n <= max ? out : NULL, &n, s, len, 1) <
+          0)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: member \"%s\" is not valid base64",
+                             member_names[which]);
+  if (n < min || n > max)
+    return docstore__err_set(
+        err, DOCSTORE_EFORMAT,
+        min == max ? "envelope: member \"%s\" must decode to %zu bytes, not %zu"
+                   : "envelope: member \"%s\" must decode to at least %zu "
+                     "bytes and at most %zu, not %zu",
+        member_names[which], min, max, n);
+  *out_len = n;
+  return 0;
+}
+
+int docstore__member_gcm(docstore__envelope *env, cJSON *const *m,
+                         size_t nonce_max, int validate_ct,
+                         docstore__err *err) {
+  const char *s;
+  size_t n, tag_len;
+  DOCSTORE__GUARD(docstore__member_b64(env->nonce, &env->nonce_len,
+                                       DOCSTORE__GCM_NONCE_LEN, nonce_max, m,
+                                       DOCSTORE__M_NONCE, err));
+  if (env->nonce_len != DOCSTORE__GCM_NONCE_LEN &&
+      env->nonce_len != DOCSTORE__LEGACY_NONCE_LEN)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: \"nonce\" must decode to 12 or 16 "
+                             "bytes");
+  DOCSTORE__GUARD(docstore__member_b64(env->tag, &tag_len,
+                                       DOCSTORE__GCM_TAG_LEN,
+                                       DOCSTORE__GCM_TAG_LEN, m,
+                                       DOCSTORE__M_TAG, err));
+  DOCSTORE__GUARD(member_string(&s, m, DOCSTORE__M_CIPHERTEXT, err));
+  size_t len = strlen(s);
+  if (docstore__b64_decoded_len(&n, s, len) < 0 ||
+      (validate_ct && docstore__b64_decode(NULL, &n, s, len, 1) < 0))
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: member \"ciphertext\" is not valid "
+                             "base64");
+  if (n > DOCSTORE__PLAINTEXT_MAX)
+    return docstore__err_set(err, DOCSTORE_ETOOBIG,
+                             "envelope: ciphertext of %zu bytes exceeds the "
+                             "1 GiB limit",
+                             n);
+  env->nonce_b64.p = m[DOCSTORE__M_NONCE]->valuestring;
+  env->nonce_b64.len = strlen(env->nonce_b64.p);
+  env->tag_b64.p = m[DOCSTORE__M_TAG]->valuestring;
+  env->tag_b64.len = strlen(env->tag_b64.p);
+  env->ct_b64.p = s;
+  env->ct_b64.len = len;
+  env->ct_len = n;
+  return 0;
+}
+
+/* An identity member: a valid id string, or null when `nullable`. */
+static int member_id(const char **out, cJSON *const *m, docstore__member which,
+                     docstore__err *err) {
+  const cJSON *item = m[which];
+  *out = NULL;
+  if (!item)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: missing member \"%s\"",
+                             member_names[which]);
+  if (cJSON_IsNull(item))
+    return 0;
+  if (!cJSON_IsString(item) || !docstore__id_valid(item->valuestring))
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: member \"%s\" must be null or 1 to 64 "
+                             "characters from [A-Za-z0-9_-]",
+                             member_names[which]);
+  *out = item->valuestring;
+  return 0;
+}
+
+/* "format" and "version": EUNSUPPORTED for a version other than 1. */
+static int check_version(cJSON *const *m, docstore__err *err) {
+  const char *format;
+  DOCSTORE__GUARD(member_string(&format, m, DOCSTORE__M_FORMAT, err));
+  if (strcmp(format, DOCSTORE__FORMAT_NAME) != 0)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: \"format\" is not \"%s\"",
+                             DOCSTORE__FORMAT_NAME);
+  const cJSON *v = m[DOCSTORE__M_VERSION];
+  if (!v)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: missing member \"version\"");
+  double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+  /* A non-negative integer; compared by value (1 and 1.0 are the same). */
+  if (!(d >= 0.0 && d < 9.0e15) || (double)(long long)d != d)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: \"version\" must be a non-negative "
+                             "integer");
+  if (d != 1.0)
+    return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
+                             "envelope: format version %lld is not supported "
+                             "(this library reads version 1)",
+                             (long long)d);
+  return 0;
+}
+
+static int parse_v1(docstore__envelope *env, cJSON *const *m, int validate_ct,
+                    docstore__err *err) {
+  const char *alg, *key_alg, *kid;
+  DOCSTORE__GUARD(member_string(&alg, m, DOCSTORE__M_ALG, err));
+  if (strcmp(alg, DOCSTORE__ALG_AES256GCM) == 0)
+    env->alg = DOCSTORE__ALG_V1_AES256GCM;
+  else if (strcmp(alg, DOCSTORE__ALG_AESGCM_NOAAD) == 0)
+    env->alg = DOCSTORE__ALG_V1_NOAAD;
+  else
+    return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
+                             "envelope: algorithm \"%.64s\" is not supported",
+                             alg);
+  DOCSTORE__GUARD(member_string(&key_alg, m, DOCSTORE__M_KEY_ALG, err));
+  if (strcmp(key_alg, DOCSTORE__KEY_ALG_OAEP256) != 0)
+    return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
+                             "envelope: key algorithm \"%.64s\" is not "
+                             "supported",
+                             key_alg);
+  DOCSTORE__GUARD(member_string(&kid, m, DOCSTORE__M_KID, err));
+  if (!kid_valid(kid))
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: \"kid\" must be \"sha256:\" and 64 "
+                             "lowercase hex digits");
+  env->kid = kid;
+
+  DOCSTORE__GUARD(member_id(&env->file_id, m, DOCSTORE__M_FILE_ID, err));
+  DOCSTORE__GUARD(member_id(&env->user_id, m, DOCSTORE__M_USER_ID, err));
+  if (!env->file_id && env->user_id)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: \"user_id\" is set but \"file_id\" is "
+                             "null");
+  if (env->alg == DOCSTORE__ALG_V1_NOAAD && env->file_id)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: an \"%s\" envelope binds no identity: "
+                             "\"file_id\" and \"user_id\" must be null",
+                             DOCSTORE__ALG_AESGCM_NOAAD);
+
+  DOCSTORE__GUARD(docstore__member_b64(
+      env->wrapped, &env->wrapped_len, DOCSTORE_RSA_MIN_BITS / 8,
+      DOCSTORE__RSA_MAX_BYTES, m, DOCSTORE__M_WRAPPED_KEY, err));
+  DOCSTORE__GUARD(docstore__member_gcm(
+      env, m,
+      env->alg == DOCSTORE__ALG_V1_NOAAD ? DOCSTORE__LEGACY_NONCE_LEN
+                                         : DOCSTORE__GCM_NONCE_LEN,
+      validate_ct, err));
+  env->format = DOCSTORE_ENVELOPE_V1;
+  return 0;
+}
+
+/* After a JSON syntax error: is this the opening of a newer version (for
+ * instance a v2 header followed by binary frames)? */
+static int looks_like_newer_version(const char *text, size_t len) {
+  size_t p = sizeof(v1_prefix) - 1;
+  if (len <= p || memcmp(text, v1_prefix, p) != 0)
+    return 0;
+  if (text[p] < '0' || text[p] > '9')
+    return 0;
+  /* "1" followed by a non-digit is version 1 (then merely malformed). */
+  return !(text[p] == '1' && (p + 1 >= len || text[p + 1] < '0' ||
+                              text[p + 1] > '9'));
+}
+
+static int only_whitespace(const char *p, const char *end) {
+  for (; p < end; p++)
+    if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+      return 0;
+  return 1;
+}
+
+int docstore__envelope_parse(docstore__envelope *env, const char *text,
+                             size_t text_len, int validate_ct,
+                             docstore__err *err) {
+  cJSON *m[DOCSTORE__M_COUNT] = {0};
+  const char *end = NULL;
+  int rc;
+
+  memset(env, 0, sizeof(*env));
+  if (!text)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "envelope text is NULL");
+  if (text_len > DOCSTORE__ENVELOPE_MAX)
+    return docstore__err_set(err, DOCSTORE_ETOOBIG,
+                             "envelope of %zu bytes exceeds the 1.5 GiB limit",
+                             text_len);
+  if (text_len == 0)
+    return docstore__err_set(err, DOCSTORE_EFORMAT, "envelope is empty");
+
+  cJSON *root = cJSON_ParseWithLengthOpts(text, text_len, &end, 0);
+  if (!root) {
+    if (looks_like_newer_version(text, text_len))
+      return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
+                               "envelope: newer format version, not "
+                               "supported by this library");
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope is not valid JSON (error at byte %zu)",
+                             end && end >= text ? (size_t)(end - text) : 0);
+  }
+  env->json = root;
+  if (!cJSON_IsObject(root)) {
+    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                           "envelope is not a JSON object");
+    goto fail;
+  }
+  for (cJSON *c = root->child; c; c = c->next) {
+    for (int i = 0; i < DOCSTORE__M_COUNT; i++) {
+      if (!c->string || strcmp(c->string, member_names[i]) != 0)
+        continue;
+      if (m[i]) {
+        rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                               "envelope: duplicate member \"%s\"",
+                               member_names[i]);
+        goto fail;
+      }
+      m[i] = c;
+    }
+  }
+
+  /* The version is checked first, so that a newer version followed by
+   * data this reader does not understand is "unsupported", not malformed. */
+  if (m[DOCSTORE__M_FORMAT])
+    DOCSTORE__GUARD_GOTO(rc, check_version(m, err), fail);
+  if (!end || !only_whitespace(end, text + text_len)) {
+    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                           "envelope: data after the JSON object");
+    goto fail;
+  }
+  if (m[DOCSTORE__M_FORMAT])
+    DOCSTORE__GUARD_GOTO(rc, parse_v1(env, m, validate_ct, err), fail);
+  else if (m[DOCSTORE__M_ENC_SESSION_KEY])
+    DOCSTORE__GUARD_GOTO(rc, docstore__legacy_parse(env, m, validate_ct, err),
+                         fail);
+  else {
+    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                           "not an envelope: neither \"format\" nor "
+                           "\"enc_session_key\" is present");
+    goto fail;
+  }
+  return 0;
+
+fail:
+  docstore__envelope_clear(env);
+  return rc;
+}
+
+void docstore__envelope_clear(docstore__envelope *env) {
+  if (!env)
+    return;
+  cJSON_Delete(env->json);
+  memset(env, 0, sizeof(*env));
+}
