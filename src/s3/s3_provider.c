@@ -830,8 +830,9 @@ int docstore__s3_provider_new_ex(docstore_provider **out,
   DOCSTORE__GUARD_GOTO(rc, docstore__s3_new(&s3, opts, tuning, &err), done);
   location = docstore__sprintf("s3://%s/", s3->bucket);
   /* From here the provider owns s3 (also when this call fails). */
-  rc = docstore_provider_new(&p, &s3_ops, s3);
+  docstore__s3 *payload = s3;
   s3 = NULL;
+  rc = docstore_provider_new(&p, &s3_ops, payload);
   if (rc < 0) {
     docstore__err_set(&err, rc, "cannot create the S3 provider: %s",
                       docstore_strerror(rc));
@@ -843,6 +844,7 @@ int docstore__s3_provider_new_ex(docstore_provider **out,
     docstore_provider_free(p);
     goto done;
   }
+  payload->owner = p; /* retries go to the provider's metrics */
   *out = p;
   rc = 0;
 done:

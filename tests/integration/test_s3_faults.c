@@ -1,0 +1,469 @@
+/*
+ * The S3 provider against a fault-injecting server of the tests' own
+ * (s3_fault_server.py, Debian's /usr/bin/python3, on 127.0.0.1): retries
+ * with backoff on 503 SlowDown and dropped connections, none on 403, a
+ * resumed read after a connection lost mid-body, the stall detector, the
+ * request timeout, and errors inside a 200 CompleteMultipartUpload (then
+ * the abort).  The server counts the requests it sees.  Label `s3`; needs
+ * no S3_* variables.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "docstore/docstore.h"
+#include "s3_itest.h"
+
+#ifndef DOCSTORE_S3_ITEST_DIR
+#define DOCSTORE_S3_ITEST_DIR "tests/integration"
+#endif
+
+static pid_t server_pid;
+static char endpoint[64];
+static char *workdir;
+
+static int group_setup(void **state) {
+  (void)state;
+  workdir = itest_tmpdir();
+  char port_file[512];
+  snprintf(port_file, sizeof(port_file), "%s/port", workdir);
+  server_pid = fork();
+  if (server_pid < 0)
+    return -1;
+  if (server_pid == 0) {
+    execl("/usr/bin/python3", "python3",
+          DOCSTORE_S3_ITEST_DIR "/s3_fault_server.py", port_file,
+          (char *)NULL);
+    _exit(127);
+  }
+  /* Wait (up to 20 s) for the server to write its port. */
+  for (int i = 0; i < 400; i++) {
+    FILE *f = fopen(port_file, "r");
+    if (f) {
+      int port = 0;
+      int ok = fscanf(f, "%d", &port) == 1 && port > 0;
+      fclose(f);
+      if (ok) {
+        snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", port);
+        return 0;
+      }
+    }
+    int st;
+    if (waitpid(server_pid, &st, WNOHANG) == server_pid) {
+      fprintf(stderr, "FAIL: the fault server exited (status %d)\n", st);
+      server_pid = 0;
+      return -1;
+    }
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  fprintf(stderr, "FAIL: the fault server did not start\n");
+  return -1;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  if (server_pid > 0) {
+    kill(server_pid, SIGTERM);
+    waitpid(server_pid, NULL, 0);
+  }
+  if (workdir) {
+    itest_rmtree(workdir);
+    free(workdir);
+  }
+  return 0;
+}
+
+typedef struct conn {
+  docstore_provider *p;
+  docstore__s3 *s3;
+} conn;
+
+static docstore_s3_options fault_options(void) {
+  docstore_s3_options o = itest_options(NULL);
+  o.bucket = "fault";
+  o.access_key = "AKIDFAULT";
+  o.secret_key = "fault-secret";
+  o.region = "us-east-1";
+  o.endpoint_url = endpoint;
+  return o;
+}
+
+static conn open_fault(const docstore_s3_options *o,
+                       const docstore__s3_tuning *tuning) {
+  conn c;
+  itest_open(&c.p, &c.s3, o, tuning);
+  return c;
+}
+
+static cJSON *server_stats(void) {
+  char url[128];
+  snprintf(url, sizeof(url), "%s/__stats", endpoint);
+  char *body = NULL;
+  assert_int_equal(itest_curl(url, NULL, &body), 200);
+  cJSON *j = cJSON_Parse(body);
+  free(body);
+  assert_non_null(j);
+  return j;
+}
+
+/* How many requests of `method` for `key` the server saw. */
+static int seen(const char *table, const char *method, const char *key) {
+  cJSON *j = server_stats();
+  char name[512];
+  if (method)
+    snprintf(name, sizeof(name), "%s %s", method, key);
+  else
+    snprintf(name, sizeof(name), "%s", key);
+  cJSON *t = cJSON_GetObjectItemCaseSensitive(j, table);
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(t, name);
+  int n = cJSON_IsNumber(v) ? v->valueint : 0;
+  cJSON_Delete(j);
+  return n;
+}
+
+static void test_slowdown_then_ok(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  const char *key = "slowdown-2/a.json";
+  int rc = docstore_provider_put(c.p, key, (const uint8_t *)"{\"a\":1}", 7);
+  if (rc != 0)
+    fail_msg("put: %s", docstore_provider_errmsg(c.p));
+  assert_int_equal(seen("requests", "PUT", key), 3);
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 2);
+  assert_int_equal(itest_metric_retries(c.p, DOCSTORE_OP_PUT), 2);
+  uint8_t *d = NULL;
+  size_t n = 0;
+  assert_int_equal(docstore_provider_get(c.p, &d, &n, key), 0);
+  assert_int_equal(n, 7);
+  assert_memory_equal(d, "{\"a\":1}", 7);
+  docstore_free(d);
+  docstore_provider_free(c.p);
+}
+
+static void test_slowdown_exhausts_attempts(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  o.max_attempts = 3;
+  conn c = open_fault(&o, NULL);
+  const char *key = "slowdown-9/b.json";
+  assert_int_equal(
+      docstore_provider_put(c.p, key, (const uint8_t *)"{}", 2),
+      DOCSTORE_ESERVER);
+  const char *msg = docstore_provider_errmsg(c.p);
+  assert_non_null(strstr(msg, "HTTP 503 SlowDown"));
+  assert_non_null(strstr(msg, "Please reduce your request rate."));
+  assert_non_null(strstr(msg, "RequestId: fault-"));
+  assert_int_equal(seen("requests", "PUT", key), 3);
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 2);
+
+  /* max_attempts = 1: no retry at all. */
+  docstore_provider_free(c.p);
+  o.max_attempts = 1;
+  c = open_fault(&o, NULL);
+  const char *key2 = "slowdown-9/c.json";
+  assert_int_equal(
+      docstore_provider_put(c.p, key2, (const uint8_t *)"{}", 2),
+      DOCSTORE_ESERVER);
+  assert_int_equal(seen("requests", "PUT", key2), 1);
+  docstore_provider_free(c.p);
+}
+
+static void test_dropped_connection_retried(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  const char *key = "drop-2/c.json";
+  int rc = docstore_provider_put(c.p, key, (const uint8_t *)"{\"c\":3}", 7);
+  if (rc != 0)
+    fail_msg("put: %s", docstore_provider_errmsg(c.p));
+  assert_int_equal(seen("requests", "PUT", key), 3);
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 2);
+
+  /* Always dropped: a connection error after the last attempt.  Our 3
+   * attempts; libcurl itself may send one more when the kept-alive
+   * connection it reused turns out closed. */
+  const char *key2 = "drop-99/d.json";
+  uint64_t before = atomic_load(&c.s3->requests);
+  assert_int_equal(docstore_provider_put(c.p, key2, (const uint8_t *)"{}", 2),
+                   DOCSTORE_ECONNECT);
+  assert_non_null(strstr(docstore_provider_errmsg(c.p), endpoint));
+  assert_int_equal(atomic_load(&c.s3->requests) - before, 3);
+  int n = seen("requests", "PUT", key2);
+  assert_true(n >= 3 && n <= 4);
+  docstore_provider_free(c.p);
+}
+
+static void test_read_resumes_after_drop_mid_body(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  const char *key = "dropmid/e.bin";
+  size_t size = 200000;
+  uint8_t *data = malloc(size);
+  assert_non_null(data);
+  itest_fill(data, size, 11);
+  assert_int_equal(docstore_provider_put(c.p, key, data, size), 0);
+  uint8_t *back = NULL;
+  size_t n = 0;
+  int rc = docstore_provider_get(c.p, &back, &n, key);
+  if (rc != 0)
+    fail_msg("get: %s", docstore_provider_errmsg(c.p));
+  assert_int_equal(n, size);
+  assert_true(memcmp(back, data, size) == 0);
+  docstore_free(back);
+  assert_int_equal(seen("requests", "GET", key), 2);
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_GET), 1);
+
+  /* The second GET asked for the rest, of the same object. */
+  cJSON *j = server_stats();
+  cJSON *ranges = cJSON_GetObjectItemCaseSensitive(j, "ranges");
+  int found = 0;
+  cJSON *r;
+  cJSON_ArrayForEach(r, ranges) {
+    const char *k = cJSON_GetArrayItem(r, 0)->valuestring;
+    if (k && strcmp(k, key) == 0) {
+      assert_string_equal(cJSON_GetArrayItem(r, 1)->valuestring,
+                          "bytes=100000-");
+      assert_true(cJSON_IsString(cJSON_GetArrayItem(r, 2)));
+      assert_int_equal(cJSON_GetArrayItem(r, 2)->valuestring[0], '"');
+      found++;
+    }
+  }
+  cJSON_Delete(j);
+  assert_int_equal(found, 1);
+  free(data);
+  docstore_provider_free(c.p);
+}
+
+static void test_stall_detected(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  o.stall_timeout_ms = 2000;
+  o.stall_min_bps = 1024;
+  conn c = open_fault(&o, NULL);
+  const char *key = "stall/f.bin";
+  uint8_t *d = NULL;
+  size_t n = 0;
+  assert_int_equal(docstore_provider_get(c.p, &d, &n, key), DOCSTORE_ETIMEOUT);
+  const char *msg = docstore_provider_errmsg(c.p);
+  assert_non_null(strstr(msg, "stalled"));
+  assert_non_null(strstr(msg, endpoint));
+  assert_non_null(strstr(msg, "2000 ms"));
+  /* A stall is not retried. */
+  assert_int_equal(seen("requests", "GET", key), 1);
+  docstore_provider_free(c.p);
+}
+
+static void test_request_timeout(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  o.request_timeout_ms = 1000;
+  conn c = open_fault(&o, NULL);
+  const char *key = "slowreply/g.json";
+  assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)"{}", 2),
+                   DOCSTORE_ETIMEOUT);
+  const char *msg = docstore_provider_errmsg(c.p);
+  assert_non_null(strstr(msg, "timed out"));
+  assert_non_null(strstr(msg, endpoint));
+  assert_int_equal(seen("requests", "PUT", key), 1);
+  docstore_provider_free(c.p);
+}
+
+static void test_access_denied_not_retried(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  o.max_attempts = 5;
+  conn c = open_fault(&o, NULL);
+  const char *key = "denied/h.json";
+  assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)"{}", 2),
+                   DOCSTORE_EACCESS);
+  assert_non_null(strstr(docstore_provider_errmsg(c.p), "AccessDenied"));
+  assert_int_equal(seen("requests", "PUT", key), 1);
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
+                               NULL};
+  assert_int_equal(docstore_provider_head(c.p, key, &info), DOCSTORE_EACCESS);
+  assert_int_equal(seen("requests", "HEAD", key), 1);
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 0);
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_HEAD), 0);
+  assert_int_equal(itest_metric_retries(c.p, DOCSTORE_OP_PUT), 0);
+  docstore_provider_free(c.p);
+}
+
+static docstore_s3_options small_multipart(docstore__s3_tuning *tuning) {
+  docstore_s3_options o = fault_options();
+  tuning->list_max_keys = 0;
+  tuning->min_part_size = 1024;
+  o.multipart_threshold = 1024;
+  o.multipart_part_size = 1024;
+  return o;
+}
+
+static void test_error_inside_200_complete_retried(void **state) {
+  (void)state;
+  docstore__s3_tuning tuning;
+  docstore_s3_options o = small_multipart(&tuning);
+  conn c = open_fault(&o, &tuning);
+  const char *key = "mperr-1/i.bin";
+  uint8_t data[3000];
+  itest_fill(data, sizeof(data), 5);
+  int rc = docstore_provider_put(c.p, key, data, sizeof(data));
+  if (rc != 0)
+    fail_msg("put: %s", docstore_provider_errmsg(c.p));
+  assert_int_equal(seen("completes", NULL, key), 2);
+  assert_int_equal(seen("aborts", NULL, key), 0);
+  assert_int_equal(seen("requests", "PUT", key), 3); /* 3 parts */
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 1);
+  uint8_t *back = NULL;
+  size_t n = 0;
+  assert_int_equal(docstore_provider_get(c.p, &back, &n, key), 0);
+  assert_int_equal(n, sizeof(data));
+  assert_memory_equal(back, data, n);
+  docstore_free(back);
+  docstore_provider_free(c.p);
+}
+
+static void test_error_inside_200_complete_aborts(void **state) {
+  (void)state;
+  docstore__s3_tuning tuning;
+  docstore_s3_options o = small_multipart(&tuning);
+  conn c = open_fault(&o, &tuning);
+  const char *key = "mperr-99/j.bin";
+  uint8_t data[2500];
+  itest_fill(data, sizeof(data), 6);
+  assert_int_equal(docstore_provider_put(c.p, key, data, sizeof(data)),
+                   DOCSTORE_ESERVER);
+  const char *msg = docstore_provider_errmsg(c.p);
+  assert_non_null(strstr(msg, "InternalError"));
+  assert_non_null(strstr(msg, "completing the multipart upload"));
+  assert_int_equal(seen("completes", NULL, key), 3);
+  assert_int_equal(seen("aborts", NULL, key), 1);
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
+                               NULL};
+  assert_int_equal(docstore_provider_head(c.p, key, &info),
+                   DOCSTORE_ENOTFOUND);
+  docstore_provider_free(c.p);
+}
+
+static void test_multipart_part_failure_aborts(void **state) {
+  (void)state;
+  docstore__s3_tuning tuning;
+  docstore_s3_options o = small_multipart(&tuning);
+  o.max_attempts = 2;
+  conn c = open_fault(&o, &tuning);
+  const char *key = "partfail/k.bin";
+  uint8_t data[2500];
+  itest_fill(data, sizeof(data), 8);
+  assert_int_equal(docstore_provider_put(c.p, key, data, sizeof(data)),
+                   DOCSTORE_ESERVER);
+  const char *msg = docstore_provider_errmsg(c.p);
+  assert_non_null(strstr(msg, "part 2 of 3"));
+  assert_non_null(strstr(msg, "InternalError"));
+  /* Part 1, then part 2 twice; part 3 never sent; no Complete; aborted. */
+  assert_int_equal(seen("requests", "PUT", key), 3);
+  assert_int_equal(seen("completes", NULL, key), 0);
+  assert_int_equal(seen("aborts", NULL, key), 1);
+
+  /* A refused Create leaves nothing to abort. */
+  const char *key2 = "slowdown-9/k2.bin";
+  assert_int_equal(docstore_provider_put(c.p, key2, data, sizeof(data)),
+                   DOCSTORE_ESERVER);
+  assert_int_equal(seen("requests", "POST", key2), 2);
+  assert_int_equal(seen("requests", "DELETE", key2), 0);
+  docstore_provider_free(c.p);
+}
+
+static int refuse_after_first(void *payload, const uint8_t *data, size_t len) {
+  (void)data;
+  (void)len;
+  return (*(int *)payload)++ > 0;
+}
+
+static void test_sink_stop_not_retried(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  const char *key = "plain/l.bin";
+  size_t size = 300000;
+  uint8_t *data = malloc(size);
+  assert_non_null(data);
+  itest_fill(data, size, 9);
+  assert_int_equal(docstore_provider_put(c.p, key, data, size), 0);
+  int calls = 0;
+  docstore__err err;
+  docstore__err_clear(&err);
+  assert_int_equal(docstore__s3_ops()->get(c.s3, key, refuse_after_first,
+                                           &calls, (docstore_errinfo *)&err),
+                   DOCSTORE_ECANCELED);
+  assert_int_equal(calls, 2);
+  assert_int_equal(seen("requests", "GET", key), 1);
+  free(data);
+  docstore_provider_free(c.p);
+}
+
+static void test_service_counts_retries(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  docstore_provider *p = NULL;
+  char errbuf[256];
+  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)),
+                   0);
+  docstore_service_options so;
+  assert_int_equal(
+      docstore_service_options_init(&so, DOCSTORE_SERVICE_OPTIONS_VERSION), 0);
+  so.validate_envelopes = 0;
+  docstore_service *svc = NULL;
+  assert_int_equal(
+      docstore_service_new(&svc, p, NULL, &so, errbuf, sizeof(errbuf)), 0);
+  char *path = NULL;
+  const char *env = "{\"not\": \"checked\"}";
+  int rc = docstore_service_store_encrypted(svc, &path, "7", "x.pdf", env,
+                                            strlen(env), "slowdown-2");
+  if (rc != 0)
+    fail_msg("store: %s", docstore_service_errmsg(svc));
+  assert_non_null(strstr(path, "user_slowdown-2/"));
+  docstore_op_stats st;
+  memset(&st, 0, sizeof(st));
+  st.version = DOCSTORE_OP_STATS_VERSION;
+  assert_int_equal(docstore_service_stats(svc, DOCSTORE_OP_PUT, &st), 0);
+  assert_int_equal(st.successes, 1);
+  assert_int_equal(st.retries, 2);
+  char *json = NULL;
+  assert_int_equal(docstore_service_stats_json(svc, &json), 0);
+  assert_non_null(strstr(json, "\"retries\""));
+  docstore_free(json);
+  docstore_free(path);
+  docstore_service_free(svc);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_slowdown_then_ok),
+      cmocka_unit_test(test_slowdown_exhausts_attempts),
+      cmocka_unit_test(test_dropped_connection_retried),
+      cmocka_unit_test(test_read_resumes_after_drop_mid_body),
+      cmocka_unit_test(test_stall_detected),
+      cmocka_unit_test(test_request_timeout),
+      cmocka_unit_test(test_access_denied_not_retried),
+      cmocka_unit_test(test_error_inside_200_complete_retried),
+      cmocka_unit_test(test_error_inside_200_complete_aborts),
+      cmocka_unit_test(test_multipart_part_failure_aborts),
+      cmocka_unit_test(test_sink_stop_not_retried),
+      cmocka_unit_test(test_service_counts_retries),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
