@@ -21,6 +21,7 @@
 
 #include "config/config_internal.h"
 #include "docstore/docstore.h"
+#include "s3/s3_internal.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -628,6 +629,34 @@ static void test_dump_defaults(void **state) {
                   "LOCAL_STORAGE_PATH\n"));
   /* AWS_* show through their S3_* settings only. */
   assert_null(strstr(out, "AWS_"));
+  /* The defaults shown are the S3 provider's (which applies them when a
+   * setting is unset). */
+  char line[128];
+  snprintf(line, sizeof(line), "S3_MULTIPART_THRESHOLD=%uMiB  # default\n",
+           (unsigned)(DOCSTORE__S3_DEFAULT_THRESHOLD >> 20));
+  assert_non_null(strstr(out, line));
+  snprintf(line, sizeof(line), "S3_MULTIPART_PART_SIZE=%uMiB  # default\n",
+           (unsigned)(DOCSTORE__S3_DEFAULT_PART_SIZE >> 20));
+  assert_non_null(strstr(out, line));
+  const struct {
+    const char *name;
+    unsigned value;
+  } numbers[] = {{"S3_MAX_ATTEMPTS", DOCSTORE__S3_DEFAULT_ATTEMPTS},
+                 {"S3_RETRY_BASE_MS", DOCSTORE__S3_DEFAULT_RETRY_BASE_MS},
+                 {"S3_RETRY_MAX_MS", DOCSTORE__S3_DEFAULT_RETRY_MAX_MS},
+                 {"S3_CONNECT_TIMEOUT_MS", DOCSTORE__S3_DEFAULT_CONNECT_MS},
+                 {"S3_REQUEST_TIMEOUT_MS", 0},
+                 {"S3_STALL_TIMEOUT_MS", DOCSTORE__S3_DEFAULT_STALL_MS},
+                 {"S3_STALL_MIN_BPS", DOCSTORE__S3_DEFAULT_STALL_BPS}};
+  for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+    snprintf(line, sizeof(line), "%s=%u  # default\n", numbers[i].name,
+             numbers[i].value);
+    if (!strstr(out, line))
+      fail_msg("dump lacks '%s'", line);
+  }
+  snprintf(line, sizeof(line), "S3_REGION=%s  # default\n",
+           DOCSTORE__S3_DEFAULT_REGION);
+  assert_non_null(strstr(out, line));
   docstore_free(out);
   assert_int_equal(docstore_config_set(cfg, "STORAGE_TYPE", "S3"), 0);
   assert_int_equal(docstore_config_dump(cfg, &out), 0);
