@@ -10,6 +10,7 @@
 #include "common.h"
 #include "config.h"
 #include "crypto.h"
+#include "migrate.h"
 #include "provider.h"
 #include "service.h"
 

@@ -1,0 +1,376 @@
+/*
+ * libdocstore - encrypted document storage.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * migrate.h: the migration engine.  It moves the encrypted documents that
+ * PostgreSQL rows point at from one storage to another (local filesystem
+ * -> S3, S3 -> local filesystem, or between any two providers) and
+ * verifies the objects that rows point at.  The operator's guide is
+ * docs/MIGRATION.md; the `docstore migrate` command is a thin shell over
+ * these functions.
+ *
+ * The database is the source of truth.  A row is switched to its new
+ * storage_path / storage_type only after its object was written to the
+ * target, read back, found byte-for-byte equal to the source (SHA-256) and
+ * parsed as an envelope (optionally: decrypted with a keyring), in one
+ * atomic statement that also records the object's hash in the migration
+ * ledger (<schema>.docstore_migration_ledger).  A run can be killed at any
+ * moment and started again: rows already on the target are skipped, and an
+ * object that was uploaded but whose row was not yet switched is found at
+ * its path with the same hash and not uploaded twice.  One migration at a
+ * time per database (a PostgreSQL advisory lock).
+ *
+ * Tables and columns (names configurable, defaults shown):
+ *   <schema "document">.<"attachment">, <schema>.<"attachment_staging">
+ *   id, filename, filepath, user_id, created_at, storage_path, storage_type
+ *
+ * Stable API, added in 0.1.0.
+ */
+#ifndef DOCSTORE_MIGRATE_H
+#define DOCSTORE_MIGRATE_H
+
+#include "common.h"
+#include "crypto.h"
+#include "provider.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Tables a migration walks (bit mask). */
+typedef enum docstore_migrate_table {
+  DOCSTORE_MIGRATE_TABLE_ATTACHMENT = 1, /**< <schema>.attachment */
+  DOCSTORE_MIGRATE_TABLE_STAGING = 2,    /**< <schema>.attachment_staging */
+  DOCSTORE_MIGRATE_TABLE_ALL = 3
+} docstore_migrate_table;
+
+/** What a run does (docstore_migrate_counts.mode). */
+typedef enum docstore_migrate_mode {
+  DOCSTORE_MIGRATE_MODE_MIGRATE = 0, /**< docstore_migrate_run() */
+  DOCSTORE_MIGRATE_MODE_VERIFY = 1   /**< docstore_migrate_verify() */
+} docstore_migrate_mode;
+
+/** Phase reported to the progress callback. */
+typedef enum docstore_migrate_phase {
+  DOCSTORE_MIGRATE_PHASE_RUNNING = 0, /**< rows are being processed */
+  DOCSTORE_MIGRATE_PHASE_DONE = 1     /**< last call, counts are final */
+} docstore_migrate_phase;
+
+/** A limit option set to this means "no limit". */
+#define DOCSTORE_MIGRATE_UNLIMITED 0xffffffffu
+
+#define DOCSTORE_MIGRATE_PROGRESS_VERSION 1
+
+/**
+ * Progress of a run, as given to the progress callback.  The library sets
+ * `version` to the version it fills (read a field only when `version` is at
+ * least the version that added it).  `done` = successful + failed +
+ * skipped; `total` is the number of rows counted when the run started
+ * (rows inserted during the run may make `done` exceed it).
+ */
+typedef struct docstore_migrate_progress {
+  unsigned int version;
+  int phase;                 /**< docstore_migrate_phase */
+  uint64_t total;
+  uint64_t done;
+  uint64_t successful;
+  uint64_t failed;
+  uint64_t skipped;
+  uint64_t bytes;            /**< bytes of the documents moved or checked */
+  double elapsed_seconds;
+  double files_per_second;   /**< done / elapsed, 0 at first */
+  double eta_seconds;        /**< estimate, or -1 when unknown */
+  /** The latest failure ("Attachment 456: Connection timeout"), or NULL.
+   *  Borrowed: valid only during the call. */
+  const char *last_error;
+} docstore_migrate_progress;
+
+/**
+ * Progress callback.  Called from the thread that called
+ * docstore_migrate_run() / _verify() (never from a worker thread, never
+ * twice at once), at most every progress_interval_ms and once more at the
+ * end with phase DOCSTORE_MIGRATE_PHASE_DONE.  Return 0 to go on; non-zero
+ * stops the run after the documents in flight (the run then returns
+ * DOCSTORE_ECANCELED with a report of what was done).
+ */
+typedef int (*docstore_migrate_progress_cb)(
+    void *payload, const docstore_migrate_progress *progress);
+
+#define DOCSTORE_MIGRATE_OPTIONS_VERSION 1
+
+/**
+ * Options of a migration or verification run.  Initialise with
+ * DOCSTORE_MIGRATE_OPTIONS_INIT or docstore_migrate_options_init(); every
+ * pointer is borrowed for the duration of the call only.  NULL strings and
+ * zero numbers mean the default in brackets.
+ *
+ * Where each row's document is read:
+ *  - a row whose storage_type is `source_type` (a NULL storage_type counts
+ *    as "local") and that has a storage_path: object `storage_path` of
+ *    `source`;
+ *  - such a row without storage_path: the legacy file `filepath` (absolute,
+ *    or relative to `legacy_root`).
+ * Where it goes: object `storage_path` of `target` when the row has one,
+ * else the layout of docstore_storage_path() (id, filename, user_id, date
+ * of the creation column in UTC).
+ */
+typedef struct docstore_migrate_options {
+  unsigned int version;          /**< DOCSTORE_MIGRATE_OPTIONS_VERSION */
+
+  docstore_provider *source;     /**< rows on source_type are read here */
+  const char *source_type;       /**< ["local"] */
+  docstore_provider *target;     /**< where documents go (required to
+                                      migrate; optional to verify) */
+  const char *target_type;       /**< ["s3"] storage_type written */
+  const char *legacy_root;       /**< base of relative filepath values
+                                      ["encrypted_files/"] */
+  /** Optional: each document must also decrypt with this keyring (a
+   *  private key for its key id).  NULL: envelopes are parsed only. */
+  const docstore_keyring *keyring;
+
+  const char *database_url;      /**< libpq URI or conninfo; [""]: libpq's
+                                      PG* environment variables */
+  const char *schema;            /**< ["document"] */
+  const char *table_attachment;  /**< ["attachment"] */
+  const char *table_staging;     /**< ["attachment_staging"] */
+  unsigned int tables;           /**< docstore_migrate_table bits [ALL] */
+  const char *col_id;            /**< ["id"] unique, ordered (the keyset) */
+  const char *col_filename;      /**< ["filename"] */
+  const char *col_filepath;      /**< ["filepath"] */
+  const char *col_user_id;       /**< ["user_id"] NULL: the system folder */
+  const char *col_created;       /**< ["created_at"] timestamp or date */
+  const char *col_storage_path;  /**< ["storage_path"] */
+  const char *col_storage_type;  /**< ["storage_type"] */
+
+  unsigned int batch_size;       /**< rows per page [500], at most 100000 */
+  unsigned int jobs;             /**< parallel transfers [4], at most 64 */
+  int dry_run;                   /**< 1: read and check, write nothing */
+  /** 1: after a row is switched (its object written, read back, verified
+   *  and committed), delete its source (legacy file or source object).
+   *  Off by default. */
+  int delete_source;
+  /** Verify only rows on this storage type [NULL: source_type and
+   *  target_type].  Ignored by docstore_migrate_run(). */
+  const char *verify_type;
+  /** Stop the run when the target store fails this many documents in a
+   *  row (it is down: no point trying the rest) [50];
+   *  DOCSTORE_MIGRATE_UNLIMITED: never stop. */
+  unsigned int max_consecutive_failures;
+  /** Failures kept in the report with their message [10000]; the others
+   *  are only counted. */
+  unsigned int max_errors;
+
+  docstore_migrate_progress_cb progress; /**< optional */
+  void *progress_payload;
+  unsigned int progress_interval_ms;     /**< [500] */
+} docstore_migrate_options;
+
+#define DOCSTORE_MIGRATE_OPTIONS_INIT                                          \
+  {DOCSTORE_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL,       \
+   NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,  \
+   0, 0, NULL, 0, 0, NULL, NULL, 0}
+
+/**
+ * Initialise an options struct to its defaults (for callers that cannot
+ * use the macro).
+ * @return 0, DOCSTORE_EINVAL (opts NULL or a version this library does not
+ *         know).  Thread-safe.
+ */
+DOCSTORE_EXTERN int docstore_migrate_options_init(
+    docstore_migrate_options *opts, unsigned int version);
+
+/**
+ * Fill the options that are still NULL from the environment:
+ * DATABASE_URL, LOCAL_STORAGE_PATH (legacy_root), DOCSTORE_MIGRATE_SCHEMA,
+ * DOCSTORE_MIGRATE_TABLE_ATTACHMENT, DOCSTORE_MIGRATE_TABLE_STAGING and
+ * DOCSTORE_MIGRATE_COL_{ID,FILENAME,FILEPATH,USER_ID,CREATED,STORAGE_PATH,
+ * STORAGE_TYPE}.  The pointers point into the environment: do not change
+ * those variables while the options are in use.  Without this call the
+ * library reads no environment variable of its own (libpq still reads
+ * PG*).  Not thread-safe against setenv().
+ * @return 0 or DOCSTORE_EINVAL (opts NULL).
+ */
+DOCSTORE_EXTERN int docstore_migrate_options_load_env(
+    docstore_migrate_options *opts);
+
+/* ------------------------------------------------------------- report */
+
+/** The result of a run.  Opaque, read-only, safe to read from several
+ *  threads. */
+typedef struct docstore_migrate_report docstore_migrate_report;
+
+#define DOCSTORE_MIGRATE_COUNTS_VERSION 1
+
+/** Counts of a run.  Set `version` before docstore_migrate_report_counts().
+ *  total = successful + failed + skipped + not_attempted. */
+typedef struct docstore_migrate_counts {
+  unsigned int version;
+  int mode;                 /**< docstore_migrate_mode */
+  int dry_run;
+  uint64_t total;           /**< rows seen */
+  uint64_t successful;      /**< migrated (dry run: would be) / verified */
+  uint64_t failed;
+  uint64_t skipped;         /**< already on the target, or not selected */
+  uint64_t recovered;       /**< of successful: object was already there
+                                 with the same hash (interrupted run) */
+  uint64_t not_attempted;   /**< left when the run stopped early */
+  uint64_t source_deleted;  /**< sources removed (delete_source) */
+  uint64_t bytes;
+  double elapsed_seconds;
+  /** 0, or why the run stopped before the end (DOCSTORE_ECANCELED, the
+   *  target's error code after max_consecutive_failures, or
+   *  DOCSTORE_EDATABASE). */
+  int stop_code;
+} docstore_migrate_counts;
+
+#define DOCSTORE_MIGRATE_ERROR_VERSION 1
+
+/** One failure of a run.  Strings are owned by the report. */
+typedef struct docstore_migrate_error {
+  unsigned int version;     /**< set by the caller */
+  int code;                 /**< DOCSTORE_E* */
+  const char *table;        /**< table name; NULL for a run-level entry */
+  const char *row_id;       /**< the row's id as text; NULL: run-level */
+  /** The report line without its "- ": "File not found: /x/y.json",
+   *  "Attachment 456: Connection timeout".  Control characters of
+   *  database values are shown as '?'. */
+  const char *message;
+} docstore_migrate_error;
+
+/**
+ * Counts of a report.
+ * @return 0, DOCSTORE_EINVAL (NULL, or out->version unknown).
+ */
+DOCSTORE_EXTERN int docstore_migrate_report_counts(
+    const docstore_migrate_report *report, docstore_migrate_counts *out);
+
+/** Number of failures kept in the report (at most max_errors; a run-level
+ *  entry is added when more were left out).  0 for NULL. */
+DOCSTORE_EXTERN size_t docstore_migrate_report_error_count(
+    const docstore_migrate_report *report);
+
+/**
+ * Failure number `index` (0-based, in the order they happened).
+ * @return 0, DOCSTORE_EINVAL (NULL, bad version, index out of range).
+ */
+DOCSTORE_EXTERN int docstore_migrate_report_error_at(
+    const docstore_migrate_report *report, size_t index,
+    docstore_migrate_error *out);
+
+/**
+ * The report as the seed's text (UTF-8, lines ending in '\n'):
+ *
+ *   ==================================================
+ *   📋 MIGRATION REPORT        (📋 VERIFICATION REPORT for a verification)
+ *   ==================================================
+ *   Total files: 1523
+ *   ✅ Successful: 1521
+ *   ❌ Failed: 2
+ *   ⏭️ Skipped: 0
+ *   ❌ Errors:                 (only when there are errors)
+ *   - File not found: /path/to/missing_file.json
+ *   - Attachment 456: Connection timeout
+ *   ==================================================
+ *
+ * @param out library-owned string (docstore_free()).
+ * @return 0, DOCSTORE_EINVAL, DOCSTORE_ENOMEM.
+ */
+DOCSTORE_EXTERN int docstore_migrate_report_text(
+    char **out, const docstore_migrate_report *report);
+
+/**
+ * The report as a JSON object: {"mode", "dry_run", "source_type",
+ * "target_type", "tables", "total", "successful", "failed", "skipped",
+ * "recovered", "not_attempted", "source_deleted", "bytes",
+ * "elapsed_seconds", "files_per_second", "stop_code", "errors":
+ * [{"table", "id", "code", "message"}...]}.  Described in
+ * docs/MIGRATION.md.
+ * @param out library-owned string (docstore_free()).
+ * @return 0, DOCSTORE_EINVAL, DOCSTORE_ENOMEM.
+ */
+DOCSTORE_EXTERN int docstore_migrate_report_json(
+    char **out, const docstore_migrate_report *report);
+
+/** Free a report.  NULL is a no-op. */
+DOCSTORE_EXTERN void docstore_migrate_report_free(
+    docstore_migrate_report *report);
+
+/* ----------------------------------------------------------------- runs */
+
+/**
+ * Migrate every selected row on opts->source_type to opts->target.
+ * Rows are read by keyset pagination (memory does not grow with the table)
+ * and transferred by opts->jobs worker threads, each with its own database
+ * connection.  Per row: read the source, check it is an envelope (and
+ * decrypts, with a keyring), compute the target path; if an object is
+ * already there with the same SHA-256, just switch the row; if a different
+ * object is there, fail the row (it is never overwritten); else write it,
+ * read it back, compare, and switch the row and record its hash in one
+ * statement.  A row that changed in the database meanwhile is not
+ * switched.  Rows already on target_type are skipped.
+ *
+ * @param out  receives the report (docstore_migrate_report_free()) on 0
+ *             and also when the run stopped part way (DOCSTORE_ECANCELED,
+ *             target down, database lost); NULL when nothing was done.
+ * @param errbuf optional buffer for the reason of a non-zero return.
+ * @return 0 when every selected row was processed (look at the report's
+ *         `failed` count: rows can fail while the run succeeds);
+ *         DOCSTORE_EINVAL (NULL, bad version, a needed provider missing,
+ *         batch_size/jobs out of range, source_type equal to target_type);
+ *         DOCSTORE_EDATABASE (cannot connect, a table or column is missing
+ *         - the message says to apply the schema -, or the connection was
+ *         lost); DOCSTORE_EBUSY (another migration or verification holds
+ *         the lock: the message says so, with its server pid);
+ *         DOCSTORE_ECANCELED (the progress callback asked to stop); the
+ *         target's code (e.g. DOCSTORE_ECONNECT) when it failed
+ *         max_consecutive_failures documents in a row; DOCSTORE_ENOMEM.
+ * Thread-safety: may be called from any thread; the providers are used
+ * from several threads at once (the built-in ones allow it).  Two runs in
+ * one process exclude each other through the database lock like any two.
+ */
+DOCSTORE_EXTERN int docstore_migrate_run(docstore_migrate_report **out,
+                                         const docstore_migrate_options *opts,
+                                         char *errbuf, size_t errbuf_len);
+
+/**
+ * Verify the objects of the selected rows on opts->verify_type (NULL: on
+ * source_type and target_type; rows on source_type are read from
+ * opts->source or their legacy file, rows on target_type from
+ * opts->target).  A row fails when its object is missing ("File not found:
+ * <path>"), differs from the hash the migration ledger recorded for it,
+ * does not parse as an envelope, or (with a keyring) does not decrypt.
+ * Writes nothing.  Takes the lock in shared mode: verifications may run
+ * together, not beside a migration.
+ * @return as docstore_migrate_run(); successful counts verified rows.
+ */
+DOCSTORE_EXTERN int docstore_migrate_verify(
+    docstore_migrate_report **out, const docstore_migrate_options *opts,
+    char *errbuf, size_t errbuf_len);
+
+/**
+ * The SQL that docstore_migrate_schema_apply() runs, for the options'
+ * schema, tables and column names (with the defaults: sql/001 and sql/002
+ * of the source tree).  Providers are not needed.
+ * @param out library-owned string (docstore_free()).
+ * @return 0, DOCSTORE_EINVAL, DOCSTORE_ENOMEM.  Thread-safe.
+ */
+DOCSTORE_EXTERN int docstore_migrate_schema_sql(
+    char **out, const docstore_migrate_options *opts);
+
+/**
+ * Apply the schema change in one transaction: add storage_path
+ * VARCHAR(500) and storage_type VARCHAR(50) DEFAULT 'local' to the
+ * selected tables when missing, and create the migration ledger table when
+ * missing.  Idempotent: safe to run twice, and on tables that already have
+ * the columns.  Takes the migration lock (DOCSTORE_EBUSY while a migration
+ * runs).
+ * @return 0, DOCSTORE_EINVAL, DOCSTORE_EDATABASE (message from the
+ *         server, e.g. a missing table), DOCSTORE_EBUSY, DOCSTORE_ENOMEM.
+ */
+DOCSTORE_EXTERN int docstore_migrate_schema_apply(
+    const docstore_migrate_options *opts, char *errbuf, size_t errbuf_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DOCSTORE_MIGRATE_H */

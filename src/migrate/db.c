@@ -1,0 +1,115 @@
+/*
+ * libdocstore - the migration engine's database connections and lock.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "migrate_internal.h"
+
+/* The server's message on one line, without its "ERROR:  " prefix. */
+static void one_line(char *dst, size_t len, const char *msg) {
+  if (!msg || !*msg)
+    msg = "unknown database error";
+  if (strncmp(msg, "ERROR:  ", 8) == 0)
+    msg += 8;
+  docstore__strlcpy(dst, msg, len);
+  size_t n = strlen(dst);
+  while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
+    dst[--n] = '\0';
+  for (char *p = dst; *p; p++)
+    if (*p == '\n' || *p == '\t')
+      *p = ' ';
+  docstore__mig_sanitize(dst);
+}
+
+int docstore__mig_db_err(docstore__err *err, PGconn *c, const PGresult *res,
+                         const char *what) {
+  char line[DOCSTORE__ERRMSG_MAX];
+  const char *msg = res ? PQresultErrorMessage(res) : NULL;
+  if (!msg || !*msg)
+    msg = c ? PQerrorMessage(c) : NULL;
+  one_line(line, sizeof(line), msg);
+  return docstore__err_set(err, DOCSTORE_EDATABASE, "%s: %s", what, line);
+}
+
+int docstore__mig_connect(PGconn **out, const char *url, docstore__err *err) {
+  const char *keys[] = {"dbname", "fallback_application_name", NULL};
+  const char *vals[] = {url, "docstore-migrate", NULL};
+  *out = NULL;
+  PGconn *c = PQconnectdbParams(keys, vals, 1);
+  if (!c)
+    return docstore__err_set(err, DOCSTORE_ENOMEM,
+                             "cannot allocate a database connection");
+  if (PQstatus(c) != CONNECTION_OK) {
+    int rc = docstore__mig_db_err(err, c, NULL,
+                                  "cannot connect to the database");
+    PQfinish(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+int docstore__mig_exec(PGconn *c, const char *sql, const char *what,
+                       docstore__err *err) {
+  PGresult *res = PQexec(c, sql);
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  int rc = 0;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+    rc = docstore__mig_db_err(err, c, res, what);
+  PQclear(res);
+  return rc;
+}
+
+/* Who holds the lock, for the message. */
+static void describe_holder(PGconn *c, char *dst, size_t len) {
+  static const char sql[] =
+      "SELECT l.pid::text, COALESCE(a.application_name, ''), l.mode "
+      "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+      "WHERE l.locktype = 'advisory' AND l.granted "
+      "AND l.classid::bigint = ($1::bigint >> 32) "
+      "AND l.objid::bigint = ($1::bigint & 4294967295) AND l.objsubid = 1 "
+      "LIMIT 1";
+  char key[32];
+  snprintf(key, sizeof(key), "%lld", (long long)DOCSTORE__MIG_LOCK_KEY);
+  const char *params[1] = {key};
+  PGresult *res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+  dst[0] = '\0';
+  if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    const char *app = PQgetvalue(res, 0, 1);
+    int shared = strcmp(PQgetvalue(res, 0, 2), "ShareLock") == 0;
+    snprintf(dst, len, "%s is running (server pid %s%s%s)",
+             shared ? "a verification" : "another migration",
+             PQgetvalue(res, 0, 0), *app ? ", " : "", app);
+    docstore__mig_sanitize(dst);
+  } else
+    docstore__strlcpy(dst, "another migration is running", len);
+  PQclear(res);
+}
+
+int docstore__mig_lock(PGconn *c, int shared, docstore__err *err) {
+  char key[32];
+  snprintf(key, sizeof(key), "%lld", (long long)DOCSTORE__MIG_LOCK_KEY);
+  const char *params[1] = {key};
+  PGresult *res = PQexecParams(
+      c,
+      shared ? "SELECT pg_try_advisory_lock_shared($1::bigint)"
+             : "SELECT pg_try_advisory_lock($1::bigint)",
+      1, NULL, params, NULL, NULL, 0);
+  if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    int rc = docstore__mig_db_err(err, c, res, "cannot take the migration lock");
+    PQclear(res);
+    return rc;
+  }
+  int got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  PQclear(res);
+  if (got)
+    return 0;
+  char who[256];
+  describe_holder(c, who, sizeof(who));
+  return docstore__err_set(err, DOCSTORE_EBUSY,
+                           "%s: this one does not start (advisory lock %lld "
+                           "is held); try again when it has finished",
+                           who, (long long)DOCSTORE__MIG_LOCK_KEY);
+}

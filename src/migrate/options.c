@@ -1,0 +1,191 @@
+/*
+ * libdocstore - migration options: defaults, checks, environment.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrate_internal.h"
+
+int docstore_migrate_options_init(docstore_migrate_options *opts,
+                                  unsigned int version) {
+  if (!opts || version != DOCSTORE_MIGRATE_OPTIONS_VERSION)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                             "docstore_migrate_options_init: %s",
+                             opts ? "unknown options version" : "opts is NULL");
+  docstore_migrate_options init = DOCSTORE_MIGRATE_OPTIONS_INIT;
+  *opts = init;
+  return 0;
+}
+
+static void env_default(const char **field, const char *name) {
+  if (*field)
+    return;
+  const char *v = getenv(name);
+  if (v && *v)
+    *field = v;
+}
+
+int docstore_migrate_options_load_env(docstore_migrate_options *opts) {
+  if (!opts)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                             "docstore_migrate_options_load_env: opts is NULL");
+  env_default(&opts->database_url, "DATABASE_URL");
+  env_default(&opts->legacy_root, "LOCAL_STORAGE_PATH");
+  env_default(&opts->schema, "DOCSTORE_MIGRATE_SCHEMA");
+  env_default(&opts->table_attachment, "DOCSTORE_MIGRATE_TABLE_ATTACHMENT");
+  env_default(&opts->table_staging, "DOCSTORE_MIGRATE_TABLE_STAGING");
+  env_default(&opts->col_id, "DOCSTORE_MIGRATE_COL_ID");
+  env_default(&opts->col_filename, "DOCSTORE_MIGRATE_COL_FILENAME");
+  env_default(&opts->col_filepath, "DOCSTORE_MIGRATE_COL_FILEPATH");
+  env_default(&opts->col_user_id, "DOCSTORE_MIGRATE_COL_USER_ID");
+  env_default(&opts->col_created, "DOCSTORE_MIGRATE_COL_CREATED");
+  env_default(&opts->col_storage_path, "DOCSTORE_MIGRATE_COL_STORAGE_PATH");
+  env_default(&opts->col_storage_type, "DOCSTORE_MIGRATE_COL_STORAGE_TYPE");
+  return 0;
+}
+
+static const char *or_default(const char *v, const char *def) {
+  return (v && *v) ? v : def;
+}
+
+static unsigned int or_default_u(unsigned int v, unsigned int def) {
+  return v ? v : def;
+}
+
+/* A storage type is written to a VARCHAR(50) and shown in messages. */
+static int check_type(const char *what, const char *t, docstore__err *err) {
+  size_t n = strlen(t);
+  if (n == 0 || n > 50)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "%s must be 1 to 50 characters", what);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)t[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+      return docstore__err_set(err, DOCSTORE_EINVAL,
+                               "%s may only hold letters, digits, '_', '-' "
+                               "and '.'",
+                               what);
+  }
+  return 0;
+}
+
+/* Identifiers are quoted when needed; only NUL-free, bounded names here. */
+static int check_ident(const char *what, const char *v, docstore__err *err) {
+  size_t n = strlen(v);
+  if (n == 0 || n > 63)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "%s must be a name of 1 to 63 bytes", what);
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] < 0x20)
+      return docstore__err_set(err, DOCSTORE_EINVAL,
+                               "%s contains a control character", what);
+  return 0;
+}
+
+int docstore__mig_opts_resolve(docstore__mig_opts *o,
+                               const docstore_migrate_options *opts, int mode,
+                               docstore__err *err) {
+  memset(o, 0, sizeof(*o));
+  if (!opts)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "options are NULL");
+  if (opts->version != DOCSTORE_MIGRATE_OPTIONS_VERSION)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "unknown options version %u (this library knows "
+                             "%u)",
+                             opts->version, DOCSTORE_MIGRATE_OPTIONS_VERSION);
+  o->mode = mode;
+  o->source = opts->source;
+  o->target = opts->target;
+  o->source_type = or_default(opts->source_type, "local");
+  o->target_type = or_default(opts->target_type, "s3");
+  o->legacy_root = or_default(opts->legacy_root, "encrypted_files/");
+  o->keyring = opts->keyring;
+  o->database_url = opts->database_url ? opts->database_url : "";
+  o->schema = or_default(opts->schema, "document");
+  o->table_name[0] = or_default(opts->table_attachment, "attachment");
+  o->table_name[1] = or_default(opts->table_staging, "attachment_staging");
+  o->tables = or_default_u(opts->tables, DOCSTORE_MIGRATE_TABLE_ALL);
+  o->col_id = or_default(opts->col_id, "id");
+  o->col_filename = or_default(opts->col_filename, "filename");
+  o->col_filepath = or_default(opts->col_filepath, "filepath");
+  o->col_user_id = or_default(opts->col_user_id, "user_id");
+  o->col_created = or_default(opts->col_created, "created_at");
+  o->col_storage_path = or_default(opts->col_storage_path, "storage_path");
+  o->col_storage_type = or_default(opts->col_storage_type, "storage_type");
+  o->batch_size = or_default_u(opts->batch_size, 500);
+  o->jobs = or_default_u(opts->jobs, 4);
+  o->dry_run = opts->dry_run != 0;
+  o->delete_source = opts->delete_source != 0;
+  o->verify_type = (opts->verify_type && *opts->verify_type)
+                       ? opts->verify_type
+                       : NULL;
+  o->max_consecutive_failures = or_default_u(opts->max_consecutive_failures, 50);
+  o->max_errors = or_default_u(opts->max_errors, 10000);
+  o->progress_interval_ms = or_default_u(opts->progress_interval_ms, 500);
+  o->progress = opts->progress;
+  o->progress_payload = opts->progress_payload;
+
+  if (o->tables & ~(unsigned int)DOCSTORE_MIGRATE_TABLE_ALL)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "tables: unknown bits 0x%x", o->tables);
+  if (o->batch_size > DOCSTORE__MIG_MAX_BATCH)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "batch size %u is over the limit of %u",
+                             o->batch_size, DOCSTORE__MIG_MAX_BATCH);
+  if (o->jobs > DOCSTORE__MIG_MAX_JOBS)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "jobs %u is over the limit of %u", o->jobs,
+                             DOCSTORE__MIG_MAX_JOBS);
+  DOCSTORE__GUARD(check_type("source_type", o->source_type, err));
+  DOCSTORE__GUARD(check_type("target_type", o->target_type, err));
+  if (strcmp(o->source_type, o->target_type) == 0)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "source and target storage type are both '%s'",
+                             o->source_type);
+  const struct {
+    const char *what, *v;
+  } idents[] = {
+      {"schema", o->schema},
+      {"attachment table", o->table_name[0]},
+      {"staging table", o->table_name[1]},
+      {"id column", o->col_id},
+      {"filename column", o->col_filename},
+      {"filepath column", o->col_filepath},
+      {"user id column", o->col_user_id},
+      {"creation column", o->col_created},
+      {"storage_path column", o->col_storage_path},
+      {"storage_type column", o->col_storage_type},
+  };
+  for (size_t i = 0; i < sizeof(idents) / sizeof(idents[0]); i++)
+    DOCSTORE__GUARD(check_ident(idents[i].what, idents[i].v, err));
+  if (strcmp(o->table_name[0], o->table_name[1]) == 0 &&
+      o->tables == DOCSTORE_MIGRATE_TABLE_ALL)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "the attachment and staging tables are both '%s'",
+                             o->table_name[0]);
+
+  if (mode == DOCSTORE_MIGRATE_MODE_MIGRATE) {
+    if (!o->source || !o->target)
+      return docstore__err_set(err, DOCSTORE_EINVAL,
+                               "a migration needs a source and a target "
+                               "provider");
+  } else if (mode == DOCSTORE_MIGRATE_MODE_VERIFY) {
+    if (o->verify_type) {
+      DOCSTORE__GUARD(check_type("verify_type", o->verify_type, err));
+      int is_src = strcmp(o->verify_type, o->source_type) == 0;
+      int is_tgt = strcmp(o->verify_type, o->target_type) == 0;
+      if ((!is_src && !is_tgt) || (is_tgt && !o->target))
+        return docstore__err_set(err, DOCSTORE_EINVAL,
+                                 "no provider for storage type '%s' to "
+                                 "verify",
+                                 o->verify_type);
+    }
+    if (!o->source && !o->target)
+      return docstore__err_set(err, DOCSTORE_EINVAL,
+                               "a verification needs a source or a target "
+                               "provider");
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+"""Shared pytest fixtures of the migration integration tests (see migfix.py)."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import migfix  # noqa: E402
+
+
+@pytest.fixture
+def db():
+    d = migfix.DB()
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def migrated_db(db):
+    """The old tables plus the schema change (sql/001 and sql/002)."""
+    migfix.create_old_tables(db)
+    migfix.apply_schema_files(db)
+    return db
+
+
+@pytest.fixture
+def env_for(db):
+    """Environment for the driver / CLI pointing at the test's database."""
+    return {"DATABASE_URL": db.url}
