@@ -28,8 +28,9 @@ DOCSTORE_EXTERN int docstore_config_new(docstore_config **out);
 DOCSTORE_EXTERN void docstore_config_free(docstore_config *cfg);
 
 /**
- * Set one setting by its variable name ("S3_BUCKET").  value NULL unsets it.
- * Values are checked when set where possible (numbers, booleans, enums).
+ * Set one setting by its variable name ("S3_BUCKET").  value NULL or ""
+ * unsets it.  Values are checked when set (numbers, sizes, booleans, enums,
+ * region, endpoint URL, bucket) and stored normalised ("S3" -> "s3").
  * @return 0, DOCSTORE_EINVAL (NULL cfg/name), DOCSTORE_ECONFIG (unknown
  *         name, or value not what the setting expects: the message names
  *         the variable and what it expects), DOCSTORE_ENOMEM.
@@ -38,7 +39,8 @@ DOCSTORE_EXTERN int docstore_config_set(docstore_config *cfg, const char *name,
                                         const char *value);
 
 /**
- * Current value of a setting, or NULL when unset (no default applied).
+ * Current value of a setting, or NULL when unset (no default and no AWS_*
+ * fallback applied: docstore_config_dump() shows effective values).
  * The pointer is owned by cfg and valid until the setting changes.
  */
 DOCSTORE_EXTERN const char *docstore_config_get(const docstore_config *cfg,
@@ -46,9 +48,11 @@ DOCSTORE_EXTERN const char *docstore_config_get(const docstore_config *cfg,
 
 /**
  * Read every known variable from the process environment (unset variables
- * leave the setting as it is).  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- * AWS_SESSION_TOKEN and AWS_REGION/AWS_DEFAULT_REGION fill the matching
- * S3_* settings where those are unset.
+ * leave the setting as it is; all or nothing on a bad value).
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
+ * AWS_REGION/AWS_DEFAULT_REGION stand in for the matching S3_* settings
+ * where those are unset; the three credentials as a group, used only when
+ * neither S3_ACCESS_KEY nor S3_SECRET_KEY is set (docs/CONFIG.md).
  */
 DOCSTORE_EXTERN int docstore_config_load_env(docstore_config *cfg);
 
@@ -57,7 +61,9 @@ DOCSTORE_EXTERN int docstore_config_load_env(docstore_config *cfg);
  * optional `export `, single or double quotes).  Unknown names are
  * ignored (a .env file is shared with the host application).
  * @return 0, DOCSTORE_ENOTFOUND, DOCSTORE_EIO, DOCSTORE_ECONFIG (a known
- *         name with a bad value, or a syntax error: message gives the line).
+ *         name with a bad value, or a syntax error: message gives the line;
+ *         a file over 1 MiB).  Nothing is applied unless the whole file is
+ *         valid.
  */
 DOCSTORE_EXTERN int docstore_config_load_dotenv(docstore_config *cfg,
                                                 const char *path);
