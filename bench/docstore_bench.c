@@ -1022,7 +1022,7 @@ static void print_table(const bench_report *r, const bench_opts *o)
                "CPU us/op");
       } else {
         printf("S3 (same server; reference: boto3 via bench/s3_reference.py)\n");
-        printf("  %-30s %9s %9s %6s %10s %10s %6s %8s %8s %6s\n", "operation",
+        printf("  %-38s %9s %9s %6s %10s %10s %6s %8s %8s %6s\n", "operation",
                "ours", "boto3", "ratio", "CPU us", "boto3 CPU", "ratio",
                "RSS MiB", "boto3", "ratio");
       }
@@ -1058,7 +1058,7 @@ static void print_table(const bench_report *r, const bench_opts *o)
                   row->ref_peak_rss_mib);
       else
         snprintf(mratio, sizeof(mratio), "-");
-      printf("  %-30s %9s %9s %6s %10s %10s %6s %8s %8s %6s\n", label, v, ref,
+      printf("  %-38s %9s %9s %6s %10s %10s %6s %8s %8s %6s\n", label, v, ref,
              ratio, cpu, rcpu, cratio, row->peak_rss_mib > 0 ? rss : "-",
              row->peak_rss_mib > 0 ? rrss : "-", mratio);
     }

@@ -4,12 +4,36 @@
 # that both exit 0 and print every expected row.
 #
 #   bench_smoke.sh PATH/TO/docstore_bench
+#   bench_smoke.sh PATH/TO/docstore_bench --s3 PATH/TO/s3_reference.py
+#
+# The --s3 form runs the S3 mode (small transfer) under
+# tools/with-test-servers.sh and checks the boto3 reference figures are there.
 set -euo pipefail
 
-bench=${1:?usage: bench_smoke.sh PATH/TO/docstore_bench}
+bench=${1:?usage: bench_smoke.sh PATH/TO/docstore_bench [--s3 REFERENCE]}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
+
+if [ "${2:-}" = --s3 ]; then
+  ref=${3:?usage: bench_smoke.sh BENCH --s3 REFERENCE}
+  for v in S3_BUCKET S3_ENDPOINT_URL; do
+    [ -n "${!v:-}" ] || { echo "FAIL: $v is not set: run under tools/with-test-servers.sh" >&2; exit 1; }
+  done
+  "$bench" --s3 --quick --size-mib 24 --reference "$ref" >"$tmp/s3.txt" || {
+    cat "$tmp/s3.txt"; echo "FAIL: docstore_bench --s3 --quick exited non-zero" >&2; exit 1; }
+  cat "$tmp/s3.txt"
+  # each row: our figure, boto3's and a ratio (numbers, not n/a)
+  num='[0-9]+(\.[0-9]+)?'
+  for r in "store\+retrieve 4 KiB envelope \(ops/s\)" "upload 24 MiB \(MB/s\)" \
+           "download 24 MiB \(MB/s\)"; do
+    grep -Eq "^  $r +$num +$num +$num +$num +$num +$num " "$tmp/s3.txt" ||
+      { echo "FAIL: no row '$r' with our, boto3's figures and ratios" >&2; fail=1; }
+  done
+  grep -Eq "^  (upload|download) 24 MiB \(MB/s\)( +[0-9.]+){9}$" "$tmp/s3.txt" ||
+    { echo "FAIL: no peak RSS figures on the transfer rows" >&2; fail=1; }
+  exit $fail
+fi
 
 rows=("encrypt 4 KiB" "decrypt 4 KiB" "encrypt 1 MiB" "decrypt 1 MiB"
       "encrypt 64 MiB" "decrypt 64 MiB" "wrap \(seal\)" "unwrap \(open\)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install test: what an outside program sees of the INSTALLED library.
 #
-#   install_test.sh BUILD_DIR SOURCE_DIR [EXTRA_CFLAGS]
+#   install_test.sh BUILD_DIR SOURCE_DIR [EXTRA_CFLAGS [servers]]
 #
 # 1. `cmake --install BUILD_DIR --prefix <temp>`; the layout (headers,
 #    shared + static library, docstore.pc, CMake package files).
@@ -14,16 +14,34 @@
 #    find_package(docstore) (examples/CMakeLists.txt, shared and static),
 #    then run without LD_LIBRARY_PATH, their output checked.
 # EXTRA_CFLAGS go to the example builds (the sanitizer flags of an
-# instrumented library).  With STORAGE_TYPE=s3 and S3_BUCKET in the
-# environment (tools/with-test-servers.sh), direct_usage also runs on S3.
+# instrumented library).
+#
+# With `servers` as 4th argument (under tools/with-test-servers.sh: S3_*,
+# DATABASE_URL): steps 1-2, the pkg-config build only, then the examples
+# that need servers: direct_usage on S3 (a presigned URL) and
+# migrate_progress local -> S3 -> local on a database of its own.  Without
+# those variables it fails.
 set -euo pipefail
 
 build=$(realpath "${1:?usage: install_test.sh BUILD_DIR SOURCE_DIR [EXTRA_CFLAGS]}")
 src=$(realpath "${2:?usage: install_test.sh BUILD_DIR SOURCE_DIR [EXTRA_CFLAGS]}")
 extra_cflags=${3:-}
+mode=${4:-local}
+case $mode in
+  local) ;;
+  servers)
+    for v in S3_BUCKET S3_ENDPOINT_URL DATABASE_URL; do
+      [ -n "${!v:-}" ] || { echo "FAIL: $v is not set: run under tools/with-test-servers.sh" >&2; exit 1; }
+    done ;;
+  *) echo "install_test.sh: unknown mode '$mode'" >&2; exit 2 ;;
+esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/docstore-install-test.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+# DOCSTORE_TEST_KEEP=1 keeps the folder (installed tree, builds, outputs)
+cleanup_tmp() {
+  if [ "${DOCSTORE_TEST_KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup_tmp EXIT
 prefix=$tmp/prefix
 failures=0
 
@@ -111,27 +129,33 @@ for e in quickstart direct_usage fallback custom_provider; do
 done
 
 say "examples with pkg-config (examples/Makefile)"
-mkdir -p "$tmp/make" "$tmp/make-static"
+builds=("$tmp/make")
+mkdir -p "$tmp/make"
 make -s -C "$tmp/make" -f "$src/examples/Makefile" \
   CFLAGS="-O2 -g -Werror $extra_cflags" LDFLAGS="$extra_cflags" ||
   die "examples do not build with pkg-config"
-make -s -C "$tmp/make-static" -f "$src/examples/Makefile" STATIC=1 \
-  CFLAGS="-O2 -g -Werror $extra_cflags" LDFLAGS="$extra_cflags" ||
-  die "examples do not build with pkg-config --static"
+if [ "$mode" = local ]; then
+  builds+=("$tmp/make-static")
+  mkdir -p "$tmp/make-static"
+  make -s -C "$tmp/make-static" -f "$src/examples/Makefile" STATIC=1 \
+    CFLAGS="-O2 -g -Werror $extra_cflags" LDFLAGS="$extra_cflags" ||
+    die "examples do not build with pkg-config --static"
 
-say "examples with find_package(docstore) (examples/CMakeLists.txt)"
-for kind in shared static; do
-  static=OFF
-  [ $kind = static ] && static=ON
-  (
-    unset PKG_CONFIG_PATH
-    cmake -S "$src/examples" -B "$tmp/cmake-$kind" \
-      -DCMAKE_PREFIX_PATH="$prefix" -DDOCSTORE_EXAMPLES_STATIC=$static \
-      -DCMAKE_C_FLAGS="-Werror $extra_cflags" \
-      -DCMAKE_EXE_LINKER_FLAGS="$extra_cflags" >"$tmp/cmake-$kind.log" 2>&1 &&
-      cmake --build "$tmp/cmake-$kind" >>"$tmp/cmake-$kind.log" 2>&1
-  ) || { cat "$tmp/cmake-$kind.log" >&2; die "examples do not build with find_package ($kind)"; }
-done
+  say "examples with find_package(docstore) (examples/CMakeLists.txt)"
+  for kind in shared static; do
+    static=OFF
+    [ $kind = static ] && static=ON
+    builds+=("$tmp/cmake-$kind")
+    (
+      unset PKG_CONFIG_PATH
+      cmake -S "$src/examples" -B "$tmp/cmake-$kind" \
+        -DCMAKE_PREFIX_PATH="$prefix" -DDOCSTORE_EXAMPLES_STATIC=$static \
+        -DCMAKE_C_FLAGS="-Werror $extra_cflags" \
+        -DCMAKE_EXE_LINKER_FLAGS="$extra_cflags" >"$tmp/cmake-$kind.log" 2>&1 &&
+        cmake --build "$tmp/cmake-$kind" >>"$tmp/cmake-$kind.log" 2>&1
+    ) || { cat "$tmp/cmake-$kind.log" >&2; die "examples do not build with find_package ($kind)"; }
+  done
+fi
 
 # ------------------------------------------------------------ run them
 # expect OUTPUT_FILE PATTERN...: every extended regex must match a line.
@@ -147,17 +171,85 @@ expect() {
 run() {
   local dir=$1 name=$2
   shift 2
-  out=$tmp/out/$(basename "$dir")-$name
+  out=$tmp/out/$(basename "$dir")-$name${1:+-$(basename "$1")}
   mkdir -p "$tmp/out"
   if ! env -u LD_LIBRARY_PATH "$dir/$name" "$@" >"$out" 2>&1; then
     cat "$out" >&2
     bad "$(basename "$dir")/$name exited non-zero"
     return 1
   fi
+  echo "ran  $(basename "$dir")/$name $*"
+}
+
+# psql on the test database (servers mode)
+sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$db_url" -c "$1"; }
+
+# migrate_progress DIR WORK: legacy files -> S3 -> local filesystem, on a
+# database of its own (the migration lock is per database, so parallel
+# migration tests do not get in the way).  Ids and user ids are unique to
+# this run: the bucket is shared with other tests.
+migrate_round_trip() {
+  local dir=$1 work=$2 envelope=$3 base=$(( ($$ % 100000) * 1000 + 7 ))
+  local db=docstore_install_$$ n
+  psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -c "CREATE DATABASE $db" ||
+    { bad "cannot create database $db"; return 1; }
+  created_db=$db
+  db_url=${DATABASE_URL%/*}/$db
+  sql "CREATE SCHEMA document" || return 1
+  for t in attachment attachment_staging; do
+    sql "CREATE TABLE document.$t (id INTEGER PRIMARY KEY, filename TEXT,
+           filepath VARCHAR(1000), user_id INTEGER,
+           created_at TIMESTAMP NOT NULL DEFAULT now())" || return 1
+  done
+  mkdir -p -m 700 "$work/store" "$work/store/legacy"
+  for n in 1 2 3; do cp "$envelope" "$work/store/legacy/$n.json"; done
+  sql "INSERT INTO document.attachment (id, filename, filepath, user_id) VALUES
+         ($base + 1, 'passport.pdf', 'legacy/1.json', $base),
+         ($base + 2, 'licence.pdf', '$work/store/legacy/2.json', $base)" ||
+    return 1
+  sql "INSERT INTO document.attachment_staging (id, filename, filepath, user_id)
+         VALUES ($base + 3, 'template.pdf', 'legacy/3.json', NULL)" || return 1
+
+  export DATABASE_URL=$db_url LOCAL_STORAGE_PATH=$work/store
+  if run "$dir" migrate_progress s3; then
+    expect "$out" '^schema: storage_path and storage_type columns present$' \
+      '^progress: 3/3 \(100%\) 3 ok, 0 failed, 0 skipped' 'MIGRATION REPORT' \
+      '^Total files: 3$' 'Successful: 3$' 'Failed: 0$' '^migrate_progress: OK$' || true
+  fi
+  n=$(sql "SELECT count(*) FROM (SELECT storage_type, storage_path FROM document.attachment
+             UNION ALL SELECT storage_type, storage_path FROM document.attachment_staging) r
+           WHERE storage_type = 's3' AND storage_path LIKE 'documents/%'")
+  [ "$n" = 3 ] || bad "migrate_progress s3: $n of 3 rows switched to s3"
+  if run "$dir" migrate_progress local; then
+    expect "$out" 'Successful: 3$' 'Failed: 0$' '^migrate_progress: OK$' || true
+  fi
+  n=0
+  while IFS='|' read -r type path; do
+    s3_paths+=("$path") # the S3 copies stay: removed by cleanup_servers
+    if [ "$type" = local ] && [ -f "$work/store/$path" ] &&
+       cmp -s "$envelope" "$work/store/$path"; then
+      n=$((n + 1))
+    fi
+  done < <(sql "SELECT storage_type, storage_path FROM document.attachment
+                UNION ALL SELECT storage_type, storage_path FROM document.attachment_staging")
+  [ "$n" = 3 ] || bad "migrate_progress local: $n of 3 documents back on the local filesystem"
+}
+
+cleanup_servers() {
+  if [ -n "${created_db:-}" ]; then
+    psql -X -q "$admin_url" -c "DROP DATABASE IF EXISTS $created_db" >/dev/null 2>&1 || true
+  fi
+  # the objects the migration left in the shared bucket
+  if [ ${#s3_paths[@]} -gt 0 ] && [ -x "$prefix/bin/docstore" ]; then
+    STORAGE_TYPE=s3 "$prefix/bin/docstore" rm "${s3_paths[@]}" >/dev/null 2>&1 || true
+  fi
 }
 
 today=$(date -u +%Y/%m/%d)
-for dir in "$tmp/make" "$tmp/make-static" "$tmp/cmake-shared" "$tmp/cmake-static"; do
+admin_url=${DATABASE_URL:-}
+created_db=
+s3_paths=()
+for dir in "${builds[@]}"; do
   kind=$(basename "$dir")
   say "run the examples built in $kind"
   for e in "${examples[@]}"; do
@@ -175,11 +267,11 @@ for dir in "$tmp/make" "$tmp/make-static" "$tmp/cmake-shared" "$tmp/cmake-static
 
   work=$tmp/work-$kind
   mkdir -p "$work"
+  stored=$work/qs/documents/user_123/$today/1_passport.pdf_pdf.json
 
   if run "$dir" quickstart "$work/qs"; then
     expect "$out" '^stored passport\.pdf' '^quickstart: OK$' \
       "^storage path on disk: $work/qs/documents/user_123/$today/1_passport\.pdf_pdf\.json$" || true
-    stored=$work/qs/documents/user_123/$today/1_passport.pdf_pdf.json
     if [ ! -f "$stored" ]; then
       bad "$kind/quickstart: $stored not on disk"
     elif grep -q 'passport scan' "$stored"; then
@@ -189,18 +281,30 @@ for dir in "$tmp/make" "$tmp/make-static" "$tmp/cmake-shared" "$tmp/cmake-static
     fi
   fi
 
+  if [ "$mode" = servers ]; then
+    if STORAGE_TYPE=s3 run "$dir" direct_usage; then
+      expect "$out" '^storage service: s3$' \
+        '^store_encrypted_document -> documents/user_456/[0-9]{4}/[0-9]{2}/[0-9]{2}/123_document\.pdf_pdf\.json$' \
+        '^retrieve_encrypted_document -> [0-9]+ bytes, identical' \
+        '^get_download_url -> https?://.*X-Amz-Signature=' \
+        '^delete_document -> deleted' '^direct_usage: OK$' || true
+    fi
+    if [ ! -f "$src/examples/migrate_progress.c" ]; then
+      bad "examples/migrate_progress.c is missing"
+    elif [ -f "$stored" ]; then
+      trap 'cleanup_servers; cleanup_tmp' EXIT
+      migrate_round_trip "$dir" "$work/mig" "$stored" ||
+        bad "migration round trip: a step failed"
+    fi
+    continue
+  fi
+
   if STORAGE_TYPE=local LOCAL_STORAGE_PATH=$work/du run "$dir" direct_usage; then
     expect "$out" '^storage service: local$' \
       '^store_encrypted_document -> documents/user_456/[0-9]{4}/[0-9]{2}/[0-9]{2}/123_document\.pdf_pdf\.json$' \
       '^retrieve_encrypted_document -> [0-9]+ bytes, identical' \
       '^get_download_url -> unsupported by the local provider \(DOCSTORE_EUNSUPPORTED\)' \
       '^delete_document -> deleted' '^direct_usage: OK$' || true
-  fi
-  if [ "${STORAGE_TYPE:-}" = s3 ] && [ -n "${S3_BUCKET:-}" ]; then
-    if run "$dir" direct_usage; then
-      expect "$out" '^storage service: s3$' '^get_download_url -> https?://' \
-        '^direct_usage: OK$' || true
-    fi
   fi
 
   if run "$dir" fallback "$work/fb"; then
