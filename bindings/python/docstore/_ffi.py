@@ -1,0 +1,547 @@
+# libdocstore Python binding: loading the library and declaring its C API.
+# SPDX-License-Identifier: Apache-2.0
+"""Low-level ctypes layer.
+
+Everything here mirrors include/docstore/*.h one to one: the versioned
+structs, the callback types, and argtypes/restype for every public function.
+The rest of the package uses only `lib()` and the helpers at the bottom.
+
+The library is loaded lazily, on first use, from (in this order):
+
+1. the path in the environment variable DOCSTORE_LIBRARY (if it is set and
+   cannot be loaded, that is an error: no silent fallback to another copy);
+2. a libdocstore shared object in this package's own folder;
+3. the system linker path: ctypes.util.find_library("docstore"), then the
+   SONAME "libdocstore.so.0".
+
+ctypes.CDLL releases the GIL during every foreign call, so a C call made in a
+worker thread does not hold up the event loop or other Python threads.
+"""
+
+import ctypes
+import ctypes.util
+import glob
+import json
+import os
+import threading
+import weakref
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p,
+                    c_double, c_int, c_int64, c_size_t, c_uint, c_uint64,
+                    c_void_p)
+
+#: Major ABI version this binding was written for (DOCSTORE_VERSION_MAJOR).
+ABI_MAJOR = 0
+#: SONAME of that ABI.
+SONAME = "libdocstore.so.%d" % ABI_MAJOR
+
+# ------------------------------------------------------------ structs
+# Version numbers are those of the headers this binding was written against;
+# the library accepts an older version of every struct for ever.
+
+LOCAL_OPTIONS_VERSION = 1
+S3_OPTIONS_VERSION = 1
+SERVICE_OPTIONS_VERSION = 1
+ENVELOPE_INFO_VERSION = 1
+OP_STATS_VERSION = 1
+OBJECT_INFO_VERSION = 1
+PROVIDER_OPS_VERSION = 1
+MIGRATE_OPTIONS_VERSION = 1
+MIGRATE_PROGRESS_VERSION = 1
+MIGRATE_COUNTS_VERSION = 1
+MIGRATE_ERROR_VERSION = 1
+
+
+class DocId(Structure):
+    _fields_ = [("file_id", c_char_p), ("user_id", c_char_p)]
+
+
+class EnvelopeInfo(Structure):
+    # The strings are owned by the struct (docstore_envelope_info_clear()):
+    # c_void_p so that ctypes does not try to manage them.
+    _fields_ = [("version", c_uint), ("format", c_int), ("key_id", c_void_p),
+                ("file_id", c_void_p), ("user_id", c_void_p),
+                ("plaintext_size", c_uint64)]
+
+
+class LocalOptions(Structure):
+    _fields_ = [("version", c_uint), ("root", c_char_p), ("fsync", c_int)]
+
+
+class S3Options(Structure):
+    _fields_ = [("version", c_uint), ("bucket", c_char_p),
+                ("region", c_char_p), ("endpoint_url", c_char_p),
+                ("access_key", c_char_p), ("secret_key", c_char_p),
+                ("session_token", c_char_p), ("addressing", c_int),
+                ("ca_bundle", c_char_p), ("insecure_skip_verify", c_int),
+                ("multipart_threshold", c_uint64),
+                ("multipart_part_size", c_uint64),
+                ("max_attempts", c_uint), ("retry_base_ms", c_uint),
+                ("retry_max_ms", c_uint), ("connect_timeout_ms", c_uint),
+                ("request_timeout_ms", c_uint), ("stall_timeout_ms", c_uint),
+                ("stall_min_bps", c_uint)]
+
+
+class ServiceOptions(Structure):
+    _fields_ = [("version", c_uint), ("legacy_root", c_char_p),
+                ("validate_envelopes", c_int)]
+
+
+class OpStats(Structure):
+    _fields_ = [("version", c_uint), ("successes", c_uint64),
+                ("failures", c_uint64), ("bytes", c_uint64),
+                ("total_latency_us", c_uint64), ("avg_latency_us", c_uint64),
+                ("retries", c_uint64)]
+
+
+class ObjectInfo(Structure):
+    _fields_ = [("version", c_uint), ("key", c_char_p), ("size", c_uint64),
+                ("mtime", c_int64), ("etag", c_char_p)]
+
+
+# Callback types.  Byte pointers coming from C are c_void_p (read with
+# ctypes.string_at); byte pointers going to C are c_char_p (Python bytes).
+LOG_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+LIST_CB = CFUNCTYPE(c_int, c_void_p, POINTER(ObjectInfo))
+SINK_CB = CFUNCTYPE(c_int, c_void_p, c_char_p, c_size_t)
+
+OP_PUT = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p, c_size_t, c_void_p)
+OP_GET = CFUNCTYPE(c_int, c_void_p, c_char_p, SINK_CB, c_void_p, c_void_p)
+OP_HEAD = CFUNCTYPE(c_int, c_void_p, c_char_p, POINTER(ObjectInfo), c_void_p)
+OP_DEL = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p)
+OP_LIST = CFUNCTYPE(c_int, c_void_p, c_char_p, LIST_CB, c_void_p, c_void_p)
+OP_PRESIGN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_int, c_uint64, SINK_CB,
+                       c_void_p, c_void_p)
+OP_CHECK = CFUNCTYPE(c_int, c_void_p, SINK_CB, c_void_p, c_void_p)
+OP_GET_RANGE = CFUNCTYPE(c_int, c_void_p, c_char_p, c_uint64, c_uint64,
+                         SINK_CB, c_void_p, c_void_p)
+OP_FREE = CFUNCTYPE(None, c_void_p)
+
+
+class ProviderOps(Structure):
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("put", OP_PUT),
+                ("get", OP_GET), ("head", OP_HEAD), ("del_", OP_DEL),
+                ("list", OP_LIST), ("presign", OP_PRESIGN),
+                ("check", OP_CHECK), ("get_range", OP_GET_RANGE),
+                ("free", OP_FREE)]
+
+
+class MigrateProgress(Structure):
+    _fields_ = [("version", c_uint), ("phase", c_int), ("total", c_uint64),
+                ("done", c_uint64), ("successful", c_uint64),
+                ("failed", c_uint64), ("skipped", c_uint64),
+                ("bytes", c_uint64), ("elapsed_seconds", c_double),
+                ("files_per_second", c_double), ("eta_seconds", c_double),
+                ("last_error", c_char_p)]
+
+
+MIGRATE_PROGRESS_CB = CFUNCTYPE(c_int, c_void_p, POINTER(MigrateProgress))
+
+
+class MigrateOptions(Structure):
+    _fields_ = [("version", c_uint), ("source", c_void_p),
+                ("source_type", c_char_p), ("target", c_void_p),
+                ("target_type", c_char_p), ("legacy_root", c_char_p),
+                ("keyring", c_void_p), ("database_url", c_char_p),
+                ("schema", c_char_p), ("table_attachment", c_char_p),
+                ("table_staging", c_char_p), ("tables", c_uint),
+                ("col_id", c_char_p), ("col_filename", c_char_p),
+                ("col_filepath", c_char_p), ("col_user_id", c_char_p),
+                ("col_created", c_char_p), ("col_storage_path", c_char_p),
+                ("col_storage_type", c_char_p), ("batch_size", c_uint),
+                ("jobs", c_uint), ("dry_run", c_int),
+                ("delete_source", c_int), ("verify_type", c_char_p),
+                ("max_consecutive_failures", c_uint),
+                ("max_errors", c_uint), ("progress", MIGRATE_PROGRESS_CB),
+                ("progress_payload", c_void_p),
+                ("progress_interval_ms", c_uint)]
+
+
+class MigrateCounts(Structure):
+    _fields_ = [("version", c_uint), ("mode", c_int), ("dry_run", c_int),
+                ("total", c_uint64), ("successful", c_uint64),
+                ("failed", c_uint64), ("skipped", c_uint64),
+                ("recovered", c_uint64), ("not_attempted", c_uint64),
+                ("source_deleted", c_uint64), ("bytes", c_uint64),
+                ("elapsed_seconds", c_double), ("stop_code", c_int)]
+
+
+class MigrateError(Structure):
+    _fields_ = [("version", c_uint), ("code", c_int), ("table", c_char_p),
+                ("row_id", c_char_p), ("message", c_char_p)]
+
+
+# ------------------------------------------------------------ functions
+
+_P = c_void_p              # any opaque handle
+_OUT = POINTER(c_void_p)   # char ** / uint8_t ** / handle ** out-parameter
+_LEN = POINTER(c_size_t)
+_ERRBUF = POINTER(c_char)  # caller's error buffer (create_string_buffer)
+_S = c_char_p
+
+# name: (restype, argtypes).  Every function of include/docstore/*.h.
+_CORE = {
+    # common.h
+    "docstore_version": (_S, []),
+    "docstore_version_number": (c_int, []),
+    "docstore_strerror": (_S, [c_int]),
+    "docstore_error_name": (_S, [c_int]),
+    "docstore_last_errmsg": (_S, []),
+    "docstore_last_errcode": (c_int, []),
+    "docstore_free": (None, [c_void_p]),
+    "docstore_malloc": (c_void_p, [c_size_t]),
+    "docstore_set_log_callback": (None, [LOG_CB, c_void_p, c_int]),
+    "docstore_set_log_level": (None, [c_int]),
+    # crypto.h
+    "docstore_keyring_new": (c_int, [_OUT, _ERRBUF, c_size_t]),
+    "docstore_keyring_free": (None, [_P]),
+    "docstore_keyring_add_public_pem": (c_int, [_P, _S, c_size_t, _OUT]),
+    "docstore_keyring_add_public_file": (c_int, [_P, _S, _OUT]),
+    "docstore_keyring_add_private_pem": (c_int,
+                                         [_P, _S, c_size_t, _S, _OUT]),
+    "docstore_keyring_add_private_file": (c_int, [_P, _S, _S, _OUT]),
+    "docstore_keyring_set_default": (c_int, [_P, _S]),
+    "docstore_keyring_count": (None, [_P, _LEN, _LEN]),
+    "docstore_keyring_errmsg": (_S, [_P]),
+    "docstore_keygen": (c_int, [_OUT, _OUT, c_uint, _S]),
+    "docstore_envelope_seal": (c_int, [_OUT, _LEN, _P, _S, c_size_t,
+                                       POINTER(DocId)]),
+    "docstore_envelope_open": (c_int, [_OUT, _LEN, _P, _S, c_size_t,
+                                       POINTER(DocId)]),
+    "docstore_envelope_rewrap": (c_int, [_OUT, _LEN, _P, _S, c_size_t, _S]),
+    "docstore_envelope_info_init": (c_int, [POINTER(EnvelopeInfo), c_uint]),
+    "docstore_envelope_info_get": (c_int, [POINTER(EnvelopeInfo), _S,
+                                           c_size_t]),
+    "docstore_envelope_info_clear": (None, [POINTER(EnvelopeInfo)]),
+    # sys/provider.h
+    "docstore_errinfo_set": (c_int, [c_void_p, c_int, _S]),
+    "docstore_provider_new": (c_int, [_OUT, POINTER(ProviderOps), c_void_p]),
+    "docstore_provider_ops_init": (c_int, [POINTER(ProviderOps), c_uint]),
+    "docstore_provider_free": (None, [_P]),
+    "docstore_provider_name": (_S, [_P]),
+    "docstore_key_check": (c_int, [_S]),
+    # provider.h
+    "docstore_local_options_init": (c_int, [POINTER(LocalOptions), c_uint]),
+    "docstore_local_provider_new": (c_int, [_OUT, POINTER(LocalOptions),
+                                            _ERRBUF, c_size_t]),
+    "docstore_s3_options_init": (c_int, [POINTER(S3Options), c_uint]),
+    "docstore_s3_provider_new": (c_int, [_OUT, POINTER(S3Options), _ERRBUF,
+                                         c_size_t]),
+    "docstore_provider_put": (c_int, [_P, _S, _S, c_size_t]),
+    "docstore_provider_get": (c_int, [_P, _OUT, _LEN, _S]),
+    "docstore_provider_head": (c_int, [_P, _S, POINTER(ObjectInfo)]),
+    "docstore_provider_delete": (c_int, [_P, _S]),
+    "docstore_provider_list": (c_int, [_P, _S, LIST_CB, c_void_p]),
+    "docstore_provider_presign": (c_int, [_P, _OUT, _S, c_int, c_uint64]),
+    "docstore_provider_check": (c_int, [_P, _OUT]),
+    "docstore_provider_errmsg": (_S, [_P]),
+    # config.h
+    "docstore_config_new": (c_int, [_OUT]),
+    "docstore_config_free": (None, [_P]),
+    "docstore_config_set": (c_int, [_P, _S, _S]),
+    "docstore_config_get": (_S, [_P, _S]),
+    "docstore_config_load_env": (c_int, [_P]),
+    "docstore_config_load_dotenv": (c_int, [_P, _S]),
+    "docstore_config_validate": (c_int, [_P]),
+    "docstore_config_dump": (c_int, [_P, _OUT]),
+    "docstore_config_errmsg": (_S, [_P]),
+    "docstore_config_name_at": (_S, [c_size_t]),
+    # service.h
+    "docstore_service_options_init": (c_int, [POINTER(ServiceOptions),
+                                              c_uint]),
+    "docstore_service_new": (c_int, [_OUT, _P, _P, POINTER(ServiceOptions),
+                                     _ERRBUF, c_size_t]),
+    "docstore_service_from_config": (c_int, [_OUT, _P, _ERRBUF, c_size_t]),
+    "docstore_service_free": (None, [_P]),
+    "docstore_service_errmsg": (_S, [_P]),
+    "docstore_service_storage_type": (_S, [_P]),
+    "docstore_service_keyring": (c_void_p, [_P]),
+    "docstore_service_provider": (c_void_p, [_P]),
+    "docstore_storage_path": (c_int, [_OUT, _S, _S, _S, c_int64]),
+    "docstore_service_store_encrypted": (c_int, [_P, _OUT, _S, _S, _S,
+                                                 c_size_t, _S]),
+    "docstore_service_retrieve_encrypted": (c_int, [_P, _OUT, _LEN, _S]),
+    "docstore_service_retrieve_fallback": (c_int, [_P, _OUT, _LEN, _S, _S]),
+    "docstore_service_delete": (c_int, [_P, _S]),
+    "docstore_service_exists": (c_int, [_P, POINTER(c_int), POINTER(c_uint64),
+                                        _S]),
+    "docstore_service_download_url": (c_int, [_P, _OUT, _S, c_uint]),
+    "docstore_service_store_document": (c_int, [_P, _OUT, _S, _S, _S,
+                                                c_size_t, _S]),
+    "docstore_service_read_document": (c_int, [_P, _OUT, _LEN, _S,
+                                               POINTER(DocId)]),
+    "docstore_service_list": (c_int, [_P, _S, LIST_CB, c_void_p]),
+    "docstore_service_check": (c_int, [_P, _OUT]),
+    "docstore_op_name": (_S, [c_int]),
+    "docstore_service_stats": (c_int, [_P, c_int, POINTER(OpStats)]),
+    "docstore_service_stats_json": (c_int, [_P, _OUT]),
+    "docstore_service_stats_reset": (None, [_P]),
+    "docstore_default_init": (c_int, [_P, _ERRBUF, c_size_t]),
+    "docstore_default_get": (c_void_p, []),
+    "docstore_default_shutdown": (None, []),
+}
+
+# migrate.h: optional (a library built without the migration engine still
+# serves everything else; docstore.migrate says so when it is missing).
+_MIGRATE = {
+    "docstore_migrate_options_init": (c_int, [POINTER(MigrateOptions),
+                                              c_uint]),
+    "docstore_migrate_options_load_env": (c_int, [POINTER(MigrateOptions)]),
+    "docstore_migrate_report_counts": (c_int, [_P, POINTER(MigrateCounts)]),
+    "docstore_migrate_report_error_count": (c_size_t, [_P]),
+    "docstore_migrate_report_error_at": (c_int, [_P, c_size_t,
+                                                 POINTER(MigrateError)]),
+    "docstore_migrate_report_text": (c_int, [_OUT, _P]),
+    "docstore_migrate_report_json": (c_int, [_OUT, _P]),
+    "docstore_migrate_report_free": (None, [_P]),
+    "docstore_migrate_run": (c_int, [_OUT, POINTER(MigrateOptions), _ERRBUF,
+                                     c_size_t]),
+    "docstore_migrate_verify": (c_int, [_OUT, POINTER(MigrateOptions),
+                                        _ERRBUF, c_size_t]),
+    "docstore_migrate_schema_sql": (c_int, [_OUT, POINTER(MigrateOptions)]),
+    "docstore_migrate_schema_apply": (c_int, [POINTER(MigrateOptions),
+                                              _ERRBUF, c_size_t]),
+}
+
+
+# ------------------------------------------------------------ loading
+
+class LibraryNotFoundError(OSError):
+    """libdocstore could not be loaded; `.tried` lists every attempt."""
+
+    def __init__(self, tried):
+        self.tried = list(tried)
+        lines = "\n".join("  - " + t for t in self.tried)
+        super().__init__(
+            "cannot load libdocstore; tried:\n%s\nSet DOCSTORE_LIBRARY to the "
+            "path of libdocstore.so, or install the library." % lines)
+
+
+_lib = None
+_lib_lock = threading.Lock()
+_has_migrate = False
+
+
+def _package_candidates():
+    here = os.path.dirname(os.path.abspath(__file__))
+    names = []
+    for pattern in ("libdocstore.so", "libdocstore.so.*", "libdocstore.dylib",
+                    "libdocstore*.dylib", "docstore.dll", "libdocstore.dll"):
+        names.extend(sorted(glob.glob(os.path.join(here, pattern))))
+    return here, names
+
+
+def _declare(cdll):
+    global _has_migrate
+    for name, (restype, argtypes) in _CORE.items():
+        fn = getattr(cdll, name)  # AttributeError: library too old / broken
+        fn.restype = restype
+        fn.argtypes = argtypes
+    present = 0
+    for name, (restype, argtypes) in _MIGRATE.items():
+        fn = getattr(cdll, name, None)
+        if fn is not None:
+            fn.restype = restype
+            fn.argtypes = argtypes
+            present += 1
+    _has_migrate = present == len(_MIGRATE)
+
+
+def _try_load(path, tried, label):
+    try:
+        cdll = ctypes.CDLL(path)
+    except OSError as e:
+        tried.append("%s: %s" % (label, e))
+        return None
+    try:
+        _declare(cdll)
+    except AttributeError as e:
+        tried.append("%s: loaded, but it lacks a function (%s)" % (label, e))
+        return None
+    major = cdll.docstore_version_number() // 10000
+    if major != ABI_MAJOR:
+        tried.append("%s: version %s, this binding needs %d.x" % (
+            label, cdll.docstore_version().decode(), ABI_MAJOR))
+        return None
+    return cdll
+
+
+def load_library(path=None):
+    """Load libdocstore now (optionally from an explicit path) and return the
+    ctypes.CDLL.  Later calls return the library already loaded."""
+    global _lib
+    with _lib_lock:
+        if _lib is not None:
+            return _lib
+        tried = []
+        explicit = path or os.environ.get("DOCSTORE_LIBRARY")
+        if explicit:
+            label = ("path %s" % explicit if path
+                     else "DOCSTORE_LIBRARY=%s" % explicit)
+            cdll = _try_load(explicit, tried, label)
+            if cdll is None:
+                raise LibraryNotFoundError(tried)
+            _lib = cdll
+            return _lib
+        tried.append("DOCSTORE_LIBRARY: not set")
+        here, names = _package_candidates()
+        if not names:
+            tried.append("package folder %s: no libdocstore there" % here)
+        for n in names:
+            cdll = _try_load(n, tried, "package folder: %s" % n)
+            if cdll is not None:
+                _lib = cdll
+                return _lib
+        found = ctypes.util.find_library("docstore")
+        if found:
+            cdll = _try_load(found, tried, "find_library('docstore') -> %s"
+                             % found)
+            if cdll is not None:
+                _lib = cdll
+                return _lib
+        else:
+            tried.append("find_library('docstore'): nothing found")
+        cdll = _try_load(SONAME, tried, "system linker path: %s" % SONAME)
+        if cdll is None:
+            raise LibraryNotFoundError(tried)
+        _lib = cdll
+        return _lib
+
+
+def lib():
+    """The loaded library (loading it on first use)."""
+    if _lib is not None:
+        return _lib
+    return load_library()
+
+
+def has_migrate():
+    """True when the loaded library has the migration engine (migrate.h)."""
+    lib()
+    return _has_migrate
+
+
+# ------------------------------------------------------------ helpers
+
+def enc(value):
+    """A Python value as a C string argument: None stays NULL, str is UTF-8,
+    bytes pass as they are, anything else (ints: the seed passes file_id=123)
+    goes through str()."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return str(value).encode("utf-8")
+
+
+def as_bytes(data):
+    """Input bytes for a (pointer, length) pair."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    return bytes(data)  # bytearray, memoryview
+
+
+def envelope_bytes(envelope):
+    """An envelope as the backend holds it (a dict), or its JSON text."""
+    if isinstance(envelope, dict):
+        return json.dumps(envelope, separators=(",", ":")).encode()
+    return as_bytes(envelope)
+
+
+def dec(ptr):
+    """A borrowed C string (restype c_char_p gives bytes) as str."""
+    return None if ptr is None else ptr.decode("utf-8", "replace")
+
+
+def take_bytes(ptr, length):
+    """Copy a library-owned buffer into bytes and free it (docstore_free
+    wipes it).  ptr is a c_void_p (or its value)."""
+    p = ptr.value if isinstance(ptr, c_void_p) else ptr
+    if not p:
+        return b""
+    try:
+        return ctypes.string_at(p, length)
+    finally:
+        _lib.docstore_free(p)
+
+
+def take_str(ptr, length=None):
+    """Copy a library-owned NUL-terminated string into str and free it.
+    None for NULL."""
+    p = ptr.value if isinstance(ptr, c_void_p) else ptr
+    if not p:
+        return None
+    try:
+        raw = (ctypes.string_at(p) if length is None
+               else ctypes.string_at(p, length))
+    finally:
+        _lib.docstore_free(p)
+    return raw.decode("utf-8", "replace")
+
+
+ERRBUF_LEN = 512
+
+
+def errbuf():
+    return ctypes.create_string_buffer(ERRBUF_LEN)
+
+
+def error_message(rc, handle_errmsg=None, handle=None, buf=None):
+    """The library's message for a failure `rc` that just happened on this
+    thread.  Must be called on the thread that made the call (bindings run
+    each call and this together in one worker-thread function).
+
+    Order: the caller's errbuf (constructors); the thread's own last error
+    when its code is rc (cannot be overwritten by another thread sharing the
+    handle); the handle's last error."""
+    if buf is not None and buf.value:
+        return buf.value.decode("utf-8", "replace")
+    if _lib.docstore_last_errcode() == rc:
+        msg = _lib.docstore_last_errmsg()
+        if msg:
+            return msg.decode("utf-8", "replace")
+    if handle_errmsg is not None and handle:
+        msg = handle_errmsg(handle)
+        if msg:
+            return msg.decode("utf-8", "replace")
+    return _lib.docstore_strerror(rc).decode()
+
+
+def check(rc, handle_errmsg=None, handle=None, buf=None):
+    """Raise the DocstoreError subclass for rc < 0; return rc otherwise."""
+    if rc >= 0:
+        return rc
+    from .errors import error_from_code
+    raise error_from_code(rc, error_message(rc, handle_errmsg, handle, buf))
+
+
+def _free_handle(free_name, ptr):
+    getattr(_lib, free_name)(ptr)
+
+
+class Handle:
+    """Owner of one C handle.  Frees it exactly once: on close(), when the
+    Handle is garbage collected, or at interpreter exit (weakref.finalize),
+    unless release() handed the ownership to the library."""
+
+    __slots__ = ("ptr", "_fin", "__weakref__")
+
+    def __init__(self, ptr, free_name):
+        self.ptr = ptr
+        self._fin = weakref.finalize(self, _free_handle, free_name, ptr)
+
+    def release(self):
+        """The library took the handle over (docstore_service_new)."""
+        self._fin.detach()
+        ptr, self.ptr = self.ptr, None
+        return ptr
+
+    def close(self):
+        self._fin()
+        self.ptr = None
+
+    def alive(self):
+        return self.ptr is not None

@@ -1,0 +1,330 @@
+# libdocstore Python binding: the ObjectStorageService facade
+# (include/docstore/service.h).
+# SPDX-License-Identifier: Apache-2.0
+"""ObjectStorageService with the seed's names and shapes.
+
+Every awaitable method runs its C call in a worker thread (the service's
+`executor`, or the event loop's default one), and has a blocking twin named
+`<name>_sync` that does the same in the calling thread.  get_download_url
+is synchronous, as in the seed.
+"""
+
+import ctypes
+import json
+import time
+
+from . import _ffi
+from .config import as_config
+from .crypto import Keyring, doc_id
+from .providers import (StorageProvider, _Lister, _provider_class,
+                        run_blocking)
+
+class _Dead:
+    """Stands in for the handle of an object the library freed."""
+    ptr = None
+
+    def alive(self):
+        return False
+
+
+def storage_path(file_id, filename, user_id=None, when=None):
+    """documents/user_<user_id>/YYYY/MM/DD/<file_id>_<filename>_<ext>.json
+    (documents/system/... without a user), dated `when` (Unix seconds, now
+    by default) in UTC; the filename is sanitised."""
+    lib = _ffi.lib()
+    out = ctypes.c_void_p()
+    _ffi.check(lib.docstore_storage_path(
+        ctypes.byref(out), _ffi.enc(file_id), _ffi.enc(filename),
+        _ffi.enc(user_id), int(time.time() if when is None else when)))
+    return _ffi.take_str(out)
+
+
+def _awaitable(sync_name):
+    async def method(self, *args, **kwargs):
+        return await run_blocking(self.executor, getattr(self, sync_name),
+                                  *args, **kwargs)
+    method.__name__ = sync_name[:-len("_sync")]
+    method.__doc__ = "Awaitable %s() (runs in a worker thread)." % sync_name
+    return method
+
+
+class ObjectStorageService:
+    """The facade: documents/ path layout, envelope checks, encryption
+    helpers, fallback to legacy local files, counters.  Safe to use from
+    many threads and tasks at once.
+
+    ObjectStorageService(provider, keyring=None, ...) takes the provider and
+    keyring over (they stay usable through this service).  Without
+    arguments it is built from the environment (STORAGE_TYPE, S3_*,
+    LOCAL_STORAGE_PATH, RSA_*_KEY_PATH...); see from_config().
+    A provider made by ObjectStorageFactory.create_provider() already has
+    its service: ObjectStorageService(that_provider) shares it.
+    """
+
+    #: executor for the awaitable methods (None: the loop's default one)
+    executor = None
+
+    def __init__(self, provider=None, keyring=None, *, legacy_root=None,
+                 validate_envelopes=True, executor=None):
+        if executor is not None:
+            self.executor = executor
+        if provider is None:
+            if keyring is not None:
+                raise ValueError("a keyring needs a provider")
+            self._from_config(as_config(None))
+            return
+        if not isinstance(provider, StorageProvider):
+            raise TypeError("provider must be a StorageProvider, not %s"
+                            % type(provider).__name__)
+        if not provider._owned():
+            self._share(provider, keyring, legacy_root, validate_envelopes)
+            return
+        if keyring is not None and not keyring._h.ptr == keyring._ptr:
+            raise ValueError("the keyring already belongs to a service")
+        lib = _ffi.lib()
+        opts = _ffi.ServiceOptions()
+        _ffi.check(lib.docstore_service_options_init(
+            ctypes.byref(opts), _ffi.SERVICE_OPTIONS_VERSION))
+        opts.legacy_root = _ffi.enc(
+            None if legacy_root is None else str(legacy_root))
+        opts.validate_envelopes = 1 if validate_envelopes else 0
+        # The library owns provider and keyring from here, even on failure.
+        pptr = provider._h.release()
+        kptr = keyring._h.release() if keyring is not None else None
+        out = ctypes.c_void_p()
+        buf = _ffi.errbuf()
+        rc = lib.docstore_service_new(ctypes.byref(out), pptr, kptr,
+                                      ctypes.byref(opts), buf,
+                                      _ffi.ERRBUF_LEN)
+        if rc < 0:
+            provider._h = _Dead()
+            if keyring is not None:
+                keyring._h = _Dead()
+            _ffi.check(rc, buf=buf)
+        self._adopt(out.value)
+        provider._h = self._h
+        provider._service_ptr = self._ptr
+        if keyring is not None:
+            keyring._h = self._h
+        self._provider = provider
+        self._keyring = keyring
+
+    def _adopt(self, ptr):
+        self._ptr = ptr
+        self._h = _ffi.Handle(ptr, "docstore_service_free")
+        self._provider = None
+        self._keyring = None
+
+    def _share(self, provider, keyring, legacy_root, validate_envelopes):
+        owner = getattr(provider, "_service_ptr", None)
+        if owner is None or not provider._h.alive():
+            raise ValueError("the provider already belongs to a service")
+        if (keyring is not None or legacy_root is not None
+                or not validate_envelopes):
+            raise ValueError(
+                "this provider was made from a configuration: set the key "
+                "paths and options in that configuration instead")
+        self._ptr = owner
+        self._h = provider._h
+        self._provider = provider
+        self._keyring = None
+
+    def _from_config(self, cfg):
+        lib = _ffi.lib()
+        out = ctypes.c_void_p()
+        buf = _ffi.errbuf()
+        _ffi.check(lib.docstore_service_from_config(
+            ctypes.byref(out), cfg._ptr(), buf, _ffi.ERRBUF_LEN), buf=buf)
+        self._adopt(out.value)
+
+    @classmethod
+    def from_config(cls, config=None, *, executor=None):
+        """Build a service from a Config, a dict of settings (the seed's
+        config dict), or None (the environment)."""
+        svc = cls.__new__(cls)
+        if executor is not None:
+            svc.executor = executor
+        svc._from_config(as_config(config))
+        return svc
+
+    # ------------------------------------------------------- plumbing
+    def _p(self):
+        if not self._h.alive():
+            raise ValueError("storage service is closed")
+        return self._ptr
+
+    def _check(self, rc):
+        return _ffi.check(rc, _ffi.lib().docstore_service_errmsg, self._p())
+
+    def close(self):
+        """Free the service, its provider and keyring, now.  No call may be
+        in flight.  (Otherwise they are freed when no longer referenced.)"""
+        self._h.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def storage_type(self):
+        """"local", "s3", or a custom provider's name."""
+        return _ffi.dec(_ffi.lib().docstore_service_storage_type(self._p()))
+
+    @property
+    def provider(self):
+        """The service's provider (raw object operations)."""
+        if self._provider is None:
+            ptr = _ffi.lib().docstore_service_provider(self._p())
+            p = _provider_class(self.storage_type)._borrowed(ptr, self._h)
+            p._service_ptr = self._ptr
+            p.executor = self.executor
+            self._provider = p
+        return self._provider
+
+    @property
+    def keyring(self):
+        """The service's keyring, or None."""
+        if self._keyring is None:
+            ptr = _ffi.lib().docstore_service_keyring(self._p())
+            if ptr:
+                self._keyring = Keyring._borrowed(ptr, self._h)
+        return self._keyring
+
+    # ------------------------------------------------- blocking calls
+    def store_encrypted_document_sync(self, file_id, filename,
+                                      encrypted_data, user_id=None):
+        """Store an envelope (the backend's dict, or JSON text) under the
+        document's storage path; returns that path."""
+        data = _ffi.envelope_bytes(encrypted_data)
+        out = ctypes.c_void_p()
+        self._check(_ffi.lib().docstore_service_store_encrypted(
+            self._p(), ctypes.byref(out), _ffi.enc(file_id),
+            _ffi.enc(filename), data, len(data), _ffi.enc(user_id)))
+        return _ffi.take_str(out)
+
+    def _retrieve(self, fn, *args):
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        self._check(fn(self._p(), ctypes.byref(out), ctypes.byref(n),
+                       *args))
+        return json.loads(_ffi.take_bytes(out, n.value))
+
+    def retrieve_encrypted_document_sync(self, path):
+        """The envelope stored at path, as a dict."""
+        return self._retrieve(
+            _ffi.lib().docstore_service_retrieve_encrypted, _ffi.enc(path))
+
+    def retrieve_with_fallback_sync(self, path, legacy_path):
+        """As retrieve_encrypted_document, but when the object store fails,
+        read the legacy local file (the attachment's old filepath) instead,
+        logging "Failed to retrieve from object storage, falling back to
+        local".  path may be None (a document never migrated)."""
+        return self._retrieve(
+            _ffi.lib().docstore_service_retrieve_fallback, _ffi.enc(path),
+            _ffi.enc(None if legacy_path is None else str(legacy_path)))
+
+    def delete_document_sync(self, path):
+        """Delete a document; a missing one is not an error."""
+        self._check(_ffi.lib().docstore_service_delete(self._p(),
+                                                       _ffi.enc(path)))
+        return True
+
+    def _exists(self, path):
+        exists, size = ctypes.c_int(), ctypes.c_uint64()
+        self._check(_ffi.lib().docstore_service_exists(
+            self._p(), ctypes.byref(exists), ctypes.byref(size),
+            _ffi.enc(path)))
+        return bool(exists.value), size.value
+
+    def document_exists_sync(self, path):
+        return self._exists(path)[0]
+
+    def document_size_sync(self, path):
+        """Size in bytes of the stored envelope, None if missing."""
+        exists, size = self._exists(path)
+        return size if exists else None
+
+    def get_download_url(self, path, expiration_hours=24):
+        """Presigned URL (S3); UnsupportedError on local storage."""
+        out = ctypes.c_void_p()
+        self._check(_ffi.lib().docstore_service_download_url(
+            self._p(), ctypes.byref(out), _ffi.enc(path),
+            int(expiration_hours)))
+        return _ffi.take_str(out)
+
+    def store_document_sync(self, file_id, filename, data, user_id=None):
+        """Encrypt plaintext bytes with the keyring's default key (binding
+        file_id/user_id) and store them; returns the storage path."""
+        data = _ffi.as_bytes(data)
+        out = ctypes.c_void_p()
+        self._check(_ffi.lib().docstore_service_store_document(
+            self._p(), ctypes.byref(out), _ffi.enc(file_id),
+            _ffi.enc(filename), data, len(data), _ffi.enc(user_id)))
+        return _ffi.take_str(out)
+
+    def read_document_sync(self, path, file_id=None, user_id=None):
+        """Retrieve and decrypt.  With file_id (and user_id), an envelope
+        bound to another document raises IntegrityError."""
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        doc = doc_id(file_id, user_id)
+        self._check(_ffi.lib().docstore_service_read_document(
+            self._p(), ctypes.byref(out), ctypes.byref(n), _ffi.enc(path),
+            ctypes.byref(doc) if doc is not None else None))
+        return _ffi.take_bytes(out, n.value)
+
+    def list_documents_sync(self, prefix=None, each=None):
+        """ObjectInfo of the objects under prefix (None: "documents/")."""
+        lister = _Lister(each)
+        rc = _ffi.lib().docstore_service_list(self._p(), _ffi.enc(prefix),
+                                              lister.cb, None)
+        return lister.finish(rc, self._check)
+
+    def check_sync(self):
+        """Connectivity check of the provider; returns its report."""
+        out = ctypes.c_void_p()
+        self._check(_ffi.lib().docstore_service_check(self._p(),
+                                                      ctypes.byref(out)))
+        return _ffi.take_str(out) or ""
+
+    # ------------------------------------------------------ awaitables
+    store_encrypted_document = _awaitable("store_encrypted_document_sync")
+    retrieve_encrypted_document = _awaitable(
+        "retrieve_encrypted_document_sync")
+    retrieve_with_fallback = _awaitable("retrieve_with_fallback_sync")
+    delete_document = _awaitable("delete_document_sync")
+    document_exists = _awaitable("document_exists_sync")
+    document_size = _awaitable("document_size_sync")
+    store_document = _awaitable("store_document_sync")
+    read_document = _awaitable("read_document_sync")
+    list_documents = _awaitable("list_documents_sync")
+    check = _awaitable("check_sync")
+
+    # --------------------------------------------------------- metrics
+    def stats(self):
+        """{op: {"successes", "failures", "bytes", "total_latency_us",
+        "avg_latency_us", "retries"}} for every counted operation."""
+        lib = _ffi.lib()
+        result = {}
+        op = 0
+        while True:  # the ops this library counts: until a NULL name
+            name = lib.docstore_op_name(op)
+            if name is None:
+                return result
+            s = _ffi.OpStats()
+            s.version = _ffi.OP_STATS_VERSION
+            self._check(lib.docstore_service_stats(self._p(), op,
+                                                   ctypes.byref(s)))
+            result[_ffi.dec(name)] = {
+                field: getattr(s, field) for field, _ in s._fields_[1:]}
+            op += 1
+
+    def stats_json(self):
+        """The library's own JSON rendering of the counters, parsed."""
+        out = ctypes.c_void_p()
+        self._check(_ffi.lib().docstore_service_stats_json(
+            self._p(), ctypes.byref(out)))
+        return json.loads(_ffi.take_str(out))
+
+    def reset_stats(self):
+        _ffi.lib().docstore_service_stats_reset(self._p())
