@@ -519,6 +519,10 @@ static void test_list(void **state) {
   assert_int_equal(l.n, 5);
   assert_string_equal(l.keys[0], "documents/system/2024/01/15/4_d.pdf_pdf.json");
   assert_string_equal(l.keys[4], "other/thing");
+  /* Again: each listing reads the root from its start (the root fd is
+   * shared, its read position must not be). */
+  l = list_of(f->p, "");
+  assert_int_equal(l.n, 5);
 
   l = list_of(f->p, "documents/");
   assert_int_equal(l.n, 4);
