@@ -1,0 +1,525 @@
+/*
+ * libdocstore - the ObjectStorageService facade.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Composes a provider (through the dispatch layer, which counts storage
+ * operations), a keyring, the documents/ path layout and the legacy-file
+ * fallback.  The service's own state after creation is its counters
+ * (atomics) and its last error (behind a mutex), so one service serves
+ * any number of threads.
+ *
+ * Every public call keeps the detail of a failure in a local error record
+ * and, on failure, stores it on the handle and in the thread's last error
+ * (finish()).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "provider/fsio.h"
+#include "provider/provider_internal.h"
+#include "service_internal.h"
+
+#define HOURS_DEFAULT 24
+#define HOURS_MAX 168 /* S3 presigned URLs last at most 7 days */
+
+struct docstore_service {
+  docstore_provider *provider;
+  docstore_keyring *keyring;
+  char *legacy_root; /* NULL: the current directory */
+  int validate_envelopes;
+  docstore__metrics metrics; /* encrypt, decrypt, fallback */
+  docstore__handle_err err;
+};
+
+int docstore_service_options_init(docstore_service_options *opts,
+                                  unsigned int version) {
+  if (!opts || version != DOCSTORE_SERVICE_OPTIONS_VERSION)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                             "service options: unknown version %u "
+                             "(expected %d)",
+                             version, DOCSTORE_SERVICE_OPTIONS_VERSION);
+  docstore_service_options init = DOCSTORE_SERVICE_OPTIONS_INIT;
+  *opts = init;
+  return 0;
+}
+
+int docstore_service_new(docstore_service **out, docstore_provider *provider,
+                         docstore_keyring *keyring,
+                         const docstore_service_options *opts, char *errbuf,
+                         size_t errbuf_len) {
+  docstore_service_options defaults = DOCSTORE_SERVICE_OPTIONS_INIT;
+  docstore_service *svc = NULL;
+  docstore__err err;
+  int rc;
+  docstore__err_clear(&err);
+  if (out)
+    *out = NULL;
+  if (!opts)
+    opts = &defaults;
+  if (!out || !provider) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "service: out and provider are required");
+    goto fail;
+  }
+  if (opts->version < 1 || opts->version > DOCSTORE_SERVICE_OPTIONS_VERSION) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "service: unknown options version %u",
+                           opts->version);
+    goto fail;
+  }
+  svc = docstore__alloc(sizeof(*svc));
+  if (!svc) {
+    rc = docstore__err_set(&err, DOCSTORE_ENOMEM, "service: out of memory");
+    goto fail;
+  }
+  if (opts->legacy_root && opts->legacy_root[0] &&
+      !(svc->legacy_root = docstore__strdup(opts->legacy_root))) {
+    docstore_free(svc);
+    rc = docstore__err_set(&err, DOCSTORE_ENOMEM, "service: out of memory");
+    goto fail;
+  }
+  svc->provider = provider;
+  svc->keyring = keyring;
+  svc->validate_envelopes = opts->validate_envelopes != 0;
+  docstore__metrics_init(&svc->metrics);
+  docstore__handle_err_init(&svc->err);
+  *out = svc;
+  return 0;
+fail:
+  /* Ownership was transferred: release what we were given. */
+  docstore_provider_free(provider);
+  docstore_keyring_free(keyring);
+  docstore__err_to_buf(&err, errbuf, errbuf_len);
+  return rc;
+}
+
+void docstore_service_free(docstore_service *svc) {
+  if (!svc)
+    return;
+  docstore_provider_free(svc->provider);
+  docstore_keyring_free(svc->keyring);
+  docstore_free(svc->legacy_root);
+  docstore__handle_err_destroy(&svc->err);
+  docstore_free(svc);
+}
+
+const char *docstore_service_errmsg(docstore_service *svc) {
+  return svc ? docstore__handle_err_get(&svc->err)
+             : "invalid service handle (NULL)";
+}
+
+const char *docstore_service_storage_type(const docstore_service *svc) {
+  return svc ? docstore_provider_name(svc->provider) : "(none)";
+}
+
+docstore_keyring *docstore_service_keyring(docstore_service *svc) {
+  return svc ? svc->keyring : NULL;
+}
+
+docstore_provider *docstore_service_provider(docstore_service *svc) {
+  return svc ? svc->provider : NULL;
+}
+
+/* End of a public call: a failure goes to the handle (and the thread). */
+static int finish(docstore_service *svc, int rc, const docstore__err *err) {
+  if (rc < 0) {
+    docstore__err e = *err;
+    if (e.code != rc || !e.msg[0]) {
+      e.code = rc;
+      if (!e.msg[0])
+        docstore__strlcpy(e.msg, docstore_strerror(rc), sizeof(e.msg));
+    }
+    docstore__handle_err_store(&svc->err, &e);
+  }
+  return rc;
+}
+
+/* Time and count an operation of the service itself. */
+static void count(docstore_service *svc, int op, int rc, uint64_t bytes,
+                  uint64_t start) {
+  docstore__metrics_record(&svc->metrics, op, rc, bytes,
+                           docstore__now_us() - start);
+}
+
+/* ------------------------------------------------------------ store */
+
+static int check_envelope(const char *envelope, size_t len,
+                          docstore__err *err) {
+  docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
+  int rc = docstore_envelope_info_get(&info, envelope, len);
+  docstore_envelope_info_clear(&info);
+  if (rc == DOCSTORE_ENOMEM)
+    return docstore__err_set(err, rc, "out of memory");
+  if (rc < 0)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "refusing to store data that is not a valid "
+                             "envelope: %s",
+                             docstore_last_errmsg());
+  return 0;
+}
+
+/* Put bytes at a storage path and log where they went. */
+static int put_at(docstore_service *svc, const char *path, const void *data,
+                  size_t len, docstore__err *err) {
+  DOCSTORE__GUARD(docstore__provider_put(svc->provider, path, data, len, err));
+  docstore__log(DOCSTORE_LOG_INFO, "File uploaded to %s: %s%s",
+                docstore__provider_display_name(svc->provider),
+                docstore__provider_location(svc->provider), path);
+  return 0;
+}
+
+int docstore_service_store_encrypted(docstore_service *svc, char **out_path,
+                                     const char *file_id, const char *filename,
+                                     const char *envelope, size_t envelope_len,
+                                     const char *user_id) {
+  docstore__err err;
+  char *path = NULL;
+  int rc;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  if (!out_path || !envelope || envelope_len == 0) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "store: out_path and a non-empty envelope are "
+                           "required");
+    goto done;
+  }
+  *out_path = NULL;
+  if (svc->validate_envelopes)
+    DOCSTORE__GUARD_GOTO(rc, check_envelope(envelope, envelope_len, &err),
+                         done);
+  DOCSTORE__GUARD_GOTO(rc,
+                       docstore__storage_path(&path, file_id, filename,
+                                              user_id, (int64_t)time(NULL),
+                                              &err),
+                       done);
+  DOCSTORE__GUARD_GOTO(rc, put_at(svc, path, envelope, envelope_len, &err),
+                       done);
+  *out_path = path;
+  path = NULL;
+done:
+  docstore_free(path);
+  return finish(svc, rc, &err);
+}
+
+int docstore_service_store_document(docstore_service *svc, char **out_path,
+                                    const char *file_id, const char *filename,
+                                    const uint8_t *data, size_t len,
+                                    const char *user_id) {
+  docstore__err err;
+  char *path = NULL, *envelope = NULL;
+  size_t envelope_len = 0;
+  int rc;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  if (!out_path || (!data && len > 0)) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "store: out_path and data are required");
+    goto done;
+  }
+  *out_path = NULL;
+  if (!svc->keyring) {
+    rc = docstore__err_set(&err, DOCSTORE_EKEY,
+                           "store: this service has no keyring (set "
+                           "RSA_PUBLIC_KEY_PATH)");
+    goto done;
+  }
+  /* The path first: a bad id is refused before any encryption. */
+  DOCSTORE__GUARD_GOTO(rc,
+                       docstore__storage_path(&path, file_id, filename,
+                                              user_id, (int64_t)time(NULL),
+                                              &err),
+                       done);
+  docstore_doc_id doc = {file_id, user_id};
+  static const uint8_t empty[1] = {0};
+  uint64_t start = docstore__now_us();
+  rc = docstore_envelope_seal(&envelope, &envelope_len, svc->keyring,
+                              data ? data : empty, len, &doc);
+  count(svc, DOCSTORE_OP_ENCRYPT, rc, len, start);
+  if (rc < 0) {
+    docstore__err_set(&err, rc, "encrypt %s: %s", path,
+                      docstore_last_errmsg());
+    goto done;
+  }
+  DOCSTORE__GUARD_GOTO(rc, put_at(svc, path, envelope, envelope_len, &err),
+                       done);
+  *out_path = path;
+  path = NULL;
+done:
+  docstore_free(path);
+  docstore_free(envelope);
+  return finish(svc, rc, &err);
+}
+
+/* ------------------------------------------------------------ retrieve */
+
+static int get_at(docstore_service *svc, docstore__buf *out, const char *path,
+                  docstore__err *err) {
+  DOCSTORE__GUARD(docstore__provider_get(svc->provider, path, out, err));
+  docstore__log(DOCSTORE_LOG_INFO, "File downloaded from %s: %s",
+                docstore__provider_display_name(svc->provider), path);
+  return 0;
+}
+
+int docstore_service_retrieve_encrypted(docstore_service *svc, char **out,
+                                        size_t *out_len, const char *path) {
+  docstore__err err;
+  docstore__buf buf = DOCSTORE__BUF_INIT;
+  int rc;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  if (!out || !out_len) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "retrieve: out and out_len are required");
+    goto done;
+  }
+  *out = NULL;
+  *out_len = 0;
+  DOCSTORE__GUARD_GOTO(rc, get_at(svc, &buf, path, &err), done);
+  *out = (char *)docstore__buf_detach(&buf, out_len);
+done:
+  docstore__buf_free(&buf);
+  return finish(svc, rc, &err);
+}
+
+/* Read a legacy file; relative paths are under legacy_root. */
+static int read_legacy(docstore_service *svc, docstore__buf *out,
+                       const char *legacy_path, docstore__err *err) {
+  char *full = NULL;
+  uint64_t start = docstore__now_us();
+  if (legacy_path[0] != '/' && svc->legacy_root) {
+    size_t n = strlen(svc->legacy_root);
+    full = docstore__sprintf("%s%s%s", svc->legacy_root,
+                             svc->legacy_root[n - 1] == '/' ? "" : "/",
+                             legacy_path);
+    if (!full)
+      return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  }
+  int rc = docstore__file_read(out, full ? full : legacy_path, err);
+  count(svc, DOCSTORE_OP_FALLBACK, rc, rc < 0 ? 0 : out->len, start);
+  if (rc == 0)
+    docstore__log(DOCSTORE_LOG_INFO, "File read from local fallback: %s",
+                  full ? full : legacy_path);
+  docstore_free(full);
+  return rc;
+}
+
+int docstore_service_retrieve_fallback(docstore_service *svc, char **out,
+                                       size_t *out_len, const char *path,
+                                       const char *legacy_path) {
+  docstore__err err, legacy_err;
+  docstore__buf buf = DOCSTORE__BUF_INIT;
+  int rc;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  docstore__err_clear(&legacy_err);
+  if (!out || !out_len || (!path && (!legacy_path || !legacy_path[0]))) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "retrieve: out, out_len and a path or a legacy "
+                           "path are required");
+    goto done;
+  }
+  *out = NULL;
+  *out_len = 0;
+  if (path) {
+    rc = get_at(svc, &buf, path, &err);
+    if (rc == 0 || rc == DOCSTORE_EINVAL || !legacy_path || !legacy_path[0])
+      goto done;
+    docstore__log(DOCSTORE_LOG_WARN,
+                  "Failed to retrieve from object storage, falling back to "
+                  "local: %s",
+                  err.msg);
+    docstore__buf_free(&buf);
+  } else {
+    rc = docstore__err_set(&err, DOCSTORE_ENOTFOUND,
+                           "no storage path (document not migrated)");
+  }
+  int lrc = read_legacy(svc, &buf, legacy_path, &legacy_err);
+  if (lrc == 0) {
+    rc = 0;
+  } else if (path) {
+    /* Both failed: the object store's code, both reasons. */
+    char first[DOCSTORE__ERRMSG_MAX];
+    docstore__strlcpy(first, err.msg, sizeof(first));
+    docstore__err_set(&err, rc, "%s; local fallback failed too: %s", first,
+                      legacy_err.msg);
+  } else {
+    rc = lrc;
+    err = legacy_err;
+  }
+done:
+  if (rc == 0)
+    *out = (char *)docstore__buf_detach(&buf, out_len);
+  docstore__buf_free(&buf);
+  return finish(svc, rc, &err);
+}
+
+int docstore_service_read_document(docstore_service *svc, uint8_t **out,
+                                   size_t *out_len, const char *path,
+                                   const docstore_doc_id *expect) {
+  docstore__err err;
+  docstore__buf buf = DOCSTORE__BUF_INIT;
+  int rc;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  if (!out || !out_len) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "read: out and out_len are required");
+    goto done;
+  }
+  *out = NULL;
+  *out_len = 0;
+  if (!svc->keyring) {
+    rc = docstore__err_set(&err, DOCSTORE_EKEY,
+                           "read: this service has no keyring (set "
+                           "RSA_PRIVATE_KEY_PATH)");
+    goto done;
+  }
+  DOCSTORE__GUARD_GOTO(rc, get_at(svc, &buf, path, &err), done);
+  uint64_t start = docstore__now_us();
+  rc = docstore_envelope_open(out, out_len, svc->keyring, (const char *)buf.data,
+                              buf.len, expect);
+  count(svc, DOCSTORE_OP_DECRYPT, rc, rc < 0 ? 0 : *out_len, start);
+  if (rc < 0)
+    docstore__err_set(&err, rc, "decrypt %s: %s", path,
+                      docstore_last_errmsg());
+done:
+  docstore__buf_free(&buf);
+  return finish(svc, rc, &err);
+}
+
+/* ------------------------------------------------------------ others */
+
+int docstore_service_delete(docstore_service *svc, const char *path) {
+  docstore__err err;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  int rc = docstore__provider_delete(svc->provider, path, &err);
+  if (rc == 0)
+    docstore__log(DOCSTORE_LOG_INFO, "File deleted from %s: %s",
+                  docstore__provider_display_name(svc->provider), path);
+  return finish(svc, rc, &err);
+}
+
+int docstore_service_exists(docstore_service *svc, int *exists,
+                            uint64_t *size, const char *path) {
+  docstore__err err;
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  if (!exists)
+    return finish(svc,
+                  docstore__err_set(&err, DOCSTORE_EINVAL,
+                                    "exists: the exists pointer is NULL"),
+                  &err);
+  *exists = 0;
+  if (size)
+    *size = 0;
+  int rc = docstore__provider_head(svc->provider, path, &info, &err);
+  if (rc == DOCSTORE_ENOTFOUND)
+    return 0;
+  if (rc == 0) {
+    *exists = 1;
+    if (size)
+      *size = info.size;
+  }
+  return finish(svc, rc, &err);
+}
+
+int docstore_service_download_url(docstore_service *svc, char **out_url,
+                                  const char *path,
+                                  unsigned int expiration_hours) {
+  docstore__err err;
+  int rc;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  if (!out_url) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "download_url: out_url is "
+                                                  "NULL");
+    goto done;
+  }
+  *out_url = NULL;
+  if (expiration_hours == 0)
+    expiration_hours = HOURS_DEFAULT;
+  if (expiration_hours > HOURS_MAX) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "expiration_hours must be 1..%d (S3 presigned URLs "
+                           "last at most 7 days)",
+                           HOURS_MAX);
+    goto done;
+  }
+  rc = docstore__provider_presign(svc->provider, path, DOCSTORE_PRESIGN_GET,
+                                  (uint64_t)expiration_hours * 3600u, out_url,
+                                  &err);
+  if (rc == DOCSTORE_EUNSUPPORTED) {
+    docstore__err_prefix(&err, "download URLs need S3 storage "
+                               "(STORAGE_TYPE=s3)");
+    goto done;
+  }
+  /* The URL carries a signature: log the path only. */
+  if (rc == 0)
+    docstore__log(DOCSTORE_LOG_INFO, "Presigned URL generated: %s", path);
+done:
+  return finish(svc, rc, &err);
+}
+
+int docstore_service_list(docstore_service *svc, const char *prefix,
+                          docstore_list_cb cb, void *payload) {
+  docstore__err err;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  int rc = docstore__provider_list(svc->provider,
+                                   prefix ? prefix : "documents/", cb, payload,
+                                   &err);
+  return finish(svc, rc, &err);
+}
+
+int docstore_service_check(docstore_service *svc, char **report) {
+  docstore__err err;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  docstore__err_clear(&err);
+  int rc = docstore__provider_check(svc->provider, report, &err);
+  return finish(svc, rc, &err);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+/* The provider's storage counters plus the service's own. */
+static void snapshot(docstore_service *svc, docstore__metrics *m) {
+  docstore__metrics_init(m);
+  docstore__metrics_merge(m, docstore__provider_metrics(svc->provider));
+  docstore__metrics_merge(m, &svc->metrics);
+}
+
+int docstore_service_stats(docstore_service *svc, int op,
+                           docstore_op_stats *out) {
+  docstore__metrics m;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  snapshot(svc, &m);
+  return docstore__metrics_get(&m, op, out);
+}
+
+int docstore_service_stats_json(docstore_service *svc, char **out) {
+  docstore__metrics m;
+  if (!svc)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
+  snapshot(svc, &m);
+  return docstore__metrics_json(&m, out);
+}
+
+void docstore_service_stats_reset(docstore_service *svc) {
+  if (!svc)
+    return;
+  docstore__metrics_reset(docstore__provider_metrics(svc->provider));
+  docstore__metrics_reset(&svc->metrics);
+}
