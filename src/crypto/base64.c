@@ -2,49 +2,60 @@
  * libdocstore - strict base64 (RFC 4648 section 4) for envelopes.
  * SPDX-License-Identifier: Apache-2.0
  *
- * Encoding uses OpenSSL's EVP_EncodeBlock (no line breaks).  Decoding is our
- * own because EVP_DecodeBlock is lenient (it trims whitespace and reports
- * padded lengths) and envelopes must be read strictly: the alphabet only,
- * '=' only as padding at the very end, unused bits zero (so every byte
- * string has exactly one accepted encoding).
+ * Our own codec rather than OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock:
+ *  - decoding must be strict and EVP_DecodeBlock is lenient (it trims
+ *    whitespace and reports padded lengths): here only the alphabet, '='
+ *    only as padding at the very end, unused bits zero, so every byte
+ *    string has exactly one accepted encoding;
+ *  - both directions are on the hot path of every envelope (the ciphertext
+ *    is base64): table-driven, they run several times faster than OpenSSL's
+ *    byte-at-a-time loops, and take size_t lengths (EVP_*Block take int).
+ * tests/unit/test_crypto_base64.c checks the encoder against OpenSSL.
  */
-#include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "crypto_internal.h"
 
-/* EVP_EncodeBlock takes an int length: encode in slices of this many
- * bytes (a multiple of 3, so the slices' encodings simply concatenate). */
-#define B64_ENCODE_SLICE ((size_t)3 << 26)
+/* Tables built once (pthread_once), then read-only:
+ *  - enc_pair[v] for a 12-bit value v: its two alphabet characters, so a
+ *    3-byte group is encoded with two lookups;
+ *  - dec[i][c] for the i-th character (0..3) of a quantum: its 6-bit value
+ *    already shifted into place, or DEC_BAD (a bit above the 24 data bits)
+ *    for any character outside the alphabet ('=' included). */
+#define DEC_BAD 0x01000000u
 
-/* 0..63 for alphabet characters, B64_BAD for everything else ('=' too). */
-#define B64_BAD 0xFFu
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static uint16_t enc_pair[4096];
+static uint32_t dec[4][256];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-static const uint8_t b64_value[256] = {
-#define B64_ROW16 B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,        \
-                  B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,        \
-                  B64_BAD, B64_BAD, B64_BAD, B64_BAD
-    /* 0x00 - 0x2F */
-    B64_ROW16, B64_ROW16,
-    B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
-    B64_BAD, B64_BAD, B64_BAD, 62 /* + */, B64_BAD, B64_BAD, B64_BAD,
-    63 /* / */,
-    /* 0x30 - 0x3F: digits */
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, B64_BAD, B64_BAD, B64_BAD,
-    B64_BAD, B64_BAD, B64_BAD,
-    /* 0x40 - 0x5F: upper case */
-    B64_BAD, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
-    18, 19, 20, 21, 22, 23, 24, 25, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
-    B64_BAD,
-    /* 0x60 - 0x7F: lower case */
-    B64_BAD, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
-    42, 43, 44, 45, 46, 47, 48, 49, 50, 51, B64_BAD, B64_BAD, B64_BAD,
-    B64_BAD, B64_BAD,
-    /* 0x80 - 0xFF */
-    B64_ROW16, B64_ROW16, B64_ROW16, B64_ROW16, B64_ROW16, B64_ROW16,
-    B64_ROW16, B64_ROW16
-#undef B64_ROW16
-};
+static void tables_init(void) {
+  for (unsigned v = 0; v < 4096; v++) {
+    unsigned char two[2] = {(unsigned char)b64_alphabet[v >> 6],
+                            (unsigned char)b64_alphabet[v & 63]};
+    memcpy(&enc_pair[v], two, 2);
+  }
+  for (unsigned i = 0; i < 4; i++)
+    for (unsigned c = 0; c < 256; c++)
+      dec[i][c] = DEC_BAD;
+  for (unsigned k = 0; k < 64; k++) {
+    unsigned char c = (unsigned char)b64_alphabet[k];
+    dec[0][c] = k << 18;
+    dec[1][c] = k << 12;
+    dec[2][c] = k << 6;
+    dec[3][c] = k;
+  }
+}
+
+static void tables(void) { pthread_once(&tables_once, tables_init); }
+
+/* The 6-bit value of an alphabet character, or 64 for anything else. */
+static unsigned value_of(unsigned char c) {
+  uint32_t v = dec[3][c];
+  return v == DEC_BAD ? 64u : (unsigned)v;
+}
 
 int docstore__b64_len(size_t *out, size_t n) {
   *out = 0;
@@ -56,15 +67,26 @@ int docstore__b64_len(size_t *out, size_t n) {
 }
 
 void docstore__b64_encode(char *out, const uint8_t *data, size_t n) {
-  unsigned char *t = (unsigned char *)out;
-  while (n > 0) {
-    size_t slice = n < B64_ENCODE_SLICE ? n : B64_ENCODE_SLICE;
-    int w = EVP_EncodeBlock(t, data, (int)slice);
-    t += w;
-    data += slice;
-    n -= slice;
+  tables();
+  size_t groups = n / 3;
+  char *o = out;
+  for (size_t i = 0; i < groups; i++, data += 3, o += 4) {
+    uint32_t v = (uint32_t)data[0] << 16 | (uint32_t)data[1] << 8 | data[2];
+    memcpy(o, &enc_pair[v >> 12], 2);
+    memcpy(o + 2, &enc_pair[v & 0xFFFu], 2);
   }
-  *t = '\0';
+  size_t rest = n % 3;
+  if (rest) {
+    uint32_t v = (uint32_t)data[0] << 16;
+    if (rest == 2)
+      v |= (uint32_t)data[1] << 8;
+    o[0] = b64_alphabet[v >> 18];
+    o[1] = b64_alphabet[(v >> 12) & 63];
+    o[2] = rest == 2 ? b64_alphabet[(v >> 6) & 63] : '=';
+    o[3] = '=';
+    o += 4;
+  }
+  *o = '\0';
 }
 
 int docstore__b64_append(docstore__buf *b, const uint8_t *data, size_t n) {
@@ -94,8 +116,8 @@ int docstore__b64_decoded_len(size_t *out, const char *in, size_t in_len) {
 
 /* Decode one quantum that may be the text's last one (with padding). */
 static int decode_last(uint8_t *out, size_t *n, const unsigned char *q) {
-  unsigned a = b64_value[q[0]], b = b64_value[q[1]];
-  if ((a | b) & 0xC0u)
+  unsigned a = value_of(q[0]), b = value_of(q[1]);
+  if ((a | b) >= 64)
     return DOCSTORE_EFORMAT;
   if (q[2] == '=') {
     /* "xx==": one byte; the low 4 bits of the second digit are unused. */
@@ -106,8 +128,8 @@ static int decode_last(uint8_t *out, size_t *n, const unsigned char *q) {
     *n = 1;
     return 0;
   }
-  unsigned c = b64_value[q[2]];
-  if (c & 0xC0u)
+  unsigned c = value_of(q[2]);
+  if (c >= 64)
     return DOCSTORE_EFORMAT;
   if (q[3] == '=') {
     /* "xxx=": two bytes; the low 2 bits of the third digit are unused. */
@@ -120,8 +142,8 @@ static int decode_last(uint8_t *out, size_t *n, const unsigned char *q) {
     *n = 2;
     return 0;
   }
-  unsigned d = b64_value[q[3]];
-  if (d & 0xC0u)
+  unsigned d = value_of(q[3]);
+  if (d >= 64)
     return DOCSTORE_EFORMAT;
   if (out) {
     out[0] = (uint8_t)(a << 2 | b >> 4);
@@ -138,27 +160,27 @@ int docstore__b64_decode(uint8_t *out, size_t *out_len, const char *in,
   *out_len = 0;
   if (in_len % 4 != 0)
     return DOCSTORE_EFORMAT;
+  tables();
   size_t full = in_len / 4;
   if (final && full > 0)
     full--; /* the last quantum is decoded by decode_last() */
 
-  /* Hot loop: any bad character sets a bit above the low 24 in `bad`. */
+  /* Hot loop: a bad character sets DEC_BAD in `bad`, checked once. */
   uint32_t bad = 0;
   uint8_t *o = out;
-  for (size_t i = 0; i < full; i++, q += 4) {
-    uint32_t v = (uint32_t)b64_value[q[0]] << 18 |
-                 (uint32_t)b64_value[q[1]] << 12 |
-                 (uint32_t)b64_value[q[2]] << 6 | (uint32_t)b64_value[q[3]];
-    bad |= (uint32_t)(b64_value[q[0]] | b64_value[q[1]] | b64_value[q[2]] |
-                      b64_value[q[3]]);
-    if (o) {
+  if (o) {
+    for (size_t i = 0; i < full; i++, q += 4, o += 3) {
+      uint32_t v = dec[0][q[0]] | dec[1][q[1]] | dec[2][q[2]] | dec[3][q[3]];
+      bad |= v;
       o[0] = (uint8_t)(v >> 16);
       o[1] = (uint8_t)(v >> 8);
       o[2] = (uint8_t)v;
-      o += 3;
     }
+  } else {
+    for (size_t i = 0; i < full; i++, q += 4)
+      bad |= dec[0][q[0]] | dec[1][q[1]] | dec[2][q[2]] | dec[3][q[3]];
   }
-  if (bad & 0xC0u)
+  if (bad & DEC_BAD)
     return DOCSTORE_EFORMAT;
   size_t n = full * 3;
   if (final && in_len > 0) {
