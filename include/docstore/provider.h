@@ -36,7 +36,12 @@ DOCSTORE_EXTERN int docstore_local_options_init(docstore_local_options *opts,
  * Create a provider that stores objects as files under opts->root: folders
  * 0700, files 0600, atomic writes (temporary file, fsync, rename, fsync of
  * the folder).  Keys are checked with docstore_key_check() and can never
- * reach outside the root.  No presign (DOCSTORE_EUNSUPPORTED).
+ * reach outside the root: every path is walked from the root one folder at
+ * a time, and a symbolic link met inside the root is never followed
+ * (DOCSTORE_EACCESS).  A folder is not an object (get/head:
+ * DOCSTORE_ENOTFOUND); delete leaves emptied folders in place.  Key
+ * segments starting with ".docstore-tmp-" are reserved (temporary files).
+ * No presign (DOCSTORE_EUNSUPPORTED).
  * @return 0, DOCSTORE_EINVAL, DOCSTORE_ECONFIG (root unusable),
  *         DOCSTORE_EIO, DOCSTORE_ENOMEM; detail in errbuf.
  */
@@ -126,7 +131,9 @@ DOCSTORE_EXTERN int docstore_provider_head(docstore_provider *p,
 DOCSTORE_EXTERN int docstore_provider_delete(docstore_provider *p,
                                              const char *key);
 
-/** List objects under a prefix ("" or NULL: all). */
+/** List objects under a prefix ("" or NULL: all).  When cb returns
+ *  non-zero the listing stops and this returns cb's value if it is
+ *  negative, DOCSTORE_ECANCELED otherwise. */
 DOCSTORE_EXTERN int docstore_provider_list(docstore_provider *p,
                                            const char *prefix,
                                            docstore_list_cb cb, void *payload);

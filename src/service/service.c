@@ -141,6 +141,17 @@ static void count(docstore_service *svc, int op, int rc, uint64_t bytes,
                            docstore__now_us() - start);
 }
 
+/* The document calls encrypt or decrypt: they need keys.  `var` names the
+ * setting that would have loaded them. */
+static int need_keyring(const docstore_service *svc, const char *what,
+                        const char *var, docstore__err *err) {
+  if (svc->keyring)
+    return 0;
+  return docstore__err_set(err, DOCSTORE_EKEY,
+                           "%s: this service has no keyring (set %s)", what,
+                           var);
+}
+
 /* ------------------------------------------------------------ store */
 
 static int check_envelope(const char *envelope, size_t len,
@@ -219,12 +230,9 @@ int docstore_service_store_document(docstore_service *svc, char **out_path,
     goto done;
   }
   *out_path = NULL;
-  if (!svc->keyring) {
-    rc = docstore__err_set(&err, DOCSTORE_EKEY,
-                           "store: this service has no keyring (set "
-                           "RSA_PUBLIC_KEY_PATH)");
-    goto done;
-  }
+  DOCSTORE__GUARD_GOTO(rc, need_keyring(svc, "store", "RSA_PUBLIC_KEY_PATH",
+                                        &err),
+                       done);
   /* The path first: a bad id is refused before any encryption. */
   DOCSTORE__GUARD_GOTO(rc,
                        docstore__storage_path(&path, file_id, filename,
@@ -373,12 +381,9 @@ int docstore_service_read_document(docstore_service *svc, uint8_t **out,
   }
   *out = NULL;
   *out_len = 0;
-  if (!svc->keyring) {
-    rc = docstore__err_set(&err, DOCSTORE_EKEY,
-                           "read: this service has no keyring (set "
-                           "RSA_PRIVATE_KEY_PATH)");
-    goto done;
-  }
+  DOCSTORE__GUARD_GOTO(rc, need_keyring(svc, "read", "RSA_PRIVATE_KEY_PATH",
+                                        &err),
+                       done);
   DOCSTORE__GUARD_GOTO(rc, get_at(svc, &buf, path, &err), done);
   uint64_t start = docstore__now_us();
   rc = docstore_envelope_open(out, out_len, svc->keyring, (const char *)buf.data,
