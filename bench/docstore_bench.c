@@ -423,10 +423,10 @@ static int op_open(void *vctx, size_t i)
                               c->envelope_len, &c->doc);
   if (rc < 0)
     return fail("docstore_envelope_open", rc, docstore_last_errmsg());
-  if (pt_len != c->len) {
+  if (pt_len != c->len || (pt_len && memcmp(pt, c->plaintext, pt_len) != 0)) {
     docstore_free(pt);
     return fail("docstore_envelope_open", DOCSTORE_EINTEGRITY,
-                "decrypted length differs");
+                "decrypted bytes differ from the sealed ones");
   }
   docstore_free(pt);
   return 0;
