@@ -1,0 +1,508 @@
+// libdocstore for Node.js, through koffi (no compiler needed).
+// SPDX-License-Identifier: Apache-2.0
+//
+// The library is found through DOCSTORE_LIBRARY (a path), then a
+// libdocstore.so* in this folder, then the system linker path
+// ("libdocstore.so.0"); when none loads, the error lists what was tried.
+//
+// Every fallible call returns 0 or a negative code; a negative code becomes
+// a DocstoreError (err.errno: the code, err.code: "DOCSTORE_ENOTFOUND",
+// err.message: the library's detail).  Buffers the library returns are
+// copied into JS and released with docstore_free (which wipes them).
+// Handles are freed by close(), or by the garbage collector.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const koffi = require('koffi');
+
+const ABI_MAJOR = 0;
+
+// ------------------------------------------------------------ loading
+function loadLibrary() {
+  const tried = [];
+  const attempt = (file, label) => {
+    try {
+      return koffi.load(file);
+    } catch (e) {
+      tried.push(`${label}: ${e.message}`);
+      return null;
+    }
+  };
+  const fail = () => {
+    throw new Error('cannot load libdocstore; tried:\n' +
+      tried.map((t) => '  - ' + t).join('\n') +
+      '\nSet DOCSTORE_LIBRARY to the path of libdocstore.so.');
+  };
+  const explicit = process.env.DOCSTORE_LIBRARY;
+  if (explicit) {
+    // An explicit choice that fails is an error, not a reason to load
+    // another copy.
+    return attempt(explicit, `DOCSTORE_LIBRARY=${explicit}`) || fail();
+  }
+  tried.push('DOCSTORE_LIBRARY: not set');
+  const local = fs.readdirSync(__dirname)
+    .filter((f) => /^libdocstore\.so(\.\d+)*$/.test(f)).sort();
+  if (local.length === 0) tried.push(`${__dirname}: no libdocstore there`);
+  for (const f of local) {
+    const lib = attempt(path.join(__dirname, f), `package folder: ${f}`);
+    if (lib) return lib;
+  }
+  const soname = `libdocstore.so.${ABI_MAJOR}`;
+  return attempt(soname, `system linker path: ${soname}`) || fail();
+}
+
+const lib = loadLibrary();
+
+// ------------------------------------------------------------ the C API
+// Versioned structs (version first; fields of version 1).
+const LocalOptions = koffi.struct('docstore_local_options', {
+  version: 'unsigned int', root: 'const char *', fsync: 'int',
+});
+const ServiceOptions = koffi.struct('docstore_service_options', {
+  version: 'unsigned int', legacy_root: 'const char *',
+  validate_envelopes: 'int',
+});
+const DocId = koffi.struct('docstore_doc_id', {
+  file_id: 'const char *', user_id: 'const char *',
+});
+const ObjectInfo = koffi.struct('docstore_object_info', {
+  version: 'unsigned int', key: 'const char *', size: 'uint64_t',
+  mtime: 'int64_t', etag: 'const char *',
+});
+const OpStats = koffi.struct('docstore_op_stats', {
+  version: 'unsigned int', successes: 'uint64_t', failures: 'uint64_t',
+  bytes: 'uint64_t', total_latency_us: 'uint64_t',
+  avg_latency_us: 'uint64_t', retries: 'uint64_t',
+});
+const ListCb = koffi.proto(
+  'int docstore_list_cb(void *payload, const void *info)');
+
+const C = {};
+for (const proto of [
+  'const char *docstore_version(void)',
+  'int docstore_version_number(void)',
+  'const char *docstore_error_name(int code)',
+  'const char *docstore_strerror(int code)',
+  'const char *docstore_last_errmsg(void)',
+  'int docstore_last_errcode(void)',
+  'void docstore_free(void *ptr)',
+  // keys
+  'int docstore_keygen(_Out_ void **pub, _Out_ void **priv, unsigned int bits, const char *passphrase)',
+  'int docstore_keyring_new(_Out_ void **out, uint8_t *errbuf, size_t len)',
+  'void docstore_keyring_free(void *kr)',
+  'int docstore_keyring_add_public_pem(void *kr, const char *pem, size_t len, _Out_ void **key_id)',
+  'int docstore_keyring_add_private_pem(void *kr, const char *pem, size_t len, const char *pass, _Out_ void **key_id)',
+  'int docstore_keyring_set_default(void *kr, const char *key_id)',
+  'const char *docstore_keyring_errmsg(void *kr)',
+  'int docstore_envelope_seal(_Out_ void **out, _Out_ size_t *len, void *kr, const uint8_t *data, size_t n, const docstore_doc_id *doc)',
+  'int docstore_envelope_open(_Out_ void **out, _Out_ size_t *len, void *kr, const char *env, size_t n, const docstore_doc_id *expect)',
+  'int docstore_envelope_rewrap(_Out_ void **out, _Out_ size_t *len, void *kr, const char *env, size_t n, const char *key_id)',
+  // config
+  'int docstore_config_new(_Out_ void **out)',
+  'void docstore_config_free(void *cfg)',
+  'int docstore_config_set(void *cfg, const char *name, const char *value)',
+  'int docstore_config_dump(void *cfg, _Out_ void **out)',
+  'const char *docstore_config_errmsg(void *cfg)',
+  // providers
+  'int docstore_local_options_init(_Inout_ docstore_local_options *opts, unsigned int version)',
+  'int docstore_local_provider_new(_Out_ void **out, const docstore_local_options *opts, uint8_t *errbuf, size_t len)',
+  'void docstore_provider_free(void *p)',
+  // service
+  'int docstore_service_options_init(_Inout_ docstore_service_options *opts, unsigned int version)',
+  'int docstore_service_new(_Out_ void **out, void *provider, void *keyring, const docstore_service_options *opts, uint8_t *errbuf, size_t len)',
+  'int docstore_service_from_config(_Out_ void **out, void *cfg, uint8_t *errbuf, size_t len)',
+  'void docstore_service_free(void *svc)',
+  'const char *docstore_service_errmsg(void *svc)',
+  'const char *docstore_service_storage_type(void *svc)',
+  'int docstore_service_store_encrypted(void *svc, _Out_ void **path, const char *file_id, const char *filename, const char *env, size_t n, const char *user_id)',
+  'int docstore_service_retrieve_encrypted(void *svc, _Out_ void **out, _Out_ size_t *len, const char *path)',
+  'int docstore_service_delete(void *svc, const char *path)',
+  'int docstore_service_exists(void *svc, _Out_ int *exists, _Out_ uint64_t *size, const char *path)',
+  'int docstore_service_download_url(void *svc, _Out_ void **url, const char *path, unsigned int hours)',
+  'int docstore_service_store_document(void *svc, _Out_ void **path, const char *file_id, const char *filename, const uint8_t *data, size_t n, const char *user_id)',
+  'int docstore_service_read_document(void *svc, _Out_ void **out, _Out_ size_t *len, const char *path, const docstore_doc_id *expect)',
+  'int docstore_service_list(void *svc, const char *prefix, docstore_list_cb *cb, void *payload)',
+  'const char *docstore_op_name(int op)',
+  'int docstore_service_stats(void *svc, int op, _Inout_ docstore_op_stats *out)',
+]) {
+  const fn = lib.func(proto);
+  C[fn.info.name] = fn;
+}
+
+if (Math.floor(C.docstore_version_number() / 10000) !== ABI_MAJOR) {
+  throw new Error(`libdocstore ${C.docstore_version()} is not ABI ${ABI_MAJOR}.x`);
+}
+
+// ------------------------------------------------------------ errors
+class DocstoreError extends Error {
+  constructor(errno, message) {
+    super(message || C.docstore_strerror(errno));
+    this.name = 'DocstoreError';
+    this.errno = errno;                        // -3
+    this.code = C.docstore_error_name(errno);  // 'DOCSTORE_ENOTFOUND'
+  }
+}
+
+const ERRBUF_LEN = 512;
+
+// The message of failure `rc` that just happened on this thread: the
+// constructor's errbuf, the thread's own last error when it is this one,
+// else the handle's last error.
+function check(rc, handleErrmsg, handle, errbuf) {
+  if (rc >= 0) return rc;
+  let msg = '';
+  if (errbuf) msg = errbuf.toString('utf8', 0, Math.max(0, errbuf.indexOf(0)));
+  if (!msg && C.docstore_last_errcode() === rc) msg = C.docstore_last_errmsg();
+  if (!msg && handleErrmsg && handle) msg = handleErrmsg(handle);
+  throw new DocstoreError(rc, msg);
+}
+
+// Copy a library-owned buffer into JS, then free (and wipe) it.
+function takeBuffer(ptr, len) {
+  if (!ptr) return Buffer.alloc(0);
+  try {
+    return Buffer.from(new Uint8Array(koffi.view(ptr, Number(len))));
+  } finally {
+    C.docstore_free(ptr);
+  }
+}
+
+function takeString(ptr, len) {
+  if (!ptr) return null;
+  try {
+    return len === undefined ? koffi.decode.string(ptr)
+      : koffi.decode.string(ptr, Number(len));
+  } finally {
+    C.docstore_free(ptr);
+  }
+}
+
+function str(v) {
+  return v === null || v === undefined ? null : String(v);
+}
+
+function bytes(data) {
+  if (Buffer.isBuffer(data)) return data;
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  return Buffer.from(data);
+}
+
+function envelopeText(envelope) {
+  return typeof envelope === 'string' || Buffer.isBuffer(envelope)
+    ? bytes(envelope) : Buffer.from(JSON.stringify(envelope), 'utf8');
+}
+
+function docId(fileId, userId) {
+  return fileId === null || fileId === undefined ? null
+    : { file_id: str(fileId), user_id: str(userId) };
+}
+
+// Handles are freed on close(), else when garbage collected.
+const finalizer = new FinalizationRegistry(({ free, ptr }) => free(ptr));
+
+class Handle {
+  constructor(ptr, free) {
+    this.ptr = ptr;
+    this.free = free;
+    finalizer.register(this, { free, ptr }, this);
+  }
+
+  get() {
+    if (!this.ptr) throw new DocstoreError(-1, 'handle is closed');
+    return this.ptr;
+  }
+
+  // The library took the handle over (docstore_service_new).
+  release() {
+    finalizer.unregister(this);
+    const p = this.ptr;
+    this.ptr = null;
+    return p;
+  }
+
+  close() {
+    if (this.ptr) this.free(this.release());
+  }
+}
+
+// ------------------------------------------------------------ keys
+function generateKeyPair(bits = 0, passphrase = null) {
+  const pub = [null];
+  const priv = [null];
+  check(C.docstore_keygen(pub, priv, bits, passphrase));
+  return { publicKey: takeString(pub[0]), privateKey: takeString(priv[0]) };
+}
+
+class Keyring {
+  constructor() {
+    const out = [null];
+    const err = Buffer.alloc(ERRBUF_LEN);
+    check(C.docstore_keyring_new(out, err, ERRBUF_LEN), null, null, err);
+    this.h = new Handle(out[0], C.docstore_keyring_free);
+  }
+
+  check(rc) {
+    return check(rc, C.docstore_keyring_errmsg, this.h.ptr);
+  }
+
+  addPublicPem(pem) {
+    const kid = [null];
+    const b = bytes(pem);
+    this.check(C.docstore_keyring_add_public_pem(this.h.get(), b, b.length, kid));
+    return takeString(kid[0]);
+  }
+
+  addPrivatePem(pem, passphrase = null) {
+    const kid = [null];
+    const b = bytes(pem);
+    this.check(C.docstore_keyring_add_private_pem(this.h.get(), b, b.length,
+      passphrase, kid));
+    return takeString(kid[0]);
+  }
+
+  setDefault(keyId) {
+    this.check(C.docstore_keyring_set_default(this.h.get(), keyId));
+  }
+
+  seal(data, fileId = null, userId = null) {
+    const out = [null];
+    const len = [0];
+    const b = bytes(data);
+    check(C.docstore_envelope_seal(out, len, this.h.get(), b, b.length,
+      docId(fileId, userId)));
+    return takeString(out[0], len[0]);
+  }
+
+  open(envelope, fileId = null, userId = null) {
+    const out = [null];
+    const len = [0];
+    const b = envelopeText(envelope);
+    check(C.docstore_envelope_open(out, len, this.h.get(), b, b.length,
+      docId(fileId, userId)));
+    return takeBuffer(out[0], len[0]);
+  }
+
+  rewrap(envelope, newKeyId = null) {
+    const out = [null];
+    const len = [0];
+    const b = envelopeText(envelope);
+    check(C.docstore_envelope_rewrap(out, len, this.h.get(), b, b.length,
+      newKeyId));
+    return takeString(out[0], len[0]);
+  }
+
+  close() {
+    this.h.close();
+  }
+}
+
+// ------------------------------------------------------------ config
+// A docstore_config from {NAME: value} (null/undefined values left unset).
+function makeConfig(settings) {
+  const out = [null];
+  check(C.docstore_config_new(out));
+  const cfg = new Handle(out[0], C.docstore_config_free);
+  for (const [name, value] of Object.entries(settings || {})) {
+    if (value === null || value === undefined) continue;
+    check(C.docstore_config_set(cfg.get(), name, String(value)),
+      C.docstore_config_errmsg, cfg.ptr);
+  }
+  return cfg;
+}
+
+function configDump(settings) {
+  const cfg = makeConfig(settings);
+  try {
+    const out = [null];
+    check(C.docstore_config_dump(cfg.get(), out), C.docstore_config_errmsg,
+      cfg.ptr);
+    return takeString(out[0]);
+  } finally {
+    cfg.close();
+  }
+}
+
+// ------------------------------------------------------------ service
+class Service {
+  constructor(ptr) {
+    this.h = new Handle(ptr, C.docstore_service_free);
+  }
+
+  // From the seed's settings ({STORAGE_TYPE, LOCAL_STORAGE_PATH, S3_*,
+  // RSA_*_KEY_PATH}).
+  static fromConfig(settings) {
+    const cfg = makeConfig(settings);
+    try {
+      const out = [null];
+      const err = Buffer.alloc(ERRBUF_LEN);
+      check(C.docstore_service_from_config(out, cfg.get(), err, ERRBUF_LEN),
+        null, null, err);
+      return new Service(out[0]);
+    } finally {
+      cfg.close();
+    }
+  }
+
+  // A local-filesystem service; takes the keyring over.
+  static local(root, keyring = null, { fsync = true, legacyRoot = null } = {}) {
+    const opts = {};
+    check(C.docstore_local_options_init(opts, 1));
+    opts.root = String(root);
+    opts.fsync = fsync ? 1 : 0;
+    const out = [null];
+    const err = Buffer.alloc(ERRBUF_LEN);
+    check(C.docstore_local_provider_new(out, opts, err, ERRBUF_LEN), null,
+      null, err);
+    const sopts = {};
+    check(C.docstore_service_options_init(sopts, 1));
+    sopts.legacy_root = legacyRoot;
+    // The service owns provider and keyring from here, even on failure.
+    const kr = keyring ? keyring.h.release() : null;
+    const svc = [null];
+    err.fill(0);
+    check(C.docstore_service_new(svc, out[0], kr, sopts, err, ERRBUF_LEN),
+      null, null, err);
+    return new Service(svc[0]);
+  }
+
+  check(rc) {
+    return check(rc, C.docstore_service_errmsg, this.h.ptr);
+  }
+
+  get storageType() {
+    return C.docstore_service_storage_type(this.h.get());
+  }
+
+  storeDocument(fileId, filename, data, userId = null) {
+    const out = [null];
+    const b = bytes(data);
+    this.check(C.docstore_service_store_document(this.h.get(), out,
+      str(fileId), filename, b, b.length, str(userId)));
+    return takeString(out[0]);
+  }
+
+  readDocument(storagePath, fileId = null, userId = null) {
+    const out = [null];
+    const len = [0];
+    this.check(C.docstore_service_read_document(this.h.get(), out, len,
+      storagePath, docId(fileId, userId)));
+    return takeBuffer(out[0], len[0]);
+  }
+
+  storeEncryptedDocument(fileId, filename, encryptedData, userId = null) {
+    const out = [null];
+    const b = envelopeText(encryptedData);
+    this.check(C.docstore_service_store_encrypted(this.h.get(), out,
+      str(fileId), filename, b, b.length, str(userId)));
+    return takeString(out[0]);
+  }
+
+  retrieveEncryptedDocument(storagePath) {
+    const out = [null];
+    const len = [0];
+    this.check(C.docstore_service_retrieve_encrypted(this.h.get(), out, len,
+      storagePath));
+    return JSON.parse(takeString(out[0], len[0]));
+  }
+
+  deleteDocument(storagePath) {
+    this.check(C.docstore_service_delete(this.h.get(), storagePath));
+  }
+
+  exists(storagePath) {
+    const exists = [0];
+    const size = [0];
+    this.check(C.docstore_service_exists(this.h.get(), exists, size,
+      storagePath));
+    return exists[0] !== 0;
+  }
+
+  getDownloadUrl(storagePath, expirationHours = 24) {
+    const out = [null];
+    this.check(C.docstore_service_download_url(this.h.get(), out,
+      storagePath, expirationHours));
+    return takeString(out[0]);
+  }
+
+  // [{key, size, mtime}] of the objects under prefix (null: "documents/").
+  list(prefix = null) {
+    const items = [];
+    let error = null;
+    const rc = C.docstore_service_list(this.h.get(), prefix, (payload, p) => {
+      try {
+        const info = koffi.decode(p, ObjectInfo);
+        items.push({ key: info.key, size: Number(info.size),
+          mtime: Number(info.mtime) });
+        return 0;
+      } catch (e) {
+        error = e;
+        return 1;
+      }
+    }, null);
+    if (error) throw error;
+    this.check(rc);
+    return items;
+  }
+
+  stats() {
+    const result = {};
+    for (let op = 0; ; op++) {
+      const name = C.docstore_op_name(op);
+      if (name === null) return result;
+      const s = { version: 1 };
+      this.check(C.docstore_service_stats(this.h.get(), op, s));
+      delete s.version;
+      result[name] = s;
+    }
+  }
+
+  // Promise versions: the C call runs on a koffi worker thread, so the
+  // event loop goes on.  The error code is exact; the message is the
+  // handle's last one (see docs/BINDINGS.md about concurrent failures).
+  storeDocumentAsync(fileId, filename, data, userId = null) {
+    const out = [null];
+    const b = bytes(data);
+    return this.async(C.docstore_service_store_document, [this.h.get(), out,
+      str(fileId), filename, b, b.length, str(userId)], () => takeString(out[0]));
+  }
+
+  readDocumentAsync(storagePath, fileId = null, userId = null) {
+    const out = [null];
+    const len = [0];
+    return this.async(C.docstore_service_read_document, [this.h.get(), out,
+      len, storagePath, docId(fileId, userId)],
+    () => takeBuffer(out[0], len[0]));
+  }
+
+  async(fn, args, result) {
+    return new Promise((resolve, reject) => {
+      fn.async(...args, (err, rc) => {
+        if (err) return reject(err);
+        if (rc < 0) {
+          return reject(new DocstoreError(rc,
+            C.docstore_service_errmsg(this.h.ptr)));
+        }
+        try {
+          resolve(result());
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  close() {
+    this.h.close();
+  }
+}
+
+module.exports = {
+  version: () => C.docstore_version(),
+  DocstoreError,
+  generateKeyPair,
+  Keyring,
+  Service,
+  configDump,
+  errorName: (code) => C.docstore_error_name(code),
+};
