@@ -739,6 +739,57 @@ static const char *find_reference(const bench_opts *o, char *buf, size_t len)
   return NULL;
 }
 
+/* One large object moved by the raw provider operations. */
+typedef struct transfer_ctx {
+  docstore_provider *prov;
+  const char *key;
+  const uint8_t *data;
+  size_t len;
+  uint8_t *back; /* what the download got (docstore_free()) */
+  size_t back_len;
+} transfer_ctx;
+
+static int op_upload(void *vctx, size_t i)
+{
+  transfer_ctx *x = vctx;
+  int rc = docstore_provider_put(x->prov, x->key, x->data, x->len);
+
+  (void)i;
+  return rc < 0 ? fail("docstore_provider_put", rc,
+                       docstore_provider_errmsg(x->prov))
+                : 0;
+}
+
+static int op_download(void *vctx, size_t i)
+{
+  transfer_ctx *x = vctx;
+  int rc;
+
+  (void)i;
+  docstore_free(x->back);
+  x->back = NULL;
+  rc = docstore_provider_get(x->prov, &x->back, &x->back_len, x->key);
+  return rc < 0 ? fail("docstore_provider_get", rc,
+                       docstore_provider_errmsg(x->prov))
+                : 0;
+}
+
+/* One timed transfer: a row with MB/s, CPU time and peak RSS. */
+static int bench_transfer(bench_report *r, bench_row **out, bench_op_fn fn,
+                          transfer_ctx *x, const char *label)
+{
+  bench_timing t;
+  int rc;
+
+  progress(label);
+  peak_rss_reset();
+  if ((rc = bench_run(&t, fn, x, 0.0, 1)) < 0)
+    return rc;
+  *out = add_timed_row(r, "s3", &t, x->len, label);
+  (*out)->peak_rss_mib = peak_rss_mib();
+  return 0;
+}
+
 static int bench_s3(bench_report *r, const bench_opts *o)
 {
   docstore_config *cfg = NULL;
@@ -749,17 +800,19 @@ static int bench_s3(bench_report *r, const bench_opts *o)
   bench_timing t;
   bench_row *row, *up, *down;
   char errbuf[512], key[128], cmd[PATH_MAX + 512], refbuf[PATH_MAX];
+  char label[64];
+  transfer_ctx xfer;
   uint8_t pt[4096];
-  uint8_t *big = NULL, *back = NULL;
-  size_t big_len = o->large_mib * MIB, back_len = 0;
+  uint8_t *big = NULL;
+  size_t big_len = o->large_mib * MIB;
   char *env = NULL, *out = NULL;
   size_t env_len = 0;
   docstore_doc_id doc = {"bench", "bench"};
   const char *ref;
-  double t0, c0;
   int rc;
 
   memset(&c, 0, sizeof(c));
+  memset(&xfer, 0, sizeof(xfer));
   if ((rc = docstore_config_new(&cfg)) < 0)
     return fail("docstore_config_new", rc, NULL);
   if ((rc = docstore_config_load_env(cfg)) < 0 ||
@@ -801,38 +854,17 @@ static int bench_s3(bench_report *r, const bench_opts *o)
   }
   fill(big, big_len, big_len);
   snprintf(key, sizeof(key), "bench/docstore-%ld/large.bin", (long)getpid());
-  progress("S3 large upload");
-  peak_rss_reset();
-  t0 = now_s();
-  c0 = cpu_s();
-  if ((rc = docstore_provider_put(prov, key, big, big_len)) < 0) {
-    rc = fail("docstore_provider_put", rc, docstore_provider_errmsg(prov));
+  xfer.prov = prov;
+  xfer.key = key;
+  xfer.data = big;
+  xfer.len = big_len;
+  snprintf(label, sizeof(label), "upload %zu MiB", o->large_mib);
+  if ((rc = bench_transfer(r, &up, op_upload, &xfer, label)) < 0)
     goto done;
-  }
-  up = report_add(r, "s3", "MB/s");
-  snprintf(up->label, sizeof(up->label), "upload %zu MiB", o->large_mib);
-  up->ops_per_s = 1.0 / (now_s() - t0);
-  up->value = (double)big_len * up->ops_per_s / 1e6;
-  up->cpu_us_per_op = (cpu_s() - c0) * 1e6;
-  up->peak_rss_mib = peak_rss_mib();
-  up->iterations = 1;
-
-  progress("S3 large download");
-  peak_rss_reset();
-  t0 = now_s();
-  c0 = cpu_s();
-  if ((rc = docstore_provider_get(prov, &back, &back_len, key)) < 0) {
-    rc = fail("docstore_provider_get", rc, docstore_provider_errmsg(prov));
+  snprintf(label, sizeof(label), "download %zu MiB", o->large_mib);
+  if ((rc = bench_transfer(r, &down, op_download, &xfer, label)) < 0)
     goto done;
-  }
-  down = report_add(r, "s3", "MB/s");
-  snprintf(down->label, sizeof(down->label), "download %zu MiB", o->large_mib);
-  down->ops_per_s = 1.0 / (now_s() - t0);
-  down->value = (double)big_len * down->ops_per_s / 1e6;
-  down->cpu_us_per_op = (cpu_s() - c0) * 1e6;
-  down->peak_rss_mib = peak_rss_mib();
-  down->iterations = 1;
-  if (back_len != big_len || memcmp(back, big, big_len) != 0) {
+  if (xfer.back_len != big_len || memcmp(xfer.back, big, big_len) != 0) {
     rc = fail("docstore_provider_get", DOCSTORE_EINTEGRITY,
               "downloaded bytes differ from the uploaded ones");
     goto done;
@@ -841,8 +873,8 @@ static int bench_s3(bench_report *r, const bench_opts *o)
     rc = fail("docstore_provider_delete", rc, docstore_provider_errmsg(prov));
     goto done;
   }
-  docstore_free(back);
-  back = NULL;
+  docstore_free(xfer.back);
+  xfer.back = NULL;
   free(big);
   big = NULL;
 
@@ -879,7 +911,7 @@ done:
   if (store_ctx_cleanup(&c) < 0 && rc == 0)
     rc = DOCSTORE_ESERVER;
   free(out);
-  docstore_free(back);
+  docstore_free(xfer.back);
   free(big);
   docstore_free(env);
   docstore_keyring_free(kr);
