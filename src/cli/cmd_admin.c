@@ -1,0 +1,77 @@
+/*
+ * docstore CLI - operator commands: check, config.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+extern const cli_command cli_cmd_check, cli_cmd_config;
+
+/* Commands without options of their own: only --help. */
+static int no_options(cli_ctx *ctx, const cli_command *cmd, int argc,
+                      char **argv) {
+  static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int c = cli_getopt(ctx, cmd, argc, argv, "", opts);
+  if (c == 'h')
+    return 1;
+  if (c != -1)
+    return DOCSTORE_EINVAL;
+  CLI_GUARD(cli_positional(ctx, argc, argv, 0, 0));
+  return 0;
+}
+
+static int run_check(cli_ctx *ctx, int argc, char **argv) {
+  docstore_service *svc;
+  char *report = NULL;
+  int rc = no_options(ctx, &cli_cmd_check, argc, argv);
+  if (rc != 0)
+    return rc < 0 ? rc : 0;
+  CLI_GUARD(cli_service(ctx, &svc));
+  rc = docstore_service_check(svc, &report);
+  if (report && *report)
+    printf("%s%s", report, report[strlen(report) - 1] == '\n' ? "" : "\n");
+  docstore_free(report);
+  if (rc < 0)
+    return cli_fail_lib(ctx, rc, "storage check failed",
+                        docstore_service_errmsg(svc));
+  return 0;
+}
+
+const cli_command cli_cmd_check = {
+    "check", "",
+    "Check the configured storage (reachability, credentials, bucket; "
+    "local: root writable)",
+    "One line per check on standard output; exit status non-zero when one "
+    "fails.\n",
+    run_check};
+
+static int run_config(cli_ctx *ctx, int argc, char **argv) {
+  docstore_config *cfg;
+  char *dump = NULL;
+  int rc = no_options(ctx, &cli_cmd_config, argc, argv);
+  if (rc != 0)
+    return rc < 0 ? rc : 0;
+  CLI_GUARD(cli_config(ctx, &cfg));
+  if ((rc = docstore_config_dump(cfg, &dump)) < 0)
+    return cli_fail_lib(ctx, rc, "configuration", docstore_config_errmsg(cfg));
+  printf("# .env file: %s\n%s",
+         ctx->env_loaded ? ctx->env_loaded
+                         : ctx->no_env_file ? "none (--no-env-file)"
+                                            : "none (no ./.env)",
+         dump);
+  docstore_free(dump);
+  /* Shown even when incomplete; then say what is missing. */
+  if ((rc = docstore_config_validate(cfg)) < 0)
+    return cli_fail(ctx, rc, "%s", docstore_config_errmsg(cfg));
+  return 0;
+}
+
+const cli_command cli_cmd_config = {
+    "config", "",
+    "Print the effective configuration (secrets masked) and validate it",
+    "NAME=value lines; '# default' marks defaults, '# from X' fallbacks.\n"
+    "Exit status 3 when the configuration is incomplete.\n",
+    run_config};

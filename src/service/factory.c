@@ -1,0 +1,136 @@
+/*
+ * libdocstore - the factory: a service from a configuration.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The seed's ObjectStorageFactory: STORAGE_TYPE chooses the provider, the
+ * RSA_* variables load keys, DOCSTORE_LEGACY_ROOT becomes the service's
+ * legacy_root and DOCSTORE_LOG_LEVEL the log threshold.
+ */
+#include <string.h>
+
+#include "config/config_internal.h"
+#include "docstore/service.h"
+#include "internal.h"
+
+/* Load the configured key files into a new keyring, or leave *out NULL
+ * when no key file is configured. */
+static int load_keys(docstore_keyring **out, const docstore_config *cfg,
+                     docstore__err *err) {
+  const char *pub = docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH");
+  const char *priv = docstore_config_get(cfg, "RSA_PRIVATE_KEY_PATH");
+  const char *pass = docstore_config_get(cfg, "RSA_PRIVATE_KEY_PASSPHRASE");
+  docstore_keyring *kr = NULL;
+  char msg[DOCSTORE__ERRMSG_MAX];
+  int rc;
+
+  *out = NULL;
+  if (!pub && !priv)
+    return 0;
+  rc = docstore_keyring_new(&kr, msg, sizeof(msg));
+  if (rc < 0)
+    return docstore__err_set(err, rc, "cannot create keyring: %s", msg);
+  /* The public key first: it is the one new documents are sealed under
+   * (during a key rotation the private key may be the previous one). */
+  if (pub && (rc = docstore_keyring_add_public_file(kr, pub, NULL)) < 0) {
+    docstore__err_set(err, rc, "RSA_PUBLIC_KEY_PATH='%s': %s", pub,
+                      docstore_keyring_errmsg(kr));
+    goto fail;
+  }
+  if (priv &&
+      (rc = docstore_keyring_add_private_file(kr, priv, pass, NULL)) < 0) {
+    docstore__err_set(err, rc, "RSA_PRIVATE_KEY_PATH='%s': %s%s", priv,
+                      docstore_keyring_errmsg(kr),
+                      rc == DOCSTORE_EKEY && !pass
+                          ? " (if the key is encrypted, set "
+                            "RSA_PRIVATE_KEY_PASSPHRASE)"
+                          : "");
+    goto fail;
+  }
+  *out = kr;
+  return 0;
+fail:
+  docstore_keyring_free(kr);
+  return rc;
+}
+
+static int make_provider(docstore_provider **out, const docstore_config *cfg,
+                         docstore__err *err) {
+  char msg[DOCSTORE__ERRMSG_MAX];
+  const char *type = docstore__config_effective(cfg, "STORAGE_TYPE", NULL);
+  int rc;
+
+  msg[0] = '\0';
+  if (strcmp(type, "local") == 0) {
+    docstore_local_options lo = DOCSTORE_LOCAL_OPTIONS_INIT;
+    lo.root = docstore__config_effective(cfg, "LOCAL_STORAGE_PATH", NULL);
+    rc = docstore_local_provider_new(out, &lo, msg, sizeof(msg));
+    if (rc < 0)
+      return docstore__err_set(err, rc, "LOCAL_STORAGE_PATH='%s': %s", lo.root,
+                               msg);
+    docstore__log(DOCSTORE_LOG_INFO, "Local storage initialized: path=%s",
+                  lo.root);
+    return 0;
+  }
+
+  docstore_s3_options so;
+  DOCSTORE__GUARD(docstore__config_s3_options(cfg, &so));
+  /* S3_VERIFY_TLS=false: the provider itself warns that TLS verification
+   * is disabled (for https endpoints). */
+  rc = docstore_s3_provider_new(out, &so, msg, sizeof(msg));
+  if (rc < 0)
+    return docstore__err_set(err, rc, "STORAGE_TYPE=s3: %s", msg);
+  docstore__log(DOCSTORE_LOG_INFO, "S3 storage initialized: bucket=%s, "
+                "endpoint=%s", so.bucket,
+                so.endpoint_url ? so.endpoint_url : "None");
+  return 0;
+}
+
+int docstore_service_from_config(docstore_service **out,
+                                 const docstore_config *cfg, char *errbuf,
+                                 size_t errbuf_len) {
+  docstore__err err;
+  docstore_keyring *kr = NULL;
+  docstore_provider *provider = NULL;
+  char msg[DOCSTORE__ERRMSG_MAX];
+  int rc;
+
+  docstore__err_clear(&err);
+  if (out)
+    *out = NULL;
+  if (!out || !cfg) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "%s is NULL",
+                           out ? "cfg" : "out");
+    goto done;
+  }
+  rc = docstore_config_validate(cfg);
+  if (rc < 0) {
+    docstore__err_set(&err, rc, "%s", docstore_config_errmsg(cfg));
+    goto done;
+  }
+
+  int level = docstore__config_log_level(cfg);
+  if (level >= 0)
+    docstore_set_log_level(level);
+
+  DOCSTORE__GUARD_GOTO(rc, load_keys(&kr, cfg, &err), done);
+  DOCSTORE__GUARD_GOTO(rc, make_provider(&provider, cfg, &err), done);
+
+  docstore_service_options so = DOCSTORE_SERVICE_OPTIONS_INIT;
+  so.legacy_root = docstore__config_effective(cfg, "DOCSTORE_LEGACY_ROOT", NULL);
+  msg[0] = '\0';
+  /* The service owns provider and keyring from here on, even on failure. */
+  rc = docstore_service_new(out, provider, kr, &so, msg, sizeof(msg));
+  provider = NULL;
+  kr = NULL;
+  if (rc < 0)
+    docstore__err_set(&err, rc, "%s", msg);
+
+done:
+  docstore_provider_free(provider);
+  docstore_keyring_free(kr);
+  if (rc < 0) {
+    docstore__err_to_buf(&err, errbuf, errbuf_len);
+    docstore__err_publish(&err);
+  }
+  return rc;
+}
