@@ -594,7 +594,8 @@ static int curl_failure(transfer *t, CURLcode rc, const char *errbuf,
   case CURLE_SSL_CRL_BADFILE:
     return docstore__err_set(err, DOCSTORE_ECONNECT,
                              "TLS connection to %s failed: %s (if the server "
-                             "uses a private CA, configure its CA bundle)",
+                             "uses a private CA, set S3_CA_BUNDLE to its "
+                             "certificate)",
                              s3->endpoint, detail);
   case CURLE_OUT_OF_MEMORY:
     return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory in libcurl");

@@ -304,7 +304,7 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
   if (s3->insecure && s3->https)
     docstore__log(DOCSTORE_LOG_WARN,
                   "S3: TLS certificate verification is DISABLED for %s "
-                  "(insecure_skip_verify): for tests only, never in "
+                  "(S3_VERIFY_TLS=false): for tests only, never in "
                   "production",
                   s3->endpoint);
   *out = s3;
