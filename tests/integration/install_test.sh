@@ -307,6 +307,18 @@ for dir in "${builds[@]}"; do
       '^delete_document -> deleted' '^direct_usage: OK$' || true
   fi
 
+  # failures are reported and give a non-zero exit status
+  if STORAGE_TYPE=floppy "$dir/direct_usage" >"$tmp/neg.out" 2>&1; then
+    bad "$kind/direct_usage accepted STORAGE_TYPE=floppy"
+  else
+    expect "$tmp/neg.out" 'STORAGE_TYPE' '^direct_usage: FAILED$' || true
+  fi
+  if "$dir/quickstart" /proc/docstore-no-such-root >"$tmp/neg.out" 2>&1; then
+    bad "$kind/quickstart succeeded with an unusable storage root"
+  else
+    expect "$tmp/neg.out" '^quickstart: docstore_local_provider_new: ' '^quickstart: FAILED$' || true
+  fi
+
   if run "$dir" fallback "$work/fb"; then
     expect "$out" '^retrieve_encrypted_document\(.*\) -> DOCSTORE_E' \
       'log WARN: .*falling back to local' '^fell back to the legacy file' \
