@@ -42,8 +42,7 @@ static int run_check(cli_ctx *ctx, int argc, char **argv) {
 
 const cli_command cli_cmd_check = {
     "check", "",
-    "Check the configured storage (reachability, credentials, bucket; "
-    "local: root writable)",
+    "Check the storage: reachable, credentials, bucket (local: writable)",
     "One line per check on standard output; exit status non-zero when one "
     "fails.\n",
     run_check};
