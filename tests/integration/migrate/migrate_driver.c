@@ -59,33 +59,37 @@ typedef struct wrap {
   int side;
 } wrap;
 
-/* Before/after hooks of one call; returns a code to fail with, or 0. */
-static int hook(int side, int op, int after) {
-  long n = after ? atomic_load(&counts[side][op])
-                 : atomic_fetch_add(&counts[side][op], 1) + 1;
-  if (!after && atomic_load(&failing[side]))
+/* Hooks of one call: before() numbers it (1-based, over all threads) and
+ * returns a code to fail with, or 0; after() gets the same number. */
+static int before(int side, int op, long *n_out) {
+  long n = atomic_fetch_add(&counts[side][op], 1) + 1;
+  *n_out = n;
+  if (atomic_load(&failing[side]))
     return DOCSTORE_ECONNECT;
   for (int i = 0; i < nfaults; i++) {
     fault *f = &faults[i];
     if (f->side != side || f->op != op || n < f->n)
       continue;
-    if (strcmp(f->action, "fail") == 0 && !after) {
+    if (strcmp(f->action, "fail") == 0) {
       atomic_store(&failing[side], 1);
       return DOCSTORE_ECONNECT;
     }
     if (n != f->n)
       continue;
-    if (strcmp(f->action, "kill-before") == 0 && !after)
+    if (strcmp(f->action, "kill-before") == 0)
       raise(SIGKILL);
-    if (strcmp(f->action, "kill-after") == 0 && after)
-      raise(SIGKILL);
-    if (strcmp(f->action, "exec") == 0 && !after &&
-        atomic_exchange(&f->done, 1) == 0) {
-      if (system(f->cmd) != 0)
-        fprintf(stderr, "migrate_driver: fault command failed: %s\n", f->cmd);
-    }
+    if (strcmp(f->action, "exec") == 0 && atomic_exchange(&f->done, 1) == 0 &&
+        system(f->cmd) != 0)
+      fprintf(stderr, "migrate_driver: fault command failed: %s\n", f->cmd);
   }
   return 0;
+}
+
+static void after(int side, int op, long n) {
+  for (int i = 0; i < nfaults; i++)
+    if (faults[i].side == side && faults[i].op == op && faults[i].n == n &&
+        strcmp(faults[i].action, "kill-after") == 0)
+      raise(SIGKILL);
 }
 
 static int injected(docstore_errinfo *err, int code) {
@@ -95,14 +99,13 @@ static int injected(docstore_errinfo *err, int code) {
 static int w_put(void *p, const char *key, const uint8_t *data, size_t len,
                  docstore_errinfo *err) {
   wrap *w = p;
-  int rc = hook(w->side, OP_PUT, 0);
+  long n;
+  int rc = before(w->side, OP_PUT, &n);
   if (rc < 0)
     return injected(err, rc);
   rc = docstore_provider_put(w->inner, key, data, len);
-  if (rc < 0)
-    return docstore_errinfo_set(err, rc, docstore_last_errmsg());
-  hook(w->side, OP_PUT, 1);
-  return 0;
+  after(w->side, OP_PUT, n);
+  return rc < 0 ? docstore_errinfo_set(err, rc, docstore_last_errmsg()) : 0;
 }
 
 static int w_get(void *p, const char *key, docstore_sink_cb sink,
@@ -110,41 +113,40 @@ static int w_get(void *p, const char *key, docstore_sink_cb sink,
   wrap *w = p;
   uint8_t *data = NULL;
   size_t len = 0;
-  int rc = hook(w->side, OP_GET, 0);
+  long n;
+  int rc = before(w->side, OP_GET, &n);
   if (rc < 0)
     return injected(err, rc);
   rc = docstore_provider_get(w->inner, &data, &len, key);
+  after(w->side, OP_GET, n);
   if (rc < 0)
     return docstore_errinfo_set(err, rc, docstore_last_errmsg());
   rc = sink(sink_payload, data, len) ? DOCSTORE_ECANCELED : 0;
   docstore_free(data);
-  hook(w->side, OP_GET, 1);
   return rc;
 }
 
 static int w_head(void *p, const char *key, docstore_object_info *info,
                   docstore_errinfo *err) {
   wrap *w = p;
-  int rc = hook(w->side, OP_HEAD, 0);
+  long n;
+  int rc = before(w->side, OP_HEAD, &n);
   if (rc < 0)
     return injected(err, rc);
   rc = docstore_provider_head(w->inner, key, info);
-  if (rc < 0)
-    return docstore_errinfo_set(err, rc, docstore_last_errmsg());
-  hook(w->side, OP_HEAD, 1);
-  return 0;
+  after(w->side, OP_HEAD, n);
+  return rc < 0 ? docstore_errinfo_set(err, rc, docstore_last_errmsg()) : 0;
 }
 
 static int w_del(void *p, const char *key, docstore_errinfo *err) {
   wrap *w = p;
-  int rc = hook(w->side, OP_DELETE, 0);
+  long n;
+  int rc = before(w->side, OP_DELETE, &n);
   if (rc < 0)
     return injected(err, rc);
   rc = docstore_provider_delete(w->inner, key);
-  if (rc < 0)
-    return docstore_errinfo_set(err, rc, docstore_last_errmsg());
-  hook(w->side, OP_DELETE, 1);
-  return 0;
+  after(w->side, OP_DELETE, n);
+  return rc < 0 ? docstore_errinfo_set(err, rc, docstore_last_errmsg()) : 0;
 }
 
 static void w_free(void *p) { free(p); }

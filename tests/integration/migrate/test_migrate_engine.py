@@ -85,8 +85,10 @@ def test_dry_run_writes_nothing(migrated_db, tmp_path, env_for):
     assert rep["dry_run"] is True
     assert (rep["successful"], rep["failed"]) == (len(fx.good()), len(fx.bad()))
     assert list_local(target) == set()
-    assert db.q("SELECT count(*) FROM document.attachment WHERE storage_type <> 'local' "
-                "OR storage_path IS NOT NULL")[0][0] == 0
+    for table in ("attachment", "attachment_staging"):
+        assert db.q(f"SELECT count(*) FROM document.{table} WHERE storage_type <> 'local' "
+                    f"OR (storage_path IS NOT NULL AND storage_path NOT LIKE '%%_stored.pdf_pdf.json')"
+                    )[0][0] == 0
     assert db.q("SELECT count(*) FROM document.docstore_migration_ledger")[0][0] == 0
     assert "MIGRATION REPORT (DRY RUN)" in err
 
