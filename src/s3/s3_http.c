@@ -516,6 +516,10 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
     curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
     t->resp->status = status;
   }
+  long connects = 0;
+  if (curl_easy_getinfo(t->h, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK &&
+      connects > 0)
+    atomic_fetch_add(&s3->connects, (uint_fast64_t)connects);
   /* Do not leave pointers to this attempt's stack in the handle. */
   curl_easy_setopt(t->h, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(t->h, CURLOPT_ERRORBUFFER, NULL);
@@ -568,21 +572,28 @@ static int curl_failure(transfer *t, CURLcode rc, const char *errbuf,
                              "cannot connect to %s: %s (check "
                              "S3_ENDPOINT_URL and the network)",
                              s3->endpoint, detail);
-  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_OPERATION_TIMEDOUT: {
+    /* libcurl says which phase ran out of time: "Connection timed out
+     * after ..." / "Resolving timed out after ..." before a connection,
+     * "Operation timed out after ... bytes received" after, "Operation too
+     * slow" for the stall detector. */
+    int connected = !strstr(detail, "Connection timed out") &&
+                    !strstr(detail, "Resolving timed out") &&
+                    !strstr(detail, "Failed to connect");
     if (strstr(detail, "too slow"))
       return docstore__err_set(
           err, DOCSTORE_ETIMEOUT,
           "S3 %s %s stalled: less than %u bytes/s for %u ms from %s (%s)",
           t->req->method, what, s3->stall_min_bps, s3->stall_timeout_ms,
           s3->endpoint, detail);
-    if (strstr(detail, "Connection timed out") ||
-        strstr(detail, "connect"))
+    if (!connected)
       return docstore__err_set(err, DOCSTORE_ETIMEOUT,
                                "cannot connect to %s: timed out after %u ms",
                                s3->endpoint, s3->connect_timeout_ms);
     return docstore__err_set(err, DOCSTORE_ETIMEOUT,
                              "S3 %s %s to %s timed out: %s", t->req->method,
                              what, s3->endpoint, detail);
+  }
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CONNECT_ERROR:
   case CURLE_SSL_CACERT_BADFILE:

@@ -196,6 +196,7 @@ typedef struct docstore__s3 {
   /* Retries per docstore_op (also added to the owner's metrics). */
   atomic_uint_fast64_t retries[DOCSTORE_OP_COUNT_];
   atomic_uint_fast64_t requests; /* HTTP attempts made */
+  atomic_uint_fast64_t connects; /* new connections opened (keep-alive) */
   docstore_provider *owner;      /* set once by docstore_s3_provider_new */
 } docstore__s3;
 

@@ -296,6 +296,7 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
   for (int i = 0; i < DOCSTORE_OP_COUNT_; i++)
     atomic_init(&s3->retries[i], 0);
   atomic_init(&s3->requests, 0);
+  atomic_init(&s3->connects, 0);
 
   DOCSTORE__GUARD_GOTO(rc,
                        setup_endpoint(s3, opts->endpoint_url, opts->addressing,

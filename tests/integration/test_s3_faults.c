@@ -15,8 +15,12 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +288,70 @@ static void test_request_timeout(void **state) {
   docstore_provider_free(c.p);
 }
 
+static void test_connect_timeout(void **state) {
+  (void)state;
+  /* A listener whose accept queue is full: the kernel drops further SYNs,
+   * so a connect hangs until the client gives up. */
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(lfd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(listen(lfd, 0), 0);
+  socklen_t alen = sizeof(a);
+  assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+  int fillers[3];
+  for (int i = 0; i < 3; i++) {
+    fillers[i] = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fillers[i] >= 0);
+    assert_int_equal(fcntl(fillers[i], F_SETFL, O_NONBLOCK), 0);
+    (void)connect(fillers[i], (struct sockaddr *)&a, sizeof(a));
+  }
+  char ep[64];
+  snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", ntohs(a.sin_port));
+  docstore_s3_options o = fault_options();
+  o.endpoint_url = ep;
+  o.connect_timeout_ms = 1000;
+  conn c = open_fault(&o, NULL);
+  uint8_t *d = NULL;
+  size_t n = 0;
+  assert_int_equal(docstore_provider_get(c.p, &d, &n, "plain/x.json"),
+                   DOCSTORE_ETIMEOUT);
+  char expect[128];
+  snprintf(expect, sizeof(expect), "cannot connect to %s: timed out after "
+                                   "1000 ms", ep);
+  assert_non_null(strstr(docstore_provider_errmsg(c.p), expect));
+  /* A timeout is not retried. */
+  assert_int_equal(atomic_load(&c.s3->requests), 1);
+  docstore_provider_free(c.p);
+  for (int i = 0; i < 3; i++)
+    close(fillers[i]);
+  close(lfd);
+}
+
+static void test_keep_alive(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  for (int i = 0; i < 10; i++) {
+    char key[64];
+    snprintf(key, sizeof(key), "plain/keepalive-%d.json", i);
+    assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)"{}", 2),
+                     0);
+    uint8_t *d = NULL;
+    size_t n = 0;
+    assert_int_equal(docstore_provider_get(c.p, &d, &n, key), 0);
+    docstore_free(d);
+    assert_int_equal(docstore_provider_delete(c.p, key), 0);
+  }
+  /* 30 requests, one connection. */
+  assert_int_equal(atomic_load(&c.s3->requests), 30);
+  assert_int_equal(atomic_load(&c.s3->connects), 1);
+  docstore_provider_free(c.p);
+}
+
 static void test_access_denied_not_retried(void **state) {
   (void)state;
   docstore_s3_options o = fault_options();
@@ -458,6 +526,8 @@ int main(void) {
       cmocka_unit_test(test_read_resumes_after_drop_mid_body),
       cmocka_unit_test(test_stall_detected),
       cmocka_unit_test(test_request_timeout),
+      cmocka_unit_test(test_connect_timeout),
+      cmocka_unit_test(test_keep_alive),
       cmocka_unit_test(test_access_denied_not_retried),
       cmocka_unit_test(test_error_inside_200_complete_retried),
       cmocka_unit_test(test_error_inside_200_complete_aborts),

@@ -838,7 +838,10 @@ static void test_many_threads_one_provider(void **state) {
     assert_int_equal(pthread_join(t[i], NULL), 0);
     assert_int_equal(w[i].failures, 0);
   }
-  /* Connections were kept for reuse (at most one handle per thread). */
+  /* Connections were kept for reuse (at most one handle per thread):
+   * 192 requests over at most 8 connections. */
+  assert_int_equal(atomic_load(&c.s3->requests), 8 * 8 * 3);
+  assert_true(atomic_load(&c.s3->connects) <= 8);
   assert_true(c.s3->pool.idle_count >= 1);
   assert_true(c.s3->pool.idle_count <= 8);
   docstore_provider_free(c.p);
