@@ -34,6 +34,7 @@
   X(url)                                                                       \
   X(check)                                                                     \
   X(config)                                                                    \
+  X(migrate)                                                                   \
   X(version)                                                                   \
   X(help)
 
