@@ -796,6 +796,60 @@ static void test_service_facade(void **state) {
   docstore_service_free(svc);
 }
 
+static void test_service_from_seed_config(void **state) {
+  (void)state;
+  /* The seed's .env example, with the test server's values. */
+  char *dir = itest_tmpdir();
+  char path[512];
+  snprintf(path, sizeof(path), "%s/.env", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fprintf(f,
+          "# Storage type: \"s3\" or \"local\"\n"
+          "STORAGE_TYPE=s3\n"
+          "# S3 Configuration\n"
+          "S3_ACCESS_KEY=%s\n"
+          "S3_SECRET_KEY=%s\n"
+          "S3_BUCKET=%s\n"
+          "S3_REGION=%s\n"
+          "S3_ENDPOINT_URL=%s # Optional, for MinIO use custom endpoint\n"
+          "# Local Storage Configuration (fallback)\n"
+          "LOCAL_STORAGE_PATH=%s/encrypted_files/\n",
+          env.access_key, env.secret_key, env.bucket, env.region, env.endpoint,
+          dir);
+  fclose(f);
+  docstore_config *cfg = NULL;
+  assert_int_equal(docstore_config_new(&cfg), 0);
+  int rc = docstore_config_load_dotenv(cfg, path);
+  if (rc != 0)
+    fail_msg(".env: %s", docstore_config_errmsg(cfg));
+  docstore_service *svc = NULL;
+  char errbuf[512];
+  rc = docstore_service_from_config(&svc, cfg, errbuf, sizeof(errbuf));
+  if (rc != 0)
+    fail_msg("from_config: %s", errbuf);
+  docstore_config_free(cfg);
+  assert_string_equal(docstore_service_storage_type(svc), "s3");
+  char *report = NULL;
+  assert_int_equal(docstore_service_check(svc, &report), 0);
+  assert_non_null(strstr(report, "bucket: OK"));
+  docstore_free(report);
+
+  docstore_provider *p = docstore_service_provider(svc);
+  char *key = key_of(itest_prefix(), "from-config.json");
+  assert_int_equal(docstore_provider_put(p, key, (const uint8_t *)"{}", 2), 0);
+  uint8_t *d = NULL;
+  size_t n = 0;
+  assert_int_equal(docstore_provider_get(p, &d, &n, key), 0);
+  assert_int_equal(n, 2);
+  docstore_free(d);
+  assert_int_equal(docstore_provider_delete(p, key), 0);
+  free(key);
+  docstore_service_free(svc);
+  itest_rmtree(dir);
+  free(dir);
+}
+
 /* ------------------------------------------------------ concurrency */
 
 typedef struct worker {
@@ -864,6 +918,7 @@ int main(void) {
       cmocka_unit_test(test_presigned_urls),
       cmocka_unit_test(test_tls),
       cmocka_unit_test(test_service_facade),
+      cmocka_unit_test(test_service_from_seed_config),
       cmocka_unit_test(test_many_threads_one_provider),
   };
   return cmocka_run_group_tests(tests, group_setup, NULL);
