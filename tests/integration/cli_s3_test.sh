@@ -4,6 +4,7 @@
 # exports STORAGE_TYPE=s3 and the S3_* variables; without them it FAILS.
 #   bash tests/integration/cli_s3_test.sh path/to/docstore
 set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 DOCSTORE=${1:?usage: cli_s3_test.sh path/to/docstore}
 case $DOCSTORE in /*) ;; *) DOCSTORE=$(pwd)/$DOCSTORE ;; esac
@@ -20,26 +21,7 @@ T=$(mktemp -d /tmp/docstore-cli-s3-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-out=$T/.out
-err=$T/.err
-run() { "$DOCSTORE" "$@" >"$out" 2>"$err"; rc=$?; }
-ok() {
-  local desc=$1; shift
-  run "$@"
-  [ "$rc" -eq 0 ] || fail "$desc: exit $rc: $(cat "$err")"
-}
-bad() {
-  local desc=$1 status=$2 code=$3; shift 3
-  run "$@"
-  [ "$rc" -eq "$status" ] || fail "$desc: exit $rc, expected $status: $(cat "$err")"
-  [ "$(grep -c '^docstore: [a-z]*: ' "$err")" -ge 1 ] &&
-    tail -n 1 "$err" | grep -Eq "^docstore: [a-z]+: .+ \($code\)\$" ||
-    fail "$desc: last stderr line is not 'docstore: <cmd>: <msg> ($code)': $(cat "$err")"
-}
-contains() { grep -qF -- "$2" "$1" || fail "$3: '$2' not in: $(cat "$1")"; }
-lacks() { ! grep -qF -- "$2" "$1" || fail "$3: '$2' must not appear"; }
+. "$HERE/cli_lib.sh"
 
 ok "keygen" keygen --bits 2048 --out-dir keys
 export RSA_PUBLIC_KEY_PATH=$T/keys/public.pem RSA_PRIVATE_KEY_PATH=$T/keys/private.pem
@@ -112,8 +94,4 @@ else
   fail "DOCSTORE_TEST_S3_TLS_ENDPOINT / DOCSTORE_TEST_S3_CA_BUNDLE not set"
 fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "cli_s3_test: all checks passed"
+cli_finish cli_s3_test

@@ -3,6 +3,7 @@
 #   bash tests/integration/cli_test.sh path/to/docstore
 # Every failure prints "FAIL: ..." and the script exits 1 at the end.
 set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 DOCSTORE=${1:?usage: cli_test.sh path/to/docstore}
 case $DOCSTORE in /*) ;; *) DOCSTORE=$(pwd)/$DOCSTORE ;; esac
@@ -15,37 +16,7 @@ while IFS= read -r name; do unset "$name"; done < <(
   env | sed -n 's/^\(STORAGE_TYPE\|LOCAL_STORAGE_PATH\|S3_[A-Z_]*\|AWS_[A-Z_]*\|RSA_[A-Z_]*\|DOCSTORE_[A-Z_]*\)=.*/\1/p')
 export LOCAL_STORAGE_PATH=$T/store/
 
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-
-# run CMD...: runs the CLI, sets $rc, $out (stdout file), $err (stderr file).
-out=$T/.out
-err=$T/.err
-run() { "$DOCSTORE" "$@" >"$out" 2>"$err"; rc=$?; }
-
-# ok DESC CMD...: expect success.
-ok() {
-  local desc=$1; shift
-  run "$@"
-  [ "$rc" -eq 0 ] || fail "$desc: exit $rc: $(cat "$err")"
-}
-
-# bad DESC STATUS CODE CMD...: expect exit STATUS and exactly one stderr
-# line "docstore: <command>: <message> (CODE)".
-bad() {
-  local desc=$1 status=$2 code=$3; shift 3
-  run "$@"
-  [ "$rc" -eq "$status" ] || fail "$desc: exit $rc, expected $status: $(cat "$err")"
-  [ "$(wc -l <"$err")" -eq 1 ] || fail "$desc: stderr is not one line: $(cat "$err")"
-  grep -Eq "^docstore: [a-z]+: .+ \($code\)\$" "$err" ||
-    fail "$desc: stderr is not 'docstore: <cmd>: <msg> ($code)': $(cat "$err")"
-}
-
-contains() { grep -qF -- "$2" "$1" || fail "$3: '$2' not in: $(cat "$1")"; }
-lacks() { ! grep -qF -- "$2" "$1" || fail "$3: '$2' must not appear"; }
-mode_is() {
-  [ "$(stat -c %a "$1")" = "$2" ] || fail "$1: mode $(stat -c %a "$1"), expected $2"
-}
+. "$HERE/cli_lib.sh"
 
 # ------------------------------------------------------------ basics
 ok "version" version
@@ -234,9 +205,4 @@ contains "$out" "S3_REGION=ap-south-1" "CRLF .env"
 cd "$T" || exit 1
 export LOCAL_STORAGE_PATH=$saved
 
-# --------------------------------------------------------------- done
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)" >&2
-  exit 1
-fi
-echo "cli_test: all checks passed"
+cli_finish cli_test
