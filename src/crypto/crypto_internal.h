@@ -147,6 +147,9 @@ typedef struct docstore__envelope {
   docstore__span nonce_b64;
   docstore__span tag_b64;
   docstore__span ct_b64;
+  /* The ciphertext's content when the parser cut it out of the text given
+   * to cJSON (a span of the caller's text), else {NULL, 0}. */
+  docstore__span ct_outside;
   uint8_t wrapped[DOCSTORE__RSA_MAX_BYTES];
   size_t wrapped_len;
   uint8_t nonce[DOCSTORE__NONCE_MAX];

@@ -707,6 +707,73 @@ static void test_unknown_version(void **state) {
   docstore_keyring_free(kr);
 }
 
+/* The parser cuts the ciphertext out of what cJSON sees when it can: check
+ * the cases where it must not, or cannot. */
+static void test_ciphertext_location(void **state) {
+  (void)state;
+  docstore_keyring *kr = th_keyring(1, 1);
+  uint8_t *pt = th_random(3000);
+  char *env = seal(kr, pt, 3000, &DOC);
+  size_t len = strlen(env);
+  char *buf = malloc(2 * len + 256);
+  assert_non_null(buf);
+
+  /* Escaped '/' in the ciphertext (the general path). */
+  char *ct = strstr(env, "\"ciphertext\":\"");
+  assert_non_null(ct);
+  char *slash = strchr(ct + 14, '/');
+  assert_non_null(slash);
+  size_t at = (size_t)(slash - env);
+  memcpy(buf, env, at);
+  buf[at] = '\\';
+  strcpy(buf + at + 1, env + at);
+  assert_int_equal(open_rc(kr, buf, &DOC, pt, 3000), 0);
+
+  /* Escaped member name (the general path). */
+  size_t ct_at = (size_t)(ct - env);
+  snprintf(buf, 2 * len + 256, "%.*s\"cipher\\u0074ext\"%s", (int)ct_at, env,
+           ct + 12);
+  assert_int_equal(open_rc(kr, buf, &DOC, pt, 3000), 0);
+
+  /* "ciphertext" nested in an unknown member, or inside a string, before
+   * the real one: not taken for it. */
+  snprintf(buf, 2 * len + 256,
+           "{\"x\":{\"ciphertext\":\"AAAA\"},\"y\":[\"ciphertext\",\"\\\""
+           "ciphertext\\\":\\\"AAAA\"],\"z\":\"ciphertext\",%s",
+           env + 1);
+  assert_int_equal(open_rc(kr, buf, &DOC, pt, 3000), 0);
+
+  /* A second "ciphertext" member, plain or escaped, is a duplicate. */
+  snprintf(buf, 2 * len + 256, "%.*s,\"ciphertext\":\"AAAA\"}", (int)len - 1,
+           env);
+  assert_int_equal(open_rc(kr, buf, NULL, NULL, 0), DOCSTORE_EFORMAT);
+  snprintf(buf, 2 * len + 256, "{\"cipher\\u0074ext\":\"AAAA\",%s", env + 1);
+  assert_int_equal(open_rc(kr, buf, NULL, NULL, 0), DOCSTORE_EFORMAT);
+  snprintf(buf, 2 * len + 256, "%.*s,\"cipher\\u0074ext\":\"AAAA\"}",
+           (int)len - 1, env);
+  assert_int_equal(open_rc(kr, buf, NULL, NULL, 0), DOCSTORE_EFORMAT);
+
+  /* Control characters are not string content: refused either way. */
+  strcpy(buf, env);
+  buf[ct_at + 20] = '\t';
+  assert_int_equal(open_rc(kr, buf, NULL, NULL, 0), DOCSTORE_EFORMAT);
+  /* An unterminated ciphertext. */
+  memcpy(buf, env, len - 2);
+  buf[len - 2] = '\0';
+  assert_int_equal(open_rc(kr, buf, NULL, NULL, 0), DOCSTORE_EFORMAT);
+  /* Error positions refer to the caller's text. */
+  strcpy(buf, env);
+  buf[len - 1] = ']';
+  assert_int_equal(open_rc(kr, buf, NULL, NULL, 0), DOCSTORE_EFORMAT);
+  char want[64];
+  snprintf(want, sizeof(want), "byte %zu", len - 1);
+  assert_non_null(strstr(docstore_last_errmsg(), want));
+  free(buf);
+  free(pt);
+  docstore_free(env);
+  docstore_keyring_free(kr);
+}
+
 /* ------------------------------------------------------------- keys */
 
 static void test_wrong_key(void **state) {
@@ -1151,6 +1218,7 @@ int main(void) {
       cmocka_unit_test(test_bad_base64),
       cmocka_unit_test(test_wrong_lengths),
       cmocka_unit_test(test_unknown_version),
+      cmocka_unit_test(test_ciphertext_location),
       cmocka_unit_test(test_wrong_key),
       cmocka_unit_test(test_several_keys),
       cmocka_unit_test(test_rewrap),
