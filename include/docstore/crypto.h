@@ -56,15 +56,18 @@ DOCSTORE_EXTERN int docstore_keyring_add_public_pem(docstore_keyring *kr,
                                                     size_t pem_len,
                                                     char **key_id_out);
 
-/** As docstore_keyring_add_public_pem(), reading a PEM file.
- *  Extra errors: DOCSTORE_ENOTFOUND (no such file), DOCSTORE_EIO. */
+/** As docstore_keyring_add_public_pem(), reading a PEM file (at most
+ *  1 MiB).  Extra errors: DOCSTORE_ENOTFOUND (no such file), DOCSTORE_EIO. */
 DOCSTORE_EXTERN int docstore_keyring_add_public_file(docstore_keyring *kr,
                                                      const char *path,
                                                      char **key_id_out);
 
 /**
- * Add a private key (PEM PKCS#8, encrypted PKCS#8 or traditional RSA) from
- * memory.  Its public half is added too (so it can also seal).
+ * Add a private key (PEM PKCS#8, encrypted PKCS#8 or traditional RSA, with
+ * or without Proc-Type encryption) from memory.  Its public half is added
+ * too (so it can also seal; if it is the first key added, it becomes the
+ * default sealing key).  OpenSSL never prompts for a passphrase: a missing
+ * or wrong one is DOCSTORE_EKEY, and the message never contains it.
  * @param passphrase NUL-terminated passphrase for an encrypted key, or NULL.
  * @return 0, DOCSTORE_EINVAL, DOCSTORE_EKEY (unparsable, wrong passphrase,
  *         not RSA, too small), DOCSTORE_ENOMEM.
@@ -75,7 +78,8 @@ DOCSTORE_EXTERN int docstore_keyring_add_private_pem(docstore_keyring *kr,
                                                      const char *passphrase,
                                                      char **key_id_out);
 
-/** As docstore_keyring_add_private_pem(), reading a PEM file. */
+/** As docstore_keyring_add_private_pem(), reading a PEM file (at most
+ *  1 MiB).  Extra errors: DOCSTORE_ENOTFOUND (no such file), DOCSTORE_EIO. */
 DOCSTORE_EXTERN int docstore_keyring_add_private_file(docstore_keyring *kr,
                                                       const char *path,
                                                       const char *passphrase,
@@ -88,7 +92,8 @@ DOCSTORE_EXTERN int docstore_keyring_add_private_file(docstore_keyring *kr,
 DOCSTORE_EXTERN int docstore_keyring_set_default(docstore_keyring *kr,
                                                  const char *key_id);
 
-/** Number of public and private keys held.  NULL pointers are allowed. */
+/** Number of public and private keys held (a private key counts in both,
+ *  its public half being a public key).  NULL pointers are allowed. */
 DOCSTORE_EXTERN void docstore_keyring_count(const docstore_keyring *kr,
                                             size_t *public_keys,
                                             size_t *private_keys);
@@ -142,9 +147,10 @@ DOCSTORE_EXTERN int docstore_envelope_seal(char **out, size_t *out_len,
  * automatically).  No plaintext is released unless the tag verifies.
  * @param expect optional: the document the caller expects.  When given, a
  *        v1 envelope bound to another file_id/user_id, or bound to none, is
- *        refused with DOCSTORE_EINTEGRITY.  Legacy envelopes predate
- *        binding and are accepted; use docstore_envelope_info_get() to
- *        refuse them if you must.
+ *        refused with DOCSTORE_EINTEGRITY.  Legacy envelopes, and legacy
+ *        envelopes converted by docstore_envelope_rewrap(), predate binding
+ *        and are accepted; use docstore_envelope_info_get() (file_id NULL)
+ *        to refuse them if you must.
  * @param out  receives the plaintext, library-owned (docstore_free() wipes
  *             it before freeing).  Empty documents give a valid 1-byte
  *             allocation and *out_len == 0.
@@ -153,7 +159,9 @@ DOCSTORE_EXTERN int docstore_envelope_seal(char **out, size_t *out_len,
  *         DOCSTORE_EUNSUPPORTED (unknown format version or algorithm),
  *         DOCSTORE_EKEY (no private key with the envelope's key id),
  *         DOCSTORE_EINTEGRITY (tampered, wrong key, or wrong document),
+ *         DOCSTORE_ETOOBIG (envelope over 1.5 GiB, document over 1 GiB),
  *         DOCSTORE_ECRYPTO, DOCSTORE_ENOMEM.  Thread-safe on a loaded keyring.
+ *         Detail: docstore_last_errmsg().
  */
 DOCSTORE_EXTERN int docstore_envelope_open(uint8_t **out, size_t *out_len,
                                            const docstore_keyring *kr,
@@ -164,8 +172,11 @@ DOCSTORE_EXTERN int docstore_envelope_open(uint8_t **out, size_t *out_len,
 /**
  * Re-wrap an envelope's AES key under another public key of the keyring
  * (key rotation) without touching its ciphertext, nonce or tag.  Needs the
- * private key of the envelope's current key id.  Legacy envelopes are
- * converted to the current format (their ciphertext is kept).
+ * private key of the envelope's current key id.  The whole envelope is
+ * authenticated first: a damaged one gives DOCSTORE_EINTEGRITY.  Legacy
+ * envelopes are converted to the current format (their ciphertext, nonce
+ * and tag are kept; the result, alg "AES-GCM-NOAAD", binds no identity:
+ * docs/FORMAT.md section 8).
  * @param new_key_id public key to wrap under; NULL means the default key.
  * @param out  receives the new envelope JSON (docstore_free()).
  * @return as docstore_envelope_open().
@@ -207,9 +218,10 @@ DOCSTORE_EXTERN int docstore_envelope_info_init(docstore_envelope_info *info,
 
 /**
  * Parse and validate an envelope's structure (all fields present, base64
- * valid, lengths right) without any key.
+ * valid, lengths right) without any key.  Strings a previous call left in
+ * info are released first.
  * @return 0, DOCSTORE_EINVAL, DOCSTORE_EFORMAT, DOCSTORE_EUNSUPPORTED,
- *         DOCSTORE_ENOMEM.  Thread-safe.
+ *         DOCSTORE_ETOOBIG, DOCSTORE_ENOMEM.  Thread-safe.
  */
 DOCSTORE_EXTERN int docstore_envelope_info_get(docstore_envelope_info *info,
                                                const char *envelope,
