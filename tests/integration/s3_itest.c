@@ -119,7 +119,7 @@ void itest_fill(uint8_t *buf, size_t len, uint64_t seed) {
   }
 }
 
-int itest_closed_port(void) {
+int itest_listener(int backlog, int *port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
   struct sockaddr_in a;
@@ -127,20 +127,25 @@ int itest_closed_port(void) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  if (backlog >= 0)
+    assert_int_equal(listen(fd, backlog), 0);
   socklen_t len = sizeof(a);
   assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd); /* nothing listens there now */
-  return ntohs(a.sin_port);
+  *port = ntohs(a.sin_port);
+  return fd;
 }
 
-int itest_run(const char *cmd, char **out, int *status) {
-  FILE *f = popen(cmd, "r");
-  if (!f)
-    return -1;
-  size_t cap = 4096, len = 0;
+int itest_closed_port(void) {
+  int port;
+  close(itest_listener(-1, &port)); /* nothing listens there now */
+  return port;
+}
+
+/* Reads f to its end into a malloc'd, NUL-terminated buffer. */
+static char *read_all(FILE *f) {
+  size_t cap = 1 << 16, len = 0, n;
   char *buf = malloc(cap);
   assert_non_null(buf);
-  size_t n;
   while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
     len += n;
     if (cap - len < 2) {
@@ -150,6 +155,14 @@ int itest_run(const char *cmd, char **out, int *status) {
     }
   }
   buf[len] = '\0';
+  return buf;
+}
+
+int itest_run(const char *cmd, char **out, int *status) {
+  FILE *f = popen(cmd, "r");
+  if (!f)
+    return -1;
+  char *buf = read_all(f);
   int st = pclose(f);
   *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   if (out)
@@ -200,18 +213,7 @@ int itest_curl(const char *url, const char *extra, char **body) {
   if (body) {
     FILE *f = fopen(tmpl, "rb");
     assert_non_null(f);
-    size_t bcap = 1 << 16, len = 0, n;
-    char *b = malloc(bcap);
-    assert_non_null(b);
-    while ((n = fread(b + len, 1, bcap - len - 1, f)) > 0) {
-      len += n;
-      if (bcap - len < 2) {
-        bcap *= 2;
-        b = realloc(b, bcap);
-        assert_non_null(b);
-      }
-    }
-    b[len] = '\0';
+    char *b = read_all(f);
     fclose(f);
     *body = b;
   }

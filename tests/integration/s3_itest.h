@@ -47,6 +47,10 @@ const char *itest_prefix(void);
 /* Deterministic pseudo-random bytes (xorshift). */
 void itest_fill(uint8_t *buf, size_t len, uint64_t seed);
 
+/* A TCP socket bound to 127.0.0.1 on a free port (*port), listening with
+ * `backlog` unless backlog < 0. */
+int itest_listener(int backlog, int *port);
+
 /* A port on 127.0.0.1 with nothing listening (bound, then closed). */
 int itest_closed_port(void);
 

@@ -292,16 +292,13 @@ static void test_connect_timeout(void **state) {
   (void)state;
   /* A listener whose accept queue is full: the kernel drops further SYNs,
    * so a connect hangs until the client gives up. */
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(lfd >= 0);
+  int port;
+  int lfd = itest_listener(0, &port);
   struct sockaddr_in a;
   memset(&a, 0, sizeof(a));
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-  assert_int_equal(listen(lfd, 0), 0);
-  socklen_t alen = sizeof(a);
-  assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+  a.sin_port = htons((uint16_t)port);
   int fillers[3];
   for (int i = 0; i < 3; i++) {
     fillers[i] = socket(AF_INET, SOCK_STREAM, 0);
@@ -310,7 +307,7 @@ static void test_connect_timeout(void **state) {
     (void)connect(fillers[i], (struct sockaddr *)&a, sizeof(a));
   }
   char ep[64];
-  snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", ntohs(a.sin_port));
+  snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", port);
   docstore_s3_options o = fault_options();
   o.endpoint_url = ep;
   o.connect_timeout_ms = 1000;
