@@ -218,8 +218,9 @@ DOCSTORE_EXTERN int docstore_envelope_info_init(docstore_envelope_info *info,
 
 /**
  * Parse and validate an envelope's structure (all fields present, base64
- * valid, lengths right) without any key.  Strings a previous call left in
- * info are released first.
+ * valid, lengths right) without any key.  The string fields are
+ * overwritten: call docstore_envelope_info_clear() before reusing an info
+ * struct, or the previous strings leak.
  * @return 0, DOCSTORE_EINVAL, DOCSTORE_EFORMAT, DOCSTORE_EUNSUPPORTED,
  *         DOCSTORE_ETOOBIG, DOCSTORE_ENOMEM.  Thread-safe.
  */

@@ -514,7 +514,8 @@ int docstore_envelope_info_get(docstore_envelope_info *info,
     return docstore__err_set(&e, DOCSTORE_EINVAL,
                              "docstore_envelope_info_get: NULL info or "
                              "unknown info version");
-  docstore_envelope_info_clear(info);
+  /* Not cleared: a caller may have set only `version` (crypto.h). */
+  info->key_id = info->file_id = info->user_id = NULL;
   info->format = 0;
   info->plaintext_size = 0;
   if (!envelope)

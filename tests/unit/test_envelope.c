@@ -917,7 +917,16 @@ static void test_info(void **state) {
   assert_string_equal(info.file_id, "123");
   assert_string_equal(info.user_id, "456");
   assert_int_equal(info.plaintext_size, 5);
-  /* Reusing the struct releases the previous strings. */
+  docstore_envelope_info_clear(&info);
+  assert_null(info.key_id);
+  assert_null(info.file_id);
+  /* A struct with only `version` set is enough. */
+  docstore_envelope_info bare;
+  memset(&bare, 0xA5, sizeof(bare));
+  bare.version = DOCSTORE_ENVELOPE_INFO_VERSION;
+  assert_int_equal(docstore_envelope_info_get(&bare, env, strlen(env)), 0);
+  assert_string_equal(bare.user_id, "456");
+  docstore_envelope_info_clear(&bare);
   char *unbound = seal(kr, "", 0, NULL);
   assert_int_equal(docstore_envelope_info_get(&info, unbound, strlen(unbound)),
                    0);
