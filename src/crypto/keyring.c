@@ -316,33 +316,6 @@ static int add_pem(docstore_keyring *kr, const char *pem, size_t pem_len,
   return keyring_insert(kr, pkey, private_key, key_id_out, e);
 }
 
-static int add_pem_api(docstore_keyring *kr, const char *pem, size_t pem_len,
-                       int private_key, const char *passphrase,
-                       char **key_id_out) {
-  docstore__err e = {0, ""};
-  if (key_id_out)
-    *key_id_out = NULL;
-  if (!kr)
-    return docstore__err_set(NULL, DOCSTORE_EINVAL, "keyring is NULL");
-  if (!pem) {
-    docstore__err_set(&e, DOCSTORE_EINVAL, "PEM text is NULL");
-    return docstore__handle_err_store(&kr->err, &e);
-  }
-  int rc = add_pem(kr, pem, pem_len, private_key, passphrase, key_id_out, &e);
-  return rc < 0 ? docstore__handle_err_store(&kr->err, &e) : 0;
-}
-
-int docstore_keyring_add_public_pem(docstore_keyring *kr, const char *pem,
-                                    size_t pem_len, char **key_id_out) {
-  return add_pem_api(kr, pem, pem_len, 0, NULL, key_id_out);
-}
-
-int docstore_keyring_add_private_pem(docstore_keyring *kr, const char *pem,
-                                     size_t pem_len, const char *passphrase,
-                                     char **key_id_out) {
-  return add_pem_api(kr, pem, pem_len, 1, passphrase, key_id_out);
-}
-
 /* Read a whole key file into library memory (wiped when freed). */
 static int read_key_file(char **out, size_t *out_len, const char *path,
                          docstore__err *e) {
@@ -386,37 +359,53 @@ fail:
   return rc;
 }
 
-static int add_file_api(docstore_keyring *kr, const char *path,
-                        int private_key, const char *passphrase,
-                        char **key_id_out) {
+/* The four public add functions: from memory (pem) or from a file (path,
+ * pem NULL). */
+static int add_api(docstore_keyring *kr, const char *pem, size_t pem_len,
+                   const char *path, int private_key, const char *passphrase,
+                   char **key_id_out) {
   docstore__err e = {0, ""};
-  char *pem = NULL;
-  size_t pem_len = 0;
+  char *file = NULL;
+  int rc = 0;
   if (key_id_out)
     *key_id_out = NULL;
   if (!kr)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "keyring is NULL");
-  if (!path) {
-    docstore__err_set(&e, DOCSTORE_EINVAL, "key file path is NULL");
+  if (!pem && !path) {
+    docstore__err_set(&e, DOCSTORE_EINVAL, "PEM text or key file path is NULL");
     return docstore__handle_err_store(&kr->err, &e);
   }
-  int rc = read_key_file(&pem, &pem_len, path, &e);
+  if (path) {
+    rc = read_key_file(&file, &pem_len, path, &e);
+    pem = file;
+  }
   if (rc == 0) {
     rc = add_pem(kr, pem, pem_len, private_key, passphrase, key_id_out, &e);
-    if (rc < 0)
+    if (rc < 0 && path)
       docstore__err_prefix(&e, "%.300s", path);
   }
-  docstore_free(pem); /* wipes */
+  docstore_free(file); /* wipes */
   return rc < 0 ? docstore__handle_err_store(&kr->err, &e) : 0;
+}
+
+int docstore_keyring_add_public_pem(docstore_keyring *kr, const char *pem,
+                                    size_t pem_len, char **key_id_out) {
+  return add_api(kr, pem, pem_len, NULL, 0, NULL, key_id_out);
+}
+
+int docstore_keyring_add_private_pem(docstore_keyring *kr, const char *pem,
+                                     size_t pem_len, const char *passphrase,
+                                     char **key_id_out) {
+  return add_api(kr, pem, pem_len, NULL, 1, passphrase, key_id_out);
 }
 
 int docstore_keyring_add_public_file(docstore_keyring *kr, const char *path,
                                      char **key_id_out) {
-  return add_file_api(kr, path, 0, NULL, key_id_out);
+  return add_api(kr, NULL, 0, path, 0, NULL, key_id_out);
 }
 
 int docstore_keyring_add_private_file(docstore_keyring *kr, const char *path,
                                       const char *passphrase,
                                       char **key_id_out) {
-  return add_file_api(kr, path, 1, passphrase, key_id_out);
+  return add_api(kr, NULL, 0, path, 1, passphrase, key_id_out);
 }

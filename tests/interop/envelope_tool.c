@@ -139,35 +139,25 @@ int main(int argc, char **argv) {
     goto done;
   }
 
-  if (seal || rewrap) {
-    char *env = NULL;
-    size_t env_len = 0;
-    rc = seal ? docstore_envelope_seal(&env, &env_len, kr, (uint8_t *)in,
-                                       in_len, doc_arg(&doc, argc, argv, 5))
-              : docstore_envelope_rewrap(&env, &env_len, kr, in, in_len,
-                                         new_kid);
-    if (rc < 0) {
-      status = fail(rc, docstore_last_errmsg());
-      goto done;
-    }
-    status = write_file(out_path, env, env_len) == 0
-                 ? 0
-                 : fail(DOCSTORE_EIO, out_path);
-    docstore_free(env);
-  } else {
-    uint8_t *pt = NULL;
-    size_t pt_len = 0;
-    rc = docstore_envelope_open(&pt, &pt_len, kr, in, in_len,
+  char *env = NULL;
+  uint8_t *pt = NULL;
+  size_t out_len = 0;
+  if (seal)
+    rc = docstore_envelope_seal(&env, &out_len, kr, (uint8_t *)in, in_len,
                                 doc_arg(&doc, argc, argv, 5));
-    if (rc < 0) {
-      status = fail(rc, docstore_last_errmsg());
-      goto done;
-    }
-    status = write_file(out_path, pt, pt_len) == 0
-                 ? 0
-                 : fail(DOCSTORE_EIO, out_path);
-    docstore_free(pt);
-  }
+  else if (rewrap)
+    rc = docstore_envelope_rewrap(&env, &out_len, kr, in, in_len, new_kid);
+  else
+    rc = docstore_envelope_open(&pt, &out_len, kr, in, in_len,
+                                doc_arg(&doc, argc, argv, 5));
+  if (rc < 0)
+    status = fail(rc, docstore_last_errmsg());
+  else if (write_file(out_path, env ? (const void *)env : pt, out_len) < 0)
+    status = fail(DOCSTORE_EIO, out_path);
+  else
+    status = 0;
+  docstore_free(env);
+  docstore_free(pt);
 done:
   docstore_free(new_kid);
   free(in);

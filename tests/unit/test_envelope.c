@@ -1205,12 +1205,6 @@ static int group_setup(void **state) {
   return 0;
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  th_keys_free();
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_sizes),
@@ -1239,5 +1233,5 @@ int main(void) {
       cmocka_unit_test(test_legacy_rewrap),
       cmocka_unit_test(test_concurrent_use),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, group_setup, th_group_teardown);
 }

@@ -518,12 +518,6 @@ static void test_keygen_default_bits(void **state) {
   docstore_free(priv);
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  th_keys_free();
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_new_free_null),
@@ -540,5 +534,5 @@ int main(void) {
       cmocka_unit_test(test_keygen),
       cmocka_unit_test(test_keygen_default_bits),
   };
-  return cmocka_run_group_tests(tests, NULL, group_teardown);
+  return cmocka_run_group_tests(tests, NULL, th_group_teardown);
 }

@@ -56,6 +56,12 @@ void th_keys_free(void) {
   }
 }
 
+int th_group_teardown(void **state) {
+  (void)state;
+  th_keys_free();
+  return 0;
+}
+
 docstore_keyring *th_keyring(unsigned pub_mask, unsigned priv_mask) {
   docstore_keyring *kr = NULL;
   assert_int_equal(docstore_keyring_new(&kr, NULL, 0), 0);

@@ -21,6 +21,8 @@ const char *th_private_pem(int i);
 const char *th_kid(int i);
 /* Release the cached keys (call from the last group teardown). */
 void th_keys_free(void);
+/* A cmocka group teardown that calls th_keys_free(). */
+int th_group_teardown(void **state);
 
 /* A keyring holding the public keys of the bits set in pub_mask and the
  * private keys of the bits set in priv_mask, added in index order. */
