@@ -319,6 +319,11 @@ class LibraryNotFoundError(OSError):
 _lib = None
 _lib_lock = threading.Lock()
 _has_migrate = False
+# DOCSTORE_LIBRARY as a path relative to the directory the program started
+# in, even if it changes directory before the lazy load.
+_ENV_LIBRARY = os.environ.get("DOCSTORE_LIBRARY")
+if _ENV_LIBRARY and os.sep in _ENV_LIBRARY:
+    _ENV_LIBRARY = os.path.abspath(_ENV_LIBRARY)
 
 
 def _package_candidates():
@@ -373,7 +378,7 @@ def load_library(path=None):
         if _lib is not None:
             return _lib
         tried = []
-        explicit = path or os.environ.get("DOCSTORE_LIBRARY")
+        explicit = path or _ENV_LIBRARY
         if explicit:
             label = ("path %s" % explicit if path
                      else "DOCSTORE_LIBRARY=%s" % explicit)

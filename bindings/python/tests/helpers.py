@@ -4,6 +4,8 @@ import base64
 import json
 import os
 import socket
+import subprocess
+import sys
 
 
 def closed_port():
@@ -27,28 +29,41 @@ def s3_settings():
     return settings
 
 
+_LEGACY_WRITER = r"""
+import base64, json, sys
+try:  # Debian's python3-pycryptodome installs it as Cryptodome
+    from Cryptodome.Cipher import AES, PKCS1_OAEP
+    from Cryptodome.PublicKey import RSA
+    from Cryptodome.Random import get_random_bytes
+except ImportError:
+    from Crypto.Cipher import AES, PKCS1_OAEP
+    from Crypto.PublicKey import RSA
+    from Crypto.Random import get_random_bytes
+args = json.load(sys.stdin)
+key = RSA.import_key(args["pem"]).publickey()
+session_key = get_random_bytes(32)
+enc_session_key = PKCS1_OAEP.new(key).encrypt(session_key)
+cipher = AES.new(session_key, AES.MODE_GCM)
+ct, tag = cipher.encrypt_and_digest(base64.b64decode(args["data"]))
+b64 = lambda b: base64.b64encode(b).decode()
+json.dump({"enc_session_key": b64(enc_session_key), "nonce": b64(cipher.nonce),
+           "tag": b64(tag), "ciphertext": b64(ct)}, sys.stdout)
+"""
+
+
 def legacy_envelope(plaintext, private_pem):
     """An envelope as the former Python backend wrote it (PyCryptodome
-    PKCS1_OAEP + AES.MODE_GCM, defaults), as a dict."""
-    try:  # Debian's python3-pycryptodome installs it as Cryptodome
-        from Cryptodome.Cipher import AES, PKCS1_OAEP
-        from Cryptodome.PublicKey import RSA
-        from Cryptodome.Random import get_random_bytes
-    except ImportError:
-        from Crypto.Cipher import AES, PKCS1_OAEP
-        from Crypto.PublicKey import RSA
-        from Crypto.Random import get_random_bytes
-
-    key = RSA.import_key(private_pem).publickey()
-    session_key = get_random_bytes(32)
-    enc_session_key = PKCS1_OAEP.new(key).encrypt(session_key)
-    cipher = AES.new(session_key, AES.MODE_GCM)
-    ciphertext, tag = cipher.encrypt_and_digest(plaintext)
-
-    def b64(b):
-        return base64.b64encode(b).decode()
-    return {"enc_session_key": b64(enc_session_key), "nonce": b64(cipher.nonce),
-            "tag": b64(tag), "ciphertext": b64(ciphertext)}
+    PKCS1_OAEP + AES.MODE_GCM, defaults), as a dict.  Made in a child
+    process: PyCryptodome dlopens with RTLD_DEEPBIND, which an
+    AddressSanitizer runtime preloaded for a sanitized libdocstore
+    refuses."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    out = subprocess.run(
+        [sys.executable, "-c", _LEGACY_WRITER], env=env, check=True,
+        capture_output=True, input=json.dumps({
+            "pem": private_pem,
+            "data": base64.b64encode(plaintext).decode()}).encode())
+    return json.loads(out.stdout)
 
 
 def bytes_to_dict(data):
