@@ -139,8 +139,8 @@ static int setup_endpoint(docstore__s3 *s3, const char *url, int addressing,
             strcmp(host + n - strlen(aws_suffix), aws_suffix) == 0;
   const char *scheme = s3->https ? "https" : "http";
   unsigned long default_port = s3->https ? 443 : 80;
-  char portpart[16] = "";
-  char hostport[16] = "";
+  char portpart[24] = "";
+  char hostport[24] = "";
   if (port)
     snprintf(portpart, sizeof(portpart), ":%lu", port);
   if (port && port != default_port)
