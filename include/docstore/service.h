@@ -113,8 +113,9 @@ DOCSTORE_EXTERN int docstore_storage_path(char **out, const char *file_id,
  * legacy backend) under the document's storage path (dated now, UTC).
  * @param out_path receives the storage path (docstore_free()).
  * @param user_id  NULL for a system document.
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EFORMAT (not an envelope), or the
- *         provider's code.
+ * @return 0, DOCSTORE_EINVAL, DOCSTORE_EFORMAT (not an envelope),
+ *         DOCSTORE_EINTEGRITY (an envelope bound to another file_id/user_id),
+ *         or the provider's code.
  */
 DOCSTORE_EXTERN int docstore_service_store_encrypted(
     docstore_service *svc, char **out_path, const char *file_id,

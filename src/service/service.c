@@ -154,19 +154,37 @@ static int need_keyring(const docstore_service *svc, const char *what,
 
 /* ------------------------------------------------------------ store */
 
+static int same_id(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The bytes must be an envelope; one bound to a document identity must be
+ * bound to this document (an envelope copied from another record is
+ * refused before it lands under the wrong path). */
 static int check_envelope(const char *envelope, size_t len,
+                          const char *file_id, const char *user_id,
                           docstore__err *err) {
   docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
   int rc = docstore_envelope_info_get(&info, envelope, len);
+  if (rc == DOCSTORE_ENOMEM) {
+    rc = docstore__err_set(err, rc, "out of memory");
+  } else if (rc < 0) {
+    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                           "refusing to store data that is not a valid "
+                           "envelope: %s",
+                           docstore_last_errmsg());
+  } else if (info.file_id &&
+             (!same_id(info.file_id, file_id) ||
+              !same_id(info.user_id, user_id))) {
+    rc = docstore__err_set(err, DOCSTORE_EINTEGRITY,
+                           "refusing to store an envelope bound to file %s "
+                           "(user %s) as file %s (user %s)",
+                           info.file_id, info.user_id ? info.user_id : "system",
+                           file_id ? file_id : "?",
+                           user_id ? user_id : "system");
+  }
   docstore_envelope_info_clear(&info);
-  if (rc == DOCSTORE_ENOMEM)
-    return docstore__err_set(err, rc, "out of memory");
-  if (rc < 0)
-    return docstore__err_set(err, DOCSTORE_EFORMAT,
-                             "refusing to store data that is not a valid "
-                             "envelope: %s",
-                             docstore_last_errmsg());
-  return 0;
+  return rc;
 }
 
 /* Put bytes at a storage path and log where they went. */
@@ -196,14 +214,17 @@ int docstore_service_store_encrypted(docstore_service *svc, char **out_path,
     goto done;
   }
   *out_path = NULL;
-  if (svc->validate_envelopes)
-    DOCSTORE__GUARD_GOTO(rc, check_envelope(envelope, envelope_len, &err),
-                         done);
+  /* Identities first (EINVAL), then the envelope against them. */
   DOCSTORE__GUARD_GOTO(rc,
                        docstore__storage_path(&path, file_id, filename,
                                               user_id, (int64_t)time(NULL),
                                               &err),
                        done);
+  if (svc->validate_envelopes)
+    DOCSTORE__GUARD_GOTO(rc,
+                         check_envelope(envelope, envelope_len, file_id,
+                                        user_id, &err),
+                         done);
   DOCSTORE__GUARD_GOTO(rc, put_at(svc, path, envelope, envelope_len, &err),
                        done);
   *out_path = path;

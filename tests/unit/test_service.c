@@ -738,6 +738,47 @@ static void test_documents_round_trip(void **state) {
   assert_null(path);
 }
 
+static void test_store_refuses_envelope_of_another_document(void **state) {
+  fixture *f = *state;
+  docstore_keyring *kr = docstore_service_keyring(f->svc);
+  assert_non_null(kr);
+  char *env = NULL, *path = NULL;
+  size_t env_len = 0;
+  docstore_doc_id bound = {"7", "123"};
+  assert_int_equal(docstore_envelope_seal(&env, &env_len, kr,
+                                          (const uint8_t *)"doc", 3, &bound),
+                   0);
+  /* Another file id, another user, a system document: refused. */
+  assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "8", "a.pdf",
+                                                    env, env_len, "123"),
+                   DOCSTORE_EINTEGRITY);
+  assert_null(path);
+  assert_non_null(strstr(docstore_service_errmsg(f->svc), "bound to file 7"));
+  assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "7", "a.pdf",
+                                                    env, env_len, "124"),
+                   DOCSTORE_EINTEGRITY);
+  assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "7", "a.pdf",
+                                                    env, env_len, NULL),
+                   DOCSTORE_EINTEGRITY);
+  assert_int_equal(fake_provider_count(f->fp), 0);
+  /* Its own document: stored. */
+  assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "7", "a.pdf",
+                                                    env, env_len, "123"),
+                   0);
+  assert_non_null(path);
+  docstore_free(path);
+  docstore_free(env);
+  /* An envelope bound to no document may be stored under any. */
+  assert_int_equal(docstore_envelope_seal(&env, &env_len, kr,
+                                          (const uint8_t *)"doc", 3, NULL),
+                   0);
+  assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "9", "b.pdf",
+                                                    env, env_len, NULL),
+                   0);
+  docstore_free(path);
+  docstore_free(env);
+}
+
 static void test_documents_need_keyring(void **state) {
   (void)state;
   docstore_service *svc = NULL;
@@ -1043,6 +1084,7 @@ int main(void) {
       FAKE(test_download_url),
       LOCAL(test_local_service),
       FAKE(test_documents_round_trip),
+      FAKE(test_store_refuses_envelope_of_another_document),
       cmocka_unit_test(test_documents_need_keyring),
       FAKE(test_list_and_check),
       FAKE(test_stats),
