@@ -14,10 +14,11 @@ with boto3 (Debian's python3-boto3: run it with /usr/bin/python3):
      TransferConfig: multipart above 8 MiB, 8 MiB parts, 10 threads):
      MB/s (10^6 bytes), CPU time and peak RSS during each transfer.
 
-Reads the server settings from the environment exactly as the library's
-factory does: S3_BUCKET, S3_ENDPOINT_URL, S3_REGION (else AWS_REGION /
-AWS_DEFAULT_REGION, else us-east-1), S3_ACCESS_KEY / S3_SECRET_KEY (else
-AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), AWS_SESSION_TOKEN.
+Reads the server settings from the environment as the library's factory
+does: S3_BUCKET, S3_ENDPOINT_URL, S3_REGION (else AWS_REGION /
+AWS_DEFAULT_REGION, else us-east-1), S3_ACCESS_KEY / S3_SECRET_KEY /
+S3_SESSION_TOKEN (else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+AWS_SESSION_TOKEN), S3_ADDRESSING_STYLE, S3_CA_BUNDLE, S3_VERIFY_TLS.
 Prints one JSON object on stdout; deletes every object it wrote.
 """
 
@@ -70,8 +71,14 @@ def make_client():
     from botocore.config import Config
 
     endpoint = env("S3_ENDPOINT_URL")
+    style = env("S3_ADDRESSING_STYLE", default="auto")
+    if style == "auto":
+        style = "path" if endpoint else "virtual"
+    verify = env("S3_CA_BUNDLE") or True
+    if env("S3_VERIFY_TLS") == "false":
+        verify = False
     config = Config(
-        s3={"addressing_style": "path" if endpoint else "auto"},
+        s3={"addressing_style": style},
         retries={"max_attempts": 4, "mode": "standard"},
     )
     return boto3.client(
@@ -81,7 +88,8 @@ def make_client():
                         default="us-east-1"),
         aws_access_key_id=env("S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=env("S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY"),
-        aws_session_token=env("AWS_SESSION_TOKEN"),
+        aws_session_token=env("S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"),
+        verify=verify,
         config=config,
     )
 
