@@ -13,29 +13,42 @@ from docstore import migrate
 SCHEMA = "pymig_%d" % os.getpid()
 
 
+DBNAME = "pymig_%d" % os.getpid()
+
+
 @pytest.fixture
 def database():
+    """A database of its own (the migration lock is per database, and other
+    migration tests may run at the same time), with the seed's tables in
+    schema SCHEMA.  Yields (url, connection)."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         msg = "PostgreSQL not configured (DATABASE_URL)"
         if os.environ.get("DOCSTORE_REQUIRE_PG") == "1":
             pytest.fail(msg + " but DOCSTORE_REQUIRE_PG=1")
         pytest.skip(msg)
+    import urllib.parse
     import psycopg2
-    conn = psycopg2.connect(url)
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DBNAME)
+        cur.execute('CREATE DATABASE "%s"' % DBNAME)
+    own = urllib.parse.urlsplit(url)._replace(path="/" + DBNAME).geturl()
+    conn = psycopg2.connect(own)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("DROP SCHEMA IF EXISTS %s CASCADE" % SCHEMA)
         cur.execute("CREATE SCHEMA %s" % SCHEMA)
         for table in ("attachment", "attachment_staging"):
             cur.execute(
                 "CREATE TABLE %s.%s (id BIGINT PRIMARY KEY, filename TEXT, "
                 "filepath TEXT, user_id BIGINT, created_at TIMESTAMPTZ "
                 "NOT NULL DEFAULT '2024-01-15 10:00:00+00')" % (SCHEMA, table))
-    yield url, conn
-    with conn.cursor() as cur:
-        cur.execute("DROP SCHEMA IF EXISTS %s CASCADE" % SCHEMA)
+    yield own, conn
     conn.close()
+    with admin.cursor() as cur:
+        cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DBNAME)
+    admin.close()
 
 
 def _rows(conn, tmp_path, keyring, n):
