@@ -17,6 +17,14 @@ import docstore  # noqa: E402
 import helpers  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _seed_tests_in_tmp_dir(request, tmp_path, monkeypatch):
+    """The seed's tests use relative folders ("test_storage/"): run them in
+    a fresh folder, leaving their bodies as the seed wrote them."""
+    if request.module.__name__ == "test_seed":
+        monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def key_pair():
     """(public_pem, private_pem), 2048 bits: made once per session."""

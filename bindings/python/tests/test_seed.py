@@ -2,6 +2,7 @@
 # line changed from services.object_storage_service to the package.  The
 # seed left the body of test_s3_storage_fallback as `...`: it is written out
 # here (S3 at a closed port, the document's legacy local file present).
+# conftest.py runs them in a fresh folder (they use relative paths).
 # SPDX-License-Identifier: Apache-2.0
 import pytest
 
@@ -10,13 +11,6 @@ from docstore.object_storage_service import (
     S3StorageProvider,
     ObjectStorageFactory,
 )
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp_dir(tmp_path, monkeypatch):
-    # The seed's tests use relative folders ("test_storage/"): run them in
-    # a fresh folder.
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.mark.asyncio
