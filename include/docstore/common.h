@@ -1,8 +1,10 @@
 /*
  * libdocstore - encrypted document storage.
  * SPDX-License-Identifier: Apache-2.0
- *
- * common.h: version, export macro, error codes, library-owned memory,
+ */
+/**
+ * @file docstore/common.h
+ * @brief Version, export macro, error codes, library-owned memory and
  * logging.  Every other public header includes this one.
  *
  * ABI promise: the numeric value of every DOCSTORE_E* code, every function
@@ -20,6 +22,30 @@
 extern "C" {
 #endif
 
+/**
+ * @defgroup common Common: version, errors, memory, logging
+ * @brief What every other part of the API relies on.
+ *
+ * Conventions used throughout this reference:
+ *  - every fallible function returns 0 (#DOCSTORE_OK) or a negative
+ *    #docstore_error code; "@return" lists the codes a function can
+ *    return; the detail is in the handle's errmsg function (errbuf for
+ *    constructors) and in docstore_last_errmsg();
+ *  - out-parameters come first; memory the library hands out is released
+ *    with the matching free function or docstore_free();
+ *  - errbuf/errbuf_len: an optional caller buffer (NULL or 0 length: none)
+ *    that receives a NUL-terminated message, cut to fit, on failure;
+ *  - "Since" gives the version that added a function, type or macro;
+ *    fields and enum values belong to the version of their type unless
+ *    marked otherwise.
+ * @{
+ */
+
+/**
+ * Marks a function exported from the shared library (default visibility;
+ * dllexport on Windows when building).  Not for use by callers.
+ * @since 0.1.0
+ */
 #if defined(_WIN32) && defined(DOCSTORE_BUILDING_SHARED)
 #define DOCSTORE_EXTERN __declspec(dllexport)
 #elif defined(__GNUC__) && __GNUC__ >= 4
@@ -28,11 +54,18 @@ extern "C" {
 #define DOCSTORE_EXTERN
 #endif
 
-/** @name Version */
+/** @name Version of the headers
+ *  Compare with docstore_version() / docstore_version_number(), the
+ *  version of the library actually loaded.  Since 0.1.0.
+ */
 /**@{*/
+/** Major version: changes only with an incompatible API/ABI. */
 #define DOCSTORE_VERSION_MAJOR 0
+/** Minor version: new functions or fields, compatible. */
 #define DOCSTORE_VERSION_MINOR 1
+/** Patch version: fixes only. */
 #define DOCSTORE_VERSION_PATCH 0
+/** The version as a string, "MAJOR.MINOR.PATCH". */
 #define DOCSTORE_VERSION_STRING "0.1.0"
 /** MAJOR*10000 + MINOR*100 + PATCH, for compile-time checks. */
 #define DOCSTORE_VERSION_NUMBER                                                \
@@ -41,22 +74,28 @@ extern "C" {
 /**@}*/
 
 /**
- * Version of the library actually loaded, as "MAJOR.MINOR.PATCH".
- * Static string, never NULL.  Thread-safe.
+ * Version of the library actually loaded.  Thread-safe.
+ * @return "MAJOR.MINOR.PATCH"; a static string, never NULL.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN const char *docstore_version(void);
 
-/** Same as DOCSTORE_VERSION_NUMBER, of the library actually loaded. */
+/**
+ * Version number of the library actually loaded.  Thread-safe.
+ * @return its #DOCSTORE_VERSION_NUMBER.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_version_number(void);
 
 /**
- * Error codes.  Every fallible function returns 0 (DOCSTORE_OK) or one of
+ * Error codes.  Every fallible function returns 0 (#DOCSTORE_OK) or one of
  * these negative values.  The values are stable forever: bindings may
  * hard-code them.  docstore_error_name() gives the symbolic name for
  * languages that cannot read C enums.
+ * @since 0.1.0
  */
 typedef enum docstore_error {
-  DOCSTORE_OK = 0,
+  DOCSTORE_OK = 0,            /**< success */
   DOCSTORE_EINVAL = -1,       /**< invalid argument (NULL, bad id, bad key) */
   DOCSTORE_ECONFIG = -2,      /**< invalid or missing configuration value */
   DOCSTORE_ENOTFOUND = -3,    /**< object or file does not exist */
@@ -79,74 +118,123 @@ typedef enum docstore_error {
   DOCSTORE_EEXISTS = -20      /**< already exists */
 } docstore_error;
 
-/** Lowest (most negative) error code this version knows. */
+/**
+ * Lowest (most negative) error code this version knows; a lower code comes
+ * from a newer library.
+ * @since 0.1.0
+ */
 #define DOCSTORE_ERROR_MIN DOCSTORE_EEXISTS
 
 /**
- * Human description of an error code ("object not found").  Static string,
- * never NULL (unknown codes give "unknown error").  Thread-safe.
+ * Human description of an error code.  Thread-safe.
+ * @param code a #docstore_error value (any int is accepted).
+ * @return e.g. "not found"; "unknown error" for an unknown code.  A static
+ *         string, never NULL.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN const char *docstore_strerror(int code);
 
 /**
- * Symbolic name of an error code ("DOCSTORE_ENOTFOUND"), "DOCSTORE_OK" for 0,
- * "DOCSTORE_EUNKNOWN" for unknown codes.  Static string.  Thread-safe.
+ * Symbolic name of an error code.  Thread-safe.
+ * @param code a #docstore_error value (any int is accepted).
+ * @return e.g. "DOCSTORE_ENOTFOUND"; "DOCSTORE_OK" for 0;
+ *         "DOCSTORE_EUNKNOWN" for an unknown code.  A static string, never
+ *         NULL.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN const char *docstore_error_name(int code);
 
 /**
- * Message and code of the calling thread's last failure in any docstore
- * call (like errno).  Useful after a failure in a function that has no
- * handle.  The string is thread-local and stays valid until the next
- * failing docstore call on this thread.  Never NULL ("" when none).
- * Note: a language runtime that may move a call to another OS thread
- * should read the detail from the handle (e.g. docstore_service_errmsg()).
+ * Message of the calling thread's last failure in any docstore call (like
+ * errno), for failures in functions that have no handle.  A successful
+ * call does not clear it.  Messages are cut at 511 bytes.  A language
+ * runtime that may move a call to another OS thread should read the
+ * detail from the handle instead (e.g. docstore_service_errmsg()).
+ * Thread-safe.
+ * @return a thread-local string, "" when this thread has had no failure;
+ *         never NULL.  Its contents change at the next failure on this
+ *         thread.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN const char *docstore_last_errmsg(void);
+
+/**
+ * Code of the calling thread's last failure in any docstore call (see
+ * docstore_last_errmsg()).  Thread-safe.
+ * @return a negative #docstore_error code, or 0 when this thread has had no
+ *         failure.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_last_errcode(void);
 
 /**
  * Free memory that the library returned to the caller (strings, byte
- * buffers, URLs, JSON).  The memory is wiped before it is released, so it
- * is also the right way to free a decrypted document.  NULL is a no-op.
- * Never pass memory that did not come from the library.  Thread-safe.
+ * buffers, URLs, JSON) or that docstore_malloc() allocated.  The memory is
+ * wiped before it is released, so it is also the right way to free a
+ * decrypted document.  Never pass memory that did not come from the
+ * library, nor memory that a handle or struct still owns.  Thread-safe.
+ * @param ptr the block, or NULL (no-op).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN void docstore_free(void *ptr);
 
 /**
- * Allocate memory the library can later release with docstore_free(),
- * for user-written providers and bindings that must hand memory to the
- * library.  Returns NULL on failure or when size is 0.
+ * Allocate zero-filled memory that the library can later release with
+ * docstore_free(), for user-written providers and bindings that must hand
+ * memory to the library.  Thread-safe.
+ * @param size number of bytes; 0 gives NULL.
+ * @return the block, or NULL when size is 0 or memory is short.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN void *docstore_malloc(size_t size);
 
-/** Log levels, most severe first. */
+/**
+ * Log levels, most severe first.
+ * @since 0.1.0
+ */
 typedef enum docstore_log_level {
-  DOCSTORE_LOG_ERROR = 0,
-  DOCSTORE_LOG_WARN = 1,
-  DOCSTORE_LOG_INFO = 2,
-  DOCSTORE_LOG_DEBUG = 3
+  DOCSTORE_LOG_ERROR = 0, /**< a call failed */
+  DOCSTORE_LOG_WARN = 1,  /**< degraded but working (e.g. fallback used) */
+  DOCSTORE_LOG_INFO = 2,  /**< notable events (service initialised) */
+  DOCSTORE_LOG_DEBUG = 3  /**< detail for debugging */
 } docstore_log_level;
 
 /**
- * Log callback.  `message` is one line without a newline, valid only during
- * the call.  It never contains secrets or key material.  May be called from
- * any thread that uses the library, concurrently: make it thread-safe.
+ * Log callback, installed with docstore_set_log_callback().  May be called
+ * from any thread that uses the library, concurrently: make it
+ * thread-safe.
+ * @param payload the pointer given to docstore_set_log_callback().
+ * @param level   a #docstore_log_level.
+ * @param message one line without a newline (at most 1023 bytes), valid
+ *                only during the call.  It never contains secrets or key
+ *                material.
+ * @since 0.1.0
  */
 typedef void (*docstore_log_cb)(void *payload, int level, const char *message);
 
 /**
- * Set the process-wide log sink and threshold.  Messages with a level
- * greater than `max_level` are dropped.  cb == NULL restores the default:
- * lines on stderr ("docstore: WARN: ..."), threshold DOCSTORE_LOG_WARN.
- * Thread-safe; the previous callback may still be running in another
- * thread when this returns.
+ * Set the process-wide log sink and threshold.  Thread-safe; the previous
+ * callback may still be running in another thread when this returns.
+ * @param cb        the callback; NULL restores the default: lines on stderr
+ *                  ("docstore: WARN: ..."), threshold #DOCSTORE_LOG_WARN
+ *                  (max_level is then ignored).
+ * @param payload   passed to every call of cb (borrowed: keep it alive
+ *                  while cb is installed).
+ * @param max_level messages with a greater #docstore_log_level are dropped.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN void docstore_set_log_callback(docstore_log_cb cb,
                                                void *payload, int max_level);
 
-/** Change only the threshold of the current sink. */
+/**
+ * Change only the threshold of the current sink (the default stderr sink
+ * included).  Thread-safe.
+ * @param max_level messages with a greater #docstore_log_level are dropped.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_set_log_level(int max_level);
+
+/** @} */
 
 #ifdef __cplusplus
 }
