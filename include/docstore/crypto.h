@@ -1,10 +1,14 @@
 /*
  * libdocstore - encrypted document storage.
  * SPDX-License-Identifier: Apache-2.0
+ */
+/**
+ * @file docstore/crypto.h
+ * @brief Keys and hybrid envelope encryption (AES-256-GCM for the
+ * document, RSA-OAEP-SHA256 for the per-document key).
  *
- * crypto.h: keys and hybrid envelope encryption (AES-256-GCM for the
- * document, RSA-OAEP-SHA256 for the per-document key).  This layer knows
- * nothing of storage.  The envelope format is specified in docs/FORMAT.md.
+ * This layer knows nothing of storage.  The envelope format is specified
+ * in docs/FORMAT.md.
  */
 #ifndef DOCSTORE_CRYPTO_H
 #define DOCSTORE_CRYPTO_H
@@ -16,48 +20,90 @@ extern "C" {
 #endif
 
 /**
+ * @defgroup crypto Crypto: keyrings and envelopes
+ * @brief RSA keys by key id, key generation, and sealing, opening and
+ * re-wrapping of document envelopes.
+ *
+ * The envelope functions have no handle: their error detail is in the
+ * calling thread's docstore_last_errmsg().
+ * @{
+ */
+
+/**
  * A set of RSA keys: public keys to encrypt (seal) under, private keys to
  * decrypt (open) with, each identified by its key id
  * ("sha256:<hex of SHA-256 of the DER SubjectPublicKeyInfo>").
  *
- * Thread safety: loading keys (docstore_keyring_add_*, _set_*) must not run
- * concurrently with any other call on the same keyring; once loaded, a
- * keyring may be used by any number of threads at once.
- * Key material is wiped when the keyring is freed.
+ * Thread safety: loading keys (docstore_keyring_add_*(),
+ * docstore_keyring_set_default()) must not run concurrently with any other
+ * call on the same keyring; once loaded, a keyring may be used by any
+ * number of threads at once.  Key material is wiped when the keyring is
+ * freed.  Opaque.
+ * @since 0.1.0
  */
 typedef struct docstore_keyring docstore_keyring;
 
-/** Smallest RSA modulus accepted, in bits. */
+/**
+ * Smallest RSA modulus accepted, in bits (the largest is 16384).
+ * @since 0.1.0
+ */
 #define DOCSTORE_RSA_MIN_BITS 2048
 
 /**
- * Create an empty keyring.
- * @param out     receives the keyring; free with docstore_keyring_free().
- * @param errbuf  optional buffer for a message on failure (may be NULL).
- * @return 0, DOCSTORE_EINVAL (out is NULL), DOCSTORE_ENOMEM.
+ * Create an empty keyring.  Thread-safe.
+ * @param out        receives the keyring (NULL on failure); free it with
+ *                   docstore_keyring_free().
+ * @param errbuf     optional buffer for a message on failure (may be NULL).
+ * @param errbuf_len size of errbuf.
+ * @return 0, #DOCSTORE_EINVAL (out is NULL), #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_keyring_new(docstore_keyring **out, char *errbuf,
                                          size_t errbuf_len);
 
-/** Free a keyring, wiping its keys.  NULL is a no-op. */
+/**
+ * Free a keyring, wiping its keys.  Not while another thread uses it.
+ * @param kr the keyring, or NULL (no-op).  Do not free a keyring that a
+ *           service owns.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_keyring_free(docstore_keyring *kr);
 
 /**
  * Add a public key (PEM "PUBLIC KEY" or "RSA PUBLIC KEY") from memory.
- * The first public key added becomes the key new documents are sealed
- * under, until docstore_keyring_set_default() says otherwise.
- * @param key_id_out optional: receives the key id (library-owned string,
- *                   free with docstore_free()).
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EKEY (not a PEM RSA public key, or
- *         smaller than DOCSTORE_RSA_MIN_BITS), DOCSTORE_ENOMEM.
+ * The first key added (public or private) becomes the key new documents
+ * are sealed under, until docstore_keyring_set_default() says otherwise.
+ * Adding a key the keyring already holds is not an error.
+ * @param kr         the keyring.
+ * @param pem        the PEM text (need not be NUL-terminated; at most
+ *                   1 MiB).
+ * @param pem_len    length of pem in bytes.
+ * @param key_id_out optional (may be NULL): receives the key id, a
+ *                   library-owned string (docstore_free()); NULL on failure.
+ * @return 0, #DOCSTORE_EINVAL (kr or pem NULL), #DOCSTORE_EKEY (not a PEM
+ *         RSA public key, over 1 MiB, smaller than #DOCSTORE_RSA_MIN_BITS
+ *         or larger than 16384 bits), #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM.
+ *         Detail: docstore_keyring_errmsg() (docstore_last_errmsg() when kr
+ *         is NULL).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_keyring_add_public_pem(docstore_keyring *kr,
                                                     const char *pem,
                                                     size_t pem_len,
                                                     char **key_id_out);
 
-/** As docstore_keyring_add_public_pem(), reading a PEM file (at most
- *  1 MiB).  Extra errors: DOCSTORE_ENOTFOUND (no such file), DOCSTORE_EIO. */
+/**
+ * As docstore_keyring_add_public_pem(), reading the PEM from a file.  The
+ * file's contents are wiped from memory after use.
+ * @param kr         the keyring.
+ * @param path       the file (NUL-terminated path).
+ * @param key_id_out as in docstore_keyring_add_public_pem().
+ * @return as docstore_keyring_add_public_pem() (EINVAL when path is NULL,
+ *         EKEY for a file over 1 MiB), plus #DOCSTORE_ENOTFOUND (no such
+ *         file) and #DOCSTORE_EIO (cannot open or read it).  The message
+ *         starts with the path.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_keyring_add_public_file(docstore_keyring *kr,
                                                      const char *path,
                                                      char **key_id_out);
@@ -65,12 +111,24 @@ DOCSTORE_EXTERN int docstore_keyring_add_public_file(docstore_keyring *kr,
 /**
  * Add a private key (PEM PKCS#8, encrypted PKCS#8 or traditional RSA, with
  * or without Proc-Type encryption) from memory.  Its public half is added
- * too (so it can also seal; if it is the first key added, it becomes the
- * default sealing key).  OpenSSL never prompts for a passphrase: a missing
- * or wrong one is DOCSTORE_EKEY, and the message never contains it.
- * @param passphrase NUL-terminated passphrase for an encrypted key, or NULL.
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EKEY (unparsable, wrong passphrase,
- *         not RSA, too small), DOCSTORE_ENOMEM.
+ * too, so it can also seal (if it is the first key added, it becomes the
+ * default sealing key); a public key already held gains its private half.
+ * OpenSSL never prompts for a passphrase: a missing or wrong one is
+ * #DOCSTORE_EKEY, and no message ever contains it.
+ * @param kr         the keyring.
+ * @param pem        the PEM text (need not be NUL-terminated; at most
+ *                   1 MiB).
+ * @param pem_len    length of pem in bytes.
+ * @param passphrase NUL-terminated passphrase of an encrypted key, or NULL;
+ *                   ignored for an unencrypted key.  Not kept.
+ * @param key_id_out optional (may be NULL): receives the key id
+ *                   (docstore_free()); NULL on failure.
+ * @return 0, #DOCSTORE_EINVAL (kr or pem NULL), #DOCSTORE_EKEY
+ *         (unparsable, encrypted without passphrase, wrong passphrase, a
+ *         public key only, not RSA, too small or too large, over 1 MiB),
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_keyring_errmsg().
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_keyring_add_private_pem(docstore_keyring *kr,
                                                      const char *pem,
@@ -78,8 +136,18 @@ DOCSTORE_EXTERN int docstore_keyring_add_private_pem(docstore_keyring *kr,
                                                      const char *passphrase,
                                                      char **key_id_out);
 
-/** As docstore_keyring_add_private_pem(), reading a PEM file (at most
- *  1 MiB).  Extra errors: DOCSTORE_ENOTFOUND (no such file), DOCSTORE_EIO. */
+/**
+ * As docstore_keyring_add_private_pem(), reading the PEM from a file.  The
+ * file's contents are wiped from memory after use.
+ * @param kr         the keyring.
+ * @param path       the file (NUL-terminated path).
+ * @param passphrase as in docstore_keyring_add_private_pem().
+ * @param key_id_out as in docstore_keyring_add_private_pem().
+ * @return as docstore_keyring_add_private_pem() (EINVAL when path is NULL),
+ *         plus #DOCSTORE_ENOTFOUND (no such file) and #DOCSTORE_EIO
+ *         (cannot open or read it).  The message starts with the path.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_keyring_add_private_file(docstore_keyring *kr,
                                                       const char *path,
                                                       const char *passphrase,
@@ -87,28 +155,53 @@ DOCSTORE_EXTERN int docstore_keyring_add_private_file(docstore_keyring *kr,
 
 /**
  * Choose the public key new envelopes are sealed under.
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EKEY (no public key with that id).
+ * @param kr     the keyring.
+ * @param key_id a key id the keyring holds (NUL-terminated).
+ * @return 0, #DOCSTORE_EINVAL (kr or key_id NULL), #DOCSTORE_EKEY (no key
+ *         with that id).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_keyring_set_default(docstore_keyring *kr,
                                                  const char *key_id);
 
-/** Number of public and private keys held (a private key counts in both,
- *  its public half being a public key).  NULL pointers are allowed. */
+/**
+ * Number of keys held.  Thread-safe on a loaded keyring.
+ * @param kr           the keyring; NULL counts as empty.
+ * @param public_keys  optional: receives the number of public keys (every
+ *                     key, a private key's public half included).
+ * @param private_keys optional: receives the number of private keys.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_keyring_count(const docstore_keyring *kr,
                                             size_t *public_keys,
                                             size_t *private_keys);
 
-/** Detail of the last failure on this keyring; never NULL. */
+/**
+ * Detail of the last failure on this keyring.  Thread-safe.
+ * @param kr the keyring; NULL gives "keyring is NULL".
+ * @return "" when none; never NULL.  The string is a copy for the calling
+ *         thread, valid until this thread calls any *_errmsg() function
+ *         of the library again.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN const char *docstore_keyring_errmsg(const docstore_keyring *kr);
 
 /**
  * Generate an RSA key pair as PEM strings (public: SubjectPublicKeyInfo;
- * private: PKCS#8, encrypted with AES-256-CBC when passphrase is not NULL).
- * @param bits        modulus size, >= DOCSTORE_RSA_MIN_BITS (0 means 3072).
- * @param public_pem  receives a library-owned string (docstore_free()).
- * @param private_pem receives a library-owned string (docstore_free()).
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EKEY (bits too small),
- *         DOCSTORE_ECRYPTO, DOCSTORE_ENOMEM.  Thread-safe.
+ * private: PKCS#8, encrypted with AES-256-CBC when passphrase is not
+ * NULL).  Thread-safe.
+ * @param public_pem  receives a library-owned string (docstore_free());
+ *                    NULL on failure.
+ * @param private_pem receives a library-owned string (docstore_free(),
+ *                    which wipes it); NULL on failure.
+ * @param bits        modulus size, 2048 to 16384; 0 means 3072.
+ * @param passphrase  NUL-terminated, 1 to 1024 bytes, or NULL for an
+ *                    unencrypted private key.
+ * @return 0, #DOCSTORE_EINVAL (NULL output, empty or over-long
+ *         passphrase), #DOCSTORE_EKEY (bits out of range),
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg().
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_keygen(char **public_pem, char **private_pem,
                                     unsigned int bits, const char *passphrase);
@@ -116,7 +209,8 @@ DOCSTORE_EXTERN int docstore_keygen(char **public_pem, char **private_pem,
 /**
  * The identity of a document, bound into its envelope (authenticated as
  * GCM additional data).  file_id and user_id are strings of 1 to 64
- * characters from [A-Za-z0-9_-]; user_id NULL means a system document.
+ * characters from [A-Za-z0-9_-].  Both are borrowed for the call.
+ * @since 0.1.0
  */
 typedef struct docstore_doc_id {
   const char *file_id; /**< required when the struct is given */
@@ -124,16 +218,23 @@ typedef struct docstore_doc_id {
 } docstore_doc_id;
 
 /**
- * Encrypt a document into an envelope (JSON text, UTF-8, NUL-terminated
- * too for convenience; *out_len excludes the NUL).
- * A fresh AES-256 key and 96-bit nonce are drawn for every call.
- * @param doc  optional identity to bind; NULL binds none.
- * @param out  receives a library-owned buffer (docstore_free()).
- * @return 0, DOCSTORE_EINVAL (NULL or invalid identity), DOCSTORE_EKEY (no
- *         public key), DOCSTORE_ETOOBIG (plaintext over 1 GiB in this
- *         in-memory format), DOCSTORE_ECRYPTO, DOCSTORE_ENOMEM.
- * Thread-safe on a loaded keyring; detail: docstore_keyring_errmsg() is not
- * written by this call, use docstore_last_errmsg().
+ * Encrypt a document into an envelope: JSON text, UTF-8, also
+ * NUL-terminated for convenience.  A fresh AES-256 key and 96-bit nonce
+ * are drawn for every call.  Thread-safe on a loaded keyring.
+ * @param out           receives the envelope, library-owned
+ *                      (docstore_free()); NULL on failure.
+ * @param out_len       optional: receives its length, NUL excluded.
+ * @param kr            the keyring; its default public key is used.
+ * @param plaintext     the document; may be NULL when plaintext_len is 0.
+ * @param plaintext_len its length, at most 1 GiB.
+ * @param doc           optional identity to bind; NULL binds none.
+ * @return 0, #DOCSTORE_EINVAL (out or kr NULL, plaintext NULL with a
+ *         length, invalid identity), #DOCSTORE_EKEY (the keyring has no
+ *         key), #DOCSTORE_ETOOBIG (plaintext over 1 GiB),
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg() (docstore_keyring_errmsg() is not
+ *         written).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_envelope_seal(char **out, size_t *out_len,
                                            const docstore_keyring *kr,
@@ -142,26 +243,38 @@ DOCSTORE_EXTERN int docstore_envelope_seal(char **out, size_t *out_len,
                                            const docstore_doc_id *doc);
 
 /**
- * Decrypt an envelope (this library's format, or the legacy PyCryptodome
- * format {enc_session_key, nonce, tag, ciphertext}; detected
- * automatically).  No plaintext is released unless the tag verifies.
- * @param expect optional: the document the caller expects.  When given, a
- *        v1 envelope bound to another file_id/user_id, or bound to none, is
- *        refused with DOCSTORE_EINTEGRITY.  Legacy envelopes, and legacy
- *        envelopes converted by docstore_envelope_rewrap(), predate binding
- *        and are accepted; use docstore_envelope_info_get() (file_id NULL)
- *        to refuse them if you must.
- * @param out  receives the plaintext, library-owned (docstore_free() wipes
- *             it before freeing).  Empty documents give a valid 1-byte
- *             allocation and *out_len == 0.
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EFORMAT (not an envelope: malformed
- *         JSON, missing/invalid fields, bad base64, bad lengths),
- *         DOCSTORE_EUNSUPPORTED (unknown format version or algorithm),
- *         DOCSTORE_EKEY (no private key with the envelope's key id),
- *         DOCSTORE_EINTEGRITY (tampered, wrong key, or wrong document),
- *         DOCSTORE_ETOOBIG (envelope over 1.5 GiB, document over 1 GiB),
- *         DOCSTORE_ECRYPTO, DOCSTORE_ENOMEM.  Thread-safe on a loaded keyring.
- *         Detail: docstore_last_errmsg().
+ * Decrypt an envelope: this library's format, or the legacy PyCryptodome
+ * format {enc_session_key, nonce, tag, ciphertext} (detected
+ * automatically; every private key of the right size is tried on a legacy
+ * envelope).  No plaintext is released unless the tag verifies.
+ * Thread-safe on a loaded keyring.
+ * @param out          receives the plaintext, library-owned
+ *                     (docstore_free() wipes it before freeing); an empty
+ *                     document gives a valid 1-byte allocation and
+ *                     *out_len == 0.  NULL on failure.
+ * @param out_len      receives the plaintext length (required).
+ * @param kr           the keyring holding the private key.
+ * @param envelope     the envelope text (need not be NUL-terminated).
+ * @param envelope_len its length, at most 1.5 GiB.
+ * @param expect       optional: the document the caller expects.  When
+ *                     given, a v1 envelope bound to another
+ *                     file_id/user_id, or bound to none, is refused with
+ *                     #DOCSTORE_EINTEGRITY.  Legacy envelopes, and legacy
+ *                     envelopes converted by docstore_envelope_rewrap(),
+ *                     predate binding and are accepted; use
+ *                     docstore_envelope_info_get() (file_id NULL) to refuse
+ *                     them if you must.
+ * @return 0; #DOCSTORE_EINVAL (a NULL argument, invalid expect);
+ *         #DOCSTORE_EFORMAT (not an envelope: malformed JSON,
+ *         missing/invalid fields, bad base64, bad lengths);
+ *         #DOCSTORE_EUNSUPPORTED (unknown format version or algorithm);
+ *         #DOCSTORE_EKEY (no private key with the envelope's key id; for a
+ *         legacy envelope: no private key of its size, or none unwraps
+ *         it); #DOCSTORE_EINTEGRITY (tampered, wrong key, or wrong
+ *         document); #DOCSTORE_ETOOBIG (envelope over 1.5 GiB, document
+ *         over 1 GiB); #DOCSTORE_ECRYPTO; #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg().
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_envelope_open(uint8_t **out, size_t *out_len,
                                            const docstore_keyring *kr,
@@ -171,15 +284,23 @@ DOCSTORE_EXTERN int docstore_envelope_open(uint8_t **out, size_t *out_len,
 
 /**
  * Re-wrap an envelope's AES key under another public key of the keyring
- * (key rotation) without touching its ciphertext, nonce or tag.  Needs the
- * private key of the envelope's current key id.  The whole envelope is
- * authenticated first: a damaged one gives DOCSTORE_EINTEGRITY.  Legacy
- * envelopes are converted to the current format (their ciphertext, nonce
- * and tag are kept; the result, alg "AES-GCM-NOAAD", binds no identity:
- * docs/FORMAT.md section 8).
- * @param new_key_id public key to wrap under; NULL means the default key.
- * @param out  receives the new envelope JSON (docstore_free()).
- * @return as docstore_envelope_open().
+ * (key rotation) without touching its ciphertext, nonce, tag or bound
+ * identity.  Needs the private key of the envelope's current key id.  The
+ * whole envelope is authenticated first: a damaged one gives
+ * #DOCSTORE_EINTEGRITY.  Legacy envelopes are converted to the current
+ * format (their ciphertext, nonce and tag are kept; the result, alg
+ * "AES-GCM-NOAAD", binds no identity: docs/FORMAT.md section 8).
+ * Thread-safe on a loaded keyring.
+ * @param out          receives the new envelope JSON, library-owned
+ *                     (docstore_free()); NULL on failure.
+ * @param out_len      optional: receives its length, NUL excluded.
+ * @param kr           the keyring (old private key and new public key).
+ * @param envelope     the envelope text (need not be NUL-terminated).
+ * @param envelope_len its length.
+ * @param new_key_id   public key to wrap under; NULL means the default key.
+ * @return as docstore_envelope_open(); #DOCSTORE_EKEY also when the keyring
+ *         has no key new_key_id (or no key at all).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_envelope_rewrap(char **out, size_t *out_len,
                                              const docstore_keyring *kr,
@@ -187,49 +308,81 @@ DOCSTORE_EXTERN int docstore_envelope_rewrap(char **out, size_t *out_len,
                                              size_t envelope_len,
                                              const char *new_key_id);
 
-/** Envelope formats docstore_envelope_info() can report. */
+/**
+ * Envelope formats docstore_envelope_info_get() can report.
+ * @since 0.1.0
+ */
 typedef enum docstore_envelope_format {
   DOCSTORE_ENVELOPE_V1 = 1,    /**< this library's JSON format, version 1 */
   DOCSTORE_ENVELOPE_LEGACY = 100 /**< PyCryptodome JSON, read-only */
 } docstore_envelope_format;
 
+/**
+ * Current version of #docstore_envelope_info.
+ * @since 0.1.0
+ */
 #define DOCSTORE_ENVELOPE_INFO_VERSION 1
 
 /**
  * What an envelope says about itself, without decrypting it.
- * Set `version` to DOCSTORE_ENVELOPE_INFO_VERSION before the call (or use
- * docstore_envelope_info_init()).  String fields point into buffers owned by
- * the info struct; release them with docstore_envelope_info_clear().
+ * Set `version` before the call (#DOCSTORE_ENVELOPE_INFO_INIT or
+ * docstore_envelope_info_init()).  The string fields are owned by the
+ * struct; release them with docstore_envelope_info_clear().
+ * @since 0.1.0
  */
 typedef struct docstore_envelope_info {
-  unsigned int version;
-  int format;           /**< docstore_envelope_format */
+  unsigned int version; /**< #DOCSTORE_ENVELOPE_INFO_VERSION, set by caller */
+  int format;           /**< #docstore_envelope_format */
   char *key_id;         /**< NULL for legacy envelopes */
   char *file_id;        /**< bound identity, NULL if none */
   char *user_id;        /**< NULL if none or system */
   uint64_t plaintext_size; /**< size of the document in bytes */
 } docstore_envelope_info;
 
+/**
+ * Static initialiser of a #docstore_envelope_info.
+ * @since 0.1.0
+ */
 #define DOCSTORE_ENVELOPE_INFO_INIT {DOCSTORE_ENVELOPE_INFO_VERSION, 0, NULL, NULL, NULL, 0}
 
-/** Initialise an info struct (for FFI callers that cannot use the macro). */
+/**
+ * Initialise an info struct (for FFI callers that cannot use the macro):
+ * zeroes it and sets `version`.  Thread-safe.
+ * @param info    the struct to fill.
+ * @param version #DOCSTORE_ENVELOPE_INFO_VERSION (or an older version).
+ * @return 0, #DOCSTORE_EINVAL (info NULL, version 0 or unknown).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_envelope_info_init(docstore_envelope_info *info,
                                                 unsigned int version);
 
 /**
  * Parse and validate an envelope's structure (all fields present, base64
  * valid, lengths right) without any key.  The string fields are
- * overwritten: call docstore_envelope_info_clear() before reusing an info
- * struct, or the previous strings leak.
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EFORMAT, DOCSTORE_EUNSUPPORTED,
- *         DOCSTORE_ETOOBIG, DOCSTORE_ENOMEM.  Thread-safe.
+ * overwritten (NULL on failure): call docstore_envelope_info_clear() before
+ * reusing an info struct, or the previous strings leak.  Thread-safe.
+ * @param info         receives the description; its `version` must be set.
+ * @param envelope     the envelope text (need not be NUL-terminated).
+ * @param envelope_len its length.
+ * @return 0, #DOCSTORE_EINVAL (info or envelope NULL, unknown
+ *         info->version), #DOCSTORE_EFORMAT, #DOCSTORE_EUNSUPPORTED,
+ *         #DOCSTORE_ETOOBIG, #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg().
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_envelope_info_get(docstore_envelope_info *info,
                                                const char *envelope,
                                                size_t envelope_len);
 
-/** Free the strings of an info struct and reset them to NULL. */
+/**
+ * Free the strings of an info struct and reset them to NULL (the other
+ * fields are kept).
+ * @param info the struct, or NULL (no-op).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_envelope_info_clear(docstore_envelope_info *info);
+
+/** @} */
 
 #ifdef __cplusplus
 }
