@@ -550,3 +550,36 @@ class Handle:
 
     def alive(self):
         return self.ptr is not None
+
+
+class Wrapper:
+    """Base of the Python objects over a C handle: `_ptr` is the handle,
+    `_h` the Handle that owns it (its own, or the service's that took it
+    over)."""
+
+    _what = "handle"      # for the "... is closed" message
+    _errmsg = None        # name of the handle's errmsg function
+
+    @classmethod
+    def _borrowed(cls, ptr, owner):
+        """An object over `ptr`, which `owner` (a Handle) keeps alive."""
+        obj = cls.__new__(cls)
+        obj._ptr = ptr
+        obj._h = owner
+        return obj
+
+    def _own(self, ptr, free_name):
+        self._ptr = ptr
+        self._h = Handle(ptr, free_name)
+
+    def _owned(self):
+        return self._h.ptr is not None and self._h.ptr == self._ptr
+
+    def _p(self):
+        if not self._h.alive():
+            raise ValueError("%s is closed" % self._what)
+        return self._ptr
+
+    def _check(self, rc):
+        return check(rc, getattr(_lib, self._errmsg), self._p())
+

@@ -17,7 +17,7 @@ def _value(value):
     return _ffi.enc(value)
 
 
-class Config:
+class Config(_ffi.Wrapper):
     """A docstore_config.  Not thread-safe while being modified.
 
     Config(mapping) sets each NAME=value of the mapping (None values are left
@@ -25,11 +25,14 @@ class Config:
     S3_ENDPOINT_URL); an unknown name or a bad value raises ConfigError.
     """
 
+    _what = "configuration"
+    _errmsg = "docstore_config_errmsg"
+
     def __init__(self, settings=None, *, env=False, dotenv=None):
         lib = _ffi.lib()
         out = ctypes.c_void_p()
         _ffi.check(lib.docstore_config_new(ctypes.byref(out)))
-        self._h = _ffi.Handle(out.value, "docstore_config_free")
+        self._own(out.value, "docstore_config_free")
         if env:
             self.load_env()
         if dotenv is not None:
@@ -42,18 +45,10 @@ class Config:
         """Every known variable from the process environment."""
         return cls(env=True)
 
-    def _ptr(self):
-        if not self._h.alive():
-            raise ValueError("configuration is closed")
-        return self._h.ptr
-
-    def _check(self, rc):
-        return _ffi.check(rc, _ffi.lib().docstore_config_errmsg, self._ptr())
-
     def set(self, name, value):
         """Set one setting (None unsets it)."""
         self._check(_ffi.lib().docstore_config_set(
-            self._ptr(), _ffi.enc(name), _value(value)))
+            self._p(), _ffi.enc(name), _value(value)))
 
     def update(self, settings):
         for name, value in dict(settings).items():
@@ -62,24 +57,24 @@ class Config:
 
     def get(self, name, default=None):
         """The value set for a setting (no default applied), or `default`."""
-        v = _ffi.lib().docstore_config_get(self._ptr(), _ffi.enc(name))
+        v = _ffi.lib().docstore_config_get(self._p(), _ffi.enc(name))
         return default if v is None else _ffi.dec(v)
 
     def load_env(self):
-        self._check(_ffi.lib().docstore_config_load_env(self._ptr()))
+        self._check(_ffi.lib().docstore_config_load_env(self._p()))
 
     def load_dotenv(self, path):
         self._check(_ffi.lib().docstore_config_load_dotenv(
-            self._ptr(), _ffi.enc(str(path))))
+            self._p(), _ffi.enc(str(path))))
 
     def validate(self):
         """Raise ConfigError when incomplete or incoherent."""
-        self._check(_ffi.lib().docstore_config_validate(self._ptr()))
+        self._check(_ffi.lib().docstore_config_validate(self._p()))
 
     def dump(self):
         """The effective configuration as NAME=value lines, secrets masked."""
         out = ctypes.c_void_p()
-        self._check(_ffi.lib().docstore_config_dump(self._ptr(),
+        self._check(_ffi.lib().docstore_config_dump(self._p(),
                                                     ctypes.byref(out)))
         return _ffi.take_str(out) or ""
 

@@ -70,12 +70,15 @@ def envelope_info(envelope):
         lib.docstore_envelope_info_clear(ctypes.byref(info))
 
 
-class Keyring:
+class Keyring(_ffi.Wrapper):
     """A set of RSA keys.  Load keys first (not concurrently with anything
     else on this keyring); then any number of threads may seal and open.
 
     Given to an ObjectStorageService, the keyring belongs to the service
     (this object stays usable while the service lives)."""
+
+    _what = "keyring"
+    _errmsg = "docstore_keyring_errmsg"
 
     def __init__(self):
         lib = _ffi.lib()
@@ -83,23 +86,7 @@ class Keyring:
         buf = _ffi.errbuf()
         _ffi.check(lib.docstore_keyring_new(ctypes.byref(out), buf,
                                             _ffi.ERRBUF_LEN), buf=buf)
-        self._h = _ffi.Handle(out.value, "docstore_keyring_free")
-        self._ptr = out.value
-
-    @classmethod
-    def _borrowed(cls, ptr, owner):
-        kr = cls.__new__(cls)
-        kr._h = owner
-        kr._ptr = ptr
-        return kr
-
-    def _p(self):
-        if not self._h.alive():
-            raise ValueError("keyring is closed")
-        return self._ptr
-
-    def _check(self, rc):
-        return _ffi.check(rc, _ffi.lib().docstore_keyring_errmsg, self._p())
+        self._own(out.value, "docstore_keyring_free")
 
     def _added(self, rc, key_id):
         self._check(rc)
@@ -177,5 +164,5 @@ class Keyring:
 
     def close(self):
         """Free the keyring now (only one this object owns)."""
-        if self._h.ptr == self._ptr:
+        if self._owned():
             self._h.close()

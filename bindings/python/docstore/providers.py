@@ -81,12 +81,15 @@ class _Lister:
 PRESIGN_METHODS = {"GET": 0, "PUT": 1}
 
 
-class StorageProvider:
+class StorageProvider(_ffi.Wrapper):
     """A docstore_provider (local, S3, or a CustomProvider).
 
     A provider given to ObjectStorageService belongs to the service from
     then on; this object keeps working (and keeps the service alive).
     """
+
+    _what = "provider"
+    _errmsg = "docstore_provider_errmsg"
 
     #: executor for the awaitable methods (None: the loop's default one)
     executor = None
@@ -95,32 +98,10 @@ class StorageProvider:
         raise TypeError("use LocalStorageProvider, S3StorageProvider or "
                         "StorageProvider.from_custom()")
 
-    def _init_owned(self, ptr):
-        self._ptr = ptr
-        self._h = _ffi.Handle(ptr, "docstore_provider_free")
-
-    @classmethod
-    def _borrowed(cls, ptr, owner):
-        p = cls.__new__(cls)
-        p._ptr = ptr
-        p._h = owner
-        return p
-
     @classmethod
     def from_custom(cls, custom):
         """Wrap a CustomProvider into a library provider."""
         return _wrap_custom(custom)
-
-    def _p(self):
-        if not self._h.alive():
-            raise ValueError("provider is closed")
-        return self._ptr
-
-    def _check(self, rc):
-        return _ffi.check(rc, _ffi.lib().docstore_provider_errmsg, self._p())
-
-    def _owned(self):
-        return self._h.ptr == self._ptr
 
     # ------------------------------------------------- blocking calls
     @property
@@ -231,7 +212,7 @@ class LocalStorageProvider(StorageProvider):
         _ffi.check(lib.docstore_local_provider_new(
             ctypes.byref(out), ctypes.byref(opts), buf, _ffi.ERRBUF_LEN),
             buf=buf)
-        self._init_owned(out.value)
+        self._own(out.value, "docstore_provider_free")
         self.base_path = str(base_path)
 
 
@@ -279,7 +260,7 @@ class S3StorageProvider(StorageProvider):
                 buf=buf)
         finally:
             o.secret_key = None  # drop our reference to the secret
-        self._init_owned(out.value)
+        self._own(out.value, "docstore_provider_free")
         self.bucket = bucket
 
 
@@ -439,6 +420,6 @@ def _wrap_custom(custom):
     _ffi.check(lib.docstore_provider_new(ctypes.byref(out),
                                          ctypes.byref(ops), pid))
     p = StorageProvider.__new__(StorageProvider)
-    p._init_owned(out.value)
+    p._own(out.value, "docstore_provider_free")
     p.custom = custom
     return p

@@ -48,7 +48,7 @@ def _awaitable(sync_name):
     return method
 
 
-class ObjectStorageService:
+class ObjectStorageService(_ffi.Wrapper):
     """The facade: documents/ path layout, envelope checks, encryption
     helpers, fallback to legacy local files, counters.  Safe to use from
     many threads and tasks at once.
@@ -60,6 +60,9 @@ class ObjectStorageService:
     A provider made by ObjectStorageFactory.create_provider() already has
     its service: ObjectStorageService(that_provider) shares it.
     """
+
+    _what = "storage service"
+    _errmsg = "docstore_service_errmsg"
 
     #: executor for the awaitable methods (None: the loop's default one)
     executor = None
@@ -79,7 +82,7 @@ class ObjectStorageService:
         if not provider._owned():
             self._share(provider, keyring, legacy_root, validate_envelopes)
             return
-        if keyring is not None and not keyring._h.ptr == keyring._ptr:
+        if keyring is not None and not keyring._owned():
             raise ValueError("the keyring already belongs to a service")
         lib = _ffi.lib()
         opts = _ffi.ServiceOptions()
@@ -110,8 +113,7 @@ class ObjectStorageService:
         self._keyring = keyring
 
     def _adopt(self, ptr):
-        self._ptr = ptr
-        self._h = _ffi.Handle(ptr, "docstore_service_free")
+        self._own(ptr, "docstore_service_free")
         self._provider = None
         self._keyring = None
 
@@ -134,7 +136,7 @@ class ObjectStorageService:
         out = ctypes.c_void_p()
         buf = _ffi.errbuf()
         _ffi.check(lib.docstore_service_from_config(
-            ctypes.byref(out), cfg._ptr(), buf, _ffi.ERRBUF_LEN), buf=buf)
+            ctypes.byref(out), cfg._p(), buf, _ffi.ERRBUF_LEN), buf=buf)
         self._adopt(out.value)
 
     @classmethod
@@ -148,14 +150,6 @@ class ObjectStorageService:
         return svc
 
     # ------------------------------------------------------- plumbing
-    def _p(self):
-        if not self._h.alive():
-            raise ValueError("storage service is closed")
-        return self._ptr
-
-    def _check(self, rc):
-        return _ffi.check(rc, _ffi.lib().docstore_service_errmsg, self._p())
-
     def close(self):
         """Free the service, its provider and keyring, now.  No call may be
         in flight.  (Otherwise they are freed when no longer referenced.)"""
