@@ -523,13 +523,43 @@ done:
   return rc;
 }
 
-/* store_encrypted + retrieve_encrypted of one envelope, cycling slots. */
+/*
+ * store_encrypted + retrieve_encrypted of 4 KiB envelopes, cycling over
+ * BENCH_SLOTS documents ("bench<slot>" of user "bench"), each sealed
+ * beforehand for its own identity (the service refuses an envelope bound
+ * to another document).
+ */
 typedef struct store_ctx {
   docstore_service *svc;
-  const char *envelope;
-  size_t envelope_len;
+  char *envelopes[BENCH_SLOTS];
+  size_t envelope_lens[BENCH_SLOTS];
   char *paths[BENCH_SLOTS];
 } store_ctx;
+
+#define BENCH_USER "bench"
+
+/* Seal one 4 KiB document per slot under kr; the service is set later. */
+static int store_ctx_init(store_ctx *c, const docstore_keyring *kr)
+{
+  uint8_t pt[4096];
+  char file_id[32];
+  docstore_doc_id doc;
+  size_t i;
+  int rc;
+
+  memset(c, 0, sizeof(*c));
+  fill(pt, sizeof(pt), 4096);
+  doc.file_id = file_id;
+  doc.user_id = BENCH_USER;
+  for (i = 0; i < BENCH_SLOTS; i++) {
+    snprintf(file_id, sizeof(file_id), "bench%zu", i);
+    rc = docstore_envelope_seal(&c->envelopes[i], &c->envelope_lens[i], kr,
+                                pt, sizeof(pt), &doc);
+    if (rc < 0)
+      return fail("docstore_envelope_seal", rc, docstore_last_errmsg());
+  }
+  return 0;
+}
 
 static int op_store_retrieve(void *vctx, size_t i)
 {
@@ -542,7 +572,8 @@ static int op_store_retrieve(void *vctx, size_t i)
 
   snprintf(file_id, sizeof(file_id), "bench%zu", slot);
   rc = docstore_service_store_encrypted(c->svc, &path, file_id, "doc.bin",
-                                        c->envelope, c->envelope_len, "bench");
+                                        c->envelopes[slot],
+                                        c->envelope_lens[slot], BENCH_USER);
   if (rc < 0)
     return fail("docstore_service_store_encrypted", rc,
                 docstore_service_errmsg(c->svc));
@@ -552,8 +583,8 @@ static int op_store_retrieve(void *vctx, size_t i)
     return fail("docstore_service_retrieve_encrypted", rc,
                 docstore_service_errmsg(c->svc));
   }
-  if (back_len != c->envelope_len ||
-      memcmp(back, c->envelope, back_len) != 0) {
+  if (back_len != c->envelope_lens[slot] ||
+      memcmp(back, c->envelopes[slot], back_len) != 0) {
     docstore_free(path);
     docstore_free(back);
     return fail("docstore_service_retrieve_encrypted", DOCSTORE_EINTEGRITY,
@@ -565,7 +596,8 @@ static int op_store_retrieve(void *vctx, size_t i)
   return 0;
 }
 
-/* Delete what op_store_retrieve left; returns the first failure. */
+/* Delete what op_store_retrieve left and free the envelopes; returns the
+ * first failure. */
 static int store_ctx_cleanup(store_ctx *c)
 {
   int rc = 0, r;
@@ -576,7 +608,8 @@ static int store_ctx_cleanup(store_ctx *c)
         (r = docstore_service_delete(c->svc, c->paths[i])) < 0 && rc == 0)
       rc = fail("docstore_service_delete", r, docstore_service_errmsg(c->svc));
     docstore_free(c->paths[i]);
-    c->paths[i] = NULL;
+    docstore_free(c->envelopes[i]);
+    c->paths[i] = c->envelopes[i] = NULL;
   }
   return rc;
 }
@@ -601,23 +634,13 @@ static int bench_local_store(bench_report *r, const bench_opts *o,
   store_ctx c;
   bench_timing t;
   char root[PATH_MAX], errbuf[256];
-  uint8_t pt[4096];
-  char *env = NULL;
-  size_t env_len = 0;
-  docstore_doc_id doc = {"bench", "bench"};
   int rc;
 
-  memset(&c, 0, sizeof(c));
   snprintf(root, sizeof(root), "%s/docstore-bench-XXXXXX", o->dir);
   if (!mkdtemp(root))
     return fail("mkdtemp", DOCSTORE_EIO, strerror(errno));
-
-  fill(pt, sizeof(pt), 4096);
-  if ((rc = docstore_envelope_seal(&env, &env_len, kr, pt, sizeof(pt), &doc)) <
-      0) {
-    rc = fail("docstore_envelope_seal", rc, docstore_last_errmsg());
+  if ((rc = store_ctx_init(&c, kr)) < 0)
     goto done;
-  }
   lo.root = root;
   lo.fsync = fsync_on;
   if ((rc = docstore_local_provider_new(&prov, &lo, errbuf, sizeof(errbuf))) <
@@ -632,10 +655,8 @@ static int bench_local_store(bench_report *r, const bench_opts *o,
     rc = fail("docstore_service_new", rc, errbuf);
     goto done;
   }
-  c.envelope = env;
-  c.envelope_len = env_len;
   progress(fsync_on ? "local store+retrieve (fsync on)"
-                       : "local store+retrieve (fsync off)");
+                    : "local store+retrieve (fsync off)");
   if ((rc = bench_run(&t, op_store_retrieve, &c, o->seconds, 1)) < 0)
     goto done;
   add_timed_row(r, "local", &t, 0,
@@ -646,7 +667,6 @@ done:
   if (store_ctx_cleanup(&c) < 0 && rc == 0)
     rc = DOCSTORE_EIO;
   docstore_service_free(c.svc);
-  docstore_free(env);
   nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return rc;
 }
@@ -819,12 +839,9 @@ static int bench_s3(bench_report *r, const bench_opts *o)
   char errbuf[512], key[128], cmd[PATH_MAX + 512], refbuf[PATH_MAX];
   char label[64];
   transfer_ctx xfer;
-  uint8_t pt[4096];
   uint8_t *big = NULL;
-  size_t big_len = o->large_mib * MIB;
-  char *env = NULL, *out = NULL;
-  size_t env_len = 0;
-  docstore_doc_id doc = {"bench", "bench"};
+  size_t big_len = o->large_mib * MIB, ops_size;
+  char *out = NULL;
   const char *ref;
   int rc;
 
@@ -843,19 +860,12 @@ static int bench_s3(bench_report *r, const bench_opts *o)
     rc = fail("docstore_service_from_config", rc, errbuf);
     goto done;
   }
-  if ((rc = make_keyring(r, &kr)) < 0)
+  if ((rc = make_keyring(r, &kr)) < 0 || (rc = store_ctx_init(&c, kr)) < 0)
     goto done;
-  fill(pt, sizeof(pt), 4096);
-  if ((rc = docstore_envelope_seal(&env, &env_len, kr, pt, sizeof(pt), &doc)) <
-      0) {
-    rc = fail("docstore_envelope_seal", rc, docstore_last_errmsg());
-    goto done;
-  }
 
   /* 4 KiB envelopes: store + retrieve through the facade */
   c.svc = svc;
-  c.envelope = env;
-  c.envelope_len = env_len;
+  ops_size = c.envelope_lens[0]; /* boto3 moves objects of this size */
   progress("S3 store+retrieve of 4 KiB envelopes");
   if ((rc = bench_run(&t, op_store_retrieve, &c, o->seconds, 1)) < 0)
     goto done;
@@ -905,7 +915,7 @@ static int bench_s3(bench_report *r, const bench_opts *o)
   snprintf(cmd, sizeof(cmd),
            "'%s' '%s' --seconds %.3f --ops-size %zu --size-mib %zu "
            "--prefix 'bench/boto3-%ld/'",
-           o->python, ref, o->seconds, env_len, o->large_mib, (long)getpid());
+           o->python, ref, o->seconds, ops_size, o->large_mib, (long)getpid());
   if (!(out = run_capture(cmd))) {
     rc = fail("boto3 reference", DOCSTORE_EIO, cmd);
     goto done;
@@ -930,7 +940,6 @@ done:
   free(out);
   docstore_free(xfer.back);
   free(big);
-  docstore_free(env);
   docstore_keyring_free(kr);
   docstore_service_free(svc);
   docstore_config_free(cfg);
