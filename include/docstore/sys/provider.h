@@ -1,11 +1,15 @@
 /*
  * libdocstore - encrypted document storage.
  * SPDX-License-Identifier: Apache-2.0
+ */
+/**
+ * @file docstore/sys/provider.h
+ * @brief The storage provider interface, for writing a backend of your
+ * own.
  *
- * sys/provider.h: the storage provider interface, for writing a backend of
- * your own.  Less stable than the rest of the API (like libgit2's sys/
- * headers): new operations are appended and announced by a higher
- * DOCSTORE_PROVIDER_OPS_VERSION; a table of an older version keeps
+ * Less stable than the rest of the API (like libgit2's sys/ headers): new
+ * operations are appended and announced by a higher
+ * #DOCSTORE_PROVIDER_OPS_VERSION; a table of an older version keeps
  * working.
  *
  * A provider moves opaque bytes under string keys.  It knows nothing of
@@ -23,79 +27,131 @@ extern "C" {
 #endif
 
 /**
+ * @defgroup sys_provider Provider interface (sys)
+ * @brief The operations table a storage backend implements, and the
+ * handle that wraps it.  examples/custom_provider.c is a complete
+ * provider.
+ * @{
+ */
+
+/**
  * Where a provider records failure detail.  Opaque; valid only during the
  * operation it was passed to.
+ * @since 0.1.0
  */
 typedef struct docstore_errinfo docstore_errinfo;
 
 /**
- * Record failure detail for the current operation (the provider then
- * returns `code`).  `message` is copied; it must not contain secrets.
- * err may be NULL (no-op).  Returns `code` so that a provider can write
- * `return docstore_errinfo_set(err, DOCSTORE_ENOTFOUND, "no such key");`.
+ * Record failure detail for the current operation; the provider then
+ * returns `code`.  The library puts "<op> <key>: " in front of the message
+ * and keeps it on the provider handle (docstore_provider_errmsg()) and as
+ * the thread's last error.  Thread-safe.
+ * @param err     the operation's errinfo; NULL is a no-op.
+ * @param code    a negative #docstore_error code.
+ * @param message copied, cut at 511 bytes; it must not contain secrets.
+ *                NULL: docstore_strerror(code).
+ * @return code, so that a provider can write
+ *         `return docstore_errinfo_set(err, DOCSTORE_ENOTFOUND, "no such key");`.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_errinfo_set(docstore_errinfo *err, int code,
                                          const char *message);
 
 /**
- * Receives bytes from a provider (object contents, a URL).  Return 0 to go
- * on, non-zero to stop (the provider then returns DOCSTORE_ECANCELED, or
- * the sink's own negative code).
+ * Receives bytes from a provider (object contents, a URL, a check
+ * report), in as many calls as the provider likes.
+ * @param sink_payload the pointer the library passed with the sink.
+ * @param data         the next bytes, valid only during the call.
+ * @param len          their number (may be 0).
+ * @return 0 to go on; non-zero to stop: the provider must then stop and
+ *         return the sink's value if it is negative, #DOCSTORE_ECANCELED
+ *         otherwise.
+ * @since 0.1.0
  */
 typedef int (*docstore_sink_cb)(void *sink_payload, const uint8_t *data,
                                 size_t len);
 
+/**
+ * Current version of #docstore_object_info.
+ * @since 0.1.0
+ */
 #define DOCSTORE_OBJECT_INFO_VERSION 1
 
-/** What a provider knows about one object. */
+/**
+ * What a provider knows about one object.
+ * @since 0.1.0
+ */
 typedef struct docstore_object_info {
-  unsigned int version; /**< set by the caller of the operation */
+  /** Version of the struct: set by the caller of head; in a list callback,
+   *  set by the provider to the version it filled. */
+  unsigned int version;
   const char *key;      /**< the object's key (list only; borrowed) */
   uint64_t size;        /**< size in bytes */
   int64_t mtime;        /**< last modified, Unix seconds, 0 if unknown */
   const char *etag;     /**< provider's entity tag or NULL (borrowed) */
 } docstore_object_info;
 
-/** Called by list for each object; return non-zero to stop listing. */
+/**
+ * Called by a listing for each object.
+ * @param list_payload the payload given with the callback.
+ * @param info         the object; it and its strings are valid only
+ *                     during the call.
+ * @return 0 to go on, non-zero to stop listing (see
+ *         docstore_provider_list() for what the listing then returns).
+ * @since 0.1.0
+ */
 typedef int (*docstore_list_cb)(void *list_payload,
                                 const docstore_object_info *info);
 
-/** HTTP method a presigned URL is made for. */
+/**
+ * HTTP method a presigned URL is made for.
+ * @since 0.1.0
+ */
 typedef enum docstore_presign_method {
-  DOCSTORE_PRESIGN_GET = 0,
-  DOCSTORE_PRESIGN_PUT = 1
+  DOCSTORE_PRESIGN_GET = 0, /**< download the object */
+  DOCSTORE_PRESIGN_PUT = 1  /**< upload (replace) the object */
 } docstore_presign_method;
 
+/**
+ * Version of #docstore_provider_ops this header describes.
+ * @since 0.1.0
+ */
 #define DOCSTORE_PROVIDER_OPS_VERSION 1
 
 /**
  * The operations of a provider.  `payload` is the pointer given to
  * docstore_provider_new().  Every operation returns 0 or a negative
- * DOCSTORE_E* code, recording detail with docstore_errinfo_set().  The
- * library may call operations from several threads at once: a provider
- * that cannot cope must lock internally.
+ * DOCSTORE_E* code, recording detail with docstore_errinfo_set(); a
+ * positive return counts as 0 and a code unknown to the library
+ * (below #DOCSTORE_ERROR_MIN) becomes #DOCSTORE_EIO.  The library may call
+ * operations from several threads at once: a provider that cannot cope
+ * must lock internally.  Keys reaching an operation have passed
+ * docstore_key_check().
  *
  * Required: put, get, head, del, free.  Optional (NULL): list, presign,
- * check, get_range — the library answers DOCSTORE_EUNSUPPORTED.
+ * check (the library then answers #DOCSTORE_EUNSUPPORTED) and get_range.
+ * @since 0.1.0
  */
 typedef struct docstore_provider_ops {
-  unsigned int version; /**< DOCSTORE_PROVIDER_OPS_VERSION */
-  const char *name;     /**< short static name: "local", "s3", "memory" */
+  unsigned int version; /**< #DOCSTORE_PROVIDER_OPS_VERSION */
+  /** Short name ("local", "s3", "memory"), copied; NULL or "" gives
+   *  "custom". */
+  const char *name;
 
   /** Store `len` bytes under `key`, replacing any object there.  Must be
    *  atomic: afterwards the key holds the old or the new bytes, never a
-   *  part. */
+   *  part.  `data` is never NULL (it may be empty). */
   int (*put)(void *payload, const char *key, const uint8_t *data, size_t len,
              docstore_errinfo *err);
 
   /** Stream the whole object to `sink`.  A missing key is
-   *  DOCSTORE_ENOTFOUND. */
+   *  #DOCSTORE_ENOTFOUND. */
   int (*get)(void *payload, const char *key, docstore_sink_cb sink,
              void *sink_payload, docstore_errinfo *err);
 
-  /** Fill info->size (and mtime/etag when known).  Missing key:
-   *  DOCSTORE_ENOTFOUND.  Strings in info stay valid until the next
-   *  operation on the same thread. */
+  /** Fill info->size (and mtime/etag when known; the library zeroes them
+   *  first).  Missing key: #DOCSTORE_ENOTFOUND.  Strings put in info must
+   *  stay valid until the next operation on the same thread. */
   int (*head)(void *payload, const char *key, docstore_object_info *info,
               docstore_errinfo *err);
 
@@ -103,62 +159,100 @@ typedef struct docstore_provider_ops {
   int (*del)(void *payload, const char *key, docstore_errinfo *err);
 
   /** Call `cb` for every object whose key starts with `prefix` ("" for
-   *  all), in any order.  Optional. */
+   *  all), in any order; stop as soon as cb returns non-zero.  Optional. */
   int (*list)(void *payload, const char *prefix, docstore_list_cb cb,
               void *list_payload, docstore_errinfo *err);
 
-  /** Write a URL that grants `method` on `key` for `expires_seconds` to
-   *  `sink`.  Optional. */
+  /** Write a URL that grants `method` (#docstore_presign_method) on `key`
+   *  for `expires_seconds` (at least 1) to `sink`.  Optional. */
   int (*presign)(void *payload, const char *key, int method,
                  uint64_t expires_seconds, docstore_sink_cb sink,
                  void *sink_payload, docstore_errinfo *err);
 
   /** Check reachability, credentials and container/bucket.  Optional;
-   *  write a human report line by line to `sink` if not NULL. */
+   *  write a human report line by line to `sink` when it is not NULL. */
   int (*check)(void *payload, docstore_sink_cb sink, void *sink_payload,
                docstore_errinfo *err);
 
   /** Stream `length` bytes from `offset` (length UINT64_MAX: to the end).
-   *  Optional. */
+   *  Optional; reserved for ranged reads: this version of the library has
+   *  no public call that uses it. */
   int (*get_range)(void *payload, const char *key, uint64_t offset,
                    uint64_t length, docstore_sink_cb sink, void *sink_payload,
                    docstore_errinfo *err);
 
-  /** Release the payload.  Called once, by docstore_provider_free(). */
+  /** Release the payload.  Called once, by docstore_provider_free() (or by
+   *  a failing docstore_provider_new()). */
   void (*free)(void *payload);
 } docstore_provider_ops;
 
-/** A provider: an ops table plus its payload.  Opaque. */
+/**
+ * A provider: an ops table plus its payload.  Opaque.  Thread-safe when
+ * its operations are (both built-in providers are).
+ * @since 0.1.0
+ */
 typedef struct docstore_provider docstore_provider;
 
 /**
- * Wrap an ops table into a provider.  The table is copied (only the fields
- * its `version` declares are read); `payload` is owned by the provider from
- * now on and released through ops->free, also when this call fails.
- * @return 0, DOCSTORE_EINVAL (NULL, unknown version, missing required op),
- *         DOCSTORE_ENOMEM.
+ * Wrap an ops table into a provider.  Thread-safe.
+ * @param out     receives the provider (NULL on failure); free it with
+ *                docstore_provider_free() unless a service takes it.
+ * @param ops     the table; copied (only the fields its `version` declares
+ *                are read; a newer version is accepted and read up to the
+ *                fields this library knows).
+ * @param payload owned by the provider from now on and released through
+ *                ops->free, also when this call fails (except when ops is
+ *                NULL).  May be NULL.
+ * @return 0, #DOCSTORE_EINVAL (out or ops NULL, ops->version 0, a required
+ *         operation missing), #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg().
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_provider_new(docstore_provider **out,
                                           const docstore_provider_ops *ops,
                                           void *payload);
 
-/** Initialise an ops table to zeroes with the given version (for FFI). */
+/**
+ * Initialise an ops table to zeroes with the given version (for FFI
+ * callers).  Thread-safe.
+ * @param ops     the table to fill.
+ * @param version 1 to #DOCSTORE_PROVIDER_OPS_VERSION.
+ * @return 0, #DOCSTORE_EINVAL (ops NULL or version unknown).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_provider_ops_init(docstore_provider_ops *ops,
                                                unsigned int version);
 
-/** Free a provider and its payload.  NULL is a no-op.  Do not free a
- *  provider that a service owns. */
+/**
+ * Free a provider: calls ops->free(payload), then releases the handle.
+ * No operation may still be running on it.
+ * @param provider the provider, or NULL (no-op).  Do not free a provider
+ *                 that a service owns.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_provider_free(docstore_provider *provider);
 
-/** The provider's name ("local", "s3", ...).  Never NULL. */
+/**
+ * The provider's name.  Thread-safe.
+ * @param p the provider; NULL gives "(none)".
+ * @return "local", "s3", the ops table's name...; owned by the provider,
+ *         never NULL.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN const char *docstore_provider_name(const docstore_provider *p);
 
 /**
- * Check that `key` is a safe object key: 1 to 1024 bytes, valid UTF-8, no
- * control characters, not absolute, no empty, "." or ".." segments.
- * @return 0 or DOCSTORE_EINVAL.  Thread-safe.
+ * Check that `key` is a safe object key: 1 to 1024 bytes of valid UTF-8,
+ * no control characters (U+0000-U+001F, U+007F-U+009F), no backslash, not
+ * starting with '/', and no empty, "." or ".." segments between slashes.
+ * Thread-safe.
+ * @param key the key (NULL is refused).
+ * @return 0 or #DOCSTORE_EINVAL (the reason in docstore_last_errmsg()).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_key_check(const char *key);
+
+/** @} */
 
 #ifdef __cplusplus
 }
