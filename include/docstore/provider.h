@@ -1,10 +1,14 @@
 /*
  * libdocstore - encrypted document storage.
  * SPDX-License-Identifier: Apache-2.0
+ */
+/**
+ * @file docstore/provider.h
+ * @brief The built-in providers (local filesystem, S3) and raw object
+ * operations on any provider.
  *
- * provider.h: the built-in providers (local filesystem, S3) and raw object
- * operations on any provider.  Raw operations move opaque bytes: no
- * encryption, no path layout (see service.h for those).
+ * Raw operations move opaque bytes: no encryption, no path layout (see
+ * service.h for those).
  */
 #ifndef DOCSTORE_PROVIDER_H
 #define DOCSTORE_PROVIDER_H
@@ -16,19 +20,46 @@
 extern "C" {
 #endif
 
+/**
+ * @defgroup provider Providers and raw object operations
+ * @brief The local filesystem and S3 providers, and put/get/head/delete/
+ * list/presign/check on any provider.
+ * @{
+ */
+
 /* ---------------------------------------------------------------- local */
 
+/**
+ * Current version of #docstore_local_options.
+ * @since 0.1.0
+ */
 #define DOCSTORE_LOCAL_OPTIONS_VERSION 1
 
-/** Options of the local filesystem provider. */
+/**
+ * Options of the local filesystem provider.
+ * @since 0.1.0
+ */
 typedef struct docstore_local_options {
-  unsigned int version;  /**< DOCSTORE_LOCAL_OPTIONS_VERSION */
-  const char *root;      /**< root folder; created (0700) if missing */
+  unsigned int version;  /**< #DOCSTORE_LOCAL_OPTIONS_VERSION */
+  const char *root;      /**< root folder (required); created with its
+                              parents (0700) if missing */
   int fsync;             /**< 1 (default): fsync file and folder on put */
 } docstore_local_options;
 
+/**
+ * Static initialiser of #docstore_local_options (defaults, no root).
+ * @since 0.1.0
+ */
 #define DOCSTORE_LOCAL_OPTIONS_INIT {DOCSTORE_LOCAL_OPTIONS_VERSION, NULL, 1}
 
+/**
+ * Initialise local options to #DOCSTORE_LOCAL_OPTIONS_INIT (for callers
+ * that cannot use the macro).  Thread-safe.
+ * @param opts    the struct to fill.
+ * @param version #DOCSTORE_LOCAL_OPTIONS_VERSION.
+ * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_local_options_init(docstore_local_options *opts,
                                                 unsigned int version);
 
@@ -38,12 +69,21 @@ DOCSTORE_EXTERN int docstore_local_options_init(docstore_local_options *opts,
  * the folder).  Keys are checked with docstore_key_check() and can never
  * reach outside the root: every path is walked from the root one folder at
  * a time, and a symbolic link met inside the root is never followed
- * (DOCSTORE_EACCESS).  A folder is not an object (get/head:
- * DOCSTORE_ENOTFOUND); delete leaves emptied folders in place.  Key
- * segments starting with ".docstore-tmp-" are reserved (temporary files).
- * No presign (DOCSTORE_EUNSUPPORTED).
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_ECONFIG (root unusable),
- *         DOCSTORE_EIO, DOCSTORE_ENOMEM; detail in errbuf.
+ * (#DOCSTORE_EACCESS).  A folder is not an object (get/head:
+ * #DOCSTORE_ENOTFOUND); delete leaves emptied folders in place.  Key
+ * segments starting with ".docstore-tmp-" are reserved (temporary files)
+ * and segments are at most 255 bytes (#DOCSTORE_EINVAL).  No presign
+ * (#DOCSTORE_EUNSUPPORTED).  A root readable by other users is logged as a
+ * warning.  Thread-safe.
+ * @param out        receives the provider (NULL on failure).
+ * @param opts       the options (borrowed; the root is resolved to an
+ *                   absolute path and kept).
+ * @param errbuf     optional buffer for a message on failure.
+ * @param errbuf_len size of errbuf.
+ * @return 0, #DOCSTORE_EINVAL (out or opts NULL, unknown version, no
+ *         root), #DOCSTORE_ECONFIG (root cannot be created, opened or
+ *         resolved), #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_local_provider_new(
     docstore_provider **out, const docstore_local_options *opts, char *errbuf,
@@ -51,29 +91,44 @@ DOCSTORE_EXTERN int docstore_local_provider_new(
 
 /* ------------------------------------------------------------------- s3 */
 
+/**
+ * Current version of #docstore_s3_options.
+ * @since 0.1.0
+ */
 #define DOCSTORE_S3_OPTIONS_VERSION 1
 
-/** Addressing style of S3 requests. */
+/**
+ * Addressing style of S3 requests.
+ * @since 0.1.0
+ */
 typedef enum docstore_s3_addressing {
-  DOCSTORE_S3_ADDRESSING_AUTO = 0,   /**< virtual-hosted for AWS, else path */
+  /** Virtual-hosted for an *.amazonaws.com endpoint when the bucket name
+   *  allows it, else path style. */
+  DOCSTORE_S3_ADDRESSING_AUTO = 0,
   DOCSTORE_S3_ADDRESSING_PATH = 1,   /**< http://host/bucket/key */
   DOCSTORE_S3_ADDRESSING_VIRTUAL = 2 /**< http://bucket.host/key */
 } docstore_s3_addressing;
 
 /**
  * Options of the S3 provider.  Strings are copied by the constructor.
- * Zero numeric fields mean "the default" given in brackets.
+ * NULL or "" strings and zero numeric fields mean the default given in
+ * brackets.
+ * @since 0.1.0
  */
 typedef struct docstore_s3_options {
-  unsigned int version;       /**< DOCSTORE_S3_OPTIONS_VERSION */
+  unsigned int version;       /**< #DOCSTORE_S3_OPTIONS_VERSION */
   const char *bucket;         /**< required */
   const char *region;         /**< ["us-east-1"] */
-  const char *endpoint_url;   /**< NULL: AWS (https://s3.REGION.amazonaws.com) */
+  /** scheme://host[:port], no path; NULL: AWS
+   *  (https://s3.REGION.amazonaws.com) */
+  const char *endpoint_url;
   const char *access_key;     /**< required */
   const char *secret_key;     /**< required; never logged */
   const char *session_token;  /**< optional; never logged */
-  int addressing;             /**< docstore_s3_addressing */
-  const char *ca_bundle;      /**< PEM file of trusted CAs, NULL: system */
+  int addressing;             /**< #docstore_s3_addressing [AUTO] */
+  /** PEM file of trusted CAs [NULL: the system's]; read at the first
+   *  request, not by the constructor */
+  const char *ca_bundle;
   int insecure_skip_verify;   /**< 1: no TLS verification (tests only!) */
   uint64_t multipart_threshold; /**< bytes [16 MiB]; objects above go multipart */
   uint64_t multipart_part_size; /**< bytes [8 MiB], at least 5 MiB */
@@ -86,71 +141,187 @@ typedef struct docstore_s3_options {
   unsigned int stall_min_bps;      /**< [1024] bytes/s */
 } docstore_s3_options;
 
+/**
+ * Static initialiser of #docstore_s3_options (every field at its default;
+ * bucket and credentials still to set).
+ * @since 0.1.0
+ */
 #define DOCSTORE_S3_OPTIONS_INIT                                               \
   {DOCSTORE_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,  \
    0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
+/**
+ * Initialise S3 options to #DOCSTORE_S3_OPTIONS_INIT (for callers that
+ * cannot use the macro).  Thread-safe.
+ * @param opts    the struct to fill.
+ * @param version #DOCSTORE_S3_OPTIONS_VERSION.
+ * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_s3_options_init(docstore_s3_options *opts,
                                              unsigned int version);
 
 /**
  * Create an S3 provider (AWS S3, MinIO, Ceph RGW, OpenStack Swift s3api).
  * Makes no request: use docstore_provider_check() to test connectivity.
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_ECONFIG (bad endpoint, region...),
- *         DOCSTORE_EUNSUPPORTED (built without S3), DOCSTORE_ENOMEM.
+ * Presigned URLs last at most 7 days.  Thread-safe.
+ * @param out        receives the provider (NULL on failure).
+ * @param opts       the options (borrowed; strings copied).
+ * @param errbuf     optional buffer for a message on failure.
+ * @param errbuf_len size of errbuf.
+ * @return 0, #DOCSTORE_EINVAL (out or opts NULL, unknown version or
+ *         addressing value), #DOCSTORE_ECONFIG (bucket or credentials
+ *         missing, invalid bucket name, region or endpoint URL, part size
+ *         below 5 MiB, retry_base_ms above retry_max_ms, virtual-hosted
+ *         addressing impossible for the bucket), #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_s3_provider_new(docstore_provider **out,
                                              const docstore_s3_options *opts,
                                              char *errbuf, size_t errbuf_len);
 
 /* ------------------------------------------------- raw object operations */
-/*
- * These call the provider directly, after docstore_key_check().  Detail of
- * a failure: docstore_provider_errmsg().  Thread-safe when the provider is
- * (both built-in providers are).
- */
 
-/** Store bytes under key.  @return 0 or a DOCSTORE_E* code. */
+/**
+ * @name Raw object operations
+ * These call the provider directly, after docstore_key_check().  Every
+ * failure leaves "<op> <key>: <detail>" in docstore_provider_errmsg() and
+ * docstore_last_errmsg(), and is counted in the provider's metrics.
+ * Thread-safe when the provider is (both built-in providers are).
+ *
+ * "The provider's code" below means: #DOCSTORE_ENOTFOUND, #DOCSTORE_EACCESS,
+ * #DOCSTORE_EIO and #DOCSTORE_EINVAL (reserved or over-long key segment)
+ * (local); #DOCSTORE_ENOTFOUND, #DOCSTORE_EACCESS,
+ * #DOCSTORE_ENOBUCKET, #DOCSTORE_ECONNECT, #DOCSTORE_ETIMEOUT,
+ * #DOCSTORE_ESERVER, #DOCSTORE_ECONFIG (wrong region or endpoint, TLS
+ * setup), #DOCSTORE_EFORMAT (unreadable reply), #DOCSTORE_EINTEGRITY
+ * (checksum mismatch in transit), #DOCSTORE_ETOOBIG (S3); or any code a
+ * custom provider returns; plus #DOCSTORE_ENOMEM.
+ */
+/**@{*/
+
+/**
+ * Store bytes under key, replacing any object there (atomically).
+ * @param p    the provider.
+ * @param key  the object key.
+ * @param data the bytes (borrowed); may be NULL when len is 0.
+ * @param len  their number.
+ * @return 0, #DOCSTORE_EINVAL (p NULL, bad key, data NULL with a length),
+ *         or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_provider_put(docstore_provider *p,
                                           const char *key,
                                           const uint8_t *data, size_t len);
 
-/** Read a whole object into a library-owned buffer (docstore_free()). */
+/**
+ * Read a whole object.
+ * @param p       the provider.
+ * @param out     receives a library-owned buffer (docstore_free()); an
+ *                empty object gives a valid 1-byte allocation.  NULL on
+ *                failure.
+ * @param out_len receives the object's size.
+ * @param key     the object key.
+ * @return 0, #DOCSTORE_EINVAL (a NULL argument, bad key),
+ *         #DOCSTORE_ENOTFOUND, or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_provider_get(docstore_provider *p,
                                           uint8_t **out, size_t *out_len,
                                           const char *key);
 
-/** Size (and more) of an object; DOCSTORE_ENOTFOUND if missing.
- *  info->version must be set; its strings are valid until the next call on
- *  this provider from this thread. */
+/**
+ * Size (and modification time and entity tag when known) of an object.
+ * @param p    the provider.
+ * @param key  the object key.
+ * @param info receives the description; info->version must be set
+ *             (#DOCSTORE_OBJECT_INFO_VERSION).  Its strings are borrowed:
+ *             valid until the calling thread's next operation on a
+ *             provider.
+ * @return 0, #DOCSTORE_EINVAL (p or info NULL, version not set, bad key),
+ *         #DOCSTORE_ENOTFOUND, or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_provider_head(docstore_provider *p,
                                            const char *key,
                                            docstore_object_info *info);
 
-/** Delete an object; a missing one is not an error. */
+/**
+ * Delete an object; a missing one is not an error.
+ * @param p   the provider.
+ * @param key the object key.
+ * @return 0, #DOCSTORE_EINVAL (p NULL, bad key), or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_provider_delete(docstore_provider *p,
                                              const char *key);
 
-/** List objects under a prefix ("" or NULL: all).  When cb returns
- *  non-zero the listing stops and this returns cb's value if it is
- *  negative, DOCSTORE_ECANCELED otherwise. */
+/**
+ * List objects under a prefix, in no particular order.  The callback runs
+ * on the calling thread.
+ * @param p       the provider.
+ * @param prefix  a key prefix, checked like a key but may be empty or end
+ *                with '/'; NULL or "" lists everything.
+ * @param cb      called once per object (required).
+ * @param payload passed to cb.
+ * @return 0; when cb returns non-zero the listing stops and this returns
+ *         cb's value if it is negative, #DOCSTORE_ECANCELED otherwise;
+ *         #DOCSTORE_EINVAL (p or cb NULL, bad prefix);
+ *         #DOCSTORE_EUNSUPPORTED (the provider cannot list); or the
+ *         provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_provider_list(docstore_provider *p,
                                            const char *prefix,
                                            docstore_list_cb cb, void *payload);
 
-/** Presigned URL (library-owned string, docstore_free()). */
+/**
+ * A presigned URL that grants `method` on `key` without credentials.
+ * @param p               the provider.
+ * @param out_url         receives the URL, library-owned (docstore_free());
+ *                        NULL on failure.
+ * @param key             the object key.
+ * @param method          a #docstore_presign_method.
+ * @param expires_seconds validity, at least 1 (S3: at most 604800, 7 days).
+ * @return 0, #DOCSTORE_EINVAL (a NULL argument, bad key, unknown method,
+ *         expiry 0 or too long), #DOCSTORE_EUNSUPPORTED (the provider has
+ *         no URLs, e.g. local), #DOCSTORE_EIO (the provider gave an empty
+ *         URL), or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_provider_presign(docstore_provider *p,
                                               char **out_url, const char *key,
                                               int method,
                                               uint64_t expires_seconds);
 
-/** Connectivity check; a report (library-owned, may be NULL) in *report. */
+/**
+ * Connectivity check: reachability, credentials, bucket or folder.  Not
+ * counted in the metrics.
+ * @param p      the provider.
+ * @param report optional: receives a human report, one finding per line,
+ *               library-owned (docstore_free()); also on failure (it says
+ *               what worked), NULL when the provider wrote none.
+ * @return 0, #DOCSTORE_EINVAL (p NULL), #DOCSTORE_EUNSUPPORTED (no check
+ *         operation), or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_provider_check(docstore_provider *p,
                                             char **report);
 
-/** Detail of the last failure on this provider; never NULL. */
+/**@}*/
+
+/**
+ * Detail of the last failure on this provider.  Thread-safe.
+ * @param p the provider; NULL gives "invalid provider handle (NULL)".
+ * @return "" when none; never NULL.  The string is a copy for the calling
+ *         thread, valid until this thread calls any *_errmsg() function
+ *         of the library again.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN const char *docstore_provider_errmsg(
     const docstore_provider *p);
+
+/** @} */
 
 #ifdef __cplusplus
 }
