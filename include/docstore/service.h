@@ -1,15 +1,12 @@
 /*
  * libdocstore - encrypted document storage.
  * SPDX-License-Identifier: Apache-2.0
- *
- * service.h: the ObjectStorageService facade.  It composes a provider, a
- * keyring, the documents/ path layout, metrics and logging.
- *
- * Thread safety: every docstore_service_* call may be made on one service
- * from several threads at once (except docstore_service_free()).
- * Error detail: docstore_service_errmsg() gives the detail of the last
- * failure on the handle; when several threads share a handle, also see
- * docstore_last_errmsg() (per thread).
+ */
+/**
+ * @file docstore/service.h
+ * @brief The ObjectStorageService facade: a provider, a keyring, the
+ * documents/ path layout, metrics and logging, plus the process-wide
+ * default service.
  */
 #ifndef DOCSTORE_SERVICE_H
 #define DOCSTORE_SERVICE_H
@@ -23,31 +20,83 @@
 extern "C" {
 #endif
 
+/**
+ * @defgroup service Service: the ObjectStorageService facade
+ * @brief Store, retrieve (with legacy-file fallback), delete, presign and
+ * list documents; the path layout; counters; the default service.
+ *
+ * Thread safety: every docstore_service_* call may be made on one service
+ * from several threads at once (except docstore_service_free()).
+ *
+ * Errors: a failing call on a service records its detail on the handle
+ * (docstore_service_errmsg(): the last failure of any thread) and in the
+ * calling thread's docstore_last_errmsg() (this thread's own).  A NULL
+ * service gives #DOCSTORE_EINVAL, reported in docstore_last_errmsg() only.
+ * "The provider's code" is as described in @ref provider.
+ * @{
+ */
+
+/**
+ * A service.  Opaque; create with docstore_service_new() or
+ * docstore_service_from_config().
+ * @since 0.1.0
+ */
 typedef struct docstore_service docstore_service;
 
+/**
+ * Current version of #docstore_service_options.
+ * @since 0.1.0
+ */
 #define DOCSTORE_SERVICE_OPTIONS_VERSION 1
 
+/**
+ * Options of a service.
+ * @since 0.1.0
+ */
 typedef struct docstore_service_options {
-  unsigned int version;    /**< DOCSTORE_SERVICE_OPTIONS_VERSION */
+  unsigned int version;    /**< #DOCSTORE_SERVICE_OPTIONS_VERSION */
   /** Folder that relative legacy paths (an attachment's old `filepath`)
    *  are resolved against by docstore_service_retrieve_fallback().
-   *  NULL: the current directory. */
+   *  NULL or "": the current directory.  Copied. */
   const char *legacy_root;
   /** 1 (default): refuse to store bytes that are not a well-formed
-   *  envelope (this format or legacy). */
+   *  envelope (this format or legacy), or an envelope bound to another
+   *  document. */
   int validate_envelopes;
 } docstore_service_options;
 
+/**
+ * Static initialiser of #docstore_service_options (defaults).
+ * @since 0.1.0
+ */
 #define DOCSTORE_SERVICE_OPTIONS_INIT {DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1}
 
+/**
+ * Initialise service options to #DOCSTORE_SERVICE_OPTIONS_INIT (for callers
+ * that cannot use the macro).  Thread-safe.
+ * @param opts    the struct to fill.
+ * @param version #DOCSTORE_SERVICE_OPTIONS_VERSION.
+ * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_service_options_init(
     docstore_service_options *opts, unsigned int version);
 
 /**
- * Create a service.  It takes ownership of `provider` and `keyring` (which
- * may be NULL: then only the *_encrypted calls work), also on failure.
- * @param opts NULL for defaults.
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_ENOMEM; detail in errbuf.
+ * Create a service.  It takes ownership of `provider` and `keyring`, also
+ * when this call fails (they are then freed).  Thread-safe.
+ * @param out        receives the service (NULL on failure); free it with
+ *                   docstore_service_free().
+ * @param provider   the storage (required).
+ * @param keyring    the keys, or NULL: then docstore_service_store_document()
+ *                   and docstore_service_read_document() give
+ *                   #DOCSTORE_EKEY; the other calls work.
+ * @param opts       NULL for defaults (borrowed).
+ * @param errbuf     optional buffer for a message on failure.
+ * @param errbuf_len size of errbuf.
+ * @return 0, #DOCSTORE_EINVAL (out or provider NULL, unknown options
+ *         version), #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_new(docstore_service **out,
                                          docstore_provider *provider,
@@ -56,36 +105,79 @@ DOCSTORE_EXTERN int docstore_service_new(docstore_service **out,
                                          char *errbuf, size_t errbuf_len);
 
 /**
- * The factory: build a service from a configuration (STORAGE_TYPE chooses
- * the provider; RSA_PUBLIC_KEY_PATH / RSA_PRIVATE_KEY_PATH /
- * RSA_PRIVATE_KEY_PASSPHRASE load keys when set).  Logs
- * "S3 storage initialized: bucket=..., endpoint=..." or the local
- * equivalent.  cfg is only read; the caller still frees it.
- * @return 0, DOCSTORE_ECONFIG (message names the variable), DOCSTORE_EKEY,
- *         DOCSTORE_EUNSUPPORTED, DOCSTORE_ENOMEM; detail in errbuf.
+ * The factory: build a service from a configuration.  The configuration is
+ * validated first (docstore_config_validate()); STORAGE_TYPE chooses the
+ * provider (LOCAL_STORAGE_PATH or the S3_* settings); RSA_PUBLIC_KEY_PATH
+ * then RSA_PRIVATE_KEY_PATH (with RSA_PRIVATE_KEY_PASSPHRASE) load keys
+ * when set, the public key becoming the sealing key (no key path: no
+ * keyring); DOCSTORE_LEGACY_ROOT becomes the legacy_root option.  Side
+ * effect: DOCSTORE_LOG_LEVEL, when set, changes the process-wide log
+ * threshold.  Logs "S3 storage initialized: bucket=..., endpoint=..." or
+ * "Local storage initialized: path=...".  Thread-safe.
+ * @param out        receives the service (NULL on failure).
+ * @param cfg        the configuration; only read, the caller still frees it.
+ * @param errbuf     optional buffer for a message on failure (it names the
+ *                   variable at fault).
+ * @param errbuf_len size of errbuf.
+ * @return 0, #DOCSTORE_EINVAL (out or cfg NULL), #DOCSTORE_ECONFIG
+ *         (incomplete configuration, unusable local root, bad S3 settings),
+ *         #DOCSTORE_ENOTFOUND / #DOCSTORE_EIO (a key file is missing or
+ *         unreadable), #DOCSTORE_EKEY (a key file is not a usable key, or
+ *         the passphrase is missing or wrong), #DOCSTORE_ECRYPTO,
+ *         #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_from_config(docstore_service **out,
                                                  const docstore_config *cfg,
                                                  char *errbuf,
                                                  size_t errbuf_len);
 
-/** Free a service, its provider and keyring.  NULL is a no-op. */
+/**
+ * Free a service, its provider and keyring.  No other call may be running
+ * on it.
+ * @param svc the service, or NULL (no-op).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_service_free(docstore_service *svc);
 
-/** Detail of the last failure on this service; never NULL.  The string is
- *  copied for the calling thread, valid until its next call of this
- *  function. */
+/**
+ * Detail of the last failure on this service, from any thread.
+ * Thread-safe.
+ * @param svc the service; NULL gives "invalid service handle (NULL)".
+ * @return "" when none; never NULL.  The string is a copy for the calling
+ *         thread, valid until this thread calls any *_errmsg() function
+ *         of the library again.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN const char *docstore_service_errmsg(docstore_service *svc);
 
-/** Name of the service's provider ("local", "s3", ...). */
+/**
+ * Name of the service's provider.  Thread-safe.
+ * @param svc the service; NULL gives "(none)".
+ * @return "local", "s3" or a custom provider's name; owned by the service,
+ *         never NULL.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN const char *docstore_service_storage_type(
     const docstore_service *svc);
 
-/** The service's keyring (borrowed; may be NULL). */
+/**
+ * The service's keyring.  Thread-safe.
+ * @param svc the service (NULL gives NULL).
+ * @return the keyring (borrowed: owned by the service; do not free or
+ *         modify it), or NULL when the service has none.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN docstore_keyring *docstore_service_keyring(
     docstore_service *svc);
 
-/** The service's provider (borrowed), for raw object operations. */
+/**
+ * The service's provider, for raw object operations (they are counted in
+ * the service's statistics).  Thread-safe.
+ * @param svc the service (NULL gives NULL).
+ * @return the provider (borrowed: owned by the service; do not free it).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN docstore_provider *docstore_service_provider(
     docstore_service *svc);
 
@@ -93,14 +185,25 @@ DOCSTORE_EXTERN docstore_provider *docstore_service_provider(
 
 /**
  * The storage path of a document:
+ * @code
  *   documents/user_<user_id>/YYYY/MM/DD/<file_id>_<filename>_<ext>.json
  *   documents/system/YYYY/MM/DD/<file_id>_<filename>_<ext>.json  (no user)
- * with the date of `when` (Unix seconds) in UTC.  file_id and user_id:
- * 1-64 characters of [A-Za-z0-9_-].  The filename is sanitised (see
+ * @endcode
+ * with the date of `when` in UTC.  The filename is sanitised (see
  * docs/ARCHITECTURE.md, "Storage paths"): it can never add a folder or
- * escape the layout.
- * @param out library-owned string (docstore_free()).
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_ENOMEM.  Thread-safe.
+ * escape the layout; an empty one becomes "file".  The ext part is its
+ * lowercased extension, or "bin".  Thread-safe.
+ * @param out      receives the path, library-owned (docstore_free()); NULL
+ *                 on failure.
+ * @param file_id  1-64 characters of [A-Za-z0-9_-].
+ * @param filename the original file name, any text (not NULL).
+ * @param user_id  1-64 characters of [A-Za-z0-9_-], or NULL for a system
+ *                 document.
+ * @param when     Unix seconds; the year must be within 0000-9999.
+ * @return 0, #DOCSTORE_EINVAL (out, file_id or filename NULL, invalid id,
+ *         date out of range), #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg().
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_storage_path(char **out, const char *file_id,
                                           const char *filename,
@@ -110,19 +213,41 @@ DOCSTORE_EXTERN int docstore_storage_path(char **out, const char *file_id,
 
 /**
  * Store an envelope (JSON, as produced by docstore_envelope_seal() or the
- * legacy backend) under the document's storage path (dated now, UTC).
- * @param out_path receives the storage path (docstore_free()).
- * @param user_id  NULL for a system document.
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EFORMAT (not an envelope),
- *         DOCSTORE_EINTEGRITY (an envelope bound to another file_id/user_id),
- *         or the provider's code.
+ * legacy backend) under the document's storage path, dated now (UTC).
+ * With validate_envelopes (the default), the bytes must be a well-formed
+ * envelope, and one bound to a document must be bound to this
+ * file_id/user_id.
+ * @param svc          the service.
+ * @param out_path     receives the storage path (docstore_free()); NULL on
+ *                     failure.
+ * @param file_id      as in docstore_storage_path().
+ * @param filename     as in docstore_storage_path().
+ * @param envelope     the envelope bytes (borrowed).
+ * @param envelope_len their length (not 0).
+ * @param user_id      as in docstore_storage_path(); NULL for a system
+ *                     document.
+ * @return 0, #DOCSTORE_EINVAL (a NULL argument, empty envelope, invalid
+ *         id), #DOCSTORE_EFORMAT (not an envelope, or one this library
+ *         cannot read), #DOCSTORE_EINTEGRITY (an envelope bound to another
+ *         file_id/user_id), #DOCSTORE_ENOMEM, or the provider's code.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_store_encrypted(
     docstore_service *svc, char **out_path, const char *file_id,
     const char *filename, const char *envelope, size_t envelope_len,
     const char *user_id);
 
-/** Read an envelope back by storage path (docstore_free()). */
+/**
+ * Read an envelope back by storage path.
+ * @param svc     the service.
+ * @param out     receives the bytes, library-owned (docstore_free()),
+ *                NUL-terminated too; NULL on failure.
+ * @param out_len receives their length.
+ * @param path    the storage path (an object key).
+ * @return 0, #DOCSTORE_EINVAL (a NULL argument, invalid path),
+ *         #DOCSTORE_ENOTFOUND, or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_service_retrieve_encrypted(docstore_service *svc,
                                                         char **out,
                                                         size_t *out_len,
@@ -130,32 +255,70 @@ DOCSTORE_EXTERN int docstore_service_retrieve_encrypted(docstore_service *svc,
 
 /**
  * As docstore_service_retrieve_encrypted(), but when the object store
- * fails (for any reason but DOCSTORE_EINVAL), read `legacy_path` from the
+ * fails (for any reason but #DOCSTORE_EINVAL), read `legacy_path` from the
  * local filesystem instead (relative paths against the legacy_root
  * option), logging "Failed to retrieve from object storage, falling back
- * to local".  `path` may be NULL (a document never migrated).
- * @return 0, or the object store's code when the fallback fails too
- *         (the message tells both reasons).
+ * to local" as a warning.  Fallback reads are counted as
+ * #DOCSTORE_OP_FALLBACK.
+ * @param svc         the service.
+ * @param out         receives the bytes (docstore_free()), NUL-terminated
+ *                    too; NULL on failure.
+ * @param out_len     receives their length.
+ * @param path        the storage path, or NULL for a document never
+ *                    migrated (then only legacy_path is read).
+ * @param legacy_path the old local file, or NULL/"" for no fallback.
+ * @return 0; #DOCSTORE_EINVAL (out or out_len NULL, neither path given,
+ *         invalid path); when the fallback fails too (or there is none),
+ *         the object store's code, with both reasons in the message;
+ *         without a path, the legacy read's code (#DOCSTORE_ENOTFOUND,
+ *         #DOCSTORE_EACCESS, #DOCSTORE_EIO, #DOCSTORE_EINVAL for a file
+ *         that is not a regular file, #DOCSTORE_ENOMEM).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_retrieve_fallback(
     docstore_service *svc, char **out, size_t *out_len, const char *path,
     const char *legacy_path);
 
-/** Delete a document; a missing one is not an error. */
+/**
+ * Delete a document; a missing one is not an error.
+ * @param svc  the service.
+ * @param path the storage path.
+ * @return 0, #DOCSTORE_EINVAL (invalid path), or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_service_delete(docstore_service *svc,
                                             const char *path);
 
-/** 1 in *exists if the document exists, else 0; its size in *size
- *  (size may be NULL). */
+/**
+ * Whether a document exists, and its size.  A missing document is a
+ * success (*exists == 0), although the provider counts it as a failed
+ * head and leaves it in docstore_provider_errmsg() and
+ * docstore_last_errmsg().
+ * @param svc    the service.
+ * @param exists receives 1 if the document exists, else 0 (required).
+ * @param size   optional: receives its size in bytes (0 when missing).
+ * @param path   the storage path.
+ * @return 0, #DOCSTORE_EINVAL (exists NULL, invalid path), or the
+ *         provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_service_exists(docstore_service *svc,
                                             int *exists, uint64_t *size,
                                             const char *path);
 
 /**
- * A presigned download URL valid for `expiration_hours` (0 means 24; at most
- * 168, S3's limit).  (docstore_free()).
- * @return 0, DOCSTORE_EINVAL (over 168 hours), DOCSTORE_EUNSUPPORTED (the
- *         provider has no URLs, e.g. local), or the provider's code.
+ * A presigned download (GET) URL.  The URL is a bearer credential: it is
+ * never logged.
+ * @param svc              the service.
+ * @param out_url          receives the URL (docstore_free()); NULL on
+ *                         failure.
+ * @param path             the storage path (not checked for existence).
+ * @param expiration_hours validity; 0 means 24; at most 168 (S3's 7-day
+ *                         limit).
+ * @return 0, #DOCSTORE_EINVAL (out_url NULL, over 168 hours, invalid
+ *         path), #DOCSTORE_EUNSUPPORTED (the provider has no URLs, e.g.
+ *         local), or the provider's code.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_download_url(docstore_service *svc,
                                                   char **out_url,
@@ -164,7 +327,21 @@ DOCSTORE_EXTERN int docstore_service_download_url(docstore_service *svc,
 
 /**
  * Encrypt a plaintext document with the keyring's default key, binding its
- * identity, and store it.  @param out_path receives the storage path.
+ * identity (file_id, user_id), and store it under its storage path, dated
+ * now (UTC).  Encryption is counted as #DOCSTORE_OP_ENCRYPT.
+ * @param svc      the service.
+ * @param out_path receives the storage path (docstore_free()); NULL on
+ *                 failure.
+ * @param file_id  as in docstore_storage_path().
+ * @param filename as in docstore_storage_path().
+ * @param data     the document (borrowed); may be NULL when len is 0.
+ * @param len      its length, at most 1 GiB.
+ * @param user_id  as in docstore_storage_path(); NULL for a system
+ *                 document.
+ * @return 0, #DOCSTORE_EINVAL (a NULL argument, invalid id),
+ *         #DOCSTORE_EKEY (no keyring, or no public key), #DOCSTORE_ETOOBIG,
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM, or the provider's code.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_store_document(
     docstore_service *svc, char **out_path, const char *file_id,
@@ -172,83 +349,179 @@ DOCSTORE_EXTERN int docstore_service_store_document(
     const char *user_id);
 
 /**
- * Retrieve and decrypt a document.  When expect is not NULL, an envelope
- * bound to another document is refused (DOCSTORE_EINTEGRITY).
- * @param out plaintext, library-owned (docstore_free() wipes it).
+ * Retrieve and decrypt a document (see docstore_envelope_open()).
+ * Decryption is counted as #DOCSTORE_OP_DECRYPT.
+ * @param svc     the service.
+ * @param out     receives the plaintext, library-owned (docstore_free()
+ *                wipes it); NULL on failure.
+ * @param out_len receives its length.
+ * @param path    the storage path.
+ * @param expect  optional: when not NULL, an envelope bound to another
+ *                document (or to none) is refused with
+ *                #DOCSTORE_EINTEGRITY.
+ * @return 0, #DOCSTORE_EINVAL (a NULL argument, invalid path or expect),
+ *         #DOCSTORE_EKEY (no keyring, or no private key for the
+ *         envelope), the provider's code (e.g. #DOCSTORE_ENOTFOUND), or
+ *         docstore_envelope_open()'s (#DOCSTORE_EFORMAT,
+ *         #DOCSTORE_EUNSUPPORTED, #DOCSTORE_EINTEGRITY, #DOCSTORE_ETOOBIG,
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_read_document(
     docstore_service *svc, uint8_t **out, size_t *out_len, const char *path,
     const docstore_doc_id *expect);
 
-/** List the stored objects under a prefix (NULL: "documents/"). */
+/**
+ * List the stored objects under a prefix; the callback runs on the calling
+ * thread.
+ * @param svc     the service.
+ * @param prefix  key prefix; NULL means "documents/".
+ * @param cb      called once per object (required).
+ * @param payload passed to cb.
+ * @return as docstore_provider_list(): 0; cb's negative value or
+ *         #DOCSTORE_ECANCELED when cb stopped the listing;
+ *         #DOCSTORE_EINVAL; #DOCSTORE_EUNSUPPORTED; or the provider's code.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_service_list(docstore_service *svc,
                                           const char *prefix,
                                           docstore_list_cb cb, void *payload);
 
-/** Connectivity check of the provider; report as in
- *  docstore_provider_check(). */
+/**
+ * Connectivity check of the provider.
+ * @param svc    the service.
+ * @param report optional: receives a human report (docstore_free()), also
+ *               on failure; may be NULL.
+ * @return as docstore_provider_check().
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_service_check(docstore_service *svc,
                                            char **report);
 
 /* ------------------------------------------------------------- metrics */
 
-/** Operations that are counted. */
+/**
+ * Operations that are counted.  PUT to PRESIGN are the provider's
+ * operations (raw ones through docstore_service_provider() included);
+ * ENCRYPT, DECRYPT and FALLBACK the service's own.
+ * @since 0.1.0
+ */
 typedef enum docstore_op {
-  DOCSTORE_OP_PUT = 0,
-  DOCSTORE_OP_GET = 1,
-  DOCSTORE_OP_HEAD = 2,
-  DOCSTORE_OP_DELETE = 3,
-  DOCSTORE_OP_LIST = 4,
-  DOCSTORE_OP_PRESIGN = 5,
-  DOCSTORE_OP_ENCRYPT = 6,
-  DOCSTORE_OP_DECRYPT = 7,
-  DOCSTORE_OP_FALLBACK = 8,
-  DOCSTORE_OP_COUNT_ = 9 /**< number of ops in this version */
+  DOCSTORE_OP_PUT = 0,      /**< object written */
+  DOCSTORE_OP_GET = 1,      /**< object read */
+  DOCSTORE_OP_HEAD = 2,     /**< object described (exists) */
+  DOCSTORE_OP_DELETE = 3,   /**< object deleted */
+  DOCSTORE_OP_LIST = 4,     /**< listing */
+  DOCSTORE_OP_PRESIGN = 5,  /**< presigned URL */
+  DOCSTORE_OP_ENCRYPT = 6,  /**< document sealed by store_document */
+  DOCSTORE_OP_DECRYPT = 7,  /**< document opened by read_document */
+  DOCSTORE_OP_FALLBACK = 8, /**< legacy file read by retrieve_fallback */
+  DOCSTORE_OP_COUNT_ = 9    /**< number of ops in this version */
 } docstore_op;
 
-/** Short name of an op ("put"...), NULL for an unknown op. */
+/**
+ * Short name of an op, as used in docstore_service_stats_json().
+ * Thread-safe.
+ * @param op a #docstore_op.
+ * @return "put", "get", "head", "delete", "list", "presign", "encrypt",
+ *         "decrypt" or "fallback" (static); NULL for an unknown op.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN const char *docstore_op_name(int op);
 
+/**
+ * Current version of #docstore_op_stats.
+ * @since 0.1.0
+ */
 #define DOCSTORE_OP_STATS_VERSION 1
 
+/**
+ * Counters of one operation.  Each counter is read atomically, but the
+ * fields are not one snapshot: a call in flight may show in one field and
+ * not yet in another.
+ * @since 0.1.0
+ */
 typedef struct docstore_op_stats {
-  unsigned int version;     /**< DOCSTORE_OP_STATS_VERSION, set by caller */
-  uint64_t successes;
-  uint64_t failures;
+  unsigned int version;     /**< #DOCSTORE_OP_STATS_VERSION, set by caller */
+  uint64_t successes;       /**< calls that returned 0 */
+  uint64_t failures;        /**< calls that failed (refused arguments too) */
   uint64_t bytes;           /**< payload bytes moved by successful calls */
-  uint64_t total_latency_us;
+  uint64_t total_latency_us; /**< summed duration of all calls, microseconds */
   uint64_t avg_latency_us;  /**< total / (successes + failures), 0 if none */
   uint64_t retries;         /**< provider retries (S3) */
 } docstore_op_stats;
 
-/** Counters of one op since the service was created.  Thread-safe. */
+/**
+ * Counters of one op since the service was created or last reset.
+ * Thread-safe.
+ * @param svc the service.
+ * @param op  a #docstore_op.
+ * @param out receives the counters; out->version must be set.
+ * @return 0, #DOCSTORE_EINVAL (svc or out NULL, out->version 0, unknown
+ *         op).  Detail: docstore_last_errmsg().
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_service_stats(docstore_service *svc, int op,
                                            docstore_op_stats *out);
 
-/** All counters as a JSON object {"put": {...}, ...} (docstore_free()). */
+/**
+ * All counters as one line of JSON: {"put": {"successes": N, "failures":
+ * N, "bytes": N, "total_latency_us": N, "avg_latency_us": N, "retries":
+ * N}, "get": {...}, ...}, one member per op (exact integers).  Thread-safe.
+ * @param svc the service.
+ * @param out receives the JSON text, library-owned (docstore_free());
+ *            NULL on failure.
+ * @return 0, #DOCSTORE_EINVAL (svc or out NULL), #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg().
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN int docstore_service_stats_json(docstore_service *svc,
                                                 char **out);
 
-/** Reset all counters to zero. */
+/**
+ * Reset all counters to zero (the provider's included).  Thread-safe;
+ * calls in flight may still be counted afterwards.
+ * @param svc the service, or NULL (no-op).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_service_stats_reset(docstore_service *svc);
 
 /* ------------------------------------------------ process-wide default */
 
 /**
  * The seed's init_storage_service(config): build the process-wide default
- * service from cfg (NULL: from the environment).  Safe to call from
- * several threads: exactly one service is built; later calls return
- * DOCSTORE_EEXISTS and keep the first.
+ * service with docstore_service_from_config().  Safe to call from several
+ * threads: exactly one service is built, later calls keep the first.
+ * @param cfg        the configuration (only read), or NULL: a new one is
+ *                   loaded from the environment (docstore_config_load_env()).
+ * @param errbuf     optional buffer for a message on failure.
+ * @param errbuf_len size of errbuf.
+ * @return 0, #DOCSTORE_EEXISTS (already initialised; the first service is
+ *         kept), or the codes of docstore_service_from_config() and
+ *         docstore_config_load_env().
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_default_init(const docstore_config *cfg,
                                           char *errbuf, size_t errbuf_len);
 
-/** The seed's get_storage_service(): the default service (borrowed), or
- *  NULL if docstore_default_init() has not succeeded. */
+/**
+ * The seed's get_storage_service().  Thread-safe, lock-free.
+ * @return the default service (borrowed: do not free it; use
+ *         docstore_default_shutdown()), or NULL if docstore_default_init()
+ *         has not succeeded.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN docstore_service *docstore_default_get(void);
 
-/** Free the default service.  No other thread may still use it. */
+/**
+ * Free the default service; docstore_default_init() may then build a new
+ * one.  No other thread may still use the old one.  Without a default
+ * service this does nothing.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_default_shutdown(void);
+
+/** @} */
 
 #ifdef __cplusplus
 }
