@@ -2,8 +2,10 @@
 # (DATABASE_URL; CI starts one).  Without it these tests are skipped,
 # unless DOCSTORE_REQUIRE_PG=1: then they fail.
 # SPDX-License-Identifier: Apache-2.0
+import asyncio
 import json
 import os
+import time
 
 import pytest
 
@@ -51,6 +53,28 @@ def database():
     admin.close()
 
 
+def _after_lock(fn, *args, **kwargs):
+    """Run fn, retrying while the previous run's advisory lock is still
+    held: the engine releases it by closing its connection, and the server
+    ends that session a moment later, so a run started right after another
+    can see DOCSTORE_EBUSY (reported to the migration engine's owner)."""
+    for _ in range(100):
+        try:
+            return fn(*args, **kwargs)
+        except docstore.BusyError:
+            time.sleep(0.05)
+    return fn(*args, **kwargs)
+
+
+async def _after_lock_async(fn, *args, **kwargs):
+    for _ in range(100):
+        try:
+            return await fn(*args, **kwargs)
+        except docstore.BusyError:
+            await asyncio.sleep(0.05)
+    return await fn(*args, **kwargs)
+
+
 def _rows(conn, tmp_path, keyring, n):
     legacy = tmp_path / "legacy"
     legacy.mkdir()
@@ -81,16 +105,17 @@ def test_schema_sql_without_database():
 async def test_migrate_with_progress_then_verify(database, tmp_path, keyring):
     url, conn = database
     opts = dict(database_url=url, schema=SCHEMA, env=False)
-    migrate.apply_schema(**opts)
-    migrate.apply_schema(**opts)  # idempotent
+    _after_lock(migrate.apply_schema, **opts)
+    _after_lock(migrate.apply_schema, **opts)  # idempotent
     legacy = _rows(conn, tmp_path, keyring, 20)
     source = docstore.LocalStorageProvider(str(legacy))
     target = docstore.LocalStorageProvider(str(tmp_path / "target"))
+    run = dict(source_type="local", target_type="archive",
+               legacy_root=str(legacy), **opts)
     seen = []
-    report = await migrate.migrate_async(
-        source, target, keyring=keyring, source_type="local",
-        target_type="archive", legacy_root=str(legacy), jobs=2,
-        batch_size=7, progress=seen.append, progress_interval_ms=1, **opts)
+    report = await _after_lock_async(
+        migrate.migrate_async, source, target, keyring=keyring, jobs=2,
+        batch_size=7, progress=seen.append, progress_interval_ms=1, **run)
     c = report.counts
     assert (c.total, c.successful, c.failed, c.skipped) == (21, 20, 1, 0)
     assert c.mode == "migrate"
@@ -105,19 +130,15 @@ async def test_migrate_with_progress_then_verify(database, tmp_path, keyring):
     assert len(paths) == 20
     assert target.get(paths[0]) == (legacy / "1.json").read_bytes()
 
-    again = migrate.migrate(source, target, source_type="local",
-                            target_type="archive",
-                            legacy_root=str(legacy), **opts)
+    again = _after_lock(migrate.migrate, source, target, **run)
     assert again.counts.successful == 0 and again.counts.skipped == 20
 
-    ok = migrate.verify(source, target, source_type="local",
-                        target_type="archive", verify_type="archive",
-                        legacy_root=str(legacy), **opts)
+    ok = _after_lock(migrate.verify, source, target, verify_type="archive",
+                     **run)
     assert ok.counts.mode == "verify" and ok.counts.failed == 0
     target.put(paths[3], b'{"tampered": true}')
-    bad = migrate.verify(source, target, source_type="local",
-                         target_type="archive", verify_type="archive",
-                         legacy_root=str(legacy), **opts)
+    bad = _after_lock(migrate.verify, source, target, verify_type="archive",
+                      **run)
     assert bad.counts.failed == 1
     assert json.dumps(bad.json)
 
@@ -125,25 +146,23 @@ async def test_migrate_with_progress_then_verify(database, tmp_path, keyring):
 def test_progress_callback_can_stop(database, tmp_path, keyring):
     url, conn = database
     opts = dict(database_url=url, schema=SCHEMA, env=False)
-    migrate.apply_schema(**opts)
+    _after_lock(migrate.apply_schema, **opts)
     legacy = _rows(conn, tmp_path, keyring, 30)
+    run = dict(target_type="archive", legacy_root=str(legacy), batch_size=5,
+               jobs=1, progress_interval_ms=1, **opts)
 
     def stop(progress):
         raise KeyboardInterrupt("operator")
     with pytest.raises(KeyboardInterrupt) as info:
-        migrate.migrate(docstore.LocalStorageProvider(str(legacy)),
-                        docstore.LocalStorageProvider(str(tmp_path / "t")),
-                        target_type="archive", legacy_root=str(legacy),
-                        batch_size=5, jobs=1, progress=stop,
-                        progress_interval_ms=1, **opts)
+        _after_lock(migrate.migrate, docstore.LocalStorageProvider(str(legacy)),
+                    docstore.LocalStorageProvider(str(tmp_path / "t")),
+                    progress=stop, **run)
     report = info.value.migration_report
     assert report is None or report.counts.successful < 31
     with pytest.raises(docstore.CanceledError) as info:
-        migrate.migrate(docstore.LocalStorageProvider(str(legacy)),
-                        docstore.LocalStorageProvider(str(tmp_path / "t")),
-                        target_type="archive", legacy_root=str(legacy),
-                        batch_size=5, jobs=1, progress=lambda p: True,
-                        progress_interval_ms=1, **opts)
+        _after_lock(migrate.migrate, docstore.LocalStorageProvider(str(legacy)),
+                    docstore.LocalStorageProvider(str(tmp_path / "t")),
+                    progress=lambda p: True, **run)
     assert info.value.code == -18
 
 
