@@ -1,11 +1,14 @@
 /*
  * libdocstore - encrypted document storage.
  * SPDX-License-Identifier: Apache-2.0
+ */
+/**
+ * @file docstore/migrate.h
+ * @brief The migration engine.
  *
- * migrate.h: the migration engine.  It moves the encrypted documents that
- * PostgreSQL rows point at from one storage to another (local filesystem
- * -> S3, S3 -> local filesystem, or between any two providers) and
- * verifies the objects that rows point at.  The operator's guide is
+ * It moves the encrypted documents that PostgreSQL rows point at from one
+ * storage to another (local filesystem -> S3, S3 -> local filesystem, or
+ * between any two providers) and verifies the objects that rows point at.  The operator's guide is
  * docs/MIGRATION.md; the `docstore migrate` command is a thin shell over
  * these functions.
  *
@@ -14,15 +17,17 @@
  * target, read back, found byte-for-byte equal to the source (SHA-256) and
  * parsed as an envelope (optionally: decrypted with a keyring), in one
  * atomic statement that also records the object's hash in the migration
- * ledger (<schema>.docstore_migration_ledger).  A run can be killed at any
+ * ledger (table docstore_migration_ledger in the options' schema).  A run can be killed at any
  * moment and started again: rows already on the target are skipped, and an
  * object that was uploaded but whose row was not yet switched is found at
  * its path with the same hash and not uploaded twice.  One migration at a
  * time per database (a PostgreSQL advisory lock).
  *
  * Tables and columns (names configurable, defaults shown):
+ * @verbatim
  *   <schema "document">.<"attachment">, <schema>.<"attachment_staging">
  *   id, filename, filepath, user_id, created_at, storage_path, storage_type
+ * @endverbatim
  *
  * Stable API, added in 0.1.0.
  */
@@ -37,28 +42,55 @@
 extern "C" {
 #endif
 
-/** Tables a migration walks (bit mask). */
+/**
+ * @defgroup migrate Migration engine
+ * @brief Move the documents that PostgreSQL rows point at between
+ * providers, verify them, and apply the schema change; see the file
+ * description of docstore/migrate.h for the guarantees.
+ *
+ * Failures of the functions without a handle are described in errbuf
+ * (when given) and in docstore_last_errmsg().
+ * @{
+ */
+
+/**
+ * Tables a migration walks (bit mask).
+ * @since 0.1.0
+ */
 typedef enum docstore_migrate_table {
-  DOCSTORE_MIGRATE_TABLE_ATTACHMENT = 1, /**< <schema>.attachment */
-  DOCSTORE_MIGRATE_TABLE_STAGING = 2,    /**< <schema>.attachment_staging */
-  DOCSTORE_MIGRATE_TABLE_ALL = 3
+  DOCSTORE_MIGRATE_TABLE_ATTACHMENT = 1, /**< schema.attachment */
+  DOCSTORE_MIGRATE_TABLE_STAGING = 2,    /**< schema.attachment_staging */
+  DOCSTORE_MIGRATE_TABLE_ALL = 3         /**< both */
 } docstore_migrate_table;
 
-/** What a run does (docstore_migrate_counts.mode). */
+/**
+ * What a run does (docstore_migrate_counts.mode).
+ * @since 0.1.0
+ */
 typedef enum docstore_migrate_mode {
   DOCSTORE_MIGRATE_MODE_MIGRATE = 0, /**< docstore_migrate_run() */
   DOCSTORE_MIGRATE_MODE_VERIFY = 1   /**< docstore_migrate_verify() */
 } docstore_migrate_mode;
 
-/** Phase reported to the progress callback. */
+/**
+ * Phase reported to the progress callback.
+ * @since 0.1.0
+ */
 typedef enum docstore_migrate_phase {
   DOCSTORE_MIGRATE_PHASE_RUNNING = 0, /**< rows are being processed */
   DOCSTORE_MIGRATE_PHASE_DONE = 1     /**< last call, counts are final */
 } docstore_migrate_phase;
 
-/** A limit option set to this means "no limit". */
+/**
+ * A limit option set to this means "no limit".
+ * @since 0.1.0
+ */
 #define DOCSTORE_MIGRATE_UNLIMITED 0xffffffffu
 
+/**
+ * Current version of #docstore_migrate_progress.
+ * @since 0.1.0
+ */
 #define DOCSTORE_MIGRATE_PROGRESS_VERSION 1
 
 /**
@@ -67,17 +99,18 @@ typedef enum docstore_migrate_phase {
  * least the version that added it).  `done` = successful + failed +
  * skipped; `total` is the number of rows counted when the run started
  * (rows inserted during the run may make `done` exceed it).
+ * @since 0.1.0
  */
 typedef struct docstore_migrate_progress {
-  unsigned int version;
-  int phase;                 /**< docstore_migrate_phase */
-  uint64_t total;
-  uint64_t done;
-  uint64_t successful;
-  uint64_t failed;
-  uint64_t skipped;
+  unsigned int version;      /**< version the library filled */
+  int phase;                 /**< #docstore_migrate_phase */
+  uint64_t total;            /**< rows counted at the start */
+  uint64_t done;             /**< successful + failed + skipped */
+  uint64_t successful;       /**< rows migrated (or verified) so far */
+  uint64_t failed;           /**< rows that failed so far */
+  uint64_t skipped;          /**< rows skipped so far */
   uint64_t bytes;            /**< bytes of the documents moved or checked */
-  double elapsed_seconds;
+  double elapsed_seconds;    /**< since the run started */
   double files_per_second;   /**< done / elapsed, 0 at first */
   double eta_seconds;        /**< estimate, or -1 when unknown */
   /** The latest failure ("Attachment 456: Connection timeout"), or NULL.
@@ -89,13 +122,21 @@ typedef struct docstore_migrate_progress {
  * Progress callback.  Called from the thread that called
  * docstore_migrate_run() / _verify() (never from a worker thread, never
  * twice at once), at most every progress_interval_ms and once more at the
- * end with phase DOCSTORE_MIGRATE_PHASE_DONE.  Return 0 to go on; non-zero
- * stops the run after the documents in flight (the run then returns
- * DOCSTORE_ECANCELED with a report of what was done).
+ * end with phase #DOCSTORE_MIGRATE_PHASE_DONE.
+ * @param payload  the options' progress_payload.
+ * @param progress the counts so far; valid only during the call.
+ * @return 0 to go on; non-zero stops the run after the documents in flight
+ *         (the run then returns #DOCSTORE_ECANCELED with a report of what
+ *         was done).  The value returned by the final call is ignored.
+ * @since 0.1.0
  */
 typedef int (*docstore_migrate_progress_cb)(
     void *payload, const docstore_migrate_progress *progress);
 
+/**
+ * Current version of #docstore_migrate_options.
+ * @since 0.1.0
+ */
 #define DOCSTORE_MIGRATE_OPTIONS_VERSION 1
 
 /**
@@ -113,6 +154,7 @@ typedef int (*docstore_migrate_progress_cb)(
  * Where it goes: object `storage_path` of `target` when the row has one,
  * else the layout of docstore_storage_path() (id, filename, user_id, date
  * of the creation column in UTC).
+ * @since 0.1.0
  */
 typedef struct docstore_migrate_options {
   unsigned int version;          /**< DOCSTORE_MIGRATE_OPTIONS_VERSION */
@@ -161,20 +203,27 @@ typedef struct docstore_migrate_options {
   unsigned int max_errors;
 
   docstore_migrate_progress_cb progress; /**< optional */
-  void *progress_payload;
+  void *progress_payload;                /**< passed to progress */
   unsigned int progress_interval_ms;     /**< [500] */
 } docstore_migrate_options;
 
+/**
+ * Static initialiser of #docstore_migrate_options (every field at its
+ * default; providers still to set).
+ * @since 0.1.0
+ */
 #define DOCSTORE_MIGRATE_OPTIONS_INIT                                          \
   {DOCSTORE_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL,       \
    NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,  \
    0, 0, NULL, 0, 0, NULL, NULL, 0}
 
 /**
- * Initialise an options struct to its defaults (for callers that cannot
- * use the macro).
- * @return 0, DOCSTORE_EINVAL (opts NULL or a version this library does not
- *         know).  Thread-safe.
+ * Initialise an options struct to #DOCSTORE_MIGRATE_OPTIONS_INIT (for
+ * callers that cannot use the macro).  Thread-safe.
+ * @param opts    the struct to fill.
+ * @param version #DOCSTORE_MIGRATE_OPTIONS_VERSION.
+ * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_options_init(
     docstore_migrate_options *opts, unsigned int version);
@@ -187,45 +236,66 @@ DOCSTORE_EXTERN int docstore_migrate_options_init(
  * STORAGE_TYPE}.  The pointers point into the environment: do not change
  * those variables while the options are in use.  Without this call the
  * library reads no environment variable of its own (libpq still reads
- * PG*).  Not thread-safe against setenv().
- * @return 0 or DOCSTORE_EINVAL (opts NULL).
+ * PG*).  Unset or empty variables leave the field NULL.  Not thread-safe
+ * against setenv().
+ * @param opts the options to complete.
+ * @return 0 or #DOCSTORE_EINVAL (opts NULL).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_options_load_env(
     docstore_migrate_options *opts);
 
 /* ------------------------------------------------------------- report */
 
-/** The result of a run.  Opaque, read-only, safe to read from several
- *  threads. */
+/**
+ * The result of a run.  Opaque, read-only, safe to read from several
+ * threads.
+ * @since 0.1.0
+ */
 typedef struct docstore_migrate_report docstore_migrate_report;
 
+/**
+ * Current version of #docstore_migrate_counts.
+ * @since 0.1.0
+ */
 #define DOCSTORE_MIGRATE_COUNTS_VERSION 1
 
-/** Counts of a run.  Set `version` before docstore_migrate_report_counts().
- *  total = successful + failed + skipped + not_attempted. */
+/**
+ * Counts of a run.  Set `version` before docstore_migrate_report_counts().
+ * total = successful + failed + skipped + not_attempted.
+ * @since 0.1.0
+ */
 typedef struct docstore_migrate_counts {
-  unsigned int version;
-  int mode;                 /**< docstore_migrate_mode */
-  int dry_run;
+  unsigned int version;     /**< #DOCSTORE_MIGRATE_COUNTS_VERSION, set by caller */
+  int mode;                 /**< #docstore_migrate_mode */
+  int dry_run;              /**< 1 for a dry run */
   uint64_t total;           /**< rows seen */
   uint64_t successful;      /**< migrated (dry run: would be) / verified */
-  uint64_t failed;
+  uint64_t failed;          /**< rows that failed */
   uint64_t skipped;         /**< already on the target, or not selected */
   uint64_t recovered;       /**< of successful: object was already there
                                  with the same hash (interrupted run) */
   uint64_t not_attempted;   /**< left when the run stopped early */
   uint64_t source_deleted;  /**< sources removed (delete_source) */
-  uint64_t bytes;
-  double elapsed_seconds;
+  uint64_t bytes;           /**< bytes of the documents moved or checked */
+  double elapsed_seconds;   /**< duration of the run */
   /** 0, or why the run stopped before the end (DOCSTORE_ECANCELED, the
    *  target's error code after max_consecutive_failures, or
    *  DOCSTORE_EDATABASE). */
   int stop_code;
 } docstore_migrate_counts;
 
+/**
+ * Current version of #docstore_migrate_error.
+ * @since 0.1.0
+ */
 #define DOCSTORE_MIGRATE_ERROR_VERSION 1
 
-/** One failure of a run.  Strings are owned by the report. */
+/**
+ * One failure of a run.  Strings are owned by the report and valid until
+ * it is freed.
+ * @since 0.1.0
+ */
 typedef struct docstore_migrate_error {
   unsigned int version;     /**< set by the caller */
   int code;                 /**< DOCSTORE_E* */
@@ -238,20 +308,37 @@ typedef struct docstore_migrate_error {
 } docstore_migrate_error;
 
 /**
- * Counts of a report.
- * @return 0, DOCSTORE_EINVAL (NULL, or out->version unknown).
+ * Counts of a report.  Thread-safe.
+ * @param report the report.
+ * @param out    receives the counts; out->version must be
+ *               #DOCSTORE_MIGRATE_COUNTS_VERSION.
+ * @return 0, #DOCSTORE_EINVAL (NULL argument, or out->version unknown).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_report_counts(
     const docstore_migrate_report *report, docstore_migrate_counts *out);
 
-/** Number of failures kept in the report (at most max_errors; a run-level
- *  entry is added when more were left out).  0 for NULL. */
+/**
+ * Number of failures kept in the report (at most max_errors; a run-level
+ * entry is added when more were left out).  Thread-safe.
+ * @param report the report (NULL gives 0).
+ * @return the number of entries docstore_migrate_report_error_at() gives.
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN size_t docstore_migrate_report_error_count(
     const docstore_migrate_report *report);
 
 /**
  * Failure number `index` (0-based, in the order they happened).
- * @return 0, DOCSTORE_EINVAL (NULL, bad version, index out of range).
+ * Thread-safe.
+ * @param report the report.
+ * @param index  0 to docstore_migrate_report_error_count() - 1.
+ * @param out    receives the entry; out->version must be
+ *               #DOCSTORE_MIGRATE_ERROR_VERSION.  Its strings are borrowed
+ *               from the report.
+ * @return 0, #DOCSTORE_EINVAL (NULL argument, bad version, index out of
+ *         range).
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_report_error_at(
     const docstore_migrate_report *report, size_t index,
@@ -261,7 +348,8 @@ DOCSTORE_EXTERN int docstore_migrate_report_error_at(
  * The report as the seed's text (UTF-8, lines ending in '\n'):
  *
  *   ==================================================
- *   📋 MIGRATION REPORT        (📋 VERIFICATION REPORT for a verification)
+ *   📋 MIGRATION REPORT        (📋 VERIFICATION REPORT for a verification;
+ *                               " (DRY RUN)" appended for a dry run)
  *   ==================================================
  *   Total files: 1523
  *   ✅ Successful: 1521
@@ -272,26 +360,38 @@ DOCSTORE_EXTERN int docstore_migrate_report_error_at(
  *   - Attachment 456: Connection timeout
  *   ==================================================
  *
- * @param out library-owned string (docstore_free()).
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_ENOMEM.
+ * Thread-safe.
+ * @param out    receives the text, library-owned (docstore_free()); NULL
+ *               on failure.
+ * @param report the report.
+ * @return 0, #DOCSTORE_EINVAL (NULL argument), #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_report_text(
     char **out, const docstore_migrate_report *report);
 
 /**
- * The report as a JSON object: {"mode", "dry_run", "source_type",
- * "target_type", "tables", "total", "successful", "failed", "skipped",
- * "recovered", "not_attempted", "source_deleted", "bytes",
- * "elapsed_seconds", "files_per_second", "stop_code", "errors":
- * [{"table", "id", "code", "message"}...]}.  Described in
- * docs/MIGRATION.md.
- * @param out library-owned string (docstore_free()).
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_ENOMEM.
+ * The report as a JSON object: {"mode" ("migrate" or "verify"), "dry_run",
+ * "source_type", "target_type", "verify_type", "tables", "total",
+ * "successful", "failed", "skipped", "recovered", "not_attempted",
+ * "source_deleted", "bytes", "elapsed_seconds", "files_per_second",
+ * "stop_code", "errors": [{"table", "id", "code", "message"}...]}, codes
+ * as symbolic names ("DOCSTORE_ENOTFOUND") or null.  Described in
+ * docs/MIGRATION.md.  Thread-safe.
+ * @param out    receives the JSON text, library-owned (docstore_free());
+ *               NULL on failure.
+ * @param report the report.
+ * @return 0, #DOCSTORE_EINVAL (NULL argument), #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_report_json(
     char **out, const docstore_migrate_report *report);
 
-/** Free a report.  NULL is a no-op. */
+/**
+ * Free a report.  No other thread may still read it.
+ * @param report the report, or NULL (no-op).
+ * @since 0.1.0
+ */
 DOCSTORE_EXTERN void docstore_migrate_report_free(
     docstore_migrate_report *report);
 
@@ -312,7 +412,9 @@ DOCSTORE_EXTERN void docstore_migrate_report_free(
  * @param out  receives the report (docstore_migrate_report_free()) on 0
  *             and also when the run stopped part way (DOCSTORE_ECANCELED,
  *             target down, database lost); NULL when nothing was done.
+ * @param opts the options (borrowed for the call).
  * @param errbuf optional buffer for the reason of a non-zero return.
+ * @param errbuf_len size of errbuf.
  * @return 0 when every selected row was processed (look at the report's
  *         `failed` count: rows can fail while the run succeeds);
  *         DOCSTORE_EINVAL (NULL, bad version, a needed provider missing,
@@ -327,6 +429,7 @@ DOCSTORE_EXTERN void docstore_migrate_report_free(
  * Thread-safety: may be called from any thread; the providers are used
  * from several threads at once (the built-in ones allow it).  Two runs in
  * one process exclude each other through the database lock like any two.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_run(docstore_migrate_report **out,
                                          const docstore_migrate_options *opts,
@@ -341,7 +444,14 @@ DOCSTORE_EXTERN int docstore_migrate_run(docstore_migrate_report **out,
  * does not parse as an envelope, or (with a keyring) does not decrypt.
  * Writes nothing.  Takes the lock in shared mode: verifications may run
  * together, not beside a migration.
- * @return as docstore_migrate_run(); successful counts verified rows.
+ * @param out        as in docstore_migrate_run().
+ * @param opts       the options (borrowed for the call).
+ * @param errbuf     optional buffer for the reason of a non-zero return.
+ * @param errbuf_len size of errbuf.
+ * @return as docstore_migrate_run() (EINVAL also when neither a source nor
+ *         a target provider is given, or verify_type names a storage
+ *         without its provider); successful counts verified rows.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_verify(
     docstore_migrate_report **out, const docstore_migrate_options *opts,
@@ -350,9 +460,13 @@ DOCSTORE_EXTERN int docstore_migrate_verify(
 /**
  * The SQL that docstore_migrate_schema_apply() runs, for the options'
  * schema, tables and column names (with the defaults: sql/001 and sql/002
- * of the source tree).  Providers are not needed.
- * @param out library-owned string (docstore_free()).
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_ENOMEM.  Thread-safe.
+ * of the source tree).  Providers are not needed.  Thread-safe.
+ * @param out  receives the SQL text, library-owned (docstore_free()); NULL
+ *             on failure.
+ * @param opts the options (schema, tables and column names are read).
+ * @return 0, #DOCSTORE_EINVAL (NULL argument, bad version, invalid names),
+ *         #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_schema_sql(
     char **out, const docstore_migrate_options *opts);
@@ -364,11 +478,19 @@ DOCSTORE_EXTERN int docstore_migrate_schema_sql(
  * missing.  Idempotent: safe to run twice, and on tables that already have
  * the columns.  Takes the migration lock (DOCSTORE_EBUSY while a migration
  * runs).
- * @return 0, DOCSTORE_EINVAL, DOCSTORE_EDATABASE (message from the
- *         server, e.g. a missing table), DOCSTORE_EBUSY, DOCSTORE_ENOMEM.
+ * @param opts       the options (database_url, schema, tables and column
+ *                   names are read; providers are not needed).
+ * @param errbuf     optional buffer for the reason of a non-zero return.
+ * @param errbuf_len size of errbuf.
+ * @return 0, #DOCSTORE_EINVAL (NULL, bad version, invalid names),
+ *         #DOCSTORE_EDATABASE (cannot connect, or the server's message,
+ *         e.g. a missing table), #DOCSTORE_EBUSY, #DOCSTORE_ENOMEM.
+ * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_schema_apply(
     const docstore_migrate_options *opts, char *errbuf, size_t errbuf_len);
+
+/** @} */
 
 #ifdef __cplusplus
 }
