@@ -24,10 +24,10 @@
  * time per database (a PostgreSQL advisory lock).
  *
  * Tables and columns (names configurable, defaults shown):
- * @verbatim
+ * @code{.unparsed}
  *   <schema "document">.<"attachment">, <schema>.<"attachment_staging">
  *   id, filename, filepath, user_id, created_at, storage_path, storage_type
- * @endverbatim
+ * @endcode
  *
  * Stable API, added in 0.1.0.
  */
@@ -346,7 +346,7 @@ DOCSTORE_EXTERN int docstore_migrate_report_error_at(
 
 /**
  * The report as the seed's text (UTF-8, lines ending in '\n'):
- *
+ * @code{.unparsed}
  *   ==================================================
  *   📋 MIGRATION REPORT        (📋 VERIFICATION REPORT for a verification;
  *                               " (DRY RUN)" appended for a dry run)
@@ -359,7 +359,7 @@ DOCSTORE_EXTERN int docstore_migrate_report_error_at(
  *   - File not found: /path/to/missing_file.json
  *   - Attachment 456: Connection timeout
  *   ==================================================
- *
+ * @endcode
  * Thread-safe.
  * @param out    receives the text, library-owned (docstore_free()); NULL
  *               on failure.

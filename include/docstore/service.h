@@ -185,7 +185,7 @@ DOCSTORE_EXTERN docstore_provider *docstore_service_provider(
 
 /**
  * The storage path of a document:
- * @code
+ * @code{.unparsed}
  *   documents/user_<user_id>/YYYY/MM/DD/<file_id>_<filename>_<ext>.json
  *   documents/system/YYYY/MM/DD/<file_id>_<filename>_<ext>.json  (no user)
  * @endcode
