@@ -33,6 +33,12 @@ FULL=(
     curl openssl doxygen
 )
 
+# Node.js for the Node binding's tests: the machine image ships one (with
+# npm); install Debian's only where there is none, never over another.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    FULL+=(nodejs npm)
+fi
+
 pkgs=("${FULL[@]}")
 list=0
 for arg in "$@"; do
