@@ -84,9 +84,28 @@ const char *docstore__handle_err_get(docstore__handle_err *h);
 
 /* ------------------------------------------------------------- memory */
 
-/* Library-owned memory (freed by docstore_free(), which wipes). */
-void *docstore__alloc(size_t size);          /* zeroed */
-void *docstore__realloc(void *ptr, size_t size); /* wipes the old block */
+/* Library-owned memory (freed by docstore_free(), which wipes it unless it
+ * is flagged DOCSTORE__MEM_PUBLIC). */
+void *docstore__alloc(size_t size);          /* zeroed, secret */
+/* A block that holds no secret (ciphertext, an envelope, an object as
+ * stored): docstore_free() releases it without wiping, and growth is a
+ * plain realloc().  Plaintext and key material never go in one. */
+#define DOCSTORE__MEM_PUBLIC 0x1u
+/* Not zeroed: for a block that is written before it is read.  Not kept
+ * in the block's flags. */
+#define DOCSTORE__MEM_UNINIT 0x2u
+void *docstore__alloc_ex(size_t size, unsigned int flags);
+/* The flags kept with a block from docstore__alloc*() (DOCSTORE__MEM_PUBLIC
+ * or 0) and its usable size; 0 for NULL. */
+unsigned int docstore__alloc_flags(const void *ptr);
+size_t docstore__alloc_size(const void *ptr);
+/* Tests only: when set, called with every block docstore_free()
+ * releases, after the wipe and before free(). */
+extern void (*docstore__alloc_release_hook)(const void *p, size_t n,
+                                            unsigned int flags);
+/* Resize; the added bytes are zeroed.  A secret block is copied and the
+ * old one wiped; a public one is realloc()ed. */
+void *docstore__realloc(void *ptr, size_t size);
 char *docstore__strdup(const char *s);
 char *docstore__strndup(const char *s, size_t n);
 void *docstore__memdup(const void *p, size_t n);
@@ -95,15 +114,22 @@ char *docstore__sprintf(const char *fmt, ...) DOCSTORE__PRINTF(1, 2);
 void docstore__wipe(void *p, size_t n);
 
 /* Growable byte buffer.  Always NUL-terminated after data[len] when
- * data != NULL.  Memory from docstore__alloc(), so it may be handed to the
- * caller with docstore__buf_detach(). */
+ * data != NULL; the bytes past it are undefined.  Memory from
+ * docstore__alloc_ex(), so it may be handed to the caller with
+ * docstore__buf_detach().  `flags`: DOCSTORE__MEM_PUBLIC for a buffer that
+ * never holds a secret (not wiped on growth or release), else 0. */
 typedef struct docstore__buf {
   uint8_t *data;
   size_t len;
   size_t cap;
+  unsigned int flags;
 } docstore__buf;
 
-#define DOCSTORE__BUF_INIT {NULL, 0, 0}
+#define DOCSTORE__BUF_INIT {NULL, 0, 0, 0}
+#define DOCSTORE__BUF_INIT_PUBLIC {NULL, 0, 0, DOCSTORE__MEM_PUBLIC}
+/* Room for `extra` more bytes (and the NUL).  The first block is exactly
+ * that (at least 64 bytes): reserve a known total up front and appending
+ * it never reallocates.  Later growth at least doubles the capacity. */
 int docstore__buf_reserve(docstore__buf *b, size_t extra) DOCSTORE__WUR;
 int docstore__buf_append(docstore__buf *b, const void *p, size_t n) DOCSTORE__WUR;
 int docstore__buf_puts(docstore__buf *b, const char *s) DOCSTORE__WUR;
@@ -114,6 +140,12 @@ uint8_t *docstore__buf_detach(docstore__buf *b, size_t *len);
 void docstore__buf_free(docstore__buf *b); /* wipes */
 /* A docstore_sink_cb that appends to a docstore__buf. */
 int docstore__buf_sink(void *buf, const uint8_t *data, size_t len);
+/* A provider that knows how many bytes it is about to send to `sink` says
+ * so: when the sink is docstore__buf_sink, its buffer grows at once to
+ * exactly len + extra bytes (and the NUL); other sinks ignore it.  0 or
+ * DOCSTORE_ENOMEM (a caller may go on without the reserve). */
+int docstore__sink_reserve(int (*sink)(void *, const uint8_t *, size_t),
+                           void *sink_payload, uint64_t extra);
 
 /* ------------------------------------------------------------- logging */
 

@@ -113,7 +113,9 @@ static int gcm_seal_into(docstore__buf *b, uint8_t tag[DOCSTORE__GCM_TAG_LEN],
   int rc = 0, outl = 0;
   uint8_t fin[16];
   size_t slice = pt_len < SEAL_SLICE ? pt_len : SEAL_SLICE;
-  uint8_t *scratch = docstore__alloc(slice);
+  /* Holds ciphertext only. */
+  uint8_t *scratch =
+      docstore__alloc_ex(slice, DOCSTORE__MEM_PUBLIC | DOCSTORE__MEM_UNINIT);
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (!scratch || !ctx) {
     rc = docstore__err_set(e, DOCSTORE_ENOMEM, "out of memory");
@@ -154,7 +156,8 @@ int docstore__envelope_seal_with(char **out, size_t *out_len,
                                  size_t plaintext_len,
                                  const docstore_doc_id *doc) {
   docstore__err e = {0, ""};
-  docstore__buf b = DOCSTORE__BUF_INIT;
+  /* An envelope holds no secret: released without a wipe. */
+  docstore__buf b = DOCSTORE__BUF_INIT_PUBLIC;
   uint8_t wrapped[DOCSTORE__RSA_MAX_BYTES];
   size_t wrapped_len = 0, ct_b64_len;
   uint8_t tag[DOCSTORE__GCM_TAG_LEN];
@@ -294,7 +297,7 @@ static int gcm_open(uint8_t *out, const docstore__envelope *env,
   if (!out) {
     scratch_len = env->ct_len < OPEN_SLICE_B64 / 4 * 3 ? env->ct_len
                                                        : OPEN_SLICE_B64 / 4 * 3;
-    scratch = docstore__alloc(scratch_len);
+    scratch = docstore__alloc_ex(scratch_len, DOCSTORE__MEM_UNINIT);
   }
   if (!ctx || (!out && !scratch)) {
     rc = docstore__err_set(e, DOCSTORE_ENOMEM, "out of memory");
@@ -340,8 +343,7 @@ crypto_fail:
   rc = docstore__ossl_err(e, DOCSTORE_ECRYPTO, "AES-GCM decryption failed");
 done:
   EVP_CIPHER_CTX_free(ctx);
-  docstore__wipe(scratch, scratch_len);
-  docstore_free(scratch);
+  docstore_free(scratch); /* wipes the plaintext it held */
   return rc;
 }
 
@@ -392,7 +394,9 @@ int docstore_envelope_open(uint8_t **out, size_t *out_len,
       docstore__envelope_parse(&env, envelope, envelope_len, 0, &e));
   DOCSTORE__GUARD_GOTO(rc, identity_check(&env, expect, &e), done);
   DOCSTORE__GUARD_GOTO(rc, unwrap_key(key, &key_len, kr, &env, &e), done);
-  pt = docstore__alloc(env.ct_len);
+  /* Every byte is written before the caller sees it (and the block is
+   * wiped if decryption fails). */
+  pt = docstore__alloc_ex(env.ct_len, DOCSTORE__MEM_UNINIT);
   if (!pt) {
     rc = docstore__err_set(&e, DOCSTORE_ENOMEM,
                            "out of memory for a %zu-byte document", env.ct_len);
@@ -416,7 +420,7 @@ int docstore_envelope_rewrap(char **out, size_t *out_len,
                              size_t envelope_len, const char *new_key_id) {
   docstore__err e = {0, ""};
   docstore__envelope env;
-  docstore__buf b = DOCSTORE__BUF_INIT;
+  docstore__buf b = DOCSTORE__BUF_INIT_PUBLIC;
   uint8_t key[DOCSTORE__AES_KEY_MAX];
   uint8_t wrapped[DOCSTORE__RSA_MAX_BYTES];
   size_t key_len = 0, wrapped_len = 0;

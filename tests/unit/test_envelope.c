@@ -819,6 +819,39 @@ static void test_several_keys(void **state) {
 
 /* ------------------------------------------------------------- rewrap */
 
+/* What docstore_free() does with each result: the plaintext is wiped, the
+ * envelopes (ciphertext only) are not; sizes are exact. */
+static void test_memory_kinds(void **state) {
+  (void)state;
+  docstore_keyring *kr = th_keyring(1, 1);
+  uint8_t *pt = th_random(300000);
+  char *env = seal(kr, pt, 300000, &DOC);
+  size_t env_len = strlen(env);
+  assert_int_equal(docstore__alloc_flags(env), DOCSTORE__MEM_PUBLIC);
+  /* Reserved once, to within the header's slack. */
+  assert_true(docstore__alloc_size(env) > env_len);
+  assert_true(docstore__alloc_size(env) <= env_len + 1024);
+
+  uint8_t *out = NULL;
+  size_t out_len = 0;
+  assert_int_equal(
+      docstore_envelope_open(&out, &out_len, kr, env, env_len, &DOC), 0);
+  assert_int_equal(out_len, 300000);
+  assert_memory_equal(out, pt, out_len);
+  assert_int_equal(docstore__alloc_flags(out), 0); /* wiped when freed */
+  assert_int_equal(docstore__alloc_size(out), 300000);
+  docstore_free(out);
+
+  char *re = NULL;
+  assert_int_equal(
+      docstore_envelope_rewrap(&re, NULL, kr, env, env_len, NULL), 0);
+  assert_int_equal(docstore__alloc_flags(re), DOCSTORE__MEM_PUBLIC);
+  docstore_free(re);
+  docstore_free(env);
+  free(pt);
+  docstore_keyring_free(kr);
+}
+
 static void test_rewrap(void **state) {
   (void)state;
   docstore_keyring *rot = th_keyring(3, 1); /* old private 0, new public 1 */
@@ -1224,6 +1257,7 @@ int main(void) {
       cmocka_unit_test(test_ciphertext_location),
       cmocka_unit_test(test_wrong_key),
       cmocka_unit_test(test_several_keys),
+      cmocka_unit_test(test_memory_kinds),
       cmocka_unit_test(test_rewrap),
       cmocka_unit_test(test_rewrap_errors),
       cmocka_unit_test(test_info),
