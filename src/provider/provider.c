@@ -374,7 +374,10 @@ int docstore__provider_put(docstore_provider *p, const char *key,
 int docstore__provider_get(docstore_provider *p, const char *key,
                            docstore__buf *out, docstore__err *err) {
   call c;
-  docstore__buf got = DOCSTORE__BUF_INIT;
+  /* An object as stored holds no secret (documents are stored as
+   * envelopes): it is not wiped when it grows or is released.  Providers
+   * that know its size reserve it at once (docstore__sink_reserve). */
+  docstore__buf got = DOCSTORE__BUF_INIT_PUBLIC;
   if (!p || !out)
     return docstore__err_set(err, DOCSTORE_EINVAL, "get: NULL argument");
   call_begin(&c, p, "get", DOCSTORE_OP_GET, key);

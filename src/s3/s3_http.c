@@ -266,6 +266,20 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userp) {
   return len;
 }
 
+/* Tell the sink how many bytes this reply will give it (Content-Length,
+ * less what is skipped, within the limit), so that a buffer collecting
+ * the object is allocated once at its final size instead of growing.  A
+ * failed reservation is not an error here: appending will say ENOMEM. */
+static void announce_size(const transfer *t) {
+  uint64_t n = t->resp->content_length;
+  n = n > t->skip ? n - t->skip : 0;
+  uint64_t room = t->limit - t->resp->delivered;
+  if (n > room)
+    n = room;
+  if (n)
+    (void)docstore__sink_reserve(t->req->sink, t->req->sink_payload, n);
+}
+
 static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
   transfer *t = userp;
   size_t len = size * nitems;
@@ -282,6 +296,8 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
       t->skip = t->resp->delivered +
                 (t->req->has_range ? t->req->range_start : 0);
     }
+    if (t->to_sink && t->resp->has_content_length)
+      announce_size(t);
   }
   if (t->to_sink) {
     const uint8_t *p = (const uint8_t *)buf;

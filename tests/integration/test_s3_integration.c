@@ -363,6 +363,10 @@ static void test_multipart_50mib(void **state) {
   assert_int_equal(docstore_provider_get(c.p, &back, &len, key), 0);
   assert_int_equal(len, size);
   assert_true(memcmp(back, data, size) == 0);
+  /* Allocated once from Content-Length (and the NUL), not grown; an object
+   * as stored is not wiped on release. */
+  assert_int_equal(docstore__alloc_size(back), size + 1);
+  assert_int_equal(docstore__alloc_flags(back), DOCSTORE__MEM_PUBLIC);
   docstore_free(back);
   assert_int_equal(uploads_in_progress(c.s3, key), 0);
   assert_int_equal(docstore_provider_delete(c.p, key), 0);
