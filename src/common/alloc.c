@@ -11,10 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include <openssl/crypto.h>
 
@@ -38,36 +34,6 @@ typedef union alloc_hdr {
 void (*docstore__alloc_release_hook)(const void *p, size_t n,
                                      unsigned int flags);
 
-/*
- * Large blocks (a big document, its envelope, a downloaded object) are
- * written once, front to back, right after they are allocated: the pages
- * are new, and with 4 KiB pages the page faults cost more than the writing
- * (a 64 MiB envelope is 22,000 faults).  Where transparent huge pages are
- * available on request (Linux "madvise" mode), the block's interior is
- * advised to use them: 512 times fewer faults.  Advice only: failures are
- * ignored, and nothing changes where THP is "never".
- */
-#define HUGE_ADVICE_MIN ((size_t)4 << 20)
-
-static void advise_huge(void *block, size_t len) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  static size_t page;
-  if (len < HUGE_ADVICE_MIN)
-    return;
-  if (!page) {
-    long ps = sysconf(_SC_PAGESIZE);
-    page = ps > 0 ? (size_t)ps : 4096;
-  }
-  uintptr_t start = ((uintptr_t)block + page - 1) & ~(uintptr_t)(page - 1);
-  uintptr_t end = ((uintptr_t)block + len) & ~(uintptr_t)(page - 1);
-  if (end > start)
-    (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-  (void)block;
-  (void)len;
-#endif
-}
-
 void docstore__wipe(void *p, size_t n) {
   if (!p || !n)
     return;
@@ -90,7 +56,6 @@ void *docstore__alloc_ex(size_t size, unsigned int flags) {
                                                : calloc(1, total);
   if (!h)
     return NULL;
-  advise_huge(h, total);
   h->h.size = size;
   h->h.flags = flags & DOCSTORE__MEM_PUBLIC;
   return h + 1;
@@ -141,8 +106,6 @@ static void *resize(void *ptr, size_t size, int zero) {
     alloc_hdr *n = realloc(h, sizeof(alloc_hdr) + size);
     if (!n)
       return NULL;
-    if (size > old)
-      advise_huge(n, sizeof(alloc_hdr) + size);
     n->h.size = size;
     if (zero && size > old)
       memset((uint8_t *)(n + 1) + old, 0, size - old);
