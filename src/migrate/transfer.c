@@ -150,7 +150,9 @@ static int read_file(doc *d, int *err_no) {
     rc = DOCSTORE_ETOOBIG;
     goto done;
   }
-  DOCSTORE__GUARD_GOTO(rc, docstore__buf_reserve(&b, (size_t)st.st_size),
+  /* The size and the loop's 64 KiB of room: one allocation. */
+  DOCSTORE__GUARD_GOTO(rc,
+                       docstore__buf_reserve(&b, (size_t)st.st_size + 65536),
                        done);
   for (;;) {
     DOCSTORE__GUARD_GOTO(rc, docstore__buf_reserve(&b, 65536), done);

@@ -353,6 +353,8 @@ static int local_get(void *payload, const char *key, docstore_sink_cb sink,
                            "%s is not a regular file", key);
     goto done;
   }
+  /* A buffer collecting the object is allocated once at its size. */
+  (void)docstore__sink_reserve(sink, sink_payload, (uint64_t)st.st_size);
   rc = docstore__fd_read_all(fd, sink, sink_payload, key, err);
 done:
   if (fd >= 0)

@@ -250,6 +250,27 @@ static void test_round_trip_modes_and_overwrite(void **state) {
   assert_int_equal(leftovers(f), 0);
 }
 
+/* A get is collected in one block of the object's size (the provider
+ * announces it to the buffer), never wiped: an object as stored. */
+static void test_get_allocates_once(void **state) {
+  fixture *f = *state;
+  const size_t len = 300001; /* several read chunks, not a power of two */
+  uint8_t *data = malloc(len);
+  assert_non_null(data);
+  for (size_t i = 0; i < len; i++)
+    data[i] = (uint8_t)(i * 131u);
+  assert_int_equal(docstore_provider_put(f->p, "big/object", data, len), 0);
+  uint8_t *back = NULL;
+  size_t n = 0;
+  assert_int_equal(docstore_provider_get(f->p, &back, &n, "big/object"), 0);
+  assert_int_equal(n, len);
+  assert_memory_equal(back, data, len);
+  assert_int_equal(docstore__alloc_size(back), len + 1);
+  assert_int_equal(docstore__alloc_flags(back), DOCSTORE__MEM_PUBLIC);
+  docstore_free(back);
+  free(data);
+}
+
 static void test_no_fsync_mode(void **state) {
   fixture *f = *state;
   put_str(f->p, "a/b", "data");
@@ -692,6 +713,7 @@ int main(void) {
       T(test_new_creates_root_with_parents),
       T(test_new_unusable_root),
       T(test_round_trip_modes_and_overwrite),
+      T(test_get_allocates_once),
       cmocka_unit_test_setup_teardown(test_no_fsync_mode, setup_nosync,
                                       teardown),
       T(test_missing_objects),
