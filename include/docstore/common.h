@@ -169,10 +169,13 @@ DOCSTORE_EXTERN int docstore_last_errcode(void);
 
 /**
  * Free memory that the library returned to the caller (strings, byte
- * buffers, URLs, JSON) or that docstore_malloc() allocated.  The memory is
- * wiped before it is released, so it is also the right way to free a
- * decrypted document.  Never pass memory that did not come from the
- * library, nor memory that a handle or struct still owns.  Thread-safe.
+ * buffers, URLs, JSON) or that docstore_malloc() allocated.  Memory that
+ * may hold a secret (a decrypted document, key material, anything from
+ * docstore_malloc()) is wiped before it is released, so this is also the
+ * right way to free a decrypted document; ciphertext (envelopes, objects
+ * as fetched from storage) is released without the wipe.  Never pass
+ * memory that did not come from the library, nor memory that a handle or
+ * struct still owns.  Thread-safe.
  * @param ptr the block, or NULL (no-op).
  * @since 0.1.0
  */

@@ -235,6 +235,9 @@ uint8_t *docstore__buf_detach(docstore__buf *b, size_t *len) {
   if (!b->data && docstore__buf_reserve(b, 0) < 0)
     return NULL;
   uint8_t *d = b->data;
+  /* Callers that read() straight into the buffer may not have written it;
+   * the block past the NUL is never zeroed. */
+  d[b->len] = '\0';
   if (len)
     *len = b->len;
   b->data = NULL;

@@ -246,6 +246,18 @@ static void test_buf_growth(void **state) {
   assert_int_equal(released.flags, DOCSTORE__MEM_PUBLIC);
   assert_int_equal(released.bytes[0], 'y'); /* not wiped */
 
+  /* Bytes written straight into the room (as read() does) come out
+   * NUL-terminated too. */
+  docstore__buf rb = DOCSTORE__BUF_INIT;
+  assert_int_equal(docstore__buf_reserve(&rb, 100), 0);
+  memset(rb.data, 'r', 100);
+  rb.len = 10;
+  d = docstore__buf_detach(&rb, &len);
+  assert_non_null(d);
+  assert_int_equal(len, 10);
+  assert_int_equal(strlen((char *)d), 10);
+  docstore_free(d);
+
   /* An empty buffer detaches as "" (a real block, NUL-terminated). */
   docstore__buf e = DOCSTORE__BUF_INIT;
   d = docstore__buf_detach(&e, &len);
