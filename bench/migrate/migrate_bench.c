@@ -206,6 +206,15 @@ static result run_library(bench *b, const char *schema, unsigned int jobs) {
     die("migration with %u jobs: %" PRIu64 " of %lu documents failed", jobs, n.failed,
         b->count);
   docstore_migrate_report_free(rep);
+  /* Where the time went, per S3 operation (average latency). */
+  fprintf(stderr, "  S3 average latency:");
+  for (int op = DOCSTORE_OP_PUT; op <= DOCSTORE_OP_HEAD; op++) {
+    docstore_op_stats st = {.version = DOCSTORE_OP_STATS_VERSION};
+    if (docstore_service_stats(b->s3, op, &st) == 0)
+      fprintf(stderr, " %s %.1f ms", docstore_op_name(op), (double)st.avg_latency_us / 1000.0);
+  }
+  fputc('\n', stderr);
+  docstore_service_stats_reset(b->s3);
   snprintf(res.label, sizeof(res.label), "libdocstore, %u job%s", jobs, jobs > 1 ? "s" : "");
   res.seconds = t;
   res.files = (unsigned long)n.successful;

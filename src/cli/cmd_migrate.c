@@ -27,7 +27,12 @@ typedef struct progress_view {
   int tty;       /* draw a bar on stderr */
   int quiet;     /* no progress at all */
   const char *verb;
+  double last_line; /* elapsed seconds of the last plain line, or -1 */
 } progress_view;
+
+/* Seconds between plain progress lines (the callback itself comes every
+ * 200 ms, so that Ctrl-C is answered at once). */
+#define LINE_INTERVAL 10.0
 
 static void fmt_duration(char *dst, size_t len, double s) {
   if (s < 0) {
@@ -42,7 +47,7 @@ static void fmt_duration(char *dst, size_t len, double s) {
 }
 
 static int on_progress(void *payload, const docstore_migrate_progress *p) {
-  const progress_view *v = payload;
+  progress_view *v = payload;
   char eta[32];
   double pct = p->total ? 100.0 * (double)p->done / (double)p->total : 100.0;
   if (pct > 100.0)
@@ -64,7 +69,10 @@ static int on_progress(void *payload, const docstore_migrate_progress *p) {
     if (p->phase == DOCSTORE_MIGRATE_PHASE_DONE)
       fputc('\n', stderr);
     fflush(stderr);
-  } else if (!v->quiet) {
+  } else if (!v->quiet &&
+             (v->last_line < 0 || p->phase == DOCSTORE_MIGRATE_PHASE_DONE ||
+              p->elapsed_seconds - v->last_line >= LINE_INTERVAL)) {
+    v->last_line = p->elapsed_seconds;
     fprintf(stderr,
             "docstore: %s: %llu/%llu (%.1f%%), %.1f files/s, ETA %s, "
             "%llu failed, %llu skipped%s\n",
@@ -337,14 +345,14 @@ static int run_migrate(cli_ctx *ctx, int argc, char **argv) {
   }
 
   progress_view view = {isatty(STDERR_FILENO), a.progress == 3,
-                        a.verify ? "verify" : "migrate"};
+                        a.verify ? "verify" : "migrate", -1};
   if (a.progress == 1)
     view.tty = 1;
   else if (a.progress == 2)
     view.tty = 0;
   a.o.progress = on_progress;
   a.o.progress_payload = &view;
-  a.o.progress_interval_ms = view.tty ? 200 : 10000;
+  a.o.progress_interval_ms = 200;
 
   struct sigaction sa, old_sa;
   memset(&sa, 0, sizeof(sa));

@@ -9,7 +9,6 @@
  * database connection for the row switches.  Memory: one page plus the
  * queue plus one document per worker.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,12 +196,10 @@ static void push(engine *e, docstore__mig_row *row) {
   while (e->qlen == e->qcap && !e->stop) {
     struct timespec ts;
     deadline_in(&ts, e->o.progress_interval_ms);
-    int rc = pthread_cond_timedwait(&e->not_full, &e->mu, &ts);
-    if (rc == ETIMEDOUT) {
-      pthread_mutex_unlock(&e->mu);
-      tick(e, 0, DOCSTORE_MIGRATE_PHASE_RUNNING);
-      pthread_mutex_lock(&e->mu);
-    }
+    (void)pthread_cond_timedwait(&e->not_full, &e->mu, &ts);
+    pthread_mutex_unlock(&e->mu);
+    tick(e, 0, DOCSTORE_MIGRATE_PHASE_RUNNING); /* throttled by itself */
+    pthread_mutex_lock(&e->mu);
   }
   if (e->stop) {
     pthread_mutex_unlock(&e->mu);
@@ -400,11 +397,10 @@ static void finish_workers(engine *e) {
   while (e->running > 0) {
     struct timespec ts;
     deadline_in(&ts, e->o.progress_interval_ms);
-    if (pthread_cond_timedwait(&e->changed, &e->mu, &ts) == ETIMEDOUT) {
-      pthread_mutex_unlock(&e->mu);
-      tick(e, 0, DOCSTORE_MIGRATE_PHASE_RUNNING);
-      pthread_mutex_lock(&e->mu);
-    }
+    (void)pthread_cond_timedwait(&e->changed, &e->mu, &ts);
+    pthread_mutex_unlock(&e->mu);
+    tick(e, 0, DOCSTORE_MIGRATE_PHASE_RUNNING); /* throttled by itself */
+    pthread_mutex_lock(&e->mu);
   }
   /* Rows left in the queue after a stop are not attempted. */
   while (e->qlen > 0) {

@@ -317,3 +317,27 @@ def test_cli_reports_the_s3_outage(migrated_db, tmp_path, private_s3, private_bu
     r = run_cli("migrate", "s3", env={**private_s3.vars, **s3_env(db, s3, fx)})
     assert r.returncode != 0  # bad rows
     s3_check(db, fx, s3)
+
+
+def test_ctrl_c_stops_cleanly_with_a_report(migrated_db, tmp_path, bucket):
+    db = migrated_db
+    fx = migfix.Fixture(db, str(tmp_path / "legacy"), 200, 0)
+    env = {**os.environ, **s3_env(db, bucket, fx)}
+    p = subprocess.Popen([migfix.cli(), "--no-env-file", "migrate", "s3", "--jobs", "2"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: on_s3(db) >= 10 or p.poll() is not None, "10 rows on s3")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 1, err  # DOCSTORE_ECANCELED
+    out = out.decode()
+    assert "📋 MIGRATION REPORT" in out and "- Migration canceled: " in out and "files not attempted\n" in out
+    assert err.decode().rstrip().endswith("(DOCSTORE_ECANCELED)")
+    # The documents in flight were finished: nothing is half done.
+    s3_check(db, fx, bucket, require_all_good=False)
+    r = run_cli("migrate", "s3", env=s3_env(db, bucket, fx))
+    assert r.returncode != 0  # the bad rows
+    s3_check(db, fx, bucket)
