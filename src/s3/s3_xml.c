@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -88,23 +90,12 @@ int docstore__s3_xml_parse_error(const char *body, size_t len,
   text_copy(child_elem(root, "RequestId"), out->request_id,
             sizeof(out->request_id));
   text_copy(child_elem(root, "Region"), out->region, sizeof(out->region));
-  text_copy(child_elem(root, "Endpoint"), out->endpoint,
-            sizeof(out->endpoint));
+  text_copy(child_elem(root, "Endpoint"), out->endpoint, sizeof(out->endpoint));
   xmlFreeDoc(doc);
   return 0;
 }
 
 /* ------------------------------------------------------------ helpers */
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 int docstore__s3_url_decode(const char *in, char **out) {
   *out = NULL;
@@ -118,8 +109,8 @@ int docstore__s3_url_decode(const char *in, char **out) {
   for (size_t i = 0; i < n; i++) {
     if (in[i] == '%') {
       /* in[i + 2] is at worst the terminating NUL, which is no hex digit. */
-      int hi = i + 1 < n ? hexval((unsigned char)in[i + 1]) : -1;
-      int lo = hi >= 0 ? hexval((unsigned char)in[i + 2]) : -1;
+      int hi = i + 1 < n ? OPENSSL_hexchar2int((unsigned char)in[i + 1]) : -1;
+      int lo = hi >= 0 ? OPENSSL_hexchar2int((unsigned char)in[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
         docstore_free(s);
         return DOCSTORE_EFORMAT;
@@ -313,8 +304,7 @@ done:
 
 /* ----------------------------------------------------------- multipart */
 
-int docstore__s3_xml_parse_upload_id(const char *body, size_t len,
-                                     char **out) {
+int docstore__s3_xml_parse_upload_id(const char *body, size_t len, char **out) {
   *out = NULL;
   xmlDocPtr doc = parse_doc(body, len);
   if (!doc)
@@ -398,17 +388,16 @@ int docstore__s3_map_error(docstore__err *err, const docstore__s3_context *ctx,
   char hint[400];
   hint[0] = '\0';
   const char *region_hint =
-      e && e->region[0] ? e->region
-                        : (bucket_region && bucket_region[0] ? bucket_region
-                                                             : NULL);
+      e && e->region[0]
+          ? e->region
+          : (bucket_region && bucket_region[0] ? bucket_region : NULL);
 
   if (e && !e->code[0])
     e = NULL;
 
   if (is_code(e, "NoSuchKey") || (!e && status == 404 && ctx->key)) {
     code = DOCSTORE_ENOTFOUND;
-  } else if (is_code(e, "NoSuchBucket") ||
-             (!e && status == 404 && !ctx->key)) {
+  } else if (is_code(e, "NoSuchBucket") || (!e && status == 404 && !ctx->key)) {
     code = DOCSTORE_ENOBUCKET;
     snprintf(hint, sizeof(hint),
              "ensure bucket '%s' exists and is accessible with the "
@@ -489,10 +478,10 @@ int docstore__s3_map_error(docstore__err *err, const docstore__s3_context *ctx,
   } else {
     snprintf(what, sizeof(what), "bucket '%s'", ctx->bucket);
   }
-  return docstore__err_set(
-      err, code, "S3 %s %s: HTTP %ld %s%s%s%s%s%s%s%s%s", ctx->method, what,
-      status, e ? e->code : docstore_strerror(code),
-      e && e->message[0] ? ": " : "", e ? e->message : "",
-      rid[0] ? " (RequestId: " : "", rid, rid[0] ? ")" : "",
-      hint[0] ? " - " : "", hint, "");
+  return docstore__err_set(err, code, "S3 %s %s: HTTP %ld %s%s%s%s%s%s%s%s%s",
+                           ctx->method, what, status,
+                           e ? e->code : docstore_strerror(code),
+                           e && e->message[0] ? ": " : "", e ? e->message : "",
+                           rid[0] ? " (RequestId: " : "", rid,
+                           rid[0] ? ")" : "", hint[0] ? " - " : "", hint, "");
 }

@@ -33,8 +33,8 @@ extern "C" {
 #define DOCSTORE__SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define DOCSTORE__SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 /* SHA-256 of the empty string, hex. */
-#define DOCSTORE__SIGV4_EMPTY_SHA256 \
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define DOCSTORE__SIGV4_EMPTY_SHA256                                           \
+  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 /* Longest presigned URL lifetime accepted by AWS (7 days). */
 #define DOCSTORE__SIGV4_MAX_EXPIRES 604800L
 #define DOCSTORE__SIGV4_KEY_LEN 32
@@ -44,71 +44,71 @@ extern "C" {
 #define DOCSTORE__SIGV4_HEX_LEN 65
 
 typedef enum docstore__sigv4_form {
-    DOCSTORE__SIGV4_FORM_HEADER = 0, /* Authorization header */
-    DOCSTORE__SIGV4_FORM_QUERY = 1   /* presigned URL (X-Amz-* query) */
+  DOCSTORE__SIGV4_FORM_HEADER = 0, /* Authorization header */
+  DOCSTORE__SIGV4_FORM_QUERY = 1   /* presigned URL (X-Amz-* query) */
 } docstore__sigv4_form;
 
 /* A request header. Names are case-insensitive; duplicate names are
  * allowed (joined with ',' in the given order); a value may span several
  * lines (folded into single spaces). */
 typedef struct docstore__sigv4_header {
-    const char *name;
-    const char *value;
+  const char *name;
+  const char *value;
 } docstore__sigv4_header;
 
 typedef struct docstore__sigv4_credentials {
-    const char *access_key_id;     /* required */
-    const char *secret_access_key; /* required; never logged or copied */
-    const char *session_token;     /* optional: NULL or "" for none */
+  const char *access_key_id;     /* required */
+  const char *secret_access_key; /* required; never logged or copied */
+  const char *session_token;     /* optional: NULL or "" for none */
 } docstore__sigv4_credentials;
 
 typedef struct docstore__sigv4_request {
-    const char *method; /* "GET", "PUT", ... (used verbatim) */
+  const char *method; /* "GET", "PUT", ... (used verbatim) */
 
-    /* Either the request target as on the request line: "path[?query]" ... */
-    const char *target;
-    /* ... or, when target is NULL, the pre-split parts: */
-    const char *path;  /* wire path, must start with '/' */
-    const char *query; /* wire query without '?', NULL or "" for none */
+  /* Either the request target as on the request line: "path[?query]" ... */
+  const char *target;
+  /* ... or, when target is NULL, the pre-split parts: */
+  const char *path;  /* wire path, must start with '/' */
+  const char *query; /* wire query without '?', NULL or "" for none */
 
-    /* Headers to sign. A Host header is required. Must NOT contain
-     * Authorization, X-Amz-Date, X-Amz-Security-Token or (when
-     * add_content_sha256_header is set) X-Amz-Content-SHA256: the signer
-     * produces those. In query form it must not contain X-Amz-* query
-     * parameters either. */
-    const docstore__sigv4_header *headers;
-    size_t header_count;
+  /* Headers to sign. A Host header is required. Must NOT contain
+   * Authorization, X-Amz-Date, X-Amz-Security-Token or (when
+   * add_content_sha256_header is set) X-Amz-Content-SHA256: the signer
+   * produces those. In query form it must not contain X-Amz-* query
+   * parameters either. */
+  const docstore__sigv4_header *headers;
+  size_t header_count;
 
-    /* 64 hex digits (lowercase or uppercase; emitted lowercase) of the
-     * SHA-256 of the body, or "UNSIGNED-PAYLOAD". NULL means the SHA-256
-     * of an empty body. */
-    const char *payload_hash;
+  /* 64 hex digits (lowercase or uppercase; emitted lowercase) of the
+   * SHA-256 of the body, or "UNSIGNED-PAYLOAD". NULL means the SHA-256
+   * of an empty body. */
+  const char *payload_hash;
 
-    /* Signing time: amz_date ("YYYYMMDDTHHMMSSZ", UTC) if non-NULL,
-     * otherwise timestamp (seconds since the epoch, UTC, >= 0). */
-    const char *amz_date;
-    time_t timestamp;
+  /* Signing time: amz_date ("YYYYMMDDTHHMMSSZ", UTC) if non-NULL,
+   * otherwise timestamp (seconds since the epoch, UTC, >= 0). */
+  const char *amz_date;
+  time_t timestamp;
 } docstore__sigv4_request;
 
 typedef struct docstore__sigv4_options {
-    docstore__sigv4_form form;
-    int normalize_path;     /* remove "." / "..", collapse "//" (S3: 0) */
-    int double_encode_path; /* see path convention above (S3: 0) */
-    /* Header form only: add and sign "x-amz-content-sha256: <payload
-     * hash>" (S3: 1; ignored in query form). */
-    int add_content_sha256_header;
-    /* 0: the session token is part of what is signed (normal case).
-     * 1: the token is added after signing (not in the canonical request,
-     *    but still returned in the output headers/query). */
-    int session_token_after_signing;
-    /* Query form only: X-Amz-Expires, 1..DOCSTORE__SIGV4_MAX_EXPIRES. */
-    long expires_seconds;
+  docstore__sigv4_form form;
+  int normalize_path;     /* remove "." / "..", collapse "//" (S3: 0) */
+  int double_encode_path; /* see path convention above (S3: 0) */
+  /* Header form only: add and sign "x-amz-content-sha256: <payload
+   * hash>" (S3: 1; ignored in query form). */
+  int add_content_sha256_header;
+  /* 0: the session token is part of what is signed (normal case).
+   * 1: the token is added after signing (not in the canonical request,
+   *    but still returned in the output headers/query). */
+  int session_token_after_signing;
+  /* Query form only: X-Amz-Expires, 1..DOCSTORE__SIGV4_MAX_EXPIRES. */
+  long expires_seconds;
 } docstore__sigv4_options;
 
 /* A header that the caller must add to the request (header form). */
 typedef struct docstore__sigv4_out_header {
-    const char *name;  /* static string */
-    const char *value; /* owned by the result */
+  const char *name;  /* static string */
+  const char *value; /* owned by the result */
 } docstore__sigv4_out_header;
 
 #define DOCSTORE__SIGV4_MAX_OUT_HEADERS 4
@@ -117,30 +117,30 @@ typedef struct docstore__sigv4_out_header {
  * struct itself: keep it in place (pass pointers, do not copy it by value)
  * and release it with docstore__sigv4_result_free(). */
 typedef struct docstore__sigv4_result {
-    char *canonical_request; /* owned */
-    char *string_to_sign;    /* owned */
-    char *signed_headers;    /* owned, e.g. "host;x-amz-date" */
-    char signature[DOCSTORE__SIGV4_HEX_LEN];
-    char amz_date[DOCSTORE__SIGV4_AMZ_DATE_LEN];
-    char credential_scope_date[9]; /* "YYYYMMDD" */
+  char *canonical_request; /* owned */
+  char *string_to_sign;    /* owned */
+  char *signed_headers;    /* owned, e.g. "host;x-amz-date" */
+  char signature[DOCSTORE__SIGV4_HEX_LEN];
+  char amz_date[DOCSTORE__SIGV4_AMZ_DATE_LEN];
+  char credential_scope_date[9]; /* "YYYYMMDD" */
 
-    /* Header form: the Authorization header value, else NULL. */
-    char *authorization;
-    /* Header form: headers to add, in this order when present:
-     * X-Amz-Security-Token, X-Amz-Date, x-amz-content-sha256,
-     * Authorization. */
-    docstore__sigv4_out_header headers[DOCSTORE__SIGV4_MAX_OUT_HEADERS];
-    size_t header_count;
+  /* Header form: the Authorization header value, else NULL. */
+  char *authorization;
+  /* Header form: headers to add, in this order when present:
+   * X-Amz-Security-Token, X-Amz-Date, x-amz-content-sha256,
+   * Authorization. */
+  docstore__sigv4_out_header headers[DOCSTORE__SIGV4_MAX_OUT_HEADERS];
+  size_t header_count;
 
-    /* Query form: "X-Amz-Algorithm=...&X-Amz-Credential=...&X-Amz-Date=...
-     * &X-Amz-SignedHeaders=...&X-Amz-Expires=...[&X-Amz-Security-Token=...]
-     * &X-Amz-Signature=..." to append to the request's query (with '?' if
-     * it has none, else '&'). NULL in header form. */
-    char *query_string;
+  /* Query form: "X-Amz-Algorithm=...&X-Amz-Credential=...&X-Amz-Date=...
+   * &X-Amz-SignedHeaders=...&X-Amz-Expires=...[&X-Amz-Security-Token=...]
+   * &X-Amz-Signature=..." to append to the request's query (with '?' if
+   * it has none, else '&'). NULL in header form. */
+  char *query_string;
 
-    /* internal storage */
-    char *priv_token;
-    char priv_payload_hash[DOCSTORE__SIGV4_HEX_LEN];
+  /* internal storage */
+  char *priv_token;
+  char priv_payload_hash[DOCSTORE__SIGV4_HEX_LEN];
 } docstore__sigv4_result;
 
 /* Frees what a result owns and zeroes it. Safe on a zeroed result. */
@@ -170,9 +170,8 @@ void docstore__sigv4_key_cache_stats(docstore__sigv4_key_cache *cache,
 /* Derives kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date8), region),
  * service), "aws4_request"). date8 is "YYYYMMDD". cache may be NULL. */
 int docstore__sigv4_derive_key(docstore__sigv4_key_cache *cache,
-                               const char *secret_access_key,
-                               const char *date8, const char *region,
-                               const char *service,
+                               const char *secret_access_key, const char *date8,
+                               const char *region, const char *service,
                                unsigned char out[DOCSTORE__SIGV4_KEY_LEN]);
 
 /* Signs a request. cache may be NULL. On success *result must be released
