@@ -194,9 +194,10 @@ typedef struct docstore_migrate_options {
   /** Verify only rows on this storage type [NULL: source_type and
    *  target_type].  Ignored by docstore_migrate_run(). */
   const char *verify_type;
-  /** Stop the run when the target store fails this many documents in a
-   *  row (it is down: no point trying the rest) [50];
-   *  DOCSTORE_MIGRATE_UNLIMITED: never stop. */
+  /** Stop the run when a store (source or target) or the database fails
+   *  this many documents in a row (it is down: no point trying the rest)
+   *  [50]; DOCSTORE_MIGRATE_UNLIMITED: never stop.  Failures that belong
+   *  to one document (missing file, not an envelope) do not count. */
   unsigned int max_consecutive_failures;
   /** Failures kept in the report with their message [10000]; the others
    *  are only counted. */
@@ -280,8 +281,8 @@ typedef struct docstore_migrate_counts {
   uint64_t bytes;           /**< bytes of the documents moved or checked */
   double elapsed_seconds;   /**< duration of the run */
   /** 0, or why the run stopped before the end (DOCSTORE_ECANCELED, the
-   *  target's error code after max_consecutive_failures, or
-   *  DOCSTORE_EDATABASE). */
+   *  failing store's or database's code after max_consecutive_failures,
+   *  or DOCSTORE_EDATABASE when the reading connection was lost). */
   int stop_code;
 } docstore_migrate_counts;
 
@@ -424,8 +425,9 @@ DOCSTORE_EXTERN void docstore_migrate_report_free(
  *         lost); DOCSTORE_EBUSY (another migration or verification holds
  *         the lock: the message says so, with its server pid);
  *         DOCSTORE_ECANCELED (the progress callback asked to stop); the
- *         target's code (e.g. DOCSTORE_ECONNECT) when it failed
- *         max_consecutive_failures documents in a row; DOCSTORE_ENOMEM.
+ *         failing store's or database's code (e.g. DOCSTORE_ECONNECT)
+ *         after max_consecutive_failures documents failed in a row on it;
+ *         DOCSTORE_ENOMEM.
  * Thread-safety: may be called from any thread; the providers are used
  * from several threads at once (the built-in ones allow it).  Two runs in
  * one process exclude each other through the database lock like any two.
