@@ -137,7 +137,7 @@ int docstore__buf_printf(docstore__buf *b, const char *fmt, ...)
     DOCSTORE__PRINTF(2, 3) DOCSTORE__WUR;
 /* Hand the data over (never NULL on success: an empty buffer gives ""). */
 uint8_t *docstore__buf_detach(docstore__buf *b, size_t *len);
-void docstore__buf_free(docstore__buf *b); /* wipes */
+void docstore__buf_free(docstore__buf *b); /* wipes unless public */
 /* A docstore_sink_cb that appends to a docstore__buf. */
 int docstore__buf_sink(void *buf, const uint8_t *data, size_t len);
 /* A provider that knows how many bytes it is about to send to `sink` says
