@@ -4,12 +4,15 @@ Debian's /usr/bin/python3 with python3-psycopg2, python3-pycryptodome and
 python3-boto3.  The servers come from tools/with-test-servers.sh (DATABASE_URL,
 S3_*); without them the tests FAIL: they never skip.
 """
+import atexit
 import base64
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import uuid
 
 import psycopg2
@@ -71,8 +74,8 @@ def rsa_key(tmpdir_factory=None):
     global _KEY
     if _KEY is None:
         key = RSA.generate(2048)
-        d = os.path.join("/tmp", f"docstore-migtest-keys-{os.getpid()}")
-        os.makedirs(d, exist_ok=True)
+        d = tempfile.mkdtemp(prefix="docstore-migtest-keys-")
+        atexit.register(shutil.rmtree, d, True)
         priv = os.path.join(d, "private.pem")
         pub = os.path.join(d, "public.pem")
         with open(priv, "wb") as f:
