@@ -88,6 +88,15 @@ static void describe_holder(PGconn *c, char *dst, size_t len) {
   PQclear(res);
 }
 
+void docstore__mig_close(PGconn *c) {
+  /* Release the advisory lock before closing: the server notices a closed
+   * session a moment later, and a run started right after this one must
+   * not find the lock still held. */
+  if (c && PQstatus(c) == CONNECTION_OK)
+    PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
+  PQfinish(c);
+}
+
 int docstore__mig_lock(PGconn *c, int shared, docstore__err *err) {
   char key[32];
   snprintf(key, sizeof(key), "%lld", (long long)DOCSTORE__MIG_LOCK_KEY);

@@ -421,7 +421,7 @@ static void engine_free(engine *e) {
       PQfinish(e->workers[i].db);
     docstore_free(e->workers);
   }
-  PQfinish(e->reader); /* also releases the advisory lock */
+  docstore__mig_close(e->reader); /* releases the advisory lock */
   for (size_t t = 0; t < 2; t++)
     docstore__mig_sql_free(&e->sql[t]);
   docstore_free(e->q);
@@ -562,7 +562,7 @@ done:
     docstore__err_set(&err, rc, "cannot apply the schema");
   else if (rc == DOCSTORE_ENOMEM && !err.code)
     docstore__err_set(&err, rc, "out of memory");
-  PQfinish(c);
+  docstore__mig_close(c);
   docstore__buf_free(&sql);
   if (rc < 0) {
     docstore__err_to_buf(&err, errbuf, errbuf_len);

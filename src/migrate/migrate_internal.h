@@ -111,6 +111,8 @@ int docstore__mig_connect(PGconn **out, const char *url,
 /* Take the migration lock (shared for verifications).  DOCSTORE_EBUSY with
  * the holder's pid when someone else has it. */
 int docstore__mig_lock(PGconn *c, int shared, docstore__err *err) DOCSTORE__WUR;
+/* Release any advisory lock the session holds, then PQfinish (NULL ok). */
+void docstore__mig_close(PGconn *c);
 
 /* Record the first line of the connection's / result's error in err with
  * "what: " before it; returns DOCSTORE_EDATABASE. */
