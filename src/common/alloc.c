@@ -159,8 +159,9 @@ char *docstore__sprintf(const char *fmt, ...) {
   return s;
 }
 
-/* The smallest first block of a buffer (a few short appends fit in it). */
-#define BUF_MIN_CAP 64
+/* The smallest first block of a buffer: a path, a URL or a header line
+ * fits in it without growing. */
+#define BUF_MIN_CAP 256
 
 /* Move b into a block of `cap` bytes (cap > b->len). */
 static int buf_resize(docstore__buf *b, size_t cap) {

@@ -128,7 +128,7 @@ typedef struct docstore__buf {
 #define DOCSTORE__BUF_INIT {NULL, 0, 0, 0}
 #define DOCSTORE__BUF_INIT_PUBLIC {NULL, 0, 0, DOCSTORE__MEM_PUBLIC}
 /* Room for `extra` more bytes (and the NUL).  The first block is exactly
- * that (at least 64 bytes): reserve a known total up front and appending
+ * that (at least 256 bytes): reserve a known total up front and appending
  * it never reallocates.  Later growth at least doubles the capacity. */
 int docstore__buf_reserve(docstore__buf *b, size_t extra) DOCSTORE__WUR;
 int docstore__buf_append(docstore__buf *b, const void *p, size_t n) DOCSTORE__WUR;

@@ -194,31 +194,31 @@ static void test_buf_exact_reserve(void **state) {
 static void test_buf_growth(void **state) {
   (void)state;
   docstore__buf b = DOCSTORE__BUF_INIT;
-  /* A small first block is 64 bytes. */
+  /* A small first block is 256 bytes. */
   assert_int_equal(docstore__buf_puts(&b, "abc"), 0);
-  assert_int_equal(b.cap, 64);
+  assert_int_equal(b.cap, 256);
   assert_string_equal((char *)b.data, "abc");
   uint8_t fill[1000];
   memset(fill, 'y', sizeof(fill));
-  /* Up to 63 bytes and the NUL: no growth. */
-  assert_int_equal(docstore__buf_append(&b, fill, 60), 0);
-  assert_int_equal(b.cap, 64);
+  /* Up to 255 bytes and the NUL: no growth. */
+  assert_int_equal(docstore__buf_append(&b, fill, 252), 0);
+  assert_int_equal(b.cap, 256);
   assert_int_equal(released.calls, 0);
   /* One more byte doubles the capacity; the old (secret) block is wiped. */
   uint8_t *old = b.data;
   assert_int_equal(docstore__buf_append(&b, "z", 1), 0);
-  assert_int_equal(b.cap, 128);
-  assert_int_equal(b.len, 64);
+  assert_int_equal(b.cap, 512);
+  assert_int_equal(b.len, 256);
   assert_int_equal(released.calls, 1);
   assert_ptr_equal(released.ptr, old);
-  assert_int_equal(released.size, 64);
-  assert_true(all_zero(released.bytes, 64));
+  assert_int_equal(released.size, 256);
+  assert_true(all_zero(released.bytes, 256));
   assert_memory_equal(b.data, "abcyyy", 6);
-  assert_int_equal(b.data[63], 'z');
-  assert_int_equal(b.data[64], '\0');
+  assert_int_equal(b.data[255], 'z');
+  assert_int_equal(b.data[256], '\0');
   /* Asking for more than double gives exactly what is asked. */
   assert_int_equal(docstore__buf_append(&b, fill, 1000), 0);
-  assert_int_equal(b.cap, 64 + 1000 + 1);
+  assert_int_equal(b.cap, 256 + 1000 + 1);
   docstore__buf_free(&b);
   assert_int_equal(released.calls, 3);
   assert_true(all_zero(released.bytes, released.copied));
