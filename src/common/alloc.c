@@ -52,8 +52,8 @@ void *docstore__alloc_ex(size_t size, unsigned int flags) {
   if (size > SIZE_MAX - sizeof(alloc_hdr))
     return NULL;
   size_t total = sizeof(alloc_hdr) + size;
-  alloc_hdr *h = flags & DOCSTORE__MEM_UNINIT ? malloc(total)
-                                               : calloc(1, total);
+  alloc_hdr *h =
+      flags & DOCSTORE__MEM_UNINIT ? malloc(total) : calloc(1, total);
   if (!h)
     return NULL;
   h->h.size = size;
@@ -111,7 +111,8 @@ static void *resize(void *ptr, size_t size, int zero) {
       memset((uint8_t *)(n + 1) + old, 0, size - old);
     return n + 1;
   }
-  uint8_t *n = docstore__alloc_ex(size, flags | (zero ? 0 : DOCSTORE__MEM_UNINIT));
+  uint8_t *n =
+      docstore__alloc_ex(size, flags | (zero ? 0 : DOCSTORE__MEM_UNINIT));
   if (!n)
     return NULL;
   memcpy(n, ptr, old < size ? old : size);
@@ -165,10 +166,10 @@ char *docstore__sprintf(const char *fmt, ...) {
 
 /* Move b into a block of `cap` bytes (cap > b->len). */
 static int buf_resize(docstore__buf *b, size_t cap) {
-  uint8_t *n = b->data ? resize(b->data, cap, 0)
-                       : docstore__alloc_ex(cap, (b->flags &
-                                                  DOCSTORE__MEM_PUBLIC) |
-                                                     DOCSTORE__MEM_UNINIT);
+  uint8_t *n = b->data
+                   ? resize(b->data, cap, 0)
+                   : docstore__alloc_ex(cap, (b->flags & DOCSTORE__MEM_PUBLIC) |
+                                                 DOCSTORE__MEM_UNINIT);
   if (!n)
     return DOCSTORE_ENOMEM;
   n[b->len] = '\0';

@@ -86,7 +86,7 @@ const char *docstore__handle_err_get(docstore__handle_err *h);
 
 /* Library-owned memory (freed by docstore_free(), which wipes it unless it
  * is flagged DOCSTORE__MEM_PUBLIC). */
-void *docstore__alloc(size_t size);          /* zeroed, secret */
+void *docstore__alloc(size_t size); /* zeroed, secret */
 /* A block that holds no secret (ciphertext, an envelope, an object as
  * stored): docstore_free() releases it without wiping, and growth is a
  * plain realloc().  Plaintext and key material never go in one. */
@@ -125,8 +125,10 @@ typedef struct docstore__buf {
   unsigned int flags;
 } docstore__buf;
 
-#define DOCSTORE__BUF_INIT {NULL, 0, 0, 0}
-#define DOCSTORE__BUF_INIT_PUBLIC {NULL, 0, 0, DOCSTORE__MEM_PUBLIC}
+#define DOCSTORE__BUF_INIT                                                     \
+  { NULL, 0, 0, 0 }
+#define DOCSTORE__BUF_INIT_PUBLIC                                              \
+  { NULL, 0, 0, DOCSTORE__MEM_PUBLIC }
 /* Room for `extra` more bytes (and the NUL).  The first block is exactly
  * that (at least 256 bytes): reserve a known total up front and appending
  * it never reallocates.  Later growth at least doubles the capacity. */

@@ -151,9 +151,8 @@ static int read_file(doc *d, int *err_no) {
     goto done;
   }
   /* The size and the loop's 64 KiB of room: one allocation. */
-  DOCSTORE__GUARD_GOTO(rc,
-                       docstore__buf_reserve(&b, (size_t)st.st_size + 65536),
-                       done);
+  DOCSTORE__GUARD_GOTO(
+      rc, docstore__buf_reserve(&b, (size_t)st.st_size + 65536), done);
   for (;;) {
     DOCSTORE__GUARD_GOTO(rc, docstore__buf_reserve(&b, 65536), done);
     ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);

@@ -239,7 +239,8 @@ static void test_buf_growth(void **state) {
   assert_non_null(d);
   assert_int_equal(len, 99900);
   assert_null(pb.data);
-  assert_int_equal(pb.flags, DOCSTORE__MEM_PUBLIC); /* the buffer's kind stays */
+  assert_int_equal(pb.flags,
+                   DOCSTORE__MEM_PUBLIC); /* the buffer's kind stays */
   assert_int_equal(docstore__alloc_flags(d), DOCSTORE__MEM_PUBLIC);
   docstore_free(d);
   assert_int_equal(released.calls, 1);
@@ -310,7 +311,8 @@ int main(void) {
                                       hook_teardown),
       cmocka_unit_test_setup_teardown(test_public_block_not_wiped, hook_setup,
                                       hook_teardown),
-      cmocka_unit_test_setup_teardown(test_block_resize, hook_setup, hook_teardown),
+      cmocka_unit_test_setup_teardown(test_block_resize, hook_setup,
+                                      hook_teardown),
       cmocka_unit_test(test_buf_exact_reserve),
       cmocka_unit_test_setup_teardown(test_buf_growth, hook_setup,
                                       hook_teardown),

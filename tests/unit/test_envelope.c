@@ -843,8 +843,8 @@ static void test_memory_kinds(void **state) {
   docstore_free(out);
 
   char *re = NULL;
-  assert_int_equal(
-      docstore_envelope_rewrap(&re, NULL, kr, env, env_len, NULL), 0);
+  assert_int_equal(docstore_envelope_rewrap(&re, NULL, kr, env, env_len, NULL),
+                   0);
   assert_int_equal(docstore__alloc_flags(re), DOCSTORE__MEM_PUBLIC);
   docstore_free(re);
   docstore_free(env);
