@@ -83,6 +83,9 @@ static int setup_endpoint(docstore__s3 *s3, const char *url, int addressing,
       return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
     url = aws_url;
   }
+  /* A URL with a user name may hold a password: messages do not show it. */
+  const char *shown = strchr(url, '@') ? "(not shown: it has a user name)"
+                                       : url;
   const char *p;
   if (strncasecmp(url, "https://", 8) == 0) {
     s3->https = 1;
@@ -94,7 +97,7 @@ static int setup_endpoint(docstore__s3 *s3, const char *url, int addressing,
     rc = docstore__err_set(err, DOCSTORE_ECONFIG,
                            "S3_ENDPOINT_URL '%.200s' must start with http:// "
                            "or https://",
-                           url);
+                           shown);
     goto done;
   }
 
@@ -129,7 +132,7 @@ static int setup_endpoint(docstore__s3 *s3, const char *url, int addressing,
     rc = docstore__err_set(err, DOCSTORE_ECONFIG,
                            "S3_ENDPOINT_URL '%.200s' must be scheme://host"
                            "[:port] without a path, query or user name",
-                           url);
+                           shown);
     goto done;
   }
 
@@ -180,7 +183,7 @@ bad:
   rc = docstore__err_set(err, DOCSTORE_ECONFIG,
                          "S3_ENDPOINT_URL '%.200s' is not a valid URL "
                          "(expected e.g. http://minio:9000)",
-                         url);
+                         shown);
 done:
   docstore_free(aws_url);
   return rc;
