@@ -13,7 +13,8 @@
  * Lines end with LF or CRLF; a UTF-8 byte order mark at the start is
  * skipped.  A value cannot span lines.  Anything else is a syntax error
  * reported with its line number; values are never quoted in messages
- * (they may be secrets).
+ * (they may be secrets), nor is a line without '=' unless it reads like
+ * a setting's name.
  */
 #include <string.h>
 
@@ -29,6 +30,18 @@ static int is_name_start(char c) {
 
 static int is_name_char(char c) {
   return is_name_start(c) || (c >= '0' && c <= '9');
+}
+
+/* A line without '=' may be the wrapped rest of a long value (a secret
+ * key, a session token): its "name" is repeated in the message only when
+ * it has the shape of a setting's name, uppercase letters, digits and
+ * '_'. */
+static int looks_like_setting(const char *name) {
+  for (; *name; name++)
+    if (!((*name >= 'A' && *name <= 'Z') || (*name >= '0' && *name <= '9') ||
+          *name == '_'))
+      return 0;
+  return 1;
 }
 
 static int syntax_error(docstore__err *err, const char *origin, size_t line,
@@ -154,9 +167,12 @@ int docstore__dotenv_parse(const char *text, size_t len, const char *origin,
     while (p < end && is_blank(*p))
       p++;
     if (p == end || *p != '=') {
-      rc = docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "%s:%zu: missing '=' after %s", origin, line,
-                             name);
+      rc = looks_like_setting(name)
+               ? docstore__err_set(err, DOCSTORE_ECONFIG,
+                                   "%s:%zu: missing '=' after %s", origin, line,
+                                   name)
+               : syntax_error(err, origin, line,
+                              "missing '=' after the variable name");
       goto done;
     }
     p++;

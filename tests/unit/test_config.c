@@ -814,12 +814,16 @@ static void test_dotenv_syntax_errors(void **state) {
       {"B=\"x\" y\n", "test.env:1:", "after the closing quote"},
       {"B='x'y\n", "test.env:1:", "after the closing quote"},
       {"A=1\r\nB=\"x\\\"\r\n", "test.env:2:", "unterminated double-quoted"},
-      {"export\n", "test.env:1:", "missing '=' after export"},
+      {"export\n", "test.env:1:", "missing '=' after the variable name"},
+      /* The wrapped rest of a secret is not repeated. */
+      {"S3_SECRET_KEY=wJalrXUtnFEMI/K7MDENG/\nbPxRfiCYEXAMPLEKEY\n",
+       "test.env:2:", "missing '=' after the variable name"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     assert_int_equal(parse_text(cases[i].text, &c, &err), DOCSTORE_ECONFIG);
     if (!strstr(err.msg, cases[i].where) || !strstr(err.msg, cases[i].what))
       fail_msg("case %zu: '%s'", i, err.msg);
+    assert_null(strstr(err.msg, "bPxRfiCYEXAMPLEKEY"));
   }
   /* A NUL byte, on line 2. */
   memset(&c, 0, sizeof(c));
