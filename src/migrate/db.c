@@ -68,6 +68,8 @@ static void describe_holder(PGconn *c, char *dst, size_t len) {
       "SELECT l.pid::text, COALESCE(a.application_name, ''), l.mode "
       "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
       "WHERE l.locktype = 'advisory' AND l.granted "
+      "AND l.database = (SELECT oid FROM pg_database "
+      "WHERE datname = current_database()) "
       "AND l.classid::bigint = ($1::bigint >> 32) "
       "AND l.objid::bigint = ($1::bigint & 4294967295) AND l.objsubid = 1 "
       "LIMIT 1";
