@@ -37,6 +37,7 @@ typedef struct cli_ctx {
   int code;
   int usage; /* 1: a command-line mistake (exit status 2) */
   char msg[1024];
+  char *passphrase; /* from --passphrase-env (docstore_malloc'd, wiped) */
 } cli_ctx;
 
 typedef struct cli_command {
@@ -100,8 +101,16 @@ typedef struct cli_keys {
 int cli_keys_add(cli_ctx *ctx, const char **list, size_t *n, const char *file);
 int cli_keyring(cli_ctx *ctx, docstore_keyring **out, const cli_keys *keys,
                 int need);
-/* The passphrase named by --passphrase-env VAR (NULL when var is NULL). */
+/* The passphrase named by --passphrase-env VAR (NULL when var is NULL).
+ * It is copied into ctx (freed with a wipe at exit) and the variable's
+ * value is wiped from the environment (cli_scrub_env). */
 int cli_passphrase_from_env(cli_ctx *ctx, const char *var, const char **out);
+
+/* Overwrite the value of environment variable `name` in place, in the
+ * process's own copy of the environment: /proc/<pid>/environ and a core
+ * dump no longer show it, and getenv() then gives "".  For secrets, once
+ * they have been copied (the configuration keeps its own copies). */
+void cli_scrub_env(const char *name);
 
 /* Read a whole file ('-': standard input) into docstore_malloc'd memory
  * (docstore_free() wipes it).  *out is NUL-terminated; *len excludes it. */

@@ -120,6 +120,12 @@ int cli_config(cli_ctx *ctx, docstore_config **out) {
   }
   if ((rc = docstore_config_load_env(cfg)) < 0)
     goto fail;
+  /* The configuration holds copies: the environment's can go. */
+  static const char *const secrets[] = {
+      "S3_SECRET_KEY", "S3_SESSION_TOKEN", "AWS_SECRET_ACCESS_KEY",
+      "AWS_SESSION_TOKEN", "RSA_PRIVATE_KEY_PASSPHRASE"};
+  for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+    cli_scrub_env(secrets[i]);
   ctx->cfg = cfg;
   *out = cfg;
   return 0;
@@ -159,15 +165,33 @@ int cli_keys_add(cli_ctx *ctx, const char **list, size_t *n, const char *file) {
   return 0;
 }
 
+void cli_scrub_env(const char *name) {
+  char *v = getenv(name);
+  if (v)
+    explicit_bzero(v, strlen(v));
+}
+
 int cli_passphrase_from_env(cli_ctx *ctx, const char *var, const char **out) {
   *out = NULL;
   if (!var)
     return 0;
   const char *v = getenv(var);
+  /* A setting's own variable may already be wiped: the configuration
+   * kept the value. */
+  if ((!v || !*v) && ctx->cfg)
+    v = docstore_config_get(ctx->cfg, var);
   if (!v || !*v)
     return cli_usage(ctx, "--passphrase-env: environment variable %s is not "
                           "set or empty", var);
-  *out = v;
+  size_t n = strlen(v);
+  char *copy = docstore_malloc(n + 1);
+  if (!copy)
+    return cli_fail(ctx, DOCSTORE_ENOMEM, "out of memory");
+  memcpy(copy, v, n + 1);
+  cli_scrub_env(var);
+  docstore_free(ctx->passphrase); /* wipes */
+  ctx->passphrase = copy;
+  *out = copy;
   return 0;
 }
 

@@ -225,6 +225,7 @@ int main(int argc, char **argv) {
   rc = cmd->run(&ctx, sub_argc, sub_argv);
   docstore_service_free(ctx.svc);
   docstore_config_free(ctx.cfg);
+  docstore_free(ctx.passphrase); /* wipes */
   if (fflush(stdout) != 0 && rc == 0)
     rc = cli_fail(&ctx, DOCSTORE_EIO, "cannot write to standard output");
   if (rc == 0)
