@@ -313,6 +313,25 @@ static size_t skip_ws(const char *t, size_t len, size_t i) {
   return i;
 }
 
+/* 1 when the text holds a NUL, raw or written \u0000.  cJSON keeps such a
+ * string cut at the NUL ("123\u0000x" reads as "123", where any other
+ * JSON reader sees a string that is no identity): no envelope member
+ * holds one.  Backslashes outside strings are not JSON anyway, so every
+ * backslash starts an escape. */
+static int has_nul(const char *t, size_t len) {
+  const char *p = t, *end = t + len;
+  if (memchr(t, '\0', len))
+    return 1;
+  while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+    if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+      return 1;
+    if (end - p < 2)
+      break;
+    p += 2; /* the escaped character starts no escape */
+  }
+  return 0;
+}
+
 /* The content [*start, *end) of the first member of the top-level object
  * spelled exactly "ciphertext" whose value is a string without escapes.
  * 0 when there is none (or the text is not JSON: cJSON will say so). */
@@ -392,6 +411,8 @@ int docstore__envelope_parse(docstore__envelope *env, const char *text,
   cJSON *root = cJSON_ParseWithLengthOpts(json, json_len, &end, 0);
   /* Offsets in `json` past the cut are `cut` bytes further in `text`. */
   size_t end_off = end && end >= json ? (size_t)(end - json) : 0;
+  /* In the object's text; the ciphertext cut out is checked as base64. */
+  int nul = root && has_nul(json, end_off);
   if (hollow && end_off > cut_at)
     end_off += cut;
   end = text + end_off;
@@ -432,6 +453,12 @@ int docstore__envelope_parse(docstore__envelope *env, const char *text,
   if (!only_whitespace(end, text + text_len)) {
     rc = docstore__err_set(err, DOCSTORE_EFORMAT,
                            "envelope: data after the JSON object");
+    goto fail;
+  }
+  if (nul) {
+    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                           "envelope: NUL character (raw or \\u0000) in a "
+                           "string");
     goto fail;
   }
   if (m[DOCSTORE__M_FORMAT])

@@ -513,6 +513,64 @@ static void test_malformed_json(void **state) {
   docstore_keyring_free(kr);
 }
 
+/* env with the first `from` replaced by `to` (malloc); *len: its length
+ * (to may hold a NUL byte, so the length is given). */
+static char *replaced(const char *env, const char *from, const char *to,
+                      size_t to_len, size_t *len) {
+  const char *at = strstr(env, from);
+  assert_non_null(at);
+  size_t head = (size_t)(at - env), from_len = strlen(from);
+  size_t tail = strlen(at + from_len);
+  char *out = malloc(head + to_len + tail + 1);
+  assert_non_null(out);
+  memcpy(out, env, head);
+  memcpy(out + head, to, to_len);
+  memcpy(out + head + to_len, at + from_len, tail + 1);
+  *len = head + to_len + tail;
+  return out;
+}
+
+/* cJSON cuts a string at a NUL: "123\u0000x" must not read as "123". */
+static void test_nul_in_strings(void **state) {
+  (void)state;
+  docstore_keyring *kr = th_keyring(1, 1);
+  char *env = seal(kr, "doc", 3, &DOC);
+  static const struct {
+    const char *to;
+    size_t to_len;
+  } bad[] = {
+      {"\"file_id\":\"123\\u0000x\"", 22},
+      {"\"file_id\":\"123\0x\"", 17},
+      {"\"user_id\":\"456\\u0000\"", 21},
+      {"\"format\":\"docstore-envelope\\u0000v2\"", 36},
+      {"\"alg\":\"AES-256-GCM\\u0000\",\"comment\":\"\"", 38},
+  };
+  static const char *const from[] = {
+      "\"file_id\":\"123\"", "\"file_id\":\"123\"", "\"user_id\":\"456\"",
+      "\"format\":\"docstore-envelope\"", "\"alg\":\"AES-256-GCM\""};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    size_t len;
+    char *t = replaced(env, from[i], bad[i].to, bad[i].to_len, &len);
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
+    assert_int_equal(docstore_envelope_open(&out, &out_len, kr, t, len, &DOC),
+                     DOCSTORE_EFORMAT);
+    assert_non_null(strstr(docstore_last_errmsg(), "NUL"));
+    assert_int_equal(docstore_envelope_info_get(&info, t, len),
+                     DOCSTORE_EFORMAT);
+    free(t);
+  }
+  /* An escaped backslash before "u0000" is text, not a NUL. */
+  size_t len;
+  char *t =
+      replaced(env, "\"alg\"", "\"comment\":\"\\\\u0000\",\"alg\"", 25, &len);
+  assert_int_equal(open_rc(kr, t, &DOC, "doc", 3), 0);
+  free(t);
+  docstore_free(env);
+  docstore_keyring_free(kr);
+}
+
 static void test_missing_members(void **state) {
   (void)state;
   docstore_keyring *kr = th_keyring(1, 1);
@@ -1249,6 +1307,7 @@ int main(void) {
       cmocka_unit_test(test_tamper_header_fields),
       cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_malformed_json),
+      cmocka_unit_test(test_nul_in_strings),
       cmocka_unit_test(test_missing_members),
       cmocka_unit_test(test_wrong_types),
       cmocka_unit_test(test_bad_base64),
