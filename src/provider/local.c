@@ -464,8 +464,15 @@ static int scan(lister *ls, int fd, size_t keylen) {
     if (S_ISDIR(st.st_mode)) {
       int sub = openat(fd, name,
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (sub < 0)
+      if (sub < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
         continue; /* removed or replaced meanwhile */
+      if (sub < 0) {
+        /* Out of descriptors, or not readable: a listing that skipped
+         * the folder would look complete. */
+        rc = docstore__err_errno(ls->err, 0, errno, "cannot open folder %s",
+                                 ls->key);
+        break;
+      }
       ls->key[keylen + n] = '/';
       ls->key[keylen + n + 1] = '\0';
       rc = scan(ls, sub, keylen + n + 1);
