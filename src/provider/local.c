@@ -417,6 +417,10 @@ typedef struct lister {
   void *cb_payload;
   char key[KEY_MAX + 1];
   docstore__err *err;
+  /* Why a name is not a valid key (not reported).  Here, not in scan():
+   * scan() recurses once per folder level, up to 511 levels, and must
+   * keep its frame small for threads with small stacks. */
+  docstore__err skip;
 } lister;
 
 /* Is `path` (len n) compatible with the prefix: one starts the other? */
@@ -458,7 +462,6 @@ static int scan(lister *ls, int fd, size_t keylen) {
     if (!prefix_compatible(ls, keylen + n))
       continue;
     struct stat st;
-    docstore__err skip; /* why a name is not a valid key: not reported */
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
       continue; /* removed meanwhile */
     if (S_ISDIR(st.st_mode)) {
@@ -477,7 +480,7 @@ static int scan(lister *ls, int fd, size_t keylen) {
       ls->key[keylen + n + 1] = '\0';
       rc = scan(ls, sub, keylen + n + 1);
     } else if (S_ISREG(st.st_mode) && keylen + n >= ls->prefix_len &&
-               docstore__key_check(ls->key, &skip) == 0) {
+               docstore__key_check(ls->key, &ls->skip) == 0) {
       docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, ls->key,
                                    (uint64_t)st.st_size,
                                    (int64_t)st.st_mtim.tv_sec, NULL};

@@ -369,6 +369,44 @@ static void test_very_deep_keys(void **state) {
   free(key);
 }
 
+typedef struct lister_job {
+  docstore_provider *p;
+  int rc;
+  int n;
+} lister_job;
+
+static void *list_job(void *arg) {
+  lister_job *j = arg;
+  j->rc = docstore_provider_list(j->p, "", count_cb, &j->n);
+  return NULL;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SMALL_STACK (384 * 1024) /* instrumented frames are larger */
+#else
+#define SMALL_STACK (256 * 1024)
+#endif
+
+/* Listing the deepest tree (511 folders) in a thread with a small stack:
+ * the walk's frames must stay small (it used to need about 420 KiB). */
+static void test_deep_list_small_stack(void **state) {
+  fixture *f = *state;
+  char *key = deep_key(1023);
+  assert_int_equal(docstore_provider_put(f->p, key, (const uint8_t *)"deep", 4),
+                   0);
+  pthread_attr_t attr;
+  pthread_t t;
+  lister_job j = {f->p, -1, 0};
+  assert_int_equal(pthread_attr_init(&attr), 0);
+  assert_int_equal(pthread_attr_setstacksize(&attr, SMALL_STACK), 0);
+  assert_int_equal(pthread_create(&t, &attr, list_job, &j), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  pthread_attr_destroy(&attr);
+  assert_int_equal(j.rc, 0);
+  assert_int_equal(j.n, 1);
+  free(key);
+}
+
 /* A listing holds one folder open per level.  When the process runs out
  * of file descriptors, the listing fails: it does not skip the folders it
  * cannot open and report a shorter list as complete. */
@@ -401,7 +439,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_links_swapped_mid_operation), T(test_hard_links),
       T(test_lookalike_keys_are_literal),  T(test_very_deep_keys),
-      T(test_list_out_of_descriptors),
+      T(test_deep_list_small_stack),       T(test_list_out_of_descriptors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
