@@ -37,6 +37,28 @@ int docstore__mig_connect(PGconn **out, const char *url, docstore__err *err) {
   const char *keys[] = {"dbname", "fallback_application_name", NULL};
   const char *vals[] = {url, "docstore-migrate", NULL};
   *out = NULL;
+  /* libpq's complaints about a malformed connection string quote it
+   * ('invalid percent-encoded token: "pa%zzss"', 'missing "=" after
+   * "..."'): the password may be what they quote.  Check it first, as
+   * libpq reads it (a connection string when it has '=' or a URI prefix,
+   * else a database name), and say only that it is malformed. */
+  int expanded = strchr(url, '=') || strncmp(url, "postgresql://", 13) == 0 ||
+                 strncmp(url, "postgres://", 11) == 0;
+  char *perr = NULL;
+  PQconninfoOption *parsed = expanded ? PQconninfoParse(url, &perr) : NULL;
+  if (expanded && !parsed) {
+    int nomem = !perr;
+    PQfreemem(perr);
+    if (nomem)
+      return docstore__err_set(err, DOCSTORE_ENOMEM,
+                               "out of memory parsing the database URL");
+    return docstore__err_set(err, DOCSTORE_EDATABASE,
+                             "cannot connect to the database: the database "
+                             "URL (DATABASE_URL) is not a valid "
+                             "connection string or postgresql:// URI (not "
+                             "shown: it may hold a password)");
+  }
+  PQconninfoFree(parsed);
   PGconn *c = PQconnectdbParams(keys, vals, 1);
   if (!c)
     return docstore__err_set(err, DOCSTORE_ENOMEM,

@@ -57,9 +57,39 @@ static void test_s3_endpoint_password_not_shown(void **state) {
   assert_non_null(strstr(errbuf, "http://minio:9000/path"));
 }
 
+/* A database URL that libpq cannot parse: libpq's own message would quote
+ * the part it choked on, which may be the password. */
+static void test_database_url_password_not_shown(void **state) {
+  (void)state;
+  static const struct {
+    const char *url;
+    const char *secret;
+  } cases[] = {
+      {"postgresql://user:Pa%zzSecret9@127.0.0.1:1/db", "Pa%zzSecret9"},
+      {"host=127.0.0.1 port=1 password=Hunter2 Word7x dbname=db", "Word7x"},
+      {"host=127.0.0.1 password='Unclosed-Quote5 dbname=db",
+       "Unclosed-Quote5"},
+      /* Well-formed: libpq's connection failure never holds the password. */
+      {"postgresql://user:Valid-Pass3@127.0.0.1:1/db", "Valid-Pass3"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    docstore_migrate_options o;
+    assert_int_equal(
+        docstore_migrate_options_init(&o, DOCSTORE_MIGRATE_OPTIONS_VERSION), 0);
+    o.database_url = cases[i].url;
+    char errbuf[512] = "";
+    assert_int_equal(docstore_migrate_schema_apply(&o, errbuf, sizeof(errbuf)),
+                     DOCSTORE_EDATABASE);
+    assert_non_null(strstr(errbuf, "cannot connect to the database"));
+    assert_null(strstr(errbuf, cases[i].secret));
+    assert_null(strstr(docstore_last_errmsg(), cases[i].secret));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_s3_endpoint_password_not_shown),
+      cmocka_unit_test(test_database_url_password_not_shown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
