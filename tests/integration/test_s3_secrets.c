@@ -84,29 +84,26 @@ static void on_log(void *payload, int level, const char *message) {
   pthread_mutex_unlock(&seen_lock);
 }
 
+/* Keep one message, labelled "<step>: <source>". */
+static void keep_from(const char *step, const char *source, const char *text) {
+  char what[160];
+  snprintf(what, sizeof(what), "%s: %s", step, source);
+  keep(what, text);
+}
+
 /* The messages of every handle in reach, and the thread's last error. */
 static void keep_errors(const char *step, docstore_service *svc,
                         docstore_provider *p, const docstore_config *cfg,
                         const docstore_keyring *kr) {
-  char what[160];
-  snprintf(what, sizeof(what), "%s: docstore_last_errmsg", step);
-  keep(what, docstore_last_errmsg());
-  if (svc) {
-    snprintf(what, sizeof(what), "%s: docstore_service_errmsg", step);
-    keep(what, docstore_service_errmsg(svc));
-  }
-  if (p) {
-    snprintf(what, sizeof(what), "%s: docstore_provider_errmsg", step);
-    keep(what, docstore_provider_errmsg(p));
-  }
-  if (cfg) {
-    snprintf(what, sizeof(what), "%s: docstore_config_errmsg", step);
-    keep(what, docstore_config_errmsg(cfg));
-  }
-  if (kr) {
-    snprintf(what, sizeof(what), "%s: docstore_keyring_errmsg", step);
-    keep(what, docstore_keyring_errmsg(kr));
-  }
+  keep_from(step, "docstore_last_errmsg", docstore_last_errmsg());
+  if (svc)
+    keep_from(step, "docstore_service_errmsg", docstore_service_errmsg(svc));
+  if (p)
+    keep_from(step, "docstore_provider_errmsg", docstore_provider_errmsg(p));
+  if (cfg)
+    keep_from(step, "docstore_config_errmsg", docstore_config_errmsg(cfg));
+  if (kr)
+    keep_from(step, "docstore_keyring_errmsg", docstore_keyring_errmsg(kr));
 }
 
 static int seen_contains(const char *needle) {
