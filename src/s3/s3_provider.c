@@ -84,8 +84,8 @@ static int setup_endpoint(docstore__s3 *s3, const char *url, int addressing,
     url = aws_url;
   }
   /* A URL with a user name may hold a password: messages do not show it. */
-  const char *shown = strchr(url, '@') ? "(not shown: it has a user name)"
-                                       : url;
+  const char *shown =
+      strchr(url, '@') ? "(not shown: it has a user name)" : url;
   const char *p;
   if (strncasecmp(url, "https://", 8) == 0) {
     s3->https = 1;

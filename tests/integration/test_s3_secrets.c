@@ -220,8 +220,8 @@ static const char *long_hex_run(const char *s) {
 
 static void assert_nothing_leaked(const needles *nd) {
   static const char *const markers[] = {
-      "X-Amz-Signature=", "Signature=",      "AWS4-HMAC-SHA256",
-      "StringToSign",     "CanonicalRequest", "SignatureProvided",
+      "X-Amz-Signature=", "Signature=",           "AWS4-HMAC-SHA256",
+      "StringToSign",     "CanonicalRequest",     "SignatureProvided",
       "Authorization",    "X-Amz-Security-Token", "x-amz-security-token",
       "PRIVATE KEY",      "aws4_request",
   };
@@ -287,8 +287,7 @@ static void write_env_file(const run *r, const char *secret,
           "DOCSTORE_LEGACY_ROOT=%s\n"
           "DOCSTORE_LOG_LEVEL=debug\n",
           env.bucket, env.region, env.endpoint, env.access_key, secret,
-          SESSION_TOKEN, r->pub_path, r->priv_path, passphrase,
-          r->legacy_dir);
+          SESSION_TOKEN, r->pub_path, r->priv_path, passphrase, r->legacy_dir);
   assert_int_equal(fclose(f), 0);
 }
 
@@ -496,7 +495,8 @@ static void wrong_secret_round(run *r) {
                                        sizeof(small), NULL);
   keep_errors("store, wrong secret", svc, p, cfg, kr);
   assert_int_equal(rc, DOCSTORE_EACCESS);
-  assert_non_null(strstr(docstore_service_errmsg(svc), "SignatureDoesNotMatch"));
+  assert_non_null(
+      strstr(docstore_service_errmsg(svc), "SignatureDoesNotMatch"));
 
   /* Multipart with the wrong secret: refused at the first request. */
   size_t big_len = 6u * 1024 * 1024;
@@ -510,9 +510,8 @@ static void wrong_secret_round(run *r) {
 
   uint8_t *doc = NULL;
   size_t doc_len = 0;
-  rc = docstore_service_read_document(svc, &doc, &doc_len,
-                                      "documents/system/2024/01/01/x_y_z.json",
-                                      NULL);
+  rc = docstore_service_read_document(
+      svc, &doc, &doc_len, "documents/system/2024/01/01/x_y_z.json", NULL);
   keep_errors("read, wrong secret", svc, p, cfg, kr);
   assert_int_equal(rc, DOCSTORE_EACCESS);
 
@@ -553,7 +552,8 @@ static void wrong_secret_round(run *r) {
       "missing.json");
   keep_errors("fallback fails, wrong secret", svc, p, cfg, kr);
   assert_int_equal(rc, DOCSTORE_EACCESS);
-  assert_non_null(strstr(docstore_service_errmsg(svc), "SignatureDoesNotMatch"));
+  assert_non_null(
+      strstr(docstore_service_errmsg(svc), "SignatureDoesNotMatch"));
 
   docstore_service_free(svc);
   docstore_config_free(cfg);
@@ -598,8 +598,7 @@ static void key_and_config_failures(run *r) {
   rc = docstore_config_set(cfg, "S3_SESSION_TOKEN", SESSION_TOKEN "\x01");
   keep_errors("config, bad token", NULL, NULL, cfg, NULL);
   assert_int_equal(rc, DOCSTORE_ECONFIG);
-  rc = docstore_config_set(cfg, "RSA_PRIVATE_KEY_PASSPHRASE",
-                           PASSPHRASE "\n");
+  rc = docstore_config_set(cfg, "RSA_PRIVATE_KEY_PASSPHRASE", PASSPHRASE "\n");
   keep_errors("config, bad passphrase", NULL, NULL, cfg, NULL);
   assert_int_equal(rc, DOCSTORE_ECONFIG);
   /* A secret given as the value of an unrelated or unknown setting. */
@@ -649,8 +648,8 @@ static void test_checker_finds_leaks(void **state) {
   assert_null(long_hex_run("key id sha256:0123456789abcdef0123456789abcd"
                            "ef0123456789abcdef0123456789abcdef"));
   assert_null(long_hex_run("etag 0123456789abcdef0123456789abcdef"));
-  char *v = query_value("https://h/k?a=1&X-Amz-Signature=abc&b=2",
-                        "X-Amz-Signature");
+  char *v =
+      query_value("https://h/k?a=1&X-Amz-Signature=abc&b=2", "X-Amz-Signature");
   assert_string_equal(v, "abc");
   free(v);
   /* The signing key of the AWS SigV4 documentation's example. */

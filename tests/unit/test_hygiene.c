@@ -198,12 +198,11 @@ static void bn_needle(const char *name, const char *param) {
 static void pem_to(char *out, size_t cap, const char *passphrase) {
   BIO *bio = BIO_new(BIO_s_mem());
   assert_non_null(bio);
-  assert_int_equal(
-      PEM_write_bio_PKCS8PrivateKey(bio, pkey,
-                                    passphrase ? EVP_aes_256_cbc() : NULL,
-                                    passphrase, passphrase ? (int)strlen(passphrase) : 0,
-                                    NULL, NULL),
-      1);
+  assert_int_equal(PEM_write_bio_PKCS8PrivateKey(
+                       bio, pkey, passphrase ? EVP_aes_256_cbc() : NULL,
+                       passphrase, passphrase ? (int)strlen(passphrase) : 0,
+                       NULL, NULL),
+                   1);
   char *data = NULL;
   long n = BIO_get_mem_data(bio, &data);
   assert_true(n > 0 && (size_t)n < cap);
@@ -265,12 +264,10 @@ static void test_keys_and_plaintext(void **state) {
   docstore_keyring *kr = NULL;
   char errbuf[256];
   assert_int_equal(docstore_keyring_new(&kr, errbuf, sizeof(errbuf)), 0);
-  assert_int_equal(docstore_keyring_add_private_file(kr, plain_path, NULL,
-                                                     NULL),
-                   0);
-  assert_int_equal(docstore_keyring_add_private_file(kr, enc_path, PASSPHRASE,
-                                                     NULL),
-                   0);
+  assert_int_equal(
+      docstore_keyring_add_private_file(kr, plain_path, NULL, NULL), 0);
+  assert_int_equal(
+      docstore_keyring_add_private_file(kr, enc_path, PASSPHRASE, NULL), 0);
   assert_int_equal(docstore_keyring_add_private_pem(kr, pem_encrypted,
                                                     strlen(pem_encrypted),
                                                     PASSPHRASE, NULL),
@@ -291,24 +288,22 @@ static void test_keys_and_plaintext(void **state) {
                    0);
   uint8_t *out = NULL;
   size_t out_len = 0;
-  assert_int_equal(docstore_envelope_open(&out, &out_len, kr, env, env_len,
-                                          &doc),
-                   0);
+  assert_int_equal(
+      docstore_envelope_open(&out, &out_len, kr, env, env_len, &doc), 0);
   assert_int_equal(out_len, sizeof(plaintext));
   assert_memory_equal(out, plaintext, out_len);
   docstore_free(out);
   char *rewrapped = NULL;
-  assert_int_equal(docstore_envelope_rewrap(&rewrapped, NULL, kr, env,
-                                            env_len, NULL),
-                   0);
+  assert_int_equal(
+      docstore_envelope_rewrap(&rewrapped, NULL, kr, env, env_len, NULL), 0);
   docstore_free(rewrapped);
   /* A tampered envelope: decrypted bytes are wiped before the refusal. */
   char *tag = strstr(env, "\"tag\":\"");
   assert_non_null(tag);
   tag[7] = tag[7] == 'A' ? 'B' : 'A';
-  assert_int_equal(docstore_envelope_open(&out, &out_len, kr, env, env_len,
-                                          &doc),
-                   DOCSTORE_EINTEGRITY);
+  assert_int_equal(
+      docstore_envelope_open(&out, &out_len, kr, env, env_len, &doc),
+      DOCSTORE_EINTEGRITY);
   assert_null(out);
   docstore_free(env);
   docstore_keyring_free(kr);
@@ -328,7 +323,8 @@ static void test_keygen(void **state) {
     char *pub = NULL, *priv = NULL;
     assert_int_equal(docstore_keygen(&pub, &priv, 2048, i ? PASSPHRASE : NULL),
                      0);
-    assert_non_null(strstr(priv, i ? "ENCRYPTED PRIVATE KEY" : "BEGIN PRIVATE"));
+    assert_non_null(
+        strstr(priv, i ? "ENCRYPTED PRIVATE KEY" : "BEGIN PRIVATE"));
     docstore_free(priv);
     docstore_free(pub);
   }
@@ -368,16 +364,15 @@ static void test_service_read_document(void **state) {
   docstore_doc_id doc = {"hyg2", "9"};
   uint8_t *out = NULL;
   size_t out_len = 0;
-  assert_int_equal(docstore_service_read_document(svc, &out, &out_len, path,
-                                                  &doc),
-                   0);
+  assert_int_equal(
+      docstore_service_read_document(svc, &out, &out_len, path, &doc), 0);
   assert_memory_equal(out, plaintext, sizeof(plaintext));
   docstore_free(out);
   /* The wrong document: refused, and what was decrypted is gone. */
   docstore_doc_id other = {"hyg3", "9"};
-  assert_int_equal(docstore_service_read_document(svc, &out, &out_len, path,
-                                                  &other),
-                   DOCSTORE_EINTEGRITY);
+  assert_int_equal(
+      docstore_service_read_document(svc, &out, &out_len, path, &other),
+      DOCSTORE_EINTEGRITY);
   docstore_free(path);
   docstore_service_free(svc);
   disarm_and_check();
@@ -459,8 +454,7 @@ static void test_s3_credentials(void **state) {
   o.secret_key = S3_SECRET;
   docstore_provider *p = NULL;
   char errbuf[256];
-  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)),
-                   0);
+  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)), 0);
   for (int i = 0; i < 3; i++) {
     char *url = NULL;
     assert_int_equal(docstore_provider_presign(p, &url, "documents/a.json",
@@ -495,9 +489,12 @@ static void test_watcher_finds_unwiped_block(void **state) {
 int main(void) {
 #define T(fn) cmocka_unit_test_setup(fn, reset)
   const struct CMUnitTest tests[] = {
-      T(test_watcher_finds_unwiped_block), T(test_keys_and_plaintext),
-      T(test_keygen),                      T(test_service_read_document),
-      T(test_config_secrets),              T(test_s3_credentials),
+      T(test_watcher_finds_unwiped_block),
+      T(test_keys_and_plaintext),
+      T(test_keygen),
+      T(test_service_read_document),
+      T(test_config_secrets),
+      T(test_s3_credentials),
   };
   int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
   EVP_PKEY_free(pkey);

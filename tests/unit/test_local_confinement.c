@@ -161,9 +161,8 @@ static int refusal(int rc) {
 static void test_links_swapped_mid_operation(void **state) {
   fixture *f = *state;
   char path[PATH_MAX + 32];
-  assert_int_equal(docstore_provider_put(f->p, "race/d/x",
-                                         (const uint8_t *)"INSIDE", 6),
-                   0);
+  assert_int_equal(
+      docstore_provider_put(f->p, "race/d/x", (const uint8_t *)"INSIDE", 6), 0);
   path_in(path, sizeof(path), f->root, "race/other");
   assert_int_equal(symlink(f->outside, path), 0);
 
@@ -223,17 +222,15 @@ static void test_hard_links(void **state) {
   fixture *f = *state;
   char victim[PATH_MAX + 16], link1[PATH_MAX + 16], link2[PATH_MAX + 16];
   path_in(victim, sizeof(victim), f->outside, "x");
-  assert_int_equal(docstore_provider_put(f->p, "h/keep", (const uint8_t *)"k",
-                                         1),
-                   0);
+  assert_int_equal(
+      docstore_provider_put(f->p, "h/keep", (const uint8_t *)"k", 1), 0);
   path_in(link1, sizeof(link1), f->root, "h/one");
   path_in(link2, sizeof(link2), f->root, "h/two");
   assert_int_equal(link(victim, link1), 0);
   assert_int_equal(link(victim, link2), 0);
 
-  assert_int_equal(docstore_provider_put(f->p, "h/one",
-                                         (const uint8_t *)"REPLACED", 8),
-                   0);
+  assert_int_equal(
+      docstore_provider_put(f->p, "h/one", (const uint8_t *)"REPLACED", 8), 0);
   expect_file(victim, "OUTSIDE");
   expect_file(link1, "REPLACED");
   struct stat st;
@@ -269,7 +266,10 @@ static void test_lookalike_keys_are_literal(void **state) {
       {"a\xe2\x88\x95..\xe2\x88\x95x", "a\xe2\x88\x95..\xe2\x88\x95x"},
       {"a\xe2\x81\x84x", "a\xe2\x81\x84x"}, /* U+2044 fraction slash */
       {"a\xef\xbc\x8fx", "a\xef\xbc\x8fx"}, /* U+FF0F fullwidth solidus */
-      {"\xe2\x80\xae" "x", "\xe2\x80\xae" "x"}, /* U+202E RTL override */
+      {"\xe2\x80\xae"
+       "x",
+       "\xe2\x80\xae"
+       "x"}, /* U+202E RTL override */
       {"...", "..."},
       {"....//x", NULL}, /* empty segment: refused */
   };
@@ -289,8 +289,7 @@ static void test_lookalike_keys_are_literal(void **state) {
     expect_file(path, "literal");
     uint8_t *data = NULL;
     size_t len = 0;
-    assert_int_equal(docstore_provider_get(f->p, &data, &len, cases[i].key),
-                     0);
+    assert_int_equal(docstore_provider_get(f->p, &data, &len, cases[i].key), 0);
     assert_int_equal(len, 7);
     docstore_free(data);
   }
@@ -301,25 +300,24 @@ static void test_lookalike_keys_are_literal(void **state) {
   outside_untouched(f);
 
   /* Composed and decomposed "é" are two keys, two files. */
-  assert_int_equal(docstore_provider_put(f->p, "nfc/\xc3\xa9",
-                                         (const uint8_t *)"1", 1),
-                   0);
-  assert_int_equal(docstore_provider_put(f->p, "nfc/e\xcc\x81",
-                                         (const uint8_t *)"2", 1),
-                   0);
+  assert_int_equal(
+      docstore_provider_put(f->p, "nfc/\xc3\xa9", (const uint8_t *)"1", 1), 0);
+  assert_int_equal(
+      docstore_provider_put(f->p, "nfc/e\xcc\x81", (const uint8_t *)"2", 1), 0);
   path_in(path, sizeof(path), f->root, "nfc");
   assert_int_equal(count_entries(path), 2);
 
   /* Overlong UTF-8 for '.', '/' and NUL, a lone surrogate, and what is
    * beyond U+10FFFF: not UTF-8, refused. */
   static const char *const invalid[] = {
-      "\xc0\xae\xc0\xae/x", "a\xc0\xafx", "\xe0\x80\xae\xe0\x80\xae/x",
-      "a\xc0\x80x", "\xed\xa0\x80x", "\xf4\x90\x80\x80x", "\xf8\x88\x80\x80\x80",
+      "\xc0\xae\xc0\xae/x",   "a\xc0\xafx",    "\xe0\x80\xae\xe0\x80\xae/x",
+      "a\xc0\x80x",           "\xed\xa0\x80x", "\xf4\x90\x80\x80x",
+      "\xf8\x88\x80\x80\x80",
   };
   for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
-    assert_int_equal(docstore_provider_put(f->p, invalid[i],
-                                           (const uint8_t *)"x", 1),
-                     DOCSTORE_EINVAL);
+    assert_int_equal(
+        docstore_provider_put(f->p, invalid[i], (const uint8_t *)"x", 1),
+        DOCSTORE_EINVAL);
 }
 
 /* ------------------------------------------------------- deep keys */

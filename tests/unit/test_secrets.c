@@ -24,10 +24,10 @@
 static void test_s3_endpoint_password_not_shown(void **state) {
   (void)state;
   static const char *const urls[] = {
-      "http://user:" PASSWORD "@127.0.0.1:9000",      /* not a host */
-      "http://127.0.0.1:9000/x?user:" PASSWORD "@",    /* a path */
-      "ftp://user:" PASSWORD "@127.0.0.1",             /* a scheme */
-      "https://minio:9000/@" PASSWORD,                 /* a path */
+      "http://user:" PASSWORD "@127.0.0.1:9000",    /* not a host */
+      "http://127.0.0.1:9000/x?user:" PASSWORD "@", /* a path */
+      "ftp://user:" PASSWORD "@127.0.0.1",          /* a scheme */
+      "https://minio:9000/@" PASSWORD,              /* a path */
   };
   for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
     docstore_s3_options o = DOCSTORE_S3_OPTIONS_INIT;
@@ -67,8 +67,7 @@ static void test_database_url_password_not_shown(void **state) {
   } cases[] = {
       {"postgresql://user:Pa%zzSecret9@127.0.0.1:1/db", "Pa%zzSecret9"},
       {"host=127.0.0.1 port=1 password=Hunter2 Word7x dbname=db", "Word7x"},
-      {"host=127.0.0.1 password='Unclosed-Quote5 dbname=db",
-       "Unclosed-Quote5"},
+      {"host=127.0.0.1 password='Unclosed-Quote5 dbname=db", "Unclosed-Quote5"},
       /* Well-formed: libpq's connection failure never holds the password. */
       {"postgresql://user:Valid-Pass3@127.0.0.1:1/db", "Valid-Pass3"},
   };
