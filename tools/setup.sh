@@ -30,7 +30,7 @@ FULL=(
     python3-boto3 python3-pycryptodome python3-cryptography python3-pytest
     python3-pytest-asyncio python3-psycopg2 python3-fastapi python3-httpx
     # command-line tools and docs
-    curl openssl doxygen
+    curl openssl doxygen valgrind
 )
 
 # Node.js for the Node binding's tests: the machine image ships one (with
