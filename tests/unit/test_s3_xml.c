@@ -12,7 +12,12 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
 
 #include "s3/s3_internal.h"
 
@@ -74,6 +79,60 @@ static void test_error_parse_bad(void **state) {
   /* Missing fields are empty, not an error. */
   assert_int_equal(docstore__s3_xml_parse_error(S("<Error/>"), &e), 0);
   assert_string_equal(e.code, "");
+}
+
+/* An application's handler, which must be back after each parse. */
+static int app_handler_calls;
+static void app_handler(void *ctx, const char *msg, ...) {
+  (void)ctx;
+  (void)msg;
+  app_handler_calls++;
+}
+
+/* A body libxml2 takes for EBCDIC, UCS-4 or UTF-16 and cannot convert:
+ * libxml2 reports that outside the parser context, to stderr unless told
+ * otherwise.  A library prints nothing. */
+static void test_parse_prints_nothing(void **state) {
+  (void)state;
+  static const char *const bodies[] = {
+      "\x4c\x6f\xa7\x94<Error><Code>A</Code></Error>",
+      "\x00\x00\x00<\x00\x00\x00"
+      "E\xff\xff",
+      "\xfe\xff\xd8\x00<Error/>",
+  };
+  static const size_t lens[] = {33, 10, 12};
+  char path[] = "/tmp/docstore-test-stderr-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  fflush(stderr);
+  int saved = dup(2);
+  assert_true(saved >= 0);
+  assert_int_equal(dup2(fd, 2), 2);
+  xmlSetGenericErrorFunc(NULL, app_handler);
+  for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+    docstore__s3_error e;
+    docstore__s3_list_page page;
+    char *id = (char *)"x";
+    assert_int_equal(docstore__s3_xml_is_error(bodies[i], lens[i]), 0);
+    assert_int_equal(docstore__s3_xml_parse_error(bodies[i], lens[i], &e),
+                     DOCSTORE_EFORMAT);
+    assert_int_equal(docstore__s3_xml_parse_list(bodies[i], lens[i], &page),
+                     DOCSTORE_EFORMAT);
+    assert_int_equal(docstore__s3_xml_parse_upload_id(bodies[i], lens[i], &id),
+                     DOCSTORE_EFORMAT);
+    assert_null(id);
+    assert_ptr_equal(xmlGenericError, app_handler);
+  }
+  xmlSetGenericErrorFunc(NULL, NULL);
+  fflush(stderr);
+  assert_int_equal(dup2(saved, 2), 2);
+  close(saved);
+  struct stat st;
+  assert_int_equal(fstat(fd, &st), 0);
+  close(fd);
+  unlink(path);
+  assert_int_equal(st.st_size, 0);
+  assert_int_equal(app_handler_calls, 0);
 }
 
 static void test_error_parse_no_external_entities(void **state) {
@@ -537,6 +596,7 @@ int main(void) {
       cmocka_unit_test(test_error_parse_namespace_and_entities),
       cmocka_unit_test(test_error_parse_bad),
       cmocka_unit_test(test_error_parse_no_external_entities),
+      cmocka_unit_test(test_parse_prints_nothing),
       cmocka_unit_test(test_error_parse_long_fields_cut),
       cmocka_unit_test(test_is_error),
       cmocka_unit_test(test_list_url_encoded),
