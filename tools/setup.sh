@@ -31,6 +31,8 @@ FULL=(
     python3-pytest-asyncio python3-psycopg2 python3-fastapi python3-httpx
     # command-line tools and docs
     curl openssl doxygen valgrind
+    # fuzzing: clang with its libFuzzer runtime
+    clang libclang-rt-14-dev
 )
 
 # Node.js for the Node binding's tests: the machine image ships one (with

@@ -2,7 +2,8 @@
 # Every test, on a fresh machine: install everything, build with warnings as
 # errors, start the test servers (OpenStack Swift with s3api, PostgreSQL),
 # run all CTest tests, then build again with AddressSanitizer and
-# UndefinedBehaviorSanitizer and run the unit tests under them.
+# UndefinedBehaviorSanitizer and run the unit tests under them, and last run
+# each libFuzzer target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -24,4 +25,12 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDOCSTORE_WERROR=ON \
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -L unit -j"$jobs"
+
+echo "== fuzz targets, 20 s each (clang, libFuzzer, ASan+UBSan)"
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DDOCSTORE_FUZZ=ON -DDOCSTORE_WERROR=ON -DDOCSTORE_BUILD_CLI=OFF \
+  -DDOCSTORE_BUILD_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" --target docstore_fuzz
+ctest --test-dir build-fuzz --output-on-failure -L fuzz -j"$jobs"
+
 echo "== all test stages passed"

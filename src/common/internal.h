@@ -59,7 +59,7 @@ typedef struct docstore__err {
 int docstore__err_set(docstore__err *err, int code, const char *fmt, ...)
     DOCSTORE__PRINTF(3, 4);
 int docstore__err_vset(docstore__err *err, int code, const char *fmt,
-                       va_list ap);
+                       va_list ap) DOCSTORE__PRINTF(3, 0);
 /* Prefix the existing message: "<prefix>: <old message>". */
 void docstore__err_prefix(docstore__err *err, const char *fmt, ...)
     DOCSTORE__PRINTF(2, 3);
