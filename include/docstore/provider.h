@@ -92,10 +92,12 @@ DOCSTORE_EXTERN int docstore_local_provider_new(
 /* ------------------------------------------------------------------- s3 */
 
 /**
- * Current version of #docstore_s3_options.
+ * Current version of #docstore_s3_options.  Version 2 appended
+ * multipart_concurrency; version 1 tables (without it) are still accepted
+ * by docstore_s3_options_init() and docstore_s3_provider_new().
  * @since 0.1.0
  */
-#define DOCSTORE_S3_OPTIONS_VERSION 1
+#define DOCSTORE_S3_OPTIONS_VERSION 2
 
 /**
  * Addressing style of S3 requests.
@@ -139,6 +141,11 @@ typedef struct docstore_s3_options {
   unsigned int request_timeout_ms; /**< [0 = none] whole request */
   unsigned int stall_timeout_ms;   /**< [30000] abort below stall_min_bps for this long */
   unsigned int stall_min_bps;      /**< [1024] bytes/s */
+  /** [4] parts of a multipart upload sent at once, 1 = one at a time
+   *  (at most 64), each by its own thread and connection, straight from
+   *  the caller's buffer; the calling thread is one of them, and log lines
+   *  may come from the others.  Read from version 2 tables only. */
+  unsigned int multipart_concurrency;
 } docstore_s3_options;
 
 /**
@@ -148,13 +155,14 @@ typedef struct docstore_s3_options {
  */
 #define DOCSTORE_S3_OPTIONS_INIT                                               \
   {DOCSTORE_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,  \
-   0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /**
  * Initialise S3 options to #DOCSTORE_S3_OPTIONS_INIT (for callers that
  * cannot use the macro).  Thread-safe.
  * @param opts    the struct to fill.
- * @param version #DOCSTORE_S3_OPTIONS_VERSION.
+ * @param version #DOCSTORE_S3_OPTIONS_VERSION, or 1 for a version 1 table
+ *                (only its fields are written).
  * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
  * @since 0.1.0
  */
@@ -172,7 +180,8 @@ DOCSTORE_EXTERN int docstore_s3_options_init(docstore_s3_options *opts,
  * @return 0, #DOCSTORE_EINVAL (out or opts NULL, unknown version or
  *         addressing value), #DOCSTORE_ECONFIG (bucket or credentials
  *         missing, invalid bucket name, region or endpoint URL, part size
- *         below 5 MiB, retry_base_ms above retry_max_ms, virtual-hosted
+ *         below 5 MiB, multipart_concurrency above 64, retry_base_ms above
+ *         retry_max_ms, virtual-hosted
  *         addressing impossible for the bucket), #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */

@@ -70,6 +70,7 @@ static const setting settings[] = {
     {"S3_VERIFY_TLS", K_BOOL, 0, "true", 0, 0},
     {"S3_MULTIPART_THRESHOLD", K_SIZE, 0, "16MiB", 5 * MIB, 5 * GIB},
     {"S3_MULTIPART_PART_SIZE", K_SIZE, 0, "8MiB", 5 * MIB, 5 * GIB},
+    {"S3_MULTIPART_CONCURRENCY", K_UINT, 0, "4", 1, 64},
     {"S3_MAX_ATTEMPTS", K_UINT, 0, "4", 1, 20},
     {"S3_RETRY_BASE_MS", K_UINT, 0, "100", 1, 60000},
     {"S3_RETRY_MAX_MS", K_UINT, 0, "5000", 1, 600000},
@@ -702,6 +703,7 @@ int docstore__config_s3_options(const docstore_config *cfg,
   opts->insecure_skip_verify = docstore__config_tls_disabled(cfg);
   opts->multipart_threshold = u64_of(cfg, "S3_MULTIPART_THRESHOLD");
   opts->multipart_part_size = u64_of(cfg, "S3_MULTIPART_PART_SIZE");
+  opts->multipart_concurrency = uint_of(cfg, "S3_MULTIPART_CONCURRENCY");
   opts->max_attempts = uint_of(cfg, "S3_MAX_ATTEMPTS");
   opts->retry_base_ms = uint_of(cfg, "S3_RETRY_BASE_MS");
   opts->retry_max_ms = uint_of(cfg, "S3_RETRY_MAX_MS");

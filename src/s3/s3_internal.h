@@ -11,7 +11,8 @@
  *                 pool of easy handles (keep-alive, one handle per thread at
  *                 a time) sharing DNS and TLS sessions.
  *   s3_provider.c options, endpoint/addressing, the provider operations,
- *                 multipart uploads, presigned URLs, the check.
+ *                 multipart uploads (parts sent by a few threads at once),
+ *                 presigned URLs, the check.
  */
 #ifndef DOCSTORE_S3_INTERNAL_H
 #define DOCSTORE_S3_INTERNAL_H
@@ -35,6 +36,8 @@
 #define DOCSTORE__S3_DEFAULT_PART_SIZE (8u * 1024 * 1024)
 #define DOCSTORE__S3_MIN_PART_SIZE (5u * 1024 * 1024)
 #define DOCSTORE__S3_MAX_PARTS 10000u
+#define DOCSTORE__S3_DEFAULT_CONCURRENCY 4u
+#define DOCSTORE__S3_MAX_CONCURRENCY 64u
 #define DOCSTORE__S3_DEFAULT_ATTEMPTS 4u
 #define DOCSTORE__S3_DEFAULT_RETRY_BASE_MS 100u
 #define DOCSTORE__S3_DEFAULT_RETRY_MAX_MS 5000u
@@ -181,6 +184,7 @@ typedef struct docstore__s3 {
 
   uint64_t multipart_threshold;
   uint64_t part_size;
+  unsigned int concurrency; /* parts of a multipart upload in flight */
   unsigned int max_attempts;
   unsigned int retry_base_ms;
   unsigned int retry_max_ms;

@@ -8,6 +8,7 @@
  * docstore__s3_request() (s3_http.c), which signs, retries and maps errors.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,16 @@
 
 /* ------------------------------------------------------------ options */
 
+/* Size of a version 1 table: every field before multipart_concurrency. */
+#define S3_OPTIONS_V1_SIZE offsetof(docstore_s3_options, multipart_concurrency)
+
 int docstore_s3_options_init(docstore_s3_options *opts, unsigned int version) {
-  if (!opts || version != DOCSTORE_S3_OPTIONS_VERSION)
+  if (!opts || version < 1 || version > DOCSTORE_S3_OPTIONS_VERSION)
     return DOCSTORE_EINVAL;
   docstore_s3_options init = DOCSTORE_S3_OPTIONS_INIT;
-  *opts = init;
+  init.version = version;
+  /* A version 1 caller's struct ends before the appended fields. */
+  memcpy(opts, &init, version == 1 ? S3_OPTIONS_V1_SIZE : sizeof(init));
   return 0;
 }
 
@@ -220,9 +226,17 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
   docstore__s3 *s3 = NULL;
   int rc;
   *out = NULL;
-  if (!opts || opts->version != DOCSTORE_S3_OPTIONS_VERSION)
+  if (!opts || opts->version < 1 || opts->version > DOCSTORE_S3_OPTIONS_VERSION)
     return docstore__err_set(err, DOCSTORE_EINVAL,
                              "S3 options missing or of an unknown version");
+  /* Fields appended in version 2 are not read from a version 1 table. */
+  unsigned int concurrency =
+      opts->version >= 2 ? opts->multipart_concurrency : 0;
+  if (concurrency > DOCSTORE__S3_MAX_CONCURRENCY)
+    return docstore__err_set(err, DOCSTORE_ECONFIG,
+                             "multipart concurrency %u is above the limit of "
+                             "%u",
+                             concurrency, DOCSTORE__S3_MAX_CONCURRENCY);
   if (!opts->bucket || !*opts->bucket)
     return docstore__err_set(err, DOCSTORE_ECONFIG, "S3_BUCKET is not set");
   if (!valid_bucket(opts->bucket))
@@ -281,6 +295,7 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
       DEFAULT(opts->multipart_threshold, DOCSTORE__S3_DEFAULT_THRESHOLD);
   s3->part_size =
       DEFAULT(opts->multipart_part_size, DOCSTORE__S3_DEFAULT_PART_SIZE);
+  s3->concurrency = DEFAULT(concurrency, DOCSTORE__S3_DEFAULT_CONCURRENCY);
   s3->max_attempts = DEFAULT(opts->max_attempts, DOCSTORE__S3_DEFAULT_ATTEMPTS);
   s3->retry_base_ms =
       DEFAULT(opts->retry_base_ms, DOCSTORE__S3_DEFAULT_RETRY_BASE_MS);
@@ -400,13 +415,120 @@ static void upload_abort(upload *u) {
                   "S3: aborted the multipart upload of '%.200s'", u->key);
 }
 
+/* The parts of one upload, shared by the threads that send them.  Each
+ * thread takes the next part index under the lock and sends that slice of
+ * the caller's buffer (no copy); the first failure stops new parts. */
+typedef struct parts {
+  upload *u;
+  const uint8_t *data;
+  size_t len;
+  uint64_t part; /* bytes per part (the last may be shorter) */
+  size_t nparts;
+  char **etags; /* [nparts]; slot i written only by the sender of i */
+  pthread_mutex_t lock;
+  size_t next;       /* next part index to send (under lock) */
+  int rc;            /* first failure (under lock) */
+  docstore__err err; /* its detail */
+} parts;
+
+static int send_part(parts *p, size_t i, docstore__err *err) {
+  docstore__s3_resp resp;
+  size_t off = (size_t)(i * p->part);
+  size_t n = p->len - off < p->part ? p->len - off : (size_t)p->part;
+  char *query = docstore__sprintf("partNumber=%zu&%s", i + 1, p->u->id_query);
+  if (!query)
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  int rc = upload_call(p->u, "PUT", query, p->data + off, n, 1, 0, &resp, err);
+  if (rc < 0)
+    docstore__err_prefix(err, "multipart upload, part %zu of %zu", i + 1,
+                         p->nparts);
+  else if (!resp.etag[0])
+    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                           "S3 UploadPart %zu of '%.200s': no ETag in the "
+                           "reply",
+                           i + 1, p->u->key);
+  else if (!(p->etags[i] = docstore__strdup(resp.etag)))
+    rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  docstore__s3_resp_free(&resp);
+  docstore_free(query);
+  return rc;
+}
+
+/* A sender: parts until none is left or one has failed. */
+static void *part_sender(void *arg) {
+  parts *p = arg;
+  docstore__err err;
+  docstore__err_clear(&err);
+  for (;;) {
+    pthread_mutex_lock(&p->lock);
+    size_t i = p->next;
+    int stop = p->rc < 0 || i >= p->nparts;
+    if (!stop)
+      p->next++;
+    pthread_mutex_unlock(&p->lock);
+    if (stop)
+      break;
+    int rc = send_part(p, i, &err);
+    if (rc < 0) {
+      pthread_mutex_lock(&p->lock);
+      if (p->rc == 0) {
+        p->rc = rc;
+        p->err = err;
+      }
+      pthread_mutex_unlock(&p->lock);
+      break;
+    }
+  }
+  return NULL;
+}
+
+/* Sends the parts with up to s3->concurrency senders: the calling thread
+ * and concurrency - 1 helper threads (fewer if a thread cannot be
+ * started).  0 when every part has its ETag in etags[]. */
+static int send_parts(upload *u, const uint8_t *data, size_t len, uint64_t part,
+                      size_t nparts, char **etags, docstore__err *err) {
+  pthread_t threads[DOCSTORE__S3_MAX_CONCURRENCY];
+  size_t started = 0;
+  size_t want = u->s3->concurrency < nparts ? u->s3->concurrency : nparts;
+  parts p;
+  memset(&p, 0, sizeof(p));
+  p.u = u;
+  p.data = data;
+  p.len = len;
+  p.part = part;
+  p.nparts = nparts;
+  p.etags = etags;
+  docstore__err_clear(&p.err);
+  if (pthread_mutex_init(&p.lock, NULL) != 0)
+    return docstore__err_set(err, DOCSTORE_ENOMEM,
+                             "cannot create a mutex for the upload");
+  for (size_t t = 1; t < want; t++) {
+    if (pthread_create(&threads[started], NULL, part_sender, &p) != 0) {
+      docstore__log(DOCSTORE_LOG_DEBUG,
+                    "S3: multipart upload of '%.200s' with %zu of %zu "
+                    "senders (no more threads)",
+                    u->key, started + 1, want);
+      break;
+    }
+    started++;
+  }
+  part_sender(&p);
+  for (size_t t = 0; t < started; t++)
+    pthread_join(threads[t], NULL);
+  pthread_mutex_destroy(&p.lock);
+  if (p.rc < 0) {
+    *err = p.err;
+    return p.rc;
+  }
+  return 0;
+}
+
 static int s3_put_multipart(docstore__s3 *s3, const char *key,
                             const uint8_t *data, size_t len,
                             docstore__err *err) {
   upload u = {s3, key, NULL, NULL};
   docstore__s3_resp resp;
   char **etags = NULL;
-  char *query = NULL;
   docstore__buf xml = DOCSTORE__BUF_INIT;
   int rc;
 
@@ -437,30 +559,9 @@ static int s3_put_multipart(docstore__s3 *s3, const char *key,
   if (!u.id_query || !etags)
     goto oom;
 
-  for (size_t i = 0; i < nparts; i++) {
-    size_t off = (size_t)(i * part);
-    size_t n = len - off < part ? len - off : (size_t)part;
-    docstore_free(query);
-    query = docstore__sprintf("partNumber=%zu&%s", i + 1, u.id_query);
-    if (!query)
-      goto oom;
-    rc = upload_call(&u, "PUT", query, data + off, n, 1, 0, &resp, err);
-    if (rc == 0 && resp.etag[0])
-      etags[i] = docstore__strdup(resp.etag);
-    docstore__s3_resp_free(&resp);
-    if (rc < 0) {
-      docstore__err_prefix(err, "multipart upload, part %zu of %zu", i + 1,
-                           nparts);
-      goto failed;
-    }
-    if (!etags[i]) {
-      rc = docstore__err_set(err, DOCSTORE_EFORMAT,
-                             "S3 UploadPart %zu of '%.200s': no ETag in the "
-                             "reply",
-                             i + 1, key);
-      goto failed;
-    }
-  }
+  rc = send_parts(&u, data, len, part, nparts, etags, err);
+  if (rc < 0)
+    goto failed;
 
   DOCSTORE__GUARD_GOTO(rc, docstore__s3_xml_complete_body(&xml, etags, nparts),
                        oom);
@@ -495,7 +596,6 @@ done:
     for (size_t i = 0; i < nparts; i++)
       docstore_free(etags[i]);
   docstore_free(etags);
-  docstore_free(query);
   docstore__buf_free(&xml);
   docstore_free(u.id_query);
   docstore_free(u.upload_id);

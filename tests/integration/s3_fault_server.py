@@ -23,6 +23,9 @@ What goes wrong is chosen by the key's first segment (or a segment
   slowreply/...   every request waits 10 s before any reply
   denied/...      403 AccessDenied, always
   partfail/...    UploadPart number 2 answers 500 InternalError, always
+  inflightfail/... UploadPart number 2 waits (up to 5 s) until another part
+                  of the key is in flight, then answers 500 InternalError;
+                  the other parts take 0.5 s each
   mperr-N/...     CompleteMultipartUpload answers 200 OK with an
                   <Error>InternalError</Error> body the first N times
                   (N = 99: always)
@@ -30,7 +33,10 @@ anything else behaves.
 
 GET /__stats answers JSON: {"requests": {"METHOD key": count}, "aborts":
 {key: count}, "completes": {key: count}, "ranges": [[key, range, if_match],
-...]}.
+...], "open_uploads": {key: uploads neither completed nor aborted},
+"stored_parts": {key: parts held by those uploads}, "late_parts": {key:
+UploadParts for an unknown (e.g. aborted) upload}, "in_flight_at_failure":
+{key: other parts of the key in flight when inflightfail's part 2 failed}}.
 """
 
 import base64
@@ -50,6 +56,9 @@ REQUESTS = {}       # "METHOD key" -> count
 ABORTS = {}
 COMPLETES = {}
 RANGES = []
+IN_FLIGHT = {}      # key -> UploadParts being served (inflightfail)
+FAILED_WITH = {}    # key -> IN_FLIGHT of the others when part 2 failed
+LATE_PARTS = {}
 NEXT_UPLOAD = [0]
 
 
@@ -60,7 +69,7 @@ def error_xml(code, message):
 
 
 FAULTS = ('slowdown-', 'drop-', 'dropmid', 'stall', 'slowreply', 'denied',
-          'mperr-', 'partfail')
+          'mperr-', 'partfail', 'inflightfail')
 
 
 def fault_of(key):
@@ -151,13 +160,45 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def part_in_flight(self, key, num):
+        """inflightfail: part 2 waits for another part of the key to be in
+        flight and returns True (to fail); the others take 0.5 s."""
+        with LOCK:
+            IN_FLIGHT[key] = IN_FLIGHT.get(key, 0) + 1
+        try:
+            if num != 2:
+                time.sleep(0.5)
+                return False
+            deadline = time.time() + 5
+            while True:
+                with LOCK:
+                    others = IN_FLIGHT[key] - 1
+                if others >= 1 or time.time() > deadline:
+                    break
+                time.sleep(0.01)
+            with LOCK:
+                FAILED_WITH[key] = others
+            return True
+        finally:
+            with LOCK:
+                IN_FLIGHT[key] -= 1
+
     # ----------------------------------------------------------- methods
     def handle_any(self):
         if self.path == '/__stats':
             with LOCK:
+                open_uploads, stored = {}, {}
+                for k, parts in UPLOADS.values():
+                    open_uploads[k] = open_uploads.get(k, 0) + 1
+                    stored[k] = stored.get(k, 0) + len(parts)
                 body = json.dumps({'requests': REQUESTS, 'aborts': ABORTS,
                                    'completes': COMPLETES,
-                                   'ranges': RANGES}).encode()
+                                   'ranges': RANGES,
+                                   'open_uploads': open_uploads,
+                                   'stored_parts': stored,
+                                   'late_parts': LATE_PARTS,
+                                   'in_flight_at_failure': FAILED_WITH}
+                                  ).encode()
             self.reply(200, body, content_type='application/json')
             return
         bucket, key, query = self.parse()
@@ -195,12 +236,18 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 up = UPLOADS.get(uid)
             if up is None or up[0] != key:
+                if self.command == 'PUT':
+                    with LOCK:
+                        LATE_PARTS[key] = LATE_PARTS.get(key, 0) + 1
                 self.fail(404, 'NoSuchUpload', 'no such upload')
                 return
             if self.command == 'PUT':
                 num = int(query['partNumber'][0])
                 if first == 'partfail' and num == 2:
                     self.fail(500, 'InternalError', 'part 2 always fails')
+                    return
+                if first == 'inflightfail' and self.part_in_flight(key, num):
+                    self.fail(500, 'InternalError', 'part 2 fails')
                     return
                 up[1][num] = body
                 etag = '"%s"' % hashlib.md5(body).hexdigest()

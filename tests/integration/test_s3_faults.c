@@ -3,8 +3,9 @@
  * (s3_fault_server.py, Debian's /usr/bin/python3, on 127.0.0.1): retries
  * with backoff on 503 SlowDown and dropped connections, none on 403, a
  * resumed read after a connection lost mid-body, the stall detector, the
- * request timeout, and errors inside a 200 CompleteMultipartUpload (then
- * the abort).  The server counts the requests it sees.  Label `s3`; needs
+ * request timeout, errors inside a 200 CompleteMultipartUpload (then the
+ * abort), and failing parts of a multipart upload, sent one at a time and
+ * several at once.  The server counts the requests it sees.  Label `s3`; needs
  * no S3_* variables.
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -372,21 +373,40 @@ static void test_access_denied_not_retried(void **state) {
   docstore_provider_free(c.p);
 }
 
-static docstore_s3_options small_multipart(docstore__s3_tuning *tuning) {
+/* Multipart tests run with parts sent 4 at a time and one at a time:
+ * state points to the concurrency; keys carry it (the server counts by
+ * key). */
+static unsigned int concurrency_four = 4;
+static unsigned int concurrency_one = 1;
+
+static unsigned int concurrency_of(void **state) {
+  return *(unsigned int *)*state;
+}
+
+static docstore_s3_options small_multipart(docstore__s3_tuning *tuning,
+                                           unsigned int concurrency) {
   docstore_s3_options o = fault_options();
   tuning->list_max_keys = 0;
   tuning->min_part_size = 1024;
   o.multipart_threshold = 1024;
   o.multipart_part_size = 1024;
+  o.multipart_concurrency = concurrency;
   return o;
 }
 
+/* A key "<fault>/<name>-c<concurrency>.bin" in key[]. */
+static void mp_key(char *key, size_t size, const char *fault, const char *name,
+                   unsigned int concurrency) {
+  snprintf(key, size, "%s/%s-c%u.bin", fault, name, concurrency);
+}
+
 static void test_error_inside_200_complete_retried(void **state) {
-  (void)state;
+  unsigned int cc = concurrency_of(state);
   docstore__s3_tuning tuning;
-  docstore_s3_options o = small_multipart(&tuning);
+  docstore_s3_options o = small_multipart(&tuning, cc);
   conn c = open_fault(&o, &tuning);
-  const char *key = "mperr-1/i.bin";
+  char key[128];
+  mp_key(key, sizeof(key), "mperr-1", "i", cc);
   uint8_t data[3000];
   itest_fill(data, sizeof(data), 5);
   int rc = docstore_provider_put(c.p, key, data, sizeof(data));
@@ -406,11 +426,12 @@ static void test_error_inside_200_complete_retried(void **state) {
 }
 
 static void test_error_inside_200_complete_aborts(void **state) {
-  (void)state;
+  unsigned int cc = concurrency_of(state);
   docstore__s3_tuning tuning;
-  docstore_s3_options o = small_multipart(&tuning);
+  docstore_s3_options o = small_multipart(&tuning, cc);
   conn c = open_fault(&o, &tuning);
-  const char *key = "mperr-99/j.bin";
+  char key[128];
+  mp_key(key, sizeof(key), "mperr-99", "j", cc);
   uint8_t data[2500];
   itest_fill(data, sizeof(data), 6);
   assert_int_equal(docstore_provider_put(c.p, key, data, sizeof(data)),
@@ -420,6 +441,7 @@ static void test_error_inside_200_complete_aborts(void **state) {
   assert_non_null(strstr(msg, "completing the multipart upload"));
   assert_int_equal(seen("completes", NULL, key), 3);
   assert_int_equal(seen("aborts", NULL, key), 1);
+  assert_int_equal(seen("open_uploads", NULL, key), 0);
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
                                NULL};
   assert_int_equal(docstore_provider_head(c.p, key, &info),
@@ -428,12 +450,13 @@ static void test_error_inside_200_complete_aborts(void **state) {
 }
 
 static void test_multipart_part_failure_aborts(void **state) {
-  (void)state;
+  unsigned int cc = concurrency_of(state);
   docstore__s3_tuning tuning;
-  docstore_s3_options o = small_multipart(&tuning);
+  docstore_s3_options o = small_multipart(&tuning, cc);
   o.max_attempts = 2;
   conn c = open_fault(&o, &tuning);
-  const char *key = "partfail/k.bin";
+  char key[128];
+  mp_key(key, sizeof(key), "partfail", "k", cc);
   uint8_t data[2500];
   itest_fill(data, sizeof(data), 8);
   assert_int_equal(docstore_provider_put(c.p, key, data, sizeof(data)),
@@ -441,17 +464,55 @@ static void test_multipart_part_failure_aborts(void **state) {
   const char *msg = docstore_provider_errmsg(c.p);
   assert_non_null(strstr(msg, "part 2 of 3"));
   assert_non_null(strstr(msg, "InternalError"));
-  /* Part 1, then part 2 twice; part 3 never sent; no Complete; aborted. */
-  assert_int_equal(seen("requests", "PUT", key), 3);
+  /* Part 2 twice (one retry, counted); one at a time, part 3 is never
+   * sent; 4 at a time, parts 1 and 3 go with part 2.  No Complete; the
+   * upload is aborted and holds no parts. */
+  assert_int_equal(seen("requests", "PUT", key), cc == 1 ? 3 : 4);
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 1);
+  assert_int_equal(itest_metric_retries(c.p, DOCSTORE_OP_PUT), 1);
   assert_int_equal(seen("completes", NULL, key), 0);
   assert_int_equal(seen("aborts", NULL, key), 1);
+  assert_int_equal(seen("open_uploads", NULL, key), 0);
 
   /* A refused Create leaves nothing to abort. */
-  const char *key2 = "slowdown-9/k2.bin";
+  char key2[128];
+  mp_key(key2, sizeof(key2), "slowdown-9", "k2", cc);
   assert_int_equal(docstore_provider_put(c.p, key2, data, sizeof(data)),
                    DOCSTORE_ESERVER);
   assert_int_equal(seen("requests", "POST", key2), 2);
   assert_int_equal(seen("requests", "DELETE", key2), 0);
+  docstore_provider_free(c.p);
+}
+
+/* Part 2 fails while other parts are on the wire: no part is started
+ * after it, the others are waited for, then the upload is aborted and the
+ * server holds neither the upload nor any part of it. */
+static void test_part_failure_with_parts_in_flight(void **state) {
+  (void)state;
+  docstore__s3_tuning tuning;
+  docstore_s3_options o = small_multipart(&tuning, 4);
+  o.max_attempts = 1;
+  conn c = open_fault(&o, &tuning);
+  const char *key = "inflightfail/many-parts.bin";
+  uint8_t data[16 * 1024];
+  itest_fill(data, sizeof(data), 9);
+  assert_int_equal(docstore_provider_put(c.p, key, data, sizeof(data)),
+                   DOCSTORE_ESERVER);
+  const char *msg = docstore_provider_errmsg(c.p);
+  assert_non_null(strstr(msg, "part 2 of 16"));
+  assert_non_null(strstr(msg, "InternalError"));
+  assert_true(seen("in_flight_at_failure", NULL, key) >= 1);
+  int puts = seen("requests", "PUT", key);
+  assert_true(puts >= 2);
+  assert_true(puts < 16); /* the failure stopped the upload */
+  assert_int_equal(seen("completes", NULL, key), 0);
+  assert_int_equal(seen("aborts", NULL, key), 1);
+  assert_int_equal(seen("requests", "DELETE", key), 1);
+  assert_int_equal(seen("open_uploads", NULL, key), 0);
+  assert_int_equal(seen("stored_parts", NULL, key), 0);
+  assert_int_equal(seen("late_parts", NULL, key), 0); /* none after the abort */
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
+  assert_int_equal(docstore_provider_head(c.p, key, &info), DOCSTORE_ENOTFOUND);
   docstore_provider_free(c.p);
 }
 
@@ -529,9 +590,19 @@ int main(void) {
       cmocka_unit_test(test_connect_timeout),
       cmocka_unit_test(test_keep_alive),
       cmocka_unit_test(test_access_denied_not_retried),
-      cmocka_unit_test(test_error_inside_200_complete_retried),
-      cmocka_unit_test(test_error_inside_200_complete_aborts),
-      cmocka_unit_test(test_multipart_part_failure_aborts),
+      cmocka_unit_test_prestate(test_error_inside_200_complete_retried,
+                                &concurrency_four),
+      cmocka_unit_test_prestate(test_error_inside_200_complete_retried,
+                                &concurrency_one),
+      cmocka_unit_test_prestate(test_error_inside_200_complete_aborts,
+                                &concurrency_four),
+      cmocka_unit_test_prestate(test_error_inside_200_complete_aborts,
+                                &concurrency_one),
+      cmocka_unit_test_prestate(test_multipart_part_failure_aborts,
+                                &concurrency_four),
+      cmocka_unit_test_prestate(test_multipart_part_failure_aborts,
+                                &concurrency_one),
+      cmocka_unit_test(test_part_failure_with_parts_in_flight),
       cmocka_unit_test(test_sink_stop_not_retried),
       cmocka_unit_test(test_service_counts_retries),
   };

@@ -331,10 +331,11 @@ static int uploads_in_progress(docstore__s3 *s3, const char *key) {
   return n;
 }
 
-static void test_multipart_50mib(void **state) {
-  (void)state;
+/* concurrency: parts in flight (1: one at a time). */
+static void multipart_50mib(unsigned int concurrency) {
   const size_t size = 50u * 1024 * 1024;
   docstore_s3_options o = itest_options(&env);
+  o.multipart_concurrency = concurrency;
   o.multipart_threshold = 8u * 1024 * 1024;
   o.multipart_part_size = 5u * 1024 * 1024;
   conn c;
@@ -375,12 +376,22 @@ static void test_multipart_50mib(void **state) {
   docstore_provider_free(c.p);
 }
 
-static void test_multipart_failure_is_aborted(void **state) {
+static void test_multipart_50mib(void **state) {
   (void)state;
+  multipart_50mib(4);
+}
+
+static void test_multipart_50mib_sequential(void **state) {
+  (void)state;
+  multipart_50mib(1);
+}
+
+static void multipart_failure_is_aborted(unsigned int concurrency) {
   /* Parts of 1 MiB are below S3's 5 MiB minimum: the server refuses the
    * Complete (EntityTooSmall) and the upload must be aborted. */
   docstore__s3_tuning tuning = {0, 1024 * 1024};
   docstore_s3_options o = itest_options(&env);
+  o.multipart_concurrency = concurrency;
   o.multipart_threshold = 1024 * 1024;
   o.multipart_part_size = 1024 * 1024;
   conn c;
@@ -401,6 +412,16 @@ static void test_multipart_failure_is_aborted(void **state) {
   free(data);
   free(key);
   docstore_provider_free(c.p);
+}
+
+static void test_multipart_failure_is_aborted(void **state) {
+  (void)state;
+  multipart_failure_is_aborted(4);
+}
+
+static void test_multipart_failure_is_aborted_sequential(void **state) {
+  (void)state;
+  multipart_failure_is_aborted(1);
 }
 
 static void test_wrong_secret(void **state) {
@@ -914,7 +935,9 @@ int main(void) {
       cmocka_unit_test(test_empty_object),
       cmocka_unit_test(test_list_continuation),
       cmocka_unit_test(test_multipart_50mib),
+      cmocka_unit_test(test_multipart_50mib_sequential),
       cmocka_unit_test(test_multipart_failure_is_aborted),
+      cmocka_unit_test(test_multipart_failure_is_aborted_sequential),
       cmocka_unit_test(test_wrong_secret),
       cmocka_unit_test(test_unknown_access_key),
       cmocka_unit_test(test_unknown_bucket),

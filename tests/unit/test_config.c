@@ -369,6 +369,7 @@ static void test_integers(void **state) {
     const char *name;
     const char *min, *max, *below, *above;
   } cases[] = {
+      {"S3_MULTIPART_CONCURRENCY", "1", "64", "0", "65"},
       {"S3_MAX_ATTEMPTS", "1", "20", "0", "21"},
       {"S3_RETRY_BASE_MS", "1", "60000", "0", "60001"},
       {"S3_RETRY_MAX_MS", "1", "600000", "0", "600001"},
@@ -407,6 +408,7 @@ static void test_s3_options_mapping(void **state) {
   assert_int_equal(so.insecure_skip_verify, 0);
   assert_int_equal(so.max_attempts, 0); /* provider default */
   assert_int_equal(so.multipart_threshold, 0);
+  assert_int_equal(so.multipart_concurrency, 0); /* provider default */
 
   const char *set[][2] = {
       {"S3_BUCKET", "bank-documents"}, {"S3_REGION", "eu-west-1"},
@@ -415,6 +417,7 @@ static void test_s3_options_mapping(void **state) {
       {"S3_SESSION_TOKEN", "tok"}, {"S3_ADDRESSING_STYLE", "virtual"},
       {"S3_CA_BUNDLE", "/etc/ca.pem"}, {"S3_VERIFY_TLS", "false"},
       {"S3_MULTIPART_THRESHOLD", "32M"}, {"S3_MULTIPART_PART_SIZE", "6M"},
+      {"S3_MULTIPART_CONCURRENCY", "9"},
       {"S3_MAX_ATTEMPTS", "7"}, {"S3_RETRY_BASE_MS", "50"},
       {"S3_RETRY_MAX_MS", "900"}, {"S3_CONNECT_TIMEOUT_MS", "1500"},
       {"S3_REQUEST_TIMEOUT_MS", "60000"}, {"S3_STALL_TIMEOUT_MS", "9000"},
@@ -434,6 +437,7 @@ static void test_s3_options_mapping(void **state) {
   assert_int_equal(so.insecure_skip_verify, 1);
   assert_int_equal(so.multipart_threshold, 32u << 20);
   assert_int_equal(so.multipart_part_size, 6u << 20);
+  assert_int_equal(so.multipart_concurrency, 9);
   assert_int_equal(so.max_attempts, 7);
   assert_int_equal(so.retry_base_ms, 50);
   assert_int_equal(so.retry_max_ms, 900);
@@ -641,7 +645,8 @@ static void test_dump_defaults(void **state) {
   const struct {
     const char *name;
     unsigned value;
-  } numbers[] = {{"S3_MAX_ATTEMPTS", DOCSTORE__S3_DEFAULT_ATTEMPTS},
+  } numbers[] = {{"S3_MULTIPART_CONCURRENCY", DOCSTORE__S3_DEFAULT_CONCURRENCY},
+                 {"S3_MAX_ATTEMPTS", DOCSTORE__S3_DEFAULT_ATTEMPTS},
                  {"S3_RETRY_BASE_MS", DOCSTORE__S3_DEFAULT_RETRY_BASE_MS},
                  {"S3_RETRY_MAX_MS", DOCSTORE__S3_DEFAULT_RETRY_MAX_MS},
                  {"S3_CONNECT_TIMEOUT_MS", DOCSTORE__S3_DEFAULT_CONNECT_MS},

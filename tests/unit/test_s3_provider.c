@@ -59,6 +59,69 @@ static void test_options_init(void **state) {
   assert_int_equal(docstore_s3_options_init(NULL, 1), DOCSTORE_EINVAL);
 }
 
+/* A version 1 table ends before multipart_concurrency: neither
+ * options_init nor the constructor may touch what follows it. */
+static void test_options_version(void **state) {
+  (void)state;
+  docstore_s3_options init = DOCSTORE_S3_OPTIONS_INIT;
+  assert_int_equal(DOCSTORE_S3_OPTIONS_VERSION, 2);
+  assert_int_equal(init.version, 2);
+  assert_int_equal(init.multipart_concurrency, 0);
+
+  docstore_s3_options o;
+  memset(&o, 0xab, sizeof(o));
+  assert_int_equal(docstore_s3_options_init(&o, 1), 0);
+  assert_int_equal(o.version, 1);
+  assert_null(o.bucket);
+  assert_int_equal(o.stall_min_bps, 0);
+  assert_int_equal(o.multipart_concurrency, 0xababababu); /* not written */
+  assert_int_equal(docstore_s3_options_init(&o, 0), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_s3_options_init(&o, 3), DOCSTORE_EINVAL);
+
+  /* The garbage after a version 1 table is not read: the default holds. */
+  o.bucket = "bank-documents";
+  o.access_key = "AKIDEXAMPLE";
+  o.secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  docstore__s3 *s3 = make(&o);
+  assert_int_equal(s3->concurrency, 4);
+  docstore__s3_free(s3);
+
+  /* Exactly a version 1 table's bytes (ASan sees any read past them). */
+  size_t v1_size = offsetof(docstore_s3_options, multipart_concurrency);
+  unsigned char *v1 = malloc(v1_size);
+  assert_non_null(v1);
+  assert_int_equal(docstore_s3_options_init((docstore_s3_options *)v1, 1), 0);
+  memcpy(v1, &o, v1_size); /* o: a version 1 table with credentials */
+  docstore_provider *p = NULL;
+  char errbuf[256];
+  assert_int_equal(docstore_s3_provider_new(&p, (docstore_s3_options *)v1,
+                                            errbuf, sizeof(errbuf)),
+                   0);
+  docstore_provider_free(p);
+  free(v1);
+
+  /* Version 2: 0 is the default, 1 sequential, at most 64. */
+  docstore__err err;
+  o = base_opts();
+  const unsigned int good[][2] = {{0, 4}, {1, 1}, {7, 7}, {64, 64}};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    o.multipart_concurrency = good[i][0];
+    s3 = make(&o);
+    assert_int_equal(s3->concurrency, good[i][1]);
+    docstore__s3_free(s3);
+  }
+  o.multipart_concurrency = 65;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "concurrency"));
+  o.multipart_concurrency = 0xababababu;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+  o = base_opts();
+  o.version = 3;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_EINVAL);
+  o.version = 0;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_EINVAL);
+}
+
 static void test_defaults(void **state) {
   (void)state;
   docstore_s3_options o = base_opts();
@@ -66,6 +129,7 @@ static void test_defaults(void **state) {
   assert_string_equal(s3->region, "us-east-1");
   assert_int_equal(s3->multipart_threshold, 16u * 1024 * 1024);
   assert_int_equal(s3->part_size, 8u * 1024 * 1024);
+  assert_int_equal(s3->concurrency, DOCSTORE__S3_DEFAULT_CONCURRENCY);
   assert_int_equal(s3->max_attempts, 4);
   assert_int_equal(s3->retry_base_ms, 100);
   assert_int_equal(s3->retry_max_ms, 5000);
@@ -371,6 +435,7 @@ static void test_provider_wrapper(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options_init),
+      cmocka_unit_test(test_options_version),
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_endpoint_custom_path_style),
       cmocka_unit_test(test_endpoint_default_port_not_in_host),

@@ -39,7 +39,7 @@ SONAME = "libdocstore.so.%d" % ABI_MAJOR
 # the library accepts an older version of every struct for ever.
 
 LOCAL_OPTIONS_VERSION = 1
-S3_OPTIONS_VERSION = 1
+S3_OPTIONS_VERSION = 2
 SERVICE_OPTIONS_VERSION = 1
 ENVELOPE_INFO_VERSION = 1
 OP_STATS_VERSION = 1
@@ -78,7 +78,8 @@ class S3Options(Structure):
                 ("max_attempts", c_uint), ("retry_base_ms", c_uint),
                 ("retry_max_ms", c_uint), ("connect_timeout_ms", c_uint),
                 ("request_timeout_ms", c_uint), ("stall_timeout_ms", c_uint),
-                ("stall_min_bps", c_uint)]
+                ("stall_min_bps", c_uint),
+                ("multipart_concurrency", c_uint)]  # version 2
 
 
 class ServiceOptions(Structure):

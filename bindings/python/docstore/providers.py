@@ -229,7 +229,8 @@ class S3StorageProvider(StorageProvider):
                  insecure_skip_verify=False, max_attempts=0,
                  retry_base_ms=0, retry_max_ms=0, connect_timeout_ms=0,
                  request_timeout_ms=0, stall_timeout_ms=0, stall_min_bps=0,
-                 multipart_threshold=0, multipart_part_size=0):
+                 multipart_threshold=0, multipart_part_size=0,
+                 multipart_concurrency=0):
         lib = _ffi.lib()
         o = _ffi.S3Options()
         _ffi.check(lib.docstore_s3_options_init(ctypes.byref(o),
@@ -252,6 +253,7 @@ class S3StorageProvider(StorageProvider):
         o.stall_min_bps = stall_min_bps
         o.multipart_threshold = multipart_threshold
         o.multipart_part_size = multipart_part_size
+        o.multipart_concurrency = multipart_concurrency
         out = ctypes.c_void_p()
         buf = _ffi.errbuf()
         try:

@@ -93,3 +93,20 @@ def test_s3_errors(s3_settings):
                          max_attempts=1)
     with pytest.raises(docstore.NoSuchBucketError):
         nobucket.get("tests/x")
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_multipart_concurrency(s3_settings, concurrency):
+    provider = _provider(s3_settings, multipart_threshold=5 << 20,
+                         multipart_part_size=5 << 20,
+                         multipart_concurrency=concurrency)
+    key = "tests/%s/multipart-c%d.bin" % (RUN, concurrency)
+    data = os.urandom(5 << 20) * 3 + b"tail"  # 4 parts
+    provider.put(key, data)
+    try:
+        assert provider.get(key) == data
+    finally:
+        provider.delete(key)
+    with pytest.raises(docstore.ConfigError) as info:
+        _provider(s3_settings, multipart_concurrency=65)
+    assert "concurrency" in info.value.message
