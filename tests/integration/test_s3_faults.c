@@ -400,6 +400,17 @@ static void mp_key(char *key, size_t size, const char *fault, const char *name,
   snprintf(key, size, "%s/%s-c%u.bin", fault, name, concurrency);
 }
 
+/* The upload of key was aborted once and left nothing behind: no open
+ * upload, no stored part, no object. */
+static void assert_aborted(conn *c, const char *key) {
+  assert_int_equal(seen("aborts", NULL, key), 1);
+  assert_int_equal(seen("open_uploads", NULL, key), 0);
+  assert_int_equal(seen("stored_parts", NULL, key), 0);
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
+  assert_int_equal(docstore_provider_head(c->p, key, &info),
+                   DOCSTORE_ENOTFOUND);
+}
+
 static void test_error_inside_200_complete_retried(void **state) {
   unsigned int cc = concurrency_of(state);
   docstore__s3_tuning tuning;
@@ -440,12 +451,7 @@ static void test_error_inside_200_complete_aborts(void **state) {
   assert_non_null(strstr(msg, "InternalError"));
   assert_non_null(strstr(msg, "completing the multipart upload"));
   assert_int_equal(seen("completes", NULL, key), 3);
-  assert_int_equal(seen("aborts", NULL, key), 1);
-  assert_int_equal(seen("open_uploads", NULL, key), 0);
-  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
-                               NULL};
-  assert_int_equal(docstore_provider_head(c.p, key, &info),
-                   DOCSTORE_ENOTFOUND);
+  assert_aborted(&c, key);
   docstore_provider_free(c.p);
 }
 
@@ -471,8 +477,7 @@ static void test_multipart_part_failure_aborts(void **state) {
   assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 1);
   assert_int_equal(itest_metric_retries(c.p, DOCSTORE_OP_PUT), 1);
   assert_int_equal(seen("completes", NULL, key), 0);
-  assert_int_equal(seen("aborts", NULL, key), 1);
-  assert_int_equal(seen("open_uploads", NULL, key), 0);
+  assert_aborted(&c, key);
 
   /* A refused Create leaves nothing to abort. */
   char key2[128];
@@ -506,13 +511,9 @@ static void test_part_failure_with_parts_in_flight(void **state) {
   assert_true(puts >= 2);
   assert_true(puts < 16); /* the failure stopped the upload */
   assert_int_equal(seen("completes", NULL, key), 0);
-  assert_int_equal(seen("aborts", NULL, key), 1);
   assert_int_equal(seen("requests", "DELETE", key), 1);
-  assert_int_equal(seen("open_uploads", NULL, key), 0);
-  assert_int_equal(seen("stored_parts", NULL, key), 0);
   assert_int_equal(seen("late_parts", NULL, key), 0); /* none after the abort */
-  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
-  assert_int_equal(docstore_provider_head(c.p, key, &info), DOCSTORE_ENOTFOUND);
+  assert_aborted(&c, key);
   docstore_provider_free(c.p);
 }
 
