@@ -204,8 +204,10 @@ typedef enum docstore_log_level {
 
 /**
  * Log callback, installed with docstore_set_log_callback().  May be called
- * from any thread that uses the library, concurrently: make it
- * thread-safe.
+ * from any thread that uses the library and from the library's own worker
+ * threads (those of a parallel multipart upload), concurrently: make it
+ * thread-safe, and do not make it wait for a thread that is itself inside a
+ * docstore call.
  * @param payload the pointer given to docstore_set_log_callback().
  * @param level   a #docstore_log_level.
  * @param message one line without a newline (at most 1023 bytes), valid
