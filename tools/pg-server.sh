@@ -12,7 +12,7 @@
 # durability: fsync, synchronous_commit and full_page_writes are off.
 #
 # Port: DOCSTORE_TEST_PG_PORT, else the port DIR was last started with, else
-# 54329. As root (CI), DIR is made owned by the `postgres` user and initdb and
+# 25432. As root (CI), DIR is made owned by the `postgres` user and initdb and
 # pg_ctl run as that user (every parent folder of DIR must be searchable by it);
 # as another user they run as that user. initdb/pg_ctl come from PATH or the
 # newest /usr/lib/postgresql/*/bin.
@@ -87,7 +87,7 @@ cmd_start() {
     t0=$(date +%s.%N)
     find_bin
     v=${DOCSTORE_TEST_PG_PORT:-$(state_get DOCSTORE_TEST_PG_PORT)}
-    PORT=${v:-54329}
+    PORT=${v:-25432}
     [[ $PORT =~ ^[0-9]+$ ]] || die "bad port: $PORT"
 
     if [ "$(id -u)" = 0 ]; then

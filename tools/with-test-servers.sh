@@ -38,10 +38,12 @@ export DOCSTORE_TEST_S3_TLS=${DOCSTORE_TEST_S3_TLS:-1}
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # name=default of every port the servers use.
+# All below Linux's ephemeral range (32768-60999), where any outgoing
+# connection could take a port between our check and the server's bind.
 PORT_VARS=(DOCSTORE_TEST_S3_PORT=18080 DOCSTORE_TEST_S3_TLS_PORT=18443
     DOCSTORE_TEST_SWIFT_OBJECT_PORT=16210 DOCSTORE_TEST_SWIFT_CONTAINER_PORT=16211
     DOCSTORE_TEST_SWIFT_ACCOUNT_PORT=16212 DOCSTORE_TEST_MEMCACHED_PORT=21211
-    DOCSTORE_TEST_PG_PORT=54329)
+    DOCSTORE_TEST_PG_PORT=25432)
 
 pick_ports() {
     local kv name any_set=0 k busy

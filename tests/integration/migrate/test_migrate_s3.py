@@ -7,6 +7,7 @@ import json
 import os
 import random
 import signal
+import shutil
 import socket
 import subprocess
 import time
@@ -57,7 +58,10 @@ def no_migrator(db):
 
 def free_base(n=6):
     for _ in range(200):
-        base = random.randrange(30000, 45000, 10)
+        # Below Linux's ephemeral range (32768-60999): a port there that is
+        # free now can be taken by any client's outgoing connection before
+        # Swift binds it.
+        base = random.randrange(22000, 32000, 10)
         ok = True
         for p in range(base, base + n):
             with socket.socket() as s:
@@ -76,13 +80,25 @@ class PrivateS3:
         self.dir = d
         self.tool = os.path.join(os.environ.get("DOCSTORE_TEST_TOOLS_DIR",
                                                 os.path.join(migfix.SOURCE_DIR, "tools")), "s3-server.sh")
-        b = free_base()
-        self.env = {**os.environ, "DOCSTORE_TEST_S3_TLS": "0", "DOCSTORE_TEST_S3_PORT": str(b),
-                    "DOCSTORE_TEST_S3_TLS_PORT": str(b + 1), "DOCSTORE_TEST_SWIFT_OBJECT_PORT": str(b + 2),
-                    "DOCSTORE_TEST_SWIFT_CONTAINER_PORT": str(b + 3),
-                    "DOCSTORE_TEST_SWIFT_ACCOUNT_PORT": str(b + 4),
-                    "DOCSTORE_TEST_MEMCACHED_PORT": str(b + 5)}
-        self.start()
+        # Another process may still take a port between the check and the
+        # bind: try a few sets of ports before giving up.
+        for attempt in range(3):
+            b = free_base()
+            self.env = {**os.environ, "DOCSTORE_TEST_S3_TLS": "0", "DOCSTORE_TEST_S3_PORT": str(b),
+                        "DOCSTORE_TEST_S3_TLS_PORT": str(b + 1), "DOCSTORE_TEST_SWIFT_OBJECT_PORT": str(b + 2),
+                        "DOCSTORE_TEST_SWIFT_CONTAINER_PORT": str(b + 3),
+                        "DOCSTORE_TEST_SWIFT_ACCOUNT_PORT": str(b + 4),
+                        "DOCSTORE_TEST_MEMCACHED_PORT": str(b + 5)}
+            try:
+                self.start()
+                break
+            except subprocess.CalledProcessError:
+                subprocess.run([self.tool, "stop", d], check=False, timeout=120,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if attempt == 2:
+                    raise
+                shutil.rmtree(d, ignore_errors=True)
+                os.makedirs(d)
         out = subprocess.run([self.tool, "env", d], capture_output=True, check=True).stdout.decode()
         self.vars = dict(line[len("export "):].split("=", 1) for line in out.splitlines()
                          if line.startswith("export S3_"))
