@@ -32,9 +32,11 @@ int docstore_s3_options_init(docstore_s3_options *opts, unsigned int version) {
   return 0;
 }
 
+/* The same rule as the S3_REGION setting (src/config/config.c), so a
+ * region the configuration accepts is never refused here. */
 static int valid_region(const char *r) {
   size_t n = strlen(r);
-  if (n == 0 || n > 32)
+  if (n == 0 || n > 64)
     return 0;
   for (; *r; r++)
     if (!(islower((unsigned char)*r) || isdigit((unsigned char)*r) ||
