@@ -74,8 +74,8 @@ typedef struct bench_row {
   const char *unit;
   double value;
   double ops_per_s;
-  double cpu_us_per_op;  /* 0: not measured */
-  double peak_rss_mib;   /* 0: not measured */
+  double cpu_us_per_op; /* 0: not measured */
+  double peak_rss_mib;  /* 0: not measured */
   size_t iterations;
   size_t bytes_per_op;   /* 0: not a throughput row */
   int per_cpu_second;    /* 1: rates per CPU-second, else per wall second */
@@ -91,17 +91,16 @@ typedef struct bench_report {
   bench_row rows[BENCH_MAX_ROWS];
   size_t nrows;
   char openssl_version[128];
-  double ossl_aes_4k;  /* bytes/s, AES-256-GCM on 4096-byte blocks */
-  double ossl_aes_1m;  /* bytes/s, on 1 MiB blocks */
-  double ossl_rsa_sign; /* RSA-2048 private ops/s */
+  double ossl_aes_4k;     /* bytes/s, AES-256-GCM on 4096-byte blocks */
+  double ossl_aes_1m;     /* bytes/s, on 1 MiB blocks */
+  double ossl_rsa_sign;   /* RSA-2048 private ops/s */
   double ossl_rsa_verify; /* RSA-2048 public ops/s */
   double keygen_ms;
   char loadavg[16]; /* 1-minute load average when the run started */
 } bench_report;
 
 static bench_row *report_add(bench_report *r, const char *section,
-                             const char *unit)
-{
+                             const char *unit) {
   bench_row *row;
 
   if (r->nrows == BENCH_MAX_ROWS) {
@@ -117,8 +116,7 @@ static bench_row *report_add(bench_report *r, const char *section,
 
 /* ------------------------------------------------------------ timing */
 
-static double now_s(void)
-{
+static double now_s(void) {
   struct timespec ts;
 
   if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
@@ -127,8 +125,7 @@ static double now_s(void)
 }
 
 /* CPU time of the whole process (all threads, user + system). */
-static double cpu_s(void)
-{
+static double cpu_s(void) {
   struct timespec ts;
   struct rusage ru;
 
@@ -150,8 +147,7 @@ typedef struct bench_timing {
 
 /* Call fn until `seconds` have passed and at least min_iters calls ran. */
 static int bench_run(bench_timing *out, bench_op_fn fn, void *ctx,
-                     double seconds, size_t min_iters)
-{
+                     double seconds, size_t min_iters) {
   double t0 = now_s(), c0 = cpu_s();
   size_t i = 0;
   int rc;
@@ -172,14 +168,12 @@ static int bench_run(bench_timing *out, bench_op_fn fn, void *ctx,
 }
 
 /* What is being measured, on a terminal only (stderr). */
-static void progress(const char *what)
-{
+static void progress(const char *what) {
   if (isatty(STDERR_FILENO))
     fprintf(stderr, "docstore_bench: measuring %s...\n", what);
 }
 
-static int fail(const char *what, int rc, const char *detail)
-{
+static int fail(const char *what, int rc, const char *detail) {
   fprintf(stderr, "docstore_bench: %s failed: %s (%s)%s%s\n", what,
           docstore_strerror(rc), docstore_error_name(rc),
           detail && *detail ? ": " : "", detail ? detail : "");
@@ -187,8 +181,7 @@ static int fail(const char *what, int rc, const char *detail)
 }
 
 /* Deterministic filler (xorshift64): documents need not be secret here. */
-static void fill(uint8_t *buf, size_t len, uint64_t seed)
-{
+static void fill(uint8_t *buf, size_t len, uint64_t seed) {
   uint64_t x = seed | 1;
   size_t i;
 
@@ -200,8 +193,7 @@ static void fill(uint8_t *buf, size_t len, uint64_t seed)
   }
 }
 
-static const char *size_name(size_t size, char *buf, size_t len)
-{
+static const char *size_name(size_t size, char *buf, size_t len) {
   if (size >= MIB && size % MIB == 0)
     snprintf(buf, len, "%zu MiB", size / MIB);
   else if (size >= KIB && size % KIB == 0)
@@ -214,8 +206,7 @@ static const char *size_name(size_t size, char *buf, size_t len)
 /* ------------------------------------------------------- peak memory */
 
 /* Reset the kernel's peak-RSS mark (Linux >= 4.0); 0 on success. */
-static int peak_rss_reset(void)
-{
+static int peak_rss_reset(void) {
   int fd = open("/proc/self/clear_refs", O_WRONLY);
   ssize_t n;
 
@@ -227,8 +218,7 @@ static int peak_rss_reset(void)
 }
 
 /* Peak RSS in MiB since the last reset (VmHWM), else since start. */
-static double peak_rss_mib(void)
-{
+static double peak_rss_mib(void) {
   FILE *f = fopen("/proc/self/status", "r");
   char line[256];
   long kib = -1;
@@ -250,8 +240,7 @@ static double peak_rss_mib(void)
 /* ------------------------------------------------- openssl reference */
 
 /* Run a command and return its whole stdout (malloc'd), NULL on failure. */
-static char *run_capture(const char *cmd)
-{
+static char *run_capture(const char *cmd) {
   FILE *p = popen(cmd, "r");
   char *buf = NULL, *tmp;
   size_t len = 0, cap = 0, n;
@@ -284,8 +273,7 @@ static char *run_capture(const char *cmd)
 }
 
 /* `openssl speed -mr` AES line: "+F:<n>:AES-256-GCM:<bytes per second>". */
-static double parse_ossl_aes(const char *out)
-{
+static double parse_ossl_aes(const char *out) {
   const char *line = out;
 
   while (line && *line) {
@@ -306,8 +294,7 @@ static double parse_ossl_aes(const char *out)
 }
 
 /* RSA line: "+F2:<n>:<bits>:<sign/s>:<verify/s>". */
-static void parse_ossl_rsa(const char *out, double *sign, double *verify)
-{
+static void parse_ossl_rsa(const char *out, double *sign, double *verify) {
   const char *line = strstr(out, "+F2:");
   char *end;
   int field;
@@ -326,8 +313,7 @@ static void parse_ossl_rsa(const char *out, double *sign, double *verify)
     *verify = strtod(end + 1, NULL);
 }
 
-static void openssl_reference(bench_report *r, const bench_opts *o)
-{
+static void openssl_reference(bench_report *r, const bench_opts *o) {
   char cmd[512];
   char *out;
   int secs = o->quick ? 1 : 2;
@@ -368,8 +354,7 @@ static void openssl_reference(bench_report *r, const bench_opts *o)
 }
 
 /* Fill in the openssl columns of the local-mode rows. */
-static void openssl_attach(bench_report *r)
-{
+static void openssl_attach(bench_report *r) {
   size_t i;
 
   for (i = 0; i < r->nrows; i++) {
@@ -386,7 +371,8 @@ static void openssl_attach(bench_report *r)
         row->model = bytes / (bytes / aes + 1.0 / rsa) / 1e6;
     } else if (strcmp(row->section, "rsa") == 0) {
       int unwrap = strncmp(row->label, "unwrap", 6) == 0;
-      row->ref_name = unwrap ? "openssl rsa2048 sign/s" : "openssl rsa2048 verify/s";
+      row->ref_name =
+          unwrap ? "openssl rsa2048 sign/s" : "openssl rsa2048 verify/s";
       row->ref = unwrap ? r->ossl_rsa_sign : r->ossl_rsa_verify;
     }
   }
@@ -403,8 +389,7 @@ typedef struct envelope_ctx {
   docstore_doc_id doc;
 } envelope_ctx;
 
-static int op_seal(void *vctx, size_t i)
-{
+static int op_seal(void *vctx, size_t i) {
   envelope_ctx *c = vctx;
   char *env = NULL;
   size_t env_len = 0;
@@ -419,16 +404,15 @@ static int op_seal(void *vctx, size_t i)
   return 0;
 }
 
-static int op_open(void *vctx, size_t i)
-{
+static int op_open(void *vctx, size_t i) {
   envelope_ctx *c = vctx;
   uint8_t *pt = NULL;
   size_t pt_len = 0;
   int rc;
 
   (void)i;
-  rc = docstore_envelope_open(&pt, &pt_len, c->kr, c->envelope,
-                              c->envelope_len, &c->doc);
+  rc = docstore_envelope_open(&pt, &pt_len, c->kr, c->envelope, c->envelope_len,
+                              &c->doc);
   if (rc < 0)
     return fail("docstore_envelope_open", rc, docstore_last_errmsg());
   if (pt_len != c->len || (pt_len && memcmp(pt, c->plaintext, pt_len) != 0)) {
@@ -449,8 +433,7 @@ static int op_open(void *vctx, size_t i)
  */
 static bench_row *add_timed_row(bench_report *r, const char *section,
                                 const bench_timing *t, size_t bytes_per_op,
-                                const char *label)
-{
+                                const char *label) {
   bench_row *row = report_add(r, section, bytes_per_op ? "MB/s" : "ops/s");
   int per_cpu = strcmp(section, "envelope") == 0 || strcmp(section, "rsa") == 0;
 
@@ -472,8 +455,7 @@ static bench_row *add_timed_row(bench_report *r, const char *section,
  * throughput (section "envelope", rows in MB/s).
  */
 static int bench_envelope_size(bench_report *r, const bench_opts *o,
-                               const docstore_keyring *kr, size_t size)
-{
+                               const docstore_keyring *kr, size_t size) {
   const int rsa = size == 0;
   const char *section = rsa ? "rsa" : "envelope";
   envelope_ctx c;
@@ -539,8 +521,7 @@ typedef struct store_ctx {
 #define BENCH_USER "bench"
 
 /* Seal one 4 KiB document per slot under kr; the service is set later. */
-static int store_ctx_init(store_ctx *c, const docstore_keyring *kr)
-{
+static int store_ctx_init(store_ctx *c, const docstore_keyring *kr) {
   uint8_t pt[4096];
   char file_id[32];
   docstore_doc_id doc;
@@ -553,16 +534,15 @@ static int store_ctx_init(store_ctx *c, const docstore_keyring *kr)
   doc.user_id = BENCH_USER;
   for (i = 0; i < BENCH_SLOTS; i++) {
     snprintf(file_id, sizeof(file_id), "bench%zu", i);
-    rc = docstore_envelope_seal(&c->envelopes[i], &c->envelope_lens[i], kr,
-                                pt, sizeof(pt), &doc);
+    rc = docstore_envelope_seal(&c->envelopes[i], &c->envelope_lens[i], kr, pt,
+                                sizeof(pt), &doc);
     if (rc < 0)
       return fail("docstore_envelope_seal", rc, docstore_last_errmsg());
   }
   return 0;
 }
 
-static int op_store_retrieve(void *vctx, size_t i)
-{
+static int op_store_retrieve(void *vctx, size_t i) {
   store_ctx *c = vctx;
   size_t slot = i % BENCH_SLOTS;
   char file_id[32];
@@ -598,8 +578,7 @@ static int op_store_retrieve(void *vctx, size_t i)
 
 /* Delete what op_store_retrieve left and free the envelopes; returns the
  * first failure. */
-static int store_ctx_cleanup(store_ctx *c)
-{
+static int store_ctx_cleanup(store_ctx *c) {
   int rc = 0, r;
   size_t i;
 
@@ -615,8 +594,7 @@ static int store_ctx_cleanup(store_ctx *c)
 }
 
 static int rm_entry(const char *path, const struct stat *st, int type,
-                    struct FTW *ftw)
-{
+                    struct FTW *ftw) {
   (void)st;
   (void)type;
   (void)ftw;
@@ -627,8 +605,7 @@ static int rm_entry(const char *path, const struct stat *st, int type,
 }
 
 static int bench_local_store(bench_report *r, const bench_opts *o,
-                             docstore_keyring *kr, int fsync_on)
-{
+                             docstore_keyring *kr, int fsync_on) {
   docstore_local_options lo = DOCSTORE_LOCAL_OPTIONS_INIT;
   docstore_provider *prov = NULL;
   store_ctx c;
@@ -671,8 +648,7 @@ done:
   return rc;
 }
 
-static int make_keyring(bench_report *r, docstore_keyring **out)
-{
+static int make_keyring(bench_report *r, docstore_keyring **out) {
   char *pub = NULL, *priv = NULL;
   char errbuf[256];
   docstore_keyring *kr = NULL;
@@ -702,8 +678,7 @@ done:
   return rc;
 }
 
-static int bench_local(bench_report *r, const bench_opts *o)
-{
+static int bench_local(bench_report *r, const bench_opts *o) {
   static const size_t sizes[] = {4 * KIB, 1 * MIB, 64 * MIB};
   docstore_keyring *kr = NULL;
   size_t i;
@@ -731,8 +706,7 @@ done:
 /* ---------------------------------------------------------- S3 mode */
 
 /* Number after "key": in a flat JSON object; 0 when absent or null. */
-static double json_number(const char *json, const char *key)
-{
+static double json_number(const char *json, const char *key) {
   char pat[80];
   const char *p;
 
@@ -745,8 +719,7 @@ static double json_number(const char *json, const char *key)
   return strtod(p, NULL);
 }
 
-static const char *find_reference(const bench_opts *o, char *buf, size_t len)
-{
+static const char *find_reference(const bench_opts *o, char *buf, size_t len) {
   static const char *const rel[] = {"../bench/s3_reference.py",
                                     "../../bench/s3_reference.py",
                                     "../share/docstore/s3_reference.py"};
@@ -786,8 +759,7 @@ typedef struct transfer_ctx {
   size_t back_len;
 } transfer_ctx;
 
-static int op_upload(void *vctx, size_t i)
-{
+static int op_upload(void *vctx, size_t i) {
   transfer_ctx *x = vctx;
   int rc = docstore_provider_put(x->prov, x->key, x->data, x->len);
 
@@ -797,8 +769,7 @@ static int op_upload(void *vctx, size_t i)
                 : 0;
 }
 
-static int op_download(void *vctx, size_t i)
-{
+static int op_download(void *vctx, size_t i) {
   transfer_ctx *x = vctx;
   int rc;
 
@@ -813,8 +784,7 @@ static int op_download(void *vctx, size_t i)
 
 /* One timed transfer: a row with MB/s, CPU time and peak RSS. */
 static int bench_transfer(bench_report *r, bench_row **out, bench_op_fn fn,
-                          transfer_ctx *x, const char *label)
-{
+                          transfer_ctx *x, const char *label) {
   bench_timing t;
   int rc;
 
@@ -827,8 +797,7 @@ static int bench_transfer(bench_report *r, bench_row **out, bench_op_fn fn,
   return 0;
 }
 
-static int bench_s3(bench_report *r, const bench_opts *o)
-{
+static int bench_s3(bench_report *r, const bench_opts *o) {
   docstore_config *cfg = NULL;
   docstore_service *svc = NULL;
   docstore_keyring *kr = NULL;
@@ -948,8 +917,7 @@ done:
 
 /* ------------------------------------------------------------ output */
 
-static void fmt_num(char *buf, size_t len, double v)
-{
+static void fmt_num(char *buf, size_t len, double v) {
   if (v <= 0)
     snprintf(buf, len, "n/a");
   else if (v >= 100)
@@ -960,24 +928,21 @@ static void fmt_num(char *buf, size_t len, double v)
     snprintf(buf, len, "%.3f", v);
 }
 
-static void fmt_ratio(char *buf, size_t len, double a, double b)
-{
+static void fmt_ratio(char *buf, size_t len, double a, double b) {
   if (a <= 0 || b <= 0)
     snprintf(buf, len, "n/a");
   else
     snprintf(buf, len, "%.2f", a / b);
 }
 
-static void print_json_num(const char *name, double v, int comma)
-{
+static void print_json_num(const char *name, double v, int comma) {
   if (v > 0)
     printf("\"%s\": %.6g%s", name, v, comma ? ", " : "");
   else
     printf("\"%s\": null%s", name, comma ? ", " : "");
 }
 
-static void print_json(const bench_report *r, const bench_opts *o)
-{
+static void print_json(const bench_report *r, const bench_opts *o) {
   size_t i;
 
   printf("{\"version\": \"%s\", \"mode\": \"%s\", \"quick\": %s, "
@@ -1015,15 +980,14 @@ static void print_json(const bench_report *r, const bench_opts *o)
     print_json_num("reference_cpu_us_per_op", row->ref_cpu_us_per_op, 1);
     print_json_num("reference_peak_rss_mib", row->ref_peak_rss_mib, 1);
     print_json_num("model_value", row->model, 1);
-    print_json_num("ratio_to_model", row->model > 0 ? row->value / row->model
-                                                    : 0, 0);
+    print_json_num("ratio_to_model",
+                   row->model > 0 ? row->value / row->model : 0, 0);
     printf("}");
   }
   printf("\n]}\n");
 }
 
-static void print_header(const bench_report *r, const bench_opts *o)
-{
+static void print_header(const bench_report *r, const bench_opts *o) {
   char cpu[128] = "unknown CPU";
   char line[256];
   FILE *f = fopen("/proc/cpuinfo", "r");
@@ -1042,8 +1006,8 @@ static void print_header(const bench_report *r, const bench_opts *o)
   printf("machine: %s, %ld CPUs, load average %s at the start\n", cpu,
          sysconf(_SC_NPROCESSORS_ONLN), r->loadavg);
   if (!o->s3)
-    printf("openssl: %s\n", r->openssl_version[0] ? r->openssl_version
-                                                   : "not available");
+    printf("openssl: %s\n",
+           r->openssl_version[0] ? r->openssl_version : "not available");
   printf("each figure measured for ~%.2f s; MB = 10^6 bytes; ratio = "
          "ours / reference\n",
          o->seconds);
@@ -1053,8 +1017,7 @@ static void print_header(const bench_report *r, const bench_opts *o)
   printf("RSA-2048 key generation: %.0f ms\n", r->keygen_ms);
 }
 
-static void print_table(const bench_report *r, const bench_opts *o)
-{
+static void print_table(const bench_report *r, const bench_opts *o) {
   char v[32], ref[32], ratio[32], model[32], mratio[32], cpu[32], rcpu[32],
       cratio[32], rss[32], rrss[32];
   size_t i;
@@ -1084,7 +1047,8 @@ static void print_table(const bench_report *r, const bench_opts *o)
         printf("  %-34s %10s %12s %12s\n", "operation", "ops/s", "ms/op",
                "CPU us/op");
       } else {
-        printf("S3 (same server; reference: boto3 via bench/s3_reference.py)\n");
+        printf(
+            "S3 (same server; reference: boto3 via bench/s3_reference.py)\n");
         printf("  %-38s %9s %9s %6s %10s %10s %6s %8s %8s %6s\n", "operation",
                "ours", "boto3", "ratio", "CPU us", "boto3 CPU", "ratio",
                "RSS MiB", "boto3", "ratio");
@@ -1140,8 +1104,7 @@ static void print_table(const bench_report *r, const bench_opts *o)
 /* -------------------------------------------------------------- main */
 
 /* The 1-minute load average: figures taken on a busy machine are low. */
-static void read_loadavg(char *buf, size_t len)
-{
+static void read_loadavg(char *buf, size_t len) {
   FILE *f = fopen("/proc/loadavg", "r");
 
   snprintf(buf, len, "?");
@@ -1152,8 +1115,7 @@ static void read_loadavg(char *buf, size_t len)
   }
 }
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
   fprintf(f,
           "usage: docstore_bench [--quick] [--json] [--dir DIR]\n"
           "       docstore_bench --s3 [--quick] [--json] [--size-mib N]\n"
@@ -1170,8 +1132,7 @@ static void usage(FILE *f)
           "environment: OPENSSL (openssl binary for the reference figures)\n");
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   bench_opts o;
   static bench_report report;
   const char *tmp = getenv("TMPDIR");

@@ -36,8 +36,7 @@ typedef struct mem_store {
 } mem_store;
 
 /* The object under key, or NULL; the caller holds the lock. */
-static mem_object *mem_find(mem_store *m, const char *key)
-{
+static mem_object *mem_find(mem_store *m, const char *key) {
   mem_object *o;
 
   for (o = m->head; o; o = o->next)
@@ -47,8 +46,7 @@ static mem_object *mem_find(mem_store *m, const char *key)
 }
 
 static int mem_put(void *payload, const char *key, const uint8_t *data,
-                   size_t len, docstore_errinfo *err)
-{
+                   size_t len, docstore_errinfo *err) {
   mem_store *m = payload;
   mem_object *o;
   uint8_t *copy = malloc(len ? len : 1);
@@ -76,8 +74,7 @@ static int mem_put(void *payload, const char *key, const uint8_t *data,
 }
 
 static int mem_get(void *payload, const char *key, docstore_sink_cb sink,
-                   void *sink_payload, docstore_errinfo *err)
-{
+                   void *sink_payload, docstore_errinfo *err) {
   mem_store *m = payload;
   mem_object *o;
   int rc;
@@ -95,8 +92,7 @@ static int mem_get(void *payload, const char *key, docstore_sink_cb sink,
 }
 
 static int mem_head(void *payload, const char *key, docstore_object_info *info,
-                    docstore_errinfo *err)
-{
+                    docstore_errinfo *err) {
   mem_store *m = payload;
   mem_object *o;
 
@@ -104,11 +100,11 @@ static int mem_head(void *payload, const char *key, docstore_object_info *info,
   if ((o = mem_find(m, key)) != NULL)
     info->size = o->len;
   pthread_mutex_unlock(&m->lock);
-  return o ? 0 : docstore_errinfo_set(err, DOCSTORE_ENOTFOUND, "no such object");
+  return o ? 0
+           : docstore_errinfo_set(err, DOCSTORE_ENOTFOUND, "no such object");
 }
 
-static int mem_del(void *payload, const char *key, docstore_errinfo *err)
-{
+static int mem_del(void *payload, const char *key, docstore_errinfo *err) {
   mem_store *m = payload;
   mem_object **pp, *o;
 
@@ -129,8 +125,7 @@ static int mem_del(void *payload, const char *key, docstore_errinfo *err)
 }
 
 static int mem_list(void *payload, const char *prefix, docstore_list_cb cb,
-                    void *list_payload, docstore_errinfo *err)
-{
+                    void *list_payload, docstore_errinfo *err) {
   mem_store *m = payload;
   docstore_object_info info;
   mem_object *o;
@@ -152,8 +147,7 @@ static int mem_list(void *payload, const char *prefix, docstore_list_cb cb,
   return rc ? DOCSTORE_ECANCELED : 0;
 }
 
-static void mem_free(void *payload)
-{
+static void mem_free(void *payload) {
   mem_store *m = payload;
   mem_object *o, *next;
 
@@ -170,8 +164,7 @@ static void mem_free(void *payload)
 }
 
 /* A provider around a new, empty memory store. */
-static int memory_provider_new(docstore_provider **out)
-{
+static int memory_provider_new(docstore_provider **out) {
   docstore_provider_ops ops;
   mem_store *m;
   int rc;
@@ -197,16 +190,14 @@ static int memory_provider_new(docstore_provider **out)
 
 /* ------------------------------------------------------- using it */
 
-static int fail(const char *what, int rc, const char *detail)
-{
+static int fail(const char *what, int rc, const char *detail) {
   fprintf(stderr, "custom_provider: %s: %s (%s)%s%s\n", what,
           docstore_strerror(rc), docstore_error_name(rc),
           detail && *detail ? ": " : "", detail ? detail : "");
   return 1;
 }
 
-static int print_object(void *payload, const docstore_object_info *info)
-{
+static int print_object(void *payload, const docstore_object_info *info) {
   size_t *count = payload;
 
   printf("  %s (%llu bytes)\n", info->key, (unsigned long long)info->size);
@@ -214,8 +205,7 @@ static int print_object(void *payload, const docstore_object_info *info)
   return 0;
 }
 
-static int list_all(docstore_service *svc, size_t *count)
-{
+static int list_all(docstore_service *svc, size_t *count) {
   int rc;
 
   *count = 0;
@@ -225,8 +215,7 @@ static int list_all(docstore_service *svc, size_t *count)
   return 0;
 }
 
-int main(void)
-{
+int main(void) {
   static const struct {
     const char *file_id, *filename, *user_id, *text;
   } docs[] = {
@@ -278,8 +267,7 @@ int main(void)
              svc, &paths[i], docs[i].file_id, docs[i].filename,
              (const uint8_t *)docs[i].text, strlen(docs[i].text),
              docs[i].user_id)) < 0) {
-      fail("docstore_service_store_document", rc,
-           docstore_service_errmsg(svc));
+      fail("docstore_service_store_document", rc, docstore_service_errmsg(svc));
       goto done;
     }
     printf("stored %s -> %s\n", docs[i].filename, paths[i]);
@@ -353,6 +341,7 @@ done:
   docstore_service_free(svc); /* calls mem_free through the provider */
   docstore_provider_free(prov);
   docstore_keyring_free(kr);
-  printf("%s\n", status == 0 ? "custom_provider: OK" : "custom_provider: FAILED");
+  printf("%s\n",
+         status == 0 ? "custom_provider: OK" : "custom_provider: FAILED");
   return status;
 }

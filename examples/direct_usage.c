@@ -22,8 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(const char *what, int rc, const char *detail)
-{
+static int fail(const char *what, int rc, const char *detail) {
   fprintf(stderr, "direct_usage: %s: %s (%s)%s%s\n", what,
           docstore_strerror(rc), docstore_error_name(rc),
           detail && *detail ? ": " : "", detail ? detail : "");
@@ -34,8 +33,7 @@ static int fail(const char *what, int rc, const char *detail)
  * The backend encrypts a document before handing it to the storage
  * service (its `encrypted_data`).  Here: a key pair made on the spot.
  */
-static int make_envelope(char **out, size_t *out_len)
-{
+static int make_envelope(char **out, size_t *out_len) {
   static const char document[] = "%PDF-1.4 document 123 of user 456\n";
   docstore_doc_id doc = {"123", "456"};
   docstore_keyring *kr = NULL;
@@ -54,8 +52,7 @@ static int make_envelope(char **out, size_t *out_len)
     fail("docstore_keyring_add_public_pem", rc, docstore_keyring_errmsg(kr));
     goto done;
   }
-  if ((rc = docstore_envelope_seal(out, out_len, kr,
-                                   (const uint8_t *)document,
+  if ((rc = docstore_envelope_seal(out, out_len, kr, (const uint8_t *)document,
                                    sizeof(document) - 1, &doc)) < 0) {
     fail("docstore_envelope_seal", rc, docstore_last_errmsg());
     goto done;
@@ -67,8 +64,7 @@ done:
   return rc < 0 ? 1 : 0;
 }
 
-int main(void)
-{
+int main(void) {
   docstore_config *cfg = NULL;
   docstore_service *svc;
   char *envelope = NULL, *path = NULL, *back = NULL, *url = NULL;

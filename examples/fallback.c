@@ -2,8 +2,8 @@
  * fallback: the seed's "Graceful Fallback".
  *
  *   try:
- *       encrypted_data = await storage_service.retrieve_encrypted_document(path)
- *   except Exception as e:
+ *       encrypted_data = await
+ * storage_service.retrieve_encrypted_document(path) except Exception as e:
  *       logger.warning(f"Failed to retrieve from storage: {e}")
  *       if os.path.exists(attachment.filepath):
  *           with open(attachment.filepath, "rb") as f: ...
@@ -35,8 +35,7 @@
 
 #define LEGACY_PATH "legacy/7_passport.json" /* relative to WORK_DIR */
 
-static int fail(const char *what, int rc, const char *detail)
-{
+static int fail(const char *what, int rc, const char *detail) {
   fprintf(stderr, "fallback: %s: %s (%s)%s%s\n", what, docstore_strerror(rc),
           docstore_error_name(rc), detail && *detail ? ": " : "",
           detail ? detail : "");
@@ -44,8 +43,7 @@ static int fail(const char *what, int rc, const char *detail)
 }
 
 /* The library's log lines, shown as they come; remembers the fallback. */
-static void on_log(void *payload, int level, const char *message)
-{
+static void on_log(void *payload, int level, const char *message) {
   int *fell_back = payload;
   static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
@@ -57,39 +55,33 @@ static void on_log(void *payload, int level, const char *message)
 
 /* ---- a provider that is always down (used when S3 is not built in) */
 
-static int down(docstore_errinfo *err)
-{
+static int down(docstore_errinfo *err) {
   return docstore_errinfo_set(err, DOCSTORE_ECONNECT,
                               "connection refused (simulated outage)");
 }
 static int down_put(void *p, const char *key, const uint8_t *data, size_t len,
-                    docstore_errinfo *err)
-{
+                    docstore_errinfo *err) {
   (void)p, (void)key, (void)data, (void)len;
   return down(err);
 }
 static int down_get(void *p, const char *key, docstore_sink_cb sink,
-                    void *sink_payload, docstore_errinfo *err)
-{
+                    void *sink_payload, docstore_errinfo *err) {
   (void)p, (void)key, (void)sink, (void)sink_payload;
   return down(err);
 }
 static int down_head(void *p, const char *key, docstore_object_info *info,
-                     docstore_errinfo *err)
-{
+                     docstore_errinfo *err) {
   (void)p, (void)key, (void)info;
   return down(err);
 }
-static int down_del(void *p, const char *key, docstore_errinfo *err)
-{
+static int down_del(void *p, const char *key, docstore_errinfo *err) {
   (void)p, (void)key;
   return down(err);
 }
 static void down_free(void *p) { (void)p; }
 
 /* An object store that cannot be reached. */
-static int unreachable_store(docstore_provider **out)
-{
+static int unreachable_store(docstore_provider **out) {
   docstore_s3_options s3 = DOCSTORE_S3_OPTIONS_INIT;
   docstore_provider_ops ops;
   char err[256];
@@ -104,8 +96,7 @@ static int unreachable_store(docstore_provider **out)
   s3.connect_timeout_ms = 2000;
   rc = docstore_s3_provider_new(out, &s3, err, sizeof(err));
   if (rc == 0) {
-    printf("object store: S3 at %s (nothing listens there)\n",
-           s3.endpoint_url);
+    printf("object store: S3 at %s (nothing listens there)\n", s3.endpoint_url);
     return 0;
   }
   if (rc != DOCSTORE_EUNSUPPORTED)
@@ -129,8 +120,7 @@ static int unreachable_store(docstore_provider **out)
 }
 
 /* Write the legacy file: what the old backend left at attachment.filepath */
-static int write_legacy(const char *work, const char *envelope, size_t len)
-{
+static int write_legacy(const char *work, const char *envelope, size_t len) {
   char path[4096];
   FILE *f;
 
@@ -156,8 +146,7 @@ static int write_legacy(const char *work, const char *envelope, size_t len)
   return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   static const char document[] = "%PDF-1.4 passport of customer 123\n";
   char tmpl[] = "/tmp/docstore-fallback-XXXXXX";
   const char *work = argc > 1 ? argv[1] : NULL;
@@ -166,8 +155,7 @@ int main(int argc, char **argv)
   docstore_keyring *kr = NULL;
   docstore_provider *prov = NULL;
   docstore_service *svc = NULL;
-  char *pub = NULL, *priv = NULL, *envelope = NULL, *path = NULL,
-       *back = NULL;
+  char *pub = NULL, *priv = NULL, *envelope = NULL, *path = NULL, *back = NULL;
   uint8_t *plain = NULL;
   size_t envelope_len = 0, back_len = 0, plain_len = 0;
   char err[512];

@@ -31,8 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(const char *what, int rc, const char *detail)
-{
+static int fail(const char *what, int rc, const char *detail) {
   fprintf(stderr, "migrate_progress: %s: %s (%s)%s%s\n", what,
           docstore_strerror(rc), docstore_error_name(rc),
           detail && *detail ? ": " : "", detail ? detail : "");
@@ -40,8 +39,7 @@ static int fail(const char *what, int rc, const char *detail)
 }
 
 /* Called from the migrating thread at most every progress_interval_ms. */
-static int on_progress(void *payload, const docstore_migrate_progress *p)
-{
+static int on_progress(void *payload, const docstore_migrate_progress *p) {
   uint64_t *failed_shown = payload;
   double pct = p->total ? 100.0 * (double)p->done / (double)p->total : 100.0;
 
@@ -65,8 +63,7 @@ static int on_progress(void *payload, const docstore_migrate_progress *p)
   return 0; /* non-zero would stop the run (DOCSTORE_ECANCELED) */
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   docstore_migrate_options opts = DOCSTORE_MIGRATE_OPTIONS_INIT;
   docstore_local_options lopts = DOCSTORE_LOCAL_OPTIONS_INIT;
   docstore_migrate_counts counts;
@@ -83,8 +80,8 @@ int main(int argc, char **argv)
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--dry-run") == 0)
       dry_run = 1;
-    else if (!target && (strcmp(argv[i], "s3") == 0 ||
-                         strcmp(argv[i], "local") == 0))
+    else if (!target &&
+             (strcmp(argv[i], "s3") == 0 || strcmp(argv[i], "local") == 0))
       target = argv[i];
     else {
       target = NULL; /* usage */

@@ -18,16 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(const char *what, int rc, const char *detail)
-{
+static int fail(const char *what, int rc, const char *detail) {
   fprintf(stderr, "quickstart: %s: %s (%s)%s%s\n", what, docstore_strerror(rc),
           docstore_error_name(rc), detail && *detail ? ": " : "",
           detail ? detail : "");
   return 1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   static const char document[] = "%PDF-1.4 passport scan of customer 123\n";
   char tmpl[] = "/tmp/docstore-quickstart-XXXXXX";
   const char *root = argc > 1 ? argv[1] : NULL;
@@ -79,9 +77,9 @@ int main(int argc, char **argv)
   }
 
   /* 3. encrypt and store file 1 ("passport.pdf") of user 123 */
-  if ((rc = docstore_service_store_document(
-           svc, &path, "1", "passport.pdf", (const uint8_t *)document,
-           sizeof(document) - 1, "123")) < 0) {
+  if ((rc = docstore_service_store_document(svc, &path, "1", "passport.pdf",
+                                            (const uint8_t *)document,
+                                            sizeof(document) - 1, "123")) < 0) {
     fail("docstore_service_store_document", rc, docstore_service_errmsg(svc));
     goto done;
   }

@@ -67,7 +67,8 @@ static void sql(PGconn *db, const char *fmt, ...) {
   vsnprintf(q, sizeof(q), fmt, ap);
   va_end(ap);
   PGresult *r = PQexec(db, q);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+  if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+      PQresultStatus(r) != PGRES_TUPLES_OK)
     die("%s: %s", q, PQerrorMessage(db));
   PQclear(r);
 }
@@ -139,19 +140,21 @@ static void make_schema(bench *b, const char *schema, unsigned long base) {
   if (docstore_migrate_schema_apply(&o, err, sizeof(err)) < 0)
     die("schema: %s", err);
   char q[256];
-  snprintf(q, sizeof(q),
-           "COPY \"%s\".attachment (id, filename, filepath, user_id, created_at) "
-           "FROM STDIN",
-           schema);
+  snprintf(
+      q, sizeof(q),
+      "COPY \"%s\".attachment (id, filename, filepath, user_id, created_at) "
+      "FROM STDIN",
+      schema);
   PGresult *r = PQexec(b->db, q);
   if (PQresultStatus(r) != PGRES_COPY_IN)
     die("COPY: %s", PQerrorMessage(b->db));
   PQclear(r);
   for (unsigned long i = 0; i < b->count; i++) {
     char line[256];
-    int n = snprintf(line, sizeof(line),
-                     "%lu\tpassport.pdf\t%lu.json\t%lu\t2024-01-15 10:00:00+00\n",
-                     base + i, i, i % 100);
+    int n =
+        snprintf(line, sizeof(line),
+                 "%lu\tpassport.pdf\t%lu.json\t%lu\t2024-01-15 10:00:00+00\n",
+                 base + i, i, i % 100);
     if (PQputCopyData(b->db, line, n) != 1)
       die("COPY: %s", PQerrorMessage(b->db));
   }
@@ -176,8 +179,9 @@ typedef struct result {
 static int quiet_progress(void *payload, const docstore_migrate_progress *p) {
   (void)payload;
   if (p->phase == DOCSTORE_MIGRATE_PHASE_DONE || isatty(STDERR_FILENO))
-    fprintf(stderr, "\r  %" PRIu64 "/%" PRIu64 " %.0f files/s%s", p->done, p->total,
-            p->files_per_second, p->phase == DOCSTORE_MIGRATE_PHASE_DONE ? "\n" : "");
+    fprintf(stderr, "\r  %" PRIu64 "/%" PRIu64 " %.0f files/s%s", p->done,
+            p->total, p->files_per_second,
+            p->phase == DOCSTORE_MIGRATE_PHASE_DONE ? "\n" : "");
   return 0;
 }
 
@@ -202,20 +206,23 @@ static result run_library(bench *b, const char *schema, unsigned int jobs) {
   double t = now_s() - t0;
   if (rc < 0)
     die("migration with %u jobs: %s", jobs, err);
-  if (docstore_migrate_report_counts(rep, &n) < 0 || n.failed || n.successful != b->count)
-    die("migration with %u jobs: %" PRIu64 " of %lu documents failed", jobs, n.failed,
-        b->count);
+  if (docstore_migrate_report_counts(rep, &n) < 0 || n.failed ||
+      n.successful != b->count)
+    die("migration with %u jobs: %" PRIu64 " of %lu documents failed", jobs,
+        n.failed, b->count);
   docstore_migrate_report_free(rep);
   /* Where the time went, per S3 operation (average latency). */
   fprintf(stderr, "  S3 average latency:");
   for (int op = DOCSTORE_OP_PUT; op <= DOCSTORE_OP_HEAD; op++) {
     docstore_op_stats st = {.version = DOCSTORE_OP_STATS_VERSION};
     if (docstore_service_stats(b->s3, op, &st) == 0)
-      fprintf(stderr, " %s %.1f ms", docstore_op_name(op), (double)st.avg_latency_us / 1000.0);
+      fprintf(stderr, " %s %.1f ms", docstore_op_name(op),
+              (double)st.avg_latency_us / 1000.0);
   }
   fputc('\n', stderr);
   docstore_service_stats_reset(b->s3);
-  snprintf(res.label, sizeof(res.label), "libdocstore, %u job%s", jobs, jobs > 1 ? "s" : "");
+  snprintf(res.label, sizeof(res.label), "libdocstore, %u job%s", jobs,
+           jobs > 1 ? "s" : "");
   res.seconds = t;
   res.files = (unsigned long)n.successful;
   res.rate = (double)n.successful / t;
@@ -225,8 +232,9 @@ static result run_library(bench *b, const char *schema, unsigned int jobs) {
 static result run_reference(bench *b, const char *schema) {
   char cmd[8192], out[4096] = "";
   result res;
-  snprintf(cmd, sizeof(cmd), "'%s' '%s' --schema '%s' --legacy-root '%s' --batch %lu",
-           b->python, b->reference, schema, b->legacy, b->batch);
+  snprintf(cmd, sizeof(cmd),
+           "'%s' '%s' --schema '%s' --legacy-root '%s' --batch %lu", b->python,
+           b->reference, schema, b->legacy, b->batch);
   FILE *p = popen(cmd, "r");
   if (!p)
     die("cannot run %s", cmd);
@@ -238,8 +246,8 @@ static result run_reference(bench *b, const char *schema) {
   const char *f = strstr(out, "\"files\": "), *s = strstr(out, "\"seconds\": "),
              *x = strstr(out, "\"failed\": ");
   if (st != 0 || !f || !s || !x || sscanf(f + 9, "%lu", &files) != 1 ||
-      sscanf(s + 11, "%lf", &seconds) != 1 || sscanf(x + 10, "%lu", &failed) != 1 ||
-      failed || files != b->count)
+      sscanf(s + 11, "%lf", &seconds) != 1 ||
+      sscanf(x + 10, "%lu", &failed) != 1 || failed || files != b->count)
     die("the Python reference failed (status %d): %s", st, out);
   snprintf(res.label, sizeof(res.label), "Python boto3+psycopg2, sequential");
   res.seconds = seconds;
@@ -266,7 +274,8 @@ static void *clean_some(void *arg) {
 static void drop_run(bench *b, const char *schema) {
   char q[256];
   snprintf(q, sizeof(q),
-           "SELECT storage_path FROM \"%s\".attachment WHERE storage_path IS NOT NULL",
+           "SELECT storage_path FROM \"%s\".attachment WHERE storage_path IS "
+           "NOT NULL",
            schema);
   PGresult *keys = PQexec(b->db, q);
   if (PQresultStatus(keys) == PGRES_TUPLES_OK) {
@@ -296,11 +305,16 @@ static const char *find_reference(const char *argv0) {
     if (access(buf, R_OK) == 0)
       return buf;
   }
-  return access("bench/migrate_reference.py", R_OK) == 0 ? "bench/migrate_reference.py" : NULL;
+  return access("bench/migrate_reference.py", R_OK) == 0
+             ? "bench/migrate_reference.py"
+             : NULL;
 }
 
 int main(int argc, char **argv) {
-  bench b = {.count = 10000, .size = 4096, .batch = 500, .njobs = 0,
+  bench b = {.count = 10000,
+             .size = 4096,
+             .batch = 500,
+             .njobs = 0,
              .python = "/usr/bin/python3"};
   const char *jobs = "1,4,16";
   int no_reference = 0;
@@ -315,14 +329,22 @@ int main(int argc, char **argv) {
           "[--reference FILE] [--python PATH] [--no-reference] [--workdir DIR]",
           argv[0]);
     i++;
-    if (!strcmp(a, "--count")) b.count = strtoul(v, NULL, 10);
-    else if (!strcmp(a, "--size")) b.size = strtoul(v, NULL, 10);
-    else if (!strcmp(a, "--batch")) b.batch = strtoul(v, NULL, 10);
-    else if (!strcmp(a, "--jobs")) jobs = v;
-    else if (!strcmp(a, "--reference")) b.reference = v;
-    else if (!strcmp(a, "--python")) b.python = v;
-    else if (!strcmp(a, "--workdir")) b.workdir = v;
-    else die("unknown option %s", a);
+    if (!strcmp(a, "--count"))
+      b.count = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--size"))
+      b.size = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--batch"))
+      b.batch = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--jobs"))
+      jobs = v;
+    else if (!strcmp(a, "--reference"))
+      b.reference = v;
+    else if (!strcmp(a, "--python"))
+      b.python = v;
+    else if (!strcmp(a, "--workdir"))
+      b.workdir = v;
+    else
+      die("unknown option %s", a);
   }
   for (const char *p = jobs; *p && b.njobs < MAX_RUNS - 1;) {
     char *end;
@@ -335,7 +357,8 @@ int main(int argc, char **argv) {
   if (b.count < 1 || b.batch < 1)
     die("--count and --batch must be at least 1");
   if (!no_reference && !b.reference && !(b.reference = find_reference(argv[0])))
-    die("bench/migrate_reference.py not found; give --reference FILE or --no-reference");
+    die("bench/migrate_reference.py not found; give --reference FILE or "
+        "--no-reference");
 
   char tmpl[] = "/tmp/docstore-migrate-bench-XXXXXX";
   const char *work = b.workdir ? b.workdir : mkdtemp(tmpl);
@@ -362,18 +385,24 @@ int main(int argc, char **argv) {
   for (size_t r = 0; r <= b.njobs; r++) {
     if (r == b.njobs && no_reference)
       break;
-    snprintf(schema, sizeof(schema), "docstore_bench_%ld_%zu", (long)getpid(), r);
+    snprintf(schema, sizeof(schema), "docstore_bench_%ld_%zu", (long)getpid(),
+             r);
     make_schema(&b, schema, (unsigned long)(r + 1) * 100000000UL);
-    fprintf(stderr, "%s...\n", r < b.njobs ? "libdocstore" : "Python reference");
-    res[nres++] = r < b.njobs ? run_library(&b, schema, b.jobs[r]) : run_reference(&b, schema);
+    fprintf(stderr, "%s...\n",
+            r < b.njobs ? "libdocstore" : "Python reference");
+    res[nres++] = r < b.njobs ? run_library(&b, schema, b.jobs[r])
+                              : run_reference(&b, schema);
     drop_run(&b, schema);
   }
 
-  printf("Migration of %lu encrypted %lu-byte documents, local files -> S3 (%s), "
-         "PostgreSQL rows switched one by one\n",
-         b.count, b.size, getenv("S3_ENDPOINT_URL") ? getenv("S3_ENDPOINT_URL") : "AWS");
+  printf(
+      "Migration of %lu encrypted %lu-byte documents, local files -> S3 (%s), "
+      "PostgreSQL rows switched one by one\n",
+      b.count, b.size,
+      getenv("S3_ENDPOINT_URL") ? getenv("S3_ENDPOINT_URL") : "AWS");
   for (size_t i = 0; i < nres; i++) {
-    printf("  %-36s %9.1f files/s  (%.1f s)", res[i].label, res[i].rate, res[i].seconds);
+    printf("  %-36s %9.1f files/s  (%.1f s)", res[i].label, res[i].rate,
+           res[i].seconds);
     if (i > 0)
       printf("  x%.2f of 1 job", res[i].rate / res[0].rate);
     putchar('\n');

@@ -95,27 +95,27 @@ DOCSTORE_EXTERN int docstore_version_number(void);
  * @since 0.1.0
  */
 typedef enum docstore_error {
-  DOCSTORE_OK = 0,            /**< success */
-  DOCSTORE_EINVAL = -1,       /**< invalid argument (NULL, bad id, bad key) */
-  DOCSTORE_ECONFIG = -2,      /**< invalid or missing configuration value */
-  DOCSTORE_ENOTFOUND = -3,    /**< object or file does not exist */
-  DOCSTORE_EACCESS = -4,      /**< access denied / bad credentials */
-  DOCSTORE_ENOBUCKET = -5,    /**< the bucket does not exist */
-  DOCSTORE_ECONNECT = -6,     /**< cannot connect to the server */
-  DOCSTORE_ETIMEOUT = -7,     /**< timed out or stalled */
-  DOCSTORE_EINTEGRITY = -8,   /**< tampered data, wrong key or wrong document */
-  DOCSTORE_ECRYPTO = -9,      /**< crypto library failure */
+  DOCSTORE_OK = 0,          /**< success */
+  DOCSTORE_EINVAL = -1,     /**< invalid argument (NULL, bad id, bad key) */
+  DOCSTORE_ECONFIG = -2,    /**< invalid or missing configuration value */
+  DOCSTORE_ENOTFOUND = -3,  /**< object or file does not exist */
+  DOCSTORE_EACCESS = -4,    /**< access denied / bad credentials */
+  DOCSTORE_ENOBUCKET = -5,  /**< the bucket does not exist */
+  DOCSTORE_ECONNECT = -6,   /**< cannot connect to the server */
+  DOCSTORE_ETIMEOUT = -7,   /**< timed out or stalled */
+  DOCSTORE_EINTEGRITY = -8, /**< tampered data, wrong key or wrong document */
+  DOCSTORE_ECRYPTO = -9,    /**< crypto library failure */
   DOCSTORE_EUNSUPPORTED = -10, /**< not supported by this provider/version */
-  DOCSTORE_EIO = -11,         /**< local I/O error */
-  DOCSTORE_ENOMEM = -12,      /**< out of memory */
-  DOCSTORE_EFORMAT = -13,     /**< malformed input (envelope, JSON, reply) */
-  DOCSTORE_EKEY = -14,        /**< bad key, or no key with that key id */
-  DOCSTORE_ESERVER = -15,     /**< server error not covered above (5xx...) */
-  DOCSTORE_EBUSY = -16,       /**< resource locked by someone else */
-  DOCSTORE_EDATABASE = -17,   /**< database error */
-  DOCSTORE_ECANCELED = -18,   /**< a user callback asked to stop */
-  DOCSTORE_ETOOBIG = -19,     /**< input exceeds a documented limit */
-  DOCSTORE_EEXISTS = -20      /**< already exists */
+  DOCSTORE_EIO = -11,          /**< local I/O error */
+  DOCSTORE_ENOMEM = -12,       /**< out of memory */
+  DOCSTORE_EFORMAT = -13,      /**< malformed input (envelope, JSON, reply) */
+  DOCSTORE_EKEY = -14,         /**< bad key, or no key with that key id */
+  DOCSTORE_ESERVER = -15,      /**< server error not covered above (5xx...) */
+  DOCSTORE_EBUSY = -16,        /**< resource locked by someone else */
+  DOCSTORE_EDATABASE = -17,    /**< database error */
+  DOCSTORE_ECANCELED = -18,    /**< a user callback asked to stop */
+  DOCSTORE_ETOOBIG = -19,      /**< input exceeds a documented limit */
+  DOCSTORE_EEXISTS = -20       /**< already exists */
 } docstore_error;
 
 /**

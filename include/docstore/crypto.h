@@ -313,7 +313,7 @@ DOCSTORE_EXTERN int docstore_envelope_rewrap(char **out, size_t *out_len,
  * @since 0.1.0
  */
 typedef enum docstore_envelope_format {
-  DOCSTORE_ENVELOPE_V1 = 1,    /**< this library's JSON format, version 1 */
+  DOCSTORE_ENVELOPE_V1 = 1,      /**< this library's JSON format, version 1 */
   DOCSTORE_ENVELOPE_LEGACY = 100 /**< PyCryptodome JSON, read-only */
 } docstore_envelope_format;
 
@@ -343,7 +343,8 @@ typedef struct docstore_envelope_info {
  * Static initialiser of a #docstore_envelope_info.
  * @since 0.1.0
  */
-#define DOCSTORE_ENVELOPE_INFO_INIT {DOCSTORE_ENVELOPE_INFO_VERSION, 0, NULL, NULL, NULL, 0}
+#define DOCSTORE_ENVELOPE_INFO_INIT                                            \
+  { DOCSTORE_ENVELOPE_INFO_VERSION, 0, NULL, NULL, NULL, 0 }
 
 /**
  * Initialise an info struct (for FFI callers that cannot use the macro):

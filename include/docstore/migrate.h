@@ -8,20 +8,20 @@
  *
  * It moves the encrypted documents that PostgreSQL rows point at from one
  * storage to another (local filesystem -> S3, S3 -> local filesystem, or
- * between any two providers) and verifies the objects that rows point at.  The operator's guide is
- * docs/MIGRATION.md; the `docstore migrate` command is a thin shell over
- * these functions.
+ * between any two providers) and verifies the objects that rows point at.  The
+ * operator's guide is docs/MIGRATION.md; the `docstore migrate` command is a
+ * thin shell over these functions.
  *
  * The database is the source of truth.  A row is switched to its new
  * storage_path / storage_type only after its object was written to the
  * target, read back, found byte-for-byte equal to the source (SHA-256) and
  * parsed as an envelope (optionally: decrypted with a keyring), in one
  * atomic statement that also records the object's hash in the migration
- * ledger (table docstore_migration_ledger in the options' schema).  A run can be killed at any
- * moment and started again: rows already on the target are skipped, and an
- * object that was uploaded but whose row was not yet switched is found at
- * its path with the same hash and not uploaded twice.  One migration at a
- * time per database (a PostgreSQL advisory lock).
+ * ledger (table docstore_migration_ledger in the options' schema).  A run can
+ * be killed at any moment and started again: rows already on the target are
+ * skipped, and an object that was uploaded but whose row was not yet switched
+ * is found at its path with the same hash and not uploaded twice.  One
+ * migration at a time per database (a PostgreSQL advisory lock).
  *
  * Tables and columns (names configurable, defaults shown):
  * @code{.unparsed}
@@ -102,17 +102,17 @@ typedef enum docstore_migrate_phase {
  * @since 0.1.0
  */
 typedef struct docstore_migrate_progress {
-  unsigned int version;      /**< version the library filled */
-  int phase;                 /**< #docstore_migrate_phase */
-  uint64_t total;            /**< rows counted at the start */
-  uint64_t done;             /**< successful + failed + skipped */
-  uint64_t successful;       /**< rows migrated (or verified) so far */
-  uint64_t failed;           /**< rows that failed so far */
-  uint64_t skipped;          /**< rows skipped so far */
-  uint64_t bytes;            /**< bytes of the documents moved or checked */
-  double elapsed_seconds;    /**< since the run started */
-  double files_per_second;   /**< done / elapsed, 0 at first */
-  double eta_seconds;        /**< estimate, or -1 when unknown */
+  unsigned int version;    /**< version the library filled */
+  int phase;               /**< #docstore_migrate_phase */
+  uint64_t total;          /**< rows counted at the start */
+  uint64_t done;           /**< successful + failed + skipped */
+  uint64_t successful;     /**< rows migrated (or verified) so far */
+  uint64_t failed;         /**< rows that failed so far */
+  uint64_t skipped;        /**< rows skipped so far */
+  uint64_t bytes;          /**< bytes of the documents moved or checked */
+  double elapsed_seconds;  /**< since the run started */
+  double files_per_second; /**< done / elapsed, 0 at first */
+  double eta_seconds;      /**< estimate, or -1 when unknown */
   /** The latest failure ("Attachment 456: Connection timeout"), or NULL.
    *  Borrowed: valid only during the call. */
   const char *last_error;
@@ -157,36 +157,36 @@ typedef int (*docstore_migrate_progress_cb)(
  * @since 0.1.0
  */
 typedef struct docstore_migrate_options {
-  unsigned int version;          /**< DOCSTORE_MIGRATE_OPTIONS_VERSION */
+  unsigned int version; /**< DOCSTORE_MIGRATE_OPTIONS_VERSION */
 
-  docstore_provider *source;     /**< rows on source_type are read here */
-  const char *source_type;       /**< ["local"] */
-  docstore_provider *target;     /**< where documents go (required to
-                                      migrate; optional to verify) */
-  const char *target_type;       /**< ["s3"] storage_type written */
-  const char *legacy_root;       /**< base of relative filepath values
-                                      ["encrypted_files/"] */
+  docstore_provider *source; /**< rows on source_type are read here */
+  const char *source_type;   /**< ["local"] */
+  docstore_provider *target; /**< where documents go (required to
+                                  migrate; optional to verify) */
+  const char *target_type;   /**< ["s3"] storage_type written */
+  const char *legacy_root;   /**< base of relative filepath values
+                                  ["encrypted_files/"] */
   /** Optional: each document must also decrypt with this keyring (a
    *  private key for its key id).  NULL: envelopes are parsed only. */
   const docstore_keyring *keyring;
 
-  const char *database_url;      /**< libpq URI or conninfo; [""]: libpq's
-                                      PG* environment variables */
-  const char *schema;            /**< ["document"] */
-  const char *table_attachment;  /**< ["attachment"] */
-  const char *table_staging;     /**< ["attachment_staging"] */
-  unsigned int tables;           /**< docstore_migrate_table bits [ALL] */
-  const char *col_id;            /**< ["id"] unique, ordered (the keyset) */
-  const char *col_filename;      /**< ["filename"] */
-  const char *col_filepath;      /**< ["filepath"] */
-  const char *col_user_id;       /**< ["user_id"] NULL: the system folder */
-  const char *col_created;       /**< ["created_at"] timestamp or date */
-  const char *col_storage_path;  /**< ["storage_path"] */
-  const char *col_storage_type;  /**< ["storage_type"] */
+  const char *database_url;     /**< libpq URI or conninfo; [""]: libpq's
+                                     PG* environment variables */
+  const char *schema;           /**< ["document"] */
+  const char *table_attachment; /**< ["attachment"] */
+  const char *table_staging;    /**< ["attachment_staging"] */
+  unsigned int tables;          /**< docstore_migrate_table bits [ALL] */
+  const char *col_id;           /**< ["id"] unique, ordered (the keyset) */
+  const char *col_filename;     /**< ["filename"] */
+  const char *col_filepath;     /**< ["filepath"] */
+  const char *col_user_id;      /**< ["user_id"] NULL: the system folder */
+  const char *col_created;      /**< ["created_at"] timestamp or date */
+  const char *col_storage_path; /**< ["storage_path"] */
+  const char *col_storage_type; /**< ["storage_type"] */
 
-  unsigned int batch_size;       /**< rows per page [500], at most 100000 */
-  unsigned int jobs;             /**< parallel transfers [4], at most 64 */
-  int dry_run;                   /**< 1: read and check, write nothing */
+  unsigned int batch_size; /**< rows per page [500], at most 100000 */
+  unsigned int jobs;       /**< parallel transfers [4], at most 64 */
+  int dry_run;             /**< 1: read and check, write nothing */
   /** 1: after a row is switched (its object written, read back, verified
    *  and committed), delete its source (legacy file or source object).
    *  Off by default. */
@@ -214,9 +214,11 @@ typedef struct docstore_migrate_options {
  * @since 0.1.0
  */
 #define DOCSTORE_MIGRATE_OPTIONS_INIT                                          \
-  {DOCSTORE_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL,       \
-   NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0,  \
-   0, 0, NULL, 0, 0, NULL, NULL, 0}
+  {                                                                            \
+    DOCSTORE_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL,      \
+        NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,   \
+        0, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0                                  \
+  }
 
 /**
  * Initialise an options struct to #DOCSTORE_MIGRATE_OPTIONS_INIT (for
@@ -226,8 +228,9 @@ typedef struct docstore_migrate_options {
  * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_options_init(
-    docstore_migrate_options *opts, unsigned int version);
+DOCSTORE_EXTERN int
+docstore_migrate_options_init(docstore_migrate_options *opts,
+                              unsigned int version);
 
 /**
  * Fill the options that are still NULL from the environment:
@@ -243,8 +246,8 @@ DOCSTORE_EXTERN int docstore_migrate_options_init(
  * @return 0 or #DOCSTORE_EINVAL (opts NULL).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_options_load_env(
-    docstore_migrate_options *opts);
+DOCSTORE_EXTERN int
+docstore_migrate_options_load_env(docstore_migrate_options *opts);
 
 /* ------------------------------------------------------------- report */
 
@@ -267,19 +270,19 @@ typedef struct docstore_migrate_report docstore_migrate_report;
  * @since 0.1.0
  */
 typedef struct docstore_migrate_counts {
-  unsigned int version;     /**< #DOCSTORE_MIGRATE_COUNTS_VERSION, set by caller */
-  int mode;                 /**< #docstore_migrate_mode */
-  int dry_run;              /**< 1 for a dry run */
-  uint64_t total;           /**< rows seen */
-  uint64_t successful;      /**< migrated (dry run: would be) / verified */
-  uint64_t failed;          /**< rows that failed */
-  uint64_t skipped;         /**< already on the target, or not selected */
-  uint64_t recovered;       /**< of successful: object was already there
-                                 with the same hash (interrupted run) */
-  uint64_t not_attempted;   /**< left when the run stopped early */
-  uint64_t source_deleted;  /**< sources removed (delete_source) */
-  uint64_t bytes;           /**< bytes of the documents moved or checked */
-  double elapsed_seconds;   /**< duration of the run */
+  unsigned int version; /**< #DOCSTORE_MIGRATE_COUNTS_VERSION, set by caller */
+  int mode;             /**< #docstore_migrate_mode */
+  int dry_run;          /**< 1 for a dry run */
+  uint64_t total;       /**< rows seen */
+  uint64_t successful;  /**< migrated (dry run: would be) / verified */
+  uint64_t failed;      /**< rows that failed */
+  uint64_t skipped;     /**< already on the target, or not selected */
+  uint64_t recovered;   /**< of successful: object was already there
+                             with the same hash (interrupted run) */
+  uint64_t not_attempted;  /**< left when the run stopped early */
+  uint64_t source_deleted; /**< sources removed (delete_source) */
+  uint64_t bytes;          /**< bytes of the documents moved or checked */
+  double elapsed_seconds;  /**< duration of the run */
   /** 0, or why the run stopped before the end (DOCSTORE_ECANCELED, the
    *  failing store's or database's code after max_consecutive_failures,
    *  or DOCSTORE_EDATABASE when the reading connection was lost). */
@@ -298,10 +301,10 @@ typedef struct docstore_migrate_counts {
  * @since 0.1.0
  */
 typedef struct docstore_migrate_error {
-  unsigned int version;     /**< set by the caller */
-  int code;                 /**< DOCSTORE_E* */
-  const char *table;        /**< table name; NULL for a run-level entry */
-  const char *row_id;       /**< the row's id as text; NULL: run-level */
+  unsigned int version; /**< set by the caller */
+  int code;             /**< DOCSTORE_E* */
+  const char *table;    /**< table name; NULL for a run-level entry */
+  const char *row_id;   /**< the row's id as text; NULL: run-level */
   /** The report line without its "- ": "File not found: /x/y.json",
    *  "Attachment 456: Connection timeout".  Control characters of
    *  database values are shown as '?'. */
@@ -316,8 +319,9 @@ typedef struct docstore_migrate_error {
  * @return 0, #DOCSTORE_EINVAL (NULL argument, or out->version unknown).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_report_counts(
-    const docstore_migrate_report *report, docstore_migrate_counts *out);
+DOCSTORE_EXTERN int
+docstore_migrate_report_counts(const docstore_migrate_report *report,
+                               docstore_migrate_counts *out);
 
 /**
  * Number of failures kept in the report (at most max_errors; a run-level
@@ -326,8 +330,8 @@ DOCSTORE_EXTERN int docstore_migrate_report_counts(
  * @return the number of entries docstore_migrate_report_error_at() gives.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN size_t docstore_migrate_report_error_count(
-    const docstore_migrate_report *report);
+DOCSTORE_EXTERN size_t
+docstore_migrate_report_error_count(const docstore_migrate_report *report);
 
 /**
  * Failure number `index` (0-based, in the order they happened).
@@ -341,9 +345,9 @@ DOCSTORE_EXTERN size_t docstore_migrate_report_error_count(
  *         range).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_report_error_at(
-    const docstore_migrate_report *report, size_t index,
-    docstore_migrate_error *out);
+DOCSTORE_EXTERN int
+docstore_migrate_report_error_at(const docstore_migrate_report *report,
+                                 size_t index, docstore_migrate_error *out);
 
 /**
  * The report as the seed's text (UTF-8, lines ending in '\n'):
@@ -368,8 +372,8 @@ DOCSTORE_EXTERN int docstore_migrate_report_error_at(
  * @return 0, #DOCSTORE_EINVAL (NULL argument), #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_report_text(
-    char **out, const docstore_migrate_report *report);
+DOCSTORE_EXTERN int
+docstore_migrate_report_text(char **out, const docstore_migrate_report *report);
 
 /**
  * The report as a JSON object: {"mode" ("migrate" or "verify"), "dry_run",
@@ -385,16 +389,16 @@ DOCSTORE_EXTERN int docstore_migrate_report_text(
  * @return 0, #DOCSTORE_EINVAL (NULL argument), #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_report_json(
-    char **out, const docstore_migrate_report *report);
+DOCSTORE_EXTERN int
+docstore_migrate_report_json(char **out, const docstore_migrate_report *report);
 
 /**
  * Free a report.  No other thread may still read it.
  * @param report the report, or NULL (no-op).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN void docstore_migrate_report_free(
-    docstore_migrate_report *report);
+DOCSTORE_EXTERN void
+docstore_migrate_report_free(docstore_migrate_report *report);
 
 /* ----------------------------------------------------------------- runs */
 
@@ -455,9 +459,10 @@ DOCSTORE_EXTERN int docstore_migrate_run(docstore_migrate_report **out,
  *         without its provider); successful counts verified rows.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_verify(
-    docstore_migrate_report **out, const docstore_migrate_options *opts,
-    char *errbuf, size_t errbuf_len);
+DOCSTORE_EXTERN int
+docstore_migrate_verify(docstore_migrate_report **out,
+                        const docstore_migrate_options *opts, char *errbuf,
+                        size_t errbuf_len);
 
 /**
  * The SQL that docstore_migrate_schema_apply() runs, for the options'
@@ -470,8 +475,8 @@ DOCSTORE_EXTERN int docstore_migrate_verify(
  *         #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_schema_sql(
-    char **out, const docstore_migrate_options *opts);
+DOCSTORE_EXTERN int
+docstore_migrate_schema_sql(char **out, const docstore_migrate_options *opts);
 
 /**
  * Apply the schema change in one transaction: add storage_path
@@ -489,8 +494,9 @@ DOCSTORE_EXTERN int docstore_migrate_schema_sql(
  *         e.g. a missing table), #DOCSTORE_EBUSY, #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_migrate_schema_apply(
-    const docstore_migrate_options *opts, char *errbuf, size_t errbuf_len);
+DOCSTORE_EXTERN int
+docstore_migrate_schema_apply(const docstore_migrate_options *opts,
+                              char *errbuf, size_t errbuf_len);
 
 /** @} */
 

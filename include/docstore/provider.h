@@ -40,17 +40,18 @@ extern "C" {
  * @since 0.1.0
  */
 typedef struct docstore_local_options {
-  unsigned int version;  /**< #DOCSTORE_LOCAL_OPTIONS_VERSION */
-  const char *root;      /**< root folder (required); created with its
-                              parents (0700) if missing */
-  int fsync;             /**< 1 (default): fsync file and folder on put */
+  unsigned int version; /**< #DOCSTORE_LOCAL_OPTIONS_VERSION */
+  const char *root;     /**< root folder (required); created with its
+                             parents (0700) if missing */
+  int fsync;            /**< 1 (default): fsync file and folder on put */
 } docstore_local_options;
 
 /**
  * Static initialiser of #docstore_local_options (defaults, no root).
  * @since 0.1.0
  */
-#define DOCSTORE_LOCAL_OPTIONS_INIT {DOCSTORE_LOCAL_OPTIONS_VERSION, NULL, 1}
+#define DOCSTORE_LOCAL_OPTIONS_INIT                                            \
+  { DOCSTORE_LOCAL_OPTIONS_VERSION, NULL, 1 }
 
 /**
  * Initialise local options to #DOCSTORE_LOCAL_OPTIONS_INIT (for callers
@@ -85,9 +86,10 @@ DOCSTORE_EXTERN int docstore_local_options_init(docstore_local_options *opts,
  *         resolved), #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_local_provider_new(
-    docstore_provider **out, const docstore_local_options *opts, char *errbuf,
-    size_t errbuf_len);
+DOCSTORE_EXTERN int
+docstore_local_provider_new(docstore_provider **out,
+                            const docstore_local_options *opts, char *errbuf,
+                            size_t errbuf_len);
 
 /* ------------------------------------------------------------------- s3 */
 
@@ -118,29 +120,31 @@ typedef enum docstore_s3_addressing {
  * @since 0.1.0
  */
 typedef struct docstore_s3_options {
-  unsigned int version;       /**< #DOCSTORE_S3_OPTIONS_VERSION */
-  const char *bucket;         /**< required */
-  const char *region;         /**< ["us-east-1"] */
+  unsigned int version; /**< #DOCSTORE_S3_OPTIONS_VERSION */
+  const char *bucket;   /**< required */
+  const char *region;   /**< ["us-east-1"] */
   /** scheme://host[:port], no path; NULL: AWS
    *  (https://s3.REGION.amazonaws.com) */
   const char *endpoint_url;
-  const char *access_key;     /**< required */
-  const char *secret_key;     /**< required; never logged */
-  const char *session_token;  /**< optional; never logged */
-  int addressing;             /**< #docstore_s3_addressing [AUTO] */
+  const char *access_key;    /**< required */
+  const char *secret_key;    /**< required; never logged */
+  const char *session_token; /**< optional; never logged */
+  int addressing;            /**< #docstore_s3_addressing [AUTO] */
   /** PEM file of trusted CAs [NULL: the system's]; read at the first
    *  request, not by the constructor */
   const char *ca_bundle;
-  int insecure_skip_verify;   /**< 1: no TLS verification (tests only!) */
-  uint64_t multipart_threshold; /**< bytes [16 MiB]; objects above go multipart */
+  int insecure_skip_verify; /**< 1: no TLS verification (tests only!) */
+  uint64_t
+      multipart_threshold; /**< bytes [16 MiB]; objects above go multipart */
   uint64_t multipart_part_size; /**< bytes [8 MiB], at least 5 MiB */
-  unsigned int max_attempts;  /**< [4] attempts per request, 1 = no retry */
+  unsigned int max_attempts;    /**< [4] attempts per request, 1 = no retry */
   unsigned int retry_base_ms; /**< [100] first backoff cap, doubles each time */
   unsigned int retry_max_ms;  /**< [5000] largest backoff */
   unsigned int connect_timeout_ms; /**< [5000] */
   unsigned int request_timeout_ms; /**< [0 = none] whole request */
-  unsigned int stall_timeout_ms;   /**< [30000] abort below stall_min_bps for this long */
-  unsigned int stall_min_bps;      /**< [1024] bytes/s */
+  unsigned int
+      stall_timeout_ms; /**< [30000] abort below stall_min_bps for this long */
+  unsigned int stall_min_bps; /**< [1024] bytes/s */
   /** [4] parts of a multipart upload sent at once, 1 = one at a time
    *  (at most 64), each by its own thread and connection, straight from
    *  the caller's buffer; the calling thread is one of them, and log lines
@@ -154,8 +158,10 @@ typedef struct docstore_s3_options {
  * @since 0.1.0
  */
 #define DOCSTORE_S3_OPTIONS_INIT                                               \
-  {DOCSTORE_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,  \
-   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+  {                                                                            \
+    DOCSTORE_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,  \
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0                                        \
+  }
 
 /**
  * Initialise S3 options to #DOCSTORE_S3_OPTIONS_INIT (for callers that
@@ -219,8 +225,7 @@ DOCSTORE_EXTERN int docstore_s3_provider_new(docstore_provider **out,
  *         or the provider's code.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_provider_put(docstore_provider *p,
-                                          const char *key,
+DOCSTORE_EXTERN int docstore_provider_put(docstore_provider *p, const char *key,
                                           const uint8_t *data, size_t len);
 
 /**
@@ -235,9 +240,8 @@ DOCSTORE_EXTERN int docstore_provider_put(docstore_provider *p,
  *         #DOCSTORE_ENOTFOUND, or the provider's code.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_provider_get(docstore_provider *p,
-                                          uint8_t **out, size_t *out_len,
-                                          const char *key);
+DOCSTORE_EXTERN int docstore_provider_get(docstore_provider *p, uint8_t **out,
+                                          size_t *out_len, const char *key);
 
 /**
  * Size (and modification time and entity tag when known) of an object.
@@ -327,8 +331,8 @@ DOCSTORE_EXTERN int docstore_provider_check(docstore_provider *p,
  *         of the library again.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN const char *docstore_provider_errmsg(
-    const docstore_provider *p);
+DOCSTORE_EXTERN const char *
+docstore_provider_errmsg(const docstore_provider *p);
 
 /** @} */
 

@@ -54,7 +54,7 @@ typedef struct docstore_service docstore_service;
  * @since 0.1.0
  */
 typedef struct docstore_service_options {
-  unsigned int version;    /**< #DOCSTORE_SERVICE_OPTIONS_VERSION */
+  unsigned int version; /**< #DOCSTORE_SERVICE_OPTIONS_VERSION */
   /** Folder that relative legacy paths (an attachment's old `filepath`)
    *  are resolved against by docstore_service_retrieve_fallback().
    *  NULL or "": the current directory.  Copied. */
@@ -69,7 +69,8 @@ typedef struct docstore_service_options {
  * Static initialiser of #docstore_service_options (defaults).
  * @since 0.1.0
  */
-#define DOCSTORE_SERVICE_OPTIONS_INIT {DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1}
+#define DOCSTORE_SERVICE_OPTIONS_INIT                                          \
+  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1 }
 
 /**
  * Initialise service options to #DOCSTORE_SERVICE_OPTIONS_INIT (for callers
@@ -79,8 +80,9 @@ typedef struct docstore_service_options {
  * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_service_options_init(
-    docstore_service_options *opts, unsigned int version);
+DOCSTORE_EXTERN int
+docstore_service_options_init(docstore_service_options *opts,
+                              unsigned int version);
 
 /**
  * Create a service.  It takes ownership of `provider` and `keyring`, also
@@ -158,8 +160,8 @@ DOCSTORE_EXTERN const char *docstore_service_errmsg(docstore_service *svc);
  *         never NULL.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN const char *docstore_service_storage_type(
-    const docstore_service *svc);
+DOCSTORE_EXTERN const char *
+docstore_service_storage_type(const docstore_service *svc);
 
 /**
  * The service's keyring.  Thread-safe.
@@ -168,8 +170,8 @@ DOCSTORE_EXTERN const char *docstore_service_storage_type(
  *         modify it), or NULL when the service has none.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN docstore_keyring *docstore_service_keyring(
-    docstore_service *svc);
+DOCSTORE_EXTERN docstore_keyring *
+docstore_service_keyring(docstore_service *svc);
 
 /**
  * The service's provider, for raw object operations (they are counted in
@@ -178,8 +180,8 @@ DOCSTORE_EXTERN docstore_keyring *docstore_service_keyring(
  * @return the provider (borrowed: owned by the service; do not free it).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN docstore_provider *docstore_service_provider(
-    docstore_service *svc);
+DOCSTORE_EXTERN docstore_provider *
+docstore_service_provider(docstore_service *svc);
 
 /* ---------------------------------------------------------- path layout */
 
@@ -232,10 +234,11 @@ DOCSTORE_EXTERN int docstore_storage_path(char **out, const char *file_id,
  *         file_id/user_id), #DOCSTORE_ENOMEM, or the provider's code.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_service_store_encrypted(
-    docstore_service *svc, char **out_path, const char *file_id,
-    const char *filename, const char *envelope, size_t envelope_len,
-    const char *user_id);
+DOCSTORE_EXTERN int
+docstore_service_store_encrypted(docstore_service *svc, char **out_path,
+                                 const char *file_id, const char *filename,
+                                 const char *envelope, size_t envelope_len,
+                                 const char *user_id);
 
 /**
  * Read an envelope back by storage path.
@@ -275,9 +278,11 @@ DOCSTORE_EXTERN int docstore_service_retrieve_encrypted(docstore_service *svc,
  *         that is not a regular file, #DOCSTORE_ENOMEM).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_service_retrieve_fallback(
-    docstore_service *svc, char **out, size_t *out_len, const char *path,
-    const char *legacy_path);
+DOCSTORE_EXTERN int docstore_service_retrieve_fallback(docstore_service *svc,
+                                                       char **out,
+                                                       size_t *out_len,
+                                                       const char *path,
+                                                       const char *legacy_path);
 
 /**
  * Delete a document; a missing one is not an error.
@@ -302,9 +307,8 @@ DOCSTORE_EXTERN int docstore_service_delete(docstore_service *svc,
  *         provider's code.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_service_exists(docstore_service *svc,
-                                            int *exists, uint64_t *size,
-                                            const char *path);
+DOCSTORE_EXTERN int docstore_service_exists(docstore_service *svc, int *exists,
+                                            uint64_t *size, const char *path);
 
 /**
  * A presigned download (GET) URL.  The URL is a bearer credential: it is
@@ -320,10 +324,9 @@ DOCSTORE_EXTERN int docstore_service_exists(docstore_service *svc,
  *         local), or the provider's code.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_service_download_url(docstore_service *svc,
-                                                  char **out_url,
-                                                  const char *path,
-                                                  unsigned int expiration_hours);
+DOCSTORE_EXTERN int
+docstore_service_download_url(docstore_service *svc, char **out_url,
+                              const char *path, unsigned int expiration_hours);
 
 /**
  * Encrypt a plaintext document with the keyring's default key, binding its
@@ -345,8 +348,7 @@ DOCSTORE_EXTERN int docstore_service_download_url(docstore_service *svc,
  */
 DOCSTORE_EXTERN int docstore_service_store_document(
     docstore_service *svc, char **out_path, const char *file_id,
-    const char *filename, const uint8_t *data, size_t len,
-    const char *user_id);
+    const char *filename, const uint8_t *data, size_t len, const char *user_id);
 
 /**
  * Retrieve and decrypt a document (see docstore_envelope_open()).
@@ -367,9 +369,10 @@ DOCSTORE_EXTERN int docstore_service_store_document(
  *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM).
  * @since 0.1.0
  */
-DOCSTORE_EXTERN int docstore_service_read_document(
-    docstore_service *svc, uint8_t **out, size_t *out_len, const char *path,
-    const docstore_doc_id *expect);
+DOCSTORE_EXTERN int
+docstore_service_read_document(docstore_service *svc, uint8_t **out,
+                               size_t *out_len, const char *path,
+                               const docstore_doc_id *expect);
 
 /**
  * List the stored objects under a prefix; the callback runs on the calling
@@ -442,13 +445,13 @@ DOCSTORE_EXTERN const char *docstore_op_name(int op);
  * @since 0.1.0
  */
 typedef struct docstore_op_stats {
-  unsigned int version;     /**< #DOCSTORE_OP_STATS_VERSION, set by caller */
-  uint64_t successes;       /**< calls that returned 0 */
-  uint64_t failures;        /**< calls that failed (refused arguments too) */
-  uint64_t bytes;           /**< payload bytes moved by successful calls */
+  unsigned int version;      /**< #DOCSTORE_OP_STATS_VERSION, set by caller */
+  uint64_t successes;        /**< calls that returned 0 */
+  uint64_t failures;         /**< calls that failed (refused arguments too) */
+  uint64_t bytes;            /**< payload bytes moved by successful calls */
   uint64_t total_latency_us; /**< summed duration of all calls, microseconds */
-  uint64_t avg_latency_us;  /**< total / (successes + failures), 0 if none */
-  uint64_t retries;         /**< provider retries (S3) */
+  uint64_t avg_latency_us;   /**< total / (successes + failures), 0 if none */
+  uint64_t retries;          /**< provider retries (S3) */
 } docstore_op_stats;
 
 /**

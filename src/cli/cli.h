@@ -26,13 +26,13 @@
 
 /* State of one run of the program. */
 typedef struct cli_ctx {
-  const char *command;   /* command name, for the error line */
-  const char *env_file;  /* --env-file, or NULL */
-  int no_env_file;       /* --no-env-file */
+  const char *command;    /* command name, for the error line */
+  const char *env_file;   /* --env-file, or NULL */
+  int no_env_file;        /* --no-env-file */
   const char *env_loaded; /* the .env file actually read, or NULL */
-  int log_level;         /* -1: library default / DOCSTORE_LOG_LEVEL */
-  docstore_config *cfg;  /* loaded on first use */
-  docstore_service *svc; /* built on first use */
+  int log_level;          /* -1: library default / DOCSTORE_LOG_LEVEL */
+  docstore_config *cfg;   /* loaded on first use */
+  docstore_service *svc;  /* built on first use */
   /* The failure to report: one line, no secrets. */
   int code;
   int usage; /* 1: a command-line mistake (exit status 2) */

@@ -181,8 +181,10 @@ int cli_passphrase_from_env(cli_ctx *ctx, const char *var, const char **out) {
   if ((!v || !*v) && ctx->cfg)
     v = docstore_config_get(ctx->cfg, var);
   if (!v || !*v)
-    return cli_usage(ctx, "--passphrase-env: environment variable %s is not "
-                          "set or empty", var);
+    return cli_usage(ctx,
+                     "--passphrase-env: environment variable %s is not "
+                     "set or empty",
+                     var);
   size_t n = strlen(v);
   char *copy = docstore_malloc(n + 1);
   if (!copy)
@@ -198,13 +200,12 @@ int cli_passphrase_from_env(cli_ctx *ctx, const char *var, const char **out) {
 /* Load one key file; `var` names the setting it came from (or NULL). */
 static int load_key(cli_ctx *ctx, docstore_keyring *kr, const char *file,
                     const char *var, int is_private, const char *pass) {
-  int rc = is_private
-               ? docstore_keyring_add_private_file(kr, file, pass, NULL)
-               : docstore_keyring_add_public_file(kr, file, NULL);
+  int rc = is_private ? docstore_keyring_add_private_file(kr, file, pass, NULL)
+                      : docstore_keyring_add_public_file(kr, file, NULL);
   if (rc < 0)
-    cli_fail(ctx, rc, "%s '%s': %s%s", var ? var : (is_private ? "private key"
-                                                              : "public key"),
-             file, docstore_keyring_errmsg(kr),
+    cli_fail(ctx, rc, "%s '%s': %s%s",
+             var ? var : (is_private ? "private key" : "public key"), file,
+             docstore_keyring_errmsg(kr),
              is_private && rc == DOCSTORE_EKEY && !pass
                  ? " (an encrypted key needs RSA_PRIVATE_KEY_PASSPHRASE or "
                    "--passphrase-env)"
@@ -272,8 +273,7 @@ int cli_keyring(cli_ctx *ctx, docstore_keyring **out, const cli_keys *keys,
 
 /* ------------------------------------------------------- input, output */
 
-int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out,
-                   size_t *len) {
+int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len) {
   int is_stdin = strcmp(path, "-") == 0;
   int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
   uint8_t *buf = NULL;
@@ -299,8 +299,8 @@ int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out,
       size_t ncap = buf ? cap * 2 : cap;
       uint8_t *nb = ncap > n + 1 ? docstore_malloc(ncap) : NULL;
       if (!nb) {
-        rc = cli_fail(ctx, DOCSTORE_ENOMEM, "'%s' does not fit in memory",
-                      path);
+        rc =
+            cli_fail(ctx, DOCSTORE_ENOMEM, "'%s' does not fit in memory", path);
         goto done;
       }
       if (buf) {
@@ -364,8 +364,7 @@ int cli_write_output(cli_ctx *ctx, const char *path, const void *data,
   if (slash == path)
     dlen = 1; /* "/file" */
   if (!*base)
-    return cli_fail(ctx, DOCSTORE_EIO, "'%s' names a folder, not a file",
-                    path);
+    return cli_fail(ctx, DOCSTORE_EIO, "'%s' names a folder, not a file", path);
   if (snprintf(dir, sizeof(dir), "%.*s", dlen, dstart) >= (int)sizeof(dir) ||
       snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base) >=
           (int)sizeof(tmp))

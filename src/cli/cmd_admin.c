@@ -57,9 +57,9 @@ static int run_config(cli_ctx *ctx, int argc, char **argv) {
   if ((rc = docstore_config_dump(cfg, &dump)) < 0)
     return cli_fail_lib(ctx, rc, "configuration", docstore_config_errmsg(cfg));
   printf("# .env file: %s\n%s",
-         ctx->env_loaded ? ctx->env_loaded
-                         : ctx->no_env_file ? "none (--no-env-file)"
-                                            : "none (no ./.env)",
+         ctx->env_loaded    ? ctx->env_loaded
+         : ctx->no_env_file ? "none (--no-env-file)"
+                            : "none (no ./.env)",
          dump);
   docstore_free(dump);
   /* Shown even when incomplete; then say what is missing. */

@@ -18,14 +18,22 @@ typedef struct crypto_args {
   const docstore_doc_id *doc_ptr; /* NULL: no identity given */
 } crypto_args;
 
-#define OPT_FILE_ID {"file-id", required_argument, NULL, 'f'}
-#define OPT_USER_ID {"user-id", required_argument, NULL, 'u'}
-#define OPT_PUBLIC_KEY {"public-key", required_argument, NULL, 'k'}
-#define OPT_PRIVATE_KEY {"private-key", required_argument, NULL, 'K'}
-#define OPT_PASS_ENV {"passphrase-env", required_argument, NULL, 'p'}
-#define OPT_TO_KEY {"to-key", required_argument, NULL, 't'}
-#define OPT_HELP {"help", no_argument, NULL, 'h'}
-#define OPT_END {NULL, 0, NULL, 0}
+#define OPT_FILE_ID                                                            \
+  { "file-id", required_argument, NULL, 'f' }
+#define OPT_USER_ID                                                            \
+  { "user-id", required_argument, NULL, 'u' }
+#define OPT_PUBLIC_KEY                                                         \
+  { "public-key", required_argument, NULL, 'k' }
+#define OPT_PRIVATE_KEY                                                        \
+  { "private-key", required_argument, NULL, 'K' }
+#define OPT_PASS_ENV                                                           \
+  { "passphrase-env", required_argument, NULL, 'p' }
+#define OPT_TO_KEY                                                             \
+  { "to-key", required_argument, NULL, 't' }
+#define OPT_HELP                                                               \
+  { "help", no_argument, NULL, 'h' }
+#define OPT_END                                                                \
+  { NULL, 0, NULL, 0 }
 
 /* Returns 0, a negative code, or 1 when --help was shown. */
 static int parse_args(cli_ctx *ctx, const cli_command *cmd, int argc,
@@ -35,20 +43,30 @@ static int parse_args(cli_ctx *ctx, const cli_command *cmd, int argc,
   memset(a, 0, sizeof(*a));
   while ((c = cli_getopt(ctx, cmd, argc, argv, shortopts, longopts)) != -1) {
     switch (c) {
-    case 'f': a->file_id = optarg; break;
-    case 'u': a->user_id = optarg; break;
-    case 't': a->to_key = optarg; break;
-    case 'p': a->keys.passphrase_env = optarg; break;
+    case 'f':
+      a->file_id = optarg;
+      break;
+    case 'u':
+      a->user_id = optarg;
+      break;
+    case 't':
+      a->to_key = optarg;
+      break;
+    case 'p':
+      a->keys.passphrase_env = optarg;
+      break;
     case 'k':
-      CLI_GUARD(cli_keys_add(ctx, a->keys.public_files, &a->keys.n_public,
-                             optarg));
+      CLI_GUARD(
+          cli_keys_add(ctx, a->keys.public_files, &a->keys.n_public, optarg));
       break;
     case 'K':
-      CLI_GUARD(cli_keys_add(ctx, a->keys.private_files, &a->keys.n_private,
-                             optarg));
+      CLI_GUARD(
+          cli_keys_add(ctx, a->keys.private_files, &a->keys.n_private, optarg));
       break;
-    case 'h': return 1;
-    default: return DOCSTORE_EINVAL;
+    case 'h':
+      return 1;
+    default:
+      return DOCSTORE_EINVAL;
     }
   }
   CLI_GUARD(cli_positional(ctx, argc, argv, 2, 2));
@@ -92,9 +110,9 @@ done:
 
 /* ------------------------------------------------------------- encrypt */
 
-static int do_seal(cli_ctx *ctx, docstore_keyring *kr,
-                   const crypto_args *a, const uint8_t *in, size_t in_len,
-                   uint8_t **out, size_t *out_len) {
+static int do_seal(cli_ctx *ctx, docstore_keyring *kr, const crypto_args *a,
+                   const uint8_t *in, size_t in_len, uint8_t **out,
+                   size_t *out_len) {
   char *env = NULL;
   int rc = docstore_envelope_seal(&env, out_len, kr, in, in_len, a->doc_ptr);
   if (rc < 0)
@@ -104,8 +122,8 @@ static int do_seal(cli_ctx *ctx, docstore_keyring *kr,
 }
 
 static int run_encrypt(cli_ctx *ctx, int argc, char **argv) {
-  static const struct option opts[] = {OPT_FILE_ID, OPT_USER_ID,
-                                       OPT_PUBLIC_KEY, OPT_HELP, OPT_END};
+  static const struct option opts[] = {OPT_FILE_ID, OPT_USER_ID, OPT_PUBLIC_KEY,
+                                       OPT_HELP, OPT_END};
   crypto_args a;
   int rc = parse_args(ctx, &cli_cmd_encrypt, argc, argv, "f:u:k:", opts, &a);
   if (rc != 0)
@@ -127,9 +145,9 @@ const cli_command cli_cmd_encrypt = {
 
 /* ------------------------------------------------------------- decrypt */
 
-static int do_open(cli_ctx *ctx, docstore_keyring *kr,
-                   const crypto_args *a, const uint8_t *in, size_t in_len,
-                   uint8_t **out, size_t *out_len) {
+static int do_open(cli_ctx *ctx, docstore_keyring *kr, const crypto_args *a,
+                   const uint8_t *in, size_t in_len, uint8_t **out,
+                   size_t *out_len) {
   int rc = docstore_envelope_open(out, out_len, kr, (const char *)in, in_len,
                                   a->doc_ptr);
   if (rc < 0)
@@ -138,9 +156,9 @@ static int do_open(cli_ctx *ctx, docstore_keyring *kr,
 }
 
 static int run_decrypt(cli_ctx *ctx, int argc, char **argv) {
-  static const struct option opts[] = {OPT_FILE_ID,    OPT_USER_ID,
+  static const struct option opts[] = {OPT_FILE_ID,     OPT_USER_ID,
                                        OPT_PRIVATE_KEY, OPT_PASS_ENV,
-                                       OPT_HELP,       OPT_END};
+                                       OPT_HELP,        OPT_END};
   crypto_args a;
   int rc = parse_args(ctx, &cli_cmd_decrypt, argc, argv, "f:u:K:p:", opts, &a);
   if (rc != 0)
@@ -165,9 +183,9 @@ const cli_command cli_cmd_decrypt = {
 
 /* -------------------------------------------------------------- rewrap */
 
-static int do_rewrap(cli_ctx *ctx, docstore_keyring *kr,
-                     const crypto_args *a, const uint8_t *in, size_t in_len,
-                     uint8_t **out, size_t *out_len) {
+static int do_rewrap(cli_ctx *ctx, docstore_keyring *kr, const crypto_args *a,
+                     const uint8_t *in, size_t in_len, uint8_t **out,
+                     size_t *out_len) {
   char *key_id = NULL, *env = NULL;
   /* The target key joins the keyring the private keys were loaded into. */
   int rc = docstore_keyring_add_public_file(kr, a->to_key, &key_id);

@@ -40,14 +40,19 @@ static int run_keygen(cli_ctx *ctx, int argc, char **argv) {
          -1) {
     switch (c) {
     case 'b':
-      CLI_GUARD(
-          cli_parse_uint(ctx, "--bits", optarg, DOCSTORE_RSA_MIN_BITS, 16384,
-                         &bits));
+      CLI_GUARD(cli_parse_uint(ctx, "--bits", optarg, DOCSTORE_RSA_MIN_BITS,
+                               16384, &bits));
       break;
-    case 'o': out_dir = optarg; break;
-    case 'p': pass_env = optarg; break;
-    case 'h': return 0;
-    default: return DOCSTORE_EINVAL;
+    case 'o':
+      out_dir = optarg;
+      break;
+    case 'p':
+      pass_env = optarg;
+      break;
+    case 'h':
+      return 0;
+    default:
+      return DOCSTORE_EINVAL;
     }
   }
   CLI_GUARD(cli_positional(ctx, argc, argv, 0, 0));
@@ -61,10 +66,8 @@ static int run_keygen(cli_ctx *ctx, int argc, char **argv) {
     if (mkdir(out_dir, 0700) != 0 && errno != EEXIST)
       return cli_fail(ctx, DOCSTORE_EIO, "cannot create '%s': %s", out_dir,
                       strerror(errno));
-    CLI_GUARD(
-        join(ctx, pub_path, sizeof(pub_path), out_dir, "public.pem"));
-    CLI_GUARD(
-        join(ctx, priv_path, sizeof(priv_path), out_dir, "private.pem"));
+    CLI_GUARD(join(ctx, pub_path, sizeof(pub_path), out_dir, "public.pem"));
+    CLI_GUARD(join(ctx, priv_path, sizeof(priv_path), out_dir, "private.pem"));
   } else {
     const char *p = docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH");
     const char *q = docstore_config_get(cfg, "RSA_PRIVATE_KEY_PATH");

@@ -24,8 +24,8 @@ static void on_sigint(int sig) {
 }
 
 typedef struct progress_view {
-  int tty;       /* draw a bar on stderr */
-  int quiet;     /* no progress at all */
+  int tty;   /* draw a bar on stderr */
+  int quiet; /* no progress at all */
   const char *verb;
   double last_line; /* elapsed seconds of the last plain line, or -1 */
 } progress_view;
@@ -63,8 +63,8 @@ static int on_progress(void *payload, const docstore_migrate_progress *p) {
     fprintf(stderr,
             "\r\033[K[%s] %llu/%llu %5.1f%% %.1f files/s ETA %s failed %llu "
             "skipped %llu",
-            bar, (unsigned long long)p->done, (unsigned long long)p->total,
-            pct, p->files_per_second, eta, (unsigned long long)p->failed,
+            bar, (unsigned long long)p->done, (unsigned long long)p->total, pct,
+            p->files_per_second, eta, (unsigned long long)p->failed,
             (unsigned long long)p->skipped);
     if (p->phase == DOCSTORE_MIGRATE_PHASE_DONE)
       fputc('\n', stderr);
@@ -76,9 +76,9 @@ static int on_progress(void *payload, const docstore_migrate_progress *p) {
     fprintf(stderr,
             "docstore: %s: %llu/%llu (%.1f%%), %.1f files/s, ETA %s, "
             "%llu failed, %llu skipped%s\n",
-            v->verb, (unsigned long long)p->done,
-            (unsigned long long)p->total, pct, p->files_per_second, eta,
-            (unsigned long long)p->failed, (unsigned long long)p->skipped,
+            v->verb, (unsigned long long)p->done, (unsigned long long)p->total,
+            pct, p->files_per_second, eta, (unsigned long long)p->failed,
+            (unsigned long long)p->skipped,
             p->phase == DOCSTORE_MIGRATE_PHASE_DONE ? ", done" : "");
   }
   return interrupted ? 1 : 0;
@@ -117,11 +117,11 @@ static int service_of_type(cli_ctx *ctx, const char *type,
 
 typedef struct migrate_args {
   docstore_migrate_options o;
-  const char *action;      /* "schema", "s3", "local", or NULL (verify) */
+  const char *action; /* "schema", "s3", "local", or NULL (verify) */
   int verify;
   int print_sql;
   int decrypt_check;
-  int progress;            /* 0 auto, 1 bar, 2 lines, 3 none */
+  int progress; /* 0 auto, 1 bar, 2 lines, 3 none */
   const char *report_json;
   cli_keys keys;
 } migrate_args;
@@ -134,16 +134,28 @@ static int parse_table(cli_ctx *ctx, const char *v, unsigned int *out) {
   else if (strcmp(v, "all") == 0)
     *out = DOCSTORE_MIGRATE_TABLE_ALL;
   else
-    return cli_usage(ctx, "--table takes attachment, attachment_staging or "
-                          "all, got '%s'",
+    return cli_usage(ctx,
+                     "--table takes attachment, attachment_staging or "
+                     "all, got '%s'",
                      v);
   return 0;
 }
 
 static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
   enum {
-    O_BATCH = 256, O_DRY, O_TABLE, O_JSON, O_DELETE, O_VERIFY, O_PRINT,
-    O_DECRYPT, O_ROOT, O_DB, O_MAXFAIL, O_PROGRESS, O_PASSENV
+    O_BATCH = 256,
+    O_DRY,
+    O_TABLE,
+    O_JSON,
+    O_DELETE,
+    O_VERIFY,
+    O_PRINT,
+    O_DECRYPT,
+    O_ROOT,
+    O_DB,
+    O_MAXFAIL,
+    O_PROGRESS,
+    O_PASSENV
   };
   static const struct option longopts[] = {
       {"batch-size", required_argument, NULL, O_BATCH},
@@ -169,8 +181,8 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
   if (docstore_migrate_options_init(&a->o, DOCSTORE_MIGRATE_OPTIONS_VERSION) <
       0)
     return cli_fail(ctx, DOCSTORE_EINVAL, "%s", docstore_last_errmsg());
-  while ((c = cli_getopt(ctx, &cli_cmd_migrate, argc, argv, "j:K:",
-                         longopts)) != -1) {
+  while ((c = cli_getopt(ctx, &cli_cmd_migrate, argc, argv,
+                         "j:K:", longopts)) != -1) {
     switch (c) {
     case O_BATCH:
       CLI_GUARD(cli_parse_uint(ctx, "--batch-size", optarg, 1, 100000, &v));
@@ -180,21 +192,41 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
       CLI_GUARD(cli_parse_uint(ctx, "--jobs", optarg, 1, 64, &v));
       a->o.jobs = (unsigned int)v;
       break;
-    case O_DRY: a->o.dry_run = 1; break;
-    case O_TABLE: CLI_GUARD(parse_table(ctx, optarg, &a->o.tables)); break;
-    case O_JSON: a->report_json = optarg; break;
-    case O_DELETE: a->o.delete_source = 1; break;
-    case O_VERIFY: a->verify = 1; break;
-    case O_PRINT: a->print_sql = 1; break;
-    case O_DECRYPT: a->decrypt_check = 1; break;
-    case 'K':
-      CLI_GUARD(cli_keys_add(ctx, a->keys.private_files, &a->keys.n_private,
-                             optarg));
+    case O_DRY:
+      a->o.dry_run = 1;
+      break;
+    case O_TABLE:
+      CLI_GUARD(parse_table(ctx, optarg, &a->o.tables));
+      break;
+    case O_JSON:
+      a->report_json = optarg;
+      break;
+    case O_DELETE:
+      a->o.delete_source = 1;
+      break;
+    case O_VERIFY:
+      a->verify = 1;
+      break;
+    case O_PRINT:
+      a->print_sql = 1;
+      break;
+    case O_DECRYPT:
       a->decrypt_check = 1;
       break;
-    case O_PASSENV: a->keys.passphrase_env = optarg; break;
-    case O_ROOT: a->o.legacy_root = optarg; break;
-    case O_DB: a->o.database_url = optarg; break;
+    case 'K':
+      CLI_GUARD(
+          cli_keys_add(ctx, a->keys.private_files, &a->keys.n_private, optarg));
+      a->decrypt_check = 1;
+      break;
+    case O_PASSENV:
+      a->keys.passphrase_env = optarg;
+      break;
+    case O_ROOT:
+      a->o.legacy_root = optarg;
+      break;
+    case O_DB:
+      a->o.database_url = optarg;
+      break;
     case O_MAXFAIL:
       CLI_GUARD(cli_parse_uint(ctx, "--max-failures", optarg, 0, 1000000, &v));
       a->o.max_consecutive_failures =
@@ -212,8 +244,10 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
       else
         return cli_usage(ctx, "--progress takes auto, bar, lines or none");
       break;
-    case 'h': return 1;
-    default: return DOCSTORE_EINVAL;
+    case 'h':
+      return 1;
+    default:
+      return DOCSTORE_EINVAL;
     }
   }
   if (a->verify) {
@@ -224,8 +258,9 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
     a->action = argv[optind];
     if (strcmp(a->action, "schema") != 0 && strcmp(a->action, "s3") != 0 &&
         strcmp(a->action, "local") != 0)
-      return cli_usage(ctx, "unknown migration '%s': use s3, local, schema "
-                            "or --verify",
+      return cli_usage(ctx,
+                       "unknown migration '%s': use s3, local, schema "
+                       "or --verify",
                        a->action);
   }
   if (a->print_sql && !(a->action && strcmp(a->action, "schema") == 0))
@@ -382,8 +417,7 @@ done:
 }
 
 const cli_command cli_cmd_migrate = {
-    "migrate",
-    "s3 | local | schema [--print] | --verify [s3|local]  [options]",
+    "migrate", "s3 | local | schema [--print] | --verify [s3|local]  [options]",
     "Move documents between local storage and S3 following the database, "
     "or verify them",
     "  s3                 move rows on local storage to S3 (STORAGE_TYPE\n"

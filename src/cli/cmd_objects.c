@@ -53,12 +53,22 @@ static int run_put(cli_ctx *ctx, int argc, char **argv) {
   while ((c = cli_getopt(ctx, &cli_cmd_put, argc, argv, "f:u:n:r:", opts)) !=
          -1) {
     switch (c) {
-    case 'f': file_id = optarg; break;
-    case 'u': user_id = optarg; break;
-    case 'n': name = optarg; break;
-    case 'r': raw_key = optarg; break;
-    case 'h': return 0;
-    default: return DOCSTORE_EINVAL;
+    case 'f':
+      file_id = optarg;
+      break;
+    case 'u':
+      user_id = optarg;
+      break;
+    case 'n':
+      name = optarg;
+      break;
+    case 'r':
+      raw_key = optarg;
+      break;
+    case 'h':
+      return 0;
+    default:
+      return DOCSTORE_EINVAL;
     }
   }
   CLI_GUARD(cli_positional(ctx, argc, argv, 1, 1));
@@ -143,12 +153,22 @@ static int run_get(cli_ctx *ctx, int argc, char **argv) {
   while ((c = cli_getopt(ctx, &cli_cmd_get, argc, argv, "rF:f:u:", opts)) !=
          -1) {
     switch (c) {
-    case 'r': raw = 1; break;
-    case 'F': legacy = optarg; break;
-    case 'f': file_id = optarg; break;
-    case 'u': user_id = optarg; break;
-    case 'h': return 0;
-    default: return DOCSTORE_EINVAL;
+    case 'r':
+      raw = 1;
+      break;
+    case 'F':
+      legacy = optarg;
+      break;
+    case 'f':
+      file_id = optarg;
+      break;
+    case 'u':
+      user_id = optarg;
+      break;
+    case 'h':
+      return 0;
+    default:
+      return DOCSTORE_EINVAL;
     }
   }
   CLI_GUARD(cli_positional(ctx, argc, argv, 1, 2));
@@ -286,11 +306,16 @@ static int run_url(cli_ctx *ctx, int argc, char **argv) {
 
   while ((c = cli_getopt(ctx, &cli_cmd_url, argc, argv, "H:P", opts)) != -1) {
     switch (c) {
-    case 'H': CLI_GUARD(cli_parse_uint(ctx, "--hours", optarg, 1, 168, &hours));
+    case 'H':
+      CLI_GUARD(cli_parse_uint(ctx, "--hours", optarg, 1, 168, &hours));
       break;
-    case 'P': put = 1; break;
-    case 'h': return 0;
-    default: return DOCSTORE_EINVAL;
+    case 'P':
+      put = 1;
+      break;
+    case 'h':
+      return 0;
+    default:
+      return DOCSTORE_EINVAL;
     }
   }
   CLI_GUARD(cli_positional(ctx, argc, argv, 1, 1));

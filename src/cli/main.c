@@ -71,7 +71,8 @@ static const char global_help[] =
     "  -h, --help        this help;  --version: the version\n"
     "\n"
     "Configuration: the variables of docs/CONFIG.md (STORAGE_TYPE,\n"
-    "LOCAL_STORAGE_PATH, S3_*, RSA_PUBLIC_KEY_PATH, RSA_PRIVATE_KEY_PATH, ...),\n"
+    "LOCAL_STORAGE_PATH, S3_*, RSA_PUBLIC_KEY_PATH, RSA_PRIVATE_KEY_PATH, "
+    "...),\n"
     "read from ./.env when that file exists (or --env-file), then from the\n"
     "environment, which wins.  `docstore config` shows the result.\n"
     "\n"
@@ -87,8 +88,7 @@ static void print_main_help(void) {
          "Commands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++)
     printf("  %-8s %s\n", commands[i]->name, commands[i]->summary);
-  printf("\n%s\n`docstore help <command>` describes a command.\n",
-         global_help);
+  printf("\n%s\n`docstore help <command>` describes a command.\n", global_help);
 }
 
 static int run_help(cli_ctx *ctx, int argc, char **argv) {
@@ -105,9 +105,8 @@ static int run_help(cli_ctx *ctx, int argc, char **argv) {
   return 0;
 }
 
-const cli_command cli_cmd_help = {"help", "[COMMAND]",
-                                  "Describe the commands, or one of them", "",
-                                  run_help};
+const cli_command cli_cmd_help = {
+    "help", "[COMMAND]", "Describe the commands, or one of them", "", run_help};
 
 static int run_version(cli_ctx *ctx, int argc, char **argv) {
   (void)argv;
@@ -128,25 +127,34 @@ static int cli_exit_status(const cli_ctx *ctx) {
   if (ctx->usage)
     return 2;
   switch (ctx->code) {
-  case DOCSTORE_EINVAL: return 2; /* a bad id or key given by the user */
-  case DOCSTORE_ECONFIG: return 3;
-  case DOCSTORE_ENOTFOUND: return 4;
-  case DOCSTORE_EINTEGRITY: return 5;
+  case DOCSTORE_EINVAL:
+    return 2; /* a bad id or key given by the user */
+  case DOCSTORE_ECONFIG:
+    return 3;
+  case DOCSTORE_ENOTFOUND:
+    return 4;
+  case DOCSTORE_EINTEGRITY:
+    return 5;
   case DOCSTORE_EKEY:
   case DOCSTORE_ECRYPTO:
-  case DOCSTORE_EFORMAT: return 6;
+  case DOCSTORE_EFORMAT:
+    return 6;
   case DOCSTORE_EACCESS:
   case DOCSTORE_ENOBUCKET:
   case DOCSTORE_ECONNECT:
   case DOCSTORE_ETIMEOUT:
   case DOCSTORE_ESERVER:
-  case DOCSTORE_EBUSY: return 7;
-  case DOCSTORE_EUNSUPPORTED: return 8;
+  case DOCSTORE_EBUSY:
+    return 7;
+  case DOCSTORE_EUNSUPPORTED:
+    return 8;
   case DOCSTORE_EIO:
   case DOCSTORE_EEXISTS:
   case DOCSTORE_ETOOBIG:
-  case DOCSTORE_ENOMEM: return 9;
-  default: return 1;
+  case DOCSTORE_ENOMEM:
+    return 9;
+  default:
+    return 1;
   }
 }
 
@@ -186,12 +194,23 @@ int main(int argc, char **argv) {
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+:vqh", global_opts, NULL)) != -1) {
     switch (c) {
-    case 'e': ctx.env_file = optarg; break;
-    case 'n': ctx.no_env_file = 1; break;
-    case 'v': verbose++; break;
-    case 'q': quiet = 1; break;
-    case 'h': print_main_help(); return 0;
-    case 'V': return cli_cmd_version.run(&ctx, 1, argv);
+    case 'e':
+      ctx.env_file = optarg;
+      break;
+    case 'n':
+      ctx.no_env_file = 1;
+      break;
+    case 'v':
+      verbose++;
+      break;
+    case 'q':
+      quiet = 1;
+      break;
+    case 'h':
+      print_main_help();
+      return 0;
+    case 'V':
+      return cli_cmd_version.run(&ctx, 1, argv);
     case ':':
       cli_usage(&ctx, "option '%s' needs a value", argv[optind - 1]);
       goto fail;

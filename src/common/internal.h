@@ -78,7 +78,8 @@ typedef struct docstore__handle_err {
 void docstore__handle_err_init(docstore__handle_err *h);
 void docstore__handle_err_destroy(docstore__handle_err *h);
 /* Record err (if err->code < 0) as the handle's last error; returns code. */
-int docstore__handle_err_store(docstore__handle_err *h, const docstore__err *err);
+int docstore__handle_err_store(docstore__handle_err *h,
+                               const docstore__err *err);
 /* Copy the handle's last message into a thread-local buffer and return it. */
 const char *docstore__handle_err_get(docstore__handle_err *h);
 
@@ -133,7 +134,8 @@ typedef struct docstore__buf {
  * that (at least 256 bytes): reserve a known total up front and appending
  * it never reallocates.  Later growth at least doubles the capacity. */
 int docstore__buf_reserve(docstore__buf *b, size_t extra) DOCSTORE__WUR;
-int docstore__buf_append(docstore__buf *b, const void *p, size_t n) DOCSTORE__WUR;
+int docstore__buf_append(docstore__buf *b, const void *p,
+                         size_t n) DOCSTORE__WUR;
 int docstore__buf_puts(docstore__buf *b, const char *s) DOCSTORE__WUR;
 int docstore__buf_printf(docstore__buf *b, const char *fmt, ...)
     DOCSTORE__PRINTF(2, 3) DOCSTORE__WUR;

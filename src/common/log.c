@@ -14,10 +14,14 @@ static int log_max = DOCSTORE_LOG_WARN;
 
 static const char *level_name(int level) {
   switch (level) {
-  case DOCSTORE_LOG_ERROR: return "ERROR";
-  case DOCSTORE_LOG_WARN: return "WARN";
-  case DOCSTORE_LOG_INFO: return "INFO";
-  default: return "DEBUG";
+  case DOCSTORE_LOG_ERROR:
+    return "ERROR";
+  case DOCSTORE_LOG_WARN:
+    return "WARN";
+  case DOCSTORE_LOG_INFO:
+    return "INFO";
+  default:
+    return "DEBUG";
   }
 }
 

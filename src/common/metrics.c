@@ -15,7 +15,7 @@
 #include "metrics.h"
 
 static const char *const op_names[DOCSTORE_OP_COUNT_] = {
-    "put",     "get",     "head",    "delete",  "list",
+    "put",     "get",     "head",    "delete",   "list",
     "presign", "encrypt", "decrypt", "fallback",
 };
 

@@ -23,14 +23,14 @@ enum kind {
   K_LOG_LEVEL,
   K_ADDRESSING,
   K_BOOL,
-  K_UINT,   /* decimal integer in [min, max] */
-  K_SIZE,   /* byte size with optional K/M/G suffix, in [min, max] */
+  K_UINT, /* decimal integer in [min, max] */
+  K_SIZE, /* byte size with optional K/M/G suffix, in [min, max] */
   K_REGION,
   K_URL,
   K_BUCKET,
   K_PATH,
   K_ACCESS_KEY,
-  K_SECRET,    /* S3 secret, session token */
+  K_SECRET, /* S3 secret, session token */
   K_PASSPHRASE
 };
 
@@ -142,8 +142,8 @@ static int choice(const char *v, const char *const *list) {
 }
 
 static const char *const storage_types[] = {"s3", "local", NULL};
-static const char *const log_levels[] = {"error", "warn", "info", "debug",
-                                         "warning", NULL};
+static const char *const log_levels[] = {"error", "warn",    "info",
+                                         "debug", "warning", NULL};
 static const char *const addressing_styles[] = {"auto", "path", "virtual",
                                                 NULL};
 static const char *const bool_true[] = {"true", "1", "yes", "on", NULL};
@@ -175,8 +175,8 @@ static int parse_size(const char *s, uint64_t *out) {
     return -1;
   const char *suffix = s + n;
   if (*suffix) {
-    static const char *const names[] = {"k", "kib", "m", "mib", "g", "gib",
-                                        NULL};
+    static const char *const names[] = {"k", "kib", "m", "mib",
+                                        "g", "gib", NULL};
     static const uint64_t mults[] = {KIB, KIB, MIB, MIB, GIB, GIB};
     int i = choice(suffix, names);
     if (i < 0)
@@ -258,8 +258,7 @@ static int check_url(const char *v, const char **why) {
     uint64_t port;
     while (is_digit(*p))
       p++;
-    if (parse_u64(d, (size_t)(p - d), &port) < 0 || port < 1 ||
-        port > 65535) {
+    if (parse_u64(d, (size_t)(p - d), &port) < 0 || port < 1 || port > 65535) {
       *why = "has a bad port (1-65535)";
       return -1;
     }
@@ -562,9 +561,9 @@ static int read_small_file(const char *path, char **out, size_t *out_len,
   size_t len = 0;
   FILE *f = fopen(path, "rb");
   if (!f)
-    return docstore__err_set(err,
-                             errno == ENOENT ? DOCSTORE_ENOTFOUND : DOCSTORE_EIO,
-                             "cannot open '%s': %s", path, strerror(errno));
+    return docstore__err_set(
+        err, errno == ENOENT ? DOCSTORE_ENOTFOUND : DOCSTORE_EIO,
+        "cannot open '%s': %s", path, strerror(errno));
   data = docstore__alloc(DOTENV_MAX_BYTES + 1);
   if (!data) {
     rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
@@ -693,9 +692,9 @@ int docstore__config_s3_options(const docstore_config *cfg,
   opts->secret_key = docstore__config_effective(cfg, "S3_SECRET_KEY", NULL);
   opts->session_token =
       docstore__config_effective(cfg, "S3_SESSION_TOKEN", NULL);
-  int style = choice(
-      docstore__config_effective(cfg, "S3_ADDRESSING_STYLE", NULL),
-      addressing_styles);
+  int style =
+      choice(docstore__config_effective(cfg, "S3_ADDRESSING_STYLE", NULL),
+             addressing_styles);
   opts->addressing = style == 1   ? DOCSTORE_S3_ADDRESSING_PATH
                      : style == 2 ? DOCSTORE_S3_ADDRESSING_VIRTUAL
                                   : DOCSTORE_S3_ADDRESSING_AUTO;

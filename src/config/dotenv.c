@@ -66,11 +66,21 @@ static int parse_value(const char *p, const char *end, docstore__buf *out,
       if (quote == '"' && c == '\\' && p < end) {
         char e = *p++;
         switch (e) {
-        case 'n': c = '\n'; break;
-        case 't': c = '\t'; break;
-        case 'r': c = '\r'; break;
-        case '"': c = '"'; break;
-        case '\\': c = '\\'; break;
+        case 'n':
+          c = '\n';
+          break;
+        case 't':
+          c = '\t';
+          break;
+        case 'r':
+          c = '\r';
+          break;
+        case '"':
+          c = '"';
+          break;
+        case '\\':
+          c = '\\';
+          break;
         default:
           /* Unknown escape: keep it as written. */
           if (docstore__buf_append(out, "\\", 1) < 0)

@@ -52,7 +52,7 @@
 /* ------------------------------------------------------------- keyring */
 
 typedef struct docstore__key {
-  EVP_PKEY *pkey;   /* public key, or key pair when has_private */
+  EVP_PKEY *pkey; /* public key, or key pair when has_private */
   int has_private;
   char kid[DOCSTORE__KID_LEN + 1];
 } docstore__key;
@@ -85,15 +85,14 @@ int docstore__ossl_err(docstore__err *err, int code, const char *what);
 /* digest: "SHA256" (v1) or "SHA1" (legacy); used for OAEP and MGF1; no
  * label.  wrap: out must hold EVP_PKEY_get_size(pkey) bytes. */
 int docstore__oaep_wrap(uint8_t *out, size_t *out_len, EVP_PKEY *pkey,
-                        const char *digest, const uint8_t *key,
-                        size_t key_len, docstore__err *err) DOCSTORE__WUR;
+                        const char *digest, const uint8_t *key, size_t key_len,
+                        docstore__err *err) DOCSTORE__WUR;
 /* Returns 0, DOCSTORE_EINTEGRITY when the padding does not verify (wrong
- * key or tampered input; err untouched), DOCSTORE_ECRYPTO otherwise.  out has room
- * for DOCSTORE__AES_KEY_MAX bytes; a longer payload is EINTEGRITY. */
+ * key or tampered input; err untouched), DOCSTORE_ECRYPTO otherwise.  out has
+ * room for DOCSTORE__AES_KEY_MAX bytes; a longer payload is EINTEGRITY. */
 int docstore__oaep_unwrap(uint8_t out[DOCSTORE__AES_KEY_MAX], size_t *out_len,
-                          EVP_PKEY *pkey, const char *digest,
-                          const uint8_t *in, size_t in_len,
-                          docstore__err *err) DOCSTORE__WUR;
+                          EVP_PKEY *pkey, const char *digest, const uint8_t *in,
+                          size_t in_len, docstore__err *err) DOCSTORE__WUR;
 
 /* ------------------------------------------------------------- base64 */
 
@@ -206,8 +205,8 @@ int docstore__legacy_parse(docstore__envelope *env, cJSON *const *m,
                            int validate_ct, docstore__err *err) DOCSTORE__WUR;
 /* Try each private key of the keyring (OAEP-SHA1); on success the session
  * key is in key[0..*key_len).  DOCSTORE_EKEY when no key unwraps it. */
-int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX],
-                            size_t *key_len, const docstore_keyring *kr,
+int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX], size_t *key_len,
+                            const docstore_keyring *kr,
                             const docstore__envelope *env,
                             docstore__err *err) DOCSTORE__WUR;
 
@@ -228,8 +227,7 @@ int docstore__envelope_seal_with(char **out, size_t *out_len,
                                  const docstore__key *key,
                                  const uint8_t aes_key[32],
                                  const uint8_t nonce[DOCSTORE__GCM_NONCE_LEN],
-                                 const uint8_t *plaintext,
-                                 size_t plaintext_len,
+                                 const uint8_t *plaintext, size_t plaintext_len,
                                  const docstore_doc_id *doc) DOCSTORE__WUR;
 
 #endif /* DOCSTORE_CRYPTO_INTERNAL_H */

@@ -41,10 +41,14 @@ static const char integrity_msg[] =
 
 static const EVP_CIPHER *gcm_cipher(size_t key_len) {
   switch (key_len) {
-  case 16: return EVP_aes_128_gcm();
-  case 24: return EVP_aes_192_gcm();
-  case 32: return EVP_aes_256_gcm();
-  default: return NULL;
+  case 16:
+    return EVP_aes_128_gcm();
+  case 24:
+    return EVP_aes_192_gcm();
+  case 32:
+    return EVP_aes_256_gcm();
+  default:
+    return NULL;
   }
 }
 
@@ -108,8 +112,8 @@ static int reserve_envelope(docstore__buf *b, size_t wrapped_len,
 static int gcm_seal_into(docstore__buf *b, uint8_t tag[DOCSTORE__GCM_TAG_LEN],
                          const uint8_t aes_key[32],
                          const uint8_t nonce[DOCSTORE__GCM_NONCE_LEN],
-                         const char *aad, size_t aad_len,
-                         const uint8_t *pt, size_t pt_len, docstore__err *e) {
+                         const char *aad, size_t aad_len, const uint8_t *pt,
+                         size_t pt_len, docstore__err *e) {
   int rc = 0, outl = 0;
   uint8_t fin[16];
   size_t slice = pt_len < SEAL_SLICE ? pt_len : SEAL_SLICE;
@@ -152,8 +156,7 @@ int docstore__envelope_seal_with(char **out, size_t *out_len,
                                  const docstore__key *key,
                                  const uint8_t aes_key[32],
                                  const uint8_t nonce[DOCSTORE__GCM_NONCE_LEN],
-                                 const uint8_t *plaintext,
-                                 size_t plaintext_len,
+                                 const uint8_t *plaintext, size_t plaintext_len,
                                  const docstore_doc_id *doc) {
   docstore__err e = {0, ""};
   /* An envelope holds no secret: released without a wipe. */
@@ -220,9 +223,8 @@ fail:
 }
 
 int docstore_envelope_seal(char **out, size_t *out_len,
-                           const docstore_keyring *kr,
-                           const uint8_t *plaintext, size_t plaintext_len,
-                           const docstore_doc_id *doc) {
+                           const docstore_keyring *kr, const uint8_t *plaintext,
+                           size_t plaintext_len, const docstore_doc_id *doc) {
   uint8_t aes_key[32], nonce[DOCSTORE__GCM_NONCE_LEN];
   if (out)
     *out = NULL;
@@ -251,8 +253,8 @@ int docstore_envelope_seal(char **out, size_t *out_len,
 /* Recover the AES key: by key id for v1, by trying every private key for
  * legacy envelopes. */
 static int unwrap_key(uint8_t key[DOCSTORE__AES_KEY_MAX], size_t *key_len,
-                      const docstore_keyring *kr,
-                      const docstore__envelope *env, docstore__err *e) {
+                      const docstore_keyring *kr, const docstore__envelope *env,
+                      docstore__err *e) {
   if (env->alg == DOCSTORE__ALG_LEGACY)
     return docstore__legacy_unwrap(key, key_len, kr, env, e);
   const docstore__key *k = docstore__keyring_find(kr, env->kid);
@@ -260,8 +262,8 @@ static int unwrap_key(uint8_t key[DOCSTORE__AES_KEY_MAX], size_t *key_len,
     return docstore__err_set(e, DOCSTORE_EKEY,
                              "no private key for key id %s in the keyring",
                              env->kid);
-  int rc = docstore__oaep_unwrap(key, key_len, k->pkey, "SHA256",
-                                 env->wrapped, env->wrapped_len, e);
+  int rc = docstore__oaep_unwrap(key, key_len, k->pkey, "SHA256", env->wrapped,
+                                 env->wrapped_len, e);
   if (rc == 0 && env->alg == DOCSTORE__ALG_V1_AES256GCM && *key_len != 32)
     rc = DOCSTORE_EINTEGRITY;
   if (rc == DOCSTORE_EINTEGRITY)
@@ -307,8 +309,8 @@ static int gcm_open(uint8_t *out, const docstore__envelope *env,
       !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)env->nonce_len,
                            NULL) ||
       !EVP_DecryptInit_ex(ctx, NULL, NULL, key, env->nonce) ||
-      (aad_len > 0 && !EVP_DecryptUpdate(ctx, NULL, &outl,
-                                         (const uint8_t *)aad, (int)aad_len)))
+      (aad_len > 0 && !EVP_DecryptUpdate(ctx, NULL, &outl, (const uint8_t *)aad,
+                                         (int)aad_len)))
     goto crypto_fail;
 
   const char *p = env->ct_b64.p;
@@ -323,8 +325,8 @@ static int gcm_open(uint8_t *out, const docstore__envelope *env,
                              "base64");
       goto done;
     }
-    if (n > 0 && (!EVP_DecryptUpdate(ctx, dst, &outl, dst, (int)n) ||
-                  (size_t)outl != n))
+    if (n > 0 &&
+        (!EVP_DecryptUpdate(ctx, dst, &outl, dst, (int)n) || (size_t)outl != n))
       goto crypto_fail;
     off += n;
     p += take;
@@ -373,8 +375,7 @@ static int identity_check(const docstore__envelope *env,
 
 int docstore_envelope_open(uint8_t **out, size_t *out_len,
                            const docstore_keyring *kr, const char *envelope,
-                           size_t envelope_len,
-                           const docstore_doc_id *expect) {
+                           size_t envelope_len, const docstore_doc_id *expect) {
   docstore__err e = {0, ""};
   docstore__envelope env;
   uint8_t key[DOCSTORE__AES_KEY_MAX];
@@ -463,14 +464,12 @@ int docstore_envelope_rewrap(char **out, size_t *out_len,
                        write_head(&b, alg, to->kid, env.file_id, env.user_id,
                                   wrapped, wrapped_len, env.nonce_b64),
                        nomem);
-  DOCSTORE__GUARD_GOTO(rc,
-                       docstore__buf_append(&b, env.tag_b64.p, env.tag_b64.len),
-                       nomem);
+  DOCSTORE__GUARD_GOTO(
+      rc, docstore__buf_append(&b, env.tag_b64.p, env.tag_b64.len), nomem);
   DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, "\",\"ciphertext\":\""),
                        nomem);
-  DOCSTORE__GUARD_GOTO(rc,
-                       docstore__buf_append(&b, env.ct_b64.p, env.ct_b64.len),
-                       nomem);
+  DOCSTORE__GUARD_GOTO(
+      rc, docstore__buf_append(&b, env.ct_b64.p, env.ct_b64.len), nomem);
   DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, "\"}"), nomem);
   *out = (char *)docstore__buf_detach(&b, out_len);
   goto done;

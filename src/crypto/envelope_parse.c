@@ -22,12 +22,13 @@
 #include "crypto_internal.h"
 
 static const char *const member_names[DOCSTORE__M_COUNT] = {
-    "format",  "version", "alg", "key_alg",    "kid",
-    "file_id", "user_id", "wrapped_key", "nonce", "tag",
-    "ciphertext", "enc_session_key"};
+    "format", "version", "alg",        "key_alg",
+    "kid",    "file_id", "user_id",    "wrapped_key",
+    "nonce",  "tag",     "ciphertext", "enc_session_key"};
 
 /* The v1 writer's exact opening bytes, up to the version number. */
-static const char v1_prefix[] = "{\"format\":\"docstore-envelope\",\"version\":";
+static const char v1_prefix[] =
+    "{\"format\":\"docstore-envelope\",\"version\":";
 
 int docstore__id_valid(const char *s) {
   size_t n = 0;
@@ -45,17 +46,17 @@ int docstore__id_valid(const char *s) {
 
 void docstore__aad_build(char out[DOCSTORE__AAD_MAX], size_t *out_len,
                          const char *file_id, const char *user_id) {
-  int n = snprintf(out, DOCSTORE__AAD_MAX,
-                   DOCSTORE__FORMAT_NAME "\nversion=1\nalg=" DOCSTORE__ALG_AES256GCM
-                                         "\nfile_id=%s\nuser_id=%s\n",
-                   file_id ? file_id : "", user_id ? user_id : "");
+  int n =
+      snprintf(out, DOCSTORE__AAD_MAX,
+               DOCSTORE__FORMAT_NAME "\nversion=1\nalg=" DOCSTORE__ALG_AES256GCM
+                                     "\nfile_id=%s\nuser_id=%s\n",
+               file_id ? file_id : "", user_id ? user_id : "");
   /* Identity values are at most 64 characters: never truncated. */
   *out_len = n > 0 ? (size_t)n : 0;
 }
 
 static int kid_valid(const char *s) {
-  if (strlen(s) != DOCSTORE__KID_LEN ||
-      memcmp(s, DOCSTORE__KID_PREFIX, 7) != 0)
+  if (strlen(s) != DOCSTORE__KID_LEN || memcmp(s, DOCSTORE__KID_PREFIX, 7) != 0)
     return 0;
   for (size_t i = 7; i < DOCSTORE__KID_LEN; i++)
     if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
@@ -118,10 +119,9 @@ int docstore__member_gcm(docstore__envelope *env, cJSON *const *m,
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"nonce\" must decode to 12 or 16 "
                              "bytes");
-  DOCSTORE__GUARD(docstore__member_b64(env->tag, &tag_len,
-                                       DOCSTORE__GCM_TAG_LEN,
-                                       DOCSTORE__GCM_TAG_LEN, m,
-                                       DOCSTORE__M_TAG, err));
+  DOCSTORE__GUARD(
+      docstore__member_b64(env->tag, &tag_len, DOCSTORE__GCM_TAG_LEN,
+                           DOCSTORE__GCM_TAG_LEN, m, DOCSTORE__M_TAG, err));
   DOCSTORE__GUARD(member_string(&s, m, DOCSTORE__M_CIPHERTEXT, err));
   size_t len = strlen(s);
   if (env->ct_outside.p) {
@@ -238,11 +238,11 @@ static int parse_v1(docstore__envelope *env, cJSON *const *m, int validate_ct,
   DOCSTORE__GUARD(docstore__member_b64(
       env->wrapped, &env->wrapped_len, DOCSTORE_RSA_MIN_BITS / 8,
       DOCSTORE__RSA_MAX_BYTES, m, DOCSTORE__M_WRAPPED_KEY, err));
-  DOCSTORE__GUARD(docstore__member_gcm(
-      env, m,
-      env->alg == DOCSTORE__ALG_V1_NOAAD ? DOCSTORE__LEGACY_NONCE_LEN
-                                         : DOCSTORE__GCM_NONCE_LEN,
-      validate_ct, err));
+  DOCSTORE__GUARD(docstore__member_gcm(env, m,
+                                       env->alg == DOCSTORE__ALG_V1_NOAAD
+                                           ? DOCSTORE__LEGACY_NONCE_LEN
+                                           : DOCSTORE__GCM_NONCE_LEN,
+                                       validate_ct, err));
   env->format = DOCSTORE_ENVELOPE_V1;
   return 0;
 }
@@ -256,8 +256,8 @@ static int looks_like_newer_version(const char *text, size_t len) {
   if (text[p] < '0' || text[p] > '9')
     return 0;
   /* "1" followed by a non-digit is version 1 (then merely malformed). */
-  return !(text[p] == '1' && (p + 1 >= len || text[p + 1] < '0' ||
-                              text[p + 1] > '9'));
+  return !(text[p] == '1' &&
+           (p + 1 >= len || text[p + 1] < '0' || text[p + 1] > '9'));
 }
 
 static int only_whitespace(const char *p, const char *end) {
@@ -307,8 +307,8 @@ static const char *quote_or_backslash(const char *p, const char *end) {
 }
 
 static size_t skip_ws(const char *t, size_t len, size_t i) {
-  while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' ||
-                     t[i] == '\r'))
+  while (i < len &&
+         (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
     i++;
   return i;
 }

@@ -154,11 +154,10 @@ int docstore_keyring_set_default(docstore_keyring *kr, const char *key_id) {
 /* Check that pkey is an RSA key of an accepted size. */
 static int check_rsa(const EVP_PKEY *pkey, docstore__err *e) {
   if (!EVP_PKEY_is_a(pkey, "RSA"))
-    return docstore__err_set(e, DOCSTORE_EKEY,
-                             "not an RSA key (%s); RSA-OAEP needs an RSA key",
-                             EVP_PKEY_get0_type_name(pkey)
-                                 ? EVP_PKEY_get0_type_name(pkey)
-                                 : "unknown type");
+    return docstore__err_set(
+        e, DOCSTORE_EKEY, "not an RSA key (%s); RSA-OAEP needs an RSA key",
+        EVP_PKEY_get0_type_name(pkey) ? EVP_PKEY_get0_type_name(pkey)
+                                      : "unknown type");
   int bits = EVP_PKEY_get_bits(pkey);
   if (bits < DOCSTORE_RSA_MIN_BITS)
     return docstore__err_set(e, DOCSTORE_EKEY,
@@ -175,9 +174,8 @@ static int check_rsa(const EVP_PKEY *pkey, docstore__err *e) {
 
 /* Take ownership of pkey and add it (or attach its private half to an
  * entry holding the same public key). */
-static int keyring_insert(docstore_keyring *kr, EVP_PKEY *pkey,
-                          int has_private, char **key_id_out,
-                          docstore__err *e) {
+static int keyring_insert(docstore_keyring *kr, EVP_PKEY *pkey, int has_private,
+                          char **key_id_out, docstore__err *e) {
   char kid[DOCSTORE__KID_LEN + 1];
   int rc = docstore__kid_compute(kid, pkey);
   if (rc < 0) {
@@ -279,8 +277,8 @@ static int has_private_exponent(const EVP_PKEY *pkey) {
 }
 
 static int add_pem(docstore_keyring *kr, const char *pem, size_t pem_len,
-                   int private_key, const char *passphrase,
-                   char **key_id_out, docstore__err *e) {
+                   int private_key, const char *passphrase, char **key_id_out,
+                   docstore__err *e) {
   const char *what = private_key ? "private" : "public";
   pass_ctx pc = {private_key ? passphrase : NULL, 0};
   if (pem_len > DOCSTORE__KEYFILE_MAX)
@@ -298,12 +296,11 @@ static int add_pem(docstore_keyring *kr, const char *pem, size_t pem_len,
       return docstore__err_set(e, DOCSTORE_EKEY,
                                "cannot decrypt the private key: wrong "
                                "passphrase, or the key is corrupt");
-    return docstore__err_set(e, DOCSTORE_EKEY,
-                             "not a PEM RSA %s key (expected %s)", what,
-                             private_key
-                                 ? "PRIVATE KEY, ENCRYPTED PRIVATE KEY or "
-                                   "RSA PRIVATE KEY"
-                                 : "PUBLIC KEY or RSA PUBLIC KEY");
+    return docstore__err_set(
+        e, DOCSTORE_EKEY, "not a PEM RSA %s key (expected %s)", what,
+        private_key ? "PRIVATE KEY, ENCRYPTED PRIVATE KEY or "
+                      "RSA PRIVATE KEY"
+                    : "PUBLIC KEY or RSA PUBLIC KEY");
   }
   int rc = check_rsa(pkey, e);
   if (rc == 0 && private_key && !has_private_exponent(pkey))
@@ -324,9 +321,9 @@ static int read_key_file(char **out, size_t *out_len, const char *path,
   FILE *f = fopen(path, "rb");
   if (!f) {
     int err = errno;
-    return docstore__err_set(e, err == ENOENT ? DOCSTORE_ENOTFOUND : DOCSTORE_EIO,
-                             "cannot open key file %.300s: %s", path,
-                             strerror(err));
+    return docstore__err_set(
+        e, err == ENOENT ? DOCSTORE_ENOTFOUND : DOCSTORE_EIO,
+        "cannot open key file %.300s: %s", path, strerror(err));
   }
   for (;;) {
     DOCSTORE__GUARD_GOTO(rc, docstore__buf_reserve(&b, 4096), fail_nomem);
@@ -334,9 +331,8 @@ static int read_key_file(char **out, size_t *out_len, const char *path,
     b.len += n;
     b.data[b.len] = '\0';
     if (b.len > DOCSTORE__KEYFILE_MAX) {
-      rc = docstore__err_set(e, DOCSTORE_EKEY,
-                             "key file %.300s is too large for a PEM key",
-                             path);
+      rc = docstore__err_set(
+          e, DOCSTORE_EKEY, "key file %.300s is too large for a PEM key", path);
       goto fail;
     }
     if (n == 0) {

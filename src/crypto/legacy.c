@@ -23,10 +23,9 @@ int docstore__legacy_parse(docstore__envelope *env, cJSON *const *m,
   return 0;
 }
 
-int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX],
-                            size_t *key_len, const docstore_keyring *kr,
-                            const docstore__envelope *env,
-                            docstore__err *err) {
+int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX], size_t *key_len,
+                            const docstore_keyring *kr,
+                            const docstore__envelope *env, docstore__err *err) {
   size_t tried = 0;
   *key_len = 0;
   for (size_t i = 0; i < kr->nkeys; i++) {
@@ -35,8 +34,8 @@ int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX],
         (size_t)EVP_PKEY_get_size(k->pkey) != env->wrapped_len)
       continue;
     tried++;
-    int rc = docstore__oaep_unwrap(key, key_len, k->pkey, "SHA1",
-                                   env->wrapped, env->wrapped_len, err);
+    int rc = docstore__oaep_unwrap(key, key_len, k->pkey, "SHA1", env->wrapped,
+                                   env->wrapped_len, err);
     if (rc == 0)
       return 0;
     if (rc != DOCSTORE_EINTEGRITY)

@@ -14,12 +14,12 @@
 
 /* A context for OAEP with `digest` for both the label hash and MGF1, and
  * the empty label (OpenSSL's default). */
-static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *pkey, const char *digest,
-                              int decrypt) {
+static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *pkey, const char *digest, int decrypt) {
   EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
   if (!ctx)
     return NULL;
-  if ((decrypt ? EVP_PKEY_decrypt_init(ctx) : EVP_PKEY_encrypt_init(ctx)) <= 0 ||
+  if ((decrypt ? EVP_PKEY_decrypt_init(ctx) : EVP_PKEY_encrypt_init(ctx)) <=
+          0 ||
       EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
       EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, digest, NULL) <= 0 ||
       EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, digest, NULL) <= 0) {
@@ -47,9 +47,8 @@ int docstore__oaep_wrap(uint8_t *out, size_t *out_len, EVP_PKEY *pkey,
 }
 
 int docstore__oaep_unwrap(uint8_t out[DOCSTORE__AES_KEY_MAX], size_t *out_len,
-                          EVP_PKEY *pkey, const char *digest,
-                          const uint8_t *in, size_t in_len,
-                          docstore__err *err) {
+                          EVP_PKEY *pkey, const char *digest, const uint8_t *in,
+                          size_t in_len, docstore__err *err) {
   /* OpenSSL writes up to the modulus size: decrypt into a scratch buffer
    * and copy out only a payload that can be an AES key. */
   uint8_t tmp[DOCSTORE__RSA_MAX_BYTES];

@@ -64,8 +64,8 @@ int docstore__mig_connect(PGconn **out, const char *url, docstore__err *err) {
     return docstore__err_set(err, DOCSTORE_ENOMEM,
                              "cannot allocate a database connection");
   if (PQstatus(c) != CONNECTION_OK) {
-    int rc = docstore__mig_db_err(err, c, NULL,
-                                  "cannot connect to the database");
+    int rc =
+        docstore__mig_db_err(err, c, NULL, "cannot connect to the database");
     PQfinish(c);
     return rc;
   }
@@ -125,13 +125,14 @@ int docstore__mig_lock(PGconn *c, int shared, docstore__err *err) {
   char key[32];
   snprintf(key, sizeof(key), "%lld", (long long)DOCSTORE__MIG_LOCK_KEY);
   const char *params[1] = {key};
-  PGresult *res = PQexecParams(
-      c,
-      shared ? "SELECT pg_try_advisory_lock_shared($1::bigint)"
-             : "SELECT pg_try_advisory_lock($1::bigint)",
-      1, NULL, params, NULL, NULL, 0);
+  PGresult *res =
+      PQexecParams(c,
+                   shared ? "SELECT pg_try_advisory_lock_shared($1::bigint)"
+                          : "SELECT pg_try_advisory_lock($1::bigint)",
+                   1, NULL, params, NULL, NULL, 0);
   if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-    int rc = docstore__mig_db_err(err, c, res, "cannot take the migration lock");
+    int rc =
+        docstore__mig_db_err(err, c, res, "cannot take the migration lock");
     PQclear(res);
     return rc;
   }

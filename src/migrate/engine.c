@@ -90,7 +90,8 @@ static void tick(engine *e, int force, int phase) {
   if (!e->o.progress)
     return;
   uint64_t now = docstore__now_us();
-  if (!force && now - e->last_tick_us < (uint64_t)e->o.progress_interval_ms * 1000)
+  if (!force &&
+      now - e->last_tick_us < (uint64_t)e->o.progress_interval_ms * 1000)
     return;
   e->last_tick_us = now;
   docstore_migrate_progress p;
@@ -137,7 +138,8 @@ static void account(engine *e, const docstore__mig_ctx *ctx,
     (void)docstore__mig_report_add(e->report, out->code, ctx->table_name,
                                    row->id, out->message);
     docstore__strlcpy(e->last_error, out->message, sizeof(e->last_error));
-    if (out->infra && o->max_consecutive_failures != DOCSTORE_MIGRATE_UNLIMITED &&
+    if (out->infra &&
+        o->max_consecutive_failures != DOCSTORE_MIGRATE_UNLIMITED &&
         ++e->consecutive >= o->max_consecutive_failures) {
       char msg[DOCSTORE__ERRMSG_MAX];
       snprintf(msg, sizeof(msg),
@@ -168,10 +170,9 @@ static void *worker_main(void *arg) {
     pthread_cond_signal(&e->not_full);
     pthread_mutex_unlock(&e->mu);
 
-    docstore__mig_ctx ctx = {&e->o, e->o.table_name[row->table],
-                             labels[row->table], w->db,
-                             e->sql[row->table].update,
-                             e->sql[row->table].state};
+    docstore__mig_ctx ctx = {
+        &e->o, e->o.table_name[row->table], labels[row->table],
+        w->db, e->sql[row->table].update,   e->sql[row->table].state};
     docstore__mig_outcome out;
     if (e->o.mode == DOCSTORE_MIGRATE_MODE_VERIFY)
       docstore__mig_verify_row(&ctx, row, &out);
@@ -369,8 +370,8 @@ static int start_workers(engine *e, docstore__err *err) {
   for (size_t i = 0; i < e->nworkers; i++) {
     e->workers[i].e = e;
     if (need_db)
-      DOCSTORE__GUARD(docstore__mig_connect(&e->workers[i].db,
-                                            e->o.database_url, err));
+      DOCSTORE__GUARD(
+          docstore__mig_connect(&e->workers[i].db, e->o.database_url, err));
   }
   for (size_t i = 0; i < e->nworkers; i++) {
     pthread_mutex_lock(&e->mu);
@@ -461,16 +462,16 @@ static int run(docstore_migrate_report **out,
     goto oom;
   for (size_t t = 0; t < 2; t++)
     if (e.o.tables & (1u << t))
-      DOCSTORE__GUARD_GOTO(rc, docstore__mig_sql_build(&e.sql[t], &e.o,
-                                                       e.o.table_name[t]),
-                           oom);
+      DOCSTORE__GUARD_GOTO(
+          rc, docstore__mig_sql_build(&e.sql[t], &e.o, e.o.table_name[t]), oom);
 
   e.t0_us = docstore__now_us();
-  DOCSTORE__GUARD_GOTO(rc, docstore__mig_connect(&e.reader, e.o.database_url,
-                                                 &err), done);
-  DOCSTORE__GUARD_GOTO(rc, docstore__mig_lock(e.reader,
-                                              mode == DOCSTORE_MIGRATE_MODE_VERIFY,
-                                              &err), done);
+  DOCSTORE__GUARD_GOTO(
+      rc, docstore__mig_connect(&e.reader, e.o.database_url, &err), done);
+  DOCSTORE__GUARD_GOTO(
+      rc,
+      docstore__mig_lock(e.reader, mode == DOCSTORE_MIGRATE_MODE_VERIFY, &err),
+      done);
   for (size_t t = 0; t < 2; t++) {
     if (!(e.o.tables & (1u << t)))
       continue;
@@ -499,10 +500,9 @@ static int run(docstore_migrate_report **out,
   rc = e.stop ? e.stop_code : 0;
   if (rc < 0 && !err.code)
     docstore__err_set(&err, rc, "%s", e.stop_msg);
-  if (docstore__mig_report_finish(e.report,
-                                  (double)(docstore__now_us() - e.t0_us) / 1e6,
-                                  e.stop ? e.stop_code : 0,
-                                  e.stop ? e.stop_msg : NULL) < 0)
+  if (docstore__mig_report_finish(
+          e.report, (double)(docstore__now_us() - e.t0_us) / 1e6,
+          e.stop ? e.stop_code : 0, e.stop ? e.stop_msg : NULL) < 0)
     goto oom;
   tick(&e, 1, DOCSTORE_MIGRATE_PHASE_DONE);
   *out = e.report;
@@ -546,10 +546,9 @@ int docstore_migrate_schema_apply(const docstore_migrate_options *opts,
   DOCSTORE__GUARD_GOTO(rc, docstore__mig_lock(c, 0, &err), done);
   /* One transaction: all of it or none.  Several statements in one
    * PQexec() run in one implicit transaction anyway; say it plainly. */
-  DOCSTORE__GUARD_GOTO(rc, docstore__mig_exec(c, "BEGIN", "BEGIN", &err),
-                       done);
-  rc = docstore__mig_exec(c, (const char *)sql.data,
-                          "applying the schema", &err);
+  DOCSTORE__GUARD_GOTO(rc, docstore__mig_exec(c, "BEGIN", "BEGIN", &err), done);
+  rc = docstore__mig_exec(c, (const char *)sql.data, "applying the schema",
+                          &err);
   if (rc < 0) {
     PQclear(PQexec(c, "ROLLBACK"));
     goto done;

@@ -44,8 +44,8 @@ typedef struct docstore__mig_opts {
   const char *schema;
   const char *table_name[2]; /* [0] attachment, [1] staging */
   unsigned int tables;
-  const char *col_id, *col_filename, *col_filepath, *col_user_id,
-      *col_created, *col_storage_path, *col_storage_type;
+  const char *col_id, *col_filename, *col_filepath, *col_user_id, *col_created,
+      *col_storage_path, *col_storage_type;
   unsigned int batch_size, jobs;
   int dry_run, delete_source;
   const char *verify_type;
@@ -154,24 +154,24 @@ void docstore__mig_sanitize(char *s);
 
 /* One row as read from a page (strings owned by the row). */
 typedef struct docstore__mig_row {
-  size_t table;  /* index into the run's tables */
+  size_t table; /* index into the run's tables */
   char *id;
   char *filename;
   char *filepath;
-  char *user_id;       /* NULL: system */
+  char *user_id; /* NULL: system */
   int has_created;
-  int64_t created;     /* Unix seconds */
-  char *storage_path;  /* NULL if none */
-  char *storage_type;  /* never NULL ("local" when the column is NULL) */
-  char *ledger_sha;    /* recorded hash if the ledger row matches, or NULL */
+  int64_t created;    /* Unix seconds */
+  char *storage_path; /* NULL if none */
+  char *storage_type; /* never NULL ("local" when the column is NULL) */
+  char *ledger_sha;   /* recorded hash if the ledger row matches, or NULL */
 } docstore__mig_row;
 
 void docstore__mig_row_free(docstore__mig_row *r);
 
 /* What a worker made of one row. */
 typedef struct docstore__mig_outcome {
-  int code;          /* 0: success */
-  int infra;         /* the failure came from a store or the database */
+  int code;  /* 0: success */
+  int infra; /* the failure came from a store or the database */
   int recovered;
   int source_deleted;
   uint64_t bytes;
@@ -181,11 +181,11 @@ typedef struct docstore__mig_outcome {
 /* What a worker needs besides the row. */
 typedef struct docstore__mig_ctx {
   const docstore__mig_opts *o;
-  const char *table_name;  /* unquoted, for the ledger */
-  const char *label;       /* "Attachment" / "Staging attachment" */
-  PGconn *db;              /* NULL in dry runs and verifications */
-  const char *update_sql;  /* docstore__mig_sql.update of the table */
-  const char *state_sql;   /* docstore__mig_sql.state of the table */
+  const char *table_name; /* unquoted, for the ledger */
+  const char *label;      /* "Attachment" / "Staging attachment" */
+  PGconn *db;             /* NULL in dry runs and verifications */
+  const char *update_sql; /* docstore__mig_sql.update of the table */
+  const char *state_sql;  /* docstore__mig_sql.state of the table */
 } docstore__mig_ctx;
 
 void docstore__mig_migrate_row(const docstore__mig_ctx *ctx,

@@ -118,18 +118,18 @@ int docstore__mig_opts_resolve(docstore__mig_opts *o,
   o->jobs = or_default_u(opts->jobs, 4);
   o->dry_run = opts->dry_run != 0;
   o->delete_source = opts->delete_source != 0;
-  o->verify_type = (opts->verify_type && *opts->verify_type)
-                       ? opts->verify_type
-                       : NULL;
-  o->max_consecutive_failures = or_default_u(opts->max_consecutive_failures, 50);
+  o->verify_type =
+      (opts->verify_type && *opts->verify_type) ? opts->verify_type : NULL;
+  o->max_consecutive_failures =
+      or_default_u(opts->max_consecutive_failures, 50);
   o->max_errors = or_default_u(opts->max_errors, 10000);
   o->progress_interval_ms = or_default_u(opts->progress_interval_ms, 500);
   o->progress = opts->progress;
   o->progress_payload = opts->progress_payload;
 
   if (o->tables & ~(unsigned int)DOCSTORE_MIGRATE_TABLE_ALL)
-    return docstore__err_set(err, DOCSTORE_EINVAL,
-                             "tables: unknown bits 0x%x", o->tables);
+    return docstore__err_set(err, DOCSTORE_EINVAL, "tables: unknown bits 0x%x",
+                             o->tables);
   if (o->batch_size > DOCSTORE__MIG_MAX_BATCH)
     return docstore__err_set(err, DOCSTORE_EINVAL,
                              "batch size %u is over the limit of %u",

@@ -10,8 +10,8 @@
 
 typedef struct report_entry {
   int code;
-  char *table;   /* NULL: run-level */
-  char *row_id;  /* NULL: run-level */
+  char *table;  /* NULL: run-level */
+  char *row_id; /* NULL: run-level */
   char *message;
 } report_entry;
 
@@ -154,10 +154,9 @@ int docstore__mig_report_finish(docstore_migrate_report *r, double elapsed,
 int docstore_migrate_report_counts(const docstore_migrate_report *r,
                                    docstore_migrate_counts *out) {
   if (!r || !out || out->version != DOCSTORE_MIGRATE_COUNTS_VERSION)
-    return docstore__err_set(NULL, DOCSTORE_EINVAL,
-                             "docstore_migrate_report_counts: %s",
-                             (!r || !out) ? "NULL argument"
-                                          : "unknown counts version");
+    return docstore__err_set(
+        NULL, DOCSTORE_EINVAL, "docstore_migrate_report_counts: %s",
+        (!r || !out) ? "NULL argument" : "unknown counts version");
   out->mode = r->mode;
   out->dry_run = r->dry_run;
   out->total = r->t.total;
@@ -196,7 +195,8 @@ int docstore_migrate_report_error_at(const docstore_migrate_report *r,
   return 0;
 }
 
-static const char rule[] = "==================================================\n";
+static const char rule[] =
+    "==================================================\n";
 
 int docstore_migrate_report_text(char **out, const docstore_migrate_report *r) {
   docstore__buf b = DOCSTORE__BUF_INIT;
@@ -209,19 +209,19 @@ int docstore_migrate_report_text(char **out, const docstore_migrate_report *r) {
                           ? "📋 VERIFICATION REPORT"
                           : "📋 MIGRATION REPORT";
   DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, rule), fail);
-  DOCSTORE__GUARD_GOTO(rc, docstore__buf_printf(&b, "%s%s\n", title,
-                                                r->dry_run ? " (DRY RUN)" : ""),
-                       fail);
+  DOCSTORE__GUARD_GOTO(
+      rc,
+      docstore__buf_printf(&b, "%s%s\n", title, r->dry_run ? " (DRY RUN)" : ""),
+      fail);
   DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, rule), fail);
   DOCSTORE__GUARD_GOTO(
       rc,
-      docstore__buf_printf(&b,
-                           "Total files: %llu\n✅ Successful: %llu\n"
-                           "❌ Failed: %llu\n⏭️ Skipped: %llu\n",
-                           (unsigned long long)r->t.total,
-                           (unsigned long long)r->t.successful,
-                           (unsigned long long)r->t.failed,
-                           (unsigned long long)r->t.skipped),
+      docstore__buf_printf(
+          &b,
+          "Total files: %llu\n✅ Successful: %llu\n"
+          "❌ Failed: %llu\n⏭️ Skipped: %llu\n",
+          (unsigned long long)r->t.total, (unsigned long long)r->t.successful,
+          (unsigned long long)r->t.failed, (unsigned long long)r->t.skipped),
       fail);
   if (r->nerrors) {
     DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, "❌ Errors:\n"), fail);
@@ -250,13 +250,13 @@ static int jstr(cJSON *o, const char *k, const char *v) {
 
 static int json_body(cJSON *root, const docstore_migrate_report *r) {
   cJSON *tables, *errors;
-  double rate = r->elapsed > 0
-                    ? (double)(r->t.successful + r->t.failed + r->t.skipped) /
-                          r->elapsed
-                    : 0.0;
-  DOCSTORE__GUARD(jstr(root, "mode", r->mode == DOCSTORE_MIGRATE_MODE_VERIFY
-                                         ? "verify"
-                                         : "migrate"));
+  double rate =
+      r->elapsed > 0
+          ? (double)(r->t.successful + r->t.failed + r->t.skipped) / r->elapsed
+          : 0.0;
+  DOCSTORE__GUARD(
+      jstr(root, "mode",
+           r->mode == DOCSTORE_MIGRATE_MODE_VERIFY ? "verify" : "migrate"));
   if (!cJSON_AddBoolToObject(root, "dry_run", r->dry_run))
     return DOCSTORE_ENOMEM;
   DOCSTORE__GUARD(jstr(root, "source_type", r->source_type));
@@ -283,9 +283,9 @@ static int json_body(cJSON *root, const docstore_migrate_report *r) {
   DOCSTORE__GUARD(jnum(root, "bytes", (double)r->t.bytes));
   DOCSTORE__GUARD(jnum(root, "elapsed_seconds", r->elapsed));
   DOCSTORE__GUARD(jnum(root, "files_per_second", rate));
-  DOCSTORE__GUARD(jstr(root, "stop_code", r->stop_code
-                                              ? docstore_error_name(r->stop_code)
-                                              : NULL));
+  DOCSTORE__GUARD(
+      jstr(root, "stop_code",
+           r->stop_code ? docstore_error_name(r->stop_code) : NULL));
   if (!(errors = cJSON_AddArrayToObject(root, "errors")))
     return DOCSTORE_ENOMEM;
   for (size_t i = 0; i < r->nerrors; i++) {
@@ -297,8 +297,8 @@ static int json_body(cJSON *root, const docstore_migrate_report *r) {
     }
     DOCSTORE__GUARD(jstr(o, "table", e->table));
     DOCSTORE__GUARD(jstr(o, "id", e->row_id));
-    DOCSTORE__GUARD(jstr(o, "code", e->code ? docstore_error_name(e->code)
-                                            : NULL));
+    DOCSTORE__GUARD(
+        jstr(o, "code", e->code ? docstore_error_name(e->code) : NULL));
     DOCSTORE__GUARD(jstr(o, "message", e->message));
   }
   return 0;

@@ -13,21 +13,107 @@
 /* PostgreSQL's reserved key words (the "reserved" and "reserved, can be
  * function or type" classes): such a name must be quoted. */
 static const char *const reserved[] = {
-    "all", "analyse", "analyze", "and", "any", "array", "as", "asc",
-    "asymmetric", "authorization", "binary", "both", "case", "cast", "check",
-    "collate", "collation", "column", "concurrently", "constraint", "create",
-    "cross", "current_catalog", "current_date", "current_role",
-    "current_schema", "current_time", "current_timestamp", "current_user",
-    "default", "deferrable", "desc", "distinct", "do", "else", "end", "except",
-    "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant",
-    "group", "having", "ilike", "in", "initially", "inner", "intersect",
-    "into", "is", "isnull", "join", "lateral", "leading", "left", "like",
-    "limit", "localtime", "localtimestamp", "natural", "not", "notnull",
-    "null", "offset", "on", "only", "or", "order", "outer", "overlaps",
-    "placing", "primary", "references", "returning", "right", "select",
-    "session_user", "similar", "some", "symmetric", "system_user", "table",
-    "tablesample", "then", "to", "trailing", "true", "union", "unique",
-    "user", "using", "variadic", "verbose", "when", "where", "window", "with",
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "binary",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "natural",
+    "not",
+    "notnull",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "overlaps",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "right",
+    "select",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
 };
 
 static int plain_ident(const char *s) {
@@ -67,9 +153,9 @@ static int qualified(docstore__buf *b, const char *schema, const char *name) {
  * storage_path, storage_type; %% a percent sign. */
 static int expand(docstore__buf *b, const docstore__mig_opts *o,
                   const char *table, const char *tpl) {
-  const char *cols[8] = {NULL,          o->col_id,          o->col_filename,
-                         o->col_filepath, o->col_user_id,   o->col_created,
-                         o->col_storage_path, o->col_storage_type};
+  const char *cols[8] = {
+      NULL,           o->col_id,      o->col_filename,     o->col_filepath,
+      o->col_user_id, o->col_created, o->col_storage_path, o->col_storage_type};
   for (const char *p = tpl; *p; p++) {
     if (*p != '%') {
       DOCSTORE__GUARD(docstore__buf_append(b, p, 1));
@@ -174,22 +260,22 @@ int docstore__mig_sql_build(docstore__mig_sql *s, const docstore__mig_opts *o,
   char limit[64];
   int rc;
   memset(s, 0, sizeof(*s));
-  snprintf(limit, sizeof(limit), "ORDER BY t.%%1 LIMIT %u",
-           o->batch_size);
+  snprintf(limit, sizeof(limit), "ORDER BY t.%%1 LIMIT %u", o->batch_size);
   char next_tail[96];
   snprintf(next_tail, sizeof(next_tail), "WHERE t.%%1 > $2 %s", limit);
-  DOCSTORE__GUARD_GOTO(rc, build(&s->count, o, table,
-                                 "SELECT count(*) FROM %Q", NULL), fail);
+  DOCSTORE__GUARD_GOTO(
+      rc, build(&s->count, o, table, "SELECT count(*) FROM %Q", NULL), fail);
   DOCSTORE__GUARD_GOTO(rc, build(&s->page_first, o, table, page_head, limit),
                        fail);
-  DOCSTORE__GUARD_GOTO(rc, build(&s->page_next, o, table, page_head,
-                                 next_tail), fail);
-  DOCSTORE__GUARD_GOTO(rc, build(&s->update, o, table, update_tpl, NULL),
+  DOCSTORE__GUARD_GOTO(rc, build(&s->page_next, o, table, page_head, next_tail),
                        fail);
-  DOCSTORE__GUARD_GOTO(rc, build(&s->state, o, table,
-                                 "SELECT COALESCE(t.%7::text, 'local'), "
-                                 "t.%6::text FROM %Q AS t WHERE t.%1 = $1",
-                                 NULL), fail);
+  DOCSTORE__GUARD_GOTO(rc, build(&s->update, o, table, update_tpl, NULL), fail);
+  DOCSTORE__GUARD_GOTO(rc,
+                       build(&s->state, o, table,
+                             "SELECT COALESCE(t.%7::text, 'local'), "
+                             "t.%6::text FROM %Q AS t WHERE t.%1 = $1",
+                             NULL),
+                       fail);
   return 0;
 fail:
   docstore__mig_sql_free(s);

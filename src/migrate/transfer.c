@@ -30,8 +30,7 @@ int docstore__mig_sha256_hex(char out[65], const uint8_t *data, size_t len) {
   static const char hex[] = "0123456789abcdef";
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
-  if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-      mdlen != 32)
+  if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
     return docstore__err_set(NULL, DOCSTORE_ECRYPTO, "SHA-256 failed");
   for (unsigned int i = 0; i < 32; i++) {
     out[2 * i] = hex[md[i] >> 4];
@@ -74,8 +73,8 @@ static void fail(const docstore__mig_ctx *ctx, const docstore__mig_row *row,
   out->infra = infra;
   size_t n = 0;
   if (!bare) {
-    int k = snprintf(out->message, sizeof(out->message), "%s %s: ",
-                     ctx->label, row->id);
+    int k = snprintf(out->message, sizeof(out->message), "%s %s: ", ctx->label,
+                     row->id);
     n = k < 0 ? 0 : (size_t)k;
     if (n >= sizeof(out->message)) /* a long message is cut, never lost */
       n = sizeof(out->message) - 1;
@@ -101,7 +100,7 @@ static int store_trouble(int code) {
 
 /* A document as read: bytes plus a description for messages. */
 typedef struct doc {
-  uint8_t *data;   /* library-owned */
+  uint8_t *data; /* library-owned */
   size_t len;
   char where[600]; /* "/abs/file.json" or "documents/...json on s3" */
   char path[4096]; /* legacy file resolved ("" for objects) */
@@ -202,8 +201,8 @@ static int fetch(const docstore__mig_ctx *ctx, const docstore__mig_row *row,
     return rc;
   }
   if (strcmp(type, "local") != 0) {
-    fail(ctx, row, out, DOCSTORE_EINVAL, 0, 0,
-         "storage type '%s' but no %s", type, ctx->o->col_storage_path);
+    fail(ctx, row, out, DOCSTORE_EINVAL, 0, 0, "storage type '%s' but no %s",
+         type, ctx->o->col_storage_path);
     return DOCSTORE_EINVAL;
   }
   if (!row->filepath || !*row->filepath) {
@@ -227,7 +226,7 @@ static int fetch(const docstore__mig_ctx *ctx, const docstore__mig_row *row,
          DOCSTORE__MIG_MAX_DOC);
   else if (rc < 0)
     fail(ctx, row, out, rc, 0, 0, "cannot read %s: %s", d->path,
-         err_no > 0    ? strerror(err_no)
+         err_no > 0   ? strerror(err_no)
          : err_no < 0 ? "not a regular file"
                       : docstore_strerror(rc));
   return rc;
@@ -331,8 +330,7 @@ static int put_verified(const docstore__mig_ctx *ctx,
   const docstore__mig_opts *o = ctx->o;
   int rc = docstore_provider_put(o->target, key, src->data, src->len);
   if (rc < 0) {
-    fail(ctx, row, out, rc, store_trouble(rc), 0, "%s",
-         last_detail(rc));
+    fail(ctx, row, out, rc, store_trouble(rc), 0, "%s", last_detail(rc));
     return rc;
   }
   doc back = {0};
@@ -361,8 +359,8 @@ static int put_verified(const docstore__mig_ctx *ctx,
 static int row_is_switched(const docstore__mig_ctx *ctx,
                            const docstore__mig_row *row, const char *key) {
   const char *params[1] = {row->id};
-  PGresult *res = PQexecParams(ctx->db, ctx->state_sql, 1, NULL, params, NULL,
-                               NULL, 0);
+  PGresult *res =
+      PQexecParams(ctx->db, ctx->state_sql, 1, NULL, params, NULL, NULL, 0);
   int yes = res && PQresultStatus(res) == PGRES_TUPLES_OK &&
             PQntuples(res) == 1 &&
             strcmp(PQgetvalue(res, 0, 0), ctx->o->target_type) == 0 &&
@@ -378,10 +376,9 @@ static int switch_row(const docstore__mig_ctx *ctx,
                       docstore__mig_outcome *out) {
   char size_txt[32];
   snprintf(size_txt, sizeof(size_txt), "%zu", size);
-  const char *params[8] = {row->id,           ctx->table_name,
-                           key,               ctx->o->target_type,
-                           row->storage_type, row->storage_path,
-                           sha,               size_txt};
+  const char *params[8] = {
+      row->id,           ctx->table_name,   key, ctx->o->target_type,
+      row->storage_type, row->storage_path, sha, size_txt};
   PGresult *res = NULL;
   for (int attempt = 0; attempt < 2; attempt++) {
     res = PQexecParams(ctx->db, ctx->update_sql, 8, docstore__mig_update_types,
@@ -403,8 +400,7 @@ static int switch_row(const docstore__mig_ctx *ctx,
     if (PQstatus(ctx->db) == CONNECTION_OK && row_is_switched(ctx, row, key))
       return 0;
     fail(ctx, row, out, DOCSTORE_EDATABASE, 1, 0,
-         "%s (the object is stored; the next run will switch the row)",
-         e.msg);
+         "%s (the object is stored; the next run will switch the row)", e.msg);
     return DOCSTORE_EDATABASE;
   }
   int switched = PQntuples(res) == 1;
@@ -483,9 +479,8 @@ void docstore__mig_verify_row(const docstore__mig_ctx *ctx,
   doc d = {0};
   char sha[65];
   memset(out, 0, sizeof(*out));
-  docstore_provider *p = strcmp(row->storage_type, o->target_type) == 0
-                             ? o->target
-                             : o->source;
+  docstore_provider *p =
+      strcmp(row->storage_type, o->target_type) == 0 ? o->target : o->source;
   if (fetch(ctx, row, p, row->storage_type, &d, out) < 0)
     goto done;
   if (row->ledger_sha) {

@@ -74,8 +74,8 @@ int docstore__fd_read_all(int fd, docstore_sink_cb sink, void *sink_payload,
     if (r < 0) {
       if (errno == EINTR)
         continue;
-      rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot read %s",
-                               what);
+      rc =
+          docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot read %s", what);
       break;
     }
     if (r == 0)
@@ -83,8 +83,8 @@ int docstore__fd_read_all(int fd, docstore_sink_cb sink, void *sink_payload,
     int s = sink(sink_payload, chunk, (size_t)r);
     if (s != 0) {
       rc = s < 0 ? s : DOCSTORE_ECANCELED;
-      docstore__err_set(err, rc, "reading %s stopped by the receiver: %s",
-                        what, docstore_strerror(rc));
+      docstore__err_set(err, rc, "reading %s stopped by the receiver: %s", what,
+                        docstore_strerror(rc));
       break;
     }
   }
@@ -101,8 +101,7 @@ int docstore__file_read(docstore__buf *out, const char *path,
   if (fd < 0)
     return docstore__err_errno(err, 0, errno, "cannot open %s", path);
   if (fstat(fd, &st) < 0) {
-    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot stat %s",
-                             path);
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot stat %s", path);
     goto done;
   }
   if (!S_ISREG(st.st_mode)) {

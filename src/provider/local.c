@@ -104,8 +104,8 @@ static int not_a_folder(int dirfd, const char *name, int e, walk_mode mode,
     if (mode == WALK_READ)
       return docstore__err_set(err, DOCSTORE_ENOTFOUND, "no such object");
     if (e == ENOTDIR)
-      return docstore__err_set(err, DOCSTORE_EIO,
-                               "%s is a file, not a folder", path);
+      return docstore__err_set(err, DOCSTORE_EIO, "%s is a file, not a folder",
+                               path);
     return docstore__err_set(err, DOCSTORE_EIO,
                              "folder %s vanished (was the storage root "
                              "removed?)",
@@ -151,13 +151,13 @@ static int walk_dirs(const local *l, const char *path, size_t dir_len,
       else if (errno != EEXIST) {
         rc = errno == ENOTDIR || errno == ENOENT
                  ? not_a_folder(cur, name, errno, mode, buf, err)
-                 : docstore__err_errno(err, 0, errno,
-                                       "cannot create folder %s", buf);
+                 : docstore__err_errno(err, 0, errno, "cannot create folder %s",
+                                       buf);
         goto fail;
       }
     }
-    int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                     O_CLOEXEC);
+    int next =
+        openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0) {
       rc = not_a_folder(cur, name, errno, mode, buf, err);
       goto fail;
@@ -221,8 +221,7 @@ static int tmp_create(int dirfd, char *name, size_t len, const char *where,
   for (int attempt = 0; attempt < 8; attempt++) {
     DOCSTORE__GUARD(tmp_name(name, len, err));
     int fd = openat(dirfd, name,
-                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                    0600);
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd >= 0)
       return fd;
     if (errno != EEXIST) {
@@ -231,15 +230,14 @@ static int tmp_create(int dirfd, char *name, size_t len, const char *where,
                                  "folder %s vanished (was the storage root "
                                  "removed?)",
                                  where);
-      return docstore__err_errno(err, errno == EACCES || errno == EPERM
-                                          ? DOCSTORE_EACCESS
-                                          : DOCSTORE_EIO,
-                                 errno, "cannot create a file in %s", where);
+      return docstore__err_errno(
+          err,
+          errno == EACCES || errno == EPERM ? DOCSTORE_EACCESS : DOCSTORE_EIO,
+          errno, "cannot create a file in %s", where);
     }
   }
-  return docstore__err_set(err, DOCSTORE_EIO,
-                           "cannot find a free temporary file name in %s",
-                           where);
+  return docstore__err_set(
+      err, DOCSTORE_EIO, "cannot find a free temporary file name in %s", where);
 }
 
 static int local_put(void *payload, const char *key, const uint8_t *data,
@@ -250,8 +248,7 @@ static int local_put(void *payload, const char *key, const uint8_t *data,
   const char *leaf;
   int dirfd = -1, fd = -1, rc, e;
   int have_tmp = 0;
-  DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_CREATE, &dirfd, &leaf,
-                                       err),
+  DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_CREATE, &dirfd, &leaf, err),
                        done);
   DOCSTORE__GUARD_GOTO(rc, fd = tmp_create(dirfd, tmp, sizeof(tmp), key, err),
                        done);
@@ -261,15 +258,13 @@ static int local_put(void *payload, const char *key, const uint8_t *data,
     goto done;
   }
   if (l->fsync && fsync(fd) < 0) {
-    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s",
-                             key);
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s", key);
     goto done;
   }
   e = close(fd);
   fd = -1;
   if (e < 0) {
-    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot close %s",
-                             key);
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot close %s", key);
     goto done;
   }
   if (renameat(dirfd, tmp, dirfd, leaf) < 0) {
@@ -279,10 +274,9 @@ static int local_put(void *payload, const char *key, const uint8_t *data,
                              "%s is a folder; cannot store an object there",
                              key);
     else
-      rc = docstore__err_errno(err, e == EACCES || e == EPERM
-                                        ? DOCSTORE_EACCESS
-                                        : DOCSTORE_EIO,
-                               e, "cannot rename into %s", key);
+      rc = docstore__err_errno(
+          err, e == EACCES || e == EPERM ? DOCSTORE_EACCESS : DOCSTORE_EIO, e,
+          "cannot rename into %s", key);
     goto done;
   }
   have_tmp = 0;
@@ -349,8 +343,8 @@ static int local_get(void *payload, const char *key, docstore_sink_cb sink,
     goto done;
   }
   if (!S_ISREG(st.st_mode)) {
-    rc = docstore__err_set(err, DOCSTORE_ENOTFOUND,
-                           "%s is not a regular file", key);
+    rc = docstore__err_set(err, DOCSTORE_ENOTFOUND, "%s is not a regular file",
+                           key);
     goto done;
   }
   /* A buffer collecting the object is allocated once at its size. */
@@ -363,8 +357,8 @@ done:
   return rc;
 }
 
-static int local_head(void *payload, const char *key,
-                      docstore_object_info *out, docstore_errinfo *info) {
+static int local_head(void *payload, const char *key, docstore_object_info *out,
+                      docstore_errinfo *info) {
   local *l = payload;
   docstore__err *err = (docstore__err *)info;
   const char *leaf;
@@ -465,8 +459,8 @@ static int scan(lister *ls, int fd, size_t keylen) {
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
       continue; /* removed meanwhile */
     if (S_ISDIR(st.st_mode)) {
-      int sub = openat(fd, name,
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int sub =
+          openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (sub < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
         continue; /* removed or replaced meanwhile */
       if (sub < 0) {
@@ -555,9 +549,8 @@ static int local_check(void *payload, docstore_sink_cb sink, void *sp,
     goto out;
   }
   /* Writable: create, write, sync and remove a probe file. */
-  DOCSTORE__GUARD_GOTO(rc, fd = tmp_create(l->root_fd, tmp, sizeof(tmp),
-                                           l->root, err),
-                       out);
+  DOCSTORE__GUARD_GOTO(
+      rc, fd = tmp_create(l->root_fd, tmp, sizeof(tmp), l->root, err), out);
   rc = 0;
   e = docstore__fd_write_all(fd, (const uint8_t *)"probe\n", 6);
   if (e == 0 && l->fsync && fsync(fd) < 0)
@@ -645,7 +638,8 @@ static int open_root(local *l, const char *root, docstore__err *err) {
     return docstore__err_errno(err, DOCSTORE_ECONFIG, errno,
                                "cannot resolve local storage root %s", root);
   size_t n = strlen(abs);
-  l->root = docstore__sprintf("%s%s", abs, n > 0 && abs[n - 1] == '/' ? "" : "/");
+  l->root =
+      docstore__sprintf("%s%s", abs, n > 0 && abs[n - 1] == '/' ? "" : "/");
   free(abs);
   if (!l->root)
     return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
@@ -693,9 +687,8 @@ int docstore_local_provider_new(docstore_provider **out,
   /* From here the provider owns l, also on failure. */
   DOCSTORE__GUARD_GOTO(rc, docstore_provider_new(&p, &local_ops, l), nomem);
   DOCSTORE__GUARD_GOTO(rc, docstore__provider_set_location(p, l->root), nomem);
-  DOCSTORE__GUARD_GOTO(rc, docstore__provider_set_display_name(
-                               p, "local storage"),
-                       nomem);
+  DOCSTORE__GUARD_GOTO(
+      rc, docstore__provider_set_display_name(p, "local storage"), nomem);
   docstore__log(DOCSTORE_LOG_DEBUG, "local provider ready: root=%s", l->root);
   *out = p;
   return 0;

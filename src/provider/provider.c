@@ -90,12 +90,10 @@ static int check_key(const char *key, const char *what, int allow_empty,
     return key_fail(err, "%s is empty", what);
   }
   if (len > KEY_MAX)
-    return key_fail(err,
-                             "%s is %zu bytes long; at most %d are allowed",
-                             what, len, KEY_MAX);
+    return key_fail(err, "%s is %zu bytes long; at most %d are allowed", what,
+                    len, KEY_MAX);
   if (key[0] == '/')
-    return key_fail(err,
-                             "%s must not start with '/'", what);
+    return key_fail(err, "%s must not start with '/'", what);
   const uint8_t *s = (const uint8_t *)key;
   size_t seg_start = 0;
   for (size_t i = 0; i <= len;) {
@@ -103,13 +101,11 @@ static int check_key(const char *key, const char *what, int allow_empty,
       size_t seg_len = i - seg_start;
       int last = i == len;
       if (seg_len == 0 && !(last && allow_trailing_slash))
-        return key_fail(err,
-                                 "%s has an empty path segment at byte %zu",
-                                 what, i);
+        return key_fail(err, "%s has an empty path segment at byte %zu", what,
+                        i);
       if ((seg_len == 1 && s[seg_start] == '.') ||
           (seg_len == 2 && s[seg_start] == '.' && s[seg_start + 1] == '.'))
-        return key_fail(err,
-                                 "%s has a '.' or '..' path segment", what);
+        return key_fail(err, "%s has a '.' or '..' path segment", what);
       seg_start = i + 1;
       i++;
       continue;
@@ -117,15 +113,12 @@ static int check_key(const char *key, const char *what, int allow_empty,
     uint32_t cp;
     size_t n = docstore__utf8_next(s + i, len - i, &cp);
     if (n == 0)
-      return key_fail(err,
-                               "%s is not valid UTF-8 (byte %zu)", what, i);
+      return key_fail(err, "%s is not valid UTF-8 (byte %zu)", what, i);
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
-      return key_fail(err,
-                               "%s contains a control character (byte %zu)",
-                               what, i);
+      return key_fail(err, "%s contains a control character (byte %zu)", what,
+                      i);
     if (cp == '\\')
-      return key_fail(err,
-                               "%s contains a backslash (byte %zu)", what, i);
+      return key_fail(err, "%s contains a backslash (byte %zu)", what, i);
     i += n;
   }
   return 0;
@@ -334,8 +327,8 @@ static int call_end(call *c, int rc, uint64_t bytes, docstore__err *err) {
   docstore__handle_err_store(&p->err, &c->detail);
   if (err && err != &c->detail)
     *err = c->detail;
-  docstore__log(DOCSTORE_LOG_DEBUG, "%s %s (%llu us)", p->name,
-                c->detail.msg, (unsigned long long)elapsed);
+  docstore__log(DOCSTORE_LOG_DEBUG, "%s %s (%llu us)", p->name, c->detail.msg,
+                (unsigned long long)elapsed);
   return rc;
 }
 
@@ -493,8 +486,7 @@ int docstore__provider_presign(docstore_provider *p, const char *key,
   if (check_key(key, "key", 0, 0, &c.detail) < 0)
     return call_refuse(&c, DOCSTORE_EINVAL, err);
   if (method != DOCSTORE_PRESIGN_GET && method != DOCSTORE_PRESIGN_PUT) {
-    docstore__err_set(&c.detail, DOCSTORE_EINVAL, "unknown method %d",
-                      method);
+    docstore__err_set(&c.detail, DOCSTORE_EINVAL, "unknown method %d", method);
     return call_end(&c, DOCSTORE_EINVAL, 0, err);
   }
   if (expires_seconds == 0) {
@@ -550,8 +542,8 @@ int docstore_provider_put(docstore_provider *p, const char *key,
   return docstore__provider_put(p, key, data, len, NULL);
 }
 
-int docstore_provider_get(docstore_provider *p, uint8_t **out,
-                          size_t *out_len, const char *key) {
+int docstore_provider_get(docstore_provider *p, uint8_t **out, size_t *out_len,
+                          const char *key) {
   docstore__buf buf = DOCSTORE__BUF_INIT;
   if (!out || !out_len)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "get: NULL argument");

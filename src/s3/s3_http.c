@@ -170,12 +170,12 @@ typedef struct transfer {
   size_t up_len;
   size_t up_pos;
   /* download */
-  int started;        /* the first body byte of this attempt was seen */
-  int to_sink;        /* this reply's body goes to the sink */
-  uint64_t skip;      /* bytes to drop (a resumed read answered 200) */
-  uint64_t limit;     /* bytes the sink may receive in all */
-  int sink_rc;        /* the sink asked to stop */
-  int overflow;       /* a collected body was too large */
+  int started;    /* the first body byte of this attempt was seen */
+  int to_sink;    /* this reply's body goes to the sink */
+  uint64_t skip;  /* bytes to drop (a resumed read answered 200) */
+  uint64_t limit; /* bytes the sink may receive in all */
+  int sink_rc;    /* the sink asked to stop */
+  int overflow;   /* a collected body was too large */
 } transfer;
 
 static size_t on_read(char *buf, size_t size, size_t nitems, void *userp) {
@@ -288,13 +288,13 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
     curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
     t->resp->status = status;
     t->started = 1;
-    t->to_sink = status >= 200 && status < 300 && t->req->sink &&
-                 !t->req->error_in_200;
+    t->to_sink =
+        status >= 200 && status < 300 && t->req->sink && !t->req->error_in_200;
     if (t->to_sink && status != 206) {
       /* A resumed read answered with the whole object: skip what the sink
        * already has (and what comes before a range). */
-      t->skip = t->resp->delivered +
-                (t->req->has_range ? t->req->range_start : 0);
+      t->skip =
+          t->resp->delivered + (t->req->has_range ? t->req->range_start : 0);
     }
     if (t->to_sink && t->resp->has_content_length)
       announce_size(t);
@@ -342,8 +342,8 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
 static int content_md5(const uint8_t *data, size_t len, char out[32]) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  if (EVP_Digest(data ? data : (const uint8_t *)"", len, md, &md_len,
-                 EVP_md5(), NULL) != 1 ||
+  if (EVP_Digest(data ? data : (const uint8_t *)"", len, md, &md_len, EVP_md5(),
+                 NULL) != 1 ||
       md_len != 16)
     return DOCSTORE_ECRYPTO;
   if (EVP_EncodeBlock((unsigned char *)out, md, 16) != 24)
@@ -458,8 +458,7 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
                (unsigned long long)start,
                (unsigned long long)(req->range_start + req->range_len - 1));
     else
-      snprintf(range, sizeof(range), "bytes=%llu-",
-               (unsigned long long)start);
+      snprintf(range, sizeof(range), "bytes=%llu-", (unsigned long long)start);
     hdrs[nh++] = (docstore__sigv4_header){"Range", range};
   }
   if (in->if_match)
@@ -488,10 +487,10 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
                          done);
   for (size_t i = 0; i < sig.header_count; i++)
     DOCSTORE__GUARD_GOTO(
-        rc, add_header(&list, sig.headers[i].name, sig.headers[i].value),
-        done);
+        rc, add_header(&list, sig.headers[i].name, sig.headers[i].value), done);
   DOCSTORE__GUARD_GOTO(
-      rc, add_header(&list, "User-Agent", "libdocstore/" DOCSTORE_VERSION_STRING),
+      rc,
+      add_header(&list, "User-Agent", "libdocstore/" DOCSTORE_VERSION_STRING),
       done);
   /* Small bodies go at once; large ones wait for "100 Continue" so that a
    * refused request does not send megabytes for nothing. */
@@ -577,10 +576,9 @@ static int curl_failure(transfer *t, CURLcode rc, const char *errbuf,
   case CURLE_COULDNT_CONNECT: {
     long os_errno = 0;
     curl_easy_getinfo(t->h, CURLINFO_OS_ERRNO, &os_errno);
-    return docstore__err_set(err, DOCSTORE_ECONNECT,
-                             "cannot connect to %s: %s%s", s3->endpoint,
-                             os_errno ? strerror((int)os_errno) : detail,
-                             tries);
+    return docstore__err_set(
+        err, DOCSTORE_ECONNECT, "cannot connect to %s: %s%s", s3->endpoint,
+        os_errno ? strerror((int)os_errno) : detail, tries);
   }
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
@@ -629,8 +627,7 @@ static int curl_failure(transfer *t, CURLcode rc, const char *errbuf,
   default:
     return docstore__err_set(err, DOCSTORE_ECONNECT,
                              "S3 %s %s: connection to %s failed: %s%s",
-                             t->req->method, what, s3->endpoint, detail,
-                             tries);
+                             t->req->method, what, s3->endpoint, detail, tries);
   }
 }
 
@@ -639,8 +636,7 @@ static int reply_failure(transfer *t, const docstore__s3_error *e,
   docstore__s3_context ctx = {t->req->method, t->s3->bucket, t->req->key,
                               t->s3->region, t->s3->endpoint};
   return docstore__s3_map_error(err, &ctx, t->resp->status, e,
-                                t->resp->bucket_region,
-                                t->resp->request_id);
+                                t->resp->bucket_region, t->resp->request_id);
 }
 
 /* ------------------------------------------------------ the request */
@@ -655,8 +651,7 @@ static void count_retry(docstore__s3 *s3, int op) {
     return;
   atomic_fetch_add(&s3->retries[op], 1);
   if (s3->owner)
-    docstore__metrics_add_retries(docstore__provider_metrics(s3->owner), op,
-                                  1);
+    docstore__metrics_add_retries(docstore__provider_metrics(s3->owner), op, 1);
 }
 
 int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
@@ -677,7 +672,7 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
   t.req = req;
   t.resp = resp;
   t.limit = req->has_range && req->range_len != UINT64_MAX ? req->range_len
-                                                            : UINT64_MAX;
+                                                           : UINT64_MAX;
 
   DOCSTORE__GUARD_GOTO(rc, docstore__s3_path(s3, req->key, &path), done);
   if (req->send_body) {
@@ -724,8 +719,8 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
     }
     if (t.overflow) {
       rc = docstore__err_set(err, DOCSTORE_EFORMAT,
-                             "S3 %s: reply larger than %u bytes",
-                             req->method, DOCSTORE__S3_MAX_XML_BODY);
+                             "S3 %s: reply larger than %u bytes", req->method,
+                             DOCSTORE__S3_MAX_XML_BODY);
       goto done;
     }
     if (resp->delivered && !resume_etag[0])
@@ -744,8 +739,8 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
         rc = 0;
         break;
       }
-      have_error = docstore__s3_xml_parse_error(
-                       (const char *)resp->body.data, resp->body.len, &e) == 0;
+      have_error = docstore__s3_xml_parse_error((const char *)resp->body.data,
+                                                resp->body.len, &e) == 0;
       if (!have_error)
         memset(&e, 0, sizeof(e));
       docstore__strlcpy(resp->s3_code, e.code, sizeof(resp->s3_code));
@@ -771,16 +766,16 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
     }
     unsigned int delay = docstore__s3_backoff_ms(
         n, s3->retry_base_ms, s3->retry_max_ms, docstore__s3_random01());
-    docstore__log(DOCSTORE_LOG_INFO,
-                  "S3 %s to %s: %s; retry %u of %u in %u ms", req->method,
-                  s3->endpoint, why, n, s3->max_attempts - 1, delay);
+    docstore__log(DOCSTORE_LOG_INFO, "S3 %s to %s: %s; retry %u of %u in %u ms",
+                  req->method, s3->endpoint, why, n, s3->max_attempts - 1,
+                  delay);
     count_retry(s3, req->op);
     docstore__s3_sleep_ms(delay);
   }
-  docstore__log(DOCSTORE_LOG_DEBUG, "S3 %s -> HTTP %ld in %llu us (%u attempt%s)",
-                req->method, resp->status,
-                (unsigned long long)(docstore__now_us() - t0), resp->attempts,
-                resp->attempts == 1 ? "" : "s");
+  docstore__log(DOCSTORE_LOG_DEBUG,
+                "S3 %s -> HTTP %ld in %llu us (%u attempt%s)", req->method,
+                resp->status, (unsigned long long)(docstore__now_us() - t0),
+                resp->attempts, resp->attempts == 1 ? "" : "s");
 
 done:
   if (t.h)

@@ -92,8 +92,7 @@ int docstore__s3_xml_parse_list(const char *body, size_t len,
 void docstore__s3_list_page_free(docstore__s3_list_page *page);
 
 /* <InitiateMultipartUploadResult><UploadId>: *out is library-owned. */
-int docstore__s3_xml_parse_upload_id(const char *body, size_t len,
-                                     char **out);
+int docstore__s3_xml_parse_upload_id(const char *body, size_t len, char **out);
 
 /* Appends <CompleteMultipartUpload> with the parts' ETags (1-based part
  * numbers in order) to out. */
@@ -220,17 +219,17 @@ uint64_t docstore__s3_retry_count(docstore__s3 *s3, int op);
 /* ------------------------------------------------------- HTTP requests */
 
 typedef struct docstore__s3_req {
-  int op;             /* docstore_op, for the retry counters */
-  const char *method; /* "GET", "PUT", "HEAD", "DELETE", "POST" */
-  const char *key;    /* raw object key; NULL: the bucket itself */
-  const char *query;  /* wire query (already encoded), NULL for none */
+  int op;              /* docstore_op, for the retry counters */
+  const char *method;  /* "GET", "PUT", "HEAD", "DELETE", "POST" */
+  const char *key;     /* raw object key; NULL: the bucket itself */
+  const char *query;   /* wire query (already encoded), NULL for none */
   const uint8_t *body; /* request body (PUT/POST), may be NULL */
   size_t body_len;
-  int send_body;         /* 1: send body (even empty) with Content-MD5 */
+  int send_body; /* 1: send body (even empty) with Content-MD5 */
   const char *content_type;
-  int has_range;         /* Range: bytes=range_start-... */
+  int has_range; /* Range: bytes=range_start-... */
   uint64_t range_start;
-  uint64_t range_len;    /* UINT64_MAX: to the end */
+  uint64_t range_len; /* UINT64_MAX: to the end */
   /* Where a 2xx body goes; NULL: into resp->body. */
   docstore_sink_cb sink;
   void *sink_payload;

@@ -258,9 +258,9 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
                              "S3_REGION '%.64s' is not a valid region (e.g. "
                              "us-east-1, eu-west-1)",
                              region);
-  uint64_t min_part =
-      tuning && tuning->min_part_size ? tuning->min_part_size
-                                      : DOCSTORE__S3_MIN_PART_SIZE;
+  uint64_t min_part = tuning && tuning->min_part_size
+                          ? tuning->min_part_size
+                          : DOCSTORE__S3_MIN_PART_SIZE;
   if (opts->multipart_part_size && opts->multipart_part_size < min_part)
     return docstore__err_set(err, DOCSTORE_ECONFIG,
                              "multipart part size %llu is below S3's minimum "
@@ -310,7 +310,8 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
   s3->request_timeout_ms = opts->request_timeout_ms;
   s3->stall_timeout_ms =
       DEFAULT(opts->stall_timeout_ms, DOCSTORE__S3_DEFAULT_STALL_MS);
-  s3->stall_min_bps = DEFAULT(opts->stall_min_bps, DOCSTORE__S3_DEFAULT_STALL_BPS);
+  s3->stall_min_bps =
+      DEFAULT(opts->stall_min_bps, DOCSTORE__S3_DEFAULT_STALL_BPS);
   if (tuning)
     s3->tuning = *tuning;
   for (int i = 0; i < DOCSTORE_OP_COUNT_; i++)
@@ -318,10 +319,8 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
   atomic_init(&s3->requests, 0);
   atomic_init(&s3->connects, 0);
 
-  DOCSTORE__GUARD_GOTO(rc,
-                       setup_endpoint(s3, opts->endpoint_url, opts->addressing,
-                                      err),
-                       fail);
+  DOCSTORE__GUARD_GOTO(
+      rc, setup_endpoint(s3, opts->endpoint_url, opts->addressing, err), fail);
   if (s3->insecure && s3->https)
     docstore__log(DOCSTORE_LOG_WARN,
                   "S3: TLS certificate verification is DISABLED for %s "
@@ -358,8 +357,8 @@ static int query_encode(const char *v, char **out) {
 
 /* ---------------------------------------------------------- single ops */
 
-static int s3_put_single(docstore__s3 *s3, const char *key,
-                         const uint8_t *data, size_t len, docstore__err *err) {
+static int s3_put_single(docstore__s3 *s3, const char *key, const uint8_t *data,
+                         size_t len, docstore__err *err) {
   docstore__s3_req req = {0};
   docstore__s3_resp resp;
   req.op = DOCSTORE_OP_PUT;
@@ -567,8 +566,7 @@ static int s3_put_multipart(docstore__s3 *s3, const char *key,
 
   DOCSTORE__GUARD_GOTO(rc, docstore__s3_xml_complete_body(&xml, etags, nparts),
                        oom);
-  rc = upload_call(&u, "POST", u.id_query, xml.data, xml.len, 1, 1, &resp,
-                   err);
+  rc = upload_call(&u, "POST", u.id_query, xml.data, xml.len, 1, 1, &resp, err);
   docstore__s3_resp_free(&resp);
   if (rc < 0) {
     docstore__err_prefix(err, "completing the multipart upload");
@@ -709,10 +707,9 @@ static int s3_list(void *payload, const char *prefix, docstore_list_cb cb,
       snprintf(maxkeys, sizeof(maxkeys), "&max-keys=%u",
                s3->tuning.list_max_keys);
     docstore_free(query);
-    query = docstore__sprintf("list-type=2&encoding-type=url&prefix=%s%s%s%s",
-                              enc_prefix, maxkeys,
-                              token ? "&continuation-token=" : "",
-                              token ? token : "");
+    query = docstore__sprintf(
+        "list-type=2&encoding-type=url&prefix=%s%s%s%s", enc_prefix, maxkeys,
+        token ? "&continuation-token=" : "", token ? token : "");
     if (!query)
       goto oom;
 
@@ -737,8 +734,7 @@ static int s3_list(void *payload, const char *prefix, docstore_list_cb cb,
     for (size_t i = 0; i < page.count; i++) {
       docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION,
                                    page.entries[i].key, page.entries[i].size,
-                                   page.entries[i].mtime,
-                                   page.entries[i].etag};
+                                   page.entries[i].mtime, page.entries[i].etag};
       if (cb(list_payload, &info) != 0)
         goto done; /* the caller has seen enough */
     }

@@ -16,9 +16,14 @@
 
 int docstore__s3_retryable_reply(long status, const char *s3_code) {
   static const char *const retry_codes[] = {
-      "SlowDown",          "RequestTimeout", "RequestTimeTooSkewed",
-      "InternalError",     "ServiceUnavailable", "Throttling",
-      "ThrottlingException", "RequestThrottled",
+      "SlowDown",
+      "RequestTimeout",
+      "RequestTimeTooSkewed",
+      "InternalError",
+      "ServiceUnavailable",
+      "Throttling",
+      "ThrottlingException",
+      "RequestThrottled",
   };
   if (s3_code && *s3_code) {
     for (size_t i = 0; i < sizeof(retry_codes) / sizeof(retry_codes[0]); i++)

@@ -79,9 +79,10 @@ static int make_provider(docstore_provider **out, const docstore_config *cfg,
   rc = docstore_s3_provider_new(out, &so, msg, sizeof(msg));
   if (rc < 0)
     return docstore__err_set(err, rc, "STORAGE_TYPE=s3: %s", msg);
-  docstore__log(DOCSTORE_LOG_INFO, "S3 storage initialized: bucket=%s, "
-                "endpoint=%s", so.bucket,
-                so.endpoint_url ? so.endpoint_url : "None");
+  docstore__log(DOCSTORE_LOG_INFO,
+                "S3 storage initialized: bucket=%s, "
+                "endpoint=%s",
+                so.bucket, so.endpoint_url ? so.endpoint_url : "None");
   return 0;
 }
 
@@ -116,7 +117,8 @@ int docstore_service_from_config(docstore_service **out,
   DOCSTORE__GUARD_GOTO(rc, make_provider(&provider, cfg, &err), done);
 
   docstore_service_options so = DOCSTORE_SERVICE_OPTIONS_INIT;
-  so.legacy_root = docstore__config_effective(cfg, "DOCSTORE_LEGACY_ROOT", NULL);
+  so.legacy_root =
+      docstore__config_effective(cfg, "DOCSTORE_LEGACY_ROOT", NULL);
   msg[0] = '\0';
   /* The service owns provider and keyring from here on, even on failure. */
   rc = docstore_service_new(out, provider, kr, &so, msg, sizeof(msg));

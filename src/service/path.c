@@ -51,25 +51,25 @@ static int codepoint_kept(uint32_t cp) {
   static const struct {
     uint32_t lo, hi;
   } refused[] = {
-      {0x0000, 0x00A0},   /* C0, DEL, C1 controls, no-break space */
-      {0x00AD, 0x00AD},   /* soft hyphen */
-      {0x034F, 0x034F},   /* combining grapheme joiner */
-      {0x061C, 0x061C},   /* arabic letter mark */
-      {0x115F, 0x1160},   /* hangul fillers */
-      {0x1680, 0x1680},   /* ogham space mark */
-      {0x17B4, 0x17B5},   /* khmer invisible vowels */
-      {0x180B, 0x180F},   /* mongolian selectors and vowel separator */
-      {0x2000, 0x200F},   /* spaces, zero-width, LRM, RLM */
-      {0x2028, 0x202F},   /* separators, bidi embeddings, narrow nbsp */
-      {0x205F, 0x206F},   /* math space, word joiner, bidi isolates */
-      {0x3000, 0x3000},   /* ideographic space */
-      {0x3164, 0x3164},   /* hangul filler */
-      {0xE000, 0xF8FF},   /* private use */
-      {0xFDD0, 0xFDEF},   /* noncharacters */
-      {0xFEFF, 0xFEFF},   /* zero-width no-break space (BOM) */
-      {0xFFA0, 0xFFA0},   /* halfwidth hangul filler */
-      {0xFFF0, 0xFFFB},   /* specials, interlinear annotation */
-      {0xE0000, 0xE007F}, /* tags */
+      {0x0000, 0x00A0},    /* C0, DEL, C1 controls, no-break space */
+      {0x00AD, 0x00AD},    /* soft hyphen */
+      {0x034F, 0x034F},    /* combining grapheme joiner */
+      {0x061C, 0x061C},    /* arabic letter mark */
+      {0x115F, 0x1160},    /* hangul fillers */
+      {0x1680, 0x1680},    /* ogham space mark */
+      {0x17B4, 0x17B5},    /* khmer invisible vowels */
+      {0x180B, 0x180F},    /* mongolian selectors and vowel separator */
+      {0x2000, 0x200F},    /* spaces, zero-width, LRM, RLM */
+      {0x2028, 0x202F},    /* separators, bidi embeddings, narrow nbsp */
+      {0x205F, 0x206F},    /* math space, word joiner, bidi isolates */
+      {0x3000, 0x3000},    /* ideographic space */
+      {0x3164, 0x3164},    /* hangul filler */
+      {0xE000, 0xF8FF},    /* private use */
+      {0xFDD0, 0xFDEF},    /* noncharacters */
+      {0xFEFF, 0xFEFF},    /* zero-width no-break space (BOM) */
+      {0xFFA0, 0xFFA0},    /* halfwidth hangul filler */
+      {0xFFF0, 0xFFFB},    /* specials, interlinear annotation */
+      {0xE0000, 0xE007F},  /* tags */
       {0xF0000, 0x10FFFF}, /* supplementary private use */
   };
   if ((cp & 0xFFFE) == 0xFFFE)
@@ -201,8 +201,7 @@ int docstore__storage_path(char **out, const char *file_id,
   return 0;
 }
 
-int docstore_storage_path(char **out, const char *file_id,
-                          const char *filename, const char *user_id,
-                          int64_t when) {
+int docstore_storage_path(char **out, const char *file_id, const char *filename,
+                          const char *user_id, int64_t when) {
   return docstore__storage_path(out, file_id, filename, user_id, when, NULL);
 }

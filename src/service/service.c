@@ -62,9 +62,9 @@ int docstore_service_new(docstore_service **out, docstore_provider *provider,
     goto fail;
   }
   if (opts->version < 1 || opts->version > DOCSTORE_SERVICE_OPTIONS_VERSION) {
-    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
-                           "service: unknown options version %u",
-                           opts->version);
+    rc =
+        docstore__err_set(&err, DOCSTORE_EINVAL,
+                          "service: unknown options version %u", opts->version);
     goto fail;
   }
   svc = docstore__alloc(sizeof(*svc));
@@ -161,9 +161,8 @@ static int same_id(const char *a, const char *b) {
 /* The bytes must be an envelope; one bound to a document identity must be
  * bound to this document (an envelope copied from another record is
  * refused before it lands under the wrong path). */
-static int check_envelope(const char *envelope, size_t len,
-                          const char *file_id, const char *user_id,
-                          docstore__err *err) {
+static int check_envelope(const char *envelope, size_t len, const char *file_id,
+                          const char *user_id, docstore__err *err) {
   docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
   int rc = docstore_envelope_info_get(&info, envelope, len);
   if (rc == DOCSTORE_ENOMEM) {
@@ -173,9 +172,8 @@ static int check_envelope(const char *envelope, size_t len,
                            "refusing to store data that is not a valid "
                            "envelope: %s",
                            docstore_last_errmsg());
-  } else if (info.file_id &&
-             (!same_id(info.file_id, file_id) ||
-              !same_id(info.user_id, user_id))) {
+  } else if (info.file_id && (!same_id(info.file_id, file_id) ||
+                              !same_id(info.user_id, user_id))) {
     rc = docstore__err_set(err, DOCSTORE_EINTEGRITY,
                            "refusing to store an envelope bound to file %s "
                            "(user %s) as file %s (user %s)",
@@ -216,15 +214,13 @@ int docstore_service_store_encrypted(docstore_service *svc, char **out_path,
   *out_path = NULL;
   /* Identities first (EINVAL), then the envelope against them. */
   DOCSTORE__GUARD_GOTO(rc,
-                       docstore__storage_path(&path, file_id, filename,
-                                              user_id, (int64_t)time(NULL),
-                                              &err),
+                       docstore__storage_path(&path, file_id, filename, user_id,
+                                              (int64_t)time(NULL), &err),
                        done);
   if (svc->validate_envelopes)
-    DOCSTORE__GUARD_GOTO(rc,
-                         check_envelope(envelope, envelope_len, file_id,
-                                        user_id, &err),
-                         done);
+    DOCSTORE__GUARD_GOTO(
+        rc, check_envelope(envelope, envelope_len, file_id, user_id, &err),
+        done);
   DOCSTORE__GUARD_GOTO(rc, put_at(svc, path, envelope, envelope_len, &err),
                        done);
   *out_path = path;
@@ -251,14 +247,12 @@ int docstore_service_store_document(docstore_service *svc, char **out_path,
     goto done;
   }
   *out_path = NULL;
-  DOCSTORE__GUARD_GOTO(rc, need_keyring(svc, "store", "RSA_PUBLIC_KEY_PATH",
-                                        &err),
-                       done);
+  DOCSTORE__GUARD_GOTO(
+      rc, need_keyring(svc, "store", "RSA_PUBLIC_KEY_PATH", &err), done);
   /* The path first: a bad id is refused before any encryption. */
   DOCSTORE__GUARD_GOTO(rc,
-                       docstore__storage_path(&path, file_id, filename,
-                                              user_id, (int64_t)time(NULL),
-                                              &err),
+                       docstore__storage_path(&path, file_id, filename, user_id,
+                                              (int64_t)time(NULL), &err),
                        done);
   docstore_doc_id doc = {file_id, user_id};
   static const uint8_t empty[1] = {0};
@@ -267,8 +261,7 @@ int docstore_service_store_document(docstore_service *svc, char **out_path,
                               data ? data : empty, len, &doc);
   count(svc, DOCSTORE_OP_ENCRYPT, rc, len, start);
   if (rc < 0) {
-    docstore__err_set(&err, rc, "encrypt %s: %s", path,
-                      docstore_last_errmsg());
+    docstore__err_set(&err, rc, "encrypt %s: %s", path, docstore_last_errmsg());
     goto done;
   }
   DOCSTORE__GUARD_GOTO(rc, put_at(svc, path, envelope, envelope_len, &err),
@@ -402,17 +395,15 @@ int docstore_service_read_document(docstore_service *svc, uint8_t **out,
   }
   *out = NULL;
   *out_len = 0;
-  DOCSTORE__GUARD_GOTO(rc, need_keyring(svc, "read", "RSA_PRIVATE_KEY_PATH",
-                                        &err),
-                       done);
+  DOCSTORE__GUARD_GOTO(
+      rc, need_keyring(svc, "read", "RSA_PRIVATE_KEY_PATH", &err), done);
   DOCSTORE__GUARD_GOTO(rc, get_at(svc, &buf, path, &err), done);
   uint64_t start = docstore__now_us();
-  rc = docstore_envelope_open(out, out_len, svc->keyring, (const char *)buf.data,
-                              buf.len, expect);
+  rc = docstore_envelope_open(out, out_len, svc->keyring,
+                              (const char *)buf.data, buf.len, expect);
   count(svc, DOCSTORE_OP_DECRYPT, rc, rc < 0 ? 0 : *out_len, start);
   if (rc < 0)
-    docstore__err_set(&err, rc, "decrypt %s: %s", path,
-                      docstore_last_errmsg());
+    docstore__err_set(&err, rc, "decrypt %s: %s", path, docstore_last_errmsg());
 done:
   docstore__buf_free(&buf);
   return finish(svc, rc, &err);
@@ -432,8 +423,8 @@ int docstore_service_delete(docstore_service *svc, const char *path) {
   return finish(svc, rc, &err);
 }
 
-int docstore_service_exists(docstore_service *svc, int *exists,
-                            uint64_t *size, const char *path) {
+int docstore_service_exists(docstore_service *svc, int *exists, uint64_t *size,
+                            const char *path) {
   docstore__err err;
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
   if (!svc)
@@ -467,8 +458,9 @@ int docstore_service_download_url(docstore_service *svc, char **out_url,
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
   docstore__err_clear(&err);
   if (!out_url) {
-    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "download_url: out_url is "
-                                                  "NULL");
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
+                           "download_url: out_url is "
+                           "NULL");
     goto done;
   }
   *out_url = NULL;
@@ -502,9 +494,8 @@ int docstore_service_list(docstore_service *svc, const char *prefix,
   if (!svc)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
   docstore__err_clear(&err);
-  int rc = docstore__provider_list(svc->provider,
-                                   prefix ? prefix : "documents/", cb, payload,
-                                   &err);
+  int rc = docstore__provider_list(
+      svc->provider, prefix ? prefix : "documents/", cb, payload, &err);
   return finish(svc, rc, &err);
 }
 

@@ -283,7 +283,7 @@ uint64_t itest_metric_retries(docstore_provider *p, int op) {
   docstore_op_stats st;
   memset(&st, 0, sizeof(st));
   st.version = DOCSTORE_OP_STATS_VERSION;
-  assert_int_equal(docstore__metrics_get(docstore__provider_metrics(p), op, &st),
-                   0);
+  assert_int_equal(
+      docstore__metrics_get(docstore__provider_metrics(p), op, &st), 0);
   return st.retries;
 }

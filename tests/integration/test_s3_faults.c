@@ -50,8 +50,7 @@ static int group_setup(void **state) {
     return -1;
   if (server_pid == 0) {
     execl("/usr/bin/python3", "python3",
-          DOCSTORE_S3_ITEST_DIR "/s3_fault_server.py", port_file,
-          (char *)NULL);
+          DOCSTORE_S3_ITEST_DIR "/s3_fault_server.py", port_file, (char *)NULL);
     _exit(127);
   }
   /* Wait (up to 20 s) for the server to write its port. */
@@ -166,9 +165,8 @@ static void test_slowdown_exhausts_attempts(void **state) {
   o.max_attempts = 3;
   conn c = open_fault(&o, NULL);
   const char *key = "slowdown-9/b.json";
-  assert_int_equal(
-      docstore_provider_put(c.p, key, (const uint8_t *)"{}", 2),
-      DOCSTORE_ESERVER);
+  assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)"{}", 2),
+                   DOCSTORE_ESERVER);
   const char *msg = docstore_provider_errmsg(c.p);
   assert_non_null(strstr(msg, "HTTP 503 SlowDown"));
   assert_non_null(strstr(msg, "Please reduce your request rate."));
@@ -181,9 +179,8 @@ static void test_slowdown_exhausts_attempts(void **state) {
   o.max_attempts = 1;
   c = open_fault(&o, NULL);
   const char *key2 = "slowdown-9/c.json";
-  assert_int_equal(
-      docstore_provider_put(c.p, key2, (const uint8_t *)"{}", 2),
-      DOCSTORE_ESERVER);
+  assert_int_equal(docstore_provider_put(c.p, key2, (const uint8_t *)"{}", 2),
+                   DOCSTORE_ESERVER);
   assert_int_equal(seen("requests", "PUT", key2), 1);
   docstore_provider_free(c.p);
 }
@@ -321,8 +318,10 @@ static void test_connect_timeout(void **state) {
   assert_int_equal(docstore_provider_get(c.p, &d, &n, "plain/x.json"),
                    DOCSTORE_ETIMEOUT);
   char expect[128];
-  snprintf(expect, sizeof(expect), "cannot connect to %s: timed out after "
-                                   "1000 ms", ep);
+  snprintf(expect, sizeof(expect),
+           "cannot connect to %s: timed out after "
+           "1000 ms",
+           ep);
   assert_non_null(strstr(docstore_provider_errmsg(c.p), expect));
   /* A timeout is not retried. */
   assert_int_equal(atomic_load(&c.s3->requests), 1);
@@ -363,8 +362,7 @@ static void test_access_denied_not_retried(void **state) {
                    DOCSTORE_EACCESS);
   assert_non_null(strstr(docstore_provider_errmsg(c.p), "AccessDenied"));
   assert_int_equal(seen("requests", "PUT", key), 1);
-  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
-                               NULL};
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
   assert_int_equal(docstore_provider_head(c.p, key, &info), DOCSTORE_EACCESS);
   assert_int_equal(seen("requests", "HEAD", key), 1);
   assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 0);
@@ -550,8 +548,7 @@ static void test_service_counts_retries(void **state) {
   docstore_s3_options o = fault_options();
   docstore_provider *p = NULL;
   char errbuf[256];
-  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)),
-                   0);
+  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)), 0);
   docstore_service_options so;
   assert_int_equal(
       docstore_service_options_init(&so, DOCSTORE_SERVICE_OPTIONS_VERSION), 0);

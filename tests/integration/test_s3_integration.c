@@ -108,8 +108,8 @@ static void test_roundtrip_odd_keys(void **state) {
     char body[128];
     snprintf(body, sizeof(body), "{\"n\": %zu, \"key\": \"%s\"}", i,
              odd_names[i]);
-    int rc = docstore_provider_put(c.p, key, (const uint8_t *)body,
-                                   strlen(body));
+    int rc =
+        docstore_provider_put(c.p, key, (const uint8_t *)body, strlen(body));
     if (rc != 0)
       fail_msg("put '%s': %d %s", key, rc, docstore_provider_errmsg(c.p));
 
@@ -162,9 +162,8 @@ static void test_double_slash_key(void **state) {
   conn c = open_default(NULL);
   char *key = key_of(itest_prefix(), "a//b.json");
   /* The library's key rules refuse empty segments ... */
-  assert_int_equal(
-      docstore_provider_put(c.p, key, (const uint8_t *)"x", 1),
-      DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)"x", 1),
+                   DOCSTORE_EINVAL);
   /* ... but the S3 layer itself keeps "//" intact (each segment encoded
    * once, no normalisation), as other S3 clients may write such keys. */
   const docstore_provider_ops *ops = docstore__s3_ops();
@@ -174,9 +173,9 @@ static void test_double_slash_key(void **state) {
                             (docstore_errinfo *)&err),
                    0);
   docstore__buf buf = DOCSTORE__BUF_INIT;
-  assert_int_equal(ops->get(c.s3, key, docstore__buf_sink, &buf,
-                            (docstore_errinfo *)&err),
-                   0);
+  assert_int_equal(
+      ops->get(c.s3, key, docstore__buf_sink, &buf, (docstore_errinfo *)&err),
+      0);
   assert_int_equal(buf.len, 7);
   assert_memory_equal(buf.data, "slashes", 7);
   docstore__buf_free(&buf);
@@ -225,14 +224,14 @@ static void test_get_range(void **state) {
   docstore__buf_free(&buf);
 
   /* A range that runs past the end gives what there is. */
-  assert_int_equal(ops->get_range(c.s3, key, 995, 100, docstore__buf_sink,
-                                  &buf, (docstore_errinfo *)&err),
+  assert_int_equal(ops->get_range(c.s3, key, 995, 100, docstore__buf_sink, &buf,
+                                  (docstore_errinfo *)&err),
                    0);
   assert_int_equal(buf.len, 5);
   docstore__buf_free(&buf);
 
-  assert_int_equal(ops->get_range(c.s3, key, 5000, 10, docstore__buf_sink,
-                                  &buf, (docstore_errinfo *)&err),
+  assert_int_equal(ops->get_range(c.s3, key, 5000, 10, docstore__buf_sink, &buf,
+                                  (docstore_errinfo *)&err),
                    DOCSTORE_EINVAL);
   assert_non_null(strstr(err.msg, "416"));
   docstore__buf_free(&buf);
@@ -352,8 +351,7 @@ static void multipart_50mib(unsigned int concurrency) {
   /* Create + 10 parts + Complete. */
   assert_int_equal(atomic_load(&c.s3->requests) - before, 12);
 
-  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
-                               NULL};
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
   assert_int_equal(docstore_provider_head(c.p, key, &info), 0);
   assert_int_equal(info.size, size);
   assert_non_null(info.etag);
@@ -405,10 +403,8 @@ static void multipart_failure_is_aborted(unsigned int concurrency) {
   assert_true(rc < 0);
   assert_non_null(strstr(docstore_provider_errmsg(c.p), "EntityTooSmall"));
   assert_int_equal(uploads_in_progress(c.s3, key), 0);
-  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
-                               NULL};
-  assert_int_equal(docstore_provider_head(c.p, key, &info),
-                   DOCSTORE_ENOTFOUND);
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
+  assert_int_equal(docstore_provider_head(c.p, key, &info), DOCSTORE_ENOTFOUND);
   free(data);
   free(key);
   docstore_provider_free(c.p);
@@ -448,8 +444,7 @@ static void test_wrong_secret(void **state) {
   uint8_t *d = NULL;
   size_t n = 0;
   assert_int_equal(docstore_provider_get(c.p, &d, &n, key), DOCSTORE_EACCESS);
-  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
-                               NULL};
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
   assert_int_equal(docstore_provider_head(c.p, key, &info), DOCSTORE_EACCESS);
 
   char *report = NULL;
@@ -633,8 +628,7 @@ static void test_presigned_urls(void **state) {
   /* A presigned PUT uploads with plain curl. */
   char *key2 = key_of(itest_prefix(), "uploaded by browser.json");
   assert_int_equal(
-      docstore_provider_presign(c.p, &url, key2, DOCSTORE_PRESIGN_PUT, 300),
-      0);
+      docstore_provider_presign(c.p, &url, key2, DOCSTORE_PRESIGN_PUT, 300), 0);
   char *dir = itest_tmpdir();
   char file[512];
   snprintf(file, sizeof(file), "%s/up.json", dir);
@@ -663,9 +657,9 @@ static void test_presigned_urls(void **state) {
   docstore_free(url);
 
   /* Over 7 days: refused. */
-  assert_int_equal(docstore_provider_presign(c.p, &url, key,
-                                             DOCSTORE_PRESIGN_GET, 604801),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_provider_presign(c.p, &url, key, DOCSTORE_PRESIGN_GET, 604801),
+      DOCSTORE_EINVAL);
   assert_int_equal(docstore_provider_delete(c.p, key), 0);
   assert_int_equal(docstore_provider_delete(c.p, key2), 0);
   free(key);
@@ -742,8 +736,8 @@ static void test_service_facade(void **state) {
   docstore_keyring *kr = NULL;
   char errbuf[512];
   assert_int_equal(docstore_keyring_new(&kr, errbuf, sizeof(errbuf)), 0);
-  assert_int_equal(
-      docstore_keyring_add_public_pem(kr, pub, strlen(pub), NULL), 0);
+  assert_int_equal(docstore_keyring_add_public_pem(kr, pub, strlen(pub), NULL),
+                   0);
   assert_int_equal(
       docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL, NULL), 0);
   docstore_free(pub);
@@ -751,21 +745,19 @@ static void test_service_facade(void **state) {
 
   docstore_s3_options o = itest_options(&env);
   docstore_provider *p = NULL;
-  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)),
-                   0);
+  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)), 0);
   docstore_service *svc = NULL;
-  assert_int_equal(docstore_service_new(&svc, p, kr, NULL, errbuf,
-                                        sizeof(errbuf)),
-                   0);
+  assert_int_equal(
+      docstore_service_new(&svc, p, kr, NULL, errbuf, sizeof(errbuf)), 0);
   assert_string_equal(docstore_service_storage_type(svc), "s3");
 
   char user[48];
   snprintf(user, sizeof(user), "it%ld_%ld", (long)getpid(), (long)time(NULL));
   const char *doc = "%PDF-1.7 passport scan \x01\x02\x03";
   char *path = NULL;
-  int rc = docstore_service_store_document(svc, &path, "42", "pass port.pdf",
-                                           (const uint8_t *)doc, strlen(doc),
-                                           user);
+  int rc =
+      docstore_service_store_document(svc, &path, "42", "pass port.pdf",
+                                      (const uint8_t *)doc, strlen(doc), user);
   if (rc != 0)
     fail_msg("store_document: %d %s", rc, docstore_service_errmsg(svc));
   assert_non_null(strstr(path, user));
@@ -779,8 +771,8 @@ static void test_service_facade(void **state) {
   uint8_t *plain = NULL;
   size_t len = 0;
   docstore_doc_id id = {"42", user};
-  assert_int_equal(
-      docstore_service_read_document(svc, &plain, &len, path, &id), 0);
+  assert_int_equal(docstore_service_read_document(svc, &plain, &len, path, &id),
+                   0);
   assert_int_equal(len, strlen(doc));
   assert_memory_equal(plain, doc, len);
   docstore_free(plain);
@@ -893,8 +885,8 @@ static void *work(void *arg) {
     snprintf(body, sizeof(body), "{\"t\": %d, \"i\": %d}", w->id, i);
     uint8_t *d = NULL;
     size_t n = 0;
-    if (docstore_provider_put(w->p, key, (const uint8_t *)body,
-                              strlen(body)) != 0 ||
+    if (docstore_provider_put(w->p, key, (const uint8_t *)body, strlen(body)) !=
+            0 ||
         docstore_provider_get(w->p, &d, &n, key) != 0 || n != strlen(body) ||
         memcmp(d, body, n) != 0 || docstore_provider_delete(w->p, key) != 0)
       w->failures++;

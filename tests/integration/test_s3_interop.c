@@ -37,8 +37,9 @@ static int group_setup(void **state) {
   int st = 0;
   if (itest_run("/usr/bin/python3 -c 'import boto3' 2>&1", &out, &st) != 0 ||
       st != 0) {
-    fprintf(stderr, "FAIL: /usr/bin/python3 cannot import boto3 (install "
-                    "python3-boto3): %s\n",
+    fprintf(stderr,
+            "FAIL: /usr/bin/python3 cannot import boto3 (install "
+            "python3-boto3): %s\n",
             out ? out : "");
     free(out);
     return -1;
@@ -161,8 +162,7 @@ static void check_library_reads(docstore_provider *p, const char *cmd,
   assert_int_equal(len, size);
   assert_true(memcmp(back, data, size) == 0);
   docstore_free(back);
-  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
-                               NULL};
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
   assert_int_equal(docstore_provider_head(p, key, &info), 0);
   assert_int_equal(info.size, size);
   assert_non_null(info.etag);
@@ -179,8 +179,8 @@ static void test_library_reads_boto3_objects(void **state) {
   (void)state;
   docstore_provider *p = open_provider();
   check_library_reads(p, "put", "boto3 put+%.bin", 70000, 200, 0);
-  check_library_reads(p, "upload", "boto3 multipart.bin",
-                      12u * 1024 * 1024 + 5, 201, 1);
+  check_library_reads(p, "upload", "boto3 multipart.bin", 12u * 1024 * 1024 + 5,
+                      201, 1);
   docstore_provider_free(p);
 }
 
@@ -190,9 +190,9 @@ static void test_presigned_urls_side_by_side(void **state) {
   char key[256];
   snprintf(key, sizeof(key), "%sshared url+%%.json", itest_prefix());
   const char *content = "{\"shared\": true}";
-  assert_int_equal(docstore_provider_put(p, key, (const uint8_t *)content,
-                                         strlen(content)),
-                   0);
+  assert_int_equal(
+      docstore_provider_put(p, key, (const uint8_t *)content, strlen(content)),
+      0);
 
   char *ours = NULL;
   assert_int_equal(

@@ -210,18 +210,30 @@ static void test_region(void **state) {
 static void test_endpoint_url(void **state) {
   docstore_config *cfg = *state;
   const char *good[] = {
-      "http://minio:9000",      "https://s3.amazonaws.com",
+      "http://minio:9000",         "https://s3.amazonaws.com",
       "https://s3.amazonaws.com/", "http://127.0.0.1:18080",
-      "http://[::1]:9000",      "HTTPS://S3.EU-WEST-1.AMAZONAWS.COM",
-      "http://minio_1:9000",    "https://storage.example.com:443/",
+      "http://[::1]:9000",         "HTTPS://S3.EU-WEST-1.AMAZONAWS.COM",
+      "http://minio_1:9000",       "https://storage.example.com:443/",
   };
   const char *bad[] = {
-      "minio:9000",          "ftp://minio",         "http://",
-      "http://:9000",        "http://host:0",       "http://host:65536",
-      "http://host:",        "http://host:9x",      "http://host/path",
-      "http://host/?x=1",    "http://host#frag",    "http://-host",
-      "http://host-",        "http://a..b",         "http://.host",
-      "http://[::1",         "http://[]:80",        "http://ho st",
+      "minio:9000",
+      "ftp://minio",
+      "http://",
+      "http://:9000",
+      "http://host:0",
+      "http://host:65536",
+      "http://host:",
+      "http://host:9x",
+      "http://host/path",
+      "http://host/?x=1",
+      "http://host#frag",
+      "http://-host",
+      "http://host-",
+      "http://a..b",
+      "http://.host",
+      "http://[::1",
+      "http://[]:80",
+      "http://ho st",
       "https://s3.amazonaws.com # comment",
   };
   for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -274,9 +286,9 @@ static void test_paths(void **state) {
 
 static void test_credentials_shape(void **state) {
   docstore_config *cfg = *state;
-  const char *names[] = {"S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_SESSION_TOKEN",
-                         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                         "AWS_SESSION_TOKEN"};
+  const char *names[] = {"S3_ACCESS_KEY",         "S3_SECRET_KEY",
+                         "S3_SESSION_TOKEN",      "AWS_ACCESS_KEY_ID",
+                         "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
   for (size_t i = 0; i < 6; i++) {
     assert_set_ok(cfg, names[i], "wJalrXUtnFEMI/K7MDENG+bPxRfiCY=",
                   "wJalrXUtnFEMI/K7MDENG+bPxRfiCY=");
@@ -339,17 +351,23 @@ static void test_sizes(void **state) {
   struct {
     const char *text;
     uint64_t bytes;
-  } good[] = {{"5242880", 5242880u},
-              {"8M", 8u << 20},
-              {"8MiB", 8u << 20},
-              {"16mib", 16u << 20},
-              {"6144k", 6144u << 10},
-              {"6144KiB", 6144u << 10},
-              {"1G", 1u << 30},
-              {"5GiB", (uint64_t)5 << 30}};
-  const char *bad[] = {"4M",   "5242879", "6GiB", "8MB",  "-1",   "8.5M",
-                       "M",    "8 M",     "8T",   "0x800000",     "+8M",
-                       "99999999999999999999G", "18446744073709551615G"};
+  } good[] = {{"5242880", 5242880u},  {"8M", 8u << 20},
+              {"8MiB", 8u << 20},     {"16mib", 16u << 20},
+              {"6144k", 6144u << 10}, {"6144KiB", 6144u << 10},
+              {"1G", 1u << 30},       {"5GiB", (uint64_t)5 << 30}};
+  const char *bad[] = {"4M",
+                       "5242879",
+                       "6GiB",
+                       "8MB",
+                       "-1",
+                       "8.5M",
+                       "M",
+                       "8 M",
+                       "8T",
+                       "0x800000",
+                       "+8M",
+                       "99999999999999999999G",
+                       "18446744073709551615G"};
   for (size_t n = 0; n < 2; n++) {
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
       assert_set_ok(cfg, names[n], good[i].text, good[i].text);
@@ -411,16 +429,24 @@ static void test_s3_options_mapping(void **state) {
   assert_int_equal(so.multipart_concurrency, 0); /* provider default */
 
   const char *set[][2] = {
-      {"S3_BUCKET", "bank-documents"}, {"S3_REGION", "eu-west-1"},
+      {"S3_BUCKET", "bank-documents"},
+      {"S3_REGION", "eu-west-1"},
       {"S3_ENDPOINT_URL", "http://minio:9000"},
-      {"S3_ACCESS_KEY", "minioadmin"}, {"S3_SECRET_KEY", "miniosecret"},
-      {"S3_SESSION_TOKEN", "tok"}, {"S3_ADDRESSING_STYLE", "virtual"},
-      {"S3_CA_BUNDLE", "/etc/ca.pem"}, {"S3_VERIFY_TLS", "false"},
-      {"S3_MULTIPART_THRESHOLD", "32M"}, {"S3_MULTIPART_PART_SIZE", "6M"},
+      {"S3_ACCESS_KEY", "minioadmin"},
+      {"S3_SECRET_KEY", "miniosecret"},
+      {"S3_SESSION_TOKEN", "tok"},
+      {"S3_ADDRESSING_STYLE", "virtual"},
+      {"S3_CA_BUNDLE", "/etc/ca.pem"},
+      {"S3_VERIFY_TLS", "false"},
+      {"S3_MULTIPART_THRESHOLD", "32M"},
+      {"S3_MULTIPART_PART_SIZE", "6M"},
       {"S3_MULTIPART_CONCURRENCY", "9"},
-      {"S3_MAX_ATTEMPTS", "7"}, {"S3_RETRY_BASE_MS", "50"},
-      {"S3_RETRY_MAX_MS", "900"}, {"S3_CONNECT_TIMEOUT_MS", "1500"},
-      {"S3_REQUEST_TIMEOUT_MS", "60000"}, {"S3_STALL_TIMEOUT_MS", "9000"},
+      {"S3_MAX_ATTEMPTS", "7"},
+      {"S3_RETRY_BASE_MS", "50"},
+      {"S3_RETRY_MAX_MS", "900"},
+      {"S3_CONNECT_TIMEOUT_MS", "1500"},
+      {"S3_REQUEST_TIMEOUT_MS", "60000"},
+      {"S3_STALL_TIMEOUT_MS", "9000"},
       {"S3_STALL_MIN_BPS", "2048"},
   };
   for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
@@ -456,8 +482,8 @@ static void test_aws_fallback(void **state) {
   docstore_config *cfg = *state;
   const char *src;
   /* Only AWS_* credentials: all three come from them. */
-  assert_int_equal(docstore_config_set(cfg, "AWS_ACCESS_KEY_ID",
-                                       "AKIAAWSAWSAWSAWS1234"), 0);
+  assert_int_equal(
+      docstore_config_set(cfg, "AWS_ACCESS_KEY_ID", "AKIAAWSAWSAWSAWS1234"), 0);
   assert_int_equal(docstore_config_set(cfg, "AWS_SECRET_ACCESS_KEY", "awssec"),
                    0);
   assert_int_equal(docstore_config_set(cfg, "AWS_SESSION_TOKEN", "awstok"), 0);
@@ -483,7 +509,8 @@ static void test_aws_fallback(void **state) {
   assert_int_equal(docstore_config_set(cfg, "STORAGE_TYPE", "s3"), 0);
   assert_int_equal(docstore_config_set(cfg, "S3_BUCKET", "bucket"), 0);
   assert_int_equal(docstore_config_validate(cfg), DOCSTORE_ECONFIG);
-  assert_non_null(strstr(docstore_config_errmsg(cfg), "S3_SECRET_KEY is not set"));
+  assert_non_null(
+      strstr(docstore_config_errmsg(cfg), "S3_SECRET_KEY is not set"));
 }
 
 static void test_region_fallback(void **state) {
@@ -523,7 +550,8 @@ static void test_load_env(void **state) {
   assert_int_equal(docstore_config_set(cfg, "S3_BUCKET", "kept"), 0);
   setenv("STORAGE_TYPE", "S3", 1);
   setenv("AWS_ACCESS_KEY_ID", "AKIA1234567890ABCDEF", 1);
-  setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+         1);
   setenv("AWS_REGION", "eu-west-1", 1);
   setenv("UNRELATED_VARIABLE", "whatever", 1);
   assert_int_equal(docstore_config_load_env(cfg), 0);
@@ -580,8 +608,9 @@ static void test_validate(void **state) {
       strstr(docstore_config_errmsg(cfg), "Unable to locate credentials"));
   assert_int_equal(docstore_config_set(cfg, "AWS_ACCESS_KEY_ID", "AKIAXX"), 0);
   assert_int_equal(docstore_config_validate(cfg), DOCSTORE_ECONFIG);
-  assert_non_null(strstr(docstore_config_errmsg(cfg),
-                         "S3_SECRET_KEY (or AWS_SECRET_ACCESS_KEY) is not set"));
+  assert_non_null(
+      strstr(docstore_config_errmsg(cfg),
+             "S3_SECRET_KEY (or AWS_SECRET_ACCESS_KEY) is not set"));
   assert_int_equal(docstore_config_set(cfg, "AWS_SECRET_ACCESS_KEY", "s"), 0);
   assert_int_equal(docstore_config_validate(cfg), 0);
   /* A token that would be dropped is an error, not a surprise. */
@@ -624,13 +653,13 @@ static void test_dump_defaults(void **state) {
   char *out = NULL;
   assert_int_equal(docstore_config_dump(cfg, &out), 0);
   assert_non_null(strstr(out, "STORAGE_TYPE=local  # default\n"));
-  assert_non_null(strstr(out, "LOCAL_STORAGE_PATH=encrypted_files/  # default\n"));
+  assert_non_null(
+      strstr(out, "LOCAL_STORAGE_PATH=encrypted_files/  # default\n"));
   assert_non_null(strstr(out, "S3_REGION=us-east-1  # default\n"));
   assert_non_null(strstr(out, "S3_ENDPOINT_URL=  # not set\n"));
   assert_non_null(strstr(out, "S3_MULTIPART_PART_SIZE=8MiB  # default\n"));
-  assert_non_null(
-      strstr(out, "DOCSTORE_LEGACY_ROOT=encrypted_files/  # from "
-                  "LOCAL_STORAGE_PATH\n"));
+  assert_non_null(strstr(out, "DOCSTORE_LEGACY_ROOT=encrypted_files/  # from "
+                              "LOCAL_STORAGE_PATH\n"));
   /* AWS_* show through their S3_* settings only. */
   assert_null(strstr(out, "AWS_"));
   /* The defaults shown are the S3 provider's (which applies them when a
@@ -675,14 +704,15 @@ static void test_dump_masks_secrets(void **state) {
   const char *token = "FwoGZXIvYXdzEXAMPLETOKENabcdef";
   const char *pass = "correct horse battery staple";
   char *out = NULL;
-  assert_int_equal(docstore_config_set(cfg, "S3_ACCESS_KEY",
-                                       "AKIA1234567890ABCDEF"), 0);
+  assert_int_equal(
+      docstore_config_set(cfg, "S3_ACCESS_KEY", "AKIA1234567890ABCDEF"), 0);
   assert_int_equal(docstore_config_set(cfg, "S3_SECRET_KEY", secret), 0);
   assert_int_equal(docstore_config_set(cfg, "S3_SESSION_TOKEN", token), 0);
+  assert_int_equal(docstore_config_set(cfg, "RSA_PRIVATE_KEY_PASSPHRASE", pass),
+                   0);
   assert_int_equal(
-      docstore_config_set(cfg, "RSA_PRIVATE_KEY_PASSPHRASE", pass), 0);
-  assert_int_equal(docstore_config_set(cfg, "AWS_SECRET_ACCESS_KEY",
-                                       "AWSSECRETNEVERSHOWN"), 0);
+      docstore_config_set(cfg, "AWS_SECRET_ACCESS_KEY", "AWSSECRETNEVERSHOWN"),
+      0);
   assert_int_equal(docstore_config_dump(cfg, &out), 0);
   assert_null(strstr(out, secret));
   assert_null(strstr(out, token));
@@ -704,7 +734,8 @@ static void test_dump_masks_secrets(void **state) {
   assert_int_equal(docstore_config_dump(cfg, &out), 0);
   assert_null(strstr(out, "minioadmin"));
   assert_null(strstr(out, "AWSSECRETNEVERSHOWN"));
-  assert_non_null(strstr(out, "S3_ACCESS_KEY=****  # from AWS_ACCESS_KEY_ID\n"));
+  assert_non_null(
+      strstr(out, "S3_ACCESS_KEY=****  # from AWS_ACCESS_KEY_ID\n"));
   assert_non_null(
       strstr(out, "S3_SECRET_KEY=****  # from AWS_SECRET_ACCESS_KEY\n"));
   docstore_free(out);
@@ -832,9 +863,9 @@ static void test_dotenv_syntax_errors(void **state) {
   }
   /* A NUL byte, on line 2. */
   memset(&c, 0, sizeof(c));
-  assert_int_equal(docstore__dotenv_parse("A=1\nB=x\0y\n", 10, "n.env",
-                                          collect, &c, &err),
-                   DOCSTORE_ECONFIG);
+  assert_int_equal(
+      docstore__dotenv_parse("A=1\nB=x\0y\n", 10, "n.env", collect, &c, &err),
+      DOCSTORE_ECONFIG);
   assert_non_null(strstr(err.msg, "n.env:2: NUL"));
   /* Over-long name. */
   char name[300];
@@ -916,15 +947,16 @@ static void test_load_dotenv_errors(void **state) {
 
   path = write_text("bad2.env", "STORAGE_TYPE=s3\nS3_BUCKET bank\n");
   assert_int_equal(docstore_config_load_dotenv(cfg, path), DOCSTORE_ECONFIG);
-  assert_non_null(
-      strstr(docstore_config_errmsg(cfg), "bad2.env:2: missing '=' after S3_BUCKET"));
+  assert_non_null(strstr(docstore_config_errmsg(cfg),
+                         "bad2.env:2: missing '=' after S3_BUCKET"));
   assert_null(docstore_config_get(cfg, "STORAGE_TYPE"));
 
   /* A secret's bad value is not echoed. */
   path = write_text("bad3.env", "S3_SECRET_KEY=\"SUPER SECRET\"\n");
   assert_int_equal(docstore_config_load_dotenv(cfg, path), DOCSTORE_ECONFIG);
   assert_null(strstr(docstore_config_errmsg(cfg), "SUPER"));
-  assert_non_null(strstr(docstore_config_errmsg(cfg), "bad3.env:1: S3_SECRET_KEY"));
+  assert_non_null(
+      strstr(docstore_config_errmsg(cfg), "bad3.env:1: S3_SECRET_KEY"));
 
   /* Very long line: a known path setting over the limit is refused. */
   char *text = malloc(10000);
@@ -972,12 +1004,13 @@ static void test_seed_examples(void **state) {
   docstore_config_free(cfg);
   assert_int_equal(docstore_config_new(&cfg), 0);
   *state = cfg;
-  const char *minio = write_text("minio.env", "# For MinIO\n"
-                                              "STORAGE_TYPE=s3\n"
-                                              "S3_ACCESS_KEY=minioadmin\n"
-                                              "S3_SECRET_KEY=minioadmin\n"
-                                              "S3_BUCKET=bank-documents\n"
-                                              "S3_ENDPOINT_URL=http://minio:9000\n");
+  const char *minio =
+      write_text("minio.env", "# For MinIO\n"
+                              "STORAGE_TYPE=s3\n"
+                              "S3_ACCESS_KEY=minioadmin\n"
+                              "S3_SECRET_KEY=minioadmin\n"
+                              "S3_BUCKET=bank-documents\n"
+                              "S3_ENDPOINT_URL=http://minio:9000\n");
   assert_int_equal(docstore_config_load_dotenv(cfg, minio), 0);
   assert_int_equal(docstore_config_validate(cfg), 0);
   assert_string_equal(eff(cfg, "S3_REGION", NULL), "us-east-1");
@@ -985,9 +1018,10 @@ static void test_seed_examples(void **state) {
   docstore_config_free(cfg);
   assert_int_equal(docstore_config_new(&cfg), 0);
   *state = cfg;
-  const char *local = write_text("local.env", "# Fallback to local storage\n"
-                                              "STORAGE_TYPE=local\n"
-                                              "LOCAL_STORAGE_PATH=encrypted_files/\n");
+  const char *local =
+      write_text("local.env", "# Fallback to local storage\n"
+                              "STORAGE_TYPE=local\n"
+                              "LOCAL_STORAGE_PATH=encrypted_files/\n");
   assert_int_equal(docstore_config_load_dotenv(cfg, local), 0);
   assert_int_equal(docstore_config_validate(cfg), 0);
   assert_string_equal(docstore_config_get(cfg, "LOCAL_STORAGE_PATH"),

@@ -23,8 +23,12 @@ static void test_rfc4648_vectors(void **state) {
   (void)state;
   static const struct {
     const char *plain, *enc;
-  } v[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-           {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+  } v[] = {{"", ""},
+           {"f", "Zg=="},
+           {"fo", "Zm8="},
+           {"foo", "Zm9v"},
+           {"foob", "Zm9vYg=="},
+           {"fooba", "Zm9vYmE="},
            {"foobar", "Zm9vYmFy"}};
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     char enc[16];

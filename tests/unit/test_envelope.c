@@ -109,8 +109,8 @@ static char *set_b64_len(const char *env, const char *name, size_t n) {
 /* A legacy envelope as the Python backend wrote it (PyCryptodome defaults:
  * PKCS1_OAEP with SHA-1/MGF1-SHA-1, AES-GCM with a 16-byte nonce, 16-byte
  * tag, no associated data). */
-static char *make_legacy(int key, const uint8_t *pt, size_t n,
-                         size_t key_len, size_t nonce_len) {
+static char *make_legacy(int key, const uint8_t *pt, size_t n, size_t key_len,
+                         size_t nonce_len) {
   uint8_t session[32], nonce[16], tag[16], wrapped[512];
   assert_int_equal(RAND_bytes(session, (int)key_len), 1);
   assert_int_equal(RAND_bytes(nonce, (int)nonce_len), 1);
@@ -124,17 +124,16 @@ static char *make_legacy(int key, const uint8_t *pt, size_t n,
   assert_true(EVP_PKEY_CTX_set_rsa_oaep_md_name(pctx, "SHA1", NULL) > 0);
   assert_true(EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA1", NULL) > 0);
   size_t wlen = sizeof(wrapped);
-  assert_int_equal(EVP_PKEY_encrypt(pctx, wrapped, &wlen, session, key_len),
-                   1);
+  assert_int_equal(EVP_PKEY_encrypt(pctx, wrapped, &wlen, session, key_len), 1);
 
   const EVP_CIPHER *c = key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   uint8_t *ct = th_random(n);
   int outl = 0;
   assert_int_equal(EVP_EncryptInit_ex(ctx, c, NULL, NULL, NULL), 1);
-  assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN,
-                                       (int)nonce_len, NULL),
-                   1);
+  assert_int_equal(
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)nonce_len, NULL),
+      1);
   assert_int_equal(EVP_EncryptInit_ex(ctx, NULL, NULL, session, nonce), 1);
   if (n)
     assert_int_equal(EVP_EncryptUpdate(ctx, ct, &outl, pt, (int)n), 1);
@@ -223,8 +222,8 @@ static void test_envelope_shape(void **state) {
   assert_non_null(o);
   assert_int_equal(cJSON_GetArraySize(o), 11);
   assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "version")->valueint, 1);
-  assert_string_equal(
-      cJSON_GetObjectItemCaseSensitive(o, "kid")->valuestring, th_kid(0));
+  assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "kid")->valuestring,
+                      th_kid(0));
   assert_string_equal(
       cJSON_GetObjectItemCaseSensitive(o, "file_id")->valuestring, "123");
   assert_string_equal(
@@ -232,8 +231,8 @@ static void test_envelope_shape(void **state) {
   static const struct {
     const char *name;
     size_t len;
-  } b64[] = {{"wrapped_key", 256}, {"nonce", 12}, {"tag", 16},
-             {"ciphertext", 5}};
+  } b64[] = {
+      {"wrapped_key", 256}, {"nonce", 12}, {"tag", 16}, {"ciphertext", 5}};
   for (size_t i = 0; i < 4; i++) {
     size_t n;
     uint8_t *p = th_unb64(
@@ -267,10 +266,9 @@ static void test_format_doc_vector(void **state) {
   const docstore__key *k = docstore__keyring_default(kr);
   char *env = NULL;
   size_t len = 0;
-  assert_int_equal(docstore__envelope_seal_with(&env, &len, k, key, nonce,
-                                                (const uint8_t *)
-                                                "hello, docstore",
-                                                15, &DOC),
+  assert_int_equal(docstore__envelope_seal_with(
+                       &env, &len, k, key, nonce,
+                       (const uint8_t *)"hello, docstore", 15, &DOC),
                    0);
   char *s = th_json_get_string(env, "nonce");
   assert_string_equal(s, "oKGio6Slpqeoqaqr");
@@ -339,8 +337,8 @@ static void test_identity_validation(void **state) {
   memset(long_id, 'a', 65);
   long_id[65] = '\0';
   const docstore_doc_id bad[] = {
-      {NULL, NULL}, {"", NULL},      {long_id, NULL}, {"a b", NULL},
-      {"../x", NULL}, {"1", ""},     {"1", "x/y"},    {"1\n", NULL},
+      {NULL, NULL},   {"", NULL},  {long_id, NULL}, {"a b", NULL},
+      {"../x", NULL}, {"1", ""},   {"1", "x/y"},    {"1\n", NULL},
       {"1", long_id}, {"ü", NULL},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -368,8 +366,8 @@ static void test_tamper_crypto_fields(void **state) {
   static const struct {
     const char *name;
     long index;
-  } cases[] = {{"ciphertext", 0}, {"ciphertext", -1}, {"tag", 0},
-               {"tag", -1},       {"nonce", 0},       {"nonce", -1},
+  } cases[] = {{"ciphertext", 0},  {"ciphertext", -1},  {"tag", 0},
+               {"tag", -1},        {"nonce", 0},        {"nonce", -1},
                {"wrapped_key", 0}, {"wrapped_key", -1}, {"wrapped_key", 100}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *t = flip_b64(env, cases[i].name, cases[i].index, 0x01);
@@ -433,8 +431,9 @@ static void test_tamper_header_fields(void **state) {
   free(t);
   free(q);
   /* kid of no key in the keyring. */
-  t = set_str(env, "kid", "sha256:000000000000000000000000000000000000000000"
-                          "0000000000000000000000");
+  t = set_str(env, "kid",
+              "sha256:000000000000000000000000000000000000000000"
+              "0000000000000000000000");
   assert_int_equal(open_rc(kr, t, NULL, NULL, 0), DOCSTORE_EKEY);
   free(t);
   docstore_free(env);
@@ -471,9 +470,19 @@ static void test_malformed_json(void **state) {
   (void)state;
   docstore_keyring *kr = th_keyring(1, 1);
   static const char *bad[] = {
-      "{", "}", "[]", "[1,2]", "\"text\"", "42", "null", "true",
-      "{\"format\":}", "{\"a\":1}", "{\"format\" \"docstore-envelope\"}",
-      "   ", "{\"format\":\"docstore-envelope\",\"version\":1,}",
+      "{",
+      "}",
+      "[]",
+      "[1,2]",
+      "\"text\"",
+      "42",
+      "null",
+      "true",
+      "{\"format\":}",
+      "{\"a\":1}",
+      "{\"format\" \"docstore-envelope\"}",
+      "   ",
+      "{\"format\":\"docstore-envelope\",\"version\":1,}",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(open_rc(kr, bad[i], NULL, NULL, 0), DOCSTORE_EFORMAT);
@@ -575,10 +584,9 @@ static void test_missing_members(void **state) {
   (void)state;
   docstore_keyring *kr = th_keyring(1, 1);
   char *env = seal(kr, "doc", 3, &DOC);
-  static const char *members[] = {"format", "version", "alg",
-                                  "key_alg", "kid", "file_id",
-                                  "user_id", "wrapped_key", "nonce",
-                                  "tag", "ciphertext"};
+  static const char *members[] = {
+      "format",  "version",     "alg",   "key_alg", "kid",       "file_id",
+      "user_id", "wrapped_key", "nonce", "tag",     "ciphertext"};
   for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
     char *t = th_json_set(env, members[i], NULL);
     assert_int_equal(open_rc(kr, t, NULL, NULL, 0), DOCSTORE_EFORMAT);
@@ -595,9 +603,9 @@ static void test_wrong_types(void **state) {
   (void)state;
   docstore_keyring *kr = th_keyring(1, 1);
   char *env = seal(kr, "doc", 3, &DOC);
-  static const char *strings[] = {"format", "alg", "key_alg", "kid",
-                                  "wrapped_key", "nonce", "tag",
-                                  "ciphertext"};
+  static const char *strings[] = {"format", "alg",         "key_alg",
+                                  "kid",    "wrapped_key", "nonce",
+                                  "tag",    "ciphertext"};
   static const char *non_strings[] = {"5", "null", "true", "[]", "{}"};
   for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
     for (size_t j = 0; j < sizeof(non_strings) / sizeof(non_strings[0]); j++) {
@@ -650,8 +658,7 @@ static void test_bad_base64(void **state) {
   (void)state;
   docstore_keyring *kr = th_keyring(1, 1);
   char *env = seal(kr, "document body!", 14, &DOC);
-  static const char *members[] = {"wrapped_key", "nonce", "tag",
-                                  "ciphertext"};
+  static const char *members[] = {"wrapped_key", "nonce", "tag", "ciphertext"};
   for (size_t i = 0; i < 4; i++) {
     char *good = th_json_get_string(env, members[i]);
     size_t n = strlen(good);
@@ -722,9 +729,9 @@ static void test_wrong_lengths(void **state) {
   static const struct {
     const char *name;
     size_t len;
-  } cases[] = {{"nonce", 0},       {"nonce", 8},       {"nonce", 16},
-               {"nonce", 13},      {"tag", 12},        {"tag", 0},
-               {"tag", 17},        {"wrapped_key", 0}, {"wrapped_key", 32},
+  } cases[] = {{"nonce", 0},         {"nonce", 8},       {"nonce", 16},
+               {"nonce", 13},        {"tag", 12},        {"tag", 0},
+               {"tag", 17},          {"wrapped_key", 0}, {"wrapped_key", 32},
                {"wrapped_key", 2049}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *t = set_b64_len(env, cases[i].name, cases[i].len);
@@ -758,8 +765,8 @@ static void test_unknown_version(void **state) {
     assert_int_equal(open_rc(kr, v2[i], NULL, NULL, 0), DOCSTORE_EUNSUPPORTED);
   /* ...but a broken version 1 is malformed. */
   assert_int_equal(
-      open_rc(kr, "{\"format\":\"docstore-envelope\",\"version\":1,\x01",
-              NULL, NULL, 0),
+      open_rc(kr, "{\"format\":\"docstore-envelope\",\"version\":1,\x01", NULL,
+              NULL, 0),
       DOCSTORE_EFORMAT);
   docstore_free(env);
   docstore_keyring_free(kr);
@@ -920,8 +927,8 @@ static void test_rewrap(void **state) {
   char *kid = th_json_get_string(env2, "kid");
   assert_string_equal(kid, th_kid(1));
   free(kid);
-  static const char *kept[] = {"ciphertext", "nonce", "tag", "file_id",
-                               "user_id", "alg"};
+  static const char *kept[] = {"ciphertext", "nonce",   "tag",
+                               "file_id",    "user_id", "alg"};
   for (size_t i = 0; i < 6; i++)
     assert_same_member(env, env2, kept[i]);
   char *w1 = th_json_get_string(env, "wrapped_key");
@@ -961,9 +968,9 @@ static void test_rewrap_errors(void **state) {
   char *out = NULL;
   size_t len = 0;
   /* Unknown new key. */
-  assert_int_equal(docstore_envelope_rewrap(&out, &len, kr, env, strlen(env),
-                                            th_kid(2)),
-                   DOCSTORE_EKEY);
+  assert_int_equal(
+      docstore_envelope_rewrap(&out, &len, kr, env, strlen(env), th_kid(2)),
+      DOCSTORE_EKEY);
   assert_null(out);
   /* No private key for the current key id. */
   docstore_keyring *pub_only = th_keyring(3, 0);
@@ -983,12 +990,12 @@ static void test_rewrap_errors(void **state) {
   free(t);
   assert_int_equal(docstore_envelope_rewrap(&out, &len, kr, "{}", 2, NULL),
                    DOCSTORE_EFORMAT);
-  assert_int_equal(docstore_envelope_rewrap(NULL, &len, kr, env, strlen(env),
-                                            NULL),
-                   DOCSTORE_EINVAL);
-  assert_int_equal(docstore_envelope_rewrap(&out, &len, NULL, env, strlen(env),
-                                            NULL),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_envelope_rewrap(NULL, &len, kr, env, strlen(env), NULL),
+      DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_envelope_rewrap(&out, &len, NULL, env, strlen(env), NULL),
+      DOCSTORE_EINVAL);
   assert_null(out);
   docstore_free(env);
   docstore_keyring_free(pub_only);
@@ -1068,7 +1075,8 @@ static void test_limits_and_null(void **state) {
   size_t len = 0;
   uint8_t *out = NULL;
   /* Sizes are checked before anything is read. */
-  assert_int_equal(docstore_envelope_seal(&env, &len, kr, (const uint8_t *)small,
+  assert_int_equal(docstore_envelope_seal(&env, &len, kr,
+                                          (const uint8_t *)small,
                                           ((size_t)1 << 30) + 1, NULL),
                    DOCSTORE_ETOOBIG);
   assert_int_equal(docstore_envelope_open(&out, &len, kr, small,
@@ -1082,19 +1090,18 @@ static void test_limits_and_null(void **state) {
                                             ((size_t)3 << 29) + 1, NULL),
                    DOCSTORE_ETOOBIG);
 
-  assert_int_equal(docstore_envelope_seal(NULL, &len, kr, (const uint8_t *)"x",
-                                          1, NULL),
-                   DOCSTORE_EINVAL);
-  assert_int_equal(docstore_envelope_seal(&env, &len, NULL,
-                                          (const uint8_t *)"x", 1, NULL),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_envelope_seal(NULL, &len, kr, (const uint8_t *)"x", 1, NULL),
+      DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_envelope_seal(&env, &len, NULL, (const uint8_t *)"x", 1, NULL),
+      DOCSTORE_EINVAL);
   assert_int_equal(docstore_envelope_seal(&env, &len, kr, NULL, 1, NULL),
                    DOCSTORE_EINVAL);
   assert_null(env);
   /* out_len is optional when sealing (the text is NUL-terminated). */
-  assert_int_equal(docstore_envelope_seal(&env, NULL, kr, (const uint8_t *)"x",
-                                          1, NULL),
-                   0);
+  assert_int_equal(
+      docstore_envelope_seal(&env, NULL, kr, (const uint8_t *)"x", 1, NULL), 0);
   assert_int_equal(
       docstore_envelope_open(NULL, &len, kr, env, strlen(env), NULL),
       DOCSTORE_EINVAL);
@@ -1121,8 +1128,8 @@ static void test_legacy_open(void **state) {
   docstore_keyring *pub0 = th_keyring(1, 0);
   static const struct {
     size_t key_len, nonce_len, n;
-  } cases[] = {{16, 16, 0}, {16, 16, 1}, {32, 16, 4096}, {32, 16, 100000},
-               {16, 12, 33}, {32, 12, 7}};
+  } cases[] = {{16, 16, 0},      {16, 16, 1},  {32, 16, 4096},
+               {32, 16, 100000}, {16, 12, 33}, {32, 12, 7}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     uint8_t *pt = th_random(cases[i].n);
     char *env =

@@ -153,9 +153,8 @@ static void test_local_default(void **state) {
   assert_true(S_ISDIR(st.st_mode));
   /* Without keys, envelopes can still be stored. */
   int exists = 1;
-  assert_int_equal(docstore_service_exists(svc, &exists, NULL,
-                                           "documents/none.json"),
-                   0);
+  assert_int_equal(
+      docstore_service_exists(svc, &exists, NULL, "documents/none.json"), 0);
   assert_int_equal(exists, 0);
   docstore_service_free(svc);
 }
@@ -173,7 +172,8 @@ static void test_invalid_config(void **state) {
   set(cfg, "S3_BUCKET", "bank-documents");
   assert_int_equal(docstore_service_from_config(&svc, cfg, err, sizeof(err)),
                    DOCSTORE_ECONFIG);
-  assert_non_null(strstr(err, "S3_ACCESS_KEY (or AWS_ACCESS_KEY_ID) is not set"));
+  assert_non_null(
+      strstr(err, "S3_ACCESS_KEY (or AWS_ACCESS_KEY_ID) is not set"));
   assert_null(strstr(logbuf, "initialized"));
 }
 
@@ -312,11 +312,10 @@ static void test_keys_roundtrip(void **state) {
   set(cfg, "RSA_PRIVATE_KEY_PATH", priv_path);
   assert_int_equal(docstore_service_from_config(&svc, cfg, err, sizeof(err)),
                    0);
-  assert_int_equal(docstore_service_store_document(svc, &path, "1",
-                                                   "passport.pdf",
-                                                   (const uint8_t *)doc,
-                                                   strlen(doc), "123"),
-                   0);
+  assert_int_equal(
+      docstore_service_store_document(svc, &path, "1", "passport.pdf",
+                                      (const uint8_t *)doc, strlen(doc), "123"),
+      0);
   assert_int_equal(
       docstore_service_read_document(svc, &back, &back_len, path, NULL), 0);
   assert_int_equal(back_len, strlen(doc));
@@ -339,9 +338,8 @@ static void test_keys_public_is_default(void **state) {
   set(cfg, "RSA_PRIVATE_KEY_PATH", priv_path);
   assert_int_equal(docstore_service_from_config(&svc, cfg, err, sizeof(err)),
                    0);
-  assert_int_equal(docstore_service_store_document(svc, &path, "7", "a.txt",
-                                                   (const uint8_t *)"x", 1,
-                                                   NULL),
+  assert_int_equal(docstore_service_store_document(
+                       svc, &path, "7", "a.txt", (const uint8_t *)"x", 1, NULL),
                    0);
   assert_int_equal(
       docstore_service_retrieve_encrypted(svc, &env, &env_len, path), 0);

@@ -44,8 +44,8 @@ static EVP_PKEY *pkey_from_private_pem(const char *pem) {
  * encrypted with AES-256-CBC under PASS. */
 static char *encode_pem(EVP_PKEY *pkey, int selection, const char *structure,
                         int encrypt) {
-  OSSL_ENCODER_CTX *ectx = OSSL_ENCODER_CTX_new_for_pkey(
-      pkey, selection, "PEM", structure, NULL);
+  OSSL_ENCODER_CTX *ectx =
+      OSSL_ENCODER_CTX_new_for_pkey(pkey, selection, "PEM", structure, NULL);
   assert_non_null(ectx);
   if (encrypt) {
     assert_true(OSSL_ENCODER_CTX_set_cipher(ectx, "AES-256-CBC", NULL));
@@ -112,8 +112,8 @@ static char *write_temp(const char *content) {
 static int kid_of_default_seal(docstore_keyring *kr, char **kid) {
   char *env = NULL;
   size_t len = 0;
-  int rc = docstore_envelope_seal(&env, &len, kr, (const uint8_t *)"x", 1,
-                                  NULL);
+  int rc =
+      docstore_envelope_seal(&env, &len, kr, (const uint8_t *)"x", 1, NULL);
   if (rc < 0)
     return rc;
   docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
@@ -165,9 +165,8 @@ static void test_public_key_id(void **state) {
 
   docstore_keyring *kr = new_kr();
   char *kid = NULL;
-  assert_int_equal(docstore_keyring_add_public_pem(kr, th_public_pem(0),
-                                                   strlen(th_public_pem(0)),
-                                                   &kid),
+  assert_int_equal(docstore_keyring_add_public_pem(
+                       kr, th_public_pem(0), strlen(th_public_pem(0)), &kid),
                    0);
   assert_string_equal(kid, want);
   assert_int_equal(strlen(kid), 71);
@@ -177,9 +176,8 @@ static void test_public_key_id(void **state) {
   assert_int_equal(priv, 0);
 
   /* The same key again: no second entry. */
-  assert_int_equal(docstore_keyring_add_public_pem(kr, th_public_pem(0),
-                                                   strlen(th_public_pem(0)),
-                                                   NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(
+                       kr, th_public_pem(0), strlen(th_public_pem(0)), NULL),
                    0);
   docstore_keyring_count(kr, &pub, &priv);
   assert_int_equal(pub, 1);
@@ -207,14 +205,13 @@ static void test_private_pkcs8_plain(void **state) {
   (void)state;
   docstore_keyring *kr = new_kr();
   char *kid = NULL;
-  assert_int_equal(docstore_keyring_add_public_pem(kr, th_public_pem(0),
-                                                   strlen(th_public_pem(0)),
-                                                   NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(
+                       kr, th_public_pem(0), strlen(th_public_pem(0)), NULL),
                    0);
   assert_non_null(strstr(th_private_pem(0), "BEGIN PRIVATE KEY"));
-  assert_int_equal(docstore_keyring_add_private_pem(
-                       kr, th_private_pem(0), strlen(th_private_pem(0)), NULL,
-                       &kid),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, th_private_pem(0),
+                                                    strlen(th_private_pem(0)),
+                                                    NULL, &kid),
                    0);
   assert_string_equal(kid, th_kid(0));
   size_t pub, priv;
@@ -222,9 +219,9 @@ static void test_private_pkcs8_plain(void **state) {
   assert_int_equal(pub, 1); /* the private key joined its public entry */
   assert_int_equal(priv, 1);
   /* A passphrase given for an unencrypted key is simply not needed. */
-  assert_int_equal(docstore_keyring_add_private_pem(
-                       kr, th_private_pem(1), strlen(th_private_pem(1)), PASS,
-                       NULL),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, th_private_pem(1),
+                                                    strlen(th_private_pem(1)),
+                                                    PASS, NULL),
                    0);
   docstore_keyring_count(kr, &pub, &priv);
   assert_int_equal(pub, 2);
@@ -238,9 +235,9 @@ static void check_encrypted_pem(const char *pem) {
   docstore_keyring *kr = new_kr();
   size_t pub, priv;
 
-  assert_int_equal(docstore_keyring_add_private_pem(kr, pem, strlen(pem), NULL,
-                                                    NULL),
-                   DOCSTORE_EKEY);
+  assert_int_equal(
+      docstore_keyring_add_private_pem(kr, pem, strlen(pem), NULL, NULL),
+      DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "no passphrase"));
 
   assert_int_equal(docstore_keyring_add_private_pem(kr, pem, strlen(pem),
@@ -254,9 +251,8 @@ static void check_encrypted_pem(const char *pem) {
   assert_int_equal(priv, 0);
 
   char *kid = NULL;
-  assert_int_equal(docstore_keyring_add_private_pem(kr, pem, strlen(pem), PASS,
-                                                    &kid),
-                   0);
+  assert_int_equal(
+      docstore_keyring_add_private_pem(kr, pem, strlen(pem), PASS, &kid), 0);
   assert_string_equal(kid, th_kid(0));
   docstore_keyring_count(kr, &pub, &priv);
   assert_int_equal(priv, 1);
@@ -281,9 +277,9 @@ static void test_private_traditional(void **state) {
   assert_non_null(strstr(plain, "BEGIN RSA PRIVATE KEY"));
   docstore_keyring *kr = new_kr();
   char *kid = NULL;
-  assert_int_equal(docstore_keyring_add_private_pem(kr, plain, strlen(plain),
-                                                    NULL, &kid),
-                   0);
+  assert_int_equal(
+      docstore_keyring_add_private_pem(kr, plain, strlen(plain), NULL, &kid),
+      0);
   assert_string_equal(kid, th_kid(0));
   docstore_free(kid);
   docstore_keyring_free(kr);
@@ -351,9 +347,8 @@ static void test_garbage_refused(void **state) {
     assert_int_equal(
         docstore_keyring_add_public_pem(kr, bad[i], strlen(bad[i]), NULL),
         DOCSTORE_EKEY);
-    assert_int_equal(docstore_keyring_add_private_pem(kr, bad[i],
-                                                      strlen(bad[i]), NULL,
-                                                      NULL),
+    assert_int_equal(docstore_keyring_add_private_pem(
+                         kr, bad[i], strlen(bad[i]), NULL, NULL),
                      DOCSTORE_EKEY);
   }
   /* A truncated key. */
@@ -400,8 +395,7 @@ static void test_files(void **state) {
       docstore_keyring_add_private_file(kr, priv_path, "wrong", NULL),
       DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), priv_path));
-  assert_int_equal(docstore_keyring_add_private_file(kr, priv_path, PASS,
-                                                     &kid),
+  assert_int_equal(docstore_keyring_add_private_file(kr, priv_path, PASS, &kid),
                    0);
   assert_string_equal(kid, th_kid(0));
   docstore_free(kid);
@@ -433,13 +427,12 @@ static void test_default_key(void **state) {
   assert_int_equal(kid_of_default_seal(kr, &kid), DOCSTORE_EKEY);
 
   /* A private key added first: its public half is the default. */
-  assert_int_equal(docstore_keyring_add_private_pem(
-                       kr, th_private_pem(1), strlen(th_private_pem(1)), NULL,
-                       NULL),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, th_private_pem(1),
+                                                    strlen(th_private_pem(1)),
+                                                    NULL, NULL),
                    0);
-  assert_int_equal(docstore_keyring_add_public_pem(kr, th_public_pem(0),
-                                                   strlen(th_public_pem(0)),
-                                                   NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(
+                       kr, th_public_pem(0), strlen(th_public_pem(0)), NULL),
                    0);
   assert_int_equal(kid_of_default_seal(kr, &kid), 0);
   assert_string_equal(kid, th_kid(1));
@@ -477,12 +470,12 @@ static void test_keygen(void **state) {
   char *kid_pub = NULL, *kid_priv = NULL;
   assert_int_equal(
       docstore_keyring_add_public_pem(kr, pub, strlen(pub), &kid_pub), 0);
-  assert_int_equal(docstore_keyring_add_private_pem(kr, priv, strlen(priv),
-                                                    NULL, NULL),
-                   DOCSTORE_EKEY);
-  assert_int_equal(docstore_keyring_add_private_pem(kr, priv, strlen(priv),
-                                                    PASS, &kid_priv),
-                   0);
+  assert_int_equal(
+      docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL, NULL),
+      DOCSTORE_EKEY);
+  assert_int_equal(
+      docstore_keyring_add_private_pem(kr, priv, strlen(priv), PASS, &kid_priv),
+      0);
   assert_string_equal(kid_pub, kid_priv);
 
   /* The generated pair works: seal under the public key, open. */

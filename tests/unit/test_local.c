@@ -26,8 +26,8 @@
 #include "provider/provider_internal.h"
 
 typedef struct fixture {
-  char base[64];       /* mkdtemp folder holding everything */
-  char root[PATH_MAX]; /* base/root: the provider's root */
+  char base[64];          /* mkdtemp folder holding everything */
+  char root[PATH_MAX];    /* base/root: the provider's root */
   char outside[PATH_MAX]; /* base/outside: must never be written */
   docstore_provider *p;
 } fixture;
@@ -158,8 +158,9 @@ static void test_new_refuses_bad_options(void **state) {
   docstore_provider *p = (docstore_provider *)0x1;
   docstore_local_options o = DOCSTORE_LOCAL_OPTIONS_INIT;
   char errbuf[256];
-  assert_int_equal(docstore_local_provider_new(&p, NULL, errbuf, sizeof(errbuf)),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_local_provider_new(&p, NULL, errbuf, sizeof(errbuf)),
+      DOCSTORE_EINVAL);
   assert_null(p);
   assert_int_equal(docstore_local_provider_new(&p, &o, errbuf, sizeof(errbuf)),
                    DOCSTORE_EINVAL);
@@ -283,7 +284,8 @@ static void test_missing_objects(void **state) {
   fixture *f = *state;
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
   assert_int_equal(get_rc(f->p, "nope"), DOCSTORE_ENOTFOUND);
-  assert_string_equal(docstore_provider_errmsg(f->p), "get nope: no such object");
+  assert_string_equal(docstore_provider_errmsg(f->p),
+                      "get nope: no such object");
   assert_int_equal(get_rc(f->p, "no/such/folder/x"), DOCSTORE_ENOTFOUND);
   assert_int_equal(docstore_provider_head(f->p, "no/such", &info),
                    DOCSTORE_ENOTFOUND);
@@ -292,9 +294,9 @@ static void test_missing_objects(void **state) {
   assert_int_equal(get_rc(f->p, "obj/below"), DOCSTORE_ENOTFOUND);
   assert_int_equal(docstore_provider_head(f->p, "obj/below", &info),
                    DOCSTORE_ENOTFOUND);
-  assert_int_equal(docstore_provider_put(f->p, "obj/below",
-                                         (const uint8_t *)"y", 1),
-                   DOCSTORE_EIO);
+  assert_int_equal(
+      docstore_provider_put(f->p, "obj/below", (const uint8_t *)"y", 1),
+      DOCSTORE_EIO);
   assert_non_null(strstr(docstore_provider_errmsg(f->p), "not a folder"));
   expect_content(f->p, "obj", "x");
 }
@@ -321,9 +323,9 @@ static void test_traversal_keys_refused(void **state) {
   };
   char path[PATH_MAX + 32];
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    assert_int_equal(docstore_provider_put(f->p, bad[i],
-                                           (const uint8_t *)"x", 1),
-                     DOCSTORE_EINVAL);
+    assert_int_equal(
+        docstore_provider_put(f->p, bad[i], (const uint8_t *)"x", 1),
+        DOCSTORE_EINVAL);
     assert_int_equal(get_rc(f->p, bad[i]), DOCSTORE_EINVAL);
     assert_int_equal(docstore_provider_delete(f->p, bad[i]), DOCSTORE_EINVAL);
   }
@@ -341,8 +343,9 @@ static void test_traversal_keys_refused(void **state) {
   char longseg[300];
   memset(longseg, 's', 256);
   longseg[256] = '\0';
-  assert_int_equal(docstore_provider_put(f->p, longseg, (const uint8_t *)"x", 1),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_provider_put(f->p, longseg, (const uint8_t *)"x", 1),
+      DOCSTORE_EINVAL);
   longseg[255] = '\0';
   put_str(f->p, longseg, "ok at 255 bytes");
 }
@@ -356,9 +359,9 @@ static void test_symlink_escape(void **state) {
   assert_int_equal(symlink(f->outside, link), 0);
 
   /* Through a linked folder. */
-  assert_int_equal(docstore_provider_put(f->p, "link/x", (const uint8_t *)"x",
-                                         1),
-                   DOCSTORE_EACCESS);
+  assert_int_equal(
+      docstore_provider_put(f->p, "link/x", (const uint8_t *)"x", 1),
+      DOCSTORE_EACCESS);
   assert_non_null(strstr(docstore_provider_errmsg(f->p), "symbolic link"));
   path_in(target, sizeof(target), f->outside, "x");
   assert_false(exists(target));
@@ -376,9 +379,9 @@ static void test_symlink_escape(void **state) {
   path_in(mid, sizeof(mid), f->root, "d/sub");
   assert_int_equal(symlink(f->outside, mid), 0);
   assert_int_equal(get_rc(f->p, "d/sub/secret"), DOCSTORE_EACCESS);
-  assert_int_equal(docstore_provider_put(f->p, "d/sub/new/y",
-                                         (const uint8_t *)"y", 1),
-                   DOCSTORE_EACCESS);
+  assert_int_equal(
+      docstore_provider_put(f->p, "d/sub/new/y", (const uint8_t *)"y", 1),
+      DOCSTORE_EACCESS);
   path_in(target, sizeof(target), f->outside, "new");
   assert_false(exists(target));
 
@@ -408,9 +411,9 @@ static void test_failed_put_is_atomic(void **state) {
   char path[PATH_MAX + 32];
   /* 1: the target is a folder. */
   put_str(f->p, "folder/keep", "kept");
-  assert_int_equal(docstore_provider_put(f->p, "folder", (const uint8_t *)"x",
-                                         1),
-                   DOCSTORE_EIO);
+  assert_int_equal(
+      docstore_provider_put(f->p, "folder", (const uint8_t *)"x", 1),
+      DOCSTORE_EIO);
   assert_non_null(strstr(docstore_provider_errmsg(f->p), "is a folder"));
   assert_int_equal(leftovers(f), 0);
   expect_content(f->p, "folder/keep", "kept");
@@ -433,7 +436,8 @@ static void test_failed_put_is_atomic(void **state) {
   signal(SIGXFSZ, prev);
   free(big);
   assert_int_equal(rc, DOCSTORE_EIO);
-  assert_non_null(strstr(docstore_provider_errmsg(f->p), "put doc: cannot write"));
+  assert_non_null(
+      strstr(docstore_provider_errmsg(f->p), "put doc: cannot write"));
   assert_int_equal(leftovers(f), 0);
   expect_content(f->p, "doc", "old content");
   path_in(path, sizeof(path), f->root, "doc");
@@ -538,7 +542,8 @@ static void test_list(void **state) {
 
   listing l = list_of(f->p, "");
   assert_int_equal(l.n, 5);
-  assert_string_equal(l.keys[0], "documents/system/2024/01/15/4_d.pdf_pdf.json");
+  assert_string_equal(l.keys[0],
+                      "documents/system/2024/01/15/4_d.pdf_pdf.json");
   assert_string_equal(l.keys[4], "other/thing");
   /* Again: each listing reads the root from its start (the root fd is
    * shared, its read position must not be). */
@@ -551,8 +556,10 @@ static void test_list(void **state) {
   assert_int_equal(l.n, 3); /* user_1 and user_12 */
   l = list_of(f->p, "documents/user_1/");
   assert_int_equal(l.n, 2);
-  assert_string_equal(l.keys[0], "documents/user_1/2024/01/15/1_a.pdf_pdf.json");
-  assert_string_equal(l.keys[1], "documents/user_1/2024/01/16/2_b.pdf_pdf.json");
+  assert_string_equal(l.keys[0],
+                      "documents/user_1/2024/01/15/1_a.pdf_pdf.json");
+  assert_string_equal(l.keys[1],
+                      "documents/user_1/2024/01/16/2_b.pdf_pdf.json");
   l = list_of(f->p, "documents/user_1/2024/01/16/2_b");
   assert_int_equal(l.n, 1);
   assert_int_equal(l.sizes[0], 3);
@@ -582,9 +589,9 @@ static void test_list(void **state) {
 static void test_presign_unsupported(void **state) {
   fixture *f = *state;
   char *url = NULL;
-  assert_int_equal(docstore_provider_presign(f->p, &url, "a/b",
-                                             DOCSTORE_PRESIGN_GET, 3600),
-                   DOCSTORE_EUNSUPPORTED);
+  assert_int_equal(
+      docstore_provider_presign(f->p, &url, "a/b", DOCSTORE_PRESIGN_GET, 3600),
+      DOCSTORE_EUNSUPPORTED);
   assert_null(url);
   assert_string_equal(docstore_provider_errmsg(f->p),
                       "presign a/b: provider local does not support "
@@ -697,10 +704,9 @@ static void test_concurrent_use(void **state) {
   assert_int_equal(count, THREADS * ROUNDS / 2);
   assert_int_equal(leftovers(f), 0);
   docstore_op_stats s = {DOCSTORE_OP_STATS_VERSION, 0, 0, 0, 0, 0, 0};
-  assert_int_equal(
-      docstore__metrics_get(docstore__provider_metrics(f->p), DOCSTORE_OP_PUT,
-                            &s),
-      0);
+  assert_int_equal(docstore__metrics_get(docstore__provider_metrics(f->p),
+                                         DOCSTORE_OP_PUT, &s),
+                   0);
   assert_int_equal(s.successes, THREADS * ROUNDS * 2);
   assert_int_equal(s.failures, 0);
 }

@@ -111,8 +111,8 @@ static void test_json(void **state) {
   assert_non_null(root);
   assert_int_equal(cJSON_GetArraySize(root), DOCSTORE_OP_COUNT_);
   for (int op = 0; op < DOCSTORE_OP_COUNT_; op++)
-    assert_non_null(cJSON_GetObjectItemCaseSensitive(root,
-                                                     docstore_op_name(op)));
+    assert_non_null(
+        cJSON_GetObjectItemCaseSensitive(root, docstore_op_name(op)));
   assert_int_equal(json_u64(root, "get", "successes"), 1);
   assert_int_equal(json_u64(root, "get", "failures"), 1);
   assert_int_equal(json_u64(root, "get", "bytes"), 4096);

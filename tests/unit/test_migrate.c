@@ -33,7 +33,8 @@ static void test_options_init(void **state) {
   (void)state;
   docstore_migrate_options o, m = DOCSTORE_MIGRATE_OPTIONS_INIT;
   memset(&o, 0xab, sizeof(o));
-  assert_int_equal(docstore_migrate_options_init(&o, DOCSTORE_MIGRATE_OPTIONS_VERSION), 0);
+  assert_int_equal(
+      docstore_migrate_options_init(&o, DOCSTORE_MIGRATE_OPTIONS_VERSION), 0);
   assert_int_equal(o.version, DOCSTORE_MIGRATE_OPTIONS_VERSION);
   /* The macro and the function agree field by field. */
   assert_int_equal(o.version, m.version);
@@ -92,7 +93,9 @@ static void test_options_resolve_defaults(void **state) {
   docstore__mig_opts r;
   docstore__err err = {0, ""};
   o.source = o.target = dummy_provider();
-  assert_int_equal(docstore__mig_opts_resolve(&r, &o, DOCSTORE_MIGRATE_MODE_MIGRATE, &err), 0);
+  assert_int_equal(
+      docstore__mig_opts_resolve(&r, &o, DOCSTORE_MIGRATE_MODE_MIGRATE, &err),
+      0);
   assert_string_equal(r.source_type, "local");
   assert_string_equal(r.target_type, "s3");
   assert_string_equal(r.legacy_root, "encrypted_files/");
@@ -129,13 +132,17 @@ static void test_options_resolve_refusals(void **state) {
       {"typechars", DOCSTORE_MIGRATE_MODE_MIGRATE, "target_type may only hold"},
       {"longtype", DOCSTORE_MIGRATE_MODE_MIGRATE, "1 to 50 characters"},
       {"ctrl", DOCSTORE_MIGRATE_MODE_MIGRATE, "id column contains a control"},
-      {"longident", DOCSTORE_MIGRATE_MODE_MIGRATE, "schema must be a name of 1 to 63"},
+      {"longident", DOCSTORE_MIGRATE_MODE_MIGRATE,
+       "schema must be a name of 1 to 63"},
       {"tables", DOCSTORE_MIGRATE_MODE_MIGRATE, "unknown bits"},
       {"sametable", DOCSTORE_MIGRATE_MODE_MIGRATE, "both 'x'"},
       {"noprov", DOCSTORE_MIGRATE_MODE_MIGRATE, "needs a source and a target"},
-      {"verifytype", DOCSTORE_MIGRATE_MODE_VERIFY, "no provider for storage type 'gcs'"},
-      {"verifynotarget", DOCSTORE_MIGRATE_MODE_VERIFY, "no provider for storage type 's3'"},
-      {"verifynone", DOCSTORE_MIGRATE_MODE_VERIFY, "needs a source or a target"},
+      {"verifytype", DOCSTORE_MIGRATE_MODE_VERIFY,
+       "no provider for storage type 'gcs'"},
+      {"verifynotarget", DOCSTORE_MIGRATE_MODE_VERIFY,
+       "no provider for storage type 's3'"},
+      {"verifynone", DOCSTORE_MIGRATE_MODE_VERIFY,
+       "needs a source or a target"},
   };
   char typebuf[60];
   memset(typebuf, 't', 51);
@@ -146,26 +153,44 @@ static void test_options_resolve_refusals(void **state) {
     docstore__err err = {0, ""};
     const char *w = cases[i].what;
     o.source = o.target = p;
-    if (!strcmp(w, "version")) o.version = 7;
-    if (!strcmp(w, "jobs")) o.jobs = 65;
-    if (!strcmp(w, "batch")) o.batch_size = 100001;
-    if (!strcmp(w, "same")) o.target_type = "local";
-    if (!strcmp(w, "typechars")) o.target_type = "s 3";
-    if (!strcmp(w, "longtype")) o.target_type = typebuf;
-    if (!strcmp(w, "ctrl")) o.col_id = "i\nd";
-    if (!strcmp(w, "longident")) o.schema = long_name;
-    if (!strcmp(w, "tables")) o.tables = 4;
-    if (!strcmp(w, "sametable")) o.table_attachment = o.table_staging = "x";
-    if (!strcmp(w, "noprov")) o.target = NULL;
-    if (!strcmp(w, "verifytype")) o.verify_type = "gcs";
-    if (!strcmp(w, "verifynotarget")) { o.verify_type = "s3"; o.target = NULL; }
-    if (!strcmp(w, "verifynone")) o.source = o.target = NULL;
-    assert_int_equal(docstore__mig_opts_resolve(&r, &o, cases[i].mode, &err), DOCSTORE_EINVAL);
+    if (!strcmp(w, "version"))
+      o.version = 7;
+    if (!strcmp(w, "jobs"))
+      o.jobs = 65;
+    if (!strcmp(w, "batch"))
+      o.batch_size = 100001;
+    if (!strcmp(w, "same"))
+      o.target_type = "local";
+    if (!strcmp(w, "typechars"))
+      o.target_type = "s 3";
+    if (!strcmp(w, "longtype"))
+      o.target_type = typebuf;
+    if (!strcmp(w, "ctrl"))
+      o.col_id = "i\nd";
+    if (!strcmp(w, "longident"))
+      o.schema = long_name;
+    if (!strcmp(w, "tables"))
+      o.tables = 4;
+    if (!strcmp(w, "sametable"))
+      o.table_attachment = o.table_staging = "x";
+    if (!strcmp(w, "noprov"))
+      o.target = NULL;
+    if (!strcmp(w, "verifytype"))
+      o.verify_type = "gcs";
+    if (!strcmp(w, "verifynotarget")) {
+      o.verify_type = "s3";
+      o.target = NULL;
+    }
+    if (!strcmp(w, "verifynone"))
+      o.source = o.target = NULL;
+    assert_int_equal(docstore__mig_opts_resolve(&r, &o, cases[i].mode, &err),
+                     DOCSTORE_EINVAL);
     if (!strstr(err.msg, cases[i].needle))
       fail_msg("%s: message '%s' lacks '%s'", w, err.msg, cases[i].needle);
   }
-  assert_int_equal(docstore__mig_opts_resolve(&(docstore__mig_opts){0}, NULL, 0, NULL),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore__mig_opts_resolve(&(docstore__mig_opts){0}, NULL, 0, NULL),
+      DOCSTORE_EINVAL);
   docstore_provider_free(p);
 }
 
@@ -180,11 +205,16 @@ static char *ident(const char *s) {
 static void test_ident_quoting(void **state) {
   (void)state;
   const char *cases[][2] = {
-      {"storage_path", "storage_path"}, {"_x1", "_x1"},
-      {"user", "\"user\""},             {"order", "\"order\""},
-      {"Created", "\"Created\""},       {"created at", "\"created at\""},
-      {"a\"b", "\"a\"\"b\""},           {"1abc", "\"1abc\""},
-      {"pässport", "\"pässport\""},     {"x;DROP TABLE y", "\"x;DROP TABLE y\""},
+      {"storage_path", "storage_path"},
+      {"_x1", "_x1"},
+      {"user", "\"user\""},
+      {"order", "\"order\""},
+      {"Created", "\"Created\""},
+      {"created at", "\"created at\""},
+      {"a\"b", "\"a\"\"b\""},
+      {"1abc", "\"1abc\""},
+      {"pässport", "\"pässport\""},
+      {"x;DROP TABLE y", "\"x;DROP TABLE y\""},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *q = ident(cases[i][0]);
@@ -215,10 +245,12 @@ static void test_schema_sql_matches_files(void **state) {
   assert_int_equal(docstore_migrate_schema_sql(&sql, &o), 0);
   assert_string_equal(sql, both);
   /* The seed's statements, made idempotent. */
-  assert_non_null(strstr(a, "ALTER TABLE document.attachment ADD COLUMN IF NOT EXISTS "
-                            "storage_path VARCHAR(500);\n"));
-  assert_non_null(strstr(a, "ALTER TABLE document.attachment_staging ADD COLUMN IF NOT "
-                            "EXISTS storage_type VARCHAR(50) DEFAULT 'local';\n"));
+  assert_non_null(
+      strstr(a, "ALTER TABLE document.attachment ADD COLUMN IF NOT EXISTS "
+                "storage_path VARCHAR(500);\n"));
+  assert_non_null(
+      strstr(a, "ALTER TABLE document.attachment_staging ADD COLUMN IF NOT "
+                "EXISTS storage_type VARCHAR(50) DEFAULT 'local';\n"));
   docstore_free(sql);
   free(a);
   free(b);
@@ -230,12 +262,15 @@ static void test_schema_sql_matches_files(void **state) {
   o.col_storage_type = "Kind";
   o.tables = DOCSTORE_MIGRATE_TABLE_ATTACHMENT;
   assert_int_equal(docstore_migrate_schema_sql(&sql, &o), 0);
-  assert_non_null(strstr(sql, "ALTER TABLE \"My Docs\".att ADD COLUMN IF NOT EXISTS path "
-                              "VARCHAR(500);\n"));
-  assert_non_null(strstr(sql, "ALTER TABLE \"My Docs\".att ADD COLUMN IF NOT EXISTS \"Kind\" "
-                              "VARCHAR(50) DEFAULT 'local';\n"));
+  assert_non_null(
+      strstr(sql, "ALTER TABLE \"My Docs\".att ADD COLUMN IF NOT EXISTS path "
+                  "VARCHAR(500);\n"));
+  assert_non_null(strstr(
+      sql, "ALTER TABLE \"My Docs\".att ADD COLUMN IF NOT EXISTS \"Kind\" "
+           "VARCHAR(50) DEFAULT 'local';\n"));
   assert_null(strstr(sql, "attachment_staging"));
-  assert_non_null(strstr(sql, "CREATE TABLE IF NOT EXISTS \"My Docs\".docstore_migration_ledger"));
+  assert_non_null(strstr(
+      sql, "CREATE TABLE IF NOT EXISTS \"My Docs\".docstore_migration_ledger"));
   docstore_free(sql);
 
   assert_int_equal(docstore_migrate_schema_sql(NULL, &o), DOCSTORE_EINVAL);
@@ -254,16 +289,20 @@ static void test_statements(void **state) {
   o.batch_size = 25;
   assert_int_equal(docstore__mig_opts_resolve(&r, &o, -1, NULL), 0);
   assert_int_equal(docstore__mig_sql_build(&s, &r, "attachment"), 0);
-  assert_non_null(strstr(s.page_first, "FROM document.attachment AS t LEFT JOIN "
-                                       "document.docstore_migration_ledger AS l"));
+  assert_non_null(strstr(s.page_first,
+                         "FROM document.attachment AS t LEFT JOIN "
+                         "document.docstore_migration_ledger AS l"));
   assert_non_null(strstr(s.page_first, "ORDER BY t.\"doc id\" LIMIT 25"));
   assert_null(strstr(s.page_first, "$2"));
-  assert_non_null(strstr(s.page_next, "WHERE t.\"doc id\" > $2 ORDER BY t.\"doc id\" LIMIT 25"));
+  assert_non_null(strstr(
+      s.page_next, "WHERE t.\"doc id\" > $2 ORDER BY t.\"doc id\" LIMIT 25"));
   /* The switch only happens when the row is still where it was read. */
-  assert_non_null(strstr(s.update, "WHERE t.\"doc id\" = $1 AND COALESCE(t.storage_type::text, "
-                                   "'local') = $5 AND t.storage_path::text IS NOT DISTINCT "
-                                   "FROM $6"));
-  assert_non_null(strstr(s.update, "ON CONFLICT (source_table, row_id) DO UPDATE"));
+  assert_non_null(strstr(
+      s.update, "WHERE t.\"doc id\" = $1 AND COALESCE(t.storage_type::text, "
+                "'local') = $5 AND t.storage_path::text IS NOT DISTINCT "
+                "FROM $6"));
+  assert_non_null(
+      strstr(s.update, "ON CONFLICT (source_table, row_id) DO UPDATE"));
   assert_string_equal(s.count, "SELECT count(*) FROM document.attachment");
   docstore__mig_sql_free(&s);
   docstore__mig_sql_free(&s); /* twice: harmless */
@@ -290,10 +329,14 @@ static void test_report_text_is_the_seeds(void **state) {
   t->total = 1523;
   t->successful = 1521;
   t->failed = 2;
-  assert_int_equal(docstore__mig_report_add(rep, DOCSTORE_ENOTFOUND, "attachment", "17",
-                                            "File not found: /path/to/missing_file.json"), 0);
-  assert_int_equal(docstore__mig_report_add(rep, DOCSTORE_ETIMEOUT, "attachment", "456",
-                                            "Attachment 456: Connection timeout"), 0);
+  assert_int_equal(
+      docstore__mig_report_add(rep, DOCSTORE_ENOTFOUND, "attachment", "17",
+                               "File not found: /path/to/missing_file.json"),
+      0);
+  assert_int_equal(
+      docstore__mig_report_add(rep, DOCSTORE_ETIMEOUT, "attachment", "456",
+                               "Attachment 456: Connection timeout"),
+      0);
   assert_int_equal(docstore__mig_report_finish(rep, 12.5, 0, NULL), 0);
   char *text = NULL;
   assert_int_equal(docstore_migrate_report_text(&text, rep), 0);
@@ -329,9 +372,11 @@ static void test_report_text_is_the_seeds(void **state) {
   assert_string_equal(e.table, "attachment");
   assert_string_equal(e.row_id, "456");
   assert_string_equal(e.message, "Attachment 456: Connection timeout");
-  assert_int_equal(docstore_migrate_report_error_at(rep, 2, &e), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_report_error_at(rep, 2, &e),
+                   DOCSTORE_EINVAL);
   e.version = 0;
-  assert_int_equal(docstore_migrate_report_error_at(rep, 0, &e), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_report_error_at(rep, 0, &e),
+                   DOCSTORE_EINVAL);
   assert_int_equal(docstore_migrate_report_text(NULL, rep), DOCSTORE_EINVAL);
   assert_int_equal(docstore_migrate_report_text(&text, NULL), DOCSTORE_EINVAL);
   docstore_migrate_report_free(rep);
@@ -382,9 +427,12 @@ static void test_report_json(void **state) {
   t->failed = 1;
   t->recovered = 2;
   t->bytes = 4096;
-  assert_int_equal(docstore__mig_report_add(rep, DOCSTORE_EFORMAT, "attachment_staging", "9",
-                                            "Staging attachment 9: bad \"quote\"\x01"), 0);
-  assert_int_equal(docstore__mig_report_finish(rep, 2.0, DOCSTORE_ECANCELED, "Migration canceled"),
+  assert_int_equal(
+      docstore__mig_report_add(rep, DOCSTORE_EFORMAT, "attachment_staging", "9",
+                               "Staging attachment 9: bad \"quote\"\x01"),
+      0);
+  assert_int_equal(docstore__mig_report_finish(rep, 2.0, DOCSTORE_ECANCELED,
+                                               "Migration canceled"),
                    0);
   char *json = NULL;
   assert_int_equal(docstore_migrate_report_json(&json, rep), 0);
@@ -397,14 +445,17 @@ static void test_report_json(void **state) {
   assert_int_equal(cJSON_GetObjectItem(j, "recovered")->valuedouble, 2);
   assert_int_equal(cJSON_GetObjectItem(j, "bytes")->valuedouble, 4096);
   assert_true(cJSON_GetObjectItem(j, "files_per_second")->valuedouble == 3.5);
-  assert_string_equal(cJSON_GetObjectItem(j, "stop_code")->valuestring, "DOCSTORE_ECANCELED");
+  assert_string_equal(cJSON_GetObjectItem(j, "stop_code")->valuestring,
+                      "DOCSTORE_ECANCELED");
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tables")), 2);
   cJSON *errs = cJSON_GetObjectItem(j, "errors");
   assert_int_equal(cJSON_GetArraySize(errs), 2);
   cJSON *e0 = cJSON_GetArrayItem(errs, 0);
-  assert_string_equal(cJSON_GetObjectItem(e0, "table")->valuestring, "attachment_staging");
+  assert_string_equal(cJSON_GetObjectItem(e0, "table")->valuestring,
+                      "attachment_staging");
   assert_string_equal(cJSON_GetObjectItem(e0, "id")->valuestring, "9");
-  assert_string_equal(cJSON_GetObjectItem(e0, "code")->valuestring, "DOCSTORE_EFORMAT");
+  assert_string_equal(cJSON_GetObjectItem(e0, "code")->valuestring,
+                      "DOCSTORE_EFORMAT");
   /* Control characters never reach a report. */
   assert_string_equal(cJSON_GetObjectItem(e0, "message")->valuestring,
                       "Staging attachment 9: bad \"quote\"?");
@@ -424,29 +475,34 @@ static void test_report_error_limit(void **state) {
   for (int i = 0; i < 5; i++) {
     char msg[64];
     snprintf(msg, sizeof(msg), "Attachment %d: broken", i);
-    assert_int_equal(docstore__mig_report_add(rep, DOCSTORE_EIO, "attachment", "1", msg), 0);
+    assert_int_equal(
+        docstore__mig_report_add(rep, DOCSTORE_EIO, "attachment", "1", msg), 0);
   }
   docstore__mig_report_tally(rep)->failed = 5;
   assert_int_equal(docstore__mig_report_finish(rep, 1, 0, NULL), 0);
   assert_int_equal(docstore_migrate_report_error_count(rep), 4);
   docstore_migrate_error e = {.version = DOCSTORE_MIGRATE_ERROR_VERSION};
   assert_int_equal(docstore_migrate_report_error_at(rep, 3, &e), 0);
-  assert_string_equal(e.message, "... and 2 more errors (only the first 3 are listed)");
+  assert_string_equal(e.message,
+                      "... and 2 more errors (only the first 3 are listed)");
   assert_null(e.row_id);
   docstore_migrate_report_free(rep);
 }
 
 static void test_sanitize_and_sha256(void **state) {
   (void)state;
-  char s[] = "a\nb\tc\x7f" "d\xc3\xa4";
+  char s[] = "a\nb\tc\x7f"
+             "d\xc3\xa4";
   docstore__mig_sanitize(s);
   assert_string_equal(s, "a?b?c?d\xc3\xa4");
   docstore__mig_sanitize(NULL);
   char hex[65];
   assert_int_equal(docstore__mig_sha256_hex(hex, (const uint8_t *)"abc", 3), 0);
-  assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  assert_string_equal(
+      hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   assert_int_equal(docstore__mig_sha256_hex(hex, (const uint8_t *)"", 0), 0);
-  assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  assert_string_equal(
+      hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 /* ---------------------------------------------------------- one row */
@@ -472,14 +528,18 @@ static int row_setup(void **state) {
   docstore_keyring *kr = th_keyring(1, 1);
   docstore_doc_id id = {"42", "7"};
   assert_int_equal(docstore_envelope_seal(&e->envelope, &e->envelope_len, kr,
-                                          (const uint8_t *)"passport", 8, &id), 0);
+                                          (const uint8_t *)"passport", 8, &id),
+                   0);
   docstore_keyring_free(kr);
-  assert_int_equal(docstore_migrate_options_init(&e->o, DOCSTORE_MIGRATE_OPTIONS_VERSION), 0);
+  assert_int_equal(
+      docstore_migrate_options_init(&e->o, DOCSTORE_MIGRATE_OPTIONS_VERSION),
+      0);
   e->o.source = e->src;
   e->o.target = e->dst;
   e->o.legacy_root = e->dir;
   e->o.dry_run = 1;
-  assert_int_equal(docstore__mig_opts_resolve(&e->r, &e->o, DOCSTORE_MIGRATE_MODE_MIGRATE, NULL),
+  assert_int_equal(docstore__mig_opts_resolve(
+                       &e->r, &e->o, DOCSTORE_MIGRATE_MODE_MIGRATE, NULL),
                    0);
   e->ctx.o = &e->r;
   e->ctx.table_name = "attachment";
@@ -507,8 +567,8 @@ static void write_file(const char *path, const void *data, size_t len) {
   assert_int_equal(fclose(f), 0);
 }
 
-static docstore__mig_row make_row(const char *filepath, const char *storage_path,
-                                  const char *type) {
+static docstore__mig_row make_row(const char *filepath,
+                                  const char *storage_path, const char *type) {
   docstore__mig_row r;
   memset(&r, 0, sizeof(r));
   r.id = "42";
@@ -540,10 +600,13 @@ static void test_row_dry_run_reads_checks_and_writes_nothing(void **state) {
   /* The same bytes already at the computed key: recognised. */
   const char *key = "documents/user_7/2024/01/15/42_pass_port.pdf_pdf.json";
   char *computed = NULL;
-  assert_int_equal(docstore_storage_path(&computed, "42", "pass/port.pdf", "7", 1705312800), 0);
+  assert_int_equal(
+      docstore_storage_path(&computed, "42", "pass/port.pdf", "7", 1705312800),
+      0);
   assert_string_equal(computed, key);
   docstore_free(computed);
-  assert_int_equal(fake_provider_seed(e->fdst, key, e->envelope, e->envelope_len), 0);
+  assert_int_equal(
+      fake_provider_seed(e->fdst, key, e->envelope, e->envelope_len), 0);
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, 0);
   assert_int_equal(out.recovered, 1);
@@ -552,9 +615,10 @@ static void test_row_dry_run_reads_checks_and_writes_nothing(void **state) {
   assert_int_equal(fake_provider_seed(e->fdst, key, "{\"x\":1}", 7), 0);
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_EEXISTS);
-  assert_string_equal(out.message, "Attachment 42: documents/user_7/2024/01/15/"
-                                   "42_pass_port.pdf_pdf.json on s3 already holds a different "
-                                   "object; not overwritten");
+  assert_string_equal(
+      out.message, "Attachment 42: documents/user_7/2024/01/15/"
+                   "42_pass_port.pdf_pdf.json on s3 already holds a different "
+                   "object; not overwritten");
   size_t len = 0;
   uint8_t *kept = fake_provider_lookup(e->fdst, key, &len);
   assert_int_equal(len, 7);
@@ -579,14 +643,16 @@ static void test_row_source_failures(void **state) {
   row = make_row(path, NULL, "local");
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_EIO);
-  snprintf(msg, sizeof(msg), "Attachment 42: cannot read %s: Is a directory", path);
+  snprintf(msg, sizeof(msg), "Attachment 42: cannot read %s: Is a directory",
+           path);
   assert_string_equal(out.message, msg);
 
   snprintf(path, sizeof(path), "%s/fifo.json", e->dir);
   assert_int_equal(mkfifo(path, 0600), 0);
   row = make_row(path, NULL, "local");
   docstore__mig_migrate_row(&e->ctx, &row, &out);
-  snprintf(msg, sizeof(msg), "Attachment 42: cannot read %s: not a regular file", path);
+  snprintf(msg, sizeof(msg),
+           "Attachment 42: cannot read %s: not a regular file", path);
   assert_string_equal(out.message, msg);
 
   snprintf(path, sizeof(path), "%s/bad.json", e->dir);
@@ -594,25 +660,30 @@ static void test_row_source_failures(void **state) {
   row = make_row(path, NULL, "local");
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_EFORMAT);
-  snprintf(msg, sizeof(msg), "Attachment 42: %s does not parse as an envelope: ", path);
+  snprintf(msg, sizeof(msg),
+           "Attachment 42: %s does not parse as an envelope: ", path);
   assert_memory_equal(out.message, msg, strlen(msg));
 
   row = make_row(NULL, NULL, "local");
   docstore__mig_migrate_row(&e->ctx, &row, &out);
-  assert_string_equal(out.message, "Attachment 42: no storage_path and no filepath: nothing to "
-                                   "migrate");
+  assert_string_equal(
+      out.message, "Attachment 42: no storage_path and no filepath: nothing to "
+                   "migrate");
 
   row = make_row(path, NULL, "s3"); /* a row on S3 always has a path */
   docstore__mig_migrate_row(&e->ctx, &row, &out);
-  assert_string_equal(out.message, "Attachment 42: storage type 's3' but no storage_path");
+  assert_string_equal(out.message,
+                      "Attachment 42: storage type 's3' but no storage_path");
 
   /* An object source: missing, then failing. */
   row = make_row(NULL, "documents/system/2024/01/15/42_x_bin.json", "local");
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_ENOTFOUND);
-  assert_string_equal(out.message, "File not found: documents/system/2024/01/15/42_x_bin.json "
-                                   "on local");
-  fake_provider_fail(e->fsrc, FAKE_GET, DOCSTORE_ECONNECT, "connection refused", 1);
+  assert_string_equal(
+      out.message, "File not found: documents/system/2024/01/15/42_x_bin.json "
+                   "on local");
+  fake_provider_fail(e->fsrc, FAKE_GET, DOCSTORE_ECONNECT, "connection refused",
+                     1);
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_ECONNECT);
   assert_int_equal(out.infra, 1);
@@ -629,29 +700,35 @@ static void test_row_target_key_and_target_failures(void **state) {
   docstore__mig_row row = make_row(path, NULL, "local");
   row.has_created = 0;
   docstore__mig_migrate_row(&e->ctx, &row, &out);
-  assert_string_equal(out.message, "Attachment 42: created_at is NULL: cannot compute the "
-                                   "storage path");
+  assert_string_equal(out.message,
+                      "Attachment 42: created_at is NULL: cannot compute the "
+                      "storage path");
   row = make_row(path, NULL, "local");
   row.user_id = "7/../8";
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_EINVAL);
-  assert_non_null(strstr(out.message, "Attachment 42: cannot compute the storage path: "));
+  assert_non_null(
+      strstr(out.message, "Attachment 42: cannot compute the storage path: "));
 
   /* A row with a storage_path keeps it as its key on the target. */
   const char *key = "documents/user_7/2023/12/31/42_kept_pdf.json";
-  assert_int_equal(fake_provider_seed(e->fsrc, key, e->envelope, e->envelope_len), 0);
+  assert_int_equal(
+      fake_provider_seed(e->fsrc, key, e->envelope, e->envelope_len), 0);
   row = make_row(NULL, (char *)key, "local");
-  fake_provider_fail(e->fdst, FAKE_HEAD, DOCSTORE_ETIMEOUT, "Connection timeout", 1);
+  fake_provider_fail(e->fdst, FAKE_HEAD, DOCSTORE_ETIMEOUT,
+                     "Connection timeout", 1);
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_ETIMEOUT);
   assert_int_equal(out.infra, 1);
-  assert_non_null(strstr(out.message, "Attachment 42: cannot check "
-                                      "documents/user_7/2023/12/31/42_kept_pdf.json on s3: "));
+  assert_non_null(strstr(
+      out.message, "Attachment 42: cannot check "
+                   "documents/user_7/2023/12/31/42_kept_pdf.json on s3: "));
   assert_non_null(strstr(out.message, "Connection timeout"));
 
   /* Not a dry run, the put fails: the message is the store's reason. */
   e->r.dry_run = 0;
-  fake_provider_fail(e->fdst, FAKE_PUT, DOCSTORE_ETIMEOUT, "Connection timeout", 1);
+  fake_provider_fail(e->fdst, FAKE_PUT, DOCSTORE_ETIMEOUT, "Connection timeout",
+                     1);
   docstore__mig_migrate_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_ETIMEOUT);
   assert_int_equal(out.infra, 1);
@@ -666,27 +743,33 @@ static void test_row_verify(void **state) {
   docstore__mig_outcome out;
   const char *key = "documents/user_7/2024/01/15/42_pass_port.pdf_pdf.json";
   char sha[65];
-  assert_int_equal(docstore__mig_sha256_hex(sha, (const uint8_t *)e->envelope, e->envelope_len), 0);
+  assert_int_equal(docstore__mig_sha256_hex(sha, (const uint8_t *)e->envelope,
+                                            e->envelope_len),
+                   0);
   docstore__mig_row row = make_row(NULL, (char *)key, "s3");
   row.ledger_sha = sha;
 
   docstore__mig_verify_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_ENOTFOUND);
-  assert_string_equal(out.message, "File not found: documents/user_7/2024/01/15/"
-                                   "42_pass_port.pdf_pdf.json on s3");
+  assert_string_equal(out.message,
+                      "File not found: documents/user_7/2024/01/15/"
+                      "42_pass_port.pdf_pdf.json on s3");
 
-  assert_int_equal(fake_provider_seed(e->fdst, key, e->envelope, e->envelope_len), 0);
+  assert_int_equal(
+      fake_provider_seed(e->fdst, key, e->envelope, e->envelope_len), 0);
   docstore__mig_verify_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, 0);
   assert_int_equal(out.bytes, e->envelope_len);
 
   /* Changed behind the tool's back, still an envelope: the hash says so. */
   char *changed = th_json_set(e->envelope, "nonce", "\"AAAAAAAAAAAAAAAA\"");
-  assert_int_equal(fake_provider_seed(e->fdst, key, changed, strlen(changed)), 0);
+  assert_int_equal(fake_provider_seed(e->fdst, key, changed, strlen(changed)),
+                   0);
   docstore__mig_verify_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_EINTEGRITY);
-  assert_non_null(strstr(out.message, "differs from the SHA-256 recorded when it was migrated "
-                                      "(recorded "));
+  assert_non_null(strstr(
+      out.message, "differs from the SHA-256 recorded when it was migrated "
+                   "(recorded "));
   /* Without a ledger entry only its structure is checked... */
   row.ledger_sha = NULL;
   docstore__mig_verify_row(&e->ctx, &row, &out);
@@ -696,8 +779,10 @@ static void test_row_verify(void **state) {
   e->r.keyring = kr;
   docstore__mig_verify_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, DOCSTORE_EINTEGRITY);
-  assert_non_null(strstr(out.message, "does not decrypt with the configured key"));
-  assert_int_equal(fake_provider_seed(e->fdst, key, e->envelope, e->envelope_len), 0);
+  assert_non_null(
+      strstr(out.message, "does not decrypt with the configured key"));
+  assert_int_equal(
+      fake_provider_seed(e->fdst, key, e->envelope, e->envelope_len), 0);
   docstore__mig_verify_row(&e->ctx, &row, &out);
   assert_int_equal(out.code, 0);
   e->r.keyring = NULL;
@@ -717,28 +802,37 @@ static void test_run_refusals_before_the_database(void **state) {
   docstore_migrate_options o = DOCSTORE_MIGRATE_OPTIONS_INIT;
   docstore_migrate_report *rep = (docstore_migrate_report *)1;
   char err[256] = "";
-  assert_int_equal(docstore_migrate_run(NULL, &o, err, sizeof(err)), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_migrate_run(&rep, NULL, err, sizeof(err)), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_run(NULL, &o, err, sizeof(err)),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_run(&rep, NULL, err, sizeof(err)),
+                   DOCSTORE_EINVAL);
   assert_null(rep);
-  assert_int_equal(docstore_migrate_run(&rep, &o, err, sizeof(err)), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_run(&rep, &o, err, sizeof(err)),
+                   DOCSTORE_EINVAL);
   assert_string_equal(err, "a migration needs a source and a target provider");
   assert_string_equal(docstore_last_errmsg(), err);
-  assert_int_equal(docstore_migrate_verify(&rep, &o, err, sizeof(err)), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_verify(&rep, &o, err, sizeof(err)),
+                   DOCSTORE_EINVAL);
   assert_null(rep);
 
   /* No server there: a clean database error, no report. */
   o.source = o.target = dummy_provider();
   o.database_url = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=5";
-  assert_int_equal(docstore_migrate_run(&rep, &o, err, sizeof(err)), DOCSTORE_EDATABASE);
+  assert_int_equal(docstore_migrate_run(&rep, &o, err, sizeof(err)),
+                   DOCSTORE_EDATABASE);
   assert_null(rep);
   assert_non_null(strstr(err, "cannot connect to the database: "));
   assert_int_equal(docstore_last_errcode(), DOCSTORE_EDATABASE);
-  assert_int_equal(docstore_migrate_verify(&rep, &o, NULL, 0), DOCSTORE_EDATABASE);
-  assert_int_equal(docstore_migrate_schema_apply(&o, err, sizeof(err)), DOCSTORE_EDATABASE);
+  assert_int_equal(docstore_migrate_verify(&rep, &o, NULL, 0),
+                   DOCSTORE_EDATABASE);
+  assert_int_equal(docstore_migrate_schema_apply(&o, err, sizeof(err)),
+                   DOCSTORE_EDATABASE);
   assert_non_null(strstr(err, "cannot connect to the database: "));
   o.jobs = 99;
-  assert_int_equal(docstore_migrate_schema_apply(&o, err, sizeof(err)), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_migrate_schema_apply(NULL, err, sizeof(err)), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_schema_apply(&o, err, sizeof(err)),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_schema_apply(NULL, err, sizeof(err)),
+                   DOCSTORE_EINVAL);
   docstore_provider_free(o.source);
 }
 
@@ -756,11 +850,13 @@ int main(void) {
       cmocka_unit_test(test_report_json),
       cmocka_unit_test(test_report_error_limit),
       cmocka_unit_test(test_sanitize_and_sha256),
-      cmocka_unit_test_setup_teardown(test_row_dry_run_reads_checks_and_writes_nothing,
-                                      row_setup, row_teardown),
-      cmocka_unit_test_setup_teardown(test_row_source_failures, row_setup, row_teardown),
-      cmocka_unit_test_setup_teardown(test_row_target_key_and_target_failures, row_setup,
+      cmocka_unit_test_setup_teardown(
+          test_row_dry_run_reads_checks_and_writes_nothing, row_setup,
+          row_teardown),
+      cmocka_unit_test_setup_teardown(test_row_source_failures, row_setup,
                                       row_teardown),
+      cmocka_unit_test_setup_teardown(test_row_target_key_and_target_failures,
+                                      row_setup, row_teardown),
       cmocka_unit_test_setup_teardown(test_row_verify, row_setup, row_teardown),
       cmocka_unit_test(test_run_refusals_before_the_database),
   };

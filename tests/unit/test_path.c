@@ -14,12 +14,12 @@
 
 #include "docstore/docstore.h"
 
-#define JAN15_NOON INT64_C(1705320000)     /* 2024-01-15T12:00:00Z */
-#define JAN15_LAST INT64_C(1705363199)     /* 2024-01-15T23:59:59Z */
-#define JAN16_FIRST INT64_C(1705363200)    /* 2024-01-16T00:00:00Z */
-#define LEAP_DAY INT64_C(1709208000)       /* 2024-02-29T12:00:00Z */
-#define Y2K_EVE INT64_C(946684799)         /* 1999-12-31T23:59:59Z */
-#define LAST_SECOND INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
+#define JAN15_NOON INT64_C(1705320000)    /* 2024-01-15T12:00:00Z */
+#define JAN15_LAST INT64_C(1705363199)    /* 2024-01-15T23:59:59Z */
+#define JAN16_FIRST INT64_C(1705363200)   /* 2024-01-16T00:00:00Z */
+#define LEAP_DAY INT64_C(1709208000)      /* 2024-02-29T12:00:00Z */
+#define Y2K_EVE INT64_C(946684799)        /* 1999-12-31T23:59:59Z */
+#define LAST_SECOND INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
 /* The storage path, or a test failure. */
 static char *path_of(const char *file_id, const char *filename,
@@ -47,8 +47,8 @@ static void expect_path(const char *file_id, const char *filename,
 static void expect_name(const char *filename, const char *name,
                         const char *ext) {
   char want[512];
-  snprintf(want, sizeof(want), "documents/user_1/2024/01/15/1_%s_%s.json",
-           name, ext);
+  snprintf(want, sizeof(want), "documents/user_1/2024/01/15/1_%s_%s.json", name,
+           ext);
   expect_path("1", filename, "1", JAN15_NOON, want);
 }
 
@@ -73,11 +73,15 @@ static void test_extension_rules(void **state) {
   expect_name("archive.tar.gz", "archive.tar.gz", "gz");
   expect_name("README", "README", "bin");
   expect_name("trailing.", "trailing.", "bin");
-  expect_name("x.tar-gz", "x.tar-gz", "bin");       /* not [a-z0-9] */
+  expect_name("x.tar-gz", "x.tar-gz", "bin"); /* not [a-z0-9] */
   expect_name("x.abcdefghijklmnop", "x.abcdefghijklmnop",
-              "abcdefghijklmnop");                   /* 16: kept */
+              "abcdefghijklmnop"); /* 16: kept */
   expect_name("x.abcdefghijklmnopq", "x.abcdefghijklmnopq", "bin"); /* 17 */
-  expect_name("doc.p\xc3\xa9" "f", "doc.p\xc3\xa9" "f", "bin"); /* non-ASCII */
+  expect_name("doc.p\xc3\xa9"
+              "f",
+              "doc.p\xc3\xa9"
+              "f",
+              "bin"); /* non-ASCII */
   expect_name("v2.7z", "v2.7z", "7z");
 }
 
@@ -88,7 +92,10 @@ static void test_hostile_names(void **state) {
   expect_name("/etc/shadow.txt", "_etc_shadow.txt", "txt");
   expect_name("a\\b", "a_b", "bin");
   expect_name("..\\..\\boot.ini", "_.._boot.ini", "ini");
-  expect_name("a\x01" "b\nc\td\x7f" "e.txt", "a_b_c_d_e.txt", "txt");
+  expect_name("a\x01"
+              "b\nc\td\x7f"
+              "e.txt",
+              "a_b_c_d_e.txt", "txt");
   expect_name("\x1b[31mred.pdf", "__31mred.pdf", "pdf");
   expect_name("my file (1).pdf", "my_file__1_.pdf", "pdf");
   expect_name("a:b*c?d\"e<f>g|h.pdf", "a_b_c_d_e_f_g_h.pdf", "pdf");
@@ -117,22 +124,46 @@ static void test_utf8(void **state) {
   /* Invalid UTF-8: one '_' per bad byte. */
   expect_name("r\xe9sum\xe9.pdf", "r_sum_.pdf", "pdf"); /* Latin-1 */
   expect_name("\xff\xfe.txt", "__.txt", "txt");
-  expect_name("over\xc0\xaf.txt", "over__.txt", "txt");  /* overlong '/' */
+  expect_name("over\xc0\xaf.txt", "over__.txt", "txt");    /* overlong '/' */
   expect_name("sur\xed\xa0\x80.txt", "sur___.txt", "txt"); /* U+D800 */
   expect_name("cut\xe6\x97", "cut__", "bin");              /* truncated */
   /* Dangerous code points: one '_' each. */
-  expect_name("invoice\xe2\x80\xae" "fdp.exe", "invoice_fdp.exe", "exe");
-  expect_name("a\xe2\x80\x8b" "b.pdf", "a_b.pdf", "pdf");  /* ZWSP */
-  expect_name("a\xe2\x80\xa8" "b.pdf", "a_b.pdf", "pdf");  /* U+2028 */
-  expect_name("a\xe2\x80\xa9" "b.pdf", "a_b.pdf", "pdf");  /* U+2029 */
-  expect_name("a\xc2\xa0" "b.pdf", "a_b.pdf", "pdf");      /* NBSP */
-  expect_name("a\xc2\x85" "b.pdf", "a_b.pdf", "pdf");      /* NEL (C1) */
-  expect_name("a\xef\xbb\xbf" "b.pdf", "a_b.pdf", "pdf");  /* BOM */
-  expect_name("a\xe3\x80\x80" "b.pdf", "a_b.pdf", "pdf");  /* ideographic sp */
-  expect_name("a\xee\x80\x80" "b.pdf", "a_b.pdf", "pdf");  /* private use */
-  expect_name("a\xf3\xa0\x80\x81" "b.pdf", "a_b.pdf", "pdf"); /* tag */
-  expect_name("a\xef\xbf\xbe" "b.pdf", "a_b.pdf", "pdf");  /* U+FFFE */
-  expect_name("a\xe2\x81\xa6" "b.pdf", "a_b.pdf", "pdf");  /* LRI */
+  expect_name("invoice\xe2\x80\xae"
+              "fdp.exe",
+              "invoice_fdp.exe", "exe");
+  expect_name("a\xe2\x80\x8b"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* ZWSP */
+  expect_name("a\xe2\x80\xa8"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* U+2028 */
+  expect_name("a\xe2\x80\xa9"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* U+2029 */
+  expect_name("a\xc2\xa0"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* NBSP */
+  expect_name("a\xc2\x85"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* NEL (C1) */
+  expect_name("a\xef\xbb\xbf"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* BOM */
+  expect_name("a\xe3\x80\x80"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* ideographic sp */
+  expect_name("a\xee\x80\x80"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* private use */
+  expect_name("a\xf3\xa0\x80\x81"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* tag */
+  expect_name("a\xef\xbf\xbe"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* U+FFFE */
+  expect_name("a\xe2\x81\xa6"
+              "b.pdf",
+              "a_b.pdf", "pdf"); /* LRI */
 }
 
 static void test_long_names(void **state) {
@@ -171,8 +202,8 @@ static void test_long_names(void **state) {
   char *got = path_of("1", name, "1", JAN15_NOON);
   /* 116 bytes allowed for the stem: 38 whole characters = 114 bytes. */
   const char *leaf = strrchr(got, '/') + 1;
-  assert_int_equal(strlen(leaf), strlen("1_") + 114 + strlen(".pdf") +
-                                     strlen("_pdf.json"));
+  assert_int_equal(strlen(leaf),
+                   strlen("1_") + 114 + strlen(".pdf") + strlen("_pdf.json"));
   assert_memory_equal(leaf + 2 + 111, "\xe6\x97\xa5.pdf_pdf.json", 16);
   docstore_free(got);
   free(name);
@@ -226,8 +257,8 @@ static void test_ids(void **state) {
   out = path_of(id64, "f", id64, JAN15_NOON);
   docstore_free(out);
 
-  static const char *const bad[] = {"", "1/2", "../1", "1 2", "1.2",
-                                    "\xc3\xa9", "a\nb", NULL};
+  static const char *const bad[] = {"",    "1/2",      "../1", "1 2",
+                                    "1.2", "\xc3\xa9", "a\nb", NULL};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(docstore_storage_path(&out, bad[i], "f", "1", JAN15_NOON),
                      DOCSTORE_EINVAL);

@@ -24,12 +24,12 @@ static void test_key_check_accepts(void **state) {
       "documents/user_123/2024/01/15/1_passport.pdf_pdf.json",
       "documents/system/2024/01/15/5_template.pdf_pdf.json",
       "a/b/c",
-      ".hidden",       /* a segment may start with a dot */
-      "a/...",         /* three dots is a name, not a traversal */
-      "a/..b/c.",      /* dots inside names */
-      "with space",    /* legal in S3 keys */
+      ".hidden",    /* a segment may start with a dot */
+      "a/...",      /* three dots is a name, not a traversal */
+      "a/..b/c.",   /* dots inside names */
+      "with space", /* legal in S3 keys */
       "\xc3\xa9t\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.pdf", /* UTF-8 */
-      "\xf0\x9f\x93\x84",                                /* U+1F4C4 */
+      "\xf0\x9f\x93\x84",                               /* U+1F4C4 */
   };
   for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
     assert_int_equal(docstore_key_check(good[i]), 0);
@@ -65,9 +65,9 @@ static void test_key_check_refuses(void **state) {
       {"c1\xc2\x85", "control character"}, /* U+0085 NEL */
       {"bad\xff", "UTF-8"},
       {"trunc\xc3", "UTF-8"},
-      {"over\xc0\xaf", "UTF-8"},             /* overlong '/' */
-      {"surr\xed\xa0\x80", "UTF-8"},         /* U+D800 */
-      {"big\xf4\x90\x80\x80", "UTF-8"},      /* > U+10FFFF */
+      {"over\xc0\xaf", "UTF-8"},        /* overlong '/' */
+      {"surr\xed\xa0\x80", "UTF-8"},    /* U+D800 */
+      {"big\xf4\x90\x80\x80", "UTF-8"}, /* > U+10FFFF */
       {"lone\x80", "UTF-8"},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -162,10 +162,18 @@ static void test_new_refuses_and_frees_payload(void **state) {
   for (int which = 0; which < 4; which++) {
     ops = stub_ops();
     switch (which) {
-    case 0: ops.put = NULL; break;
-    case 1: ops.get = NULL; break;
-    case 2: ops.head = NULL; break;
-    default: ops.del = NULL; break;
+    case 0:
+      ops.put = NULL;
+      break;
+    case 1:
+      ops.get = NULL;
+      break;
+    case 2:
+      ops.head = NULL;
+      break;
+    default:
+      ops.del = NULL;
+      break;
     }
     freed = 0;
     assert_int_equal(docstore_provider_new(&p, &ops, NULL), DOCSTORE_EINVAL);
@@ -239,9 +247,9 @@ static int setup(void **state) {
 
 static int setup_minimal(void **state) {
   fixture *f = calloc(1, sizeof(*f));
-  if (!f || fake_provider_new(&f->p, &f->fp,
-                              FAKE_NO_LIST | FAKE_NO_PRESIGN |
-                                  FAKE_NO_CHECK) != 0)
+  if (!f ||
+      fake_provider_new(&f->p, &f->fp,
+                        FAKE_NO_LIST | FAKE_NO_PRESIGN | FAKE_NO_CHECK) != 0)
     return -1;
   *state = f;
   return 0;
@@ -263,16 +271,16 @@ static docstore_op_stats stats(docstore_provider *p, int op) {
 
 static void test_invalid_keys_never_reach_provider(void **state) {
   fixture *f = *state;
-  static const char *const bad[] = {"../x", "/abs", "a//b", "a/", "a\x01",
-                                    "\xff", ""};
+  static const char *const bad[] = {"../x",  "/abs", "a//b", "a/",
+                                    "a\x01", "\xff", ""};
   uint8_t *data;
   size_t len;
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
   char *url;
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    assert_int_equal(docstore_provider_put(f->p, bad[i], (const uint8_t *)"x",
-                                           1),
-                     DOCSTORE_EINVAL);
+    assert_int_equal(
+        docstore_provider_put(f->p, bad[i], (const uint8_t *)"x", 1),
+        DOCSTORE_EINVAL);
     assert_non_null(strstr(docstore_provider_errmsg(f->p), "put: key"));
     assert_int_equal(docstore_provider_get(f->p, &data, &len, bad[i]),
                      DOCSTORE_EINVAL);
@@ -292,17 +300,17 @@ static void test_invalid_keys_never_reach_provider(void **state) {
   assert_int_equal(stats(f->p, DOCSTORE_OP_PUT).failures, 7);
   assert_int_equal(stats(f->p, DOCSTORE_OP_GET).failures, 8);
   /* The refused key is not echoed (it could hold terminal escapes). */
-  assert_int_equal(docstore_provider_put(f->p, "a\x1b[2J", (const uint8_t *)"x",
-                                         1),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_provider_put(f->p, "a\x1b[2J", (const uint8_t *)"x", 1),
+      DOCSTORE_EINVAL);
   assert_null(strchr(docstore_provider_errmsg(f->p), '\x1b'));
 }
 
 static void test_round_trip_and_metrics(void **state) {
   fixture *f = *state;
   const char *key = "documents/system/2024/01/15/1_a.txt_txt.json";
-  assert_int_equal(docstore_provider_put(f->p, key, (const uint8_t *)"hello", 5),
-                   0);
+  assert_int_equal(
+      docstore_provider_put(f->p, key, (const uint8_t *)"hello", 5), 0);
   uint8_t *data = NULL;
   size_t len = 0;
   assert_int_equal(docstore_provider_get(f->p, &data, &len, key), 0);
@@ -377,7 +385,8 @@ static void test_failure_messages(void **state) {
   assert_string_equal(docstore_provider_errmsg(f->p), "get nope: no such key");
 
   /* Injections are used up: the next call works. */
-  assert_int_equal(docstore_provider_put(f->p, "k", (const uint8_t *)"x", 1), 0);
+  assert_int_equal(docstore_provider_put(f->p, "k", (const uint8_t *)"x", 1),
+                   0);
   assert_int_equal(stats(f->p, DOCSTORE_OP_PUT).failures, 1);
   assert_int_equal(stats(f->p, DOCSTORE_OP_DELETE).failures, 1);
 }
@@ -390,7 +399,8 @@ static void test_head_needs_version(void **state) {
   assert_int_equal(fake_provider_calls(f->fp, FAKE_HEAD), 0);
   info.version = DOCSTORE_OBJECT_INFO_VERSION;
   info.size = 77;
-  assert_int_equal(docstore_provider_head(f->p, "k", &info), DOCSTORE_ENOTFOUND);
+  assert_int_equal(docstore_provider_head(f->p, "k", &info),
+                   DOCSTORE_ENOTFOUND);
   assert_int_equal(info.size, 0); /* cleared before the call */
 }
 
@@ -417,7 +427,8 @@ static void test_list(void **state) {
   assert_int_equal(fake_provider_seed(f->fp, "documents/b", "22", 2), 0);
   assert_int_equal(fake_provider_seed(f->fp, "other/c", "333", 3), 0);
   seen s = {0, 0, 0, 0};
-  assert_int_equal(docstore_provider_list(f->p, "documents/", on_object, &s), 0);
+  assert_int_equal(docstore_provider_list(f->p, "documents/", on_object, &s),
+                   0);
   assert_int_equal(s.count, 2);
   assert_int_equal(s.bytes, 3);
   memset(&s, 0, sizeof(s));
@@ -455,8 +466,8 @@ static void test_presign_and_check(void **state) {
   assert_int_equal(docstore_provider_presign(f->p, &url, "documents/k",
                                              DOCSTORE_PRESIGN_GET, 3600),
                    0);
-  assert_string_equal(url,
-                      "https://fake.invalid/documents/k?method=GET&expires=3600");
+  assert_string_equal(
+      url, "https://fake.invalid/documents/k?method=GET&expires=3600");
   docstore_free(url);
   assert_int_equal(docstore_provider_presign(f->p, &url, "k", 7, 60),
                    DOCSTORE_EINVAL);

@@ -161,8 +161,7 @@ static void test_endpoint_custom_path_style(void **state) {
   assert_string_equal(s3->host_header, "minio:9000");
   char *path = NULL;
   assert_int_equal(docstore__s3_path(s3, "a b/c+d%e/\xc3\xa9//f", &path), 0);
-  assert_string_equal(path,
-                      "/bank-documents/a%20b/c%2Bd%25e/%C3%A9//f");
+  assert_string_equal(path, "/bank-documents/a%20b/c%2Bd%25e/%C3%A9//f");
   docstore_free(path);
   assert_int_equal(docstore__s3_path(s3, NULL, &path), 0);
   assert_string_equal(path, "/bank-documents");
@@ -243,10 +242,10 @@ static void test_bad_options(void **state) {
   assert_int_equal(docstore__s3_new(&s3, NULL, NULL, &err), DOCSTORE_EINVAL);
 
   static const char *const bad_urls[] = {
-      "ftp://host",        "host:9000",          "http://",
-      "http://host:0",     "http://host:70000",  "http://host:x",
-      "http://u:p@host",   "http://host/prefix", "http://host?x=1",
-      "http://[::1",       "http://ho st",       "https://host:9000/a",
+      "ftp://host",      "host:9000",          "http://",
+      "http://host:0",   "http://host:70000",  "http://host:x",
+      "http://u:p@host", "http://host/prefix", "http://host?x=1",
+      "http://[::1",     "http://ho st",       "https://host:9000/a",
   };
   for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
     docstore_s3_options o = base_opts();
@@ -359,15 +358,13 @@ static void test_presign(void **state) {
   assert_string_not_equal(sig, get_sig);
 
   /* Default: 24 hours; S3's limit: 7 days. */
-  assert_int_equal(
-      presign(s3, "k", DOCSTORE_PRESIGN_GET, 0, &url, &err), 0);
+  assert_int_equal(presign(s3, "k", DOCSTORE_PRESIGN_GET, 0, &url, &err), 0);
   assert_non_null(strstr(url.data, "X-Amz-Expires=86400&"));
-  assert_int_equal(
-      presign(s3, "k", DOCSTORE_PRESIGN_GET, 604800, &url, &err), 0);
+  assert_int_equal(presign(s3, "k", DOCSTORE_PRESIGN_GET, 604800, &url, &err),
+                   0);
   assert_non_null(strstr(url.data, "X-Amz-Expires=604800&"));
-  assert_int_equal(
-      presign(s3, "k", DOCSTORE_PRESIGN_GET, 604801, &url, &err),
-      DOCSTORE_EINVAL);
+  assert_int_equal(presign(s3, "k", DOCSTORE_PRESIGN_GET, 604801, &url, &err),
+                   DOCSTORE_EINVAL);
   assert_non_null(strstr(err.msg, "7 days"));
   assert_int_equal(url.len, 0);
   assert_int_equal(presign(s3, "k", 5, 60, &url, &err), DOCSTORE_EINVAL);
@@ -393,8 +390,7 @@ static void test_presign_session_token_virtual(void **state) {
   sink_buf url;
   docstore__err err;
   assert_int_equal(
-      presign(s3, "documents/x.json", DOCSTORE_PRESIGN_GET, 60, &url, &err),
-      0);
+      presign(s3, "documents/x.json", DOCSTORE_PRESIGN_GET, 60, &url, &err), 0);
   assert_non_null(strstr(url.data, "https://bank-documents.s3.eu-west-1."
                                    "amazonaws.com/documents/x.json?"));
   assert_non_null(strstr(url.data, "X-Amz-Security-Token=FQoGZXIvYXdzEJr%2F%2F"
@@ -409,14 +405,12 @@ static void test_provider_wrapper(void **state) {
   o.endpoint_url = "http://127.0.0.1:8080";
   docstore_provider *p = NULL;
   char errbuf[256] = "";
-  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)),
-                   0);
+  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)), 0);
   assert_string_equal(docstore_provider_name(p), "s3");
   char *url = NULL;
-  assert_int_equal(
-      docstore_provider_presign(p, &url, "documents/x.json",
-                                DOCSTORE_PRESIGN_GET, 60),
-      0);
+  assert_int_equal(docstore_provider_presign(p, &url, "documents/x.json",
+                                             DOCSTORE_PRESIGN_GET, 60),
+                   0);
   assert_non_null(strstr(url, "/bank-documents/documents/x.json?"));
   docstore_free(url);
   assert_int_equal(docstore_provider_presign(p, &url, "documents/x.json",

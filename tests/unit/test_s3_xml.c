@@ -56,8 +56,7 @@ static void test_error_parse_namespace_and_entities(void **state) {
           &e),
       0);
   assert_string_equal(e.code, "AuthorizationHeaderMalformed");
-  assert_string_equal(e.message,
-                      "the region 'us-east-1' is \"wrong\" & more");
+  assert_string_equal(e.message, "the region 'us-east-1' is \"wrong\" & more");
   assert_string_equal(e.region, "eu-west-1");
   assert_string_equal(e.endpoint, "b.s3.eu-west-1.amazonaws.com");
 }
@@ -65,8 +64,7 @@ static void test_error_parse_namespace_and_entities(void **state) {
 static void test_error_parse_bad(void **state) {
   (void)state;
   docstore__s3_error e;
-  assert_int_equal(docstore__s3_xml_parse_error(NULL, 0, &e),
-                   DOCSTORE_EFORMAT);
+  assert_int_equal(docstore__s3_xml_parse_error(NULL, 0, &e), DOCSTORE_EFORMAT);
   assert_int_equal(docstore__s3_xml_parse_error(S(""), &e), DOCSTORE_EFORMAT);
   assert_int_equal(docstore__s3_xml_parse_error(S("not xml at all"), &e),
                    DOCSTORE_EFORMAT);
@@ -239,8 +237,7 @@ static void test_list_empty(void **state) {
   docstore__s3_list_page p;
   assert_int_equal(
       docstore__s3_xml_parse_list(
-          S("<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>"),
-          &p),
+          S("<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>"), &p),
       0);
   assert_int_equal(p.count, 0);
   assert_false(p.truncated);
@@ -256,11 +253,11 @@ static void test_list_bad(void **state) {
                          "</ListBucketResult>"),
                        &p),
                    DOCSTORE_EFORMAT);
-  assert_int_equal(docstore__s3_xml_parse_list(
-                       S("<ListBucketResult><Contents><Size>1</Size>"
-                         "</Contents></ListBucketResult>"),
-                       &p),
-                   DOCSTORE_EFORMAT);
+  assert_int_equal(
+      docstore__s3_xml_parse_list(S("<ListBucketResult><Contents><Size>1</Size>"
+                                    "</Contents></ListBucketResult>"),
+                                  &p),
+      DOCSTORE_EFORMAT);
   assert_int_equal(docstore__s3_xml_parse_list(
                        S("<ListBucketResult><Contents><Key>k</Key>"
                          "<Size>-1</Size></Contents></ListBucketResult>"),
@@ -272,11 +269,11 @@ static void test_list_bad(void **state) {
                          "</ListBucketResult>"),
                        &p),
                    DOCSTORE_EFORMAT);
-  assert_int_equal(docstore__s3_xml_parse_list(
-                       S("<ListBucketResult><Contents><Key>k</Key>"
-                         "</Contents></ListBucketResult>"),
-                       &p),
-                   DOCSTORE_EFORMAT);
+  assert_int_equal(
+      docstore__s3_xml_parse_list(S("<ListBucketResult><Contents><Key>k</Key>"
+                                    "</Contents></ListBucketResult>"),
+                                  &p),
+      DOCSTORE_EFORMAT);
   assert_int_equal(
       docstore__s3_xml_parse_list(
           S("<ListBucketResult><EncodingType>url</EncodingType><Contents>"
@@ -312,15 +309,14 @@ static void test_upload_id(void **state) {
                        &id),
                    DOCSTORE_EFORMAT);
   assert_null(id);
-  assert_int_equal(docstore__s3_xml_parse_upload_id(
-                       S("<InitiateMultipartUploadResult>"
-                         "</InitiateMultipartUploadResult>"),
-                       &id),
-                   DOCSTORE_EFORMAT);
   assert_int_equal(
-      docstore__s3_xml_parse_upload_id(
-          S("<Error><UploadId>x</UploadId></Error>"), &id),
+      docstore__s3_xml_parse_upload_id(S("<InitiateMultipartUploadResult>"
+                                         "</InitiateMultipartUploadResult>"),
+                                       &id),
       DOCSTORE_EFORMAT);
+  assert_int_equal(docstore__s3_xml_parse_upload_id(
+                       S("<Error><UploadId>x</UploadId></Error>"), &id),
+                   DOCSTORE_EFORMAT);
   assert_int_equal(docstore__s3_xml_parse_upload_id(S("{}"), &id),
                    DOCSTORE_EFORMAT);
 }
@@ -376,8 +372,7 @@ static void test_iso8601(void **state) {
   assert_int_equal(docstore__s3_parse_iso8601("2024-01-15T10:20:30"), -1);
   assert_int_equal(docstore__s3_parse_iso8601("2024-13-15T10:20:30Z"), -1);
   assert_int_equal(docstore__s3_parse_iso8601("2024-01-15T10:20:30.Z"), -1);
-  assert_int_equal(docstore__s3_parse_iso8601("2024-01-15T10:20:30+01:00"),
-                   -1);
+  assert_int_equal(docstore__s3_parse_iso8601("2024-01-15T10:20:30+01:00"), -1);
 }
 
 /* ------------------------------------------------------ error mapping */
@@ -388,8 +383,8 @@ static const docstore__s3_context obj_ctx = {
 static const docstore__s3_context bucket_ctx = {
     "HEAD", "bank-documents", NULL, "us-east-1", "http://127.0.0.1:9000"};
 
-static int map(docstore__err *err, const docstore__s3_context *ctx,
-               long status, const char *code, const char *message,
+static int map(docstore__err *err, const docstore__s3_context *ctx, long status,
+               const char *code, const char *message,
                const char *header_region) {
   docstore__s3_error e;
   memset(&e, 0, sizeof(e));
@@ -436,17 +431,17 @@ static void test_map_no_bucket(void **state) {
 static void test_map_access(void **state) {
   (void)state;
   docstore__err err;
-  assert_int_equal(map(&err, &obj_ctx, 403, "AccessDenied", "Access Denied",
-                       NULL),
-                   DOCSTORE_EACCESS);
+  assert_int_equal(
+      map(&err, &obj_ctx, 403, "AccessDenied", "Access Denied", NULL),
+      DOCSTORE_EACCESS);
   assert_non_null(strstr(err.msg, "HTTP 403 AccessDenied: Access Denied"));
   assert_non_null(strstr(err.msg, "IAM permissions"));
   assert_non_null(strstr(err.msg, "S3_REGION"));
   assert_non_null(strstr(err.msg, "http://127.0.0.1:9000"));
 
-  assert_int_equal(map(&err, &obj_ctx, 403, "InvalidAccessKeyId", "no such",
-                       NULL),
-                   DOCSTORE_EACCESS);
+  assert_int_equal(
+      map(&err, &obj_ctx, 403, "InvalidAccessKeyId", "no such", NULL),
+      DOCSTORE_EACCESS);
   assert_non_null(strstr(err.msg, "S3_ACCESS_KEY"));
 
   assert_int_equal(map(&err, &obj_ctx, 403, "SignatureDoesNotMatch",
@@ -476,17 +471,15 @@ static void test_map_region(void **state) {
   memset(&e, 0, sizeof(e));
   strcpy(e.code, "AuthorizationHeaderMalformed");
   strcpy(e.region, "ap-south-1");
-  assert_int_equal(
-      docstore__s3_map_error(&err, &obj_ctx, 400, &e, NULL, NULL),
-      DOCSTORE_ECONFIG);
+  assert_int_equal(docstore__s3_map_error(&err, &obj_ctx, 400, &e, NULL, NULL),
+                   DOCSTORE_ECONFIG);
   assert_non_null(strstr(err.msg, "S3_REGION=ap-south-1"));
 
   memset(&e, 0, sizeof(e));
   strcpy(e.code, "PermanentRedirect");
   strcpy(e.endpoint, "bank-documents.s3.eu-central-1.amazonaws.com");
-  assert_int_equal(
-      docstore__s3_map_error(&err, &obj_ctx, 301, &e, NULL, NULL),
-      DOCSTORE_ECONFIG);
+  assert_int_equal(docstore__s3_map_error(&err, &obj_ctx, 301, &e, NULL, NULL),
+                   DOCSTORE_ECONFIG);
   assert_non_null(strstr(err.msg, "eu-central-1.amazonaws.com"));
 }
 
@@ -577,8 +570,7 @@ static void test_backoff(void **state) {
   assert_int_equal(docstore__s3_backoff_ms(3, 100, 5000, 1.0), 400);
   assert_int_equal(docstore__s3_backoff_ms(3, 100, 5000, 0.5), 200);
   assert_int_equal(docstore__s3_backoff_ms(7, 100, 5000, 1.0), 5000);
-  assert_int_equal(docstore__s3_backoff_ms(4000000000u, 100, 5000, 1.0),
-                   5000);
+  assert_int_equal(docstore__s3_backoff_ms(4000000000u, 100, 5000, 1.0), 5000);
   assert_int_equal(docstore__s3_backoff_ms(0, 100, 5000, 1.0), 100);
   assert_int_equal(docstore__s3_backoff_ms(2, 100, 5000, 7.0), 200);
   assert_int_equal(docstore__s3_backoff_ms(2, 100, 5000, -1.0), 0);

@@ -87,9 +87,8 @@ static int group_teardown(void **state) {
 static docstore_keyring *make_keyring(void) {
   docstore_keyring *kr = NULL;
   assert_int_equal(docstore_keyring_new(&kr, NULL, 0), 0);
-  assert_int_equal(docstore_keyring_add_private_pem(kr, priv_pem,
-                                                    strlen(priv_pem), NULL,
-                                                    NULL),
+  assert_int_equal(docstore_keyring_add_private_pem(
+                       kr, priv_pem, strlen(priv_pem), NULL, NULL),
                    0);
   return kr;
 }
@@ -106,8 +105,7 @@ static int fixture_count;
 static fixture *fixture_new(void) {
   fixture *f = calloc(1, sizeof(*f));
   assert_non_null(f);
-  snprintf(f->legacy, sizeof(f->legacy), "%s/legacy%d", tmpdir,
-           fixture_count);
+  snprintf(f->legacy, sizeof(f->legacy), "%s/legacy%d", tmpdir, fixture_count);
   snprintf(f->root, sizeof(f->root), "%s/root%d", tmpdir, fixture_count);
   fixture_count++;
   assert_int_equal(mkdir(f->legacy, 0700), 0);
@@ -181,9 +179,8 @@ static void assert_stored_path(const char *got, int64_t before,
                                const char *file_id, const char *filename,
                                const char *user_id) {
   char *a = NULL, *b = NULL;
-  assert_int_equal(docstore_storage_path(&a, file_id, filename, user_id,
-                                         before),
-                   0);
+  assert_int_equal(
+      docstore_storage_path(&a, file_id, filename, user_id, before), 0);
   assert_int_equal(docstore_storage_path(&b, file_id, filename, user_id,
                                          (int64_t)time(NULL)),
                    0);
@@ -223,9 +220,9 @@ static void test_options_and_new(void **state) {
   assert_int_equal(fake_provider_new(&p, &fp, 0), 0);
   fake_provider_watch_free(fp, &freed);
   o.version = 7;
-  assert_int_equal(docstore_service_new(&svc, p, make_keyring(), &o, errbuf,
-                                        sizeof(errbuf)),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_service_new(&svc, p, make_keyring(), &o, errbuf, sizeof(errbuf)),
+      DOCSTORE_EINVAL);
   assert_null(svc);
   assert_int_equal(freed, 1);
   assert_non_null(strstr(errbuf, "version"));
@@ -262,9 +259,8 @@ static void test_store_and_retrieve(void **state) {
   char *env = seal("PASSPORT", "1", "123", &env_len);
   char *path = NULL;
   int64_t before = (int64_t)time(NULL);
-  assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "1",
-                                                    "passport.pdf", env,
-                                                    env_len, "123"),
+  assert_int_equal(docstore_service_store_encrypted(
+                       f->svc, &path, "1", "passport.pdf", env, env_len, "123"),
                    0);
   assert_stored_path(path, before, "1", "passport.pdf", "123");
   assert_non_null(strstr(path, "/1_passport.pdf_pdf.json"));
@@ -281,9 +277,8 @@ static void test_store_and_retrieve(void **state) {
 
   char *back = NULL;
   size_t back_len = 0;
-  assert_int_equal(docstore_service_retrieve_encrypted(f->svc, &back,
-                                                       &back_len, path),
-                   0);
+  assert_int_equal(
+      docstore_service_retrieve_encrypted(f->svc, &back, &back_len, path), 0);
   assert_int_equal(back_len, env_len);
   assert_memory_equal(back, env, env_len);
   assert_int_equal(back[back_len], '\0');
@@ -317,8 +312,8 @@ static void test_store_refuses_bad_input(void **state) {
                                                     junk, strlen(junk), "1"),
                    DOCSTORE_EFORMAT);
   assert_null(path);
-  assert_non_null(strstr(docstore_service_errmsg(f->svc),
-                         "not a valid envelope"));
+  assert_non_null(
+      strstr(docstore_service_errmsg(f->svc), "not a valid envelope"));
   assert_int_equal(docstore_last_errcode(), DOCSTORE_EFORMAT);
   assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "1", "a.pdf",
                                                     "garbage", 7, "1"),
@@ -328,23 +323,21 @@ static void test_store_refuses_bad_input(void **state) {
   char *env = seal("x", "1", "1", &env_len);
   static const char *const bad_ids[] = {"", "../1", "1/2", "a b"};
   for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
-    assert_int_equal(docstore_service_store_encrypted(f->svc, &path, bad_ids[i],
-                                                      "a.pdf", env, env_len,
-                                                      "1"),
+    assert_int_equal(docstore_service_store_encrypted(
+                         f->svc, &path, bad_ids[i], "a.pdf", env, env_len, "1"),
                      DOCSTORE_EINVAL);
     assert_non_null(strstr(docstore_service_errmsg(f->svc), "file_id"));
-    assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "1",
-                                                      "a.pdf", env, env_len,
-                                                      bad_ids[i]),
+    assert_int_equal(docstore_service_store_encrypted(
+                         f->svc, &path, "1", "a.pdf", env, env_len, bad_ids[i]),
                      DOCSTORE_EINVAL);
     assert_non_null(strstr(docstore_service_errmsg(f->svc), "user_id"));
   }
   assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "1", NULL,
                                                     env, env_len, "1"),
                    DOCSTORE_EINVAL);
-  assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "1", "a",
-                                                    env, 0, "1"),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_service_store_encrypted(f->svc, &path, "1", "a", env, 0, "1"),
+      DOCSTORE_EINVAL);
   assert_int_equal(docstore_service_store_encrypted(f->svc, NULL, "1", "a", env,
                                                     env_len, "1"),
                    DOCSTORE_EINVAL);
@@ -425,9 +418,9 @@ static void test_provider_failures_surface(void **state) {
 
   fake_provider_fail(f->fp, FAKE_HEAD, DOCSTORE_ESERVER, "503 Slow Down", 1);
   int exists = 7;
-  assert_int_equal(docstore_service_exists(f->svc, &exists, NULL,
-                                           "documents/x"),
-                   DOCSTORE_ESERVER);
+  assert_int_equal(
+      docstore_service_exists(f->svc, &exists, NULL, "documents/x"),
+      DOCSTORE_ESERVER);
   assert_int_equal(exists, 0);
 
   fake_provider_fail(f->fp, FAKE_LIST, DOCSTORE_ENOBUCKET, "NoSuchBucket", 1);
@@ -459,9 +452,8 @@ static void test_fallback(void **state) {
                    0);
 
   /* The object store answers: no fallback. */
-  assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
-                                                      "documents/ok",
-                                                      "old.json"),
+  assert_int_equal(docstore_service_retrieve_fallback(
+                       f->svc, &out, &len, "documents/ok", "old.json"),
                    0);
   assert_string_equal(out, "{\"new\":1}");
   docstore_free(out);
@@ -471,9 +463,8 @@ static void test_fallback(void **state) {
   /* The object store fails: relative legacy path under legacy_root. */
   fake_provider_fail(f->fp, FAKE_GET, DOCSTORE_ECONNECT, "connection refused",
                      1);
-  assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
-                                                      "documents/ok",
-                                                      "old.json"),
+  assert_int_equal(docstore_service_retrieve_fallback(
+                       f->svc, &out, &len, "documents/ok", "old.json"),
                    0);
   assert_int_equal(len, 12);
   assert_string_equal(out, "{\"legacy\":1}");
@@ -487,17 +478,16 @@ static void test_fallback(void **state) {
   /* Not found in the object store: fallback too; absolute legacy path. */
   snprintf(abs_file, sizeof(abs_file), "%s/abs.json", tmpdir);
   write_text(abs_file, "ABS");
-  assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
-                                                      "documents/missing",
-                                                      abs_file),
+  assert_int_equal(docstore_service_retrieve_fallback(
+                       f->svc, &out, &len, "documents/missing", abs_file),
                    0);
   assert_string_equal(out, "ABS");
   docstore_free(out);
 
   /* Never migrated (no storage path): straight to the legacy file. */
-  assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len, NULL,
-                                                      "old.json"),
-                   0);
+  assert_int_equal(
+      docstore_service_retrieve_fallback(f->svc, &out, &len, NULL, "old.json"),
+      0);
   assert_string_equal(out, "{\"legacy\":1}");
   docstore_free(out);
   assert_int_equal(stats(f->svc, DOCSTORE_OP_FALLBACK).successes, 3);
@@ -511,9 +501,8 @@ static void test_fallback_failures(void **state) {
   /* Both fail: the object store's code, both reasons. */
   fake_provider_fail(f->fp, FAKE_GET, DOCSTORE_ECONNECT, "connection refused",
                      -1);
-  assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
-                                                      "documents/a",
-                                                      "missing.json"),
+  assert_int_equal(docstore_service_retrieve_fallback(
+                       f->svc, &out, &len, "documents/a", "missing.json"),
                    DOCSTORE_ECONNECT);
   assert_null(out);
   const char *msg = docstore_service_errmsg(f->svc);
@@ -527,7 +516,8 @@ static void test_fallback_failures(void **state) {
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
                                                       "documents/a", "."),
                    DOCSTORE_ECONNECT);
-  assert_non_null(strstr(docstore_service_errmsg(f->svc), "not a regular file"));
+  assert_non_null(
+      strstr(docstore_service_errmsg(f->svc), "not a regular file"));
 
   /* No legacy path: the object store's failure as it is. */
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
@@ -539,9 +529,8 @@ static void test_fallback_failures(void **state) {
 
   /* An invalid path is the caller's bug: no fallback. */
   unsigned long gets = fake_provider_calls(f->fp, FAKE_GET);
-  assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
-                                                      "../etc/passwd",
-                                                      "old.json"),
+  assert_int_equal(docstore_service_retrieve_fallback(
+                       f->svc, &out, &len, "../etc/passwd", "old.json"),
                    DOCSTORE_EINVAL);
   assert_int_equal(fake_provider_calls(f->fp, FAKE_GET), gets);
   assert_int_equal(stats(f->svc, DOCSTORE_OP_FALLBACK).failures +
@@ -554,9 +543,9 @@ static void test_fallback_failures(void **state) {
                    DOCSTORE_ENOTFOUND);
   assert_non_null(strstr(docstore_service_errmsg(f->svc), "missing.json"));
 
-  assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len, NULL,
-                                                      NULL),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_service_retrieve_fallback(f->svc, &out, &len, NULL, NULL),
+      DOCSTORE_EINVAL);
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, NULL, &len,
                                                       "documents/a", "x"),
                    DOCSTORE_EINVAL);
@@ -569,17 +558,15 @@ static void test_delete_and_exists(void **state) {
   int exists = -1;
   uint64_t size = 99;
   assert_int_equal(fake_provider_seed(f->fp, "documents/d", "12345", 5), 0);
-  assert_int_equal(docstore_service_exists(f->svc, &exists, &size,
-                                           "documents/d"),
-                   0);
+  assert_int_equal(
+      docstore_service_exists(f->svc, &exists, &size, "documents/d"), 0);
   assert_int_equal(exists, 1);
   assert_int_equal(size, 5);
   assert_int_equal(docstore_service_delete(f->svc, "documents/d"), 0);
   assert_true(logged("2:File deleted from fake: documents/d\n"));
   assert_int_equal(docstore_service_delete(f->svc, "documents/d"), 0);
-  assert_int_equal(docstore_service_exists(f->svc, &exists, &size,
-                                           "documents/d"),
-                   0);
+  assert_int_equal(
+      docstore_service_exists(f->svc, &exists, &size, "documents/d"), 0);
   assert_int_equal(exists, 0);
   assert_int_equal(size, 0);
   assert_int_equal(docstore_service_exists(f->svc, NULL, NULL, "documents/d"),
@@ -592,40 +579,37 @@ static void test_delete_and_exists(void **state) {
 static void test_download_url(void **state) {
   fixture *f = *state;
   char *url = NULL;
-  assert_int_equal(docstore_service_download_url(f->svc, &url, "documents/k",
-                                                 0),
-                   0);
-  assert_string_equal(url,
-                      "https://fake.invalid/documents/k?method=GET&expires=86400");
+  assert_int_equal(
+      docstore_service_download_url(f->svc, &url, "documents/k", 0), 0);
+  assert_string_equal(
+      url, "https://fake.invalid/documents/k?method=GET&expires=86400");
   assert_true(logged("2:Presigned URL generated: documents/k\n"));
   assert_false(logged("https://")); /* the signed URL is never logged */
   docstore_free(url);
-  assert_int_equal(docstore_service_download_url(f->svc, &url, "documents/k",
-                                                 1),
-                   0);
+  assert_int_equal(
+      docstore_service_download_url(f->svc, &url, "documents/k", 1), 0);
   assert_non_null(strstr(url, "expires=3600"));
   docstore_free(url);
-  assert_int_equal(docstore_service_download_url(f->svc, &url, "documents/k",
-                                                 168),
-                   0);
+  assert_int_equal(
+      docstore_service_download_url(f->svc, &url, "documents/k", 168), 0);
   assert_non_null(strstr(url, "expires=604800"));
   docstore_free(url);
   url = (char *)0x1;
-  assert_int_equal(docstore_service_download_url(f->svc, &url, "documents/k",
-                                                 169),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_service_download_url(f->svc, &url, "documents/k", 169),
+      DOCSTORE_EINVAL);
   assert_null(url);
   assert_string_equal(docstore_service_errmsg(f->svc),
                       "expiration_hours must be 1..168 (S3 presigned URLs "
                       "last at most 7 days)");
   assert_int_equal(fake_provider_calls(f->fp, FAKE_PRESIGN), 3);
-  assert_int_equal(docstore_service_download_url(f->svc, NULL, "documents/k",
-                                                 1),
-                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore_service_download_url(f->svc, NULL, "documents/k", 1),
+      DOCSTORE_EINVAL);
   fake_provider_fail(f->fp, FAKE_PRESIGN, DOCSTORE_EACCESS, "expired token", 1);
-  assert_int_equal(docstore_service_download_url(f->svc, &url, "documents/k",
-                                                 1),
-                   DOCSTORE_EACCESS);
+  assert_int_equal(
+      docstore_service_download_url(f->svc, &url, "documents/k", 1),
+      DOCSTORE_EACCESS);
   assert_string_equal(docstore_service_errmsg(f->svc),
                       "presign documents/k: expired token");
 }
@@ -635,9 +619,9 @@ static void test_local_service(void **state) {
   fixture *f = *state;
   char *url = (char *)0x1;
   char *path = NULL;
-  assert_int_equal(docstore_service_download_url(f->svc, &url, "documents/k",
-                                                 24),
-                   DOCSTORE_EUNSUPPORTED);
+  assert_int_equal(
+      docstore_service_download_url(f->svc, &url, "documents/k", 24),
+      DOCSTORE_EUNSUPPORTED);
   assert_null(url);
   const char *msg = docstore_service_errmsg(f->svc);
   assert_non_null(strstr(msg, "S3"));
@@ -648,9 +632,8 @@ static void test_local_service(void **state) {
   /* The upload log line names the place on disk. */
   size_t env_len;
   char *env = seal("x", "3", "7", &env_len);
-  assert_int_equal(docstore_service_store_encrypted(f->svc, &path, "3",
-                                                    "visa.pdf", env, env_len,
-                                                    "7"),
+  assert_int_equal(docstore_service_store_encrypted(
+                       f->svc, &path, "3", "visa.pdf", env, env_len, "7"),
                    0);
   char *real = realpath(f->root, NULL);
   assert_non_null(real);
@@ -678,29 +661,28 @@ static void test_documents_round_trip(void **state) {
   char *path = NULL;
   uint8_t *plain = NULL;
   size_t plain_len = 0;
-  assert_int_equal(docstore_service_store_document(f->svc, &path, "42",
-                                                   "passport.pdf",
-                                                   (const uint8_t *)doc,
-                                                   strlen(doc), "123"),
-                   0);
+  assert_int_equal(
+      docstore_service_store_document(f->svc, &path, "42", "passport.pdf",
+                                      (const uint8_t *)doc, strlen(doc), "123"),
+      0);
   docstore_doc_id right = {"42", "123"};
-  assert_int_equal(docstore_service_read_document(f->svc, &plain, &plain_len,
-                                                  path, &right),
-                   0);
+  assert_int_equal(
+      docstore_service_read_document(f->svc, &plain, &plain_len, path, &right),
+      0);
   assert_int_equal(plain_len, strlen(doc));
   assert_memory_equal(plain, doc, plain_len);
   docstore_free(plain);
-  assert_int_equal(docstore_service_read_document(f->svc, &plain, &plain_len,
-                                                  path, NULL),
-                   0);
+  assert_int_equal(
+      docstore_service_read_document(f->svc, &plain, &plain_len, path, NULL),
+      0);
   docstore_free(plain);
 
   /* Bound to another document: refused. */
   docstore_doc_id wrong = {"43", "123"};
   plain = (uint8_t *)0x1;
-  assert_int_equal(docstore_service_read_document(f->svc, &plain, &plain_len,
-                                                  path, &wrong),
-                   DOCSTORE_EINTEGRITY);
+  assert_int_equal(
+      docstore_service_read_document(f->svc, &plain, &plain_len, path, &wrong),
+      DOCSTORE_EINTEGRITY);
   assert_null(plain);
   assert_non_null(strstr(docstore_service_errmsg(f->svc), "decrypt "));
 
@@ -714,9 +696,9 @@ static void test_documents_round_trip(void **state) {
   *val = *val == 'A' ? 'B' : 'A';
   assert_int_equal(fake_provider_seed(f->fp, path, stored, len), 0);
   free(stored);
-  assert_int_equal(docstore_service_read_document(f->svc, &plain, &plain_len,
-                                                  path, &right),
-                   DOCSTORE_EINTEGRITY);
+  assert_int_equal(
+      docstore_service_read_document(f->svc, &plain, &plain_len, path, &right),
+      DOCSTORE_EINTEGRITY);
 
   docstore_op_stats s = stats(f->svc, DOCSTORE_OP_ENCRYPT);
   assert_int_equal(s.successes, 1);
@@ -789,17 +771,15 @@ static void test_documents_need_keyring(void **state) {
   size_t len;
   assert_int_equal(fake_provider_new(&p, &fp, 0), 0);
   assert_int_equal(docstore_service_new(&svc, p, NULL, NULL, NULL, 0), 0);
-  assert_int_equal(docstore_service_store_document(svc, &path, "1", "a",
-                                                   (const uint8_t *)"x", 1,
-                                                   NULL),
+  assert_int_equal(docstore_service_store_document(
+                       svc, &path, "1", "a", (const uint8_t *)"x", 1, NULL),
                    DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_service_errmsg(svc), "keyring"));
-  assert_int_equal(docstore_service_read_document(svc, &plain, &len,
-                                                  "documents/x", NULL),
-                   DOCSTORE_EKEY);
-  assert_int_equal(fake_provider_calls(fp, FAKE_PUT) +
-                       fake_provider_calls(fp, FAKE_GET),
-                   0);
+  assert_int_equal(
+      docstore_service_read_document(svc, &plain, &len, "documents/x", NULL),
+      DOCSTORE_EKEY);
+  assert_int_equal(
+      fake_provider_calls(fp, FAKE_PUT) + fake_provider_calls(fp, FAKE_GET), 0);
   docstore_service_free(svc);
 }
 
@@ -842,8 +822,9 @@ static void test_stats(void **state) {
   char *out = NULL;
   size_t len;
   fake_provider_fail(f->fp, FAKE_GET, DOCSTORE_ECONNECT, NULL, 1);
-  assert_int_equal(docstore_service_retrieve_encrypted(f->svc, &out, &len, path),
-                   DOCSTORE_ECONNECT);
+  assert_int_equal(
+      docstore_service_retrieve_encrypted(f->svc, &out, &len, path),
+      DOCSTORE_ECONNECT);
   assert_int_equal(docstore_service_stats_json(f->svc, &json), 0);
   cJSON *root = cJSON_Parse(json);
   assert_non_null(root);
@@ -854,7 +835,8 @@ static void test_stats(void **state) {
   assert_int_equal(json_u64(root, "encrypt", "bytes"), 3);
   assert_int_equal(json_u64(root, "fallback", "successes"), 0);
   for (int op = 0; op < DOCSTORE_OP_COUNT_; op++) {
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, docstore_op_name(op));
+    const cJSON *o =
+        cJSON_GetObjectItemCaseSensitive(root, docstore_op_name(op));
     assert_non_null(o);
     assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "avg_latency_us"));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "retries"));

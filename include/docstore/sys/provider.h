@@ -51,7 +51,8 @@ typedef struct docstore_errinfo docstore_errinfo;
  * @param message copied, cut at 511 bytes; it must not contain secrets.
  *                NULL: docstore_strerror(code).
  * @return code, so that a provider can write
- *         `return docstore_errinfo_set(err, DOCSTORE_ENOTFOUND, "no such key");`.
+ *         `return docstore_errinfo_set(err, DOCSTORE_ENOTFOUND, "no such
+ * key");`.
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_errinfo_set(docstore_errinfo *err, int code,
@@ -85,10 +86,10 @@ typedef struct docstore_object_info {
   /** Version of the struct: set by the caller of head; in a list callback,
    *  set by the provider to the version it filled. */
   unsigned int version;
-  const char *key;      /**< the object's key (list only; borrowed) */
-  uint64_t size;        /**< size in bytes */
-  int64_t mtime;        /**< last modified, Unix seconds, 0 if unknown */
-  const char *etag;     /**< provider's entity tag or NULL (borrowed) */
+  const char *key;  /**< the object's key (list only; borrowed) */
+  uint64_t size;    /**< size in bytes */
+  int64_t mtime;    /**< last modified, Unix seconds, 0 if unknown */
+  const char *etag; /**< provider's entity tag or NULL (borrowed) */
 } docstore_object_info;
 
 /**

@@ -183,7 +183,8 @@ static docstore_provider *open_store(const char *spec, int side) {
   docstore_provider_ops ops;
   docstore_provider *p = NULL;
   wrap *w = calloc(1, sizeof(*w));
-  if (!w || docstore_provider_ops_init(&ops, DOCSTORE_PROVIDER_OPS_VERSION) < 0) {
+  if (!w ||
+      docstore_provider_ops_init(&ops, DOCSTORE_PROVIDER_OPS_VERSION) < 0) {
     free(w);
     exit(4);
   }
@@ -205,9 +206,8 @@ static docstore_provider *open_store(const char *spec, int side) {
 static void parse_fault(const char *spec) {
   char side[16], op[16], action[600];
   long n;
-  if (nfaults == MAX_FAULTS ||
-      sscanf(spec, "%15[a-z].%15[a-z]:%ld:%599[^\n]", side, op, &n, action) !=
-          4) {
+  if (nfaults == MAX_FAULTS || sscanf(spec, "%15[a-z].%15[a-z]:%ld:%599[^\n]",
+                                      side, op, &n, action) != 4) {
     fprintf(stderr, "migrate_driver: bad --fault '%s'\n", spec);
     exit(4);
   }
@@ -223,7 +223,8 @@ static void parse_fault(const char *spec) {
     f->cmd = strdup(action + 5);
   } else if (strlen(action) < sizeof(f->action))
     memcpy(f->action, action, strlen(action) + 1);
-  if (f->op < 0 || (strcmp(side, "target") != 0 && strcmp(side, "source") != 0)) {
+  if (f->op < 0 ||
+      (strcmp(side, "target") != 0 && strcmp(side, "source") != 0)) {
     fprintf(stderr, "migrate_driver: bad --fault '%s'\n", spec);
     exit(4);
   }
@@ -250,22 +251,38 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define VAL (v ? (i++, v) : (fprintf(stderr, "%s needs a value\n", a), exit(4), ""))
-    if (!strcmp(a, "--source")) source = VAL;
-    else if (!strcmp(a, "--target")) target = VAL;
-    else if (!strcmp(a, "--source-type")) o.source_type = VAL;
-    else if (!strcmp(a, "--target-type")) o.target_type = VAL;
-    else if (!strcmp(a, "--legacy-root")) o.legacy_root = VAL;
-    else if (!strcmp(a, "--jobs")) o.jobs = (unsigned)atoi(VAL);
-    else if (!strcmp(a, "--batch")) o.batch_size = (unsigned)atoi(VAL);
-    else if (!strcmp(a, "--tables")) o.tables = (unsigned)atoi(VAL);
-    else if (!strcmp(a, "--max-failures")) o.max_consecutive_failures = (unsigned)atol(VAL);
-    else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
-    else if (!strcmp(a, "--delete-source")) o.delete_source = 1;
-    else if (!strcmp(a, "--verify")) verify = 1;
-    else if (!strcmp(a, "--verify-type")) o.verify_type = VAL;
-    else if (!strcmp(a, "--fault")) parse_fault(VAL);
-    else if (!strcmp(a, "--kill-progress")) kill_progress = strtoul(VAL, NULL, 10);
+#define VAL                                                                    \
+  (v ? (i++, v) : (fprintf(stderr, "%s needs a value\n", a), exit(4), ""))
+    if (!strcmp(a, "--source"))
+      source = VAL;
+    else if (!strcmp(a, "--target"))
+      target = VAL;
+    else if (!strcmp(a, "--source-type"))
+      o.source_type = VAL;
+    else if (!strcmp(a, "--target-type"))
+      o.target_type = VAL;
+    else if (!strcmp(a, "--legacy-root"))
+      o.legacy_root = VAL;
+    else if (!strcmp(a, "--jobs"))
+      o.jobs = (unsigned)atoi(VAL);
+    else if (!strcmp(a, "--batch"))
+      o.batch_size = (unsigned)atoi(VAL);
+    else if (!strcmp(a, "--tables"))
+      o.tables = (unsigned)atoi(VAL);
+    else if (!strcmp(a, "--max-failures"))
+      o.max_consecutive_failures = (unsigned)atol(VAL);
+    else if (!strcmp(a, "--dry-run"))
+      o.dry_run = 1;
+    else if (!strcmp(a, "--delete-source"))
+      o.delete_source = 1;
+    else if (!strcmp(a, "--verify"))
+      verify = 1;
+    else if (!strcmp(a, "--verify-type"))
+      o.verify_type = VAL;
+    else if (!strcmp(a, "--fault"))
+      parse_fault(VAL);
+    else if (!strcmp(a, "--kill-progress"))
+      kill_progress = strtoul(VAL, NULL, 10);
     else if (!strcmp(a, "--private-key")) {
       const char *file = VAL;
       if (docstore_keyring_new(&kr, err, sizeof(err)) < 0 ||

@@ -185,8 +185,8 @@ static int fake_list(void *payload, const char *prefix, docstore_list_cb cb,
       rc = DOCSTORE_ENOMEM;
       break;
     }
-    items[n++] = (docstore_object_info){DOCSTORE_OBJECT_INFO_VERSION, k,
-                                        o->len, 1700000000, NULL};
+    items[n++] = (docstore_object_info){DOCSTORE_OBJECT_INFO_VERSION, k, o->len,
+                                        1700000000, NULL};
   }
   pthread_mutex_unlock(&fp->lock);
   for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -208,8 +208,9 @@ static int fake_presign(void *payload, const char *key, int method,
   if (code)
     return code;
   char url[1200];
-  int n = snprintf(url, sizeof(url), "https://fake.invalid/%s?method=%s&expires=%llu",
-                   key, method == DOCSTORE_PRESIGN_PUT ? "PUT" : "GET",
+  int n = snprintf(url, sizeof(url),
+                   "https://fake.invalid/%s?method=%s&expires=%llu", key,
+                   method == DOCSTORE_PRESIGN_PUT ? "PUT" : "GET",
                    (unsigned long long)expires);
   return sink(sink_payload, (const uint8_t *)url, (size_t)n);
 }
@@ -300,8 +301,7 @@ int fake_provider_seed(fake_provider *fp, const char *key, const void *data,
   return store(fp, key, data, len);
 }
 
-uint8_t *fake_provider_lookup(fake_provider *fp, const char *key,
-                              size_t *len) {
+uint8_t *fake_provider_lookup(fake_provider *fp, const char *key, size_t *len) {
   uint8_t *copy = NULL;
   pthread_mutex_lock(&fp->lock);
   object *o = *find(fp, key);

@@ -55,8 +55,7 @@ int fake_provider_seed(fake_provider *fp, const char *key, const void *data,
                        size_t len);
 
 /* Copy of an object (malloc'd, caller free()s) or NULL if missing. */
-uint8_t *fake_provider_lookup(fake_provider *fp, const char *key,
-                              size_t *len);
+uint8_t *fake_provider_lookup(fake_provider *fp, const char *key, size_t *len);
 
 /* Set *flag to 1 when the provider's free op runs. */
 void fake_provider_watch_free(fake_provider *fp, int *flag);
