@@ -262,7 +262,8 @@ class CustomProvider:
         raise NotImplementedError
 
     def head(self, key):
-        """Return the size, or a (size, mtime) pair."""
+        """Return the size (an int), or a (size, mtime) pair (mtime in Unix
+        seconds, an int or a float)."""
         raise NotImplementedError
 
     def delete(self, key):
@@ -299,6 +300,12 @@ def _tramp(fn):
     return call
 
 
+def _seconds(mtime):
+    """A custom provider's mtime: Unix seconds, an int or a float such as
+    os.stat().st_mtime (whole seconds kept); the size must be an int."""
+    return int(mtime) if isinstance(mtime, float) else mtime
+
+
 def _sink_all(sink, sink_payload, data):
     data = _ffi.as_bytes(data)
     rc = sink(sink_payload, data, len(data))
@@ -323,7 +330,7 @@ def _c_head(obj, key, info):
     r = obj.head(_ffi.dec(key))
     size, mtime = (r if isinstance(r, tuple) else (r, 0))
     info.contents.size = size
-    info.contents.mtime = mtime
+    info.contents.mtime = _seconds(mtime)
     info.contents.etag = None
 
 
@@ -342,7 +349,7 @@ def _c_list(obj, prefix, cb, list_payload):
         key, size = item[0], item[1]
         info.key = _ffi.enc(key)
         info.size = size
-        info.mtime = item[2] if len(item) > 2 else 0
+        info.mtime = _seconds(item[2]) if len(item) > 2 else 0
         if cb(list_payload, ctypes.byref(info)) != 0:
             break
 

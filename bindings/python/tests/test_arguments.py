@@ -245,7 +245,9 @@ class _Liar(docstore.CustomProvider):
         return self.objects[key]
 
     def head(self, key):
-        return -1 if key.endswith("neg") else len(self.objects[key])
+        if key.endswith("neg"):
+            return -1
+        return len(self.objects[key]), 1704067200.75  # float mtime: fine
 
     def delete(self, key):
         self.objects.pop(key, None)
@@ -258,6 +260,7 @@ def test_values_a_custom_provider_returns_are_checked():
     p = docstore.StorageProvider.from_custom(_Liar())
     p.put("documents/ok", b"12")
     assert p.head("documents/ok").size == 2
+    assert p.head("documents/ok").mtime == 1704067200
     # size -1 was 2**64 - 1; a key with a NUL was cut.
     p.put("documents/neg", b"")
     e = _refused(p.head, "documents/neg")
