@@ -107,13 +107,17 @@ DOCSTORE_EXTERN int docstore_config_load_env(docstore_config *cfg);
  * optional `export `, single or double quotes).  Unknown names are
  * ignored (a .env file is shared with the host application); "" unsets.
  * Nothing is applied unless the whole file is valid.  The file's contents
- * are wiped from memory after use.
+ * are wiped from memory after use.  As ssh does with its configuration, a
+ * file owned by another user than the effective one or root, or writable
+ * by its group or by others, is refused (its lines could redirect
+ * documents to another key or server).
  * @param cfg  the configuration.
  * @param path the file.
  * @return 0, #DOCSTORE_EINVAL (cfg or path NULL), #DOCSTORE_ENOTFOUND (no
- *         such file), #DOCSTORE_EIO (cannot open or read it),
- *         #DOCSTORE_ECONFIG (a known name with a bad value, or a syntax
- *         error: the message gives path and line; a file over 1 MiB),
+ *         such file), #DOCSTORE_EIO (cannot open or read it, not a regular
+ *         file), #DOCSTORE_ECONFIG (a known name with a bad value, or a
+ *         syntax error: the message gives path and line; a file over 1 MiB;
+ *         another owner, group- or world-writable),
  *         #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */

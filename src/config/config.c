@@ -9,10 +9,12 @@
  * matters for a setting given twice: the last one wins.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config_internal.h"
@@ -554,16 +556,64 @@ static int dotenv_line(void *payload, const char *name, const char *value,
 /* Largest .env file read: it is a handful of settings. */
 #define DOTENV_MAX_BYTES (1024 * 1024)
 
+/*
+ * A .env file can point RSA_PUBLIC_KEY_PATH at an attacker's key or
+ * S3_ENDPOINT_URL at an attacker's server, so, like ssh with its config,
+ * only a file that nobody else could have written is read: a regular file
+ * owned by the effective user or root, not writable by group or others.
+ * Checked on the open descriptor (fstat), so the file read is the file
+ * checked.
+ */
+static int check_dotenv_owner(int fd, const char *path, docstore__err *err) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return docstore__err_set(err, DOCSTORE_EIO, "cannot stat '%s': %s", path,
+                             strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return docstore__err_set(err, DOCSTORE_EIO,
+                             "'%s' is not a regular file; refusing to read "
+                             "it as a .env file",
+                             path);
+  uid_t me = geteuid();
+  if (st.st_uid != me && st.st_uid != 0)
+    return docstore__err_set(err, DOCSTORE_ECONFIG,
+                             "refusing '%s': owned by uid %lu, not by this "
+                             "user (uid %lu) or root, so someone else may "
+                             "have written its settings",
+                             path, (unsigned long)st.st_uid, (unsigned long)me);
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return docstore__err_set(err, DOCSTORE_ECONFIG,
+                             "refusing '%s': writable by %s (mode %04o), so "
+                             "someone else may have written its settings; "
+                             "run chmod go-w '%s'",
+                             path,
+                             (st.st_mode & S_IWOTH) ? "everyone" : "its group",
+                             (unsigned)(st.st_mode & 07777), path);
+  return 0;
+}
+
 static int read_small_file(const char *path, char **out, size_t *out_len,
                            docstore__err *err) {
   int rc = 0;
   char *data = NULL;
   size_t len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f)
+  FILE *f = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0)
     return docstore__err_set(
         err, errno == ENOENT ? DOCSTORE_ENOTFOUND : DOCSTORE_EIO,
         "cannot open '%s': %s", path, strerror(errno));
+  if ((rc = check_dotenv_owner(fd, path, err)) < 0) {
+    close(fd);
+    return rc;
+  }
+  f = fdopen(fd, "rb");
+  if (!f) {
+    rc = docstore__err_set(err, DOCSTORE_EIO, "cannot open '%s': %s", path,
+                           strerror(errno));
+    close(fd);
+    return rc;
+  }
   data = docstore__alloc(DOTENV_MAX_BYTES + 1);
   if (!data) {
     rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");

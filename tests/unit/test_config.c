@@ -57,6 +57,7 @@ static const char *write_file(const char *name, const char *data, size_t len) {
   assert_non_null(f);
   assert_int_equal(fwrite(data, 1, len, f), len);
   assert_int_equal(fclose(f), 0);
+  assert_int_equal(chmod(path, 0600), 0); /* whatever the umask */
   return path;
 }
 
@@ -982,6 +983,47 @@ static void test_load_dotenv_errors(void **state) {
   free(blob);
 }
 
+/* Defect 4: a .env file someone else could have written is refused (as
+ * ssh refuses such a config), before any of its lines is applied. */
+static void test_dotenv_refuses_foreign_or_writable(void **state) {
+  docstore_config *cfg = *state;
+  const char *path =
+      write_text("hostile.env", "RSA_PUBLIC_KEY_PATH=/tmp/attacker.pem\n");
+
+  assert_int_equal(docstore_config_load_dotenv(cfg, path), 0); /* 0600 */
+  assert_string_equal(docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH"),
+                      "/tmp/attacker.pem");
+  assert_int_equal(docstore_config_set(cfg, "RSA_PUBLIC_KEY_PATH", NULL), 0);
+  assert_int_equal(chmod(path, 0644), 0); /* readable by others is fine */
+  assert_int_equal(docstore_config_load_dotenv(cfg, path), 0);
+  assert_int_equal(docstore_config_set(cfg, "RSA_PUBLIC_KEY_PATH", NULL), 0);
+
+  static const mode_t bad[] = {0666, 0620, 0602, 0660};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(chmod(path, bad[i]), 0);
+    assert_int_equal(docstore_config_load_dotenv(cfg, path), DOCSTORE_ECONFIG);
+    const char *msg = docstore_config_errmsg(cfg);
+    assert_non_null(strstr(msg, "refusing"));
+    assert_non_null(strstr(msg, "hostile.env"));
+    assert_non_null(strstr(msg, "writable by"));
+    assert_null(strstr(msg, "attacker")); /* no value is shown */
+    assert_null(docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH"));
+  }
+
+  /* Owned by another user: only root can hand a file over, so this part
+   * runs where the suite runs as root (CI's containers do). */
+  assert_int_equal(chmod(path, 0600), 0);
+  if (geteuid() == 0) {
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    assert_int_equal(docstore_config_load_dotenv(cfg, path), DOCSTORE_ECONFIG);
+    assert_non_null(strstr(docstore_config_errmsg(cfg), "owned by uid 65534"));
+    assert_null(docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH"));
+    /* Root's own file is trusted (ssh's rule: the user or root). */
+    assert_int_equal(chown(path, 0, 0), 0);
+    assert_int_equal(docstore_config_load_dotenv(cfg, path), 0);
+  }
+}
+
 /* The three .env examples of the seed's guide, as written there. */
 static void test_seed_examples(void **state) {
   docstore_config *cfg = *state;
@@ -1086,6 +1128,8 @@ int main(void) {
       cmocka_unit_test(test_dotenv_long_lines),
       cmocka_unit_test_setup_teardown(test_load_dotenv_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_load_dotenv_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dotenv_refuses_foreign_or_writable,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_seed_examples, setup, teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
