@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "provider/local_settings.h"
+#include "s3/s3_settings.h"
+#include "service/settings_catalog.h"
 #include "docstore/docstore.h"
 #include "s3/s3_internal.h"
 
@@ -329,16 +332,23 @@ static void test_addressing_and_log_level(void **state) {
   assert_set_bad(cfg, "DOCSTORE_LOG_LEVEL", "3");
 }
 
+/* S3_VERIFY_TLS lands inverted in insecure_skip_verify. */
+static int tls_disabled(docstore_config *cfg) {
+  docstore_s3_options so;
+  assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
+  return so.insecure_skip_verify;
+}
+
 static void test_verify_tls(void **state) {
   docstore_config *cfg = *state;
-  assert_int_equal(docstore__config_tls_disabled(cfg), 0);
+  assert_int_equal(tls_disabled(cfg), 0);
   const char *yes[] = {"true", "TRUE", "1", "yes", "On"};
   const char *no[] = {"false", "False", "0", "no", "OFF"};
   for (size_t i = 0; i < 5; i++) {
     assert_set_ok(cfg, "S3_VERIFY_TLS", yes[i], "true");
-    assert_int_equal(docstore__config_tls_disabled(cfg), 0);
+    assert_int_equal(tls_disabled(cfg), 0);
     assert_set_ok(cfg, "S3_VERIFY_TLS", no[i], "false");
-    assert_int_equal(docstore__config_tls_disabled(cfg), 1);
+    assert_int_equal(tls_disabled(cfg), 1);
   }
   assert_set_bad(cfg, "S3_VERIFY_TLS", "maybe");
   assert_set_bad(cfg, "S3_VERIFY_TLS", "2");
@@ -372,7 +382,7 @@ static void test_sizes(void **state) {
   for (size_t n = 0; n < 2; n++) {
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
       assert_set_ok(cfg, names[n], good[i].text, good[i].text);
-      assert_int_equal(docstore__config_s3_options(cfg, &so), 0);
+      assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
       assert_int_equal(n == 0 ? so.multipart_threshold : so.multipart_part_size,
                        good[i].bytes);
     }
@@ -417,17 +427,27 @@ static void test_integers(void **state) {
 static void test_s3_options_mapping(void **state) {
   docstore_config *cfg = *state;
   docstore_s3_options so;
-  assert_int_equal(docstore__config_s3_options(NULL, &so), DOCSTORE_EINVAL);
-  assert_int_equal(docstore__config_s3_options(cfg, &so), 0);
+  assert_int_equal(docstore__s3_options_from_config(NULL, &so),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
   assert_int_equal(so.version, DOCSTORE_S3_OPTIONS_VERSION);
   assert_null(so.bucket);
   assert_string_equal(so.region, "us-east-1");
   assert_null(so.endpoint_url);
   assert_int_equal(so.addressing, DOCSTORE_S3_ADDRESSING_AUTO);
   assert_int_equal(so.insecure_skip_verify, 0);
-  assert_int_equal(so.max_attempts, 0); /* provider default */
-  assert_int_equal(so.multipart_threshold, 0);
-  assert_int_equal(so.multipart_concurrency, 0); /* provider default */
+  /* Unset settings land as the schema's defaults, which are the
+   * provider's own. */
+  assert_int_equal(so.max_attempts, DOCSTORE__S3_DEFAULT_ATTEMPTS);
+  assert_int_equal(so.multipart_threshold, DOCSTORE__S3_DEFAULT_THRESHOLD);
+  assert_int_equal(so.multipart_part_size, DOCSTORE__S3_DEFAULT_PART_SIZE);
+  assert_int_equal(so.multipart_concurrency, DOCSTORE__S3_DEFAULT_CONCURRENCY);
+  assert_int_equal(so.retry_base_ms, DOCSTORE__S3_DEFAULT_RETRY_BASE_MS);
+  assert_int_equal(so.retry_max_ms, DOCSTORE__S3_DEFAULT_RETRY_MAX_MS);
+  assert_int_equal(so.connect_timeout_ms, DOCSTORE__S3_DEFAULT_CONNECT_MS);
+  assert_int_equal(so.request_timeout_ms, 0);
+  assert_int_equal(so.stall_timeout_ms, DOCSTORE__S3_DEFAULT_STALL_MS);
+  assert_int_equal(so.stall_min_bps, DOCSTORE__S3_DEFAULT_STALL_BPS);
 
   const char *set[][2] = {
       {"S3_BUCKET", "bank-documents"},
@@ -452,7 +472,7 @@ static void test_s3_options_mapping(void **state) {
   };
   for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
     assert_int_equal(docstore_config_set(cfg, set[i][0], set[i][1]), 0);
-  assert_int_equal(docstore__config_s3_options(cfg, &so), 0);
+  assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
   assert_string_equal(so.bucket, "bank-documents");
   assert_string_equal(so.region, "eu-west-1");
   assert_string_equal(so.endpoint_url, "http://minio:9000");
@@ -473,7 +493,7 @@ static void test_s3_options_mapping(void **state) {
   assert_int_equal(so.stall_timeout_ms, 9000);
   assert_int_equal(so.stall_min_bps, 2048);
   assert_int_equal(docstore_config_set(cfg, "S3_ADDRESSING_STYLE", "path"), 0);
-  assert_int_equal(docstore__config_s3_options(cfg, &so), 0);
+  assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
   assert_int_equal(so.addressing, DOCSTORE_S3_ADDRESSING_PATH);
 }
 
