@@ -470,7 +470,9 @@ int docstore__settings_fill(const docstore__setting *items, size_t n,
     const docstore__setting *s = &items[i];
     if (!lands_in(s, opts_size))
       continue;
-    const char *v = docstore__config_effective(cfg, s->info.name, NULL);
+    const char *v = (s->iflags & DOCSTORE__S_UNSET_ZERO)
+                        ? docstore__config_raw(cfg, s->info.name)
+                        : docstore__config_effective(cfg, s->info.name, NULL);
     void *f = base + s->offset;
     uint64_t u = 0;
     int b;

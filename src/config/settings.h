@@ -38,6 +38,9 @@ typedef enum docstore__land {
 /* Internal flags (the public ones are DOCSTORE_SETTING_*). */
 #define DOCSTORE__S_GROUP 0x100u      /* credential group member */
 #define DOCSTORE__S_GROUP_LEAD 0x200u /* setting it selects the group */
+/* Lands as 0 when unset (not as its default), so that the provider's own
+ * rule for 0 applies (S3_RETRY_MAX_MS: at least the base). */
+#define DOCSTORE__S_UNSET_ZERO 0x400u
 
 /* One setting.  `info` is what docstore_config_setting_at() shows. */
 typedef struct docstore__setting {

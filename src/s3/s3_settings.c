@@ -90,8 +90,15 @@ static const docstore__setting items[] = {
        "attempts per request, 1 = no retry"),
     S3("S3_RETRY_BASE_MS", T_UINT, 0, "100", 1, 60000, NULL, retry_base_ms,
        L_UINT, "first backoff cap in milliseconds, doubled each retry"),
-    S3("S3_RETRY_MAX_MS", T_UINT, 0, "5000", 1, 600000, NULL, retry_max_ms,
-       L_UINT, "largest backoff in milliseconds"),
+    /* Unset lands as 0: the provider then raises its 5000 default to
+     * S3_RETRY_BASE_MS when that is larger. */
+    {DOCSTORE__SETTING("S3_RETRY_MAX_MS", "s3", T_UINT, 0, "5000", 1, 600000,
+                       NULL, "retry_max_ms", "largest backoff in milliseconds"),
+     DOCSTORE__S_UNSET_ZERO,
+     NULL,
+     {NULL, NULL},
+     L_UINT,
+     offsetof(docstore_s3_options, retry_max_ms)},
     S3("S3_CONNECT_TIMEOUT_MS", T_UINT, 0, "5000", 1, 600000, NULL,
        connect_timeout_ms, L_UINT, "TCP and TLS connect timeout"),
     S3("S3_REQUEST_TIMEOUT_MS", T_UINT, 0, "0", 0, 86400000, NULL,
