@@ -565,7 +565,12 @@ static void test_nul_in_strings(void **state) {
     docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
     assert_int_equal(docstore_envelope_open(&out, &out_len, kr, t, len, &DOC),
                      DOCSTORE_EFORMAT);
-    assert_non_null(strstr(docstore_last_errmsg(), "NUL"));
+    /* A raw NUL is a control character (not JSON), an escaped one is
+     * refused by the NUL rule. */
+    assert_non_null(strstr(docstore_last_errmsg(),
+                           i == 1   ? "control character"
+                           : i == 3 ? "\"format\" is not"
+                                    : "NUL"));
     assert_int_equal(docstore_envelope_info_get(&info, t, len),
                      DOCSTORE_EFORMAT);
     free(t);
