@@ -176,9 +176,9 @@ typedef struct docstore__envelope {
   docstore__alg alg;
   docstore__jvalue m[DOCSTORE__M_COUNT];
   char *owned[DOCSTORE__M_COUNT]; /* unescaped copies of escaped strings */
-  const char *kid;     /* NULL for legacy */
-  const char *file_id; /* NULL when not bound */
-  const char *user_id; /* NULL when not bound or system */
+  const char *kid;                /* NULL for legacy */
+  const char *file_id;            /* NULL when not bound */
+  const char *user_id;            /* NULL when not bound or system */
   char kid_buf[DOCSTORE__KID_LEN + 1];
   char file_id_buf[DOCSTORE__ID_MAX + 1];
   char user_id_buf[DOCSTORE__ID_MAX + 1];
@@ -199,8 +199,7 @@ typedef struct docstore__envelope {
  * DOCSTORE_EFORMAT, DOCSTORE_EUNSUPPORTED, DOCSTORE_ETOOBIG,
  * DOCSTORE_ENOMEM. */
 int docstore__envelope_parse(docstore__envelope *env, const char *text,
-                             size_t text_len,
-                             docstore__err *err) DOCSTORE__WUR;
+                             size_t text_len, docstore__err *err) DOCSTORE__WUR;
 void docstore__envelope_clear(docstore__envelope *env);
 
 /* Decode the base64 string member m[which] into out, requiring a decoded

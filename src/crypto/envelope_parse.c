@@ -281,7 +281,8 @@ static int read_name(jreader *r, size_t first, int *which) {
   const jname *seen = (const jname *)r->names.data;
   size_t count = r->names.len / sizeof(jname);
   for (size_t k = first; k < count; k++)
-    if (seen[k].len == n && memcmp(r->name_bytes.data + seen[k].off, tmp, n) == 0) {
+    if (seen[k].len == n &&
+        memcmp(r->name_bytes.data + seen[k].off, tmp, n) == 0) {
       r->i = at;
       return jfail(r, "duplicate member name");
     }
@@ -627,10 +628,10 @@ static int parse_v1(docstore__envelope *env, docstore__err *err) {
   env->kid_buf[kid.len] = '\0';
   env->kid = env->kid_buf;
 
-  DOCSTORE__GUARD(member_id(&env->file_id, env->file_id_buf, m,
-                            DOCSTORE__M_FILE_ID, err));
-  DOCSTORE__GUARD(member_id(&env->user_id, env->user_id_buf, m,
-                            DOCSTORE__M_USER_ID, err));
+  DOCSTORE__GUARD(
+      member_id(&env->file_id, env->file_id_buf, m, DOCSTORE__M_FILE_ID, err));
+  DOCSTORE__GUARD(
+      member_id(&env->user_id, env->user_id_buf, m, DOCSTORE__M_USER_ID, err));
   if (!env->file_id && env->user_id)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"user_id\" is set but \"file_id\" is "

@@ -15,8 +15,7 @@ int docstore__legacy_parse(docstore__envelope *env, docstore__err *err) {
   DOCSTORE__GUARD(docstore__member_b64(env->wrapped, &env->wrapped_len, 1,
                                        DOCSTORE__RSA_MAX_BYTES, env->m,
                                        DOCSTORE__M_ENC_SESSION_KEY, err));
-  DOCSTORE__GUARD(
-      docstore__member_gcm(env, DOCSTORE__LEGACY_NONCE_LEN, err));
+  DOCSTORE__GUARD(docstore__member_gcm(env, DOCSTORE__LEGACY_NONCE_LEN, err));
   env->format = DOCSTORE_ENVELOPE_LEGACY;
   env->alg = DOCSTORE__ALG_LEGACY;
   return 0;

@@ -567,10 +567,10 @@ static void test_nul_in_strings(void **state) {
                      DOCSTORE_EFORMAT);
     /* A raw NUL is a control character (not JSON), an escaped one is
      * refused by the NUL rule. */
-    assert_non_null(strstr(docstore_last_errmsg(),
-                           i == 1   ? "control character"
-                           : i == 3 ? "\"format\" is not"
-                                    : "NUL"));
+    assert_non_null(strstr(docstore_last_errmsg(), i == 1 ? "control character"
+                                                   : i == 3
+                                                       ? "\"format\" is not"
+                                                       : "NUL"));
     assert_int_equal(docstore_envelope_info_get(&info, t, len),
                      DOCSTORE_EFORMAT);
     free(t);

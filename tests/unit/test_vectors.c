@@ -69,17 +69,15 @@ static char *envelope_of(const cJSON *v, size_t *len) {
   assert_int_equal(docstore__b64_decoded_len(&cap, b->valuestring, n), 0);
   char *out = malloc(cap + 1);
   assert_non_null(out);
-  assert_int_equal(docstore__b64_decode((uint8_t *)out, &out_len,
-                                        b->valuestring, n, 1),
-                   0);
+  assert_int_equal(
+      docstore__b64_decode((uint8_t *)out, &out_len, b->valuestring, n, 1), 0);
   out[out_len] = '\0';
   *len = out_len;
   return out;
 }
 
 /* Load the vector's keys; returns 0 or the first load error. */
-static int load_keys(docstore_keyring **kr, const cJSON *keys,
-                     const cJSON *v) {
+static int load_keys(docstore_keyring **kr, const cJSON *keys, const cJSON *v) {
   assert_int_equal(docstore_keyring_new(kr, NULL, 0), 0);
   const cJSON *names = cJSON_GetObjectItemCaseSensitive(v, "keys");
   const cJSON *name;
@@ -88,8 +86,8 @@ static int load_keys(docstore_keyring **kr, const cJSON *keys,
     assert_non_null(k);
     const char *pem =
         cJSON_GetObjectItemCaseSensitive(k, "private_pem")->valuestring;
-    int rc = docstore_keyring_add_private_pem(*kr, pem, strlen(pem), NULL,
-                                              NULL);
+    int rc =
+        docstore_keyring_add_private_pem(*kr, pem, strlen(pem), NULL, NULL);
     const char *loads =
         cJSON_GetObjectItemCaseSensitive(k, "loads")->valuestring;
     assert_string_equal(rc == 0 ? "ok" : docstore_error_name(rc), loads);
@@ -106,13 +104,11 @@ static int parse_step_error(int rc) {
 
 static void run_vector(const cJSON *keys, const cJSON *v, size_t *by_result) {
   const char *name = cJSON_GetObjectItemCaseSensitive(v, "name")->valuestring;
-  const char *want =
-      cJSON_GetObjectItemCaseSensitive(v, "result")->valuestring;
+  const char *want = cJSON_GetObjectItemCaseSensitive(v, "result")->valuestring;
   const cJSON *exp = cJSON_GetObjectItemCaseSensitive(v, "expect");
   docstore_doc_id doc = {NULL, NULL}, *expect = NULL;
   if (cJSON_IsObject(exp)) {
-    doc.file_id =
-        cJSON_GetObjectItemCaseSensitive(exp, "file_id")->valuestring;
+    doc.file_id = cJSON_GetObjectItemCaseSensitive(exp, "file_id")->valuestring;
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(exp, "user_id");
     doc.user_id = cJSON_IsString(u) ? u->valuestring : NULL;
     expect = &doc;
@@ -133,9 +129,9 @@ static void run_vector(const cJSON *keys, const cJSON *v, size_t *by_result) {
   int irc = docstore_envelope_info_get(&info, env, len);
   if (rc == 0) {
     size_t pt_len;
-    uint8_t *pt = unhex(
-        cJSON_GetObjectItemCaseSensitive(v, "plaintext_hex")->valuestring,
-        &pt_len);
+    uint8_t *pt =
+        unhex(cJSON_GetObjectItemCaseSensitive(v, "plaintext_hex")->valuestring,
+              &pt_len);
     assert_int_equal(out_len, pt_len);
     if (pt_len)
       assert_memory_equal(out, pt, pt_len);
@@ -149,9 +145,8 @@ static void run_vector(const cJSON *keys, const cJSON *v, size_t *by_result) {
                      0);
     uint8_t *again = NULL;
     size_t again_len = 0;
-    assert_int_equal(docstore_envelope_open(&again, &again_len, kr, re, re_len,
-                                            expect),
-                     0);
+    assert_int_equal(
+        docstore_envelope_open(&again, &again_len, kr, re, re_len, expect), 0);
     assert_int_equal(again_len, out_len);
     if (out_len)
       assert_memory_equal(again, out, out_len);

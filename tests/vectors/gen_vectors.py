@@ -704,6 +704,11 @@ def legacy_rules():
         t[:-1] + ', "comment": {"a": [1, 2]}}', OK, plaintext=pt)
     vec("legacy/ok/version-ignored", "legacy", "§10",
         t[:-1] + ', "version": "x"}', OK, plaintext=pt)
+    for n in (8, 20, 33):
+        vec("legacy/session-key-%d-bytes" % n, "legacy", "§10",
+            base.text(enc_session_key=jstr(b64(oaep(base.key, bytes(n), "s%d" % n,
+                                                    "sha1")))),
+            KEY, description="no key gives a 16-, 24- or 32-byte key")
     vec("legacy/no-key-of-that-size", "legacy", "§10", t, KEY, keys=["rsa3072"])
     vec("legacy/wrong-key", "legacy", "§10", t, KEY, keys=["rsa2048_b"])
     vec("legacy/flipped-session-key", "legacy", "§10",
