@@ -106,6 +106,9 @@ int docstore__b64_append(docstore__buf *b, const uint8_t *data,
                          size_t n) DOCSTORE__WUR;
 /* Encode exactly into out (docstore__b64_len(n) bytes, no NUL). */
 void docstore__b64_encode(char *out, const uint8_t *data, size_t n);
+/* Length of the longest prefix of in[0..n) made of alphabet characters
+ * ('=' excluded). */
+size_t docstore__b64_span(const char *in, size_t n);
 /* Decoded length implied by the text's length and padding; EFORMAT when
  * the length is not a multiple of 4 or the padding is malformed.  Does not
  * look at the other characters. */
@@ -162,6 +165,10 @@ typedef enum docstore__jkind {
 typedef struct docstore__jvalue {
   docstore__jkind kind;
   docstore__span text;
+  /* A string without escapes whose characters are all in the base64
+   * alphabet, but for up to two '=' at its end: its base64 check needs
+   * only the length and the last quantum. */
+  int b64_chars;
 } docstore__jvalue;
 
 /* Limits of the JSON text of an envelope (docs/FORMAT.md section 12). */
