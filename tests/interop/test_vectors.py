@@ -1,10 +1,15 @@
 """The conformance vectors of docs/FORMAT.md (tests/vectors/envelope_v1.json)
 through the Python reader written from the document alone
-(docstore_format.py).  Run with pytest or unittest:
+(docstore_format.py), and a differential check: every seed of the envelope
+fuzz corpus gets the same answer from that reader and from the C library
+(loaded with ctypes from DOCSTORE_LIBRARY).  Run with pytest or unittest:
 
-    /usr/bin/python3 -m pytest tests/interop/test_vectors.py
+    DOCSTORE_LIBRARY=build/libdocstore.so \
+        /usr/bin/python3 -m pytest tests/interop/test_vectors.py
 """
 import base64
+import ctypes
+import glob
 import json
 import os
 import sys
@@ -17,6 +22,8 @@ sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 import docstore_format as F  # noqa: E402
 
 VECTORS = os.path.join(HERE, "..", "vectors", "envelope_v1.json")
+CORPUS = os.path.join(HERE, "..", "fuzz", "corpus", "envelope")
+EXAMPLE_KEY = os.path.join(HERE, "fixtures", "format_example_key.pem")
 IMPLEMENTED = ("v1", "legacy")
 
 
@@ -87,6 +94,47 @@ class ConformanceVectors(unittest.TestCase):
         self.assertEqual(counts, data["counts"])
         names = [v["name"] for v in data["vectors"]]
         self.assertEqual(len(names), len(set(names)))
+
+
+class CorpusAgreement(unittest.TestCase):
+    """The C library and the Python reader agree on every fuzz seed."""
+
+    def test_same_answer(self):
+        path = os.environ.get("DOCSTORE_LIBRARY")
+        self.assertTrue(path and os.path.exists(path),
+                        "DOCSTORE_LIBRARY must name libdocstore.so")
+        lib = ctypes.CDLL(path)
+        lib.docstore_error_name.restype = ctypes.c_char_p
+        kr = ctypes.c_void_p()
+        self.assertEqual(lib.docstore_keyring_new(ctypes.byref(kr), None, 0), 0)
+        with open(EXAMPLE_KEY, "rb") as f:
+            pem = f.read()
+        self.assertEqual(lib.docstore_keyring_add_private_pem(
+            kr, pem, len(pem), None, None), 0)
+        key = F.load_private(pem)
+        seeds = sorted(glob.glob(os.path.join(CORPUS, "*")))
+        self.assertGreaterEqual(len(seeds), 100)
+        differ = []
+        opened = 0
+        for seed in seeds:
+            with open(seed, "rb") as f:
+                data = f.read()
+            out, n = ctypes.c_void_p(), ctypes.c_size_t()
+            rc = lib.docstore_envelope_open(ctypes.byref(out), ctypes.byref(n),
+                                            kr, data, len(data), None)
+            c = "ok" if rc == 0 else lib.docstore_error_name(rc).decode()
+            c_plain = ctypes.string_at(out, n.value) if rc == 0 else None
+            lib.docstore_free(out)
+            try:
+                p_plain, p = F.open_envelope([key], data), "ok"
+            except F.EnvelopeError as e:
+                p_plain, p = None, e.code
+            opened += p == "ok"
+            if (c, c_plain) != (p, p_plain):
+                differ.append("%s: C %s, Python %s" % (os.path.basename(seed), c, p))
+        lib.docstore_keyring_free(kr)
+        self.assertEqual(differ, [])
+        self.assertGreater(opened, 10)
 
 
 if __name__ == "__main__":
