@@ -47,7 +47,7 @@ typedef struct docstore_service docstore_service;
  * Current version of #docstore_service_options.
  * @since 0.1.0
  */
-#define DOCSTORE_SERVICE_OPTIONS_VERSION 1
+#define DOCSTORE_SERVICE_OPTIONS_VERSION 2
 
 /**
  * Options of a service.
@@ -55,14 +55,21 @@ typedef struct docstore_service docstore_service;
  */
 typedef struct docstore_service_options {
   unsigned int version; /**< #DOCSTORE_SERVICE_OPTIONS_VERSION */
-  /** Folder that relative legacy paths (an attachment's old `filepath`)
-   *  are resolved against by docstore_service_retrieve_fallback().
-   *  NULL or "": the current directory.  Copied. */
+  /** Folder that legacy paths (an attachment's old `filepath`) are read
+   *  from by docstore_service_retrieve_fallback(): relative paths below
+   *  it, absolute ones only when they lie inside it; a ".." segment or a
+   *  symbolic link below it is refused (#DOCSTORE_EACCESS).  NULL or "":
+   *  `encrypted_files/` (the default of LOCAL_STORAGE_PATH).  Copied. */
   const char *legacy_root;
   /** 1 (default): refuse to store bytes that are not a well-formed
    *  envelope (this format or legacy), or an envelope bound to another
    *  document. */
   int validate_envelopes;
+  /** (version 2) 1: legacy paths are not confined: absolute paths are
+   *  read wherever they lead and links are followed, for databases that
+   *  hold absolute paths outside legacy_root.  0 (default): confined.
+   *  @since 0.2.0 */
+  int legacy_allow_outside_root;
 } docstore_service_options;
 
 /**
@@ -70,7 +77,7 @@ typedef struct docstore_service_options {
  * @since 0.1.0
  */
 #define DOCSTORE_SERVICE_OPTIONS_INIT                                          \
-  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1 }
+  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1, 0 }
 
 /**
  * Initialise service options to #DOCSTORE_SERVICE_OPTIONS_INIT (for callers

@@ -229,7 +229,9 @@ const cli_command cli_cmd_get = {
     "  --raw                 write the envelope, do not decrypt\n"
     "  --file-id ID, --user-id U  refuse a document that is not this one\n"
     "  --fallback LEGACY_PATH  if storage fails, read this legacy local file\n"
-    "                        (relative paths from DOCSTORE_LEGACY_ROOT); PATH\n"
+    "                        below DOCSTORE_LEGACY_ROOT ('..', links and\n"
+    "                        absolute paths elsewhere are refused unless\n"
+    "                        DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT=true); PATH\n"
     "                        may then be '-' for a document never migrated\n"
     "OUT defaults to standard output; a file is written atomically, mode "
     "0600.\n",

@@ -55,6 +55,7 @@ static const setting settings[] = {
     {"STORAGE_TYPE", K_STORAGE_TYPE, 0, "local", 0, 0},
     {"LOCAL_STORAGE_PATH", K_PATH, 0, "encrypted_files/", 0, 0},
     {"DOCSTORE_LEGACY_ROOT", K_PATH, 0, NULL, 0, 0},
+    {"DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT", K_BOOL, 0, "false", 0, 0},
     {"RSA_PUBLIC_KEY_PATH", K_PATH, 0, NULL, 0, 0},
     {"RSA_PRIVATE_KEY_PATH", K_PATH, 0, NULL, 0, 0},
     {"RSA_PRIVATE_KEY_PASSPHRASE", K_PASSPHRASE, F_SECRET, NULL, 0, 0},

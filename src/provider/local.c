@@ -29,7 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#ifdef __linux__
+#include <linux/openat2.h>
+#endif
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,8 +96,8 @@ static int not_a_folder(int dirfd, const char *name, int e, walk_mode mode,
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISLNK(st.st_mode))
       return docstore__err_set(err, DOCSTORE_EACCESS,
-                               "%s is a symbolic link; the local provider "
-                               "does not follow links inside its root",
+                               "%s is a symbolic link; links below the "
+                               "root are not followed",
                                path);
     if (e == ELOOP)
       e = ENOTDIR;
@@ -302,8 +306,8 @@ static int stat_leaf(int dirfd, const char *leaf, const char *key,
   }
   if (S_ISLNK(st->st_mode))
     return docstore__err_set(err, DOCSTORE_EACCESS,
-                             "%s is a symbolic link; the local provider does "
-                             "not follow links inside its root",
+                             "%s is a symbolic link; links below the root "
+                             "are not followed",
                              key);
   if (S_ISDIR(st->st_mode))
     return docstore__err_set(err, DOCSTORE_ENOTFOUND,
@@ -372,6 +376,142 @@ static int local_head(void *payload, const char *key, docstore_object_info *out,
 done:
   close_dir(l, dirfd);
   return rc;
+}
+
+/* ------------------------------------------------------- confined reads */
+
+/* Is `path` inside the folder `dir` (no trailing '/'): "dir/..."? */
+static const char *below(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/')
+    n--;
+  if (n == 1 && dir[0] == '/')
+    return path + 1;
+  return strncmp(path, dir, n) == 0 && path[n] == '/' ? path + n + 1 : NULL;
+}
+
+/* `path` relative to `root`, its "" and "." segments dropped, into buf;
+ * ".." or an absolute path outside root: DOCSTORE_EACCESS. */
+static int beneath_rel(char *buf, size_t cap, const char *root,
+                       const char *path, docstore__err *err) {
+  const char *rel = path;
+  if (path[0] == '/') {
+    rel = root[0] == '/' ? below(path, root) : NULL;
+    if (!rel) {
+      char *abs = realpath(root, NULL);
+      rel = abs ? below(path, abs) : NULL;
+      free(abs);
+    }
+    if (!rel)
+      return docstore__err_set(err, DOCSTORE_EACCESS,
+                               "legacy path %s is outside the legacy root %s "
+                               "(reading it needs the "
+                               "legacy_allow_outside_root option, "
+                               "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT)",
+                               path, root);
+  }
+  size_t n = 0;
+  for (const char *seg = rel; *seg;) {
+    const char *slash = strchr(seg, '/');
+    size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+    if (len == 2 && seg[0] == '.' && seg[1] == '.')
+      return docstore__err_set(err, DOCSTORE_EACCESS,
+                               "legacy path %s has a \"..\" segment; legacy "
+                               "reads stay below the legacy root %s",
+                               path, root);
+    if (len > 0 && !(len == 1 && seg[0] == '.')) {
+      if (n + len + 1 >= cap)
+        return docstore__err_set(err, DOCSTORE_EINVAL,
+                                 "legacy path %s is too long (at most %zu "
+                                 "bytes below the root)",
+                                 path, cap - 1);
+      memcpy(buf + n, seg, len);
+      n += len;
+      buf[n++] = '/';
+    }
+    seg = slash ? slash + 1 : seg + len;
+  }
+  if (n == 0)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "legacy path %s names no file", path);
+  buf[n - 1] = '\0';
+  return 0;
+}
+
+#define OPEN_FILE_FLAGS                                                        \
+  (O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+
+int docstore__beneath_no_openat2;
+
+/* openat2() confined below dirfd, refusing every link.  -2: the kernel
+ * (or a seccomp filter) does not offer it; -1 with errno; else an fd. */
+static int open_beneath_kernel(int dirfd, const char *rel) {
+#if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+  if (docstore__beneath_no_openat2)
+    return -2;
+  struct open_how how;
+  memset(&how, 0, sizeof(how));
+  how.flags = OPEN_FILE_FLAGS;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == E2BIG))
+    return -2;
+  return (int)fd;
+#else
+  (void)dirfd;
+  (void)rel;
+  return -2;
+#endif
+}
+
+/* The local provider's walk: one folder at a time, O_NOFOLLOW. */
+static int open_beneath_walk(int rootfd, const char *rel, docstore__err *err) {
+  local l = {rootfd, NULL, 0};
+  struct stat st;
+  int dirfd = -1;
+  size_t dl = dir_part(rel);
+  int rc = walk_dirs(&l, rel, dl, WALK_READ, &dirfd, err);
+  if (rc < 0)
+    return rc;
+  int fd = openat(dirfd, rel + dl, OPEN_FILE_FLAGS);
+  if (fd < 0) {
+    int e = errno;
+    rc = stat_leaf(dirfd, rel + dl, rel, &st, err);
+    fd = rc < 0 ? rc : docstore__err_errno(err, 0, e, "cannot open %s", rel);
+  }
+  close_dir(&l, dirfd);
+  return fd;
+}
+
+int docstore__file_read_beneath(docstore__buf *out, const char *root,
+                                const char *path, docstore__err *err) {
+  char rel[KEY_MAX + 1];
+  if (!root || !*root)
+    root = DOCSTORE__LEGACY_ROOT_DEFAULT;
+  DOCSTORE__GUARD(beneath_rel(rel, sizeof(rel), root, path, err));
+  int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return docstore__err_errno(err, 0, errno, "cannot open the legacy root %s",
+                               root);
+  int fd = open_beneath_kernel(rootfd, rel);
+  if (fd == -2) {
+    fd = open_beneath_walk(rootfd, rel, err);
+  } else if (fd < 0) {
+    int e = errno;
+    if (e == ELOOP || e == EXDEV)
+      fd = docstore__err_set(err, DOCSTORE_EACCESS,
+                             "legacy path %s is or passes a symbolic link; "
+                             "links below the legacy root %s are not "
+                             "followed",
+                             path, root);
+    else
+      fd = docstore__err_errno(
+          err, 0, e, "cannot open %s in the legacy root %s", rel, root);
+  }
+  close(rootfd);
+  if (fd < 0)
+    return fd;
+  return docstore__fd_read_file(out, fd, path, err);
 }
 
 /* ------------------------------------------------------------ delete */

@@ -119,6 +119,9 @@ int docstore_service_from_config(docstore_service **out,
   docstore_service_options so = DOCSTORE_SERVICE_OPTIONS_INIT;
   so.legacy_root =
       docstore__config_effective(cfg, "DOCSTORE_LEGACY_ROOT", NULL);
+  so.legacy_allow_outside_root =
+      docstore__config_effective(cfg, "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT",
+                                 NULL)[0] == 't';
   msg[0] = '\0';
   /* The service owns provider and keyring from here on, even on failure. */
   rc = docstore_service_new(out, provider, kr, &so, msg, sizeof(msg));

@@ -105,6 +105,28 @@ run get --fallback legacy/old-1.json "$path" fb2.txt
 [ "$rc" -eq 0 ] || fail "fallback after a failed get: exit $rc: $(cat "$err")"
 contains "$err" "falling back to local" "fallback warning"
 cmp -s doc.txt fb2.txt || fail "fallback 2: bytes differ"
+# Legacy reads stay below DOCSTORE_LEGACY_ROOT (here LOCAL_STORAGE_PATH):
+# "..", an absolute path elsewhere and a symbolic link are refused.
+cp envelope.json outside.json
+ln -s "$T/outside.json" "$LOCAL_STORAGE_PATH/legacy/link.json"
+bad "get --fallback ../" 7 DOCSTORE_EACCESS get --fallback ../outside.json - fbx.txt
+contains "$err" '".."' "fallback .. message"
+bad "get --fallback absolute outside" 7 DOCSTORE_EACCESS \
+  get --fallback "$T/outside.json" - fbx.txt
+contains "$err" "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT" "fallback names the opt-out"
+bad "get --fallback through a link" 7 DOCSTORE_EACCESS \
+  get --fallback legacy/link.json - fbx.txt
+[ ! -e fbx.txt ] || fail "refused fallback wrote an output file"
+ok "get --fallback absolute inside" \
+  get --fallback "$LOCAL_STORAGE_PATH/legacy/old-1.json" - fb3.txt
+cmp -s doc.txt fb3.txt || fail "fallback 3: bytes differ"
+export DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT=1
+ok "get --fallback outside, opted out" get --fallback ../outside.json - fb4.txt
+cmp -s doc.txt fb4.txt || fail "fallback 4: bytes differ"
+ok "get --fallback link, opted out" get --fallback legacy/link.json - fb5.txt
+cmp -s doc.txt fb5.txt || fail "fallback 5: bytes differ"
+unset DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT
+rm "$LOCAL_STORAGE_PATH/legacy/link.json"
 
 # ------------------------------------------ encrypt / decrypt / rewrap
 ok "encrypt" encrypt --file-id 9 --user-id 42 doc.txt enc.json
