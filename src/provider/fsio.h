@@ -67,6 +67,13 @@ char *docstore__legacy_path_join(const char *root, const char *path);
 int docstore__file_read_beneath(docstore__buf *out, const char *root,
                                 const char *path, docstore__err *err);
 
+/* The local provider's writer: create a fresh temporary file (0600,
+ * O_EXCL, random name into name[len]) in dirfd and take its lock (see
+ * src/provider/local.c).  Returns the fd, or a negative code; `where`
+ * names the folder in messages.  Also for tests that play a writer. */
+int docstore__local_tmp_create(int dirfd, char *name, size_t len,
+                               const char *where, docstore__err *err);
+
 /* Tests only: 1 makes docstore__file_read_beneath() take the walk, as on
  * a kernel without openat2(). */
 extern int docstore__beneath_no_openat2;

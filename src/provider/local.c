@@ -15,6 +15,16 @@
  * and fsyncs the folder; on any failure the temporary file is removed.  A
  * reader sees the old or the new object, never a part.
  *
+ * Temporaries of killed writers: the writer holds an exclusive OFD lock
+ * (fcntl F_OFD_SETLK) on its temporary file from creation to rename; the
+ * kernel drops it when the process dies.  docstore_local_temporaries()
+ * takes the lock without waiting before it removes a file, and removes it
+ * while holding it; a writer that finds its new file locked, or unlinked
+ * by the time it holds the lock, takes another name.  So a live writer's
+ * file is never removed, without trusting pids, clocks or host names
+ * (which mean nothing across hosts sharing an NFS folder; NFS carries the
+ * locks to the server).
+ *
  * Deleting an object leaves its (possibly empty) folders in place: removing
  * them would race with a concurrent put into the same folder, and empty
  * folders cost nothing.
@@ -25,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +45,7 @@
 #endif
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,15 +231,45 @@ static int tmp_name(char *out, size_t len, docstore__err *err) {
   return 0;
 }
 
-/* Create a fresh temporary file in dirfd: fd and name. */
-static int tmp_create(int dirfd, char *name, size_t len, const char *where,
-                      docstore__err *err) {
+#ifndef F_OFD_SETLK
+#define F_OFD_SETLK 37 /* Linux 3.15; glibc shows it with _GNU_SOURCE */
+#endif
+
+/* Take a temporary file's lock without waiting: an exclusive OFD lock on
+ * the whole file (fd open for writing).  0 or an errno value. */
+static int tmp_lock(int fd) {
+  struct flock fl;
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+/* The filesystem (or kernel) has no such locks. */
+static int lock_unsupported(int e) {
+  return e == ENOLCK || e == EINVAL || e == EOPNOTSUPP || e == ENOSYS;
+}
+
+int docstore__local_tmp_create(int dirfd, char *name, size_t len,
+                               const char *where, docstore__err *err) {
   for (int attempt = 0; attempt < 8; attempt++) {
     DOCSTORE__GUARD(tmp_name(name, len, err));
     int fd = openat(dirfd, name,
                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0)
-      return fd;
+    if (fd >= 0) {
+      struct stat st;
+      int e = tmp_lock(fd);
+      if (lock_unsupported(e))
+        return fd; /* no locks here: writes work, cleaning keeps all */
+      if (e == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
+        return fd;
+      /* A cleaner holds the lock this instant, or removed the file before
+       * we held it: leave the name to it. */
+      if (e != 0)
+        unlinkat(dirfd, name, 0);
+      close(fd);
+      continue;
+    }
     if (errno != EEXIST) {
       if (errno == ENOENT)
         return docstore__err_set(err, DOCSTORE_EIO,
@@ -250,12 +292,13 @@ static int local_put(void *payload, const char *key, const uint8_t *data,
   docstore__err *err = (docstore__err *)info;
   char tmp[TMP_PREFIX_LEN + 17];
   const char *leaf;
-  int dirfd = -1, fd = -1, rc, e;
+  int dirfd = -1, fd = -1, hold = -1, rc, e;
   int have_tmp = 0;
   DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_CREATE, &dirfd, &leaf, err),
                        done);
-  DOCSTORE__GUARD_GOTO(rc, fd = tmp_create(dirfd, tmp, sizeof(tmp), key, err),
-                       done);
+  DOCSTORE__GUARD_GOTO(
+      rc, fd = docstore__local_tmp_create(dirfd, tmp, sizeof(tmp), key, err),
+      done);
   have_tmp = 1;
   if ((e = docstore__fd_write_all(fd, data, len)) != 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, e, "cannot write %s", key);
@@ -263,6 +306,13 @@ static int local_put(void *payload, const char *key, const uint8_t *data,
   }
   if (l->fsync && fsync(fd) < 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s", key);
+    goto done;
+  }
+  /* The lock belongs to the open file description: a second descriptor
+   * keeps it until the rename, while close() below still reports a late
+   * write error (NFS) before the file becomes the object. */
+  if ((hold = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot write %s", key);
     goto done;
   }
   e = close(fd);
@@ -290,6 +340,8 @@ done:
     close(fd);
   if (have_tmp)
     unlinkat(dirfd, tmp, 0);
+  if (hold >= 0)
+    close(hold); /* after the rename or the unlink: releases the lock */
   close_dir(l, dirfd);
   return rc;
 }
@@ -549,6 +601,10 @@ typedef struct lister {
   size_t prefix_len;
   docstore_list_cb cb;
   void *cb_payload;
+  /* Temporaries instead of objects (docstore_local_temporaries). */
+  docstore_temp_cb temp_cb;
+  unsigned int temp_flags;
+  int64_t temp_before; /* files written after this are RECENT */
   char key[KEY_MAX + 1];
   docstore__err *err;
   /* Why a name is not a valid key (not reported).  Here, not in scan():
@@ -561,6 +617,54 @@ typedef struct lister {
 static int prefix_compatible(const lister *ls, size_t n) {
   size_t m = n < ls->prefix_len ? n : ls->prefix_len;
   return memcmp(ls->key, ls->prefix, m) == 0;
+}
+
+#define TEMP_WALK 0x100u /* lister.temp_flags: set for every temp walk */
+
+/* A temporary file `name` in dirfd (path ls->key): is a writer still on
+ * it?  Removed, with TEMP_REMOVE, while we hold its lock. */
+static int temp_visit(lister *ls, int dirfd, const char *name,
+                      const struct stat *seen) {
+  docstore_temp_info info = {
+      DOCSTORE_TEMP_INFO_VERSION, ls->key, (uint64_t)seen->st_size,
+      (int64_t)seen->st_mtim.tv_sec, DOCSTORE_TEMP_UNKNOWN};
+  struct stat st;
+  int rc = 0;
+  int fd = openat(dirfd, name,
+                  O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return 0; /* renamed or removed meanwhile */
+  if (fd >= 0) {
+    int e = tmp_lock(fd);
+    if (e == EAGAIN || e == EACCES) {
+      info.state = DOCSTORE_TEMP_LIVE;
+    } else if (e == 0) {
+      /* Still the file we saw, still linked? */
+      if (fstat(fd, &st) < 0 || st.st_nlink == 0 || st.st_ino != seen->st_ino ||
+          st.st_dev != seen->st_dev) {
+        close(fd);
+        return 0;
+      }
+      info.size = (uint64_t)st.st_size;
+      info.mtime = (int64_t)st.st_mtim.tv_sec;
+      if (info.mtime > ls->temp_before)
+        info.state = DOCSTORE_TEMP_RECENT;
+      else if (!(ls->temp_flags & DOCSTORE_TEMP_REMOVE))
+        info.state = DOCSTORE_TEMP_STALE;
+      else if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+        info.state = DOCSTORE_TEMP_REMOVED;
+      else
+        rc = docstore__err_errno(ls->err, DOCSTORE_EIO, errno,
+                                 "cannot remove %s", ls->key);
+    }
+    close(fd); /* releases the lock, after the unlink */
+  }
+  if (rc == 0 && ls->temp_cb) {
+    rc = ls->temp_cb(ls->cb_payload, &info);
+    if (rc != 0)
+      rc = rc < 0 ? rc : DOCSTORE_ECANCELED;
+  }
+  return rc;
 }
 
 /* List the objects in dirfd, whose path relative to the root is
@@ -586,8 +690,9 @@ static int scan(lister *ls, int fd, size_t keylen) {
     }
     const char *name = de->d_name;
     size_t n = strlen(name);
+    int is_tmp = strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) == 0;
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) == 0)
+        (is_tmp && !ls->temp_flags))
       continue;
     if (keylen + n + 1 > KEY_MAX)
       continue; /* could not be a valid key */
@@ -598,7 +703,7 @@ static int scan(lister *ls, int fd, size_t keylen) {
     struct stat st;
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
       continue; /* removed meanwhile */
-    if (S_ISDIR(st.st_mode)) {
+    if (S_ISDIR(st.st_mode) && !is_tmp) {
       int sub =
           openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (sub < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
@@ -613,6 +718,9 @@ static int scan(lister *ls, int fd, size_t keylen) {
       ls->key[keylen + n] = '/';
       ls->key[keylen + n + 1] = '\0';
       rc = scan(ls, sub, keylen + n + 1);
+    } else if (ls->temp_flags) {
+      if (is_tmp && S_ISREG(st.st_mode))
+        rc = temp_visit(ls, fd, name, &st);
     } else if (S_ISREG(st.st_mode) && keylen + n >= ls->prefix_len &&
                docstore__key_check(ls->key, &ls->skip) == 0) {
       docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, ls->key,
@@ -667,6 +775,48 @@ static int local_list(void *payload, const char *prefix, docstore_list_cb cb,
   return rc;
 }
 
+int docstore_local_temporaries(const char *root, unsigned int flags,
+                               uint64_t min_age_seconds, docstore_temp_cb cb,
+                               void *payload, char *errbuf, size_t errbuf_len) {
+  docstore__err err;
+  lister *ls = NULL;
+  int rc, fd = -1;
+  docstore__err_clear(&err);
+  if (!root || !*root || (flags & ~DOCSTORE_TEMP_REMOVE)) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "temporaries: %s",
+                           flags & ~DOCSTORE_TEMP_REMOVE
+                               ? "unknown flags"
+                               : "a storage root is required");
+    goto done;
+  }
+  fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    rc = docstore__err_errno(&err, 0, errno, "cannot open the storage root %s",
+                             root);
+    goto done;
+  }
+  if (!(ls = docstore__alloc(sizeof(*ls)))) {
+    close(fd);
+    rc = docstore__err_set(&err, DOCSTORE_ENOMEM, "out of memory");
+    goto done;
+  }
+  ls->prefix = "";
+  ls->temp_cb = cb;
+  ls->cb_payload = payload;
+  ls->temp_flags = flags | TEMP_WALK;
+  int64_t now = (int64_t)time(NULL);
+  ls->temp_before = min_age_seconds > (uint64_t)now
+                        ? INT64_MIN
+                        : now - (int64_t)min_age_seconds;
+  ls->err = &err;
+  rc = scan(ls, fd, 0);
+  docstore_free(ls);
+done:
+  if (rc < 0)
+    docstore__err_to_buf(&err, errbuf, errbuf_len);
+  return rc;
+}
+
 /* ------------------------------------------------------------ check */
 
 static int report(docstore_sink_cb sink, void *sp, const char *line) {
@@ -689,8 +839,10 @@ static int local_check(void *payload, docstore_sink_cb sink, void *sp,
     goto out;
   }
   /* Writable: create, write, sync and remove a probe file. */
-  DOCSTORE__GUARD_GOTO(
-      rc, fd = tmp_create(l->root_fd, tmp, sizeof(tmp), l->root, err), out);
+  DOCSTORE__GUARD_GOTO(rc,
+                       fd = docstore__local_tmp_create(
+                           l->root_fd, tmp, sizeof(tmp), l->root, err),
+                       out);
   rc = 0;
   e = docstore__fd_write_all(fd, (const uint8_t *)"probe\n", 6);
   if (e == 0 && l->fsync && fsync(fd) < 0)
