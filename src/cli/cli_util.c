@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -447,4 +448,12 @@ fail:
     close(fd);
   unlink(tmp);
   return rc;
+}
+
+void cli_format_time(char *out, size_t cap, int64_t t) {
+  struct tm tm;
+  time_t tt = (time_t)t;
+  snprintf(out, cap, "-");
+  if (t > 0 && gmtime_r(&tt, &tm))
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -263,12 +263,9 @@ const cli_command cli_cmd_rm = {
 /* ------------------------------------------------------------------ ls */
 
 static int print_entry(void *payload, const docstore_object_info *info) {
-  char date[32] = "-";
-  struct tm tm;
-  time_t t = (time_t)info->mtime;
+  char date[32];
   (void)payload;
-  if (info->mtime > 0 && gmtime_r(&t, &tm))
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  cli_format_time(date, sizeof(date), info->mtime);
   printf("%s\t%llu\t%s\n", info->key, (unsigned long long)info->size, date);
   return 0;
 }

@@ -128,6 +128,75 @@ cmp -s doc.txt fb5.txt || fail "fallback 5: bytes differ"
 unset DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT
 rm "$LOCAL_STORAGE_PATH/legacy/link.json"
 
+# ------------------------------------------------ temporary files
+# A live writer's temporary (a process holding its OFD lock, as put does)
+# is listed as live and never removed; once that process is killed with
+# SIGKILL its file is stale and `tmp clean` removes it.
+tmpdir_="$LOCAL_STORAGE_PATH/documents"
+mkdir -p "$tmpdir_"
+live_tmp="$tmpdir_/.docstore-tmp-0123456789abcdef"
+python3 - "$live_tmp" <<'PY' &
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+os.write(fd, b"partial envelope")
+open(sys.argv[1] + ".ready", "w").close()
+time.sleep(600)
+PY
+holder=$!
+for _ in $(seq 100); do [ -e "$live_tmp.ready" ] && break; sleep 0.05; done
+rm -f "$live_tmp.ready"
+stale_tmp="$tmpdir_/.docstore-tmp-fedcba9876543210"
+printf 'left by a killed writer' >"$stale_tmp"
+ok "tmp list" tmp list
+contains "$out" "live	16	" "tmp list: the held file is live"
+contains "$out" "documents/.docstore-tmp-0123456789abcdef" "tmp list: live path"
+contains "$out" "stale	23	" "tmp list: the unlocked file is stale"
+[ -e "$stale_tmp" ] || fail "tmp list removed a file"
+ok "tmp clean --older-than 1h" tmp clean --older-than 1h
+contains "$out" "recent	23	" "tmp clean --older-than keeps a young file"
+[ -e "$stale_tmp" ] || fail "tmp clean --older-than removed a young file"
+ok "tmp clean" tmp clean
+contains "$out" "removed	23	" "tmp clean: stale removed"
+contains "$out" "live	16	" "tmp clean: live kept"
+[ ! -e "$stale_tmp" ] || fail "tmp clean left the stale file"
+[ -e "$live_tmp" ] || fail "tmp clean removed a live writer's file"
+kill -9 "$holder"
+wait "$holder" 2>/dev/null
+ok "tmp clean after kill -9" tmp clean
+contains "$out" "removed	16	" "tmp clean: the killed writer's file"
+[ ! -e "$live_tmp" ] || fail "tmp clean left the killed writer's file"
+ok "tmp list (empty)" tmp list
+[ ! -s "$out" ] || fail "tmp list after clean: $(cat "$out")"
+bad "tmp bad action" 2 DOCSTORE_EINVAL tmp frob
+bad "tmp bad age" 2 DOCSTORE_EINVAL tmp clean --older-than 5w
+bad "tmp list --older-than" 2 DOCSTORE_EINVAL tmp list --older-than 1h
+bad "tmp missing root" 4 DOCSTORE_ENOTFOUND tmp --root "$T/none" list
+
+# A real put killed with SIGKILL while it writes.
+head -c 150000000 /dev/zero >big.bin
+caught=0
+for _ in 1 2 3; do
+  "$DOCSTORE" put --file-id big --name big.bin big.bin >/dev/null 2>&1 &
+  putter=$!
+  for _ in $(seq 400); do
+    "$DOCSTORE" tmp list 2>/dev/null | grep -q '^live' && { caught=1; break; }
+    kill -0 "$putter" 2>/dev/null || break
+    sleep 0.01
+  done
+  kill -9 "$putter" 2>/dev/null
+  wait "$putter" 2>/dev/null
+  [ "$caught" -eq 1 ] && break
+done
+[ "$caught" -eq 1 ] || fail "no put caught mid-write"
+ok "tmp list after a killed put" tmp list
+grep -q '^stale' "$out" || fail "killed put: no stale temporary: $(cat "$out")"
+ok "tmp clean after a killed put" tmp clean
+grep -q '^removed' "$out" || fail "killed put: nothing removed: $(cat "$out")"
+ok "tmp list after cleaning" tmp list
+[ ! -s "$out" ] || fail "tmp list after cleaning a killed put: $(cat "$out")"
+rm -f big.bin
+
 # ------------------------------------------ encrypt / decrypt / rewrap
 ok "encrypt" encrypt --file-id 9 --user-id 42 doc.txt enc.json
 mode_is enc.json 600
