@@ -847,9 +847,10 @@ static int local_check(void *payload, docstore_sink_cb sink, void *sp,
   e = docstore__fd_write_all(fd, (const uint8_t *)"probe\n", 6);
   if (e == 0 && l->fsync && fsync(fd) < 0)
     e = errno;
-  close(fd);
+  /* Removed before the close, while its lock keeps cleaners away. */
   if (unlinkat(l->root_fd, tmp, 0) < 0 && e == 0)
     e = errno;
+  close(fd);
   if (e != 0)
     rc = docstore__err_errno(err, DOCSTORE_EIO, e,
                              "cannot write a probe file in %s", l->root);
