@@ -266,10 +266,11 @@ DOCSTORE_EXTERN int docstore_service_retrieve_encrypted(docstore_service *svc,
 /**
  * As docstore_service_retrieve_encrypted(), but when the object store
  * fails (for any reason but #DOCSTORE_EINVAL), read `legacy_path` from the
- * local filesystem instead (relative paths against the legacy_root
- * option), logging "Failed to retrieve from object storage, falling back
- * to local" as a warning.  Fallback reads are counted as
- * #DOCSTORE_OP_FALLBACK.
+ * local filesystem instead: below the legacy_root option, where a "..",
+ * an absolute path elsewhere or a symbolic link is refused with
+ * #DOCSTORE_EACCESS unless legacy_allow_outside_root is set.  Logs
+ * "Failed to retrieve from object storage, falling back to local" as a
+ * warning.  Fallback reads are counted as #DOCSTORE_OP_FALLBACK.
  * @param svc         the service.
  * @param out         receives the bytes (docstore_free()), NUL-terminated
  *                    too; NULL on failure.
