@@ -622,9 +622,10 @@ static int prefix_compatible(const lister *ls, size_t n) {
 #define TEMP_WALK 0x100u /* lister.temp_flags: set for every temp walk */
 
 /* A temporary file `name` in dirfd (path ls->key): is a writer still on
- * it?  Removed, with TEMP_REMOVE, while we hold its lock. */
-static int temp_visit(lister *ls, int dirfd, const char *name,
-                      const struct stat *seen) {
+ * it?  Removed, with TEMP_REMOVE, while we hold its lock.  Not inlined:
+ * its locals must not grow scan()'s frame, which recurses per folder. */
+__attribute__((noinline)) static int
+temp_visit(lister *ls, int dirfd, const char *name, const struct stat *seen) {
   docstore_temp_info info = {
       DOCSTORE_TEMP_INFO_VERSION, ls->key, (uint64_t)seen->st_size,
       (int64_t)seen->st_mtim.tv_sec, DOCSTORE_TEMP_UNKNOWN};
