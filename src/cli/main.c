@@ -33,6 +33,7 @@
   X(ls)                                                                        \
   X(url)                                                                       \
   X(check)                                                                     \
+  X(tmp)                                                                       \
   X(config)                                                                    \
   X(migrate)                                                                   \
   X(version)                                                                   \

@@ -92,25 +92,39 @@ int docstore__fd_read_all(int fd, docstore_sink_cb sink, void *sink_payload,
   return rc;
 }
 
-int docstore__file_read(docstore__buf *out, const char *path,
-                        docstore__err *err) {
+int docstore__fd_read_file(docstore__buf *out, int fd, const char *what,
+                           docstore__err *err) {
   struct stat st;
   int rc;
-  /* O_NONBLOCK: opening a FIFO must not hang; refused below anyway. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return docstore__err_errno(err, 0, errno, "cannot open %s", path);
   if (fstat(fd, &st) < 0) {
-    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot stat %s", path);
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot stat %s", what);
     goto done;
   }
   if (!S_ISREG(st.st_mode)) {
     rc = docstore__err_set(err, DOCSTORE_EINVAL, "%s is not a regular file",
-                           path);
+                           what);
     goto done;
   }
-  rc = docstore__fd_read_all(fd, docstore__buf_sink, out, path, err);
+  rc = docstore__fd_read_all(fd, docstore__buf_sink, out, what, err);
 done:
   close(fd);
   return rc;
+}
+
+int docstore__file_read(docstore__buf *out, const char *path,
+                        docstore__err *err) {
+  /* O_NONBLOCK: opening a FIFO must not hang; refused below anyway. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return docstore__err_errno(err, 0, errno, "cannot open %s", path);
+  return docstore__fd_read_file(out, fd, path, err);
+}
+
+char *docstore__legacy_path_join(const char *root, const char *path) {
+  if (!root || !*root)
+    root = DOCSTORE__LEGACY_ROOT_DEFAULT;
+  if (path[0] == '/')
+    return docstore__strdup(path);
+  size_t n = strlen(root);
+  return docstore__sprintf("%s%s%s", root, root[n - 1] == '/' ? "" : "/", path);
 }

@@ -24,10 +24,10 @@
 static void test_s3_endpoint_password_not_shown(void **state) {
   (void)state;
   static const char *const urls[] = {
-      "http://user:" PASSWORD "@127.0.0.1:9000",    /* not a host */
-      "http://127.0.0.1:9000/x?user:" PASSWORD "@", /* a path */
-      "ftp://user:" PASSWORD "@127.0.0.1",          /* a scheme */
-      "https://minio:9000/@" PASSWORD,              /* a path */
+      ("http://user:" PASSWORD "@127.0.0.1:9000"),    /* not a host */
+      ("http://127.0.0.1:9000/x?user:" PASSWORD "@"), /* a path */
+      ("ftp://user:" PASSWORD "@127.0.0.1"),          /* a scheme */
+      ("https://minio:9000/@" PASSWORD),              /* a path */
   };
   for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
     docstore_s3_options o = DOCSTORE_S3_OPTIONS_INIT;
