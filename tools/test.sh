@@ -11,6 +11,9 @@ jobs=$(nproc)
 
 bash tools/setup.sh
 
+echo "== format (clang-format 14)"
+bash tools/check-format.sh
+
 echo "== build (-Wall -Wextra -Werror)"
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOCSTORE_WERROR=ON >/dev/null
 cmake --build build-test -j"$jobs"
