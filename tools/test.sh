@@ -18,6 +18,19 @@ echo "== build (-Wall -Wextra -Werror)"
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDOCSTORE_WERROR=ON >/dev/null
 cmake --build build-test -j"$jobs"
 
+echo "== ABI against abi/libdocstore.abi (abigail-tools)"
+bash tools/abi-check.sh
+
+echo "== build without the migration API (DOCSTORE_WITH_MIGRATE=OFF): no libpq"
+cmake -S . -B build-nomigrate -DDOCSTORE_WERROR=ON -DDOCSTORE_WITH_MIGRATE=OFF \
+  -DDOCSTORE_BUILD_BENCH=OFF >/dev/null
+cmake --build build-nomigrate -j"$jobs"
+if readelf -d build-nomigrate/libdocstore.so | grep -q 'NEEDED.*libpq'; then
+  echo "test.sh: libdocstore.so built with DOCSTORE_WITH_MIGRATE=OFF links libpq" >&2
+  exit 1
+fi
+ctest --test-dir build-nomigrate --output-on-failure -L unit -j"$jobs"
+
 echo "== all tests, with the test servers running"
 bash tools/with-test-servers.sh \
   ctest --test-dir build-test --output-on-failure -j"$jobs"
