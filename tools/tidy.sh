@@ -27,7 +27,7 @@ if [ $# -gt 0 ]; then
     files=("$@")
 else
     # every library layer; the CLI (src/cli) is a program of its own
-    files=("$(pwd)/src/(common|crypto|provider|s3|service|config|migrate|util)/")
+    files=("$(pwd)/src/(?!cli/)[^/]+/")
 fi
 log=$(mktemp "${TMPDIR:-/tmp}/docstore-tidy.XXXXXX")
 trap 'rm -f "$log"' EXIT
