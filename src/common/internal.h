@@ -104,6 +104,9 @@ size_t docstore__alloc_size(const void *ptr);
  * releases, after the wipe and before free(). */
 extern void (*docstore__alloc_release_hook)(const void *p, size_t n,
                                             unsigned int flags);
+/* Tests only: when set, asked before every allocation (new_block 0: a
+ * public block grown in place); nonzero makes it fail. */
+extern int (*docstore__alloc_fail_hook)(size_t n, int new_block);
 /* Resize; the added bytes are zeroed.  A secret block is copied and the
  * old one wiped; a public one is realloc()ed. */
 void *docstore__realloc(void *ptr, size_t size);

@@ -582,6 +582,7 @@ static int local_del(void *payload, const char *key, docstore_errinfo *info) {
     return rc;
   if (unlinkat(dirfd, leaf, 0) == 0) {
     rc = sync_dir(l, dirfd, key, err);
+    // NOLINTNEXTLINE(bugprone-branch-clone): same result, another reason
   } else if (errno == ENOENT) {
     rc = 0; /* idempotent */
   } else if ((errno == EISDIR || errno == EPERM) &&

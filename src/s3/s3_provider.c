@@ -490,6 +490,8 @@ static int s3_put_multipart(docstore__s3 *s3, const char *key,
   if (rc == 0)
     rc = docstore__s3_xml_parse_upload_id((const char *)resp.body.data,
                                           resp.body.len, &u.upload_id);
+  if (rc >= 0 && !u.upload_id) /* never, but static analysis cannot see it */
+    rc = DOCSTORE_EFORMAT;
   docstore__s3_resp_free(&resp);
   if (rc == DOCSTORE_EFORMAT)
     docstore__err_set(err, rc,
