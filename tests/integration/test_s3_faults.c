@@ -386,6 +386,7 @@ static docstore_s3_options small_multipart(docstore__s3_tuning *tuning,
   docstore_s3_options o = fault_options();
   tuning->list_max_keys = 0;
   tuning->min_part_size = 1024;
+  tuning->max_object = 0;
   o.multipart_threshold = 1024;
   o.multipart_part_size = 1024;
   o.multipart_concurrency = concurrency;
