@@ -175,6 +175,7 @@ typedef struct transfer {
   uint64_t skip;         /* bytes to drop (a resumed read answered 200) */
   uint64_t limit;        /* bytes the sink may receive in all (a range) */
   uint64_t max_body;     /* the object size limit */
+  uint64_t reserved;     /* bytes the sink was told to expect */
   const char *want_etag; /* a resumed read's ETag (If-Match), or NULL */
   int sink_rc;           /* the sink asked to stop */
   /* A reply over its limit: which limit, and the Content-Length that
@@ -378,14 +379,31 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userp) {
  * less what is skipped, within the limit), so that a buffer collecting
  * the object is allocated once at its final size instead of growing.  A
  * failed reservation is not an error here: appending will say ENOMEM. */
-static void announce_size(const transfer *t) {
+static void announce_size(transfer *t) {
   uint64_t n = t->resp->content_length;
   n = n > t->skip ? n - t->skip : 0;
   uint64_t room = t->limit - t->resp->delivered;
   if (n > room)
     n = room;
-  if (n)
+  if (n) {
     (void)docstore__sink_reserve(t->req->sink, t->req->sink_payload, n);
+    t->reserved = t->resp->delivered + n;
+  }
+}
+
+/* A body of unknown length (chunked): the collecting buffer doubles, but
+ * never past the limit, so that it holds at most the limit (and a NUL). */
+static void reserve_more(transfer *t, size_t n) {
+  uint64_t d = t->resp->delivered;
+  uint64_t most = t->limit < t->max_body ? t->limit : t->max_body;
+  uint64_t want = (d + n) * 2;
+  if (want < 64 * 1024)
+    want = 64 * 1024;
+  if (want > most)
+    want = most;
+  if (want > d)
+    (void)docstore__sink_reserve(t->req->sink, t->req->sink_payload, want - d);
+  t->reserved = want;
 }
 
 /* The first bytes of a reply to the sink: is it the object (or the rest
@@ -453,6 +471,8 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
       return 0;
     }
     if (n) {
+      if (t->resp->delivered + n > t->reserved)
+        reserve_more(t, n);
       int vrc = docstore__s3_verify_update(&t->verify, p, n);
       if (vrc < 0) {
         t->sink_rc = vrc;
@@ -477,6 +497,19 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
     }
     t->error_cut = 1; /* the start of an error reply is enough */
     return 0;
+  }
+  /* Grow by doubling, but never past the limit (an exact reserve). */
+  docstore__buf *b = &t->resp->body;
+  if (b->len + len + 1 > b->cap) {
+    size_t want = (b->len + len) * 2;
+    if (want < 4096)
+      want = 4096;
+    if (want > cap)
+      want = cap;
+    if (docstore__sink_reserve(docstore__buf_sink, b, want - b->len) < 0) {
+      t->sink_rc = DOCSTORE_ENOMEM;
+      return 0;
+    }
   }
   if (docstore__buf_append(&t->resp->body, buf, len) < 0) {
     t->sink_rc = DOCSTORE_ENOMEM;

@@ -426,6 +426,23 @@ static void test_provider_wrapper(void **state) {
   assert_null(p);
 }
 
+/* The CRCs of x-amz-checksum-crc32 / -crc32c: the standard check values,
+ * and the same result fed in pieces. */
+static void test_crc_check_values(void **state) {
+  (void)state;
+  const char *v = "123456789";
+  assert_int_equal(docstore__s3_crc32(0, v, 9), 0xCBF43926u);
+  assert_int_equal(docstore__s3_crc32c(0, v, 9), 0xE3069283u);
+  assert_int_equal(docstore__s3_crc32(docstore__s3_crc32(0, v, 4), v + 4, 5),
+                   0xCBF43926u);
+  assert_int_equal(docstore__s3_crc32c(docstore__s3_crc32c(0, v, 4), v + 4, 5),
+                   0xE3069283u);
+  assert_int_equal(docstore__s3_crc32(0, "", 0), 0);
+  assert_int_equal(docstore__s3_checksum_kind("CRC32C"),
+                   DOCSTORE__S3_SUM_CRC32C);
+  assert_int_equal(docstore__s3_checksum_kind("type"), DOCSTORE__S3_SUM_NONE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options_init),
@@ -440,6 +457,7 @@ int main(void) {
       cmocka_unit_test(test_presign),
       cmocka_unit_test(test_presign_session_token_virtual),
       cmocka_unit_test(test_provider_wrapper),
+      cmocka_unit_test(test_crc_check_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
