@@ -736,6 +736,21 @@ done:
 
 /* ------------------------------------------------- failure reporting */
 
+int docstore__s3_timeout_kind(uint64_t pretransfer_us, uint64_t total_us,
+                              unsigned int request_timeout_ms,
+                              unsigned int stall_timeout_ms) {
+  /* No request was sent: the connection (name, TCP, TLS) never came up. */
+  if (pretransfer_us == 0)
+    return DOCSTORE__S3_TIMEOUT_CONNECT;
+  /* The whole-request clock ran out (libcurl stops within a few ms of
+   * it); the stall detector fires earlier, or alone. */
+  if (request_timeout_ms &&
+      total_us + 50 * 1000 >= (uint64_t)request_timeout_ms * 1000)
+    return DOCSTORE__S3_TIMEOUT_REQUEST;
+  return stall_timeout_ms ? DOCSTORE__S3_TIMEOUT_STALL
+                          : DOCSTORE__S3_TIMEOUT_REQUEST;
+}
+
 static const char *shown_key(const docstore__s3_req *req, char *buf,
                              size_t cap) {
   if (!req->key) {
@@ -775,26 +790,30 @@ static int curl_failure(transfer *t, CURLcode rc, const char *errbuf,
                              "S3_ENDPOINT_URL and the network)",
                              s3->endpoint, detail);
   case CURLE_OPERATION_TIMEDOUT: {
-    /* libcurl says which phase ran out of time: "Connection timed out
-     * after ..." / "Resolving timed out after ..." before a connection,
-     * "Operation timed out after ... bytes received" after, "Operation too
-     * slow" for the stall detector. */
-    int connected = !strstr(detail, "Connection timed out") &&
-                    !strstr(detail, "Resolving timed out") &&
-                    !strstr(detail, "Failed to connect");
-    if (strstr(detail, "too slow"))
+    curl_off_t pretransfer = 0, total = 0;
+    curl_easy_getinfo(t->h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    curl_easy_getinfo(t->h, CURLINFO_TOTAL_TIME_T, &total);
+    switch (docstore__s3_timeout_kind((uint64_t)pretransfer, (uint64_t)total,
+                                      s3->request_timeout_ms,
+                                      s3->stall_timeout_ms)) {
+    case DOCSTORE__S3_TIMEOUT_CONNECT:
+      return docstore__err_set(err, DOCSTORE_ETIMEOUT,
+                               "cannot connect to %s: timed out after %u ms",
+                               s3->endpoint, s3->connect_timeout_ms);
+    case DOCSTORE__S3_TIMEOUT_STALL:
       return docstore__err_set(
           err, DOCSTORE_ETIMEOUT,
           "S3 %s %s stalled: less than %u bytes/s for %u ms from %s (%s)",
           t->req->method, what, s3->stall_min_bps, s3->stall_timeout_ms,
           s3->endpoint, detail);
-    if (!connected)
+    default:
       return docstore__err_set(err, DOCSTORE_ETIMEOUT,
-                               "cannot connect to %s: timed out after %u ms",
-                               s3->endpoint, s3->connect_timeout_ms);
-    return docstore__err_set(err, DOCSTORE_ETIMEOUT,
-                             "S3 %s %s to %s timed out: %s", t->req->method,
-                             what, s3->endpoint, detail);
+                               "S3 %s %s to %s timed out after %llu ms "
+                               "(S3_REQUEST_TIMEOUT_MS=%u): %s",
+                               t->req->method, what, s3->endpoint,
+                               (unsigned long long)(total / 1000),
+                               s3->request_timeout_ms, detail);
+    }
   }
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CONNECT_ERROR:

@@ -145,6 +145,19 @@ int docstore__s3_retryable_reply(long status, const char *s3_code);
  * Timeouts and TLS failures are not. */
 int docstore__s3_retryable_curl(CURLcode rc);
 
+/* Which limit a CURLE_OPERATION_TIMEDOUT hit, from libcurl's timings
+ * (CURLINFO_PRETRANSFER_TIME_T and CURLINFO_TOTAL_TIME_T, in us), not
+ * from its English messages: the connection never came up (pretransfer
+ * 0), the whole-request timeout, or the stall detector. */
+enum {
+  DOCSTORE__S3_TIMEOUT_CONNECT = 1,
+  DOCSTORE__S3_TIMEOUT_REQUEST,
+  DOCSTORE__S3_TIMEOUT_STALL
+};
+int docstore__s3_timeout_kind(uint64_t pretransfer_us, uint64_t total_us,
+                              unsigned int request_timeout_ms,
+                              unsigned int stall_timeout_ms);
+
 /* Full jitter: a delay in [0, min(max_ms, base_ms * 2^(retry-1))],
  * retry >= 1.  random01 in [0, 1]. */
 unsigned int docstore__s3_backoff_ms(unsigned int retry, unsigned int base_ms,

@@ -443,6 +443,31 @@ static void test_crc_check_values(void **state) {
   assert_int_equal(docstore__s3_checksum_kind("type"), DOCSTORE__S3_SUM_NONE);
 }
 
+/* Timeouts are told apart by libcurl's timings, whatever its messages
+ * say. */
+static void test_timeout_kind(void **state) {
+  (void)state;
+  /* Never connected: a connect timeout, whatever else is set. */
+  assert_int_equal(docstore__s3_timeout_kind(0, 5000000, 1000, 30000),
+                   DOCSTORE__S3_TIMEOUT_CONNECT);
+  assert_int_equal(docstore__s3_timeout_kind(0, 0, 0, 0),
+                   DOCSTORE__S3_TIMEOUT_CONNECT);
+  /* Connected, the request clock ran out. */
+  assert_int_equal(docstore__s3_timeout_kind(900, 1001000, 1000, 30000),
+                   DOCSTORE__S3_TIMEOUT_REQUEST);
+  assert_int_equal(docstore__s3_timeout_kind(900, 960000, 1000, 30000),
+                   DOCSTORE__S3_TIMEOUT_REQUEST);
+  /* Connected, well before the request timeout (or none): the stall
+   * detector. */
+  assert_int_equal(docstore__s3_timeout_kind(900, 2000000, 60000, 2000),
+                   DOCSTORE__S3_TIMEOUT_STALL);
+  assert_int_equal(docstore__s3_timeout_kind(900, 2000000, 0, 2000),
+                   DOCSTORE__S3_TIMEOUT_STALL);
+  /* Neither a request timeout nor a stall detector: say timed out. */
+  assert_int_equal(docstore__s3_timeout_kind(900, 2000000, 0, 0),
+                   DOCSTORE__S3_TIMEOUT_REQUEST);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options_init),
@@ -458,6 +483,7 @@ int main(void) {
       cmocka_unit_test(test_presign_session_token_virtual),
       cmocka_unit_test(test_provider_wrapper),
       cmocka_unit_test(test_crc_check_values),
+      cmocka_unit_test(test_timeout_kind),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
