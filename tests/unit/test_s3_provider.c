@@ -447,25 +447,29 @@ static void test_crc_check_values(void **state) {
  * say. */
 static void test_timeout_kind(void **state) {
   (void)state;
-  /* Never connected: a connect timeout, whatever else is set. */
-  assert_int_equal(docstore__s3_timeout_kind(0, 5000000, 1000, 30000),
-                   DOCSTORE__S3_TIMEOUT_CONNECT);
-  assert_int_equal(docstore__s3_timeout_kind(0, 0, 0, 0),
-                   DOCSTORE__S3_TIMEOUT_CONNECT);
-  /* Connected, the request clock ran out. */
-  assert_int_equal(docstore__s3_timeout_kind(900, 1001000, 1000, 30000),
-                   DOCSTORE__S3_TIMEOUT_REQUEST);
-  assert_int_equal(docstore__s3_timeout_kind(900, 960000, 1000, 30000),
-                   DOCSTORE__S3_TIMEOUT_REQUEST);
-  /* Connected, well before the request timeout (or none): the stall
-   * detector. */
-  assert_int_equal(docstore__s3_timeout_kind(900, 2000000, 60000, 2000),
-                   DOCSTORE__S3_TIMEOUT_STALL);
-  assert_int_equal(docstore__s3_timeout_kind(900, 2000000, 0, 2000),
-                   DOCSTORE__S3_TIMEOUT_STALL);
-  /* Neither a request timeout nor a stall detector: say timed out. */
-  assert_int_equal(docstore__s3_timeout_kind(900, 2000000, 0, 0),
-                   DOCSTORE__S3_TIMEOUT_REQUEST);
+  static const struct {
+    uint64_t pretransfer_us, total_us;
+    unsigned int request_ms, stall_ms;
+    int want;
+  } cases[] = {
+      /* Never connected: a connect timeout, whatever else is set. */
+      {0, 5000000, 1000, 30000, DOCSTORE__S3_TIMEOUT_CONNECT},
+      {0, 0, 0, 0, DOCSTORE__S3_TIMEOUT_CONNECT},
+      /* Connected, the request clock ran out. */
+      {900, 1001000, 1000, 30000, DOCSTORE__S3_TIMEOUT_REQUEST},
+      {900, 960000, 1000, 30000, DOCSTORE__S3_TIMEOUT_REQUEST},
+      /* Connected, well before the request timeout (or none): the stall
+       * detector. */
+      {900, 2000000, 60000, 2000, DOCSTORE__S3_TIMEOUT_STALL},
+      {900, 2000000, 0, 2000, DOCSTORE__S3_TIMEOUT_STALL},
+      /* Neither a request timeout nor a stall detector: timed out. */
+      {900, 2000000, 0, 0, DOCSTORE__S3_TIMEOUT_REQUEST},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    assert_int_equal(
+        docstore__s3_timeout_kind(cases[i].pretransfer_us, cases[i].total_us,
+                                  cases[i].request_ms, cases[i].stall_ms),
+        cases[i].want);
 }
 
 int main(void) {
