@@ -147,15 +147,9 @@ int docstore__s3_path(const docstore__s3 *s3, const char *key, char **out) {
     raw = docstore__sprintf("/%s", s3->bucket);
   if (!raw)
     return DOCSTORE_ENOMEM;
-  char *enc = NULL;
-  int rc = docstore__sigv4_encode_path(raw, &enc);
+  int rc = docstore__sigv4_encode_path(raw, out);
   docstore_free(raw);
-  if (rc < 0)
-    return rc;
-  /* The signer allocates with malloc(); hand out library memory. */
-  *out = docstore__strdup(enc);
-  free(enc);
-  return *out ? 0 : DOCSTORE_ENOMEM;
+  return rc;
 }
 
 /* ------------------------------------------------------ the transfer */

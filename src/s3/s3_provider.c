@@ -347,12 +347,7 @@ static docstore__err *E(docstore_errinfo *e) { return (docstore__err *)e; }
 
 /* Encodes a query value (RFC 3986); *out library-owned. */
 static int query_encode(const char *v, char **out) {
-  char *enc = NULL;
-  *out = NULL;
-  DOCSTORE__GUARD(docstore__sigv4_uri_encode(v, strlen(v), 0, &enc));
-  *out = docstore__strdup(enc);
-  free(enc);
-  return *out ? 0 : DOCSTORE_ENOMEM;
+  return docstore__sigv4_uri_encode(v, strlen(v), 0, out);
 }
 
 /* ---------------------------------------------------------- single ops */
