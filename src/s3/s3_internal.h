@@ -6,10 +6,14 @@
  *   s3_xml.c      reply parsing (libxml2): error, ListObjectsV2, multipart
  *                 replies; error replies mapped to DOCSTORE_E* codes;
  *                 small text helpers (URL decoding, dates).  No network.
+ *                 Error replies are mapped by table.
  *   s3_retry.c    which failures are retried, backoff with full jitter.
+ *   s3_verify.c   a downloaded object checked against its size, ETag MD5
+ *                 and x-amz-checksum-* (CRC-32, CRC-32C, SHA-1, SHA-256).
  *   s3_http.c     one signed S3 request over libcurl, with retries, from a
  *                 pool of easy handles (keep-alive, one handle per thread at
- *                 a time) sharing DNS and TLS sessions.
+ *                 a time) sharing DNS and TLS sessions; every reply held
+ *                 within its limit; timeouts told apart by curl's timings.
  *   s3_provider.c options, endpoint/addressing, the provider operations,
  *                 multipart uploads (parts sent by a few threads at once),
  *                 presigned URLs, the check.

@@ -3,6 +3,14 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Pure: no network, no clock, no logging. See sigv4.h for the conventions.
+ *
+ * docstore__sigv4_sign() runs the stages of the algorithm in order, one
+ * function each: the arguments, the time, the target, the canonical
+ * headers and their list, the scope, the canonical query, the canonical
+ * request, the string to sign, the signature, then the Authorization
+ * header or the presigned query.  Strings are built in the library's
+ * docstore__buf and handed out as library memory: docstore_free() wipes
+ * them (a canonical request may carry the session token).
  */
 #include "s3/sigv4.h"
 
