@@ -804,6 +804,55 @@ static void test_checksums_checked(void **state) {
   docstore_provider_free(c.p);
 }
 
+#ifdef DOCSTORE_CLI_PATH
+/* `docstore get --raw` (which does not decrypt) refuses a bit-flipped
+ * object with the integrity exit status (5) and writes no file; a good
+ * object still comes out whole.  Runs `docstore get --raw KEY <workdir>/FILE`
+ * against the fault server; the exit status, with the output in *out
+ * (malloc'd). */
+static int cli_get_raw(const char *key, const char *file, char **out) {
+  char cmd[2048];
+  int status = -1;
+  snprintf(cmd, sizeof(cmd),
+           "env -i PATH=/usr/bin:/bin HOME=%s STORAGE_TYPE=s3 "
+           "S3_ENDPOINT_URL=%s S3_BUCKET=fault S3_ACCESS_KEY=AKIDFAULT "
+           "S3_SECRET_KEY=fault-secret S3_REGION=us-east-1 " DOCSTORE_CLI_PATH
+           " get --raw %s %s/%s 2>&1",
+           workdir, endpoint, key, workdir, file);
+  assert_int_equal(itest_run(cmd, out, &status), 0);
+  return status;
+}
+
+static void test_cli_get_raw_refuses_corrupt(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  uint8_t *data;
+  put_object(&c, "bitflip/cli.bin", 5000, 60, &data);
+  free(data);
+  put_object(&c, "plain/cli.bin", 5000, 61, &data);
+  char *out = NULL;
+  assert_int_equal(cli_get_raw("bitflip/cli.bin", "flipped.bin", &out), 5);
+  assert_non_null(strstr(out, "DOCSTORE_EINTEGRITY"));
+  free(out);
+  char path[600];
+  snprintf(path, sizeof(path), "%s/flipped.bin", workdir);
+  assert_int_equal(access(path, F_OK), -1);
+
+  assert_int_equal(cli_get_raw("plain/cli.bin", "good.bin", &out), 0);
+  free(out);
+  snprintf(path, sizeof(path), "%s/good.bin", workdir);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  uint8_t back[6000];
+  assert_int_equal(fread(back, 1, sizeof(back), f), 5000);
+  fclose(f);
+  assert_memory_equal(back, data, 5000);
+  free(data);
+  docstore_provider_free(c.p);
+}
+#endif
+
 /* ------------------------------------------------- endless listings */
 
 static void assert_list_stops(conn *c, const char *prefix, const char *why) {
@@ -869,6 +918,9 @@ int main(void) {
       cmocka_unit_test(test_corrupted_bodies_refused),
       cmocka_unit_test(test_checksums_checked),
       cmocka_unit_test(test_listing_without_progress),
+#ifdef DOCSTORE_CLI_PATH
+      cmocka_unit_test(test_cli_get_raw_refuses_corrupt),
+#endif
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
