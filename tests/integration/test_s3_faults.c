@@ -805,11 +805,8 @@ static void test_checksums_checked(void **state) {
 }
 
 #ifdef DOCSTORE_CLI_PATH
-/* `docstore get --raw` (which does not decrypt) refuses a bit-flipped
- * object with the integrity exit status (5) and writes no file; a good
- * object still comes out whole.  Runs `docstore get --raw KEY <workdir>/FILE`
- * against the fault server; the exit status, with the output in *out
- * (malloc'd). */
+/* Runs `docstore get --raw KEY <workdir>/FILE` against the fault server;
+ * the exit status, with the output in *out (malloc'd). */
 static int cli_get_raw(const char *key, const char *file, char **out) {
   char cmd[2048];
   int status = -1;
@@ -823,6 +820,9 @@ static int cli_get_raw(const char *key, const char *file, char **out) {
   return status;
 }
 
+/* `docstore get --raw` (which does not decrypt) refuses a bit-flipped
+ * object with the integrity exit status (5) and writes no file; a good
+ * object still comes out whole. */
 static void test_cli_get_raw_refuses_corrupt(void **state) {
   (void)state;
   docstore_s3_options o = fault_options();
