@@ -5,7 +5,11 @@
  * resumed read after a connection lost mid-body, the stall detector, the
  * request timeout, errors inside a 200 CompleteMultipartUpload (then the
  * abort), and failing parts of a multipart upload, sent one at a time and
- * several at once.  The server counts the requests it sees.  Label `s3`; needs
+ * several at once; bodies that never end or announce too much, oversized
+ * list and error replies (bounded memory), bit-flipped, truncated and
+ * spliced objects and wrong checksums (integrity errors, also through
+ * `docstore get --raw`), and listings that make no progress.  The server
+ * counts the requests it sees.  Label `s3`; needs
  * no S3_* variables.
  * SPDX-License-Identifier: Apache-2.0
  */
