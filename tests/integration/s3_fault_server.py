@@ -38,6 +38,7 @@ What goes wrong is chosen by the key's first segment (or a segment
                   Content-Length of the real one)
   truncate/...    GET sends the object less its last 100 bytes, with a
                   Content-Length to match (ETag of the real one)
+  empty/...       GET sends an empty body (ETag of the real object)
   splice/...      like dropmid, but the resumed GET ignores If-Match and
                   sends the range of another object (the bytes reversed)
                   under the real ETag; splicetag/... the same under the
@@ -95,8 +96,9 @@ def error_xml(code, message):
 
 FAULTS = ('slowdown-', 'drop-', 'dropmid', 'stall', 'slowreply', 'denied',
           'mperr-', 'partfail', 'inflightfail', 'endless', 'hugelen',
-          'bigerror', 'bitflip', 'truncate', 'splice', 'sum-', 'badsum-',
-          'kms', 'looptoken', 'emptypage', 'cycle', 'biglist', 'hugelist')
+          'bigerror', 'bitflip', 'truncate', 'emptypage', 'empty', 'splice',
+          'sum-', 'badsum-', 'kms', 'looptoken', 'cycle', 'biglist',
+          'hugelist')
 
 # CRC-32C (Castagnoli), reflected; the standard library has only CRC-32.
 CRC32C_TABLE = []
@@ -434,7 +436,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             etag = '"%s"' % hashlib.md5(data).hexdigest()
             if self.command == 'GET' and first in ('bitflip', 'truncate',
-                                                   'kms'):
+                                                   'kms', 'empty'):
                 bad, extra = data, {'ETag': etag}
                 if first == 'bitflip':
                     bad = bytearray(data)
@@ -442,6 +444,8 @@ class Handler(BaseHTTPRequestHandler):
                     bad = bytes(bad)
                 elif first == 'truncate':
                     bad = data[:-100]
+                elif first == 'empty':
+                    bad = b''
                 else:
                     extra = {'ETag': '"%s"' % hashlib.md5(b'kms' + data)
                              .hexdigest(),

@@ -761,6 +761,7 @@ static void test_corrupted_bodies_refused(void **state) {
   } cases[] = {
       {"bitflip/a.bin", 100000, "differs from its ETag"},
       {"truncate/a.bin", 100000, "differs from its ETag"},
+      {"empty/a.bin", 100000, "differs from its ETag"},
       {"splice/a.bin", 200000, "differs from its ETag"},
       {"splicetag/a.bin", 200000, "is not the first reply's"},
   };

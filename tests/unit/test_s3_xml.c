@@ -94,8 +94,8 @@ static void test_parse_prints_nothing(void **state) {
   (void)state;
   static const char *const bodies[] = {
       "\x4c\x6f\xa7\x94<Error><Code>A</Code></Error>",
-      "\x00\x00\x00<\x00\x00\x00"
-      "E\xff\xff",
+      ("\x00\x00\x00<\x00\x00\x00"
+       "E\xff\xff"), /* "\x00E" would read as one escape */
       "\xfe\xff\xd8\x00<Error/>",
   };
   static const size_t lens[] = {33, 10, 12};
