@@ -117,6 +117,11 @@ char *docstore__sprintf(const char *fmt, ...) DOCSTORE__PRINTF(1, 2);
 /* Wipe n bytes (not optimised away). */
 void docstore__wipe(void *p, size_t n);
 
+/* Largest object body any reader accepts (1.5 GiB): the largest envelope
+ * text, base64 of a 1 GiB document plus its header.  The envelope parser
+ * and the S3 downloads (docs/CONFIG.md) share this one rule. */
+#define DOCSTORE__OBJECT_MAX ((size_t)3 << 29)
+
 /* Growable byte buffer.  Always NUL-terminated after data[len] when
  * data != NULL; the bytes past it are undefined.  Memory from
  * docstore__alloc_ex(), so it may be handed to the caller with
