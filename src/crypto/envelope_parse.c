@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "crypto_internal.h"
+#include "util/hex.h"
 
 static const char *const member_names[DOCSTORE__M_COUNT] = {
     "format", "version", "alg",        "key_alg",
@@ -29,20 +30,6 @@ static const char *const member_names[DOCSTORE__M_COUNT] = {
 /* The v1 writer's exact opening bytes, up to the version number. */
 static const char v1_prefix[] =
     "{\"format\":\"docstore-envelope\",\"version\":";
-
-int docstore__id_valid(const char *s) {
-  size_t n = 0;
-  if (!s)
-    return 0;
-  for (; s[n]; n++) {
-    char c = s[n];
-    if (n >= DOCSTORE__ID_MAX ||
-        !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-          (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return 0;
-  }
-  return n > 0;
-}
 
 void docstore__aad_build(char out[DOCSTORE__AAD_MAX], size_t *out_len,
                          const char *file_id, const char *user_id) {
@@ -56,12 +43,10 @@ void docstore__aad_build(char out[DOCSTORE__AAD_MAX], size_t *out_len,
 }
 
 static int kid_valid(const char *s) {
-  if (strlen(s) != DOCSTORE__KID_LEN || memcmp(s, DOCSTORE__KID_PREFIX, 7) != 0)
-    return 0;
-  for (size_t i = 7; i < DOCSTORE__KID_LEN; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-      return 0;
-  return 1;
+  return strlen(s) == DOCSTORE__KID_LEN &&
+         memcmp(s, DOCSTORE__KID_PREFIX, 7) == 0 &&
+         docstore__hex_is_lower(
+             docstore__cursor_from(s + 7, DOCSTORE__KID_LEN - 7));
 }
 
 /* A string member, or EFORMAT (missing, or another JSON type). */

@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsio.h"
+#include "util/file.h"
 #include "provider_internal.h"
 
 /* Names the provider creates for itself; never valid object names. */

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "provider/fsio.h"
+#include "util/file.h"
 #include "provider/provider_internal.h"
 #include "service_internal.h"
 
@@ -319,7 +319,8 @@ static int read_legacy(docstore_service *svc, docstore__buf *out,
     if (!full)
       return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
   }
-  int rc = docstore__file_read(out, full ? full : legacy_path, err);
+  int rc = docstore__file_read(out, full ? full : legacy_path, 0, 0,
+                               "legacy file", err);
   count(svc, DOCSTORE_OP_FALLBACK, rc, rc < 0 ? 0 : out->len, start);
   if (rc == 0)
     docstore__log(DOCSTORE_LOG_INFO, "File read from local fallback: %s",

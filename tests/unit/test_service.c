@@ -516,8 +516,7 @@ static void test_fallback_failures(void **state) {
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
                                                       "documents/a", "."),
                    DOCSTORE_ECONNECT);
-  assert_non_null(
-      strstr(docstore_service_errmsg(f->svc), "not a regular file"));
+  assert_non_null(strstr(docstore_service_errmsg(f->svc), "is a folder"));
 
   /* No legacy path: the object store's failure as it is. */
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
