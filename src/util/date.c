@@ -2,7 +2,6 @@
  * libdocstore - calendar dates in UTC.
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "util/date.h"
@@ -76,19 +75,51 @@ int docstore__civil_to_time(const docstore__civil *c, int64_t *out) {
   return 0;
 }
 
+/* Write v as exactly `width` digits (v is in range: checked by the
+ * callers' time_to_civil). */
+static char *put(char *p, int v, int width) {
+  for (int i = width - 1; i >= 0; i--, v /= 10)
+    p[i] = (char)('0' + v % 10);
+  return p + width;
+}
+
+static char *put_str(char *p, const char *s) {
+  size_t n = strlen(s);
+  memcpy(p, s, n);
+  return p + n;
+}
+
 int docstore__format_iso8601(int64_t t, char out[DOCSTORE__ISO8601_LEN]) {
   docstore__civil c;
   DOCSTORE__GUARD(docstore__time_to_civil(t, &c));
-  snprintf(out, DOCSTORE__ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year,
-           c.month, c.day, c.hour, c.min, c.sec);
+  char *p = put(out, c.year, 4);
+  *p++ = '-';
+  p = put(p, c.month, 2);
+  *p++ = '-';
+  p = put(p, c.day, 2);
+  *p++ = 'T';
+  p = put(p, c.hour, 2);
+  *p++ = ':';
+  p = put(p, c.min, 2);
+  *p++ = ':';
+  p = put(p, c.sec, 2);
+  p = put_str(p, "Z");
+  *p = '\0';
   return 0;
 }
 
 int docstore__format_amz_date(int64_t t, char out[DOCSTORE__AMZ_DATE_LEN]) {
   docstore__civil c;
   DOCSTORE__GUARD(docstore__time_to_civil(t, &c));
-  snprintf(out, DOCSTORE__AMZ_DATE_LEN, "%04d%02d%02dT%02d%02d%02dZ", c.year,
-           c.month, c.day, c.hour, c.min, c.sec);
+  char *p = put(out, c.year, 4);
+  p = put(p, c.month, 2);
+  p = put(p, c.day, 2);
+  *p++ = 'T';
+  p = put(p, c.hour, 2);
+  p = put(p, c.min, 2);
+  p = put(p, c.sec, 2);
+  p = put_str(p, "Z");
+  *p = '\0';
   return 0;
 }
 
@@ -101,9 +132,21 @@ static int weekday(int64_t t) {
 int docstore__format_rfc1123(int64_t t, char out[DOCSTORE__RFC1123_LEN]) {
   docstore__civil c;
   DOCSTORE__GUARD(docstore__time_to_civil(t, &c));
-  snprintf(out, DOCSTORE__RFC1123_LEN, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-           wdays[weekday(t)], c.day, months[c.month - 1], c.year, c.hour, c.min,
-           c.sec);
+  char *p = put_str(out, wdays[weekday(t)]);
+  p = put_str(p, ", ");
+  p = put(p, c.day, 2);
+  *p++ = ' ';
+  p = put_str(p, months[c.month - 1]);
+  *p++ = ' ';
+  p = put(p, c.year, 4);
+  *p++ = ' ';
+  p = put(p, c.hour, 2);
+  *p++ = ':';
+  p = put(p, c.min, 2);
+  *p++ = ':';
+  p = put(p, c.sec, 2);
+  p = put_str(p, " GMT");
+  *p = '\0';
   return 0;
 }
 
