@@ -117,7 +117,7 @@ int docstore__url_parse(docstore__url *out, const char *s, unsigned flags,
   size_t end = 0;
   while (end < c.len && c.ptr[end] != '/' && c.ptr[end] != '?')
     end++;
-  if (memchr(c.ptr, '@', end))
+  if (end > 0 && memchr(c.ptr, '@', end))
     return bad(err, "must not contain a user name or password");
   DOCSTORE__GUARD(parse_host(out, &c, err));
   DOCSTORE__GUARD(parse_port(out, &c, err));
