@@ -78,6 +78,97 @@ const OpStats = koffi.struct('docstore_op_stats', {
 const ListCb = koffi.proto(
   'int docstore_list_cb(void *payload, const void *info)');
 
+// ------------------------------------------------------------ argument checks
+// koffi cuts a string at its first NUL ('1\0x' reaches C as "1") and
+// converts numbers as C casts do (2 ** 32 + 5 becomes 5, -1 becomes
+// 4294967295, 1.5 becomes 1, NaN becomes 0), and takes a Buffer for a C
+// string without its terminator.  So every value handed to C passes
+// cValue() first: each argument of each declared function (declare()), and
+// each member of a struct passed by pointer.  A refusal is a DocstoreError
+// with the code DOCSTORE_EINVAL; the message names the argument or member
+// and never repeats a string (it may be a secret).
+const INT_RANGES = {
+  Int8: [-(2n ** 7n), 2n ** 7n - 1n], UInt8: [0n, 2n ** 8n - 1n],
+  Int16: [-(2n ** 15n), 2n ** 15n - 1n], UInt16: [0n, 2n ** 16n - 1n],
+  Int32: [-(2n ** 31n), 2n ** 31n - 1n], UInt32: [0n, 2n ** 32n - 1n],
+  Int64: [-(2n ** 63n), 2n ** 63n - 1n], UInt64: [0n, 2n ** 64n - 1n],
+};
+const LONE_SURROGATE =
+  /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function invalid(where, what) {
+  return new DocstoreError(-1, `${where}: ${what}`);
+}
+
+function kind(value) {
+  if (value === null) return 'null';
+  if (Buffer.isBuffer(value)) return 'Buffer';
+  return typeof value;
+}
+
+// `value` checked for a C parameter or struct member of koffi type `type`.
+function cValue(type, value, where) {
+  const range = INT_RANGES[type.primitive];
+  if (type.primitive === 'String') {
+    if (value === null || value === undefined) return value;
+    if (typeof value !== 'string') {
+      throw invalid(where, `expected a string, not ${kind(value)}`);
+    }
+    if (value.includes('\0')) {
+      throw invalid(where, 'a string with a NUL character (C would end it there)');
+    }
+    if (LONE_SURROGATE.test(value)) {
+      throw invalid(where, 'a string that is not valid Unicode (a lone surrogate)');
+    }
+  } else if (range) {
+    let n;
+    if (typeof value === 'bigint') {
+      n = value;
+    } else if (typeof value === 'number' && Number.isSafeInteger(value)) {
+      n = BigInt(value);
+    } else if (typeof value === 'number' && Number.isInteger(value)) {
+      throw invalid(where, `${value} is not exact as a number: pass a BigInt`);
+    } else {
+      throw invalid(where, `expected an integer, not ${
+        typeof value === 'number' ? String(value) : kind(value)}`);
+    }
+    if (n < range[0] || n > range[1]) {
+      throw invalid(where, `${n} is out of range (${range[0]} to ${range[1]})`);
+    }
+  } else if (type.primitive === 'Pointer' && type.ref &&
+             type.ref.primitive === 'Record' && value !== null &&
+             typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const m of Object.values(type.ref.members)) {
+      if (m.name in value) {
+        cValue(m.type, value[m.name], `${type.ref.name}.${m.name}`);
+      }
+    }
+  }
+  return value;
+}
+
+// A C function whose inputs pass cValue() before koffi converts them (also
+// for fn.async(...args, callback)).
+function declare(proto) {
+  const fn = lib.func(proto);
+  const { name, arguments: params } = fn.info;
+  const check = (args) => {
+    params.forEach((p, i) => {
+      if (p.direction !== 'Output' && i < args.length) {
+        cValue(p.type, args[i], `${name} argument ${i + 1}`);
+      }
+    });
+    return args;
+  };
+  const call = (...args) => fn(...check(args));
+  call.async = (...args) => {
+    const done = args.pop();
+    return fn.async(...check(args), done);
+  };
+  call.info = fn.info;
+  return call;
+}
+
 const C = {};
 for (const proto of [
   'const char *docstore_version(void)',
@@ -91,13 +182,13 @@ for (const proto of [
   'int docstore_keygen(_Out_ void **pub, _Out_ void **priv, unsigned int bits, const char *passphrase)',
   'int docstore_keyring_new(_Out_ void **out, uint8_t *errbuf, size_t len)',
   'void docstore_keyring_free(void *kr)',
-  'int docstore_keyring_add_public_pem(void *kr, const char *pem, size_t len, _Out_ void **key_id)',
-  'int docstore_keyring_add_private_pem(void *kr, const char *pem, size_t len, const char *pass, _Out_ void **key_id)',
+  'int docstore_keyring_add_public_pem(void *kr, const uint8_t *pem, size_t len, _Out_ void **key_id)',
+  'int docstore_keyring_add_private_pem(void *kr, const uint8_t *pem, size_t len, const char *pass, _Out_ void **key_id)',
   'int docstore_keyring_set_default(void *kr, const char *key_id)',
   'const char *docstore_keyring_errmsg(void *kr)',
   'int docstore_envelope_seal(_Out_ void **out, _Out_ size_t *len, void *kr, const uint8_t *data, size_t n, const docstore_doc_id *doc)',
-  'int docstore_envelope_open(_Out_ void **out, _Out_ size_t *len, void *kr, const char *env, size_t n, const docstore_doc_id *expect)',
-  'int docstore_envelope_rewrap(_Out_ void **out, _Out_ size_t *len, void *kr, const char *env, size_t n, const char *key_id)',
+  'int docstore_envelope_open(_Out_ void **out, _Out_ size_t *len, void *kr, const uint8_t *env, size_t n, const docstore_doc_id *expect)',
+  'int docstore_envelope_rewrap(_Out_ void **out, _Out_ size_t *len, void *kr, const uint8_t *env, size_t n, const char *key_id)',
   // config
   'int docstore_config_new(_Out_ void **out)',
   'void docstore_config_free(void *cfg)',
@@ -115,7 +206,7 @@ for (const proto of [
   'void docstore_service_free(void *svc)',
   'const char *docstore_service_errmsg(void *svc)',
   'const char *docstore_service_storage_type(void *svc)',
-  'int docstore_service_store_encrypted(void *svc, _Out_ void **path, const char *file_id, const char *filename, const char *env, size_t n, const char *user_id)',
+  'int docstore_service_store_encrypted(void *svc, _Out_ void **path, const char *file_id, const char *filename, const uint8_t *env, size_t n, const char *user_id)',
   'int docstore_service_retrieve_encrypted(void *svc, _Out_ void **out, _Out_ size_t *len, const char *path)',
   'int docstore_service_delete(void *svc, const char *path)',
   'int docstore_service_exists(void *svc, _Out_ int *exists, _Out_ uint64_t *size, const char *path)',
@@ -126,7 +217,7 @@ for (const proto of [
   'const char *docstore_op_name(int op)',
   'int docstore_service_stats(void *svc, int op, _Inout_ docstore_op_stats *out)',
 ]) {
-  const fn = lib.func(proto);
+  const fn = declare(proto);
   C[fn.info.name] = fn;
 }
 
@@ -182,10 +273,21 @@ function str(v) {
   return v === null || v === undefined ? null : String(v);
 }
 
+// Bytes for a (pointer, length) pair: a Buffer, a typed array or a
+// string (UTF-8).
 function bytes(data) {
   if (Buffer.isBuffer(data)) return data;
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  return Buffer.from(data);
+  if (typeof data === 'string') {
+    if (LONE_SURROGATE.test(data)) {
+      throw invalid('data', 'a string that is not valid Unicode (a lone surrogate)');
+    }
+    return Buffer.from(data, 'utf8');
+  }
+  if (ArrayBuffer.isView(data)) {
+    return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  }
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  throw invalid('data', `expected a Buffer or a string, not ${kind(data)}`);
 }
 
 function envelopeText(envelope) {
@@ -505,4 +607,8 @@ module.exports = {
   Service,
   configDump,
   errorName: (code) => C.docstore_error_name(code),
+  // For the binding's own tests: the declared functions, the argument
+  // check, and the struct mirrors (checked against the C layout).
+  _internal: { C, cValue, mirrors: [LocalOptions, ServiceOptions, DocId,
+    ObjectInfo, OpStats] },
 };

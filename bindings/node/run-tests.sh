@@ -7,4 +7,4 @@ cd "$(dirname "$0")"
 if [ ! -d node_modules/koffi ]; then
     npm ci --no-audit --no-fund --prefer-offline
 fi
-exec node --test test/docstore.test.js
+exec node --test test/*.test.js

@@ -102,6 +102,11 @@ def test_s3_upload_and_presigned_download(keys):
         assert r.json()["expiration_hours"] == 1
         assert client.get("/file/%d/download?expiration_hours=500" %
                           row["id"]).status_code == 422
+        # 2**64 + 5 hours: refused, not wrapped to a 5-hour URL.
+        r = client.get("/file/%d/download?redirect=false&"
+                       "expiration_hours=%d" % (row["id"], 2**64 + 5))
+        assert r.status_code == 422, r.text
+        assert "out of range" in r.json()["detail"]
     with urllib.request.urlopen(url, timeout=30) as resp:
         envelope = resp.read()
     kr = docstore.Keyring()

@@ -107,13 +107,17 @@ DOCSTORE_EXTERN int docstore_config_load_env(docstore_config *cfg);
  * optional `export `, single or double quotes).  Unknown names are
  * ignored (a .env file is shared with the host application); "" unsets.
  * Nothing is applied unless the whole file is valid.  The file's contents
- * are wiped from memory after use.
+ * are wiped from memory after use.  As ssh does with its configuration, a
+ * file owned by another user than the effective one or root, or writable
+ * by its group or by others, is refused (its lines could redirect
+ * documents to another key or server).
  * @param cfg  the configuration.
  * @param path the file.
  * @return 0, #DOCSTORE_EINVAL (cfg or path NULL), #DOCSTORE_ENOTFOUND (no
- *         such file), #DOCSTORE_EIO (cannot open or read it),
- *         #DOCSTORE_ECONFIG (a known name with a bad value, or a syntax
- *         error: the message gives path and line; a file over 1 MiB),
+ *         such file), #DOCSTORE_EIO (cannot open or read it, not a regular
+ *         file), #DOCSTORE_ECONFIG (a known name with a bad value, or a
+ *         syntax error: the message gives path and line; a file over 1 MiB;
+ *         another owner, group- or world-writable),
  *         #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */
@@ -168,6 +172,117 @@ DOCSTORE_EXTERN const char *docstore_config_errmsg(const docstore_config *cfg);
  * @since 0.1.0
  */
 DOCSTORE_EXTERN const char *docstore_config_name_at(size_t index);
+
+/**
+ * @name Settings schema
+ * Every setting is described once, in its provider's table (name, type,
+ * default, range, flags, the options field it fills, a description); the
+ * checks of docstore_config_set(), the dump, docs/CONFIG.md and the
+ * options checks of docstore_s3_provider_new() and
+ * docstore_local_provider_new() all derive from it.  Bindings iterate it
+ * instead of mirroring it.
+ */
+/**@{*/
+
+/**
+ * Type of a setting's value (docstore_setting_info.type).  Values never
+ * change; new types are appended.
+ * @since 0.2.0
+ */
+typedef enum docstore_setting_type {
+  DOCSTORE_SETTING_TEXT = 0,   /**< text without control characters */
+  DOCSTORE_SETTING_CHOICE = 1, /**< one of `choices`, any case */
+  DOCSTORE_SETTING_BOOL = 2,   /**< true/false, 1/0, yes/no, on/off */
+  DOCSTORE_SETTING_UINT = 3,   /**< decimal integer in [min, max] */
+  DOCSTORE_SETTING_SIZE = 4,   /**< bytes, optional K/M/G suffix, [min, max] */
+  DOCSTORE_SETTING_PATH = 5,   /**< file or folder path */
+  DOCSTORE_SETTING_URL = 6,    /**< http(s)://host[:port] */
+  DOCSTORE_SETTING_REGION = 7, /**< lowercase letters, digits, '-' */
+  DOCSTORE_SETTING_BUCKET = 8, /**< 3-255 letters, digits, '.', '-', '_' */
+  DOCSTORE_SETTING_TOKEN = 9   /**< printable ASCII without spaces */
+} docstore_setting_type;
+
+/** Flag: a secret, never shown (dumped as "****"). @since 0.2.0 */
+#define DOCSTORE_SETTING_SECRET 1u
+/** Flag: shown partly masked ("AKIA****CDEF"). @since 0.2.0 */
+#define DOCSTORE_SETTING_PARTIAL 2u
+/** Flag: read only as a fallback of another setting (AWS_*); not
+ *  dumped. @since 0.2.0 */
+#define DOCSTORE_SETTING_FALLBACK 4u
+/** Flag: required when its provider is chosen. @since 0.2.0 */
+#define DOCSTORE_SETTING_REQUIRED 8u
+
+/** Current version of #docstore_setting_info. @since 0.2.0 */
+#define DOCSTORE_SETTING_INFO_VERSION 1
+
+/**
+ * One setting of the schema.  Library-owned and static: never freed,
+ * never changed.  Fields may be appended in later versions (check
+ * `version`).
+ * @since 0.2.0
+ */
+typedef struct docstore_setting_info {
+  unsigned int version; /**< #DOCSTORE_SETTING_INFO_VERSION */
+  const char *name;     /**< "S3_BUCKET" */
+  /** the STORAGE_TYPE it applies to ("s3", "local"), or "" for all */
+  const char *provider;
+  int type;                  /**< #docstore_setting_type */
+  unsigned int flags;        /**< DOCSTORE_SETTING_* flags */
+  const char *default_value; /**< as dumped ("8MiB"), or NULL: none */
+  uint64_t min;              /**< UINT and SIZE: smallest value */
+  uint64_t max;              /**< UINT and SIZE: largest value */
+  const char *choices;       /**< CHOICE: "auto|path|virtual"; else NULL */
+  /** the field of the provider's options struct it fills
+   *  ("bucket" of docstore_s3_options), or NULL */
+  const char *field;
+  const char *description; /**< one sentence, English */
+} docstore_setting_info;
+
+/**
+ * The index-th setting of the schema (0, 1, ... until NULL), in the
+ * dump's order; the same names as docstore_config_name_at().
+ * Thread-safe.
+ * @param index position.
+ * @return the setting (static), or NULL past the end.
+ * @since 0.2.0
+ */
+DOCSTORE_EXTERN const docstore_setting_info *
+docstore_config_setting_at(size_t index);
+
+/**
+ * The setting called name.  Thread-safe.
+ * @param name a variable name ("S3_BUCKET").
+ * @return the setting (static), or NULL when name is NULL or unknown.
+ * @since 0.2.0
+ */
+DOCSTORE_EXTERN const docstore_setting_info *
+docstore_config_setting_find(const char *name);
+
+struct docstore_provider;
+
+/**
+ * Build the provider the configuration chooses (STORAGE_TYPE: the local
+ * provider from LOCAL_STORAGE_PATH, or the S3 provider from the S3_*
+ * settings, with the AWS_* fallbacks), after docstore_config_validate().
+ * For bindings and programs that want a provider without a service, so
+ * they need not fill docstore_s3_options themselves.  Thread-safe on an
+ * unchanging configuration.
+ * @param out        receives the provider (NULL on failure); free it with
+ *                   docstore_provider_free().
+ * @param cfg        the configuration (borrowed; the provider copies what
+ *                   it keeps).
+ * @param errbuf     optional buffer for a message on failure.
+ * @param errbuf_len size of errbuf.
+ * @return 0, #DOCSTORE_EINVAL (out or cfg NULL), #DOCSTORE_ECONFIG,
+ *         #DOCSTORE_ENOMEM.
+ * @since 0.2.0
+ */
+DOCSTORE_EXTERN int
+docstore_provider_from_config(struct docstore_provider **out,
+                              const docstore_config *cfg, char *errbuf,
+                              size_t errbuf_len);
+
+/**@}*/
 
 /** @} */
 

@@ -264,9 +264,11 @@ DOCSTORE_EXTERN int docstore_s3_options_init(docstore_s3_options *opts,
  * @param errbuf_len size of errbuf.
  * @return 0, #DOCSTORE_EINVAL (out or opts NULL, unknown version or
  *         addressing value), #DOCSTORE_ECONFIG (bucket or credentials
- *         missing, invalid bucket name, region or endpoint URL, part size
- *         below 5 MiB, multipart_concurrency above 64, retry_base_ms above
- *         retry_max_ms, virtual-hosted
+ *         missing; any field its setting would refuse, by the same rules:
+ *         invalid bucket name, region or endpoint URL, a size or count
+ *         outside the setting's range (docs/CONFIG.md, "Reference"), e.g.
+ *         part size below 5 MiB, multipart_concurrency above 64;
+ *         retry_base_ms above retry_max_ms, virtual-hosted
  *         addressing impossible for the bucket), #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */

@@ -79,7 +79,9 @@ static const char global_help[] =
     "Exit status: 0 success, 1 other failure, 2 usage or invalid argument,\n"
     "3 configuration, 4 not found, 5 integrity (tampered, wrong key or wrong\n"
     "document), 6 key or format, 7 storage unreachable or refused (access,\n"
-    "bucket, connection, timeout, server), 8 unsupported, 9 local I/O.\n"
+    "bucket, connection, timeout, server), 8 unsupported, 9 local I/O,\n"
+    "input over a size limit (an envelope over 1.5 GiB, a document over\n"
+    "1 GiB) or out of memory.\n"
     "On failure one line goes to stderr:\n"
     "  docstore: <command>: <message> (<DOCSTORE_E...>)\n";
 

@@ -99,6 +99,20 @@ int docstore__b64_append(docstore__buf *b, const uint8_t *data, size_t n) {
   return 0;
 }
 
+size_t docstore__b64_span(const char *in, size_t n) {
+  const unsigned char *q = (const unsigned char *)in;
+  size_t i = 0;
+  tables();
+  /* Four characters per step with the decoder's table. */
+  while (i + 4 <= n && !((dec[0][q[i]] | dec[1][q[i + 1]] | dec[2][q[i + 2]] |
+                          dec[3][q[i + 3]]) &
+                         DEC_BAD))
+    i += 4;
+  while (i < n && dec[3][q[i]] != DEC_BAD)
+    i++;
+  return i;
+}
+
 int docstore__b64_decoded_len(size_t *out, const char *in, size_t in_len) {
   *out = 0;
   if (in_len % 4 != 0)

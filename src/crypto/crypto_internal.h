@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
 #include "docstore/crypto.h"
@@ -107,6 +106,9 @@ int docstore__b64_append(docstore__buf *b, const uint8_t *data,
                          size_t n) DOCSTORE__WUR;
 /* Encode exactly into out (docstore__b64_len(n) bytes, no NUL). */
 void docstore__b64_encode(char *out, const uint8_t *data, size_t n);
+/* Length of the longest prefix of in[0..n) made of alphabet characters
+ * ('=' excluded). */
+size_t docstore__b64_span(const char *in, size_t n);
 /* Decoded length implied by the text's length and padding; EFORMAT when
  * the length is not a multiple of 4 or the padding is malformed.  Does not
  * look at the other characters. */
@@ -128,48 +130,13 @@ typedef enum docstore__alg {
   DOCSTORE__ALG_LEGACY        /* PyCryptodome JSON, OAEP-SHA1 */
 } docstore__alg;
 
-/* A text span inside the parsed JSON. */
+/* A text span: inside the caller's envelope text, or an unescaped copy. */
 typedef struct docstore__span {
   const char *p;
   size_t len;
 } docstore__span;
 
-/* A parsed, structurally valid envelope.  The spans and strings point into
- * `json`; free with docstore__envelope_clear(). */
-typedef struct docstore__envelope {
-  cJSON *json;
-  int format; /* docstore_envelope_format */
-  docstore__alg alg;
-  const char *kid;     /* NULL for legacy */
-  const char *file_id; /* NULL when not bound */
-  const char *user_id; /* NULL when not bound or system */
-  docstore__span nonce_b64;
-  docstore__span tag_b64;
-  docstore__span ct_b64;
-  /* The ciphertext's content when the parser cut it out of the text given
-   * to cJSON (a span of the caller's text), else {NULL, 0}. */
-  docstore__span ct_outside;
-  uint8_t wrapped[DOCSTORE__RSA_MAX_BYTES];
-  size_t wrapped_len;
-  uint8_t nonce[DOCSTORE__NONCE_MAX];
-  size_t nonce_len;
-  uint8_t tag[DOCSTORE__GCM_TAG_LEN];
-  size_t ct_len; /* decoded ciphertext (= plaintext) length */
-} docstore__envelope;
-
-/* Parse and check an envelope (v1 or legacy).  validate_ct: also check
- * every character of the ciphertext's base64 (otherwise only its length
- * and padding are checked here and decryption checks the rest).  Errors go
- * to `err` (and the thread's last error).  Returns 0, DOCSTORE_EINVAL,
- * DOCSTORE_EFORMAT, DOCSTORE_EUNSUPPORTED, DOCSTORE_ETOOBIG,
- * DOCSTORE_ENOMEM. */
-int docstore__envelope_parse(docstore__envelope *env, const char *text,
-                             size_t text_len, int validate_ct,
-                             docstore__err *err) DOCSTORE__WUR;
-void docstore__envelope_clear(docstore__envelope *env);
-
-/* Members an envelope object may have; each is looked up once and a
- * duplicate is refused. */
+/* Members an envelope object may have (docs/FORMAT.md sections 2 and 10). */
 typedef enum docstore__member {
   DOCSTORE__M_FORMAT,
   DOCSTORE__M_VERSION,
@@ -186,23 +153,78 @@ typedef enum docstore__member {
   DOCSTORE__M_COUNT
 } docstore__member;
 
+/* JSON type of a member of the envelope object, as read. */
+typedef enum docstore__jkind {
+  DOCSTORE__J_ABSENT = 0,
+  DOCSTORE__J_STRING, /* text: the content after unescaping */
+  DOCSTORE__J_NUMBER, /* text: the number as written */
+  DOCSTORE__J_NULL,
+  DOCSTORE__J_OTHER /* true, false, an object or an array */
+} docstore__jkind;
+
+typedef struct docstore__jvalue {
+  docstore__jkind kind;
+  docstore__span text;
+  /* A string without escapes whose characters are all in the base64
+   * alphabet, but for up to two '=' at its end: its base64 check needs
+   * only the length and the last quantum. */
+  int b64_chars;
+} docstore__jvalue;
+
+/* Limits of the JSON text of an envelope (docs/FORMAT.md section 12). */
+#define DOCSTORE__JSON_MAX_DEPTH 64
+#define DOCSTORE__JSON_MAX_NAMES 1024
+#define DOCSTORE__JSON_MAX_NAME_LEN 256
+
+/* A parsed, structurally valid envelope.  The spans point into the
+ * caller's text or into `owned`; free with docstore__envelope_clear(). */
+typedef struct docstore__envelope {
+  int format; /* docstore_envelope_format */
+  docstore__alg alg;
+  docstore__jvalue m[DOCSTORE__M_COUNT];
+  char *owned[DOCSTORE__M_COUNT]; /* unescaped copies of escaped strings */
+  const char *kid;                /* NULL for legacy */
+  const char *file_id;            /* NULL when not bound */
+  const char *user_id;            /* NULL when not bound or system */
+  char kid_buf[DOCSTORE__KID_LEN + 1];
+  char file_id_buf[DOCSTORE__ID_MAX + 1];
+  char user_id_buf[DOCSTORE__ID_MAX + 1];
+  docstore__span nonce_b64;
+  docstore__span tag_b64;
+  docstore__span ct_b64;
+  uint8_t wrapped[DOCSTORE__RSA_MAX_BYTES];
+  size_t wrapped_len;
+  uint8_t nonce[DOCSTORE__NONCE_MAX];
+  size_t nonce_len;
+  uint8_t tag[DOCSTORE__GCM_TAG_LEN];
+  size_t ct_len; /* decoded ciphertext (= plaintext) length */
+} docstore__envelope;
+
+/* Parse and check an envelope (v1 or legacy): steps 1 to 5 of
+ * docs/FORMAT.md section 7 (every base64 character included).  Errors go
+ * to `err` (and the thread's last error).  Returns 0, DOCSTORE_EINVAL,
+ * DOCSTORE_EFORMAT, DOCSTORE_EUNSUPPORTED, DOCSTORE_ETOOBIG,
+ * DOCSTORE_ENOMEM. */
+int docstore__envelope_parse(docstore__envelope *env, const char *text,
+                             size_t text_len, docstore__err *err) DOCSTORE__WUR;
+void docstore__envelope_clear(docstore__envelope *env);
+
 /* Decode the base64 string member m[which] into out, requiring a decoded
  * length in [min, max].  EFORMAT when missing, not a string, bad base64 or
  * bad length. */
 int docstore__member_b64(uint8_t *out, size_t *out_len, size_t min, size_t max,
-                         cJSON *const *m, docstore__member which,
+                         const docstore__jvalue *m, docstore__member which,
                          docstore__err *err) DOCSTORE__WUR;
 /* Check "nonce" (12 bytes, or 12 or 16 when nonce_max is 16), "tag"
  * (16 bytes) and "ciphertext" (shared by the v1 and legacy readers); the
  * base64 spans are recorded in env. */
-int docstore__member_gcm(docstore__envelope *env, cJSON *const *m,
-                         size_t nonce_max, int validate_ct,
+int docstore__member_gcm(docstore__envelope *env, size_t nonce_max,
                          docstore__err *err) DOCSTORE__WUR;
 
 /* Legacy part of the parser (legacy.c): fill env from the members of an
  * object that has no "format" member. */
-int docstore__legacy_parse(docstore__envelope *env, cJSON *const *m,
-                           int validate_ct, docstore__err *err) DOCSTORE__WUR;
+int docstore__legacy_parse(docstore__envelope *env,
+                           docstore__err *err) DOCSTORE__WUR;
 /* Try each private key of the keyring (OAEP-SHA1); on success the session
  * key is in key[0..*key_len).  DOCSTORE_EKEY when no key unwraps it. */
 int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX], size_t *key_len,

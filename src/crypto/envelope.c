@@ -391,8 +391,7 @@ int docstore_envelope_open(uint8_t **out, size_t *out_len,
     return docstore__err_set(&e, DOCSTORE_EINVAL,
                              "docstore_envelope_open: NULL argument");
   DOCSTORE__GUARD(doc_id_check(expect, "docstore_envelope_open", &e));
-  DOCSTORE__GUARD(
-      docstore__envelope_parse(&env, envelope, envelope_len, 0, &e));
+  DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   DOCSTORE__GUARD_GOTO(rc, identity_check(&env, expect, &e), done);
   DOCSTORE__GUARD_GOTO(rc, unwrap_key(key, &key_len, kr, &env, &e), done);
   /* Every byte is written before the caller sees it (and the block is
@@ -442,8 +441,7 @@ int docstore_envelope_rewrap(char **out, size_t *out_len,
                                           "key with the new key id"
                                         : "docstore_envelope_rewrap: the "
                                           "keyring has no public key");
-  DOCSTORE__GUARD(
-      docstore__envelope_parse(&env, envelope, envelope_len, 0, &e));
+  DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   DOCSTORE__GUARD_GOTO(rc, unwrap_key(key, &key_len, kr, &env, &e), done);
   /* Authenticate the whole envelope first: a rewrap never turns a damaged
    * envelope into a fresh-looking one. */
@@ -524,8 +522,7 @@ int docstore_envelope_info_get(docstore_envelope_info *info,
   if (!envelope)
     return docstore__err_set(&e, DOCSTORE_EINVAL,
                              "docstore_envelope_info_get: envelope is NULL");
-  DOCSTORE__GUARD(
-      docstore__envelope_parse(&env, envelope, envelope_len, 1, &e));
+  DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   if ((env.kid && !(info->key_id = docstore__strdup(env.kid))) ||
       (env.file_id && !(info->file_id = docstore__strdup(env.file_id))) ||
       (env.user_id && !(info->user_id = docstore__strdup(env.user_id)))) {

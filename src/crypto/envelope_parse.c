@@ -2,20 +2,18 @@
  * libdocstore - envelope parser: JSON text to a checked docstore__envelope.
  * SPDX-License-Identifier: Apache-2.0
  *
- * The rules are those of docs/FORMAT.md ("Reading").  The parser looks at
- * "format" and "version" before anything else, so that a newer version is
- * reported as unsupported rather than malformed.
+ * The rules are those of docs/FORMAT.md, section 7 ("Reading"), steps 1
+ * to 5, in that order: the first failing step decides the error.
  *
- * The ciphertext is most of the text (base64 of the whole document), and
- * cJSON would copy it, unescaping byte by byte, at a fraction of the speed
- * of everything else.  So a small scanner first locates the top-level
- * "ciphertext" string; cJSON then parses the text with that string's
- * content left out (a copy of the few hundred bytes around it), and the
- * content is used in place.  This cannot change the meaning of the text:
- * the content removed holds no quote or backslash, and decryption later
- * accepts only base64 characters in it, so the text with and without it
- * is JSON alike.  When the scanner finds no such string (escapes in it, an
- * escaped member name), cJSON parses the whole text as usual.
+ * The JSON reader is our own, not a general-purpose library, because the
+ * format needs exactly RFC 8259 and no leniency (no byte-order mark, only
+ * the four JSON whitespace bytes, no raw control character, valid UTF-8
+ * in every string, no lone surrogate escape, numbers by the grammar), plus
+ * the format's own rules (a nesting limit, duplicate member names refused
+ * after unescaping in every object, U+0000 noted), and because the
+ * ciphertext is most of the text: a string without escapes is used in
+ * place, never copied.  Only the members of the envelope object are kept;
+ * everything else is checked and skipped.
  */
 #include <string.h>
 
@@ -42,59 +40,482 @@ void docstore__aad_build(char out[DOCSTORE__AAD_MAX], size_t *out_len,
   *out_len = n > 0 ? (size_t)n : 0;
 }
 
-static int kid_valid(const char *s) {
-  return strlen(s) == DOCSTORE__KID_LEN &&
-         memcmp(s, DOCSTORE__KID_PREFIX, 7) == 0 &&
-         docstore__hex_is_lower(
-             docstore__cursor_from(s + 7, DOCSTORE__KID_LEN - 7));
+/* ------------------------------------------------------------- JSON */
+
+/* A member name seen in an open object: bytes [off, off + len) of
+ * jreader.names (after unescaping). */
+typedef struct jname {
+  size_t off, len;
+} jname;
+
+typedef struct jreader {
+  const unsigned char *t;
+  size_t len, i;
+  int depth;
+  int has_nul; /* a string (name or value) holds U+0000 */
+  int nomem;
+  const char *why; /* first error, at byte `at` */
+  size_t at;
+  size_t names_total;
+  docstore__buf names; /* jname records */
+  docstore__buf name_bytes;
+  docstore__envelope *env;
+} jreader;
+
+static int jfail(jreader *r, const char *why) {
+  if (!r->why) {
+    r->why = why;
+    r->at = r->i;
+  }
+  return -1;
 }
 
-/* A string member, or EFORMAT (missing, or another JSON type). */
-static int member_string(const char **out, cJSON *const *m,
-                         docstore__member which, docstore__err *err) {
-  const cJSON *item = m[which];
-  *out = NULL;
-  if (!item)
-    return docstore__err_set(err, DOCSTORE_EFORMAT,
-                             "envelope: missing member \"%s\"",
-                             member_names[which]);
-  if (!cJSON_IsString(item) || !item->valuestring)
-    return docstore__err_set(err, DOCSTORE_EFORMAT,
-                             "envelope: member \"%s\" must be a string",
-                             member_names[which]);
-  *out = item->valuestring;
+static int is_ws(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void skip_ws(jreader *r) {
+  while (r->i < r->len && is_ws(r->t[r->i]))
+    r->i++;
+}
+
+/* Length of the UTF-8 sequence (RFC 3629) at p, or 0 when it is not one:
+ * no overlong form, no surrogate, nothing above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+  unsigned c = p[0];
+  if (c < 0xC2 || c > 0xF4)
+    return 0;
+  if (c < 0xE0)
+    return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+  if (c < 0xF0) {
+    if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+        (c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
+      return 0;
+    return 3;
+  }
+  if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+      (p[3] & 0xC0) != 0x80 || (c == 0xF0 && p[1] < 0x90) ||
+      (c == 0xF4 && p[1] > 0x8F))
+    return 0;
+  return 4;
+}
+
+static int hex4(const unsigned char *p, unsigned *v) {
+  *v = 0;
+  for (int k = 0; k < 4; k++) {
+    int d = docstore__hex_digit(p[k]);
+    if (d < 0)
+      return 0;
+    *v = *v << 4 | (unsigned)d;
+  }
+  return 1;
+}
+
+/* Check the string whose opening quote is at r->i; on success r->i is
+ * past the closing quote, [*s, *e) is the raw content and *escaped tells
+ * whether it holds an escape. */
+static int scan_string(jreader *r, size_t *s, size_t *e, int *escaped,
+                       int *b64_chars) {
+  const unsigned char *t = r->t;
+  size_t i = ++r->i, n = r->len;
+  *escaped = 0;
+  *s = i;
+  /* Base64 text (the ciphertext is most of an envelope): one table lookup
+   * per character, and the base64 check of step 5 is then done too. */
+  i += docstore__b64_span((const char *)t + i, n - i);
+  size_t pad = 0;
+  while (pad < 2 && i + pad < n && t[i + pad] == '=')
+    pad++;
+  *b64_chars = i + pad < n && t[i + pad] == '"';
+  if (*b64_chars) {
+    *e = i + pad;
+    r->i = i + pad + 1;
+    return 0;
+  }
+  for (;;) {
+    /* Printable ASCII other than '"' and '\\': most of the text. */
+    while (i < n && t[i] >= 0x20 && t[i] < 0x80 && t[i] != '"' && t[i] != '\\')
+      i++;
+    r->i = i;
+    if (i >= n)
+      return jfail(r, "unterminated string");
+    unsigned char c = t[i];
+    if (c == '"')
+      break;
+    if (c < 0x20)
+      return jfail(r, "control character in a string");
+    if (c >= 0x80) {
+      size_t k = utf8_seq(t + i, n - i);
+      if (!k)
+        return jfail(r, "invalid UTF-8");
+      i += k;
+      continue;
+    }
+    /* An escape. */
+    *escaped = 1;
+    if (i + 1 >= n)
+      return jfail(r, "unterminated string");
+    c = t[i + 1];
+    if (c != 'u') {
+      if (!strchr("\"\\/bfnrt", c) || c == '\0')
+        return jfail(r, "invalid escape");
+      i += 2;
+      continue;
+    }
+    unsigned v, w;
+    if (i + 6 > n || !hex4(t + i + 2, &v))
+      return jfail(r, "invalid \\u escape");
+    if (v >= 0xDC00 && v <= 0xDFFF)
+      return jfail(r, "lone surrogate escape");
+    if (v >= 0xD800 && v <= 0xDBFF) {
+      if (i + 12 > n || t[i + 6] != '\\' || t[i + 7] != 'u' ||
+          !hex4(t + i + 8, &w) || w < 0xDC00 || w > 0xDFFF)
+        return jfail(r, "lone surrogate escape");
+      i += 12;
+      continue;
+    }
+    if (v == 0)
+      r->has_nul = 1;
+    i += 6;
+  }
+  *e = i;
+  r->i = i + 1;
   return 0;
 }
 
+static void put_utf8(uint8_t *o, size_t *k, unsigned v) {
+  if (v < 0x80) {
+    o[(*k)++] = (uint8_t)v;
+  } else if (v < 0x800) {
+    o[(*k)++] = (uint8_t)(0xC0 | v >> 6);
+    o[(*k)++] = (uint8_t)(0x80 | (v & 0x3F));
+  } else if (v < 0x10000) {
+    o[(*k)++] = (uint8_t)(0xE0 | v >> 12);
+    o[(*k)++] = (uint8_t)(0x80 | ((v >> 6) & 0x3F));
+    o[(*k)++] = (uint8_t)(0x80 | (v & 0x3F));
+  } else {
+    o[(*k)++] = (uint8_t)(0xF0 | v >> 18);
+    o[(*k)++] = (uint8_t)(0x80 | ((v >> 12) & 0x3F));
+    o[(*k)++] = (uint8_t)(0x80 | ((v >> 6) & 0x3F));
+    o[(*k)++] = (uint8_t)(0x80 | (v & 0x3F));
+  }
+}
+
+/* Unescape the content [s, e) that scan_string() accepted into out (room
+ * for e - s bytes: unescaping never grows the text); *out_len its length. */
+static void unescape(uint8_t *out, size_t *out_len, const unsigned char *t,
+                     size_t s, size_t e) {
+  size_t k = 0;
+  for (size_t i = s; i < e;) {
+    if (t[i] != '\\') {
+      out[k++] = t[i++];
+      continue;
+    }
+    unsigned char c = t[i + 1];
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    if (c != 'u') {
+      out[k++] = (uint8_t)to[strchr(from, c) - from];
+      i += 2;
+      continue;
+    }
+    unsigned v, w;
+    (void)hex4(t + i + 2, &v);
+    i += 6;
+    if (v >= 0xD800 && v <= 0xDBFF) {
+      (void)hex4(t + i + 2, &w);
+      v = 0x10000 + ((v - 0xD800) << 10) + (w - 0xDC00);
+      i += 6;
+    }
+    put_utf8(out, &k, v);
+  }
+  *out_len = k;
+}
+
+/* The member name at r->i: checked, unescaped into name_bytes, compared
+ * with the names already seen in the same object (records from `first`).
+ * *which: its envelope member, or DOCSTORE__M_COUNT. */
+static int read_name(jreader *r, size_t first, int *which) {
+  size_t s, e;
+  int escaped;
+  uint8_t tmp[DOCSTORE__JSON_MAX_NAME_LEN];
+  size_t n;
+  if (r->i >= r->len || r->t[r->i] != '"')
+    return jfail(r, "expected a member name");
+  size_t at = r->i;
+  int b64_chars;
+  if (scan_string(r, &s, &e, &escaped, &b64_chars) < 0)
+    return -1;
+  if (e - s > DOCSTORE__JSON_MAX_NAME_LEN * 6 ||
+      ++r->names_total > DOCSTORE__JSON_MAX_NAMES) {
+    r->i = at;
+    return jfail(r, e - s > DOCSTORE__JSON_MAX_NAME_LEN * 6
+                        ? "member name longer than 256 bytes"
+                        : "more than 1024 member names");
+  }
+  if (escaped) {
+    uint8_t *big = docstore__alloc_ex(e - s + 1, DOCSTORE__MEM_PUBLIC);
+    if (!big) {
+      r->nomem = 1;
+      return jfail(r, "out of memory");
+    }
+    unescape(big, &n, r->t, s, e);
+    if (n <= sizeof(tmp))
+      memcpy(tmp, big, n);
+    docstore_free(big);
+  } else {
+    n = e - s;
+    if (n <= sizeof(tmp))
+      memcpy(tmp, r->t + s, n);
+  }
+  if (n > DOCSTORE__JSON_MAX_NAME_LEN) {
+    r->i = at;
+    return jfail(r, "member name longer than 256 bytes");
+  }
+  const jname *seen = (const jname *)r->names.data;
+  size_t count = r->names.len / sizeof(jname);
+  for (size_t k = first; k < count; k++)
+    if (seen[k].len == n &&
+        memcmp(r->name_bytes.data + seen[k].off, tmp, n) == 0) {
+      r->i = at;
+      return jfail(r, "duplicate member name");
+    }
+  jname rec = {r->name_bytes.len, n};
+  if (docstore__buf_append(&r->name_bytes, tmp, n) < 0 ||
+      docstore__buf_append(&r->names, &rec, sizeof(rec)) < 0) {
+    r->nomem = 1;
+    return jfail(r, "out of memory");
+  }
+  *which = DOCSTORE__M_COUNT;
+  if (r->depth == 1)
+    for (int k = 0; k < DOCSTORE__M_COUNT; k++)
+      if (strlen(member_names[k]) == n && memcmp(member_names[k], tmp, n) == 0)
+        *which = k;
+  return 0;
+}
+
+static int scan_number(jreader *r) {
+  const unsigned char *t = r->t;
+  size_t i = r->i, n = r->len;
+  if (i < n && t[i] == '-')
+    i++;
+  if (i >= n || t[i] < '0' || t[i] > '9') {
+    r->i = i;
+    return jfail(r, "invalid number");
+  }
+  if (t[i] == '0')
+    i++;
+  else
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+      i++;
+  if (i < n && t[i] == '.') {
+    i++;
+    if (i >= n || t[i] < '0' || t[i] > '9') {
+      r->i = i;
+      return jfail(r, "invalid number");
+    }
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+      i++;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    i++;
+    if (i < n && (t[i] == '+' || t[i] == '-'))
+      i++;
+    if (i >= n || t[i] < '0' || t[i] > '9') {
+      r->i = i;
+      return jfail(r, "invalid number");
+    }
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+      i++;
+  }
+  r->i = i;
+  return 0;
+}
+
+static int read_value(jreader *r, docstore__jvalue *cap, int which);
+
+/* An object or array whose opening bracket is at r->i. */
+static int read_container(jreader *r) {
+  int object = r->t[r->i] == '{';
+  char close = object ? '}' : ']';
+  size_t first = r->names.len / sizeof(jname);
+  if (++r->depth > DOCSTORE__JSON_MAX_DEPTH)
+    return jfail(r, "nested deeper than 64 levels");
+  r->i++;
+  skip_ws(r);
+  if (r->i < r->len && r->t[r->i] == close) {
+    r->i++;
+    r->depth--;
+    return 0;
+  }
+  for (;;) {
+    int which = DOCSTORE__M_COUNT;
+    if (object) {
+      if (read_name(r, first, &which) < 0)
+        return -1;
+      skip_ws(r);
+      if (r->i >= r->len || r->t[r->i] != ':')
+        return jfail(r, "expected ':'");
+      r->i++;
+      skip_ws(r);
+    }
+    docstore__jvalue *cap =
+        which < DOCSTORE__M_COUNT ? &r->env->m[which] : NULL;
+    if (read_value(r, cap, which) < 0)
+      return -1;
+    skip_ws(r);
+    if (r->i >= r->len)
+      return jfail(r, "unexpected end of text");
+    if (r->t[r->i] == close)
+      break;
+    if (r->t[r->i] != ',')
+      return jfail(r, object ? "expected ',' or '}'" : "expected ',' or ']'");
+    r->i++;
+    skip_ws(r);
+  }
+  r->i++;
+  r->depth--;
+  /* The names of this object are no longer needed. */
+  if (object) {
+    const jname *seen = (const jname *)r->names.data;
+    if (first < r->names.len / sizeof(jname))
+      r->name_bytes.len = seen[first].off;
+    r->names.len = first * sizeof(jname);
+  }
+  return 0;
+}
+
+static int literal(jreader *r, const char *word) {
+  size_t n = strlen(word);
+  if (r->len - r->i < n || memcmp(r->t + r->i, word, n) != 0)
+    return jfail(r, "invalid literal");
+  r->i += n;
+  return 0;
+}
+
+/* A value at r->i; cap (a member of the envelope object) receives its
+ * kind and text. */
+static int read_value(jreader *r, docstore__jvalue *cap, int which) {
+  if (r->i >= r->len)
+    return jfail(r, "unexpected end of text");
+  size_t start = r->i;
+  unsigned char c = r->t[r->i];
+  docstore__jkind kind = DOCSTORE__J_OTHER;
+  int rc;
+  if (c == '"') {
+    size_t s, e;
+    int escaped, b64_chars;
+    if (scan_string(r, &s, &e, &escaped, &b64_chars) < 0)
+      return -1;
+    if (cap) {
+      cap->kind = DOCSTORE__J_STRING;
+      cap->b64_chars = b64_chars;
+      cap->text.p = (const char *)r->t + s;
+      cap->text.len = e - s;
+      if (escaped) {
+        uint8_t *copy = docstore__alloc_ex(e - s + 1, DOCSTORE__MEM_PUBLIC);
+        if (!copy) {
+          r->nomem = 1;
+          return jfail(r, "out of memory");
+        }
+        unescape(copy, &cap->text.len, r->t, s, e);
+        copy[cap->text.len] = '\0';
+        r->env->owned[which] = (char *)copy;
+        cap->text.p = (const char *)copy;
+      }
+    }
+    return 0;
+  }
+  if (c == '{' || c == '[')
+    rc = read_container(r);
+  else if (c == '-' || (c >= '0' && c <= '9')) {
+    rc = scan_number(r);
+    kind = DOCSTORE__J_NUMBER;
+  } else if (c == 'n') {
+    rc = literal(r, "null");
+    kind = DOCSTORE__J_NULL;
+  } else if (c == 't')
+    rc = literal(r, "true");
+  else if (c == 'f')
+    rc = literal(r, "false");
+  else
+    return jfail(r, c == 0xEF ? "byte-order mark or invalid byte"
+                              : "invalid character");
+  if (rc == 0 && cap) {
+    cap->kind = kind;
+    cap->text.p = (const char *)r->t + start;
+    cap->text.len = r->i - start;
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------- members */
+
+/* A string member, or EFORMAT (missing, or another JSON type). */
+static int member_string(docstore__span *out, const docstore__jvalue *m,
+                         docstore__member which, docstore__err *err) {
+  out->p = NULL;
+  out->len = 0;
+  if (m[which].kind == DOCSTORE__J_ABSENT)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: missing member \"%s\"",
+                             member_names[which]);
+  if (m[which].kind != DOCSTORE__J_STRING)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: member \"%s\" must be a string",
+                             member_names[which]);
+  *out = m[which].text;
+  return 0;
+}
+
+static int span_is(docstore__span s, const char *want) {
+  return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
+}
+
+/* Section 3.1 for a string member; *n: its decoded length.  When the
+ * reader saw only alphabet characters, the length, the padding and the
+ * last quantum are all that is left to check. */
+static int b64_check(size_t *n, const docstore__jvalue *v) {
+  const docstore__span s = v->text;
+  size_t last;
+  DOCSTORE__GUARD(docstore__b64_decoded_len(n, s.p, s.len));
+  if (!v->b64_chars)
+    return docstore__b64_decode(NULL, n, s.p, s.len, 1);
+  return s.len == 0 ? 0
+                    : docstore__b64_decode(NULL, &last, s.p + s.len - 4, 4, 1);
+}
+
 int docstore__member_b64(uint8_t *out, size_t *out_len, size_t min, size_t max,
-                         cJSON *const *m, docstore__member which,
+                         const docstore__jvalue *m, docstore__member which,
                          docstore__err *err) {
-  const char *s;
+  docstore__span s;
   size_t n;
   *out_len = 0;
   DOCSTORE__GUARD(member_string(&s, m, which, err));
-  size_t len = strlen(s);
-  if (docstore__b64_decoded_len(&n, s, len) < 0 ||
-      docstore__b64_decode(n >= min && n <= max ? out : NULL, &n, s, len, 1) <
-          0)
+  if (docstore__b64_decoded_len(&n, s.p, s.len) < 0 ||
+      docstore__b64_decode(n >= min && n <= max ? out : NULL, &n, s.p, s.len,
+                           1) < 0)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: member \"%s\" is not valid base64",
                              member_names[which]);
-  if (n < min || n > max)
-    return docstore__err_set(
-        err, DOCSTORE_EFORMAT,
-        min == max ? "envelope: member \"%s\" must decode to %zu bytes, not %zu"
-                   : "envelope: member \"%s\" must decode to at least %zu "
-                     "bytes and at most %zu, not %zu",
-        member_names[which], min, max, n);
+  if (n < min || n > max) {
+    if (min == max)
+      return docstore__err_set(
+          err, DOCSTORE_EFORMAT,
+          "envelope: member \"%s\" must decode to %zu bytes, not %zu",
+          member_names[which], min, n);
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope: member \"%s\" must decode to %zu to "
+                             "%zu bytes, not %zu",
+                             member_names[which], min, max, n);
+  }
   *out_len = n;
   return 0;
 }
 
-int docstore__member_gcm(docstore__envelope *env, cJSON *const *m,
-                         size_t nonce_max, int validate_ct,
+int docstore__member_gcm(docstore__envelope *env, size_t nonce_max,
                          docstore__err *err) {
-  const char *s;
+  const docstore__jvalue *m = env->m;
+  docstore__span s;
   size_t n, tag_len;
   DOCSTORE__GUARD(docstore__member_b64(env->nonce, &env->nonce_len,
                                        DOCSTORE__GCM_NONCE_LEN, nonce_max, m,
@@ -102,23 +523,14 @@ int docstore__member_gcm(docstore__envelope *env, cJSON *const *m,
   if (env->nonce_len != DOCSTORE__GCM_NONCE_LEN &&
       env->nonce_len != DOCSTORE__LEGACY_NONCE_LEN)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
-                             "envelope: \"nonce\" must decode to 12 or 16 "
-                             "bytes");
+                             "envelope: member \"nonce\" must decode to 12 or "
+                             "16 bytes, not %zu",
+                             env->nonce_len);
   DOCSTORE__GUARD(
       docstore__member_b64(env->tag, &tag_len, DOCSTORE__GCM_TAG_LEN,
                            DOCSTORE__GCM_TAG_LEN, m, DOCSTORE__M_TAG, err));
   DOCSTORE__GUARD(member_string(&s, m, DOCSTORE__M_CIPHERTEXT, err));
-  size_t len = strlen(s);
-  if (env->ct_outside.p) {
-    /* cJSON saw the member with its content cut out. */
-    if (len != 0)
-      return docstore__err_set(err, DOCSTORE_EFORMAT,
-                               "envelope: duplicate member \"ciphertext\"");
-    s = env->ct_outside.p;
-    len = env->ct_outside.len;
-  }
-  if (docstore__b64_decoded_len(&n, s, len) < 0 ||
-      (validate_ct && docstore__b64_decode(NULL, &n, s, len, 1) < 0))
+  if (b64_check(&n, &m[DOCSTORE__M_CIPHERTEXT]) < 0)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: member \"ciphertext\" is not valid "
                              "base64");
@@ -127,89 +539,103 @@ int docstore__member_gcm(docstore__envelope *env, cJSON *const *m,
                              "envelope: ciphertext of %zu bytes exceeds the "
                              "1 GiB limit",
                              n);
-  env->nonce_b64.p = m[DOCSTORE__M_NONCE]->valuestring;
-  env->nonce_b64.len = strlen(env->nonce_b64.p);
-  env->tag_b64.p = m[DOCSTORE__M_TAG]->valuestring;
-  env->tag_b64.len = strlen(env->tag_b64.p);
-  env->ct_b64.p = s;
-  env->ct_b64.len = len;
+  env->nonce_b64 = m[DOCSTORE__M_NONCE].text;
+  env->tag_b64 = m[DOCSTORE__M_TAG].text;
+  env->ct_b64 = s;
   env->ct_len = n;
   return 0;
 }
 
-/* An identity member: a valid id string, or null when `nullable`. */
-static int member_id(const char **out, cJSON *const *m, docstore__member which,
+/* An identity member: a valid id string (copied into buf), or null. */
+static int member_id(const char **out, char buf[DOCSTORE__ID_MAX + 1],
+                     const docstore__jvalue *m, docstore__member which,
                      docstore__err *err) {
-  const cJSON *item = m[which];
+  const docstore__jvalue *v = &m[which];
   *out = NULL;
-  if (!item)
+  if (v->kind == DOCSTORE__J_ABSENT)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: missing member \"%s\"",
                              member_names[which]);
-  if (cJSON_IsNull(item))
+  if (v->kind == DOCSTORE__J_NULL)
     return 0;
-  if (!cJSON_IsString(item) || !docstore__id_valid(item->valuestring))
+  if (v->kind != DOCSTORE__J_STRING ||
+      !docstore__id_valid_n(v->text.p, v->text.len))
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: member \"%s\" must be null or 1 to 64 "
                              "characters from [A-Za-z0-9_-]",
                              member_names[which]);
-  *out = item->valuestring;
+  memcpy(buf, v->text.p, v->text.len);
+  buf[v->text.len] = '\0';
+  *out = buf;
   return 0;
 }
 
-/* "format" and "version": EUNSUPPORTED for a version other than 1. */
-static int check_version(cJSON *const *m, docstore__err *err) {
-  const char *format;
+/* Step 4: "format" and "version"; EUNSUPPORTED for a version other than
+ * 1.  The version is compared as text: an integer written without sign,
+ * fraction or exponent (the JSON grammar already refuses leading zeros). */
+static int check_version(const docstore__jvalue *m, docstore__err *err) {
+  docstore__span format;
   DOCSTORE__GUARD(member_string(&format, m, DOCSTORE__M_FORMAT, err));
-  if (strcmp(format, DOCSTORE__FORMAT_NAME) != 0)
+  if (!span_is(format, DOCSTORE__FORMAT_NAME))
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"format\" is not \"%s\"",
                              DOCSTORE__FORMAT_NAME);
-  const cJSON *v = m[DOCSTORE__M_VERSION];
-  if (!v)
+  const docstore__jvalue *v = &m[DOCSTORE__M_VERSION];
+  if (v->kind == DOCSTORE__J_ABSENT)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: missing member \"version\"");
-  double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
-  /* A non-negative integer; compared by value (1 and 1.0 are the same). */
-  if (!(d >= 0.0 && d < 9.0e15) || (double)(long long)d != d)
+  int integer = v->kind == DOCSTORE__J_NUMBER;
+  for (size_t i = 0; integer && i < v->text.len; i++)
+    integer = v->text.p[i] >= '0' && v->text.p[i] <= '9';
+  if (!integer)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"version\" must be a non-negative "
-                             "integer");
-  if (d != 1.0)
+                             "integer written with digits only");
+  if (!span_is(v->text, "1"))
     return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
-                             "envelope: format version %lld is not supported "
-                             "(this library reads version 1)",
-                             (long long)d);
+                             "envelope: format version %.*s%s is not "
+                             "supported (this library reads version 1)",
+                             (int)(v->text.len > 20 ? 20 : v->text.len),
+                             v->text.p, v->text.len > 20 ? "..." : "");
   return 0;
 }
 
-static int parse_v1(docstore__envelope *env, cJSON *const *m, int validate_ct,
-                    docstore__err *err) {
-  const char *alg, *key_alg, *kid;
+static int kid_valid(docstore__span s) {
+  return s.len == DOCSTORE__KID_LEN &&
+         memcmp(s.p, DOCSTORE__KID_PREFIX, 7) == 0 &&
+         docstore__hex_is_lower(
+             docstore__cursor_from(s.p + 7, DOCSTORE__KID_LEN - 7));
+}
+
+/* Step 5 for version 1, member by member in the order of FORMAT.md. */
+static int parse_v1(docstore__envelope *env, docstore__err *err) {
+  const docstore__jvalue *m = env->m;
+  docstore__span alg, key_alg, kid;
   DOCSTORE__GUARD(member_string(&alg, m, DOCSTORE__M_ALG, err));
-  if (strcmp(alg, DOCSTORE__ALG_AES256GCM) == 0)
+  if (span_is(alg, DOCSTORE__ALG_AES256GCM))
     env->alg = DOCSTORE__ALG_V1_AES256GCM;
-  else if (strcmp(alg, DOCSTORE__ALG_AESGCM_NOAAD) == 0)
+  else if (span_is(alg, DOCSTORE__ALG_AESGCM_NOAAD))
     env->alg = DOCSTORE__ALG_V1_NOAAD;
   else
     return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
-                             "envelope: algorithm \"%.64s\" is not supported",
-                             alg);
+                             "envelope: this \"alg\" is not supported");
   DOCSTORE__GUARD(member_string(&key_alg, m, DOCSTORE__M_KEY_ALG, err));
-  if (strcmp(key_alg, DOCSTORE__KEY_ALG_OAEP256) != 0)
+  if (!span_is(key_alg, DOCSTORE__KEY_ALG_OAEP256))
     return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
-                             "envelope: key algorithm \"%.64s\" is not "
-                             "supported",
-                             key_alg);
+                             "envelope: this \"key_alg\" is not supported");
   DOCSTORE__GUARD(member_string(&kid, m, DOCSTORE__M_KID, err));
   if (!kid_valid(kid))
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"kid\" must be \"sha256:\" and 64 "
                              "lowercase hex digits");
-  env->kid = kid;
+  memcpy(env->kid_buf, kid.p, kid.len);
+  env->kid_buf[kid.len] = '\0';
+  env->kid = env->kid_buf;
 
-  DOCSTORE__GUARD(member_id(&env->file_id, m, DOCSTORE__M_FILE_ID, err));
-  DOCSTORE__GUARD(member_id(&env->user_id, m, DOCSTORE__M_USER_ID, err));
+  DOCSTORE__GUARD(
+      member_id(&env->file_id, env->file_id_buf, m, DOCSTORE__M_FILE_ID, err));
+  DOCSTORE__GUARD(
+      member_id(&env->user_id, env->user_id_buf, m, DOCSTORE__M_USER_ID, err));
   if (!env->file_id && env->user_id)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"user_id\" is set but \"file_id\" is "
@@ -223,240 +649,110 @@ static int parse_v1(docstore__envelope *env, cJSON *const *m, int validate_ct,
   DOCSTORE__GUARD(docstore__member_b64(
       env->wrapped, &env->wrapped_len, DOCSTORE_RSA_MIN_BITS / 8,
       DOCSTORE__RSA_MAX_BYTES, m, DOCSTORE__M_WRAPPED_KEY, err));
-  DOCSTORE__GUARD(docstore__member_gcm(env, m,
+  DOCSTORE__GUARD(docstore__member_gcm(env,
                                        env->alg == DOCSTORE__ALG_V1_NOAAD
                                            ? DOCSTORE__LEGACY_NONCE_LEN
                                            : DOCSTORE__GCM_NONCE_LEN,
-                                       validate_ct, err));
+                                       err));
   env->format = DOCSTORE_ENVELOPE_V1;
   return 0;
 }
 
-/* After a JSON syntax error: is this the opening of a newer version (for
- * instance a v2 header followed by binary frames)? */
+/* After step 2 failed: does the text begin with the v1 writer's prefix and
+ * an integer version other than 1 (a newer version, for instance a v2
+ * header followed by binary frames)?  The integer is the longest run of
+ * digits after the prefix; it must be "0" or start with 1-9, and must not
+ * be followed by '.', 'e' or 'E' (then it is no integer). */
 static int looks_like_newer_version(const char *text, size_t len) {
-  size_t p = sizeof(v1_prefix) - 1;
+  size_t p = sizeof(v1_prefix) - 1, q;
   if (len <= p || memcmp(text, v1_prefix, p) != 0)
     return 0;
-  if (text[p] < '0' || text[p] > '9')
+  for (q = p; q < len && text[q] >= '0' && text[q] <= '9'; q++)
+    ;
+  if (q == p || (text[p] == '0' && q - p > 1))
     return 0;
-  /* "1" followed by a non-digit is version 1 (then merely malformed). */
-  return !(text[p] == '1' &&
-           (p + 1 >= len || text[p + 1] < '0' || text[p + 1] > '9'));
-}
-
-static int only_whitespace(const char *p, const char *end) {
-  for (; p < end; p++)
-    if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-      return 0;
-  return 1;
-}
-
-/* From s (just after an opening quote), the index of the closing quote,
- * honouring backslash escapes.  0 when the string is unterminated. */
-static int string_end(const char *t, size_t len, size_t s, size_t *e) {
-  size_t i = s;
-  while (i < len) {
-    const char *q = memchr(t + i, '"', len - i);
-    if (!q)
-      return 0;
-    size_t k = (size_t)(q - t), bs = 0;
-    while (k - bs > s && t[k - 1 - bs] == '\\')
-      bs++;
-    if (bs % 2 == 0) {
-      *e = k;
-      return 1;
-    }
-    i = k + 1;
-  }
-  return 0;
-}
-
-/* The first '"' or '\\' in [p, end), or NULL.  The ciphertext is most of
- * an envelope: it is searched in pieces that stay in the CPU cache between
- * the two memchr() calls, so that it is read from memory once. */
-#define SCAN_PIECE ((size_t)16 << 10)
-
-static const char *quote_or_backslash(const char *p, const char *end) {
-  while (p < end) {
-    size_t n = (size_t)(end - p) < SCAN_PIECE ? (size_t)(end - p) : SCAN_PIECE;
-    const char *q = memchr(p, '"', n);
-    const char *b = memchr(p, '\\', q ? (size_t)(q - p) : n);
-    if (b)
-      return b;
-    if (q)
-      return q;
-    p += n;
-  }
-  return NULL;
-}
-
-static size_t skip_ws(const char *t, size_t len, size_t i) {
-  while (i < len &&
-         (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
-    i++;
-  return i;
-}
-
-/* 1 when the text holds a NUL, raw or written \u0000.  cJSON keeps such a
- * string cut at the NUL ("123\u0000x" reads as "123", where any other
- * JSON reader sees a string that is no identity): no envelope member
- * holds one.  Backslashes outside strings are not JSON anyway, so every
- * backslash starts an escape. */
-static int has_nul(const char *t, size_t len) {
-  const char *p = t, *end = t + len;
-  if (memchr(t, '\0', len))
-    return 1;
-  while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
-    if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
-      return 1;
-    if (end - p < 2)
-      break;
-    p += 2; /* the escaped character starts no escape */
-  }
-  return 0;
-}
-
-/* The content [*start, *end) of the first member of the top-level object
- * spelled exactly "ciphertext" whose value is a string without escapes.
- * 0 when there is none (or the text is not JSON: cJSON will say so). */
-static int find_ciphertext(const char *t, size_t len, size_t *start,
-                           size_t *end) {
-  size_t i = skip_ws(t, len, 0);
-  int depth = 0;
-  if (i >= len || t[i] != '{')
+  if (q < len && (text[q] == '.' || text[q] == 'e' || text[q] == 'E'))
     return 0;
-  while (i < len) {
-    char c = t[i];
-    if (c == '"') {
-      size_t s = i + 1, e;
-      if (!string_end(t, len, s, &e))
-        return 0;
-      i = e + 1;
-      if (depth != 1 || e - s != 10 || memcmp(t + s, "ciphertext", 10) != 0)
-        continue;
-      size_t j = skip_ws(t, len, i);
-      if (j >= len || t[j] != ':')
-        continue; /* a value, not a member name */
-      j = skip_ws(t, len, j + 1);
-      if (j >= len || t[j] != '"')
-        return 0;
-      /* Its end, when no backslash comes first. */
-      const char *q = quote_or_backslash(t + j + 1, t + len);
-      if (!q || *q != '"')
-        return 0;
-      *start = j + 1;
-      *end = (size_t)(q - t);
-      return 1;
-    }
-    if (c == '{' || c == '[')
-      depth++;
-    else if ((c == '}' || c == ']') && --depth <= 0)
-      return 0;
-    i++;
-  }
-  return 0;
+  return !(q - p == 1 && text[p] == '1');
 }
 
 int docstore__envelope_parse(docstore__envelope *env, const char *text,
-                             size_t text_len, int validate_ct,
-                             docstore__err *err) {
-  cJSON *m[DOCSTORE__M_COUNT] = {0};
-  const char *end = NULL;
+                             size_t text_len, docstore__err *err) {
   int rc;
 
   memset(env, 0, sizeof(*env));
   if (!text)
     return docstore__err_set(err, DOCSTORE_EINVAL, "envelope text is NULL");
+  /* Step 1. */
   if (text_len > DOCSTORE__ENVELOPE_MAX)
     return docstore__err_set(err, DOCSTORE_ETOOBIG,
                              "envelope of %zu bytes exceeds the 1.5 GiB limit",
                              text_len);
-  if (text_len == 0)
-    return docstore__err_set(err, DOCSTORE_EFORMAT, "envelope is empty");
 
-  /* Parse the text without the ciphertext's content when it can be found
-   * (see the top of this file). */
-  const char *json = text;
-  size_t json_len = text_len, cut_at = 0, cut = 0;
-  char *hollow = NULL;
-  if (find_ciphertext(text, text_len, &cut_at, &cut)) {
-    cut -= cut_at;
-    json_len = text_len - cut;
-    hollow = docstore__alloc_ex(json_len,
-                                DOCSTORE__MEM_PUBLIC | DOCSTORE__MEM_UNINIT);
-    if (!hollow)
-      return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
-    memcpy(hollow, text, cut_at);
-    memcpy(hollow + cut_at, text + cut_at + cut, text_len - cut_at - cut);
-    json = hollow;
-    env->ct_outside.p = text + cut_at;
-    env->ct_outside.len = cut;
-  }
-  cJSON *root = cJSON_ParseWithLengthOpts(json, json_len, &end, 0);
-  /* Offsets in `json` past the cut are `cut` bytes further in `text`. */
-  size_t end_off = end && end >= json ? (size_t)(end - json) : 0;
-  /* In the object's text; the ciphertext cut out is checked as base64. */
-  int nul = root && has_nul(json, end_off);
-  if (hollow && end_off > cut_at)
-    end_off += cut;
-  end = text + end_off;
-  docstore_free(hollow);
-  if (!root) {
-    if (looks_like_newer_version(text, text_len))
-      return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
-                               "envelope: newer format version, not "
-                               "supported by this library");
-    return docstore__err_set(err, DOCSTORE_EFORMAT,
-                             "envelope is not valid JSON (error at byte %zu)",
-                             end_off);
-  }
-  env->json = root;
-  if (!cJSON_IsObject(root)) {
-    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
-                           "envelope is not a JSON object");
+  /* Step 2: one JSON object, after optional whitespace. */
+  jreader r = {.t = (const unsigned char *)text,
+               .len = text_len,
+               .names = DOCSTORE__BUF_INIT_PUBLIC,
+               .name_bytes = DOCSTORE__BUF_INIT_PUBLIC,
+               .env = env};
+  skip_ws(&r);
+  int jrc;
+  if (r.i < r.len && r.t[r.i] == '{')
+    jrc = read_value(&r, NULL, DOCSTORE__M_COUNT);
+  else if (r.i >= r.len)
+    jrc = jfail(&r, text_len ? "no JSON value" : "empty text");
+  else
+    jrc = read_value(&r, NULL, DOCSTORE__M_COUNT) < 0
+              ? -1
+              : (r.i = 0, jfail(&r, "not a JSON object"));
+  docstore__buf_free(&r.names);
+  docstore__buf_free(&r.name_bytes);
+  if (jrc < 0) {
+    if (r.nomem)
+      rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+    else if (looks_like_newer_version(text, text_len))
+      rc = docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
+                             "envelope: newer format version, not "
+                             "supported by this library");
+    else
+      rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "envelope is not valid JSON (%s, at byte %zu)",
+                             r.why, r.at);
     goto fail;
   }
-  for (cJSON *c = root->child; c; c = c->next) {
-    for (int i = 0; i < DOCSTORE__M_COUNT; i++) {
-      if (!c->string || strcmp(c->string, member_names[i]) != 0)
-        continue;
-      if (m[i]) {
-        rc = docstore__err_set(err, DOCSTORE_EFORMAT,
-                               "envelope: duplicate member \"%s\"",
-                               member_names[i]);
-        goto fail;
-      }
-      m[i] = c;
-    }
-  }
+  size_t end = r.i;
 
-  /* The version is checked first, so that a newer version followed by
-   * data this reader does not understand is "unsupported", not malformed. */
-  if (m[DOCSTORE__M_FORMAT])
-    DOCSTORE__GUARD_GOTO(rc, check_version(m, err), fail);
-  if (!only_whitespace(end, text + text_len)) {
-    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
-                           "envelope: data after the JSON object");
-    goto fail;
-  }
-  if (nul) {
-    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
-                           "envelope: NUL character (raw or \\u0000) in a "
-                           "string");
-    goto fail;
-  }
-  if (m[DOCSTORE__M_FORMAT])
-    DOCSTORE__GUARD_GOTO(rc, parse_v1(env, m, validate_ct, err), fail);
-  else if (m[DOCSTORE__M_ENC_SESSION_KEY])
-    DOCSTORE__GUARD_GOTO(rc, docstore__legacy_parse(env, m, validate_ct, err),
-                         fail);
-  else {
+  /* Step 3: the kind. */
+  const docstore__jvalue *m = env->m;
+  int v1 = m[DOCSTORE__M_FORMAT].kind != DOCSTORE__J_ABSENT;
+  if (!v1 && m[DOCSTORE__M_ENC_SESSION_KEY].kind == DOCSTORE__J_ABSENT) {
     rc = docstore__err_set(err, DOCSTORE_EFORMAT,
                            "not an envelope: neither \"format\" nor "
                            "\"enc_session_key\" is present");
     goto fail;
   }
+  /* Step 4: the version (v1 only), then the text checks (both kinds). */
+  if (v1)
+    DOCSTORE__GUARD_GOTO(rc, check_version(m, err), fail);
+  r.i = end;
+  skip_ws(&r);
+  if (r.i < r.len) {
+    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                           "envelope: data after the JSON object (at byte "
+                           "%zu)",
+                           r.i);
+    goto fail;
+  }
+  if (r.has_nul) {
+    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
+                           "envelope: NUL character (\\u0000) in a string");
+    goto fail;
+  }
+  /* Step 5: the members. */
+  if (v1)
+    DOCSTORE__GUARD_GOTO(rc, parse_v1(env, err), fail);
+  else
+    DOCSTORE__GUARD_GOTO(rc, docstore__legacy_parse(env, err), fail);
   return 0;
 
 fail:
@@ -467,6 +763,7 @@ fail:
 void docstore__envelope_clear(docstore__envelope *env) {
   if (!env)
     return;
-  cJSON_Delete(env->json);
+  for (int i = 0; i < DOCSTORE__M_COUNT; i++)
+    docstore_free(env->owned[i]);
   memset(env, 0, sizeof(*env));
 }

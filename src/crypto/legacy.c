@@ -11,13 +11,11 @@
  */
 #include "crypto_internal.h"
 
-int docstore__legacy_parse(docstore__envelope *env, cJSON *const *m,
-                           int validate_ct, docstore__err *err) {
+int docstore__legacy_parse(docstore__envelope *env, docstore__err *err) {
   DOCSTORE__GUARD(docstore__member_b64(env->wrapped, &env->wrapped_len, 1,
-                                       DOCSTORE__RSA_MAX_BYTES, m,
+                                       DOCSTORE__RSA_MAX_BYTES, env->m,
                                        DOCSTORE__M_ENC_SESSION_KEY, err));
-  DOCSTORE__GUARD(docstore__member_gcm(env, m, DOCSTORE__LEGACY_NONCE_LEN,
-                                       validate_ct, err));
+  DOCSTORE__GUARD(docstore__member_gcm(env, DOCSTORE__LEGACY_NONCE_LEN, err));
   env->format = DOCSTORE_ENVELOPE_LEGACY;
   env->alg = DOCSTORE__ALG_LEGACY;
   return 0;

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "provider/local_settings.h"
 #include "util/file.h"
 #include "provider_internal.h"
 
@@ -667,12 +668,8 @@ int docstore_local_provider_new(docstore_provider **out,
                            opts->version);
     goto fail;
   }
-  if (!opts->root || !opts->root[0]) {
-    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
-                           "local provider: a root folder is required "
-                           "(LOCAL_STORAGE_PATH)");
+  if ((rc = docstore__local_options_check(opts, &err)) < 0)
     goto fail;
-  }
   l = docstore__alloc(sizeof(*l));
   if (!l) {
     rc = docstore__err_set(&err, DOCSTORE_ENOMEM, "out of memory");

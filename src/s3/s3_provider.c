@@ -16,6 +16,7 @@
 
 #include "provider/provider_internal.h"
 #include "s3/s3_internal.h"
+#include "s3/s3_settings.h"
 
 /* ------------------------------------------------------------ options */
 
@@ -30,29 +31,6 @@ int docstore_s3_options_init(docstore_s3_options *opts, unsigned int version) {
   /* A version 1 caller's struct ends before the appended fields. */
   memcpy(opts, &init, version == 1 ? S3_OPTIONS_V1_SIZE : sizeof(init));
   return 0;
-}
-
-/* The same rule as the S3_REGION setting (src/config/config.c), so a
- * region the configuration accepts is never refused here. */
-static int valid_region(const char *r) {
-  size_t n = strlen(r);
-  if (n == 0 || n > 64)
-    return 0;
-  for (; *r; r++)
-    if (!(islower((unsigned char)*r) || isdigit((unsigned char)*r) ||
-          *r == '-'))
-      return 0;
-  return 1;
-}
-
-static int valid_bucket(const char *b) {
-  size_t n = strlen(b);
-  if (n == 0 || n > 255)
-    return 0;
-  for (; *b; b++)
-    if (!(isalnum((unsigned char)*b) || *b == '.' || *b == '-' || *b == '_'))
-      return 0;
-  return 1;
 }
 
 /* A bucket name usable as a DNS label prefix (virtual-hosted style). */
@@ -234,42 +212,11 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
   /* Fields appended in version 2 are not read from a version 1 table. */
   unsigned int concurrency =
       opts->version >= 2 ? opts->multipart_concurrency : 0;
-  if (concurrency > DOCSTORE__S3_MAX_CONCURRENCY)
-    return docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "multipart concurrency %u is above the limit of "
-                             "%u",
-                             concurrency, DOCSTORE__S3_MAX_CONCURRENCY);
-  if (!opts->bucket || !*opts->bucket)
-    return docstore__err_set(err, DOCSTORE_ECONFIG, "S3_BUCKET is not set");
-  if (!valid_bucket(opts->bucket))
-    return docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "S3_BUCKET '%.100s' is not a valid bucket name",
-                             opts->bucket);
-  if (!opts->access_key || !*opts->access_key || !opts->secret_key ||
-      !*opts->secret_key)
-    return docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "unable to locate credentials: set S3_ACCESS_KEY "
-                             "and S3_SECRET_KEY");
+  /* Every field by the schema's rules (s3_settings.c). */
+  DOCSTORE__GUARD(docstore__s3_options_check(opts, tuning, err));
   const char *region = opts->region && *opts->region
                            ? opts->region
                            : DOCSTORE__S3_DEFAULT_REGION;
-  if (!valid_region(region))
-    return docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "S3_REGION '%.64s' is not a valid region (e.g. "
-                             "us-east-1, eu-west-1)",
-                             region);
-  uint64_t min_part = tuning && tuning->min_part_size
-                          ? tuning->min_part_size
-                          : DOCSTORE__S3_MIN_PART_SIZE;
-  if (opts->multipart_part_size && opts->multipart_part_size < min_part)
-    return docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "multipart part size %llu is below S3's minimum "
-                             "of %llu bytes",
-                             (unsigned long long)opts->multipart_part_size,
-                             (unsigned long long)min_part);
-  if (opts->retry_max_ms && opts->retry_base_ms > opts->retry_max_ms)
-    return docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "retry_base_ms must not exceed retry_max_ms");
 
   DOCSTORE__GUARD(docstore__s3_global_init());
   s3 = docstore__alloc(sizeof(*s3));

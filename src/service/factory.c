@@ -4,13 +4,17 @@
  *
  * The seed's ObjectStorageFactory: STORAGE_TYPE chooses the provider, the
  * RSA_* variables load keys, DOCSTORE_LEGACY_ROOT becomes the service's
- * legacy_root and DOCSTORE_LOG_LEVEL the log threshold.
+ * legacy_root and DOCSTORE_LOG_LEVEL the log threshold.  Options structs
+ * are filled from the settings schema (each provider's table says which
+ * field a setting lands in), never field by field here.
  */
 #include <string.h>
 
-#include "config/config_internal.h"
 #include "docstore/service.h"
 #include "internal.h"
+#include "provider/local_settings.h"
+#include "s3/s3_settings.h"
+#include "service/settings_catalog.h"
 
 /* Load the configured key files into a new keyring, or leave *out NULL
  * when no key file is configured. */
@@ -61,8 +65,8 @@ static int make_provider(docstore_provider **out, const docstore_config *cfg,
 
   msg[0] = '\0';
   if (strcmp(type, "local") == 0) {
-    docstore_local_options lo = DOCSTORE_LOCAL_OPTIONS_INIT;
-    lo.root = docstore__config_effective(cfg, "LOCAL_STORAGE_PATH", NULL);
+    docstore_local_options lo;
+    DOCSTORE__GUARD(docstore__local_options_from_config(cfg, &lo));
     rc = docstore_local_provider_new(out, &lo, msg, sizeof(msg));
     if (rc < 0)
       return docstore__err_set(err, rc, "LOCAL_STORAGE_PATH='%s': %s", lo.root,
@@ -73,7 +77,7 @@ static int make_provider(docstore_provider **out, const docstore_config *cfg,
   }
 
   docstore_s3_options so;
-  DOCSTORE__GUARD(docstore__config_s3_options(cfg, &so));
+  DOCSTORE__GUARD(docstore__s3_options_from_config(cfg, &so));
   /* S3_VERIFY_TLS=false: the provider itself warns that TLS verification
    * is disabled (for https endpoints). */
   rc = docstore_s3_provider_new(out, &so, msg, sizeof(msg));
@@ -84,6 +88,41 @@ static int make_provider(docstore_provider **out, const docstore_config *cfg,
                 "endpoint=%s",
                 so.bucket, so.endpoint_url ? so.endpoint_url : "None");
   return 0;
+}
+
+/* What both factories check first: arguments, then the configuration. */
+static int check_args(int have_out, const docstore_config *cfg,
+                      docstore__err *err) {
+  if (!have_out || !cfg)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "%s is NULL",
+                             have_out ? "cfg" : "out");
+  int rc = docstore_config_validate(cfg);
+  if (rc < 0)
+    return docstore__err_set(err, rc, "%s", docstore_config_errmsg(cfg));
+  return 0;
+}
+
+/* Report a factory's failure: errbuf and the thread's last error. */
+static int finish(int rc, const docstore__err *err, char *errbuf,
+                  size_t errbuf_len) {
+  if (rc < 0) {
+    docstore__err_to_buf(err, errbuf, errbuf_len);
+    docstore__err_publish(err);
+  }
+  return rc;
+}
+
+int docstore_provider_from_config(docstore_provider **out,
+                                  const docstore_config *cfg, char *errbuf,
+                                  size_t errbuf_len) {
+  docstore__err err;
+  docstore__err_clear(&err);
+  if (out)
+    *out = NULL;
+  int rc = check_args(out != NULL, cfg, &err);
+  if (rc == 0)
+    rc = make_provider(out, cfg, &err);
+  return finish(rc, &err, errbuf, errbuf_len);
 }
 
 int docstore_service_from_config(docstore_service **out,
@@ -98,16 +137,7 @@ int docstore_service_from_config(docstore_service **out,
   docstore__err_clear(&err);
   if (out)
     *out = NULL;
-  if (!out || !cfg) {
-    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "%s is NULL",
-                           out ? "cfg" : "out");
-    goto done;
-  }
-  rc = docstore_config_validate(cfg);
-  if (rc < 0) {
-    docstore__err_set(&err, rc, "%s", docstore_config_errmsg(cfg));
-    goto done;
-  }
+  DOCSTORE__GUARD_GOTO(rc, check_args(out != NULL, cfg, &err), done);
 
   int level = docstore__config_log_level(cfg);
   if (level >= 0)
@@ -117,8 +147,8 @@ int docstore_service_from_config(docstore_service **out,
   DOCSTORE__GUARD_GOTO(rc, make_provider(&provider, cfg, &err), done);
 
   docstore_service_options so = DOCSTORE_SERVICE_OPTIONS_INIT;
-  so.legacy_root =
-      docstore__config_effective(cfg, "DOCSTORE_LEGACY_ROOT", NULL);
+  DOCSTORE__GUARD_GOTO(rc, docstore__service_options_from_config(cfg, &so),
+                       done);
   msg[0] = '\0';
   /* The service owns provider and keyring from here on, even on failure. */
   rc = docstore_service_new(out, provider, kr, &so, msg, sizeof(msg));
@@ -130,9 +160,5 @@ int docstore_service_from_config(docstore_service **out,
 done:
   docstore_provider_free(provider);
   docstore_keyring_free(kr);
-  if (rc < 0) {
-    docstore__err_to_buf(&err, errbuf, errbuf_len);
-    docstore__err_publish(&err);
-  }
-  return rc;
+  return finish(rc, &err, errbuf, errbuf_len);
 }

@@ -11,12 +11,11 @@ static int id_char(char c) {
          (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-/* The rule.  0 when valid; 1: NULL; 2: length wrong; 3: *bad_at is the
- * first character outside the set.  Reads at most 65 bytes. */
-static int scan(const char *id, size_t *bad_at) {
+/* The rule, for the n bytes at id.  0 when valid; 1: NULL; 2: length
+ * wrong; 3: *bad_at is the first byte outside the set (a NUL included). */
+static int scan_n(const char *id, size_t n, size_t *bad_at) {
   if (!id)
     return 1;
-  size_t n = strnlen(id, DOCSTORE__ID_MAX + 1);
   if (n < 1 || n > DOCSTORE__ID_MAX)
     return 2;
   for (size_t i = 0; i < n; i++)
@@ -27,9 +26,19 @@ static int scan(const char *id, size_t *bad_at) {
   return 0;
 }
 
+/* Reads at most 65 bytes of a string. */
+static int scan(const char *id, size_t *bad_at) {
+  return scan_n(id, id ? strnlen(id, DOCSTORE__ID_MAX + 1) : 0, bad_at);
+}
+
 int docstore__id_valid(const char *id) {
   size_t at;
   return scan(id, &at) == 0;
+}
+
+int docstore__id_valid_n(const char *id, size_t n) {
+  size_t at;
+  return scan_n(id, n, &at) == 0;
 }
 
 int docstore__id_check(const char *id, const char *what, docstore__err *err) {

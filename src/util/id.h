@@ -10,12 +10,16 @@
 #ifndef DOCSTORE_UTIL_ID_H
 #define DOCSTORE_UTIL_ID_H
 
+#include <stddef.h>
+
 #include "internal.h"
 
 #define DOCSTORE__ID_MAX 64
 
 /* 1 when `id` follows the rule (NULL does not), else 0; records nothing. */
 int docstore__id_valid(const char *id);
+/* The same for the n bytes at id, which may hold NUL bytes (refused). */
+int docstore__id_valid_n(const char *id, size_t n);
 
 /* 0 when `id` follows the rule; else DOCSTORE_EINVAL with the reason in err
  * (NULL: the thread's last error), `what` naming the id ("file_id is

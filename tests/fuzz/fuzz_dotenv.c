@@ -20,6 +20,8 @@
  *    the dump shows them as "****" (access keys: at most "AKIA****CDEF");
  *  - a successful load dumps successfully, and validate returns 0 or
  *    ECONFIG;
+ *  - one schema: the provider options filled from a loaded configuration
+ *    pass the providers' own option checks (S3: when it validates);
  *  - every value read can be written back: NAME="<value, with \\ \" \n
  *    \r escaped>" parses to the same value.
  */
@@ -28,6 +30,8 @@
 #include "fuzz_common.h"
 
 #include "config/config_internal.h"
+#include "provider/local_settings.h"
+#include "s3/s3_settings.h"
 
 #define MAX_LINES 256
 
@@ -285,6 +289,27 @@ static void write_file(const uint8_t *data, size_t size) {
   }
 }
 
+/* One schema: options filled from a configuration that validates pass
+ * the providers' own checks, so a C caller and a .env file can never be
+ * held to different rules. */
+static void check_schema_agrees(const docstore_config *cfg, int vrc) {
+  docstore__err e;
+  docstore__err_clear(&e);
+  docstore_local_options lo;
+  FUZZ_CHECK(docstore__local_options_from_config(cfg, &lo) == 0);
+  FUZZ_CHECK(docstore__local_options_check(&lo, &e) == 0);
+  const char *type = docstore__config_effective(cfg, "STORAGE_TYPE", NULL);
+  if (vrc != 0 || strcmp(type, "s3") != 0)
+    return;
+  docstore_s3_options so;
+  FUZZ_CHECK(docstore__s3_options_from_config(cfg, &so) == 0);
+  if (docstore__s3_options_check(&so, NULL, &e) != 0) {
+    fprintf(stderr, "fuzz_dotenv: provider refuses a valid config: %s\n",
+            e.msg);
+    abort();
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static int registered;
   static seen s;
@@ -337,6 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(docstore_config_dump(cfg, &dump) == 0 && dump);
     check_dump(dump);
     docstore_free(dump);
+    check_schema_agrees(cfg, vrc);
     if (vrc < 0) {
       free(msg);
       msg = strdup(docstore_config_errmsg(cfg));

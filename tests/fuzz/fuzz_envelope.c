@@ -16,11 +16,10 @@
  *    then the expected identity is honoured (the right one opens, another
  *    is refused), rewrap succeeds and the rewrapped envelope opens to the
  *    same bytes;
- *  - the parser's shortcut (it cuts the ciphertext's content out before
- *    cJSON sees the text) changes nothing: with the first character of a
- *    "ciphertext" string written as a \u00XX escape, which means the same
- *    JSON but makes the parser read the text whole, info_get gives the
- *    same answer.
+ *  - escaping changes nothing: with the first character of a "ciphertext"
+ *    string written as a \u00XX escape, which means the same JSON but
+ *    makes the reader unescape the value into a copy instead of using it
+ *    in place, info_get gives the same answer.
  */
 #include "fuzz_common.h"
 

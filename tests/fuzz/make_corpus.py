@@ -3,6 +3,7 @@
 to change them).
 
     /usr/bin/python3 tests/fuzz/make_corpus.py BUILD_DIR
+    /usr/bin/python3 tests/fuzz/make_corpus.py --vectors   # vec_* seeds only
 
 BUILD_DIR holds the `docstore` CLI, which seals the v1 envelopes; the
 legacy ones are made with PyCryptodome as the Python backend made them
@@ -307,10 +308,29 @@ def key_base64_seeds():
         write("key_base64", name, data)
 
 
+def vector_seeds():
+    """The conformance vectors sealed under the fuzz key (every JSON rule,
+    version, text, header, base64, length, order and legacy case of
+    docs/FORMAT.md) as envelope seeds named vec_<vector name>."""
+    path = os.path.join(TOP, "tests", "vectors", "envelope_v1.json")
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    for v in data["vectors"]:
+        if v["keys"] != ["rsa2048_a"] or v["name"].startswith(("v1/ok/size",)):
+            continue
+        raw = (v["envelope"].encode("utf-8") if "envelope" in v
+               else base64.b64decode(v["envelope_b64"]))
+        write("envelope", "vec_" + v["name"].replace("/", "_"), raw)
+
+
 def main():
+    if sys.argv[1:] == ["--vectors"]:
+        vector_seeds()
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     envelopes(sys.argv[1])
+    vector_seeds()
     dotenvs()
     s3_replies()
     sigv4_seeds()

@@ -23,6 +23,9 @@ ok "version" version
 contains "$out" "docstore " "version"
 ok "help" help
 contains "$out" "keygen" "help lists commands"
+contains "$out" "9 local I/O," "help: exit status 9"
+contains "$out" "input over a size limit (an envelope over 1.5 GiB" \
+  "help: exit status 9 covers an over-size envelope"
 ok "help put" help put
 contains "$out" "usage: docstore put" "help put"
 ok "put --help" put --help

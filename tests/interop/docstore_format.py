@@ -40,6 +40,14 @@ class Integrity(EnvelopeError):
     code = "DOCSTORE_EINTEGRITY"
 
 
+class TooBig(EnvelopeError):
+    code = "DOCSTORE_ETOOBIG"
+
+
+class InvalidArgument(EnvelopeError):
+    code = "DOCSTORE_EINVAL"
+
+
 def b64d(text, name):
     """Strict base64 (section 3.1): alphabet, padding, canonical."""
     if not isinstance(text, str):
@@ -98,52 +106,297 @@ def seal(public_key, plaintext, file_id=None, user_id=None):
     return json.dumps(env, indent=1)
 
 
-def _reject_duplicates(pairs):
-    seen = {}
-    for k, v in pairs:
-        if k in seen:
-            raise Malformed(f"duplicate member {k}")
-        seen[k] = v
-    return seen
+# ------------------------------------------------------------- section 2:
+# the JSON text, read strictly (RFC 8259 plus the format's own limits).
+
+MAX_DEPTH = 64
+MAX_NAMES = 1024
+MAX_NAME_LEN = 256
+WS = b" \t\n\r"
+NUMBER_RE = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+ESCAPES = {ord('"'): '"', ord("\\"): "\\", ord("/"): "/", ord("b"): "\b",
+           ord("f"): "\f", ord("n"): "\n", ord("r"): "\r", ord("t"): "\t"}
+
+
+class _Number(str):
+    """A JSON number, kept as written (section 3.2 compares text)."""
+
+
+class _Other:
+    """true, false, an object or an array of no interest to the reader."""
+
+
+class _Reader:
+    def __init__(self, data):
+        self.t = data
+        self.i = 0
+        self.depth = 0
+        self.names = 0
+        self.has_nul = False
+
+    def fail(self, why):
+        raise Malformed("not JSON: %s at byte %d" % (why, self.i))
+
+    def ws(self):
+        while self.i < len(self.t) and self.t[self.i] in WS:
+            self.i += 1
+
+    def string(self):
+        t = self.t
+        self.i += 1
+        out = []
+        start = self.i
+        while True:
+            if self.i >= len(t):
+                self.fail("unterminated string")
+            c = t[self.i]
+            if c == 0x22:
+                break
+            if c < 0x20:
+                self.fail("control character")
+            if c != 0x5C:
+                self.i += 1
+                continue
+            if not self._utf8(t[start:self.i]):
+                self.fail("invalid UTF-8")
+            out.append(t[start:self.i].decode("utf-8"))
+            e = t[self.i + 1] if self.i + 1 < len(t) else None
+            if e in ESCAPES:
+                out.append(ESCAPES[e])
+                self.i += 2
+            elif e == ord("u"):
+                v = self._hex4(self.i + 2)
+                if 0xDC00 <= v <= 0xDFFF:
+                    self.fail("lone surrogate")
+                if 0xD800 <= v <= 0xDBFF:
+                    if t[self.i + 6:self.i + 8] != b"\\u":
+                        self.fail("lone surrogate")
+                    w = self._hex4(self.i + 8)
+                    if not 0xDC00 <= w <= 0xDFFF:
+                        self.fail("lone surrogate")
+                    v = 0x10000 + ((v - 0xD800) << 10) + (w - 0xDC00)
+                    self.i += 6
+                if v == 0:
+                    self.has_nul = True
+                out.append(chr(v))
+                self.i += 6
+            else:
+                self.fail("invalid escape")
+            start = self.i
+        if not self._utf8(t[start:self.i]):
+            self.fail("invalid UTF-8")
+        out.append(t[start:self.i].decode("utf-8"))
+        self.i += 1
+        return "".join(out)
+
+    @staticmethod
+    def _utf8(raw):
+        try:
+            raw.decode("utf-8", "strict")  # RFC 3629: no surrogates, <= 10FFFF
+            return True
+        except UnicodeDecodeError:
+            return False
+
+    def _hex4(self, at):
+        h = self.t[at:at + 4]
+        if len(h) != 4 or not re.fullmatch(rb"[0-9a-fA-F]{4}", h):
+            self.fail("invalid \\u escape")
+        return int(h, 16)
+
+    def value(self, top=False):
+        t = self.t
+        if self.i >= len(t):
+            self.fail("unexpected end")
+        c = t[self.i]
+        if c == 0x22:
+            return self.string()
+        if c in b"{[":
+            return self.container(top)
+        m = NUMBER_RE.match(t, self.i)
+        if c in b"-0123456789":
+            if not m:
+                self.fail("invalid number")
+            self.i = m.end()
+            return _Number(m.group().decode())
+        for word, val in ((b"null", None), (b"true", _Other()), (b"false", _Other())):
+            if t.startswith(word, self.i):
+                self.i += len(word)
+                return val
+        self.fail("invalid character")
+
+    def container(self, top):
+        obj = self.t[self.i] == ord("{")
+        close = ord("}") if obj else ord("]")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail("too deep")
+        self.i += 1
+        self.ws()
+        members = {}
+        if self.i < len(self.t) and self.t[self.i] == close:
+            self.i += 1
+            self.depth -= 1
+            return members if top else _Other()
+        while True:
+            if obj:
+                if self.i >= len(self.t) or self.t[self.i] != 0x22:
+                    self.fail("expected a name")
+                at = self.i
+                name = self.string()
+                self.names += 1
+                if self.names > MAX_NAMES:
+                    self.fail("too many names")
+                if len(name.encode("utf-8")) > MAX_NAME_LEN:
+                    self.fail("name too long")
+                if name in members:
+                    self.i = at
+                    self.fail("duplicate member %r" % name)
+                self.ws()
+                if self.i >= len(self.t) or self.t[self.i] != ord(":"):
+                    self.fail("expected ':'")
+                self.i += 1
+                self.ws()
+                members[name] = self.value()
+            else:
+                self.value()
+            self.ws()
+            if self.i >= len(self.t):
+                self.fail("unexpected end")
+            if self.t[self.i] == close:
+                break
+            if self.t[self.i] != ord(","):
+                self.fail("expected ','")
+            self.i += 1
+            self.ws()
+        self.i += 1
+        self.depth -= 1
+        return members if top else _Other()
+
+
+PREFIX = b'{"format":"docstore-envelope","version":'
+
+
+def _newer_version_prefix(data):
+    """Section 11: after a failed step 2, the writer's prefix followed by an
+    integer other than 1."""
+    if not data.startswith(PREFIX):
+        return False
+    m = re.match(rb"[0-9]+", data[len(PREFIX):])
+    if not m:
+        return False
+    d = m.group()
+    after = data[len(PREFIX) + len(d):len(PREFIX) + len(d) + 1]
+    if (d.startswith(b"0") and len(d) > 1) or after in (b".", b"e", b"E"):
+        return False
+    return d != b"1"
+
+
+def parse(text):
+    """Section 7, steps 1 to 5.  Returns (kind, members)."""
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    if len(data) > 3 << 29:
+        raise TooBig("envelope text")
+    r = _Reader(data)
+    try:                                   # step 2
+        r.ws()
+        if r.i >= len(data) or data[r.i] != ord("{"):
+            r.value()
+            r.i = 0
+            r.fail("not an object")
+        env = r.value(top=True)
+    except Malformed:
+        if _newer_version_prefix(data):
+            raise Unsupported("newer version")
+        raise
+    end = r.i
+    if "format" in env:                    # step 3
+        kind = "v1"
+    elif "enc_session_key" in env:
+        kind = "legacy"
+    else:
+        raise Malformed("neither format nor enc_session_key")
+    if kind == "v1":                       # step 4
+        if env["format"] != FORMAT:
+            raise Malformed("format")
+        version = env.get("version", _Other())
+        if not isinstance(version, _Number) or not version.isdigit():
+            raise Malformed("version")
+        if version != "1":
+            raise Unsupported("version %s" % version[:20])
+    r.i = end
+    r.ws()
+    if r.i != len(data):
+        raise Malformed("data after the object")
+    if r.has_nul:
+        raise Malformed("U+0000 in a string")
+    return kind, env
+
+
+def _string(env, name):
+    if name not in env:
+        raise Malformed("missing " + name)
+    if not isinstance(env[name], str) or isinstance(env[name], _Number):
+        raise Malformed(name + " must be a string")
+    return env[name]
+
+
+def _b64_member(env, name, lengths):
+    raw = b64d(_string(env, name), name)
+    if len(raw) not in lengths:
+        raise Malformed("%s: %d bytes" % (name, len(raw)))
+    return raw
+
+
+def _gcm_members(env, nonce_lengths):
+    nonce = _b64_member(env, "nonce", nonce_lengths)
+    tag = _b64_member(env, "tag", (16,))
+    ct = b64d(_string(env, "ciphertext"), "ciphertext")
+    if len(ct) > 1 << 30:
+        raise TooBig("document")
+    return nonce, tag, ct
+
+
+def _check_expect(expect):
+    if expect is None:
+        return
+    file_id, user_id = expect
+    if not isinstance(file_id, str) or not ID_RE.match(file_id) or (
+            user_id is not None and (not isinstance(user_id, str)
+                                     or not ID_RE.match(user_id))):
+        raise InvalidArgument("expected identity")
+
+
+def check_key(private_key):
+    """Section 12: RSA keys of 2048 to 16384 bits."""
+    if not isinstance(private_key, rsa.RSAPrivateKey) or \
+            not 2048 <= private_key.key_size <= 16384:
+        raise NoKey("RSA key of 2048 to 16384 bits required")
+    return private_key
 
 
 def open_envelope(private_keys, text, expect=None):
-    """Section 7 (reading) for version 1; private_keys: list of RSA keys.
-    expect: None or (file_id, user_id-or-None)."""
-    try:
-        env = json.loads(text, object_pairs_hook=_reject_duplicates)
-    except ValueError as e:
-        raise Malformed(str(e)) from e
-    if not isinstance(env, dict):
-        raise Malformed("not an object")
-    if "format" not in env:
-        raise Malformed("not a v1 envelope (legacy is read with PyCryptodome)")
-    if env["format"] != FORMAT:
-        raise Malformed("format")
-    version = env.get("version")
-    if not isinstance(version, (int, float)) or isinstance(version, bool) \
-            or version < 0 or version != int(version):
-        raise Malformed("version")
-    if version != 1:
-        raise Unsupported(f"version {version}")
-    alg = env.get("alg")
-    if not isinstance(alg, str):
-        raise Malformed("alg")
+    """Section 7 (reading) for version 1 and legacy; private_keys: list of
+    RSA keys in the order they were loaded.  expect: None or (file_id,
+    user_id-or-None).  Raises an EnvelopeError subclass."""
+    _check_expect(expect)                  # step 0
+    kind, env = parse(text)
+    if kind == "legacy":
+        return _open_legacy(private_keys, env)
+    alg = _string(env, "alg")              # step 5
     if alg not in ("AES-256-GCM", "AES-GCM-NOAAD"):
         raise Unsupported(alg)
-    if not isinstance(env.get("key_alg"), str):
-        raise Malformed("key_alg")
-    if env["key_alg"] != "RSA-OAEP-256":
-        raise Unsupported(env["key_alg"])
-    kid = env.get("kid")
-    if not isinstance(kid, str) or not KID_RE.match(kid):
+    if _string(env, "key_alg") != "RSA-OAEP-256":
+        raise Unsupported("key_alg")
+    kid = _string(env, "kid")
+    if not KID_RE.match(kid):
         raise Malformed("kid")
     ids = []
     for name in ("file_id", "user_id"):
         if name not in env:
             raise Malformed(f"missing {name}")
         v = env[name]
-        if v is not None and (not isinstance(v, str) or not ID_RE.match(v)):
+        if v is not None and (not isinstance(v, str) or isinstance(v, _Number)
+                              or not ID_RE.match(v)):
             raise Malformed(name)
         ids.append(v)
     file_id, user_id = ids
@@ -151,26 +404,22 @@ def open_envelope(private_keys, text, expect=None):
         raise Malformed("user_id without file_id")
     if alg == "AES-GCM-NOAAD" and file_id is not None:
         raise Malformed("AES-GCM-NOAAD binds no identity")
-    wrapped = b64d(env.get("wrapped_key"), "wrapped_key")
-    if not 256 <= len(wrapped) <= 2048:
-        raise Malformed("wrapped_key length")
-    nonce = b64d(env.get("nonce"), "nonce")
-    if len(nonce) not in ((12,) if alg == "AES-256-GCM" else (12, 16)):
-        raise Malformed("nonce length")
-    tag = b64d(env.get("tag"), "tag")
-    if len(tag) != 16:
-        raise Malformed("tag length")
-    ct = b64d(env.get("ciphertext"), "ciphertext")
+    wrapped = _b64_member(env, "wrapped_key", range(256, 2049))
+    nonce, tag, ct = _gcm_members(
+        env, (12,) if alg == "AES-256-GCM" else (12, 16))
 
-    if expect is not None and alg == "AES-256-GCM":
+    if expect is not None and alg == "AES-256-GCM":   # step 6
         if file_id is None or (file_id, user_id) != tuple(expect):
             raise Integrity("another document")
-    key = None
+    key = None                                         # step 7
     for k in private_keys:
         if kid_of(k.public_key()) == kid:
             key = k
+            break
     if key is None:
         raise NoKey(kid)
+    if len(wrapped) != key.key_size // 8 + (key.key_size % 8 != 0):
+        raise Integrity("wrapped_key length")          # step 8
     try:
         aes_key = key.decrypt(wrapped, oaep(hashes.SHA256()))
     except ValueError as e:
@@ -178,10 +427,33 @@ def open_envelope(private_keys, text, expect=None):
     if len(aes_key) not in ((32,) if alg == "AES-256-GCM" else (16, 24, 32)):
         raise Integrity("key length")
     associated = aad(file_id, user_id) if alg == "AES-256-GCM" else None
-    try:
+    try:                                               # step 9
         # GCM with a 16-byte nonce is standard GCM (GHASH-derived counter
         # block); python3-cryptography's AESGCM accepts 12 to 128 bytes.
         return AESGCM(aes_key).decrypt(nonce, ct + tag, associated)
+    except InvalidTag as e:
+        raise Integrity("tag") from e
+
+
+def _open_legacy(private_keys, env):
+    """Section 10."""
+    wrapped = _b64_member(env, "enc_session_key", range(1, 2049))
+    nonce, tag, ct = _gcm_members(env, (12, 16))
+    session = None
+    for k in private_keys:
+        if (k.key_size + 7) // 8 != len(wrapped):
+            continue
+        try:
+            session = k.decrypt(wrapped, oaep(hashes.SHA1()))
+        except ValueError:
+            continue
+        if len(session) in (16, 24, 32):
+            break
+        session = None
+    if session is None:
+        raise NoKey("no key unwraps enc_session_key")
+    try:
+        return AESGCM(session).decrypt(nonce, ct + tag, None)
     except InvalidTag as e:
         raise Integrity("tag") from e
 

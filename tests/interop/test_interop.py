@@ -268,9 +268,15 @@ class FormatDocExample(Base):
 
     def test_example_opens(self):
         text = self.example()
+        # The key printed in FORMAT.md (the document stands alone) is the
+        # fixture that the C side loads.
+        with open(FORMAT_MD, encoding="utf-8") as f:
+            m = re.search(r"<!-- example-key -->\s*```\n(.*?)```", f.read(), re.S)
+        self.assertIsNotNone(m, "example key block missing in FORMAT.md")
         key_path = os.path.join(HERE, "fixtures", "format_example_key.pem")
-        with open(key_path, "rb") as f:
-            key = F.load_private(f.read())
+        with open(key_path, encoding="ascii") as f:
+            self.assertEqual(m.group(1), f.read())
+        key = F.load_private(m.group(1).encode())
         self.assertEqual(F.open_envelope([key], text, ("123", "456")),
                          b"hello, docstore")
         got, err = self.c_open(key_path, text, "123", "456")

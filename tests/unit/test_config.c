@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "provider/local_settings.h"
+#include "s3/s3_settings.h"
+#include "service/settings_catalog.h"
 #include "docstore/docstore.h"
 #include "s3/s3_internal.h"
 
@@ -57,6 +60,7 @@ static const char *write_file(const char *name, const char *data, size_t len) {
   assert_non_null(f);
   assert_int_equal(fwrite(data, 1, len, f), len);
   assert_int_equal(fclose(f), 0);
+  assert_int_equal(chmod(path, 0600), 0); /* whatever the umask */
   return path;
 }
 
@@ -328,16 +332,23 @@ static void test_addressing_and_log_level(void **state) {
   assert_set_bad(cfg, "DOCSTORE_LOG_LEVEL", "3");
 }
 
+/* S3_VERIFY_TLS lands inverted in insecure_skip_verify. */
+static int tls_disabled(docstore_config *cfg) {
+  docstore_s3_options so;
+  assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
+  return so.insecure_skip_verify;
+}
+
 static void test_verify_tls(void **state) {
   docstore_config *cfg = *state;
-  assert_int_equal(docstore__config_tls_disabled(cfg), 0);
+  assert_int_equal(tls_disabled(cfg), 0);
   const char *yes[] = {"true", "TRUE", "1", "yes", "On"};
   const char *no[] = {"false", "False", "0", "no", "OFF"};
   for (size_t i = 0; i < 5; i++) {
     assert_set_ok(cfg, "S3_VERIFY_TLS", yes[i], "true");
-    assert_int_equal(docstore__config_tls_disabled(cfg), 0);
+    assert_int_equal(tls_disabled(cfg), 0);
     assert_set_ok(cfg, "S3_VERIFY_TLS", no[i], "false");
-    assert_int_equal(docstore__config_tls_disabled(cfg), 1);
+    assert_int_equal(tls_disabled(cfg), 1);
   }
   assert_set_bad(cfg, "S3_VERIFY_TLS", "maybe");
   assert_set_bad(cfg, "S3_VERIFY_TLS", "2");
@@ -371,7 +382,7 @@ static void test_sizes(void **state) {
   for (size_t n = 0; n < 2; n++) {
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
       assert_set_ok(cfg, names[n], good[i].text, good[i].text);
-      assert_int_equal(docstore__config_s3_options(cfg, &so), 0);
+      assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
       assert_int_equal(n == 0 ? so.multipart_threshold : so.multipart_part_size,
                        good[i].bytes);
     }
@@ -416,17 +427,29 @@ static void test_integers(void **state) {
 static void test_s3_options_mapping(void **state) {
   docstore_config *cfg = *state;
   docstore_s3_options so;
-  assert_int_equal(docstore__config_s3_options(NULL, &so), DOCSTORE_EINVAL);
-  assert_int_equal(docstore__config_s3_options(cfg, &so), 0);
+  assert_int_equal(docstore__s3_options_from_config(NULL, &so),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
   assert_int_equal(so.version, DOCSTORE_S3_OPTIONS_VERSION);
   assert_null(so.bucket);
   assert_string_equal(so.region, "us-east-1");
   assert_null(so.endpoint_url);
   assert_int_equal(so.addressing, DOCSTORE_S3_ADDRESSING_AUTO);
   assert_int_equal(so.insecure_skip_verify, 0);
-  assert_int_equal(so.max_attempts, 0); /* provider default */
-  assert_int_equal(so.multipart_threshold, 0);
-  assert_int_equal(so.multipart_concurrency, 0); /* provider default */
+  /* Unset settings land as the schema's defaults, which are the
+   * provider's own. */
+  assert_int_equal(so.max_attempts, DOCSTORE__S3_DEFAULT_ATTEMPTS);
+  assert_int_equal(so.multipart_threshold, DOCSTORE__S3_DEFAULT_THRESHOLD);
+  assert_int_equal(so.multipart_part_size, DOCSTORE__S3_DEFAULT_PART_SIZE);
+  assert_int_equal(so.multipart_concurrency, DOCSTORE__S3_DEFAULT_CONCURRENCY);
+  assert_int_equal(so.retry_base_ms, DOCSTORE__S3_DEFAULT_RETRY_BASE_MS);
+  /* ... except the largest backoff: 0, so that the provider raises its
+   * default to a larger S3_RETRY_BASE_MS (accepted alone). */
+  assert_int_equal(so.retry_max_ms, 0);
+  assert_int_equal(so.connect_timeout_ms, DOCSTORE__S3_DEFAULT_CONNECT_MS);
+  assert_int_equal(so.request_timeout_ms, 0);
+  assert_int_equal(so.stall_timeout_ms, DOCSTORE__S3_DEFAULT_STALL_MS);
+  assert_int_equal(so.stall_min_bps, DOCSTORE__S3_DEFAULT_STALL_BPS);
 
   const char *set[][2] = {
       {"S3_BUCKET", "bank-documents"},
@@ -451,7 +474,7 @@ static void test_s3_options_mapping(void **state) {
   };
   for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
     assert_int_equal(docstore_config_set(cfg, set[i][0], set[i][1]), 0);
-  assert_int_equal(docstore__config_s3_options(cfg, &so), 0);
+  assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
   assert_string_equal(so.bucket, "bank-documents");
   assert_string_equal(so.region, "eu-west-1");
   assert_string_equal(so.endpoint_url, "http://minio:9000");
@@ -472,7 +495,7 @@ static void test_s3_options_mapping(void **state) {
   assert_int_equal(so.stall_timeout_ms, 9000);
   assert_int_equal(so.stall_min_bps, 2048);
   assert_int_equal(docstore_config_set(cfg, "S3_ADDRESSING_STYLE", "path"), 0);
-  assert_int_equal(docstore__config_s3_options(cfg, &so), 0);
+  assert_int_equal(docstore__s3_options_from_config(cfg, &so), 0);
   assert_int_equal(so.addressing, DOCSTORE_S3_ADDRESSING_PATH);
 }
 
@@ -982,6 +1005,293 @@ static void test_load_dotenv_errors(void **state) {
   free(blob);
 }
 
+/* Defect 4: a .env file someone else could have written is refused (as
+ * ssh refuses such a config), before any of its lines is applied. */
+static void test_dotenv_refuses_foreign_or_writable(void **state) {
+  docstore_config *cfg = *state;
+  const char *path =
+      write_text("hostile.env", "RSA_PUBLIC_KEY_PATH=/tmp/attacker.pem\n");
+
+  assert_int_equal(docstore_config_load_dotenv(cfg, path), 0); /* 0600 */
+  assert_string_equal(docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH"),
+                      "/tmp/attacker.pem");
+  assert_int_equal(docstore_config_set(cfg, "RSA_PUBLIC_KEY_PATH", NULL), 0);
+  assert_int_equal(chmod(path, 0644), 0); /* readable by others is fine */
+  assert_int_equal(docstore_config_load_dotenv(cfg, path), 0);
+  assert_int_equal(docstore_config_set(cfg, "RSA_PUBLIC_KEY_PATH", NULL), 0);
+
+  static const mode_t bad[] = {0666, 0620, 0602, 0660};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(chmod(path, bad[i]), 0);
+    assert_int_equal(docstore_config_load_dotenv(cfg, path), DOCSTORE_ECONFIG);
+    const char *msg = docstore_config_errmsg(cfg);
+    assert_non_null(strstr(msg, "refusing"));
+    assert_non_null(strstr(msg, "hostile.env"));
+    assert_non_null(strstr(msg, "writable by"));
+    assert_null(strstr(msg, "attacker")); /* no value is shown */
+    assert_null(docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH"));
+  }
+
+  /* Owned by another user: only root can hand a file over, so this part
+   * runs where the suite runs as root (CI's containers do). */
+  assert_int_equal(chmod(path, 0600), 0);
+  if (geteuid() == 0) {
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    assert_int_equal(docstore_config_load_dotenv(cfg, path), DOCSTORE_ECONFIG);
+    assert_non_null(strstr(docstore_config_errmsg(cfg), "owned by uid 65534"));
+    assert_null(docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH"));
+    /* Root's own file is trusted (ssh's rule: the user or root). */
+    assert_int_equal(chown(path, 0, 0), 0);
+    assert_int_equal(docstore_config_load_dotenv(cfg, path), 0);
+  }
+}
+
+/* ------------------------------------------------------ the schema API */
+
+static void test_schema_api(void **state) {
+  docstore_config *cfg = *state;
+  size_t n = 0;
+  const docstore_setting_info *info;
+  for (; (info = docstore_config_setting_at(n)) != NULL; n++) {
+    assert_int_equal(info->version, DOCSTORE_SETTING_INFO_VERSION);
+    assert_non_null(info->name);
+    assert_non_null(info->provider);
+    assert_non_null(info->description);
+    assert_true(strlen(info->description) > 8);
+    assert_true(info->type >= DOCSTORE_SETTING_TEXT &&
+                info->type <= DOCSTORE_SETTING_TOKEN);
+    assert_string_equal(docstore_config_name_at(n), info->name);
+    assert_ptr_equal(docstore_config_setting_find(info->name), info);
+    for (size_t j = 0; j < n; j++) /* names are unique */
+      assert_string_not_equal(docstore_config_setting_at(j)->name, info->name);
+    assert_true((info->type == DOCSTORE_SETTING_CHOICE) ==
+                (info->choices != NULL));
+    if (info->type == DOCSTORE_SETTING_UINT ||
+        info->type == DOCSTORE_SETTING_SIZE)
+      assert_true(info->min <= info->max && info->max > 0);
+    /* A default is a value the setting itself accepts, stored as is. */
+    if (info->default_value) {
+      char *norm = NULL;
+      docstore__err err;
+      const docstore__setting *s =
+          docstore__catalog_find(&docstore__library_catalog, info->name, NULL);
+      assert_non_null(s);
+      if (docstore__setting_check(s, info->name, info->default_value, &norm,
+                                  &err) != 0)
+        fail_msg("default of %s refused: %s", info->name, err.msg);
+      assert_string_equal(norm, info->default_value);
+      docstore_free(norm);
+    }
+    /* Every setting can be set by name. */
+    assert_int_equal(docstore_config_set(cfg, info->name, NULL), 0);
+  }
+  assert_int_equal(n, docstore__catalog_count(&docstore__library_catalog));
+  assert_true(n >= 31);
+  assert_null(docstore_config_setting_at(n));
+  assert_null(docstore_config_name_at(n));
+  assert_null(docstore_config_setting_find(NULL));
+  assert_null(docstore_config_setting_find("S3_NOPE"));
+
+  info = docstore_config_setting_find("S3_MULTIPART_CONCURRENCY");
+  assert_non_null(info);
+  assert_string_equal(info->provider, "s3");
+  assert_int_equal(info->type, DOCSTORE_SETTING_UINT);
+  assert_string_equal(info->default_value, "4");
+  assert_int_equal(info->min, 1);
+  assert_int_equal(info->max, 64);
+  assert_string_equal(info->field, "multipart_concurrency");
+  info = docstore_config_setting_find("S3_SECRET_KEY");
+  assert_true(info->flags & DOCSTORE_SETTING_SECRET);
+  info = docstore_config_setting_find("AWS_REGION");
+  assert_true(info->flags & DOCSTORE_SETTING_FALLBACK);
+  info = docstore_config_setting_find("S3_ADDRESSING_STYLE");
+  assert_string_equal(info->choices, "auto|path|virtual");
+  info = docstore_config_setting_find("LOCAL_STORAGE_PATH");
+  assert_string_equal(info->provider, "local");
+  assert_string_equal(info->field, "root");
+}
+
+/* The rules of a setting and of the options field it lands in cannot
+ * drift: a C caller who fills docstore_s3_options by hand gets the same
+ * checks as a configuration, with messages that name the field and the
+ * setting (and no environment). */
+static void test_provider_checks_follow_schema(void **state) {
+  docstore_config *cfg = *state;
+  static const struct {
+    const char *name, *value;
+  } bad[] = {
+      {"S3_BUCKET", "ab"},                   /* 1-255 in the provider before */
+      {"S3_BUCKET", "-bucket"},              /* idem */
+      {"S3_MAX_ATTEMPTS", "21"},             /* unchecked before */
+      {"S3_MULTIPART_THRESHOLD", "1048576"}, /* unchecked before */
+      {"S3_MULTIPART_PART_SIZE", "6442450944"}, /* above 5 GiB */
+      {"S3_MULTIPART_CONCURRENCY", "65"},
+      {"S3_RETRY_MAX_MS", "600001"},
+      {"S3_STALL_MIN_BPS", "1073741825"},
+      {"S3_REGION", "US East"},
+      {"S3_ENDPOINT_URL", "http://host/path"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    const docstore_setting_info *info =
+        docstore_config_setting_find(bad[i].name);
+    assert_non_null(info);
+    /* the configuration refuses it ... */
+    assert_int_equal(docstore_config_set(cfg, bad[i].name, bad[i].value),
+                     DOCSTORE_ECONFIG);
+    /* ... and so does the provider, given the same value in its field */
+    docstore_s3_options o = DOCSTORE_S3_OPTIONS_INIT;
+    o.bucket = "bank-documents";
+    o.access_key = "AKIDEXAMPLE";
+    o.secret_key = "secret";
+    unsigned char *f = (unsigned char *)&o;
+    const docstore__setting *s =
+        docstore__catalog_find(&docstore__library_catalog, bad[i].name, NULL);
+    uint64_t n = 0;
+    if (s->land == DOCSTORE__LAND_STR)
+      memcpy(f + s->offset, &bad[i].value, sizeof(char *));
+    else {
+      assert_int_equal(docstore__setting_parse_u64(bad[i].value, &n), 0);
+      if (s->land == DOCSTORE__LAND_U64)
+        memcpy(f + s->offset, &n, sizeof(n));
+      else {
+        unsigned int u = (unsigned int)n;
+        memcpy(f + s->offset, &u, sizeof(u));
+      }
+    }
+    docstore__err err;
+    docstore__err_clear(&err);
+    if (docstore__s3_options_check(&o, NULL, &err) != DOCSTORE_ECONFIG)
+      fail_msg("provider accepts %s=%s", info->field, bad[i].value);
+    char want[128];
+    snprintf(want, sizeof(want), "%s (setting %s)", info->field, info->name);
+    if (!strstr(err.msg, want))
+      fail_msg("'%s' lacks '%s'", err.msg, want);
+    assert_null(strstr(err.msg, "environment"));
+    assert_null(strstr(err.msg, "variable"));
+  }
+
+  /* The local provider too. */
+  docstore_local_options lo = DOCSTORE_LOCAL_OPTIONS_INIT;
+  docstore__err err;
+  docstore__err_clear(&err);
+  lo.root = "/srv/docs\nx";
+  assert_int_equal(docstore__local_options_check(&lo, &err), DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "root (setting LOCAL_STORAGE_PATH)"));
+  lo.root = "/srv/docs";
+  assert_int_equal(docstore__local_options_check(&lo, &err), 0);
+}
+
+/* docs/CONFIG.md's reference table is the schema, row for row: every
+ * setting, its default, range and field, and nothing else.  On a
+ * mismatch the expected table is printed, ready to paste. */
+static const char *type_name(int type) {
+  static const char *const names[] = {"text",   "choice", "boolean", "integer",
+                                      "size",   "path",   "URL",     "region",
+                                      "bucket", "token"};
+  return type >= 0 && type <= DOCSTORE_SETTING_TOKEN ? names[type] : "?";
+}
+
+static void render_reference(char *out, size_t cap) {
+  size_t n = 0;
+  const docstore_setting_info *s;
+  n += (size_t)snprintf(out + n, cap - n,
+                        "| Setting | Provider | Type | Default | Accepted | "
+                        "Field | Flags | Meaning |\n"
+                        "|---|---|---|---|---|---|---|---|\n");
+  for (size_t i = 0; (s = docstore_config_setting_at(i)) != NULL; i++) {
+    char accepted[128] = "", flags[64] = "";
+    if (s->type == DOCSTORE_SETTING_UINT)
+      snprintf(accepted, sizeof(accepted), "%llu to %llu",
+               (unsigned long long)s->min, (unsigned long long)s->max);
+    else if (s->type == DOCSTORE_SETTING_SIZE)
+      snprintf(accepted, sizeof(accepted), "%lluMiB to %lluGiB",
+               (unsigned long long)(s->min >> 20),
+               (unsigned long long)(s->max >> 30));
+    else if (s->choices) {
+      size_t k = 0;
+      accepted[k++] = '`';
+      for (const char *c = s->choices; *c && k + 5 < sizeof(accepted); c++)
+        if (*c == '|') {
+          memcpy(accepted + k, "`, `", 4);
+          k += 4;
+        } else
+          accepted[k++] = *c;
+      accepted[k++] = '`';
+      accepted[k] = '\0';
+    }
+    snprintf(flags, sizeof(flags), "%s%s%s%s",
+             (s->flags & DOCSTORE_SETTING_REQUIRED) ? "required " : "",
+             (s->flags & DOCSTORE_SETTING_SECRET) ? "secret " : "",
+             (s->flags & DOCSTORE_SETTING_PARTIAL) ? "masked " : "",
+             (s->flags & DOCSTORE_SETTING_FALLBACK) ? "fallback " : "");
+    size_t fl = strlen(flags);
+    if (fl)
+      flags[fl - 1] = '\0';
+    n += (size_t)snprintf(
+        out + n, cap - n,
+        "| `%s` | %s | %s | %s%s%s | %s | %s%s%s | %s | %s |\n", s->name,
+        s->provider[0] ? s->provider : "all", type_name(s->type),
+        s->default_value ? "`" : "", s->default_value ? s->default_value : "",
+        s->default_value ? "`" : "", accepted, s->field ? "`" : "",
+        s->field ? s->field : "", s->field ? "`" : "", flags, s->description);
+    assert_true(n < cap);
+  }
+}
+
+static char *read_doc(const char *rel) {
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/%s", DOCSTORE_SOURCE_DIR, rel);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char *text = calloc(1, 1 << 20);
+  assert_non_null(text);
+  size_t len = fread(text, 1, (1 << 20) - 1, f);
+  fclose(f);
+  text[len] = '\0';
+  return text;
+}
+
+static void test_config_md_matches_schema(void **state) {
+  (void)state;
+  char *doc = read_doc("docs/CONFIG.md");
+  static const char begin[] = "<!-- settings-reference: begin";
+  static const char end[] = "<!-- settings-reference: end -->";
+  char *a = strstr(doc, begin), *b = a ? strstr(a, end) : NULL;
+  assert_non_null(a);
+  assert_non_null(b);
+  a = strstr(a, "-->\n");
+  assert_non_null(a);
+  a += 4;
+  *b = '\0';
+  char *want = malloc(1 << 16);
+  assert_non_null(want);
+  render_reference(want, 1 << 16);
+  if (strcmp(a, want) != 0) {
+    fprintf(stderr, "docs/CONFIG.md's reference table should be:\n%s", want);
+    fail_msg("docs/CONFIG.md does not match the settings schema");
+  }
+  *b = '<';
+
+  /* The prose names no setting the schema does not know. */
+  static const char *const prefixes[] = {"S3_",    "AWS_",     "RSA_",
+                                         "LOCAL_", "STORAGE_", "DOCSTORE_L"};
+  for (const char *p = doc; (p = strchr(p, '`')) != NULL; p++) {
+    size_t len = strspn(p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    if (len == 0 || p[1 + len] != '`')
+      continue;
+    for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++)
+      if (strncmp(p + 1, prefixes[k], strlen(prefixes[k])) == 0) {
+        char name[80];
+        snprintf(name, sizeof(name), "%.*s", (int)len, p + 1);
+        if (!docstore_config_setting_find(name))
+          fail_msg("docs/CONFIG.md names `%s`, which is no setting", name);
+      }
+    p += len + 1;
+  }
+  free(want);
+  free(doc);
+}
+
 /* The three .env examples of the seed's guide, as written there. */
 static void test_seed_examples(void **state) {
   docstore_config *cfg = *state;
@@ -1086,7 +1396,13 @@ int main(void) {
       cmocka_unit_test(test_dotenv_long_lines),
       cmocka_unit_test_setup_teardown(test_load_dotenv_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_load_dotenv_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dotenv_refuses_foreign_or_writable,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_seed_examples, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_schema_api, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_provider_checks_follow_schema, setup,
+                                      teardown),
+      cmocka_unit_test(test_config_md_matches_schema),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[600];

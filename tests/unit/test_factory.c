@@ -245,6 +245,59 @@ static void test_s3_provider(void **state) {
   assert_null(strstr(err, "bPxRfiCYEXAMPLEKEY"));
 }
 
+/* docstore_provider_from_config(): the provider alone, from the same
+ * settings, so that bindings need not fill docstore_s3_options. */
+static void test_provider_from_config(void **state) {
+  docstore_config *cfg = *state;
+  docstore_provider *p = (docstore_provider *)1;
+  char err[512] = "", root[600], file[800];
+
+  assert_int_equal(docstore_provider_from_config(NULL, cfg, err, sizeof(err)),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_from_config(&p, NULL, err, sizeof(err)),
+                   DOCSTORE_EINVAL);
+  assert_null(p);
+  assert_non_null(strstr(err, "cfg is NULL"));
+
+  /* local: the root comes from LOCAL_STORAGE_PATH */
+  snprintf(root, sizeof(root), "%s/provider-root", tmpdir);
+  set(cfg, "LOCAL_STORAGE_PATH", root);
+  assert_int_equal(docstore_provider_from_config(&p, cfg, err, sizeof(err)), 0);
+  assert_non_null(p);
+  assert_int_equal(
+      docstore_provider_put(p, "documents/a.json", (const uint8_t *)"{}", 2),
+      0);
+  snprintf(file, sizeof(file), "%s/documents/a.json", root);
+  struct stat st;
+  assert_int_equal(stat(file, &st), 0);
+  assert_int_equal(st.st_size, 2);
+  docstore_provider_free(p);
+
+  /* s3: validated as the factory does, then every S3_* setting lands */
+  set(cfg, "STORAGE_TYPE", "s3");
+  assert_int_equal(docstore_provider_from_config(&p, cfg, err, sizeof(err)),
+                   DOCSTORE_ECONFIG);
+  assert_null(p);
+  assert_non_null(strstr(err, "S3_BUCKET is not set"));
+  assert_int_equal(docstore_last_errcode(), DOCSTORE_ECONFIG);
+  set(cfg, "S3_BUCKET", "bank-documents");
+  set(cfg, "S3_ENDPOINT_URL", "http://127.0.0.1:9");
+  set(cfg, "S3_REGION", "eu-west-1");
+  set(cfg, "AWS_ACCESS_KEY_ID", "AKIA1234567890ABCDEF");
+  set(cfg, "AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  assert_int_equal(docstore_provider_from_config(&p, cfg, err, sizeof(err)), 0);
+  char *url = NULL;
+  assert_int_equal(docstore_provider_presign(p, &url, "documents/a.json",
+                                             DOCSTORE_PRESIGN_GET, 60),
+                   0);
+  assert_non_null(strstr(url, "http://127.0.0.1:9/bank-documents/documents/"
+                              "a.json?"));
+  assert_non_null(strstr(url, "AKIA1234567890ABCDEF%2F"));
+  assert_non_null(strstr(url, "%2Feu-west-1%2Fs3%2F"));
+  docstore_free(url);
+  docstore_provider_free(p);
+}
+
 static void test_keys_missing_file(void **state) {
   docstore_config *cfg = *state;
   docstore_service *svc = NULL;
@@ -435,6 +488,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_local_default, setup, teardown),
       cmocka_unit_test_setup_teardown(test_invalid_config, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_provider_from_config, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_local_root_unusable, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_s3_provider, setup, teardown),

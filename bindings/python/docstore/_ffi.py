@@ -29,17 +29,146 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p,
                     c_double, c_int, c_int64, c_size_t, c_uint, c_uint64,
                     c_void_p)
 
+from .errors import InvalidArgumentError
+
 #: Major ABI version this binding was written for (DOCSTORE_VERSION_MAJOR).
 ABI_MAJOR = 0
 #: SONAME of that ABI.
 SONAME = "libdocstore.so.%d" % ABI_MAJOR
+
+# ------------------------------------------------------------ argument checks
+# ctypes cuts a string at its first NUL (file_id "1\0x" reaches C as "1")
+# and wraps an integer modulo 2**bits (2**64 + 5 hours reach C as 5).  So
+# every value a Python caller hands to C passes c_value() first: each
+# argument of each declared function (CFunction below) and each field set
+# in a struct mirror (CStruct).  Nothing else converts arguments.
+
+
+class Bytes(c_char_p):
+    """A `const uint8_t *` / `const char *` buffer that comes with its
+    length: NUL bytes are data there, not an end."""
+
+
+def _is_int(ctype):
+    code = getattr(ctype, "_type_", None)
+    return (isinstance(code, str) and len(code) == 1 and code in "bBhHiIlLqQ"
+            and issubclass(ctype, ctypes._SimpleCData))
+
+
+def _is_checked(ctype):
+    """True for the C types c_value() checks."""
+    return ctype is c_char_p or ctype is Bytes or _is_int(ctype)
+
+
+def _int_range(ctype):
+    bits = 8 * ctypes.sizeof(ctype)
+    if ctype._type_.islower():  # signed
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def utf8(text, where):
+    """str as UTF-8, or InvalidArgumentError (a lone surrogate)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            "%s: a string that is not valid Unicode (a lone surrogate) "
+            "cannot be passed to C" % where) from None
+
+
+def c_value(ctype, value, where):
+    """`value` as ctypes should receive it for a parameter or field of C
+    type `ctype`, or InvalidArgumentError naming `where` (the message never
+    repeats a string: it may be a secret).  A C string takes None, str
+    (UTF-8) or bytes, without NUL; a buffer with a length (Bytes) takes
+    bytes; an integer takes an int (anything with __index__) within the C
+    type's range.  Other types pass unchanged."""
+    if ctype is c_char_p:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = utf8(value, where)
+        elif not isinstance(value, bytes):
+            raise InvalidArgumentError("%s: expected a string, not %s"
+                                       % (where, type(value).__name__))
+        if b"\0" in value:
+            raise InvalidArgumentError(
+                "%s: a string with a NUL character (C would end it there)"
+                % where)
+        return value
+    if ctype is Bytes:
+        if value is not None and not isinstance(value, bytes):
+            raise InvalidArgumentError("%s: expected bytes, not %s"
+                                       % (where, type(value).__name__))
+        return value
+    if _is_int(ctype):
+        if isinstance(value, float) or not hasattr(value, "__index__"):
+            raise InvalidArgumentError("%s: expected an integer, not %s"
+                                       % (where, type(value).__name__))
+        number = value.__index__()
+        low, high = _int_range(ctype)
+        if not low <= number <= high:
+            raise InvalidArgumentError(
+                "%s: %d is out of range (%d to %d)"
+                % (where, number, low, high))
+        return number
+    return value
+
+
+class CFunction:
+    """A declared function of the library: calls it with every argument
+    passed through c_value() first.  `raw` is the ctypes function."""
+
+    __slots__ = ("raw", "name", "_checks")
+
+    def __init__(self, name, raw):
+        self.raw = raw
+        self.name = name
+        self._checks = tuple(
+            (i, t) for i, t in enumerate(raw.argtypes) if _is_checked(t))
+
+    def __call__(self, *args):
+        if self._checks:
+            args = list(args)
+            for i, t in self._checks:
+                if i < len(args):
+                    args[i] = c_value(t, args[i], "%s argument %d"
+                                      % (self.name, i + 1))
+        return self.raw(*args)
+
+
+class CStruct(Structure):
+    """A mirror of a public C struct (`_c_name`; `_c_renamed` maps a Python
+    field name to the C one where C uses a Python keyword).  Every field
+    set passes c_value()."""
+
+    _c_name = None
+    _c_renamed = {}
+
+    def __setattr__(self, name, value):
+        ctype = _field_types(type(self)).get(name)
+        if ctype is not None:
+            value = c_value(ctype, value, "%s.%s" % (self._c_name, name))
+        super().__setattr__(name, value)
+
+
+_FIELD_TYPES = {}
+
+
+def _field_types(cls):
+    types = _FIELD_TYPES.get(cls)
+    if types is None:
+        types = {f[0]: f[1] for f in cls._fields_ if _is_checked(f[1])}
+        _FIELD_TYPES[cls] = types
+    return types
+
 
 # ------------------------------------------------------------ structs
 # Version numbers are those of the headers this binding was written against;
 # the library accepts an older version of every struct for ever.
 
 LOCAL_OPTIONS_VERSION = 1
-S3_OPTIONS_VERSION = 2
 SERVICE_OPTIONS_VERSION = 1
 ENVELOPE_INFO_VERSION = 1
 OP_STATS_VERSION = 1
@@ -51,11 +180,13 @@ MIGRATE_COUNTS_VERSION = 1
 MIGRATE_ERROR_VERSION = 1
 
 
-class DocId(Structure):
+class DocId(CStruct):
+    _c_name = "docstore_doc_id"
     _fields_ = [("file_id", c_char_p), ("user_id", c_char_p)]
 
 
-class EnvelopeInfo(Structure):
+class EnvelopeInfo(CStruct):
+    _c_name = "docstore_envelope_info"
     # The strings are owned by the struct (docstore_envelope_info_clear()):
     # c_void_p so that ctypes does not try to manage them.
     _fields_ = [("version", c_uint), ("format", c_int), ("key_id", c_void_p),
@@ -63,38 +194,27 @@ class EnvelopeInfo(Structure):
                 ("plaintext_size", c_uint64)]
 
 
-class LocalOptions(Structure):
+class LocalOptions(CStruct):
+    _c_name = "docstore_local_options"
     _fields_ = [("version", c_uint), ("root", c_char_p), ("fsync", c_int)]
 
 
-class S3Options(Structure):
-    _fields_ = [("version", c_uint), ("bucket", c_char_p),
-                ("region", c_char_p), ("endpoint_url", c_char_p),
-                ("access_key", c_char_p), ("secret_key", c_char_p),
-                ("session_token", c_char_p), ("addressing", c_int),
-                ("ca_bundle", c_char_p), ("insecure_skip_verify", c_int),
-                ("multipart_threshold", c_uint64),
-                ("multipart_part_size", c_uint64),
-                ("max_attempts", c_uint), ("retry_base_ms", c_uint),
-                ("retry_max_ms", c_uint), ("connect_timeout_ms", c_uint),
-                ("request_timeout_ms", c_uint), ("stall_timeout_ms", c_uint),
-                ("stall_min_bps", c_uint),
-                ("multipart_concurrency", c_uint)]  # version 2
-
-
-class ServiceOptions(Structure):
+class ServiceOptions(CStruct):
+    _c_name = "docstore_service_options"
     _fields_ = [("version", c_uint), ("legacy_root", c_char_p),
                 ("validate_envelopes", c_int)]
 
 
-class OpStats(Structure):
+class OpStats(CStruct):
+    _c_name = "docstore_op_stats"
     _fields_ = [("version", c_uint), ("successes", c_uint64),
                 ("failures", c_uint64), ("bytes", c_uint64),
                 ("total_latency_us", c_uint64), ("avg_latency_us", c_uint64),
                 ("retries", c_uint64)]
 
 
-class ObjectInfo(Structure):
+class ObjectInfo(CStruct):
+    _c_name = "docstore_object_info"
     _fields_ = [("version", c_uint), ("key", c_char_p), ("size", c_uint64),
                 ("mtime", c_int64), ("etag", c_char_p)]
 
@@ -118,7 +238,9 @@ OP_GET_RANGE = CFUNCTYPE(c_int, c_void_p, c_char_p, c_uint64, c_uint64,
 OP_FREE = CFUNCTYPE(None, c_void_p)
 
 
-class ProviderOps(Structure):
+class ProviderOps(CStruct):
+    _c_name = "docstore_provider_ops"
+    _c_renamed = {"del_": "del"}
     _fields_ = [("version", c_uint), ("name", c_char_p), ("put", OP_PUT),
                 ("get", OP_GET), ("head", OP_HEAD), ("del_", OP_DEL),
                 ("list", OP_LIST), ("presign", OP_PRESIGN),
@@ -126,7 +248,8 @@ class ProviderOps(Structure):
                 ("free", OP_FREE)]
 
 
-class MigrateProgress(Structure):
+class MigrateProgress(CStruct):
+    _c_name = "docstore_migrate_progress"
     _fields_ = [("version", c_uint), ("phase", c_int), ("total", c_uint64),
                 ("done", c_uint64), ("successful", c_uint64),
                 ("failed", c_uint64), ("skipped", c_uint64),
@@ -138,7 +261,8 @@ class MigrateProgress(Structure):
 MIGRATE_PROGRESS_CB = CFUNCTYPE(c_int, c_void_p, POINTER(MigrateProgress))
 
 
-class MigrateOptions(Structure):
+class MigrateOptions(CStruct):
+    _c_name = "docstore_migrate_options"
     _fields_ = [("version", c_uint), ("source", c_void_p),
                 ("source_type", c_char_p), ("target", c_void_p),
                 ("target_type", c_char_p), ("legacy_root", c_char_p),
@@ -157,7 +281,8 @@ class MigrateOptions(Structure):
                 ("progress_interval_ms", c_uint)]
 
 
-class MigrateCounts(Structure):
+class MigrateCounts(CStruct):
+    _c_name = "docstore_migrate_counts"
     _fields_ = [("version", c_uint), ("mode", c_int), ("dry_run", c_int),
                 ("total", c_uint64), ("successful", c_uint64),
                 ("failed", c_uint64), ("skipped", c_uint64),
@@ -166,7 +291,8 @@ class MigrateCounts(Structure):
                 ("elapsed_seconds", c_double), ("stop_code", c_int)]
 
 
-class MigrateError(Structure):
+class MigrateError(CStruct):
+    _c_name = "docstore_migrate_error"
     _fields_ = [("version", c_uint), ("code", c_int), ("table", c_char_p),
                 ("row_id", c_char_p), ("message", c_char_p)]
 
@@ -177,7 +303,8 @@ _P = c_void_p              # any opaque handle
 _OUT = POINTER(c_void_p)   # char ** / uint8_t ** / handle ** out-parameter
 _LEN = POINTER(c_size_t)
 _ERRBUF = POINTER(c_char)  # caller's error buffer (create_string_buffer)
-_S = c_char_p
+_S = c_char_p             # a NUL-terminated string
+_BUF = Bytes               # bytes whose length is the next argument
 
 # name: (restype, argtypes).  Every function of include/docstore/*.h.
 _CORE = {
@@ -195,22 +322,22 @@ _CORE = {
     # crypto.h
     "docstore_keyring_new": (c_int, [_OUT, _ERRBUF, c_size_t]),
     "docstore_keyring_free": (None, [_P]),
-    "docstore_keyring_add_public_pem": (c_int, [_P, _S, c_size_t, _OUT]),
+    "docstore_keyring_add_public_pem": (c_int, [_P, _BUF, c_size_t, _OUT]),
     "docstore_keyring_add_public_file": (c_int, [_P, _S, _OUT]),
     "docstore_keyring_add_private_pem": (c_int,
-                                         [_P, _S, c_size_t, _S, _OUT]),
+                                         [_P, _BUF, c_size_t, _S, _OUT]),
     "docstore_keyring_add_private_file": (c_int, [_P, _S, _S, _OUT]),
     "docstore_keyring_set_default": (c_int, [_P, _S]),
     "docstore_keyring_count": (None, [_P, _LEN, _LEN]),
     "docstore_keyring_errmsg": (_S, [_P]),
     "docstore_keygen": (c_int, [_OUT, _OUT, c_uint, _S]),
-    "docstore_envelope_seal": (c_int, [_OUT, _LEN, _P, _S, c_size_t,
+    "docstore_envelope_seal": (c_int, [_OUT, _LEN, _P, _BUF, c_size_t,
                                        POINTER(DocId)]),
-    "docstore_envelope_open": (c_int, [_OUT, _LEN, _P, _S, c_size_t,
+    "docstore_envelope_open": (c_int, [_OUT, _LEN, _P, _BUF, c_size_t,
                                        POINTER(DocId)]),
-    "docstore_envelope_rewrap": (c_int, [_OUT, _LEN, _P, _S, c_size_t, _S]),
+    "docstore_envelope_rewrap": (c_int, [_OUT, _LEN, _P, _BUF, c_size_t, _S]),
     "docstore_envelope_info_init": (c_int, [POINTER(EnvelopeInfo), c_uint]),
-    "docstore_envelope_info_get": (c_int, [POINTER(EnvelopeInfo), _S,
+    "docstore_envelope_info_get": (c_int, [POINTER(EnvelopeInfo), _BUF,
                                            c_size_t]),
     "docstore_envelope_info_clear": (None, [POINTER(EnvelopeInfo)]),
     # sys/provider.h
@@ -224,10 +351,7 @@ _CORE = {
     "docstore_local_options_init": (c_int, [POINTER(LocalOptions), c_uint]),
     "docstore_local_provider_new": (c_int, [_OUT, POINTER(LocalOptions),
                                             _ERRBUF, c_size_t]),
-    "docstore_s3_options_init": (c_int, [POINTER(S3Options), c_uint]),
-    "docstore_s3_provider_new": (c_int, [_OUT, POINTER(S3Options), _ERRBUF,
-                                         c_size_t]),
-    "docstore_provider_put": (c_int, [_P, _S, _S, c_size_t]),
+    "docstore_provider_put": (c_int, [_P, _S, _BUF, c_size_t]),
     "docstore_provider_get": (c_int, [_P, _OUT, _LEN, _S]),
     "docstore_provider_head": (c_int, [_P, _S, POINTER(ObjectInfo)]),
     "docstore_provider_delete": (c_int, [_P, _S]),
@@ -258,7 +382,7 @@ _CORE = {
     "docstore_service_keyring": (c_void_p, [_P]),
     "docstore_service_provider": (c_void_p, [_P]),
     "docstore_storage_path": (c_int, [_OUT, _S, _S, _S, c_int64]),
-    "docstore_service_store_encrypted": (c_int, [_P, _OUT, _S, _S, _S,
+    "docstore_service_store_encrypted": (c_int, [_P, _OUT, _S, _S, _BUF,
                                                  c_size_t, _S]),
     "docstore_service_retrieve_encrypted": (c_int, [_P, _OUT, _LEN, _S]),
     "docstore_service_retrieve_fallback": (c_int, [_P, _OUT, _LEN, _S, _S]),
@@ -266,7 +390,7 @@ _CORE = {
     "docstore_service_exists": (c_int, [_P, POINTER(c_int), POINTER(c_uint64),
                                         _S]),
     "docstore_service_download_url": (c_int, [_P, _OUT, _S, c_uint]),
-    "docstore_service_store_document": (c_int, [_P, _OUT, _S, _S, _S,
+    "docstore_service_store_document": (c_int, [_P, _OUT, _S, _S, _BUF,
                                                 c_size_t, _S]),
     "docstore_service_read_document": (c_int, [_P, _OUT, _LEN, _S,
                                                POINTER(DocId)]),
@@ -336,18 +460,31 @@ def _package_candidates():
     return here, names
 
 
+def core_declarations():
+    """_CORE with the S3 options functions, which are declared beside their
+    struct mirror in _s3_options (the one module that knows the layout of
+    docstore_s3_options)."""
+    from . import _s3_options
+    return dict(_CORE, **_s3_options.DECLARATIONS)
+
+
+def _bind(cdll, name, restype, argtypes):
+    """Declare one function and put its CFunction (checked arguments) in
+    its place on the CDLL."""
+    fn = getattr(cdll, name)  # AttributeError: library too old / broken
+    fn.restype = restype
+    fn.argtypes = argtypes
+    setattr(cdll, name, CFunction(name, fn))
+
+
 def _declare(cdll):
     global _has_migrate
-    for name, (restype, argtypes) in _CORE.items():
-        fn = getattr(cdll, name)  # AttributeError: library too old / broken
-        fn.restype = restype
-        fn.argtypes = argtypes
+    for name, (restype, argtypes) in core_declarations().items():
+        _bind(cdll, name, restype, argtypes)
     present = 0
     for name, (restype, argtypes) in _MIGRATE.items():
-        fn = getattr(cdll, name, None)
-        if fn is not None:
-            fn.restype = restype
-            fn.argtypes = argtypes
+        if hasattr(cdll, name):
+            _bind(cdll, name, restype, argtypes)
             present += 1
     _has_migrate = present == len(_MIGRATE)
 
@@ -429,25 +566,26 @@ def has_migrate():
 # ------------------------------------------------------------ helpers
 
 def enc(value):
-    """A Python value as a C string argument: None stays NULL, str is UTF-8,
-    bytes pass as they are, anything else (ints: the seed passes file_id=123)
-    goes through str()."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
+    """A Python value for a C string parameter or field: None, str and
+    bytes as they are (c_value() checks and encodes them when they reach
+    C), anything else (ints: the seed passes file_id=123) through str()."""
+    if value is None or isinstance(value, (str, bytes)):
         return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    return str(value).encode("utf-8")
+    return str(value)
 
 
-def as_bytes(data):
-    """Input bytes for a (pointer, length) pair."""
+def as_bytes(data, where="data"):
+    """Input bytes for a (pointer, length) pair: a bytes-like object, or a
+    str as UTF-8."""
     if isinstance(data, bytes):
         return data
     if isinstance(data, str):
-        return data.encode("utf-8")
-    return bytes(data)  # bytearray, memoryview
+        return utf8(data, where)
+    try:
+        return bytes(memoryview(data))  # bytearray, memoryview, array...
+    except TypeError:
+        raise InvalidArgumentError("%s: expected bytes or str, not %s"
+                                   % (where, type(data).__name__)) from None
 
 
 def envelope_bytes(envelope):

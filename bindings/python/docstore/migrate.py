@@ -94,12 +94,12 @@ def _options(source, target, keyring, tables, env, progress_cb, kwargs):
     o.source = source._p() if source is not None else None
     o.target = target._p() if target is not None else None
     o.keyring = keyring._p() if keyring is not None else None
-    o.tables = _TABLES[tables] if isinstance(tables, str) else int(tables)
+    o.tables = _TABLES[tables] if isinstance(tables, str) else tables
     for name, value in kwargs.items():
         if name in _STRINGS:
             setattr(o, name, _ffi.enc(None if value is None else str(value)))
         elif name in _NUMBERS:
-            setattr(o, name, int(value))
+            setattr(o, name, value)
         elif name in _FLAGS:
             setattr(o, name, 1 if value else 0)
         else:

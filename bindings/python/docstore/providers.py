@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
-from . import _ffi
+from . import _ffi, _s3_options
 from .errors import NotFoundError, code_of
 
 
@@ -152,7 +152,7 @@ class StorageProvider(_ffi.Wrapper):
         out = ctypes.c_void_p()
         self._check(_ffi.lib().docstore_provider_presign(
             self._p(), ctypes.byref(out), _ffi.enc(key),
-            PRESIGN_METHODS[method.upper()], int(expires_seconds)))
+            PRESIGN_METHODS[method.upper()], expires_seconds))
         return _ffi.take_str(out)
 
     def check(self):
@@ -216,9 +216,6 @@ class LocalStorageProvider(StorageProvider):
         self.base_path = str(base_path)
 
 
-_ADDRESSING = {"auto": 0, "path": 1, "virtual": 2}
-
-
 class S3StorageProvider(StorageProvider):
     """AWS S3, MinIO, Ceph RGW, Swift s3api.  Makes no request until used
     (check() tests connectivity).  Zero numbers mean the library default."""
@@ -231,38 +228,10 @@ class S3StorageProvider(StorageProvider):
                  request_timeout_ms=0, stall_timeout_ms=0, stall_min_bps=0,
                  multipart_threshold=0, multipart_part_size=0,
                  multipart_concurrency=0):
-        lib = _ffi.lib()
-        o = _ffi.S3Options()
-        _ffi.check(lib.docstore_s3_options_init(ctypes.byref(o),
-                                                _ffi.S3_OPTIONS_VERSION))
-        o.bucket = _ffi.enc(bucket)
-        o.region = _ffi.enc(region)
-        o.endpoint_url = _ffi.enc(endpoint_url)
-        o.access_key = _ffi.enc(access_key)
-        o.secret_key = _ffi.enc(secret_key)
-        o.session_token = _ffi.enc(session_token)
-        o.addressing = _ADDRESSING[addressing]
-        o.ca_bundle = _ffi.enc(ca_bundle)
-        o.insecure_skip_verify = 1 if insecure_skip_verify else 0
-        o.max_attempts = max_attempts
-        o.retry_base_ms = retry_base_ms
-        o.retry_max_ms = retry_max_ms
-        o.connect_timeout_ms = connect_timeout_ms
-        o.request_timeout_ms = request_timeout_ms
-        o.stall_timeout_ms = stall_timeout_ms
-        o.stall_min_bps = stall_min_bps
-        o.multipart_threshold = multipart_threshold
-        o.multipart_part_size = multipart_part_size
-        o.multipart_concurrency = multipart_concurrency
-        out = ctypes.c_void_p()
-        buf = _ffi.errbuf()
-        try:
-            _ffi.check(lib.docstore_s3_provider_new(
-                ctypes.byref(out), ctypes.byref(o), buf, _ffi.ERRBUF_LEN),
-                buf=buf)
-        finally:
-            o.secret_key = None  # drop our reference to the secret
-        self._own(out.value, "docstore_provider_free")
+        # The keyword arguments, named as the fields of docstore_s3_options.
+        settings = {k: v for k, v in locals().items() if k != "self"}
+        self._own(_s3_options.new_provider(**settings),
+                  "docstore_provider_free")
         self.bucket = bucket
 
 
@@ -293,7 +262,8 @@ class CustomProvider:
         raise NotImplementedError
 
     def head(self, key):
-        """Return the size, or a (size, mtime) pair."""
+        """Return the size (an int), or a (size, mtime) pair (mtime in Unix
+        seconds, an int or a float)."""
         raise NotImplementedError
 
     def delete(self, key):
@@ -330,6 +300,12 @@ def _tramp(fn):
     return call
 
 
+def _seconds(mtime):
+    """A custom provider's mtime: Unix seconds, an int or a float such as
+    os.stat().st_mtime (whole seconds kept); the size must be an int."""
+    return int(mtime) if isinstance(mtime, float) else mtime
+
+
 def _sink_all(sink, sink_payload, data):
     data = _ffi.as_bytes(data)
     rc = sink(sink_payload, data, len(data))
@@ -353,8 +329,8 @@ def _c_get(obj, key, sink, sink_payload):
 def _c_head(obj, key, info):
     r = obj.head(_ffi.dec(key))
     size, mtime = (r if isinstance(r, tuple) else (r, 0))
-    info.contents.size = int(size)
-    info.contents.mtime = int(mtime)
+    info.contents.size = size
+    info.contents.mtime = _seconds(mtime)
     info.contents.etag = None
 
 
@@ -372,8 +348,8 @@ def _c_list(obj, prefix, cb, list_payload):
     for item in obj.list(_ffi.dec(prefix)):
         key, size = item[0], item[1]
         info.key = _ffi.enc(key)
-        info.size = int(size)
-        info.mtime = int(item[2]) if len(item) > 2 else 0
+        info.size = size
+        info.mtime = _seconds(item[2]) if len(item) > 2 else 0
         if cb(list_payload, ctypes.byref(info)) != 0:
             break
 

@@ -29,13 +29,13 @@ class _Dead:
 
 def storage_path(file_id, filename, user_id=None, when=None):
     """documents/user_<user_id>/YYYY/MM/DD/<file_id>_<filename>_<ext>.json
-    (documents/system/... without a user), dated `when` (Unix seconds, now
-    by default) in UTC; the filename is sanitised."""
+    (documents/system/... without a user), dated `when` (integer Unix
+    seconds, now by default) in UTC; the filename is sanitised."""
     lib = _ffi.lib()
     out = ctypes.c_void_p()
     _ffi.check(lib.docstore_storage_path(
         ctypes.byref(out), _ffi.enc(file_id), _ffi.enc(filename),
-        _ffi.enc(user_id), int(time.time() if when is None else when)))
+        _ffi.enc(user_id), int(time.time()) if when is None else when))
     return _ffi.take_str(out)
 
 
@@ -243,8 +243,7 @@ class ObjectStorageService(_ffi.Wrapper):
         """Presigned URL (S3); UnsupportedError on local storage."""
         out = ctypes.c_void_p()
         self._check(_ffi.lib().docstore_service_download_url(
-            self._p(), ctypes.byref(out), _ffi.enc(path),
-            int(expiration_hours)))
+            self._p(), ctypes.byref(out), _ffi.enc(path), expiration_hours))
         return _ffi.take_str(out)
 
     def store_document_sync(self, file_id, filename, data, user_id=None):

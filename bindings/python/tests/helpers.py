@@ -75,3 +75,23 @@ def rss_bytes():
     """Resident set size of this process."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
+                                          "..", ".."))
+
+
+def layout_dump(workdir):
+    """The C layout of the public structs (tests/abi/layout_dump.c) as a
+    dict: the program CTest built (DOCSTORE_LAYOUT_DUMP), else one compiled
+    here with the system C compiler ($CC or cc) into `workdir`."""
+    program = os.environ.get("DOCSTORE_LAYOUT_DUMP")
+    if not program:
+        program = os.path.join(str(workdir), "layout_dump")
+        subprocess.run([os.environ.get("CC", "cc"), "-std=c11",
+                        "-I", os.path.join(SOURCE_DIR, "include"),
+                        os.path.join(SOURCE_DIR, "tests", "abi",
+                                     "layout_dump.c"), "-o", program],
+                       check=True)
+    out = subprocess.run([program], check=True, capture_output=True)
+    return json.loads(out.stdout)

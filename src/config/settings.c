@@ -1,0 +1,548 @@
+/*
+ * libdocstore - the settings schema: generic, table-driven checks.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Types, ranges, parsing and normalisation of setting values, the typed
+ * check of an options struct, and filling one from a configuration.  No
+ * setting is named here: the tables live with their providers
+ * (settings.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/settings.h"
+
+#define KIB ((uint64_t)1024)
+#define MIB (KIB * 1024)
+#define GIB (MIB * 1024)
+
+void docstore__settings_echo(char *dst, size_t cap, const char *v) {
+  size_t n = 0, i = 0;
+  for (; v[i] && n + 4 < cap && i < 64; i++)
+    dst[n++] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
+  if (v[i] && n + 4 <= cap) {
+    memcpy(dst + n, "...", 3);
+    n += 3;
+  }
+  dst[n] = '\0';
+}
+
+static int lower_eq(const char *a, const char *b) {
+  for (; *a && *b; a++, b++) {
+    char c = (*a >= 'A' && *a <= 'Z') ? (char)(*a - 'A' + 'a') : *a;
+    if (c != *b)
+      return 0;
+  }
+  return *a == *b;
+}
+
+/* Index of v (case-insensitive) in a NULL-terminated list, or -1. */
+static int choice(const char *v, const char *const *list) {
+  for (int i = 0; list[i]; i++)
+    if (lower_eq(v, list[i]))
+      return i;
+  return -1;
+}
+
+static const char *const bool_true[] = {"true", "1", "yes", "on", NULL};
+static const char *const bool_false[] = {"false", "0", "no", "off", NULL};
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Decimal digits into *out; 0 on success, -1 if empty/not digits/overflow. */
+static int parse_u64(const char *s, size_t n, uint64_t *out) {
+  uint64_t v = 0;
+  if (n == 0)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (!is_digit(s[i]) || v > (UINT64_MAX - 9) / 10)
+      return -1;
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+/* "8388608", "8M", "8MiB", "512k": binary multiples only. */
+static int parse_size(const char *s, uint64_t *out) {
+  size_t n = 0;
+  while (is_digit(s[n]))
+    n++;
+  uint64_t v, mult = 1;
+  if (parse_u64(s, n, &v) < 0)
+    return -1;
+  const char *suffix = s + n;
+  if (*suffix) {
+    static const char *const names[] = {"k", "kib", "m", "mib",
+                                        "g", "gib", NULL};
+    static const uint64_t mults[] = {KIB, KIB, MIB, MIB, GIB, GIB};
+    int i = choice(suffix, names);
+    if (i < 0)
+      return -1;
+    mult = mults[i];
+  }
+  if (v > UINT64_MAX / mult)
+    return -1;
+  *out = v * mult;
+  return 0;
+}
+
+static int has_control(const char *v) {
+  for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return 1;
+  return 0;
+}
+
+/* Printable ASCII without spaces. */
+static int is_printable_token(const char *v) {
+  for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+    if (*p <= 0x20 || *p >= 0x7f)
+      return 0;
+  return 1;
+}
+
+static int is_host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+         c == '-' || c == '.' || c == '_';
+}
+
+static int is_hex_char(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* http(s)://host[:port][/] with a DNS name, IPv4 or [IPv6] host.
+ * Returns 0, or -1 with *why set. */
+static int check_url(const char *v, const char **why) {
+  const char *p;
+  if (strchr(v, '@')) {
+    *why = "must not contain user credentials (use S3_ACCESS_KEY and "
+           "S3_SECRET_KEY)";
+    return -1;
+  }
+  if (strncasecmp(v, "http://", 7) == 0)
+    p = v + 7;
+  else if (strncasecmp(v, "https://", 8) == 0)
+    p = v + 8;
+  else {
+    *why = "must start with http:// or https://";
+    return -1;
+  }
+  const char *h = p;
+  if (*p == '[') {
+    p++;
+    while (is_hex_char(*p) || *p == ':' || *p == '.')
+      p++;
+    if (*p != ']' || p == h + 1) {
+      *why = "has a malformed [IPv6] host";
+      return -1;
+    }
+    p++;
+  } else {
+    while (is_host_char(*p))
+      p++;
+    if (p == h || *h == '.' || *h == '-' || p[-1] == '-' || p - h > 253) {
+      *why = "needs a host name";
+      return -1;
+    }
+    for (const char *q = h; q + 1 < p; q++)
+      if (q[0] == '.' && q[1] == '.') {
+        *why = "needs a host name";
+        return -1;
+      }
+  }
+  if (*p == ':') {
+    const char *d = ++p;
+    uint64_t port;
+    while (is_digit(*p))
+      p++;
+    if (parse_u64(d, (size_t)(p - d), &port) < 0 || port < 1 || port > 65535) {
+      *why = "has a bad port (1-65535)";
+      return -1;
+    }
+  }
+  if (*p == '/' && p[1] == '\0')
+    p++;
+  if (*p) {
+    *why = "must be only scheme, host and port: no path, query or fragment";
+    return -1;
+  }
+  return 0;
+}
+
+/* A size for messages and docs: "5MiB", "5GiB", or plain bytes. */
+static void fmt_size(char *dst, size_t cap, uint64_t v) {
+  if (v && v % GIB == 0)
+    snprintf(dst, cap, "%lluGiB", (unsigned long long)(v / GIB));
+  else if (v && v % MIB == 0)
+    snprintf(dst, cap, "%lluMiB", (unsigned long long)(v / MIB));
+  else if (v && v % KIB == 0)
+    snprintf(dst, cap, "%lluKiB", (unsigned long long)(v / KIB));
+  else
+    snprintf(dst, cap, "%llu", (unsigned long long)v);
+}
+
+int docstore__setting_parse_u64(const char *v, uint64_t *out) {
+  return parse_size(v, out); /* sizes and plain integers alike */
+}
+
+/* Length of the choice starting at c (up to '|' or the end). */
+static size_t seg_len(const char *c) {
+  const char *bar = strchr(c, '|');
+  return bar ? (size_t)(bar - c) : strlen(c);
+}
+
+/* Index of v among "a|b|c" (case-insensitive), or -1. */
+static int choice_in(const char *list, const char *v, size_t vlen) {
+  int i = 0;
+  for (const char *c = list; c; i++) {
+    size_t n = seg_len(c);
+    if (n == vlen && strncasecmp(c, v, n) == 0)
+      return i;
+    c = c[n] ? c + n + 1 : NULL;
+  }
+  return -1;
+}
+
+int docstore__setting_choice(const docstore__setting *s, const char *v) {
+  if (!s->info.choices || !v)
+    return -1;
+  int i = choice_in(s->info.choices, v, strlen(v));
+  /* aliases: "warning=warn,..." */
+  for (const char *a = s->aliases; i < 0 && a && *a;) {
+    const char *eq = strchr(a, '=');
+    const char *end = strchr(a, ',');
+    size_t to_len = end ? (size_t)(end - eq - 1) : strlen(eq + 1);
+    if ((size_t)(eq - a) == strlen(v) && strncasecmp(a, v, strlen(v)) == 0)
+      i = choice_in(s->info.choices, eq + 1, to_len);
+    a = end ? end + 1 : NULL;
+  }
+  return i;
+}
+
+/* "'a', 'b' or 'c'" */
+static void fmt_choices(char *dst, size_t cap, const char *list) {
+  size_t n = 0;
+  dst[0] = '\0';
+  for (const char *c = list; c && n + 1 < cap;) {
+    size_t len = seg_len(c);
+    const char *next = c[len] ? c + len + 1 : NULL;
+    int w = snprintf(dst + n, cap - n, "%s'%.*s'",
+                     n == 0 ? "" : (next ? ", " : " or "), (int)len, c);
+    if (w < 0)
+      break;
+    n += (size_t)w;
+    c = next;
+  }
+}
+
+static int range_err(const docstore__setting *s, const char *label,
+                     const char *shown, int parsed, uint64_t n,
+                     docstore__err *err) {
+  const char *where = !parsed           ? ""
+                      : n < s->info.min ? " (below the minimum)"
+                                        : " (above the maximum)";
+  if (s->info.type == DOCSTORE_SETTING_UINT)
+    return docstore__err_set(err, DOCSTORE_ECONFIG,
+                             "%s must be an integer from %llu to %llu, "
+                             "got '%s'%s",
+                             label, (unsigned long long)s->info.min,
+                             (unsigned long long)s->info.max, shown, where);
+  char lo[32], hi[32];
+  fmt_size(lo, sizeof(lo), s->info.min);
+  fmt_size(hi, sizeof(hi), s->info.max);
+  return docstore__err_set(err, DOCSTORE_ECONFIG,
+                           "%s must be a size from %s to %s (bytes, or a "
+                           "number with a K, M or G suffix, powers of 1024), "
+                           "got '%s'%s",
+                           label, lo, hi, shown, where);
+}
+
+int docstore__setting_check(const docstore__setting *s, const char *label,
+                            const char *value, char **out, docstore__err *err) {
+  char shown[80], norm_buf[64];
+  const char *norm = value;
+  uint64_t n = 0;
+
+  *out = NULL;
+  if (!value || !*value)
+    return 0;
+  if (strlen(value) > 8192)
+    return docstore__err_set(err, DOCSTORE_ECONFIG,
+                             "%s is too long (more than 8192 bytes)", label);
+  docstore__settings_echo(shown, sizeof(shown), value);
+
+  switch (s->info.type) {
+  case DOCSTORE_SETTING_CHOICE: {
+    int i = docstore__setting_choice(s, value);
+    if (i < 0) {
+      char list[160];
+      fmt_choices(list, sizeof(list), s->info.choices);
+      return docstore__err_set(err, DOCSTORE_ECONFIG, "%s must be %s, got '%s'",
+                               label, list, shown);
+    }
+    const char *c = s->info.choices;
+    for (int k = 0; k < i; k++)
+      c += seg_len(c) + 1;
+    snprintf(norm_buf, sizeof(norm_buf), "%.*s", (int)seg_len(c), c);
+    norm = norm_buf;
+    break;
+  }
+  case DOCSTORE_SETTING_BOOL:
+    if (choice(value, bool_true) >= 0)
+      norm = "true";
+    else if (choice(value, bool_false) >= 0)
+      norm = "false";
+    else
+      return docstore__err_set(err, DOCSTORE_ECONFIG,
+                               "%s must be 'true' or 'false', got '%s'", label,
+                               shown);
+    break;
+  case DOCSTORE_SETTING_UINT: {
+    int ok = parse_u64(value, strlen(value), &n) == 0;
+    if (!ok || n < s->info.min || n > s->info.max)
+      return range_err(s, label, shown, ok, n, err);
+    break;
+  }
+  case DOCSTORE_SETTING_SIZE: {
+    int ok = parse_size(value, &n) == 0;
+    if (!ok || n < s->info.min || n > s->info.max)
+      return range_err(s, label, shown, ok, n, err);
+    break;
+  }
+  case DOCSTORE_SETTING_REGION: {
+    size_t len = strlen(value);
+    int ok = len <= 64;
+    for (const char *p = value; ok && *p; p++)
+      ok = (*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '-';
+    if (!ok)
+      return docstore__err_set(err, DOCSTORE_ECONFIG,
+                               "%s must be a region name like 'us-east-1' "
+                               "(lowercase letters, digits and '-'), got '%s'",
+                               label, shown);
+    break;
+  }
+  case DOCSTORE_SETTING_URL: {
+    const char *why = NULL;
+    if (check_url(value, &why) < 0) {
+      if (strchr(value, '@')) /* may hold a password: do not echo */
+        return docstore__err_set(err, DOCSTORE_ECONFIG, "%s %s", label, why);
+      return docstore__err_set(err, DOCSTORE_ECONFIG,
+                               "%s %s, e.g. http://minio:9000 or "
+                               "https://s3.amazonaws.com; got '%s'",
+                               label, why, shown);
+    }
+    break;
+  }
+  case DOCSTORE_SETTING_BUCKET: {
+    size_t len = strlen(value);
+    int ok = len >= 3 && len <= 255;
+    for (const char *p = value; ok && *p; p++)
+      ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+           is_digit(*p) || *p == '.' || *p == '-' || *p == '_';
+    if (ok) {
+      char first = value[0], last = value[len - 1];
+      ok = first != '.' && first != '-' && last != '.' && last != '-';
+    }
+    if (!ok)
+      return docstore__err_set(err, DOCSTORE_ECONFIG,
+                               "%s must be a bucket name (3 to 255 letters, "
+                               "digits, '.', '-' or '_', starting and ending "
+                               "with a letter or digit), got '%s'",
+                               label, shown);
+    break;
+  }
+  case DOCSTORE_SETTING_PATH:
+    if (has_control(value))
+      return docstore__err_set(err, DOCSTORE_ECONFIG,
+                               "%s must be a path without control characters",
+                               label);
+    break;
+  case DOCSTORE_SETTING_TOKEN:
+    if (!is_printable_token(value))
+      return docstore__err_set(err, DOCSTORE_ECONFIG,
+                               "%s must be printable ASCII without spaces "
+                               "(value not shown)",
+                               label);
+    break;
+  default: /* DOCSTORE_SETTING_TEXT */
+    if (has_control(value))
+      return docstore__err_set(
+          err, DOCSTORE_ECONFIG, "%s must not contain control characters%s",
+          label,
+          (s->info.flags & DOCSTORE_SETTING_SECRET) ? " (value not shown)"
+                                                    : "");
+    break;
+  }
+
+  *out = docstore__strdup(norm);
+  if (!*out)
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  return 0;
+}
+
+/* ------------------------------------------------- typed options struct */
+
+static int lands_in(const docstore__setting *s, size_t opts_size) {
+  size_t w = 0;
+  switch (s->land) {
+  case DOCSTORE__LAND_NONE:
+    return 0;
+  case DOCSTORE__LAND_STR:
+    w = sizeof(const char *);
+    break;
+  case DOCSTORE__LAND_UINT:
+    w = sizeof(unsigned int);
+    break;
+  case DOCSTORE__LAND_U64:
+    w = sizeof(uint64_t);
+    break;
+  default:
+    w = sizeof(int);
+    break;
+  }
+  return s->offset + w <= opts_size;
+}
+
+int docstore__settings_check_opts(const docstore__setting *items, size_t n,
+                                  const void *opts, size_t opts_size,
+                                  docstore__err *err) {
+  const unsigned char *base = opts;
+  for (size_t i = 0; i < n; i++) {
+    const docstore__setting *s = &items[i];
+    char label[128], num[32], *norm = NULL;
+    const char *value = NULL;
+    if (!lands_in(s, opts_size))
+      continue;
+    snprintf(label, sizeof(label), "%s (setting %s)", s->info.field,
+             s->info.name);
+    const void *f = base + s->offset;
+    switch (s->land) {
+    case DOCSTORE__LAND_STR:
+      memcpy(&value, f, sizeof(value));
+      break;
+    case DOCSTORE__LAND_UINT: {
+      unsigned int u;
+      memcpy(&u, f, sizeof(u));
+      if (u) /* 0: the default */
+        snprintf(num, sizeof(num), "%u", u), value = num;
+      break;
+    }
+    case DOCSTORE__LAND_U64: {
+      uint64_t u;
+      memcpy(&u, f, sizeof(u));
+      if (u)
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)u), value = num;
+      break;
+    }
+    case DOCSTORE__LAND_CHOICE: {
+      int c;
+      memcpy(&c, f, sizeof(c));
+      size_t count = 1;
+      for (const char *p = s->info.choices; p && *p; p++)
+        count += *p == '|';
+      if (c < 0 || (size_t)c >= count)
+        return docstore__err_set(err, DOCSTORE_EINVAL, "%s: unknown value %d",
+                                 label, c);
+      break;
+    }
+    default: /* booleans: every int is one */
+      break;
+    }
+    if (value) {
+      DOCSTORE__GUARD(docstore__setting_check(s, label, value, &norm, err));
+      docstore_free(norm);
+    }
+  }
+  return 0;
+}
+
+/* ----------------------------------------------------- filling options */
+
+int docstore__settings_fill(const docstore__setting *items, size_t n,
+                            const struct docstore_config *cfg, void *opts,
+                            size_t opts_size) {
+  unsigned char *base = opts;
+  if (!cfg || !opts)
+    return DOCSTORE_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    const docstore__setting *s = &items[i];
+    if (!lands_in(s, opts_size))
+      continue;
+    const char *v = (s->iflags & DOCSTORE__S_UNSET_ZERO)
+                        ? docstore__config_raw(cfg, s->info.name)
+                        : docstore__config_effective(cfg, s->info.name, NULL);
+    void *f = base + s->offset;
+    uint64_t u = 0;
+    int b;
+    if (v &&
+        (s->land == DOCSTORE__LAND_UINT || s->land == DOCSTORE__LAND_U64) &&
+        parse_size(v, &u) < 0)
+      u = 0;
+    switch (s->land) {
+    case DOCSTORE__LAND_STR:
+      memcpy(f, &v, sizeof(v));
+      break;
+    case DOCSTORE__LAND_UINT: {
+      unsigned int w = u > UINT32_MAX ? 0 : (unsigned int)u;
+      memcpy(f, &w, sizeof(w));
+      break;
+    }
+    case DOCSTORE__LAND_U64:
+      memcpy(f, &u, sizeof(u));
+      break;
+    case DOCSTORE__LAND_CHOICE:
+      b = v ? docstore__setting_choice(s, v) : 0;
+      b = b < 0 ? 0 : b;
+      memcpy(f, &b, sizeof(b));
+      break;
+    case DOCSTORE__LAND_BOOL:
+    case DOCSTORE__LAND_NOT_BOOL:
+      b = v && strcmp(v, "true") == 0;
+      if (s->land == DOCSTORE__LAND_NOT_BOOL)
+        b = v ? !b : 0;
+      memcpy(f, &b, sizeof(b));
+      break;
+    default:
+      break;
+    }
+  }
+  return 0;
+}
+
+/* ----------------------------------------------------------- catalogue */
+
+size_t docstore__catalog_count(const docstore__catalog *cat) {
+  size_t n = 0;
+  for (size_t t = 0; cat && t < cat->ntables; t++)
+    n += cat->tables[t]->n;
+  return n;
+}
+
+const docstore__setting *docstore__catalog_at(const docstore__catalog *cat,
+                                              size_t index) {
+  for (size_t t = 0; cat && t < cat->ntables; t++) {
+    if (index < cat->tables[t]->n)
+      return &cat->tables[t]->items[index];
+    index -= cat->tables[t]->n;
+  }
+  return NULL;
+}
+
+const docstore__setting *docstore__catalog_find(const docstore__catalog *cat,
+                                                const char *name,
+                                                size_t *index) {
+  size_t base = 0;
+  for (size_t t = 0; cat && name && t < cat->ntables; t++) {
+    const docstore__settings_table *tab = cat->tables[t];
+    for (size_t i = 0; i < tab->n; i++)
+      if (strcmp(tab->items[i].info.name, name) == 0) {
+        if (index)
+          *index = base + i;
+        return &tab->items[i];
+      }
+    base += tab->n;
+  }
+  return NULL;
+}

@@ -1,0 +1,111 @@
+/*
+ * libdocstore - the catalogue of every setting (service layer).
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The service's own table, and the list of tables a configuration knows:
+ * this one, the local provider's (src/provider/local_settings.c) and the
+ * S3 provider's (src/s3/s3_settings.c).  The config layer below only
+ * handles tables it is given (src/config/settings.h).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "provider/local_settings.h"
+#include "s3/s3_settings.h"
+#include "service/settings_catalog.h"
+
+#define PATH_SETTING(name, desc)                                               \
+  {                                                                            \
+    DOCSTORE__SETTING(name, "", DOCSTORE_SETTING_PATH, 0, NULL, 0, 0, NULL,    \
+                      NULL, desc),                                             \
+        0, NULL, {NULL, NULL}, DOCSTORE__LAND_NONE, 0                          \
+  }
+
+static const docstore__setting items[] = {
+    /* First: it chooses the provider (docstore_config_validate()). */
+    {DOCSTORE__SETTING("STORAGE_TYPE", "", DOCSTORE_SETTING_CHOICE, 0, "local",
+                       0, 0, "s3|local", NULL,
+                       "which provider stores the documents"),
+     0,
+     NULL,
+     {NULL, NULL},
+     DOCSTORE__LAND_NONE,
+     0},
+    {DOCSTORE__SETTING("DOCSTORE_LEGACY_ROOT", "", DOCSTORE_SETTING_PATH, 0,
+                       NULL, 0, 0, NULL, "legacy_root",
+                       "folder relative legacy paths are resolved against; "
+                       "unset: LOCAL_STORAGE_PATH"),
+     0,
+     NULL,
+     {"LOCAL_STORAGE_PATH", NULL},
+     DOCSTORE__LAND_STR,
+     offsetof(docstore_service_options, legacy_root)},
+    PATH_SETTING("RSA_PUBLIC_KEY_PATH",
+                 "PEM file of the RSA public key new documents are sealed to"),
+    PATH_SETTING("RSA_PRIVATE_KEY_PATH",
+                 "PEM file of the RSA private key that opens documents"),
+    {DOCSTORE__SETTING("RSA_PRIVATE_KEY_PASSPHRASE", "", DOCSTORE_SETTING_TEXT,
+                       DOCSTORE_SETTING_SECRET, NULL, 0, 0, NULL, NULL,
+                       "passphrase of an encrypted private key"),
+     0,
+     NULL,
+     {NULL, NULL},
+     DOCSTORE__LAND_NONE,
+     0},
+    {DOCSTORE__SETTING("DOCSTORE_LOG_LEVEL", "", DOCSTORE_SETTING_CHOICE, 0,
+                       NULL, 0, 0, "error|warn|info|debug", NULL,
+                       "threshold of the library's log; unset: the host's"),
+     0,
+     "warning=warn",
+     {NULL, NULL},
+     DOCSTORE__LAND_NONE,
+     0},
+};
+
+#define N_ITEMS (sizeof(items) / sizeof(items[0]))
+
+static const docstore__settings_table service_settings = {"", items, N_ITEMS,
+                                                          NULL};
+
+static const docstore__settings_table *const tables[] = {
+    &service_settings, &docstore__local_settings, &docstore__s3_settings};
+
+const docstore__catalog docstore__library_catalog = {
+    tables, sizeof(tables) / sizeof(tables[0])};
+
+int docstore_config_new(docstore_config **out) {
+  return docstore__config_new(out, &docstore__library_catalog);
+}
+
+const docstore_setting_info *docstore_config_setting_at(size_t index) {
+  const docstore__setting *s =
+      docstore__catalog_at(&docstore__library_catalog, index);
+  return s ? &s->info : NULL;
+}
+
+const docstore_setting_info *docstore_config_setting_find(const char *name) {
+  const docstore__setting *s =
+      name ? docstore__catalog_find(&docstore__library_catalog, name, NULL)
+           : NULL;
+  return s ? &s->info : NULL;
+}
+
+const char *docstore_config_name_at(size_t index) {
+  const docstore_setting_info *s = docstore_config_setting_at(index);
+  return s ? s->name : NULL;
+}
+
+int docstore__config_log_level(const docstore_config *cfg) {
+  const docstore__setting *s = docstore__catalog_find(
+      &docstore__library_catalog, "DOCSTORE_LOG_LEVEL", NULL);
+  const char *v = cfg ? docstore__config_raw(cfg, "DOCSTORE_LOG_LEVEL") : NULL;
+  /* stored normalised: error, warn, info, debug = 0..3 */
+  return v ? docstore__setting_choice(s, v) : -1;
+}
+
+int docstore__service_options_from_config(const docstore_config *cfg,
+                                          docstore_service_options *opts) {
+  if (!cfg || !opts)
+    return DOCSTORE_EINVAL;
+  return docstore__settings_fill(items, N_ITEMS, cfg, opts, sizeof(*opts));
+}
