@@ -127,6 +127,14 @@ static int too_big(docstore__err *err, const char *what, const char *path,
 
 int docstore__file_read(docstore__buf *out, const char *path, size_t max_bytes,
                         unsigned flags, const char *what, docstore__err *err) {
+  return docstore__file_read_checked(out, path, max_bytes, flags, what, NULL,
+                                     NULL, err);
+}
+
+int docstore__file_read_checked(docstore__buf *out, const char *path,
+                                size_t max_bytes, unsigned flags,
+                                const char *what, docstore__file_check_cb check,
+                                void *check_arg, docstore__err *err) {
   struct stat st;
   int rc = 0;
   size_t start = out->len;
@@ -149,6 +157,8 @@ int docstore__file_read(docstore__buf *out, const char *path, size_t max_bytes,
     goto done;
   }
   DOCSTORE__GUARD_GOTO(rc, check_type(fd, &st, flags, what, path, err), done);
+  if (check)
+    DOCSTORE__GUARD_GOTO(rc, check(fd, &st, path, check_arg, err), done);
   if (S_ISREG(st.st_mode)) {
     if ((uint64_t)st.st_size > max) {
       rc = too_big(err, what, path, max);

@@ -63,4 +63,19 @@ int docstore__fd_read_all(int fd, int (*sink)(void *, const uint8_t *, size_t),
 int docstore__file_read(docstore__buf *out, const char *path, size_t max_bytes,
                         unsigned flags, const char *what, docstore__err *err);
 
+/* Called with the opened descriptor and its fstat() before any byte is
+ * read (e.g. to refuse a .env file another user owns or can write): 0 to
+ * go on, or a negative code, with detail in err, to stop. */
+struct stat;
+typedef int (*docstore__file_check_cb)(int fd, const struct stat *st,
+                                       const char *path, void *arg,
+                                       docstore__err *err);
+
+/* docstore__file_read() with a check of the file actually opened (no race
+ * between the check and the read).  check NULL: none. */
+int docstore__file_read_checked(docstore__buf *out, const char *path,
+                                size_t max_bytes, unsigned flags,
+                                const char *what, docstore__file_check_cb check,
+                                void *check_arg, docstore__err *err);
+
 #endif /* DOCSTORE_UTIL_FILE_H */

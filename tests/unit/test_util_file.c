@@ -187,6 +187,45 @@ static void test_refusals(void **state) {
                    DOCSTORE_EACCESS);
 }
 
+/* The check sees the opened file before any byte is read. */
+static int refuse_mode(int fd, const struct stat *st, const char *path,
+                       void *arg, docstore__err *err) {
+  int *calls = arg;
+  struct stat again;
+  (*calls)++;
+  assert_int_equal(fstat(fd, &again), 0);
+  assert_int_equal(again.st_ino, st->st_ino);
+  if (st->st_mode & 022)
+    return docstore__err_set(err, DOCSTORE_ECONFIG, "%s is writable by others",
+                             path);
+  return 0;
+}
+
+static void test_check(void **state) {
+  (void)state;
+  char p[256];
+  int calls = 0;
+  docstore__err err;
+  docstore__buf b = DOCSTORE__BUF_INIT;
+  docstore__err_clear(&err);
+  write_file("checked", "A=1\n", 4);
+  path_of(p, sizeof(p), "checked");
+  assert_int_equal(chmod(p, 0600), 0);
+  assert_int_equal(docstore__file_read_checked(&b, p, 100, 0, ".env file",
+                                               refuse_mode, &calls, &err),
+                   0);
+  assert_int_equal(calls, 1);
+  assert_string_equal((char *)b.data, "A=1\n");
+  assert_int_equal(chmod(p, 0622), 0);
+  assert_int_equal(docstore__file_read_checked(&b, p, 100, 0, ".env file",
+                                               refuse_mode, &calls, &err),
+                   DOCSTORE_ECONFIG);
+  assert_int_equal(calls, 2);
+  assert_non_null(strstr(err.msg, "writable by others"));
+  assert_int_equal(b.len, 4); /* nothing appended */
+  docstore__buf_free(&b);
+}
+
 typedef struct writer {
   int fd;
   size_t n;
@@ -241,10 +280,9 @@ static void test_streams(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_errno_map),
-      cmocka_unit_test(test_read),
-      cmocka_unit_test(test_refusals),
-      cmocka_unit_test(test_streams),
+      cmocka_unit_test(test_errno_map), cmocka_unit_test(test_read),
+      cmocka_unit_test(test_refusals),  cmocka_unit_test(test_streams),
+      cmocka_unit_test(test_check),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
