@@ -33,6 +33,9 @@ FULL=(
     curl openssl doxygen valgrind
     # fuzzing: clang with its libFuzzer runtime
     clang libclang-rt-14-dev
+    # CI gates: format (clang-format 14, pinned in tools/check-format.sh),
+    # static analysis (clang-tidy 14), ABI check (abidw/abidiff)
+    clang-format clang-tidy abigail-tools
 )
 
 # Node.js for the Node binding's tests: the machine image ships one (with

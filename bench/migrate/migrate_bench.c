@@ -44,6 +44,10 @@ typedef struct bench {
   docstore_service *local, *s3;
 } bench;
 
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sql(PGconn *db, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -148,7 +148,8 @@ DOCSTORE_EXTERN int docstore_keyring_add_private_pem(docstore_keyring *kr,
  * @return as docstore_keyring_add_private_pem() (EINVAL when path is NULL),
  *         plus #DOCSTORE_ENOTFOUND (no such file), #DOCSTORE_EACCESS
  *         (permission denied), #DOCSTORE_EINVAL (a folder or a device; a
- *         pipe is read) and #DOCSTORE_EIO (cannot read it).  The message starts with the path.
+ *         pipe is read) and #DOCSTORE_EIO (cannot read it).  The message starts
+ * with the path.
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_keyring_add_private_file(docstore_keyring *kr,

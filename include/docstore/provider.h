@@ -170,6 +170,88 @@ docstore_local_provider_new(docstore_provider **out,
                             const docstore_local_options *opts, char *errbuf,
                             size_t errbuf_len);
 
+/**
+ * What became of a temporary file found by docstore_local_temporaries().
+ * @since 0.2.0
+ */
+typedef enum docstore_temp_state {
+  /** A writer is still using it (it holds the file's lock): kept. */
+  DOCSTORE_TEMP_LIVE = 1,
+  /** No writer, but younger than min_age_seconds: kept. */
+  DOCSTORE_TEMP_RECENT = 2,
+  /** No writer: left by a writer that died (listing only). */
+  DOCSTORE_TEMP_STALE = 3,
+  /** No writer: removed (#DOCSTORE_TEMP_REMOVE). */
+  DOCSTORE_TEMP_REMOVED = 4,
+  /** Cannot tell: the filesystem offers no locks, or the file cannot be
+   *  opened for writing (another user's): kept. */
+  DOCSTORE_TEMP_UNKNOWN = 5
+} docstore_temp_state;
+
+/**
+ * Current version of #docstore_temp_info.
+ * @since 0.2.0
+ */
+#define DOCSTORE_TEMP_INFO_VERSION 1
+
+/**
+ * A temporary file, as given to a #docstore_temp_cb.  Valid only during
+ * the call.
+ * @since 0.2.0
+ */
+typedef struct docstore_temp_info {
+  unsigned int version; /**< #DOCSTORE_TEMP_INFO_VERSION */
+  const char *path; /**< below the root, e.g. "documents/.../.docstore-tmp-…" */
+  uint64_t size;    /**< bytes */
+  int64_t mtime;    /**< last write, seconds since the epoch */
+  int state;        /**< a #docstore_temp_state */
+} docstore_temp_info;
+
+/**
+ * Called once per temporary file.  Return 0 to go on; anything else stops
+ * the walk (a negative code is returned as it is, a positive one as
+ * #DOCSTORE_ECANCELED).
+ * @since 0.2.0
+ */
+typedef int (*docstore_temp_cb)(void *payload, const docstore_temp_info *info);
+
+/** docstore_local_temporaries(): remove stale temporaries. @since 0.2.0 */
+#define DOCSTORE_TEMP_REMOVE 1u
+
+/**
+ * Find the temporary files (".docstore-tmp-…") that the local provider's
+ * writes leave under `root` when the writing process is killed, and
+ * optionally remove them.  A writer holds an exclusive lock (an open file
+ * description lock, fcntl F_OFD_SETLK) on its temporary file for the
+ * file's whole life; the kernel releases it when the writer exits or is
+ * killed.  A temporary is stale only when its lock can be taken, and it is
+ * removed while the lock is held, so a live writer's file is never
+ * removed (a writer that finds its fresh file locked, or removed before
+ * it could lock it, takes another name).  The locks are also seen across
+ * hosts sharing the folder over NFS (v4, or v3 with a lock manager); on a
+ * filesystem without locks every temporary is reported
+ * #DOCSTORE_TEMP_UNKNOWN and kept.  Symbolic links are not followed.
+ * Thread-safe; may run while writers write.
+ * @param root            the storage root (LOCAL_STORAGE_PATH).
+ * @param flags           0 (list) or #DOCSTORE_TEMP_REMOVE.
+ * @param min_age_seconds keep stale files whose last write is more recent
+ *                        than this (#DOCSTORE_TEMP_RECENT); 0: none kept.
+ * @param cb              called for each temporary, after its removal
+ *                        (NULL: none).
+ * @param payload         passed to cb.
+ * @param errbuf          optional buffer for a message on failure.
+ * @param errbuf_len      size of errbuf.
+ * @return 0, #DOCSTORE_EINVAL (no root, unknown flags),
+ *         #DOCSTORE_ENOTFOUND (no such root), #DOCSTORE_EACCESS,
+ *         #DOCSTORE_EIO (a folder cannot be read, a stale file cannot be
+ *         removed), #DOCSTORE_ENOMEM, or the callback's code.
+ * @since 0.2.0
+ */
+DOCSTORE_EXTERN int
+docstore_local_temporaries(const char *root, unsigned int flags,
+                           uint64_t min_age_seconds, docstore_temp_cb cb,
+                           void *payload, char *errbuf, size_t errbuf_len);
+
 /* ------------------------------------------------------------------- s3 */
 
 /**

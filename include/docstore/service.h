@@ -47,7 +47,7 @@ typedef struct docstore_service docstore_service;
  * Current version of #docstore_service_options.
  * @since 0.1.0
  */
-#define DOCSTORE_SERVICE_OPTIONS_VERSION 1
+#define DOCSTORE_SERVICE_OPTIONS_VERSION 2
 
 /**
  * Options of a service.
@@ -55,14 +55,21 @@ typedef struct docstore_service docstore_service;
  */
 typedef struct docstore_service_options {
   unsigned int version; /**< #DOCSTORE_SERVICE_OPTIONS_VERSION */
-  /** Folder that relative legacy paths (an attachment's old `filepath`)
-   *  are resolved against by docstore_service_retrieve_fallback().
-   *  NULL or "": the current directory.  Copied. */
+  /** Folder that legacy paths (an attachment's old `filepath`) are read
+   *  from by docstore_service_retrieve_fallback(): relative paths below
+   *  it, absolute ones only when they lie inside it; a ".." segment or a
+   *  symbolic link below it is refused (#DOCSTORE_EACCESS).  NULL or "":
+   *  `encrypted_files/` (the default of LOCAL_STORAGE_PATH).  Copied. */
   const char *legacy_root;
   /** 1 (default): refuse to store bytes that are not a well-formed
    *  envelope (this format or legacy), or an envelope bound to another
    *  document. */
   int validate_envelopes;
+  /** (version 2) 1: legacy paths are not confined: absolute paths are
+   *  read wherever they lead and links are followed, for databases that
+   *  hold absolute paths outside legacy_root.  0 (default): confined.
+   *  @since 0.2.0 */
+  int legacy_allow_outside_root;
 } docstore_service_options;
 
 /**
@@ -70,7 +77,7 @@ typedef struct docstore_service_options {
  * @since 0.1.0
  */
 #define DOCSTORE_SERVICE_OPTIONS_INIT                                          \
-  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1 }
+  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1, 0 }
 
 /**
  * Initialise service options to #DOCSTORE_SERVICE_OPTIONS_INIT (for callers
@@ -259,10 +266,11 @@ DOCSTORE_EXTERN int docstore_service_retrieve_encrypted(docstore_service *svc,
 /**
  * As docstore_service_retrieve_encrypted(), but when the object store
  * fails (for any reason but #DOCSTORE_EINVAL), read `legacy_path` from the
- * local filesystem instead (relative paths against the legacy_root
- * option), logging "Failed to retrieve from object storage, falling back
- * to local" as a warning.  Fallback reads are counted as
- * #DOCSTORE_OP_FALLBACK.
+ * local filesystem instead: below the legacy_root option, where a "..",
+ * an absolute path elsewhere or a symbolic link is refused with
+ * #DOCSTORE_EACCESS unless legacy_allow_outside_root is set.  Logs
+ * "Failed to retrieve from object storage, falling back to local" as a
+ * warning.  Fallback reads are counted as #DOCSTORE_OP_FALLBACK.
  * @param svc         the service.
  * @param out         receives the bytes (docstore_free()), NUL-terminated
  *                    too; NULL on failure.

@@ -122,6 +122,10 @@ int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len);
 int cli_write_output(cli_ctx *ctx, const char *path, const void *data,
                      size_t len, mode_t mode, int no_overwrite);
 
+/* Seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ" (UTC); "-" for 0 or
+ * less.  cap: 32 is enough. */
+void cli_format_time(char *out, size_t cap, int64_t t);
+
 /* A library failure: "<what>: <detail>" with the code. */
 int cli_fail_lib(cli_ctx *ctx, int code, const char *what, const char *detail);
 

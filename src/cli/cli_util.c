@@ -11,9 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+static int vfail(cli_ctx *ctx, int code, int usage, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 static int vfail(cli_ctx *ctx, int code, int usage, const char *fmt,
                  va_list ap) {
@@ -102,10 +106,10 @@ int cli_parse_uint(cli_ctx *ctx, const char *opt, const char *text,
 int cli_config(cli_ctx *ctx, docstore_config **out) {
   docstore_config *cfg = NULL;
   int rc;
-  if (ctx->cfg) {
-    *out = ctx->cfg;
+  /* Set on every path: callers test only the return code. */
+  *out = ctx->cfg;
+  if (ctx->cfg)
     return 0;
-  }
   if ((rc = docstore_config_new(&cfg)) < 0)
     return cli_fail_lib(ctx, rc, "configuration", docstore_last_errmsg());
   if (!ctx->no_env_file) {
@@ -273,12 +277,36 @@ int cli_keyring(cli_ctx *ctx, docstore_keyring **out, const cli_keys *keys,
 
 /* ------------------------------------------------------- input, output */
 
+/* Read once into fd; returns bytes read, 0 at the end, -1 on error. */
+static ssize_t read_some(int fd, uint8_t *p, size_t n) {
+  for (;;) {
+    ssize_t r = read(fd, p, n);
+    if (r >= 0 || errno != EINTR)
+      return r;
+  }
+}
+
+/* Replace *buf (n bytes used) by a block of ncap bytes. */
+static int grow(uint8_t **buf, size_t n, size_t ncap) {
+  uint8_t *nb = docstore_malloc(ncap);
+  if (!nb)
+    return -1;
+  if (*buf) {
+    memcpy(nb, *buf, n);
+    docstore_free(*buf); /* wipes: it may be a plaintext document */
+  }
+  *buf = nb;
+  return 0;
+}
+
 int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len) {
   int is_stdin = strcmp(path, "-") == 0;
   int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
   uint8_t *buf = NULL;
-  size_t cap = 0, n = 0;
+  uint8_t probe[4096];
+  size_t cap, n = 0;
   struct stat st;
+  ssize_t r;
   int rc = 0;
 
   *out = NULL;
@@ -292,27 +320,19 @@ int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len) {
     rc = cli_fail(ctx, DOCSTORE_EIO, "'%s' is a folder", path);
     goto done;
   }
-  /* A regular file's size is known: usually one allocation. */
-  cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+  /* A regular file's size is known: one allocation of size + 1 (the
+   * NUL).  When it is full, the read that finds the end goes to a small
+   * probe buffer, so an exact fit never grows the block. */
+  cap = S_ISREG(st.st_mode) && st.st_size > 0 &&
+                (uint64_t)st.st_size < SIZE_MAX / 2
+            ? (size_t)st.st_size + 1
+            : 65536;
+  if (grow(&buf, 0, cap) < 0)
+    goto nomem;
   for (;;) {
-    if (!buf || n + 1 >= cap) {
-      size_t ncap = buf ? cap * 2 : cap;
-      uint8_t *nb = ncap > n + 1 ? docstore_malloc(ncap) : NULL;
-      if (!nb) {
-        rc =
-            cli_fail(ctx, DOCSTORE_ENOMEM, "'%s' does not fit in memory", path);
-        goto done;
-      }
-      if (buf) {
-        memcpy(nb, buf, n);
-        docstore_free(buf); /* wipes: it may be a plaintext document */
-      }
-      buf = nb;
-      cap = ncap;
-    }
-    ssize_t r = read(fd, buf + n, cap - n - 1);
-    if (r < 0 && errno == EINTR)
-      continue;
+    int full = n + 1 >= cap;
+    r = full ? read_some(fd, probe, sizeof(probe))
+             : read_some(fd, buf + n, cap - n - 1);
     if (r < 0) {
       rc = cli_fail(ctx, DOCSTORE_EIO, "cannot read '%s': %s", path,
                     strerror(errno));
@@ -320,13 +340,27 @@ int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len) {
     }
     if (r == 0)
       break;
+    if (full) {
+      /* More than fstat() said (a growing file, a pipe): double. */
+      if (cap > SIZE_MAX / 2)
+        goto nomem;
+      size_t ncap = cap * 2 > n + (size_t)r + 1 ? cap * 2 : n + (size_t)r + 1;
+      if (grow(&buf, n, ncap) < 0)
+        goto nomem;
+      cap = ncap;
+      memcpy(buf + n, probe, (size_t)r);
+    }
     n += (size_t)r;
   }
   buf[n] = '\0';
   *out = buf;
   *len = n;
   buf = NULL;
+  goto done;
+nomem:
+  rc = cli_fail(ctx, DOCSTORE_ENOMEM, "'%s' does not fit in memory", path);
 done:
+  explicit_bzero(probe, sizeof(probe));
   docstore_free(buf);
   if (!is_stdin)
     close(fd);
@@ -414,4 +448,12 @@ fail:
     close(fd);
   unlink(tmp);
   return rc;
+}
+
+void cli_format_time(char *out, size_t cap, int64_t t) {
+  struct tm tm;
+  time_t tt = (time_t)t;
+  snprintf(out, cap, "-");
+  if (t > 0 && gmtime_r(&tt, &tm))
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -229,7 +229,9 @@ const cli_command cli_cmd_get = {
     "  --raw                 write the envelope, do not decrypt\n"
     "  --file-id ID, --user-id U  refuse a document that is not this one\n"
     "  --fallback LEGACY_PATH  if storage fails, read this legacy local file\n"
-    "                        (relative paths from DOCSTORE_LEGACY_ROOT); PATH\n"
+    "                        below DOCSTORE_LEGACY_ROOT ('..', links and\n"
+    "                        absolute paths elsewhere are refused unless\n"
+    "                        DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT=true); PATH\n"
     "                        may then be '-' for a document never migrated\n"
     "OUT defaults to standard output; a file is written atomically, mode "
     "0600.\n",
@@ -261,12 +263,9 @@ const cli_command cli_cmd_rm = {
 /* ------------------------------------------------------------------ ls */
 
 static int print_entry(void *payload, const docstore_object_info *info) {
-  char date[32] = "-";
-  struct tm tm;
-  time_t t = (time_t)info->mtime;
+  char date[32];
   (void)payload;
-  if (info->mtime > 0 && gmtime_r(&t, &tm))
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  cli_format_time(date, sizeof(date), info->mtime);
   printf("%s\t%llu\t%s\n", info->key, (unsigned long long)info->size, date);
   return 0;
 }

@@ -22,6 +22,16 @@
 
 #include "cli.h"
 
+/* `docstore migrate` only with the migration API (DOCSTORE_WITH_MIGRATE). */
+#ifndef DOCSTORE_CLI_WITH_MIGRATE
+#define DOCSTORE_CLI_WITH_MIGRATE 1
+#endif
+#if DOCSTORE_CLI_WITH_MIGRATE
+#define CLI_MIGRATE(X) X(migrate)
+#else
+#define CLI_MIGRATE(X)
+#endif
+
 #define DOCSTORE_CLI_COMMANDS(X)                                               \
   X(keygen)                                                                    \
   X(encrypt)                                                                   \
@@ -33,8 +43,9 @@
   X(ls)                                                                        \
   X(url)                                                                       \
   X(check)                                                                     \
+  X(tmp)                                                                       \
   X(config)                                                                    \
-  X(migrate)                                                                   \
+  CLI_MIGRATE(X)                                                               \
   X(version)                                                                   \
   X(help)
 

@@ -34,6 +34,10 @@ typedef union alloc_hdr {
 void (*docstore__alloc_release_hook)(const void *p, size_t n,
                                      unsigned int flags);
 
+/* Tests only (tests/unit/test_oom.c): asked before every allocation of
+ * library memory; nonzero makes it fail as if malloc() had. */
+int (*docstore__alloc_fail_hook)(size_t n, int new_block);
+
 void docstore__wipe(void *p, size_t n) {
   if (!p || !n)
     return;
@@ -52,6 +56,8 @@ void *docstore__alloc_ex(size_t size, unsigned int flags) {
   if (size > SIZE_MAX - sizeof(alloc_hdr))
     return NULL;
   size_t total = sizeof(alloc_hdr) + size;
+  if (docstore__alloc_fail_hook && docstore__alloc_fail_hook(size, 1))
+    return NULL;
   alloc_hdr *h =
       flags & DOCSTORE__MEM_UNINIT ? malloc(total) : calloc(1, total);
   if (!h)
@@ -103,6 +109,8 @@ static void *resize(void *ptr, size_t size, int zero) {
   if (size > SIZE_MAX - sizeof(alloc_hdr))
     return NULL;
   if (flags & DOCSTORE__MEM_PUBLIC) {
+    if (docstore__alloc_fail_hook && docstore__alloc_fail_hook(size, 0))
+      return NULL;
     alloc_hdr *n = realloc(h, sizeof(alloc_hdr) + size);
     if (!n)
       return NULL;
@@ -195,7 +203,7 @@ static int buf_need(const docstore__buf *b, size_t extra, size_t *need) {
 int docstore__buf_reserve(docstore__buf *b, size_t extra) {
   size_t need;
   DOCSTORE__GUARD(buf_need(b, extra, &need));
-  if (need <= b->cap)
+  if (b->data && need <= b->cap)
     return 0;
   size_t cap = need;
   if (!b->data && cap < BUF_MIN_CAP)

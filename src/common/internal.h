@@ -104,6 +104,9 @@ size_t docstore__alloc_size(const void *ptr);
  * releases, after the wipe and before free(). */
 extern void (*docstore__alloc_release_hook)(const void *p, size_t n,
                                             unsigned int flags);
+/* Tests only: when set, asked before every allocation (new_block 0: a
+ * public block grown in place); nonzero makes it fail. */
+extern int (*docstore__alloc_fail_hook)(size_t n, int new_block);
 /* Resize; the added bytes are zeroed.  A secret block is copied and the
  * old one wiped; a public one is realloc()ed. */
 void *docstore__realloc(void *ptr, size_t size);
@@ -113,6 +116,11 @@ void *docstore__memdup(const void *p, size_t n);
 char *docstore__sprintf(const char *fmt, ...) DOCSTORE__PRINTF(1, 2);
 /* Wipe n bytes (not optimised away). */
 void docstore__wipe(void *p, size_t n);
+
+/* Largest object body any reader accepts (1.5 GiB): the largest envelope
+ * text, base64 of a 1 GiB document plus its header.  The envelope parser
+ * and the S3 downloads (docs/CONFIG.md) share this one rule. */
+#define DOCSTORE__OBJECT_MAX ((size_t)3 << 29)
 
 /* Growable byte buffer.  Always NUL-terminated after data[len] when
  * data != NULL; the bytes past it are undefined.  Memory from

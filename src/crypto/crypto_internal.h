@@ -25,8 +25,9 @@
 /* Largest document of the in-memory envelope (1 GiB). */
 #define DOCSTORE__PLAINTEXT_MAX ((size_t)1 << 30)
 /* Largest envelope text accepted by the readers (1.5 GiB): base64 of
- * DOCSTORE__PLAINTEXT_MAX plus the header fits well within it. */
-#define DOCSTORE__ENVELOPE_MAX ((size_t)3 << 29)
+ * DOCSTORE__PLAINTEXT_MAX plus the header fits well within it.  The same
+ * limit as every object read (src/common/internal.h). */
+#define DOCSTORE__ENVELOPE_MAX DOCSTORE__OBJECT_MAX
 /* Largest key file read by docstore_keyring_add_*_file(). */
 #define DOCSTORE__KEYFILE_MAX ((size_t)1 << 20)
 

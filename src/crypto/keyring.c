@@ -27,6 +27,10 @@
 int docstore__ossl_err(docstore__err *err, int code, const char *what) {
   unsigned long e = ERR_peek_last_error();
   const char *reason = e ? ERR_reason_error_string(e) : NULL;
+  /* OpenSSL ran out of memory: say so, rather than that the crypto failed. */
+  for (unsigned long q; (q = ERR_get_error()) != 0;)
+    if (ERR_GET_REASON(q) == ERR_R_MALLOC_FAILURE)
+      code = DOCSTORE_ENOMEM;
   if (reason)
     docstore__err_set(err, code, "%s (%s)", what, reason);
   else

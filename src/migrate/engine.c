@@ -457,6 +457,7 @@ static int run(docstore_migrate_report **out,
   DOCSTORE__GUARD_GOTO(rc, docstore__mig_report_new(&e.report, &e.o), oom);
   e.tally = docstore__mig_report_tally(e.report);
   e.qcap = e.o.batch_size;
+  /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   e.q = docstore__alloc(e.qcap * sizeof(*e.q));
   if (!e.q)
     goto oom;

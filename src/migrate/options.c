@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "migrate_internal.h"
+#include "provider/fsio.h"
 
 int docstore_migrate_options_init(docstore_migrate_options *opts,
                                   unsigned int version) {
@@ -100,7 +101,7 @@ int docstore__mig_opts_resolve(docstore__mig_opts *o,
   o->target = opts->target;
   o->source_type = or_default(opts->source_type, "local");
   o->target_type = or_default(opts->target_type, "s3");
-  o->legacy_root = or_default(opts->legacy_root, "encrypted_files/");
+  o->legacy_root = or_default(opts->legacy_root, DOCSTORE__LEGACY_ROOT_DEFAULT);
   o->keyring = opts->keyring;
   o->database_url = opts->database_url ? opts->database_url : "";
   o->schema = or_default(opts->schema, "document");

@@ -25,6 +25,7 @@
 
 #include "docstore/service.h"
 #include "migrate_internal.h"
+#include "provider/fsio.h"
 #include "util/file.h"
 #include "util/hex.h"
 
@@ -111,13 +112,12 @@ static void doc_clear(doc *d) {
 
 static int resolve_legacy(char *dst, size_t len, const char *root,
                           const char *filepath) {
-  int n;
-  if (filepath[0] == '/' || !root || !*root)
-    n = snprintf(dst, len, "%s", filepath);
-  else
-    n = snprintf(dst, len, "%s%s%s", root,
-                 root[strlen(root) - 1] == '/' ? "" : "/", filepath);
-  return (n < 0 || (size_t)n >= len) ? DOCSTORE_EINVAL : 0;
+  char *full = docstore__legacy_path_join(root, filepath);
+  int rc = !full ? DOCSTORE_ENOMEM : strlen(full) >= len ? DOCSTORE_EINVAL : 0;
+  if (rc == 0)
+    memcpy(dst, full, strlen(full) + 1);
+  docstore_free(full);
+  return rc;
 }
 
 /* Read a legacy file whole: only a regular file, at most the largest
@@ -167,10 +167,12 @@ static int fetch(const docstore__mig_ctx *ctx, const docstore__mig_row *row,
          ctx->o->col_filepath);
     return DOCSTORE_ENOTFOUND;
   }
-  if (resolve_legacy(d->path, sizeof(d->path), ctx->o->legacy_root,
-                     row->filepath) < 0) {
-    fail(ctx, row, out, DOCSTORE_EINVAL, 0, 0, "file path too long");
-    return DOCSTORE_EINVAL;
+  rc = resolve_legacy(d->path, sizeof(d->path), ctx->o->legacy_root,
+                      row->filepath);
+  if (rc < 0) {
+    fail(ctx, row, out, rc, 0, 0,
+         rc == DOCSTORE_ENOMEM ? "out of memory" : "file path too long");
+    return rc;
   }
   docstore__strlcpy(d->where, d->path, sizeof(d->where));
   docstore__err e;

@@ -15,6 +15,16 @@
  * and fsyncs the folder; on any failure the temporary file is removed.  A
  * reader sees the old or the new object, never a part.
  *
+ * Temporaries of killed writers: the writer holds an exclusive OFD lock
+ * (fcntl F_OFD_SETLK) on its temporary file from creation to rename; the
+ * kernel drops it when the process dies.  docstore_local_temporaries()
+ * takes the lock without waiting before it removes a file, and removes it
+ * while holding it; a writer that finds its new file locked, or unlinked
+ * by the time it holds the lock, takes another name.  So a live writer's
+ * file is never removed, without trusting pids, clocks or host names
+ * (which mean nothing across hosts sharing an NFS folder; NFS carries the
+ * locks to the server).
+ *
  * Deleting an object leaves its (possibly empty) folders in place: removing
  * them would race with a concurrent put into the same folder, and empty
  * folders cost nothing.
@@ -25,16 +35,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#ifdef __linux__
+#include <linux/openat2.h>
+#endif
 #include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "provider/local_settings.h"
-#include "util/file.h"
+#include "fsio.h"
 #include "provider_internal.h"
 
 /* Names the provider creates for itself; never valid object names. */
@@ -93,8 +109,8 @@ static int not_a_folder(int dirfd, const char *name, int e, walk_mode mode,
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISLNK(st.st_mode))
       return docstore__err_set(err, DOCSTORE_EACCESS,
-                               "%s is a symbolic link; the local provider "
-                               "does not follow links inside its root",
+                               "%s is a symbolic link; links below the "
+                               "root are not followed",
                                path);
     if (e == ELOOP)
       e = ENOTDIR;
@@ -216,15 +232,45 @@ static int tmp_name(char *out, size_t len, docstore__err *err) {
   return 0;
 }
 
-/* Create a fresh temporary file in dirfd: fd and name. */
-static int tmp_create(int dirfd, char *name, size_t len, const char *where,
-                      docstore__err *err) {
+#ifndef F_OFD_SETLK
+#define F_OFD_SETLK 37 /* Linux 3.15; glibc shows it with _GNU_SOURCE */
+#endif
+
+/* Take a temporary file's lock without waiting: an exclusive OFD lock on
+ * the whole file (fd open for writing).  0 or an errno value. */
+static int tmp_lock(int fd) {
+  struct flock fl;
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+/* The filesystem (or kernel) has no such locks. */
+static int lock_unsupported(int e) {
+  return e == ENOLCK || e == EINVAL || e == EOPNOTSUPP || e == ENOSYS;
+}
+
+int docstore__local_tmp_create(int dirfd, char *name, size_t len,
+                               const char *where, docstore__err *err) {
   for (int attempt = 0; attempt < 8; attempt++) {
     DOCSTORE__GUARD(tmp_name(name, len, err));
     int fd = openat(dirfd, name,
                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0)
-      return fd;
+    if (fd >= 0) {
+      struct stat st;
+      int e = tmp_lock(fd);
+      if (lock_unsupported(e))
+        return fd; /* no locks here: writes work, cleaning keeps all */
+      if (e == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
+        return fd;
+      /* A cleaner holds the lock this instant, or removed the file before
+       * we held it: leave the name to it. */
+      if (e != 0)
+        unlinkat(dirfd, name, 0);
+      close(fd);
+      continue;
+    }
     if (errno != EEXIST) {
       if (errno == ENOENT)
         return docstore__err_set(err, DOCSTORE_EIO,
@@ -247,12 +293,13 @@ static int local_put(void *payload, const char *key, const uint8_t *data,
   docstore__err *err = (docstore__err *)info;
   char tmp[TMP_PREFIX_LEN + 17];
   const char *leaf;
-  int dirfd = -1, fd = -1, rc, e;
+  int dirfd = -1, fd = -1, hold = -1, rc, e;
   int have_tmp = 0;
   DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_CREATE, &dirfd, &leaf, err),
                        done);
-  DOCSTORE__GUARD_GOTO(rc, fd = tmp_create(dirfd, tmp, sizeof(tmp), key, err),
-                       done);
+  DOCSTORE__GUARD_GOTO(
+      rc, fd = docstore__local_tmp_create(dirfd, tmp, sizeof(tmp), key, err),
+      done);
   have_tmp = 1;
   if ((e = docstore__fd_write_all(fd, data, len)) != 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, e, "cannot write %s", key);
@@ -260,6 +307,13 @@ static int local_put(void *payload, const char *key, const uint8_t *data,
   }
   if (l->fsync && fsync(fd) < 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s", key);
+    goto done;
+  }
+  /* The lock belongs to the open file description: a second descriptor
+   * keeps it until the rename, while close() below still reports a late
+   * write error (NFS) before the file becomes the object. */
+  if ((hold = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot write %s", key);
     goto done;
   }
   e = close(fd);
@@ -287,6 +341,8 @@ done:
     close(fd);
   if (have_tmp)
     unlinkat(dirfd, tmp, 0);
+  if (hold >= 0)
+    close(hold); /* after the rename or the unlink: releases the lock */
   close_dir(l, dirfd);
   return rc;
 }
@@ -303,8 +359,8 @@ static int stat_leaf(int dirfd, const char *leaf, const char *key,
   }
   if (S_ISLNK(st->st_mode))
     return docstore__err_set(err, DOCSTORE_EACCESS,
-                             "%s is a symbolic link; the local provider does "
-                             "not follow links inside its root",
+                             "%s is a symbolic link; links below the root "
+                             "are not followed",
                              key);
   if (S_ISDIR(st->st_mode))
     return docstore__err_set(err, DOCSTORE_ENOTFOUND,
@@ -375,6 +431,142 @@ done:
   return rc;
 }
 
+/* ------------------------------------------------------- confined reads */
+
+/* Is `path` inside the folder `dir` (no trailing '/'): "dir/..."? */
+static const char *below(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/')
+    n--;
+  if (n == 1 && dir[0] == '/')
+    return path + 1;
+  return strncmp(path, dir, n) == 0 && path[n] == '/' ? path + n + 1 : NULL;
+}
+
+/* `path` relative to `root`, its "" and "." segments dropped, into buf;
+ * ".." or an absolute path outside root: DOCSTORE_EACCESS. */
+static int beneath_rel(char *buf, size_t cap, const char *root,
+                       const char *path, docstore__err *err) {
+  const char *rel = path;
+  if (path[0] == '/') {
+    rel = root[0] == '/' ? below(path, root) : NULL;
+    if (!rel) {
+      char *abs = realpath(root, NULL);
+      rel = abs ? below(path, abs) : NULL;
+      free(abs);
+    }
+    if (!rel)
+      return docstore__err_set(err, DOCSTORE_EACCESS,
+                               "legacy path %s is outside the legacy root %s "
+                               "(reading it needs the "
+                               "legacy_allow_outside_root option, "
+                               "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT)",
+                               path, root);
+  }
+  size_t n = 0;
+  for (const char *seg = rel; *seg;) {
+    const char *slash = strchr(seg, '/');
+    size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+    if (len == 2 && seg[0] == '.' && seg[1] == '.')
+      return docstore__err_set(err, DOCSTORE_EACCESS,
+                               "legacy path %s has a \"..\" segment; legacy "
+                               "reads stay below the legacy root %s",
+                               path, root);
+    if (len > 0 && !(len == 1 && seg[0] == '.')) {
+      if (n + len + 1 >= cap)
+        return docstore__err_set(err, DOCSTORE_EINVAL,
+                                 "legacy path %s is too long (at most %zu "
+                                 "bytes below the root)",
+                                 path, cap - 1);
+      memcpy(buf + n, seg, len);
+      n += len;
+      buf[n++] = '/';
+    }
+    seg = slash ? slash + 1 : seg + len;
+  }
+  if (n == 0)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "legacy path %s names no file", path);
+  buf[n - 1] = '\0';
+  return 0;
+}
+
+#define OPEN_FILE_FLAGS                                                        \
+  (O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+
+int docstore__beneath_no_openat2;
+
+/* openat2() confined below dirfd, refusing every link.  -2: the kernel
+ * (or a seccomp filter) does not offer it; -1 with errno; else an fd. */
+static int open_beneath_kernel(int dirfd, const char *rel) {
+#if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+  if (docstore__beneath_no_openat2)
+    return -2;
+  struct open_how how;
+  memset(&how, 0, sizeof(how));
+  how.flags = OPEN_FILE_FLAGS;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM || errno == E2BIG))
+    return -2;
+  return (int)fd;
+#else
+  (void)dirfd;
+  (void)rel;
+  return -2;
+#endif
+}
+
+/* The local provider's walk: one folder at a time, O_NOFOLLOW. */
+static int open_beneath_walk(int rootfd, const char *rel, docstore__err *err) {
+  local l = {rootfd, NULL, 0};
+  struct stat st;
+  int dirfd = -1;
+  size_t dl = dir_part(rel);
+  int rc = walk_dirs(&l, rel, dl, WALK_READ, &dirfd, err);
+  if (rc < 0)
+    return rc;
+  int fd = openat(dirfd, rel + dl, OPEN_FILE_FLAGS);
+  if (fd < 0) {
+    int e = errno;
+    rc = stat_leaf(dirfd, rel + dl, rel, &st, err);
+    fd = rc < 0 ? rc : docstore__err_errno(err, 0, e, "cannot open %s", rel);
+  }
+  close_dir(&l, dirfd);
+  return fd;
+}
+
+int docstore__file_read_beneath(docstore__buf *out, const char *root,
+                                const char *path, docstore__err *err) {
+  char rel[KEY_MAX + 1];
+  if (!root || !*root)
+    root = DOCSTORE__LEGACY_ROOT_DEFAULT;
+  DOCSTORE__GUARD(beneath_rel(rel, sizeof(rel), root, path, err));
+  int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return docstore__err_errno(err, 0, errno, "cannot open the legacy root %s",
+                               root);
+  int fd = open_beneath_kernel(rootfd, rel);
+  if (fd == -2) {
+    fd = open_beneath_walk(rootfd, rel, err);
+  } else if (fd < 0) {
+    int e = errno;
+    if (e == ELOOP || e == EXDEV)
+      fd = docstore__err_set(err, DOCSTORE_EACCESS,
+                             "legacy path %s is or passes a symbolic link; "
+                             "links below the legacy root %s are not "
+                             "followed",
+                             path, root);
+    else
+      fd = docstore__err_errno(
+          err, 0, e, "cannot open %s in the legacy root %s", rel, root);
+  }
+  close(rootfd);
+  if (fd < 0)
+    return fd;
+  return docstore__fd_read_file(out, fd, path, err);
+}
+
 /* ------------------------------------------------------------ delete */
 
 static int local_del(void *payload, const char *key, docstore_errinfo *info) {
@@ -390,6 +582,7 @@ static int local_del(void *payload, const char *key, docstore_errinfo *info) {
     return rc;
   if (unlinkat(dirfd, leaf, 0) == 0) {
     rc = sync_dir(l, dirfd, key, err);
+    // NOLINTNEXTLINE(bugprone-branch-clone): same result, another reason
   } else if (errno == ENOENT) {
     rc = 0; /* idempotent */
   } else if ((errno == EISDIR || errno == EPERM) &&
@@ -410,6 +603,10 @@ typedef struct lister {
   size_t prefix_len;
   docstore_list_cb cb;
   void *cb_payload;
+  /* Temporaries instead of objects (docstore_local_temporaries). */
+  docstore_temp_cb temp_cb;
+  unsigned int temp_flags;
+  int64_t temp_before; /* files written after this are RECENT */
   char key[KEY_MAX + 1];
   docstore__err *err;
   /* Why a name is not a valid key (not reported).  Here, not in scan():
@@ -422,6 +619,55 @@ typedef struct lister {
 static int prefix_compatible(const lister *ls, size_t n) {
   size_t m = n < ls->prefix_len ? n : ls->prefix_len;
   return memcmp(ls->key, ls->prefix, m) == 0;
+}
+
+#define TEMP_WALK 0x100u /* lister.temp_flags: set for every temp walk */
+
+/* A temporary file `name` in dirfd (path ls->key): is a writer still on
+ * it?  Removed, with TEMP_REMOVE, while we hold its lock.  Not inlined:
+ * its locals must not grow scan()'s frame, which recurses per folder. */
+__attribute__((noinline)) static int
+temp_visit(lister *ls, int dirfd, const char *name, const struct stat *seen) {
+  docstore_temp_info info = {
+      DOCSTORE_TEMP_INFO_VERSION, ls->key, (uint64_t)seen->st_size,
+      (int64_t)seen->st_mtim.tv_sec, DOCSTORE_TEMP_UNKNOWN};
+  struct stat st;
+  int rc = 0;
+  int fd = openat(dirfd, name,
+                  O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return 0; /* renamed or removed meanwhile */
+  if (fd >= 0) {
+    int e = tmp_lock(fd);
+    if (e == EAGAIN || e == EACCES) {
+      info.state = DOCSTORE_TEMP_LIVE;
+    } else if (e == 0) {
+      /* Still the file we saw, still linked? */
+      if (fstat(fd, &st) < 0 || st.st_nlink == 0 || st.st_ino != seen->st_ino ||
+          st.st_dev != seen->st_dev) {
+        close(fd);
+        return 0;
+      }
+      info.size = (uint64_t)st.st_size;
+      info.mtime = (int64_t)st.st_mtim.tv_sec;
+      if (info.mtime > ls->temp_before)
+        info.state = DOCSTORE_TEMP_RECENT;
+      else if (!(ls->temp_flags & DOCSTORE_TEMP_REMOVE))
+        info.state = DOCSTORE_TEMP_STALE;
+      else if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+        info.state = DOCSTORE_TEMP_REMOVED;
+      else
+        rc = docstore__err_errno(ls->err, DOCSTORE_EIO, errno,
+                                 "cannot remove %s", ls->key);
+    }
+    close(fd); /* releases the lock, after the unlink */
+  }
+  if (rc == 0 && ls->temp_cb) {
+    rc = ls->temp_cb(ls->cb_payload, &info);
+    if (rc != 0)
+      rc = rc < 0 ? rc : DOCSTORE_ECANCELED;
+  }
+  return rc;
 }
 
 /* List the objects in dirfd, whose path relative to the root is
@@ -447,8 +693,9 @@ static int scan(lister *ls, int fd, size_t keylen) {
     }
     const char *name = de->d_name;
     size_t n = strlen(name);
+    int is_tmp = strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) == 0;
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        strncmp(name, TMP_PREFIX, TMP_PREFIX_LEN) == 0)
+        (is_tmp && !ls->temp_flags))
       continue;
     if (keylen + n + 1 > KEY_MAX)
       continue; /* could not be a valid key */
@@ -459,7 +706,7 @@ static int scan(lister *ls, int fd, size_t keylen) {
     struct stat st;
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
       continue; /* removed meanwhile */
-    if (S_ISDIR(st.st_mode)) {
+    if (S_ISDIR(st.st_mode) && !is_tmp) {
       int sub =
           openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (sub < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
@@ -474,6 +721,9 @@ static int scan(lister *ls, int fd, size_t keylen) {
       ls->key[keylen + n] = '/';
       ls->key[keylen + n + 1] = '\0';
       rc = scan(ls, sub, keylen + n + 1);
+    } else if (ls->temp_flags) {
+      if (is_tmp && S_ISREG(st.st_mode))
+        rc = temp_visit(ls, fd, name, &st);
     } else if (S_ISREG(st.st_mode) && keylen + n >= ls->prefix_len &&
                docstore__key_check(ls->key, &ls->skip) == 0) {
       docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, ls->key,
@@ -528,6 +778,48 @@ static int local_list(void *payload, const char *prefix, docstore_list_cb cb,
   return rc;
 }
 
+int docstore_local_temporaries(const char *root, unsigned int flags,
+                               uint64_t min_age_seconds, docstore_temp_cb cb,
+                               void *payload, char *errbuf, size_t errbuf_len) {
+  docstore__err err;
+  lister *ls = NULL;
+  int rc, fd = -1;
+  docstore__err_clear(&err);
+  if (!root || !*root || (flags & ~DOCSTORE_TEMP_REMOVE)) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "temporaries: %s",
+                           flags & ~DOCSTORE_TEMP_REMOVE
+                               ? "unknown flags"
+                               : "a storage root is required");
+    goto done;
+  }
+  fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    rc = docstore__err_errno(&err, 0, errno, "cannot open the storage root %s",
+                             root);
+    goto done;
+  }
+  if (!(ls = docstore__alloc(sizeof(*ls)))) {
+    close(fd);
+    rc = docstore__err_set(&err, DOCSTORE_ENOMEM, "out of memory");
+    goto done;
+  }
+  ls->prefix = "";
+  ls->temp_cb = cb;
+  ls->cb_payload = payload;
+  ls->temp_flags = flags | TEMP_WALK;
+  int64_t now = (int64_t)time(NULL);
+  ls->temp_before = min_age_seconds > (uint64_t)now
+                        ? INT64_MIN
+                        : now - (int64_t)min_age_seconds;
+  ls->err = &err;
+  rc = scan(ls, fd, 0);
+  docstore_free(ls);
+done:
+  if (rc < 0)
+    docstore__err_to_buf(&err, errbuf, errbuf_len);
+  return rc;
+}
+
 /* ------------------------------------------------------------ check */
 
 static int report(docstore_sink_cb sink, void *sp, const char *line) {
@@ -550,15 +842,18 @@ static int local_check(void *payload, docstore_sink_cb sink, void *sp,
     goto out;
   }
   /* Writable: create, write, sync and remove a probe file. */
-  DOCSTORE__GUARD_GOTO(
-      rc, fd = tmp_create(l->root_fd, tmp, sizeof(tmp), l->root, err), out);
+  DOCSTORE__GUARD_GOTO(rc,
+                       fd = docstore__local_tmp_create(
+                           l->root_fd, tmp, sizeof(tmp), l->root, err),
+                       out);
   rc = 0;
   e = docstore__fd_write_all(fd, (const uint8_t *)"probe\n", 6);
   if (e == 0 && l->fsync && fsync(fd) < 0)
     e = errno;
-  close(fd);
+  /* Removed before the close, while its lock keeps cleaners away. */
   if (unlinkat(l->root_fd, tmp, 0) < 0 && e == 0)
     e = errno;
+  close(fd);
   if (e != 0)
     rc = docstore__err_errno(err, DOCSTORE_EIO, e,
                              "cannot write a probe file in %s", l->root);

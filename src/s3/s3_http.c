@@ -147,15 +147,9 @@ int docstore__s3_path(const docstore__s3 *s3, const char *key, char **out) {
     raw = docstore__sprintf("/%s", s3->bucket);
   if (!raw)
     return DOCSTORE_ENOMEM;
-  char *enc = NULL;
-  int rc = docstore__sigv4_encode_path(raw, &enc);
+  int rc = docstore__sigv4_encode_path(raw, out);
   docstore_free(raw);
-  if (rc < 0)
-    return rc;
-  /* The signer allocates with malloc(); hand out library memory. */
-  *out = docstore__strdup(enc);
-  free(enc);
-  return *out ? 0 : DOCSTORE_ENOMEM;
+  return rc;
 }
 
 /* ------------------------------------------------------ the transfer */
@@ -170,12 +164,22 @@ typedef struct transfer {
   size_t up_len;
   size_t up_pos;
   /* download */
-  int started;    /* the first body byte of this attempt was seen */
-  int to_sink;    /* this reply's body goes to the sink */
-  uint64_t skip;  /* bytes to drop (a resumed read answered 200) */
-  uint64_t limit; /* bytes the sink may receive in all */
-  int sink_rc;    /* the sink asked to stop */
-  int overflow;   /* a collected body was too large */
+  int started;           /* the first body byte of this attempt was seen */
+  int to_sink;           /* this reply's body goes to the sink */
+  uint64_t skip;         /* bytes to drop (a resumed read answered 200) */
+  uint64_t limit;        /* bytes the sink may receive in all (a range) */
+  uint64_t max_body;     /* the object size limit */
+  uint64_t reserved;     /* bytes the sink was told to expect */
+  const char *want_etag; /* a resumed read's ETag (If-Match), or NULL */
+  int sink_rc;           /* the sink asked to stop */
+  /* A reply over its limit: which limit, and the Content-Length that
+   * announced it (0: found while reading). */
+  const char *too_big;
+  uint64_t too_big_limit;
+  uint64_t too_big_len;
+  int error_cut;       /* an error body reached its limit: stopped there */
+  char integrity[200]; /* a reply that does not continue the object */
+  docstore__s3_verify verify;
 } transfer;
 
 static size_t on_read(char *buf, size_t size, size_t nitems, void *userp) {
@@ -209,6 +213,12 @@ static void reset_reply(docstore__s3_resp *resp) {
   resp->request_id[0] = '\0';
   resp->bucket_region[0] = '\0';
   resp->s3_code[0] = '\0';
+  resp->checksum_algo[0] = '\0';
+  resp->checksum[0] = '\0';
+  resp->etag_not_md5 = 0;
+  resp->has_content_range = 0;
+  resp->range_first = 0;
+  resp->range_total = UINT64_MAX;
 }
 
 /* Copies a header value (trimmed) if `line` is "<name>: value". */
@@ -232,6 +242,63 @@ static int header_value(const char *line, size_t len, const char *name,
   return 1;
 }
 
+/* "bytes <first>-<last>/<total|*>" */
+static int parse_content_range(const char *v, uint64_t *first,
+                               uint64_t *total) {
+  unsigned long long a, b;
+  char tail[32];
+  if (sscanf(v, "bytes %llu-%llu/%31s", &a, &b, tail) != 3 || b < a)
+    return 0;
+  *first = a;
+  if (strcmp(tail, "*") == 0) {
+    *total = UINT64_MAX;
+    return 1;
+  }
+  char *end = NULL;
+  errno = 0;
+  unsigned long long n = strtoull(tail, &end, 10);
+  if (errno || !end || *end || tail[0] == '-' || n <= b)
+    return 0;
+  *total = n;
+  return 1;
+}
+
+static int goes_to_sink(const transfer *t, long status) {
+  return status >= 200 && status < 300 && t->req->sink && !t->req->error_in_200;
+}
+
+/* At the end of a reply's headers: refuse a body whose Content-Length is
+ * over its limit before reading any of it.  0 to stop the transfer. */
+static int body_fits(transfer *t) {
+  long status = 0;
+  curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status >= 300 || !t->resp->has_content_length ||
+      strcmp(t->req->method, "HEAD") == 0)
+    return 1;
+  uint64_t n = t->resp->content_length;
+  if (goes_to_sink(t, status)) {
+    uint64_t delivered = t->resp->delivered;
+    if (status != 206) {
+      uint64_t skip = delivered + (t->req->has_range ? t->req->range_start : 0);
+      n = n > skip ? n - skip : 0;
+    }
+    if (n > t->limit - delivered)
+      n = t->limit - delivered;
+    if (n <= t->max_body - delivered)
+      return 1;
+    t->too_big = "an object";
+    t->too_big_limit = t->max_body;
+    t->too_big_len = t->resp->content_length;
+    return 0;
+  }
+  if (n <= DOCSTORE__S3_MAX_XML_BODY)
+    return 1;
+  t->too_big = "an XML reply";
+  t->too_big_limit = DOCSTORE__S3_MAX_XML_BODY;
+  t->too_big_len = n;
+  return 0;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nitems, void *userp) {
   transfer *t = userp;
   size_t len = size * nitems;
@@ -239,6 +306,42 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userp) {
   if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
     /* A new reply (after "100 Continue", or a retry): start over. */
     reset_reply(t->resp);
+    return len;
+  }
+  if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n'))
+    return body_fits(t) ? len : 0;
+  if (len > 15 && strncasecmp(buf, "x-amz-checksum-", 15) == 0) {
+    char algo[16];
+    size_t n = 0;
+    while (15 + n < len && buf[15 + n] != ':' && n + 1 < sizeof(algo)) {
+      algo[n] = buf[15 + n];
+      n++;
+    }
+    algo[n] = '\0';
+    if (docstore__s3_checksum_kind(algo) != DOCSTORE__S3_SUM_NONE) {
+      char name[32];
+      snprintf(name, sizeof(name), "x-amz-checksum-%s", algo);
+      if (header_value(buf, len, name, t->resp->checksum,
+                       sizeof(t->resp->checksum)))
+        docstore__strlcpy(t->resp->checksum_algo, algo,
+                          sizeof(t->resp->checksum_algo));
+    }
+    return len;
+  }
+  if (header_value(buf, len, "x-amz-server-side-encryption", value,
+                   sizeof(value))) {
+    if (strncasecmp(value, "aws:kms", 7) == 0)
+      t->resp->etag_not_md5 = 1;
+    return len;
+  }
+  if (header_value(buf, len, "x-amz-server-side-encryption-customer-algorithm",
+                   value, sizeof(value))) {
+    t->resp->etag_not_md5 = 1;
+    return len;
+  }
+  if (header_value(buf, len, "Content-Range", value, sizeof(value))) {
+    t->resp->has_content_range = parse_content_range(
+        value, &t->resp->range_first, &t->resp->range_total);
     return len;
   }
   if (header_value(buf, len, "ETag", t->resp->etag, sizeof(t->resp->etag)))
@@ -270,14 +373,66 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userp) {
  * less what is skipped, within the limit), so that a buffer collecting
  * the object is allocated once at its final size instead of growing.  A
  * failed reservation is not an error here: appending will say ENOMEM. */
-static void announce_size(const transfer *t) {
+static void announce_size(transfer *t) {
   uint64_t n = t->resp->content_length;
   n = n > t->skip ? n - t->skip : 0;
   uint64_t room = t->limit - t->resp->delivered;
   if (n > room)
     n = room;
-  if (n)
+  if (n) {
     (void)docstore__sink_reserve(t->req->sink, t->req->sink_payload, n);
+    t->reserved = t->resp->delivered + n;
+  }
+}
+
+/* A body of unknown length (chunked): the collecting buffer doubles, but
+ * never past the limit, so that it holds at most the limit (and a NUL). */
+static void reserve_more(transfer *t, size_t n) {
+  uint64_t d = t->resp->delivered;
+  uint64_t most = t->limit < t->max_body ? t->limit : t->max_body;
+  uint64_t want = (d + n) * 2;
+  if (want < 64 * 1024)
+    want = 64 * 1024;
+  if (want > most)
+    want = most;
+  if (want > d)
+    (void)docstore__sink_reserve(t->req->sink, t->req->sink_payload, want - d);
+  t->reserved = want;
+}
+
+/* The first bytes of a reply to the sink: is it the object (or the rest
+ * of it) that was asked for?  0 to stop the transfer. */
+static int sink_reply_start(transfer *t, long status) {
+  docstore__s3_resp *r = t->resp;
+  const docstore__s3_req *req = t->req;
+  uint64_t want_first = (req->has_range ? req->range_start : 0) + r->delivered;
+  if (status == 206) {
+    if (!r->has_content_range || r->range_first != want_first) {
+      snprintf(t->integrity, sizeof(t->integrity),
+               "a 206 reply starts at byte %llu, not at byte %llu asked for",
+               r->has_content_range ? (unsigned long long)r->range_first : 0,
+               (unsigned long long)want_first);
+      return 0;
+    }
+  } else {
+    /* A resumed read answered with the whole object: skip what the sink
+     * already has (and what comes before a range). */
+    t->skip = want_first;
+  }
+  if (t->want_etag && strcmp(r->etag, t->want_etag) != 0) {
+    snprintf(t->integrity, sizeof(t->integrity),
+             "the resumed read's ETag %.60s is not the first reply's %.60s",
+             r->etag, t->want_etag);
+    return 0;
+  }
+  if (req->verify && r->delivered == 0 &&
+      docstore__s3_verify_begin(&t->verify, r) < 0) {
+    t->sink_rc = DOCSTORE_ECRYPTO;
+    return 0;
+  }
+  if (r->has_content_length)
+    announce_size(t);
+  return 1;
 }
 
 static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
@@ -288,16 +443,9 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
     curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
     t->resp->status = status;
     t->started = 1;
-    t->to_sink =
-        status >= 200 && status < 300 && t->req->sink && !t->req->error_in_200;
-    if (t->to_sink && status != 206) {
-      /* A resumed read answered with the whole object: skip what the sink
-       * already has (and what comes before a range). */
-      t->skip =
-          t->resp->delivered + (t->req->has_range ? t->req->range_start : 0);
-    }
-    if (t->to_sink && t->resp->has_content_length)
-      announce_size(t);
+    t->to_sink = goes_to_sink(t, status);
+    if (t->to_sink && !sink_reply_start(t, status))
+      return 0;
   }
   if (t->to_sink) {
     const uint8_t *p = (const uint8_t *)buf;
@@ -311,7 +459,19 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
     uint64_t room = t->limit - t->resp->delivered;
     if (n > room)
       n = (size_t)room;
+    if (n > t->max_body - t->resp->delivered) {
+      t->too_big = "an object";
+      t->too_big_limit = t->max_body;
+      return 0;
+    }
     if (n) {
+      if (t->resp->delivered + n > t->reserved)
+        reserve_more(t, n);
+      int vrc = docstore__s3_verify_update(&t->verify, p, n);
+      if (vrc < 0) {
+        t->sink_rc = vrc;
+        return 0;
+      }
       int rc = t->req->sink(t->req->sink_payload, p, n);
       if (rc != 0) {
         t->sink_rc = rc < 0 ? rc : DOCSTORE_ECANCELED;
@@ -325,10 +485,25 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
   size_t cap = is_2xx ? DOCSTORE__S3_MAX_XML_BODY : DOCSTORE__S3_MAX_ERROR_BODY;
   if (t->resp->body.len + len > cap) {
     if (is_2xx) {
-      t->overflow = 1;
+      t->too_big = "an XML reply";
+      t->too_big_limit = cap;
       return 0;
     }
-    return len; /* the start of an error reply is enough */
+    t->error_cut = 1; /* the start of an error reply is enough */
+    return 0;
+  }
+  /* Grow by doubling, but never past the limit (an exact reserve). */
+  docstore__buf *b = &t->resp->body;
+  if (b->len + len + 1 > b->cap) {
+    size_t want = (b->len + len) * 2;
+    if (want < 4096)
+      want = 4096;
+    if (want > cap)
+      want = cap;
+    if (docstore__sink_reserve(docstore__buf_sink, b, want - b->len) < 0) {
+      t->sink_rc = DOCSTORE_ENOMEM;
+      return 0;
+    }
   }
   if (docstore__buf_append(&t->resp->body, buf, len) < 0) {
     t->sink_rc = DOCSTORE_ENOMEM;
@@ -463,6 +638,9 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
   }
   if (in->if_match)
     hdrs[nh++] = (docstore__sigv4_header){"If-Match", in->if_match};
+  /* Ask for the object's x-amz-checksum-* (AWS sends them only then). */
+  if (req->verify)
+    hdrs[nh++] = (docstore__sigv4_header){"x-amz-checksum-mode", "ENABLED"};
 
   docstore__sigv4_request sreq;
   memset(&sreq, 0, sizeof(sreq));
@@ -520,7 +698,11 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
   t->to_sink = 0;
   t->skip = 0;
   t->sink_rc = 0;
-  t->overflow = 0;
+  t->too_big = NULL;
+  t->too_big_len = 0;
+  t->error_cut = 0;
+  t->integrity[0] = '\0';
+  t->want_etag = in->if_match;
   reset_reply(t->resp);
   DOCSTORE__GUARD_GOTO(rc, setopts(t, url, list, errbuf), done);
 
@@ -547,6 +729,21 @@ done:
 }
 
 /* ------------------------------------------------- failure reporting */
+
+int docstore__s3_timeout_kind(uint64_t pretransfer_us, uint64_t total_us,
+                              unsigned int request_timeout_ms,
+                              unsigned int stall_timeout_ms) {
+  /* No request was sent: the connection (name, TCP, TLS) never came up. */
+  if (pretransfer_us == 0)
+    return DOCSTORE__S3_TIMEOUT_CONNECT;
+  /* The whole-request clock ran out (libcurl stops within a few ms of
+   * it); the stall detector fires earlier, or alone. */
+  if (request_timeout_ms &&
+      total_us + 50 * 1000 >= (uint64_t)request_timeout_ms * 1000)
+    return DOCSTORE__S3_TIMEOUT_REQUEST;
+  return stall_timeout_ms ? DOCSTORE__S3_TIMEOUT_STALL
+                          : DOCSTORE__S3_TIMEOUT_REQUEST;
+}
 
 static const char *shown_key(const docstore__s3_req *req, char *buf,
                              size_t cap) {
@@ -587,26 +784,30 @@ static int curl_failure(transfer *t, CURLcode rc, const char *errbuf,
                              "S3_ENDPOINT_URL and the network)",
                              s3->endpoint, detail);
   case CURLE_OPERATION_TIMEDOUT: {
-    /* libcurl says which phase ran out of time: "Connection timed out
-     * after ..." / "Resolving timed out after ..." before a connection,
-     * "Operation timed out after ... bytes received" after, "Operation too
-     * slow" for the stall detector. */
-    int connected = !strstr(detail, "Connection timed out") &&
-                    !strstr(detail, "Resolving timed out") &&
-                    !strstr(detail, "Failed to connect");
-    if (strstr(detail, "too slow"))
+    curl_off_t pretransfer = 0, total = 0;
+    curl_easy_getinfo(t->h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    curl_easy_getinfo(t->h, CURLINFO_TOTAL_TIME_T, &total);
+    switch (docstore__s3_timeout_kind((uint64_t)pretransfer, (uint64_t)total,
+                                      s3->request_timeout_ms,
+                                      s3->stall_timeout_ms)) {
+    case DOCSTORE__S3_TIMEOUT_CONNECT:
+      return docstore__err_set(err, DOCSTORE_ETIMEOUT,
+                               "cannot connect to %s: timed out after %u ms",
+                               s3->endpoint, s3->connect_timeout_ms);
+    case DOCSTORE__S3_TIMEOUT_STALL:
       return docstore__err_set(
           err, DOCSTORE_ETIMEOUT,
           "S3 %s %s stalled: less than %u bytes/s for %u ms from %s (%s)",
           t->req->method, what, s3->stall_min_bps, s3->stall_timeout_ms,
           s3->endpoint, detail);
-    if (!connected)
+    default:
       return docstore__err_set(err, DOCSTORE_ETIMEOUT,
-                               "cannot connect to %s: timed out after %u ms",
-                               s3->endpoint, s3->connect_timeout_ms);
-    return docstore__err_set(err, DOCSTORE_ETIMEOUT,
-                             "S3 %s %s to %s timed out: %s", t->req->method,
-                             what, s3->endpoint, detail);
+                               "S3 %s %s to %s timed out after %llu ms "
+                               "(S3_REQUEST_TIMEOUT_MS=%u): %s",
+                               t->req->method, what, s3->endpoint,
+                               (unsigned long long)(total / 1000),
+                               s3->request_timeout_ms, detail);
+    }
   }
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CONNECT_ERROR:
@@ -673,6 +874,8 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
   t.resp = resp;
   t.limit = req->has_range && req->range_len != UINT64_MAX ? req->range_len
                                                            : UINT64_MAX;
+  t.max_body = s3->tuning.max_object ? s3->tuning.max_object
+                                     : (uint64_t)DOCSTORE__OBJECT_MAX;
 
   DOCSTORE__GUARD_GOTO(rc, docstore__s3_path(s3, req->key, &path), done);
   if (req->send_body) {
@@ -717,12 +920,34 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
                           req->method, docstore_strerror(rc));
       goto done;
     }
-    if (t.overflow) {
-      rc = docstore__err_set(err, DOCSTORE_EFORMAT,
-                             "S3 %s: reply larger than %u bytes", req->method,
-                             DOCSTORE__S3_MAX_XML_BODY);
+    if (t.too_big) {
+      char what[128];
+      shown_key(req, what, sizeof(what));
+      if (t.too_big_len)
+        rc = docstore__err_set(
+            err, DOCSTORE_ETOOBIG,
+            "S3 %s %s: the reply announces %llu bytes, over the limit of "
+            "%llu bytes for %s (refused before reading it)",
+            req->method, what, (unsigned long long)t.too_big_len,
+            (unsigned long long)t.too_big_limit, t.too_big);
+      else
+        rc = docstore__err_set(err, DOCSTORE_ETOOBIG,
+                               "S3 %s %s: the reply goes on past the limit of "
+                               "%llu bytes for %s (stopped reading)",
+                               req->method, what,
+                               (unsigned long long)t.too_big_limit, t.too_big);
       goto done;
     }
+    if (t.integrity[0]) {
+      char what[128];
+      shown_key(req, what, sizeof(what));
+      rc = docstore__err_set(err, DOCSTORE_EINTEGRITY,
+                             "S3 %s %s: %s: refused as corrupt", req->method,
+                             what, t.integrity);
+      goto done;
+    }
+    if (t.error_cut && crc == CURLE_WRITE_ERROR)
+      crc = CURLE_OK; /* the status and the start of the body tell enough */
     if (resp->delivered && !resume_etag[0])
       docstore__strlcpy(resume_etag, resp->etag, sizeof(resume_etag));
 
@@ -776,8 +1001,21 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
                 "S3 %s -> HTTP %ld in %llu us (%u attempt%s)", req->method,
                 resp->status, (unsigned long long)(docstore__now_us() - t0),
                 resp->attempts, resp->attempts == 1 ? "" : "s");
+  if (req->verify) {
+    char what[128];
+    shown_key(req, what, sizeof(what));
+    /* An empty body never reached on_write(): check it all the same (an
+     * object cut to nothing under its real ETag). */
+    if (!t.verify.active && docstore__s3_verify_begin(&t.verify, resp) < 0)
+      rc =
+          docstore__err_set(err, DOCSTORE_ECRYPTO,
+                            "S3 GET %s: cannot start the body's digests", what);
+    else
+      rc = docstore__s3_verify_end(&t.verify, what, err);
+  }
 
 done:
+  docstore__s3_verify_free(&t.verify);
   if (t.h)
     pool_give(&s3->pool, t.h);
   docstore_free(path);

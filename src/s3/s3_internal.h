@@ -6,10 +6,14 @@
  *   s3_xml.c      reply parsing (libxml2): error, ListObjectsV2, multipart
  *                 replies; error replies mapped to DOCSTORE_E* codes;
  *                 small text helpers (URL decoding, dates).  No network.
+ *                 Error replies are mapped by table.
  *   s3_retry.c    which failures are retried, backoff with full jitter.
+ *   s3_verify.c   a downloaded object checked against its size, ETag MD5
+ *                 and x-amz-checksum-* (CRC-32, CRC-32C, SHA-1, SHA-256).
  *   s3_http.c     one signed S3 request over libcurl, with retries, from a
  *                 pool of easy handles (keep-alive, one handle per thread at
- *                 a time) sharing DNS and TLS sessions.
+ *                 a time) sharing DNS and TLS sessions; every reply held
+ *                 within its limit; timeouts told apart by curl's timings.
  *   s3_provider.c options, endpoint/addressing, the provider operations,
  *                 multipart uploads (parts sent by a few threads at once),
  *                 presigned URLs, the check.
@@ -45,10 +49,19 @@
 #define DOCSTORE__S3_DEFAULT_STALL_MS 30000u
 #define DOCSTORE__S3_DEFAULT_STALL_BPS 1024u
 #define DOCSTORE__S3_DEFAULT_PRESIGN_S 86400u
-/* Largest error reply kept (the rest is read and dropped). */
+/* Download limits (docs/CONFIG.md, "S3 download limits").  A reply over
+ * its limit stops the transfer at once (a Content-Length over it before
+ * any byte of the body is read): memory never holds more than the limit
+ * plus libcurl's receive buffer.
+ *   objects:      DOCSTORE__OBJECT_MAX (src/common/internal.h, the
+ *                 largest envelope), DOCSTORE_ETOOBIG;
+ *   XML replies:  a ListObjectsV2 page of 1000 keys of 1024 bytes, all
+ *                 percent-encoded, with their other fields, is under
+ *                 4 MiB; DOCSTORE_ETOOBIG;
+ *   error bodies: the start is enough to name the error; the transfer
+ *                 stops there and the status decides. */
 #define DOCSTORE__S3_MAX_ERROR_BODY (64u * 1024)
-/* Largest XML reply parsed (a ListObjectsV2 page of 1000 long keys). */
-#define DOCSTORE__S3_MAX_XML_BODY (32u * 1024 * 1024)
+#define DOCSTORE__S3_MAX_XML_BODY (8u * 1024 * 1024)
 /* Idle curl handles kept for reuse. */
 #define DOCSTORE__S3_POOL_MAX 16
 
@@ -136,6 +149,19 @@ int docstore__s3_retryable_reply(long status, const char *s3_code);
  * Timeouts and TLS failures are not. */
 int docstore__s3_retryable_curl(CURLcode rc);
 
+/* Which limit a CURLE_OPERATION_TIMEDOUT hit, from libcurl's timings
+ * (CURLINFO_PRETRANSFER_TIME_T and CURLINFO_TOTAL_TIME_T, in us), not
+ * from its English messages: the connection never came up (pretransfer
+ * 0), the whole-request timeout, or the stall detector. */
+enum {
+  DOCSTORE__S3_TIMEOUT_CONNECT = 1,
+  DOCSTORE__S3_TIMEOUT_REQUEST,
+  DOCSTORE__S3_TIMEOUT_STALL
+};
+int docstore__s3_timeout_kind(uint64_t pretransfer_us, uint64_t total_us,
+                              unsigned int request_timeout_ms,
+                              unsigned int stall_timeout_ms);
+
 /* Full jitter: a delay in [0, min(max_ms, base_ms * 2^(retry-1))],
  * retry >= 1.  random01 in [0, 1]. */
 unsigned int docstore__s3_backoff_ms(unsigned int retry, unsigned int base_ms,
@@ -147,12 +173,58 @@ double docstore__s3_random01(void);
 /* Sleeps ms milliseconds (restarts on EINTR). */
 void docstore__s3_sleep_ms(unsigned int ms);
 
+/* ------------------------------------------------- download checks */
+
+typedef struct docstore__s3_resp docstore__s3_resp;
+
+enum {
+  DOCSTORE__S3_SUM_NONE = 0,
+  DOCSTORE__S3_SUM_CRC32,
+  DOCSTORE__S3_SUM_CRC32C,
+  DOCSTORE__S3_SUM_SHA1,
+  DOCSTORE__S3_SUM_SHA256
+};
+
+/* CRC-32 (ISO-HDLC, as zlib) and CRC-32C (Castagnoli); start with 0. */
+uint32_t docstore__s3_crc32(uint32_t crc, const void *data, size_t len);
+uint32_t docstore__s3_crc32c(uint32_t crc, const void *data, size_t len);
+/* "crc32" ... "sha256" (any case) to DOCSTORE__S3_SUM_*; NONE if unknown. */
+int docstore__s3_checksum_kind(const char *name);
+
+/* The check of one whole-object read (s3_verify.c); zero it first. */
+typedef struct docstore__s3_verify {
+  int active;
+  char etag[192];            /* the first reply's */
+  uint64_t size;             /* the object's size; UINT64_MAX: unknown */
+  uint64_t seen;             /* bytes checked */
+  unsigned long parts;       /* N of a multipart ETag, else 0 */
+  char md5_hex[33];          /* the ETag when it is an MD5 */
+  struct evp_md_ctx_st *md5; /* NULL: the ETag is not checked */
+  int sum;                   /* DOCSTORE__S3_SUM_* */
+  char sum_want[96];
+  struct evp_md_ctx_st *sha; /* sha1 / sha256 */
+  uint32_t crc;
+} docstore__s3_verify;
+
+/* Starts with the first 2xx reply's headers.  0 or DOCSTORE_ECRYPTO. */
+int docstore__s3_verify_begin(docstore__s3_verify *v,
+                              const docstore__s3_resp *first);
+/* The next bytes of the object (in order, resumes included). */
+int docstore__s3_verify_update(docstore__s3_verify *v, const uint8_t *p,
+                               size_t n);
+/* 0, or DOCSTORE_EINTEGRITY (size, ETag MD5, multipart part count or
+ * checksum differ) with detail in err naming `what`. */
+int docstore__s3_verify_end(docstore__s3_verify *v, const char *what,
+                            docstore__err *err);
+void docstore__s3_verify_free(docstore__s3_verify *v);
+
 /* ------------------------------------------------------ the provider */
 
 /* Internal knobs for tests (never needed in production). */
 typedef struct docstore__s3_tuning {
   unsigned int list_max_keys; /* 0: the server's default (1000) */
   uint64_t min_part_size;     /* 0: S3's 5 MiB minimum */
+  uint64_t max_object;        /* 0: DOCSTORE__OBJECT_MAX */
 } docstore__s3_tuning;
 
 typedef struct docstore__s3_pool {
@@ -236,9 +308,12 @@ typedef struct docstore__s3_req {
   /* 1: a 2xx reply whose body is an <Error> document is an error
    * (CompleteMultipartUpload). */
   int error_in_200;
+  /* 1: a whole-object read, checked against the reply's size, ETag and
+   * x-amz-checksum-* (s3_verify.c). */
+  int verify;
 } docstore__s3_req;
 
-typedef struct docstore__s3_resp {
+struct docstore__s3_resp {
   long status;
   docstore__buf body;
   uint64_t content_length;
@@ -247,10 +322,18 @@ typedef struct docstore__s3_resp {
   char etag[192];
   char request_id[128];
   char bucket_region[64];
-  char s3_code[64];   /* S3 error code of a failed request, else "" */
-  uint64_t delivered; /* bytes handed to the sink */
+  char s3_code[64]; /* S3 error code of a failed request, else "" */
+  /* x-amz-checksum-<algo>: <base64>; "" when absent. */
+  char checksum_algo[16];
+  char checksum[96];
+  int etag_not_md5; /* SSE-KMS or SSE-C: the ETag is not the body's MD5 */
+  /* Content-Range: bytes <first>-<last>/<total> of a 206 reply. */
+  int has_content_range;
+  uint64_t range_first;
+  uint64_t range_total; /* UINT64_MAX: "*" */
+  uint64_t delivered;   /* bytes handed to the sink */
   unsigned int attempts;
-} docstore__s3_resp;
+};
 
 void docstore__s3_resp_free(docstore__s3_resp *resp);
 

@@ -294,12 +294,7 @@ static docstore__err *E(docstore_errinfo *e) { return (docstore__err *)e; }
 
 /* Encodes a query value (RFC 3986); *out library-owned. */
 static int query_encode(const char *v, char **out) {
-  char *enc = NULL;
-  *out = NULL;
-  DOCSTORE__GUARD(docstore__sigv4_uri_encode(v, strlen(v), 0, &enc));
-  *out = docstore__strdup(enc);
-  free(enc);
-  return *out ? 0 : DOCSTORE_ENOMEM;
+  return docstore__sigv4_uri_encode(v, strlen(v), 0, out);
 }
 
 /* ---------------------------------------------------------- single ops */
@@ -490,6 +485,8 @@ static int s3_put_multipart(docstore__s3 *s3, const char *key,
   if (rc == 0)
     rc = docstore__s3_xml_parse_upload_id((const char *)resp.body.data,
                                           resp.body.len, &u.upload_id);
+  if (rc >= 0 && !u.upload_id) /* never, but static analysis cannot see it */
+    rc = DOCSTORE_EFORMAT;
   docstore__s3_resp_free(&resp);
   if (rc == DOCSTORE_EFORMAT)
     docstore__err_set(err, rc,
@@ -572,6 +569,7 @@ static int s3_get(void *payload, const char *key, docstore_sink_cb sink,
   req.key = key;
   req.sink = sink;
   req.sink_payload = sink_payload;
+  req.verify = 1;
   int rc = docstore__s3_request(payload, &req, &resp, E(err));
   docstore__s3_resp_free(&resp);
   return rc;
@@ -638,10 +636,46 @@ static int s3_del(void *payload, const char *key, docstore_errinfo *err) {
   return rc;
 }
 
+/* A listing must move on: ListObjectsV2 returns keys in UTF-8 binary
+ * order, so each key is after the one before it (across pages too), a
+ * truncated page has keys, and the next token is not the one just used.
+ * A server that breaks this would make the listing loop for ever.
+ * last: the previous key (NULL for none); used: the raw token of this
+ * page's request (NULL for the first).  0 or DOCSTORE_EFORMAT. */
+static int list_progress(const docstore__s3 *s3,
+                         const docstore__s3_list_page *page, const char *last,
+                         const char *used, docstore__err *err) {
+  if (page->truncated && page->count == 0)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "S3 ListObjectsV2 on bucket '%s': an empty page "
+                             "that says more follow (the listing makes no "
+                             "progress)",
+                             s3->bucket);
+  if (page->truncated && used && page->next_token &&
+      strcmp(page->next_token, used) == 0)
+    return docstore__err_set(err, DOCSTORE_EFORMAT,
+                             "S3 ListObjectsV2 on bucket '%s': the server "
+                             "sent the same continuation token again (the "
+                             "listing makes no progress)",
+                             s3->bucket);
+  for (size_t i = 0; i < page->count; i++) {
+    const char *k = page->entries[i].key;
+    const char *before = i ? page->entries[i - 1].key : last;
+    if (before && strcmp(k, before) <= 0)
+      return docstore__err_set(err, DOCSTORE_EFORMAT,
+                               "S3 ListObjectsV2 on bucket '%s': key '%.200s' "
+                               "comes again or out of order (the listing "
+                               "makes no progress)",
+                               s3->bucket, k);
+  }
+  return 0;
+}
+
 static int s3_list(void *payload, const char *prefix, docstore_list_cb cb,
                    void *list_payload, docstore_errinfo *err) {
   docstore__s3 *s3 = payload;
   char *enc_prefix = NULL, *token = NULL, *query = NULL;
+  char *raw_token = NULL, *last_key = NULL;
   docstore__s3_list_page page;
   int rc;
   memset(&page, 0, sizeof(page));
@@ -677,6 +711,9 @@ static int s3_list(void *payload, const char *prefix, docstore_list_cb cb,
     docstore__s3_resp_free(&resp);
     if (rc < 0)
       goto done;
+    rc = list_progress(s3, &page, last_key, raw_token, E(err));
+    if (rc < 0)
+      goto done;
 
     for (size_t i = 0; i < page.count; i++) {
       docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION,
@@ -690,6 +727,12 @@ static int s3_list(void *payload, const char *prefix, docstore_list_cb cb,
     docstore_free(token);
     token = NULL;
     DOCSTORE__GUARD_GOTO(rc, query_encode(page.next_token, &token), oom);
+    docstore_free(raw_token);
+    docstore_free(last_key);
+    raw_token = docstore__strdup(page.next_token);
+    last_key = docstore__strdup(page.entries[page.count - 1].key);
+    if (!raw_token || !last_key)
+      goto oom;
     docstore__s3_list_page_free(&page);
   }
 
@@ -699,6 +742,8 @@ done:
   docstore__s3_list_page_free(&page);
   docstore_free(enc_prefix);
   docstore_free(token);
+  docstore_free(raw_token);
+  docstore_free(last_key);
   docstore_free(query);
   return rc;
 }

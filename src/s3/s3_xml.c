@@ -382,8 +382,144 @@ int docstore__s3_xml_complete_body(docstore__buf *out, char *const *etags,
 
 /* ------------------------------------------------------ error mapping */
 
-static int is_code(const docstore__s3_error *e, const char *code) {
-  return e && strcmp(e->code, code) == 0;
+/* What an error reply means.  The first row whose S3 code matches wins;
+ * a reply whose code is in no row (or that has none: HEAD) is matched by
+ * its status, in the order of the rows. */
+enum {
+  HINT_NONE,
+  HINT_BUCKET,      /* the bucket is missing */
+  HINT_REGION,      /* the bucket is elsewhere */
+  HINT_CLOCK,       /* clock skew */
+  HINT_KEY_ID,      /* unknown access key */
+  HINT_SECRET,      /* wrong secret */
+  HINT_ACCESS,      /* denied */
+  HINT_DIGEST,      /* a body's checksum */
+  HINT_BUCKET_NAME, /* a bad bucket name */
+  HINT_CHANGED      /* If-Match failed */
+};
+
+/* Row conditions for status rows. */
+#define ON_NO_CODE 1u      /* only when the reply names no S3 code */
+#define ON_KEY 2u          /* only for a request on a key */
+#define ON_BUCKET 4u       /* only for a request on the bucket */
+#define ON_REGION_KNOWN 8u /* only when the bucket's region is known */
+
+static const struct s3_code_rule {
+  const char *s3_code;
+  int code;
+  int hint;
+} code_rules[] = {
+    {"NoSuchKey", DOCSTORE_ENOTFOUND, HINT_NONE},
+    {"NoSuchBucket", DOCSTORE_ENOBUCKET, HINT_BUCKET},
+    {"PermanentRedirect", DOCSTORE_ECONFIG, HINT_REGION},
+    {"AuthorizationHeaderMalformed", DOCSTORE_ECONFIG, HINT_REGION},
+    {"RequestTimeTooSkewed", DOCSTORE_ESERVER, HINT_CLOCK},
+    {"InvalidAccessKeyId", DOCSTORE_EACCESS, HINT_KEY_ID},
+    {"SignatureDoesNotMatch", DOCSTORE_EACCESS, HINT_SECRET},
+    {"AccessDenied", DOCSTORE_EACCESS, HINT_ACCESS},
+    {"AllAccessDisabled", DOCSTORE_EACCESS, HINT_ACCESS},
+    {"InvalidToken", DOCSTORE_EACCESS, HINT_ACCESS},
+    {"ExpiredToken", DOCSTORE_EACCESS, HINT_ACCESS},
+    {"InvalidSecurity", DOCSTORE_EACCESS, HINT_ACCESS},
+    {"BadDigest", DOCSTORE_EINTEGRITY, HINT_DIGEST},
+    {"InvalidDigest", DOCSTORE_EINTEGRITY, HINT_DIGEST},
+    {"XAmzContentSHA256Mismatch", DOCSTORE_EINTEGRITY, HINT_DIGEST},
+    {"EntityTooLarge", DOCSTORE_ETOOBIG, HINT_NONE},
+    {"InvalidBucketName", DOCSTORE_ECONFIG, HINT_BUCKET_NAME},
+    {"InvalidRange", DOCSTORE_EINVAL, HINT_NONE},
+    {"PreconditionFailed", DOCSTORE_ESERVER, HINT_CHANGED},
+};
+
+static const struct s3_status_rule {
+  long status;
+  unsigned int when; /* ON_* */
+  int code;
+  int hint;
+} status_rules[] = {
+    {404, ON_NO_CODE | ON_KEY, DOCSTORE_ENOTFOUND, HINT_NONE},
+    {404, ON_NO_CODE | ON_BUCKET, DOCSTORE_ENOBUCKET, HINT_BUCKET},
+    {301, 0, DOCSTORE_ECONFIG, HINT_REGION},
+    {400, ON_NO_CODE | ON_REGION_KNOWN, DOCSTORE_ECONFIG, HINT_REGION},
+    {403, ON_NO_CODE, DOCSTORE_EACCESS, HINT_ACCESS},
+    {416, 0, DOCSTORE_EINVAL, HINT_NONE},
+    {412, 0, DOCSTORE_ESERVER, HINT_CHANGED},
+};
+
+static int status_rule_applies(const struct s3_status_rule *r, long status,
+                               const docstore__s3_error *e,
+                               const docstore__s3_context *ctx,
+                               const char *region_hint) {
+  return r->status == status && !((r->when & ON_NO_CODE) && e) &&
+         !((r->when & ON_KEY) && !ctx->key) &&
+         !((r->when & ON_BUCKET) && ctx->key) &&
+         !((r->when & ON_REGION_KNOWN) && !region_hint);
+}
+
+static void hint_text(char *hint, size_t cap, int kind,
+                      const docstore__s3_context *ctx,
+                      const docstore__s3_error *e, const char *region_hint) {
+  hint[0] = '\0';
+  switch (kind) {
+  case HINT_BUCKET:
+    snprintf(hint, cap,
+             "ensure bucket '%s' exists and is accessible with the "
+             "provided credentials (S3_BUCKET, S3_ENDPOINT_URL)",
+             ctx->bucket);
+    break;
+  case HINT_REGION:
+    if (region_hint && strcmp(region_hint, ctx->region) != 0)
+      snprintf(hint, cap,
+               "bucket '%s' is in region '%s', not '%s': set S3_REGION=%s",
+               ctx->bucket, region_hint, ctx->region, region_hint);
+    else if (e && e->endpoint[0])
+      snprintf(hint, cap,
+               "bucket '%s' must be addressed through endpoint '%.100s': check "
+               "S3_REGION and S3_ENDPOINT_URL",
+               ctx->bucket, e->endpoint);
+    else
+      snprintf(hint, cap,
+               "the bucket is in another region: check S3_REGION (now '%s') "
+               "and S3_ENDPOINT_URL",
+               ctx->region);
+    break;
+  case HINT_CLOCK:
+    snprintf(hint, cap,
+             "this machine's clock differs from the server's by more than "
+             "15 minutes: fix the clock (NTP)");
+    break;
+  case HINT_KEY_ID:
+    snprintf(hint, cap,
+             "check S3_ACCESS_KEY, and that S3_ENDPOINT_URL (%s) is the "
+             "service the key belongs to",
+             ctx->endpoint);
+    break;
+  case HINT_SECRET:
+    snprintf(hint, cap,
+             "check S3_SECRET_KEY for the access key, S3_REGION (now '%s') "
+             "and S3_ENDPOINT_URL (%s)",
+             ctx->region, ctx->endpoint);
+    break;
+  case HINT_ACCESS:
+    snprintf(hint, cap,
+             "check credentials (S3_ACCESS_KEY, S3_SECRET_KEY), the IAM "
+             "permissions for bucket '%s', S3_REGION (now '%s') and "
+             "S3_ENDPOINT_URL (%s)",
+             ctx->bucket, ctx->region, ctx->endpoint);
+    break;
+  case HINT_DIGEST:
+    snprintf(hint, cap,
+             "the body's checksum did not match: data was corrupted in "
+             "transit");
+    break;
+  case HINT_BUCKET_NAME:
+    snprintf(hint, cap, "check S3_BUCKET ('%s')", ctx->bucket);
+    break;
+  case HINT_CHANGED:
+    snprintf(hint, cap, "the object changed while it was read");
+    break;
+  default:
+    break;
+  }
 }
 
 /* A key shown in a message: cut so that the rest of the message fits. */
@@ -400,88 +536,30 @@ int docstore__s3_map_error(docstore__err *err, const docstore__s3_context *ctx,
                            long status, const docstore__s3_error *e,
                            const char *bucket_region,
                            const char *header_request_id) {
-  int code;
   char hint[400];
-  hint[0] = '\0';
   const char *region_hint =
       e && e->region[0]
           ? e->region
           : (bucket_region && bucket_region[0] ? bucket_region : NULL);
-
   if (e && !e->code[0])
     e = NULL;
 
-  if (is_code(e, "NoSuchKey") || (!e && status == 404 && ctx->key)) {
-    code = DOCSTORE_ENOTFOUND;
-  } else if (is_code(e, "NoSuchBucket") || (!e && status == 404 && !ctx->key)) {
-    code = DOCSTORE_ENOBUCKET;
-    snprintf(hint, sizeof(hint),
-             "ensure bucket '%s' exists and is accessible with the "
-             "provided credentials (S3_BUCKET, S3_ENDPOINT_URL)",
-             ctx->bucket);
-  } else if (status == 301 || is_code(e, "PermanentRedirect") ||
-             is_code(e, "AuthorizationHeaderMalformed") ||
-             (status == 400 && !e && region_hint)) {
-    code = DOCSTORE_ECONFIG;
-    if (region_hint && strcmp(region_hint, ctx->region) != 0)
-      snprintf(hint, sizeof(hint),
-               "bucket '%s' is in region '%s', not '%s': set S3_REGION=%s",
-               ctx->bucket, region_hint, ctx->region, region_hint);
-    else if (e && e->endpoint[0])
-      snprintf(hint, sizeof(hint),
-               "bucket '%s' must be addressed through endpoint '%.100s': check "
-               "S3_REGION and S3_ENDPOINT_URL",
-               ctx->bucket, e->endpoint);
-    else
-      snprintf(hint, sizeof(hint),
-               "the bucket is in another region: check S3_REGION (now '%s') "
-               "and S3_ENDPOINT_URL",
-               ctx->region);
-  } else if (is_code(e, "RequestTimeTooSkewed")) {
-    code = DOCSTORE_ESERVER;
-    snprintf(hint, sizeof(hint),
-             "this machine's clock differs from the server's by more than "
-             "15 minutes: fix the clock (NTP)");
-  } else if (is_code(e, "InvalidAccessKeyId")) {
-    code = DOCSTORE_EACCESS;
-    snprintf(hint, sizeof(hint),
-             "check S3_ACCESS_KEY, and that S3_ENDPOINT_URL (%s) is the "
-             "service the key belongs to",
-             ctx->endpoint);
-  } else if (is_code(e, "SignatureDoesNotMatch")) {
-    code = DOCSTORE_EACCESS;
-    snprintf(hint, sizeof(hint),
-             "check S3_SECRET_KEY for the access key, S3_REGION (now '%s') "
-             "and S3_ENDPOINT_URL (%s)",
-             ctx->region, ctx->endpoint);
-  } else if (is_code(e, "AccessDenied") || is_code(e, "AllAccessDisabled") ||
-             is_code(e, "InvalidToken") || is_code(e, "ExpiredToken") ||
-             is_code(e, "InvalidSecurity") || (!e && status == 403)) {
-    code = DOCSTORE_EACCESS;
-    snprintf(hint, sizeof(hint),
-             "check credentials (S3_ACCESS_KEY, S3_SECRET_KEY), the IAM "
-             "permissions for bucket '%s', S3_REGION (now '%s') and "
-             "S3_ENDPOINT_URL (%s)",
-             ctx->bucket, ctx->region, ctx->endpoint);
-  } else if (is_code(e, "BadDigest") || is_code(e, "InvalidDigest") ||
-             is_code(e, "XAmzContentSHA256Mismatch")) {
-    code = DOCSTORE_EINTEGRITY;
-    snprintf(hint, sizeof(hint),
-             "the body's checksum did not match: data was corrupted in "
-             "transit");
-  } else if (is_code(e, "EntityTooLarge")) {
-    code = DOCSTORE_ETOOBIG;
-  } else if (is_code(e, "InvalidBucketName")) {
-    code = DOCSTORE_ECONFIG;
-    snprintf(hint, sizeof(hint), "check S3_BUCKET ('%s')", ctx->bucket);
-  } else if (is_code(e, "InvalidRange") || status == 416) {
-    code = DOCSTORE_EINVAL;
-  } else if (status == 412 || is_code(e, "PreconditionFailed")) {
-    code = DOCSTORE_ESERVER;
-    snprintf(hint, sizeof(hint), "the object changed while it was read");
-  } else {
-    code = DOCSTORE_ESERVER;
-  }
+  int code = DOCSTORE_ESERVER, kind = HINT_NONE, found = 0;
+  for (size_t i = 0;
+       e && !found && i < sizeof(code_rules) / sizeof(code_rules[0]); i++)
+    if (strcmp(e->code, code_rules[i].s3_code) == 0) {
+      code = code_rules[i].code;
+      kind = code_rules[i].hint;
+      found = 1;
+    }
+  for (size_t i = 0;
+       !found && i < sizeof(status_rules) / sizeof(status_rules[0]); i++)
+    if (status_rule_applies(&status_rules[i], status, e, ctx, region_hint)) {
+      code = status_rules[i].code;
+      kind = status_rules[i].hint;
+      found = 1;
+    }
+  hint_text(hint, sizeof(hint), kind, ctx, e, region_hint);
 
   const char *rid = e && e->request_id[0]
                         ? e->request_id

@@ -3,10 +3,19 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Pure: no network, no clock, no logging. See sigv4.h for the conventions.
+ *
+ * docstore__sigv4_sign() runs the stages of the algorithm in order, one
+ * function each: the arguments, the time, the target, the canonical
+ * headers and their list, the scope, the canonical query, the canonical
+ * request, the string to sign, the signature, then the Authorization
+ * header or the presigned query.  Strings are built in the library's
+ * docstore__buf and handed out as library memory: docstore_free() wipes
+ * them (a canonical request may carry the session token).
  */
 #include "s3/sigv4.h"
 
 #include "docstore/common.h"
+#include "internal.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -15,100 +24,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------------ */
-/* Small growable string buffer                                             */
-/* ------------------------------------------------------------------------ */
-
-typedef struct sbuf {
-  char *data;
-  size_t len;
-  size_t cap;
-  int oom;
-} sbuf;
-
-static int sb_reserve(sbuf *sb, size_t extra) {
-  size_t need;
-  size_t ncap;
-  char *p;
-
-  if (sb->oom)
-    return -1;
-  if (extra > SIZE_MAX - sb->len - 1) {
-    sb->oom = 1;
-    return -1;
-  }
-  need = sb->len + extra + 1;
-  if (need <= sb->cap)
-    return 0;
-  ncap = sb->cap ? sb->cap : 128;
-  while (ncap < need) {
-    if (ncap > SIZE_MAX / 2) {
-      ncap = need;
-      break;
-    }
-    ncap *= 2;
-  }
-  p = (char *)realloc(sb->data, ncap);
-  if (p == NULL) {
-    sb->oom = 1;
-    return -1;
-  }
-  sb->data = p;
-  sb->cap = ncap;
-  return 0;
-}
-
-static void sb_putn(sbuf *sb, const char *s, size_t n) {
-  if (sb_reserve(sb, n) != 0)
-    return;
-  if (n > 0)
-    memcpy(sb->data + sb->len, s, n);
-  sb->len += n;
-  sb->data[sb->len] = '\0';
-}
-
-static void sb_puts(sbuf *sb, const char *s) { sb_putn(sb, s, strlen(s)); }
-
-static void sb_putc(sbuf *sb, char c) { sb_putn(sb, &c, 1); }
-
-/* Returns the string (ownership moves to the caller) or NULL on OOM. */
-static char *sb_take(sbuf *sb) {
-  char *p;
-
-  if (sb->oom) {
-    free(sb->data);
-    sb->data = NULL;
-    return NULL;
-  }
-  if (sb->data == NULL) {
-    p = (char *)malloc(1);
-    if (p != NULL)
-      p[0] = '\0';
-    return p;
-  }
-  p = sb->data;
-  sb->data = NULL;
-  sb->len = sb->cap = 0;
-  return p;
-}
-
-static void sb_free(sbuf *sb) {
-  free(sb->data);
-  sb->data = NULL;
-  sb->len = sb->cap = 0;
-}
-
-static char *dup_n(const char *s, size_t n) {
-  char *p = (char *)malloc(n + 1);
-
-  if (p == NULL)
-    return NULL;
-  if (n > 0)
-    memcpy(p, s, n);
-  p[n] = '\0';
-  return p;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Character classes and encoding                                           */
@@ -127,40 +42,44 @@ static int is_ws(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static void sb_uri_encode(sbuf *sb, const char *in, size_t len,
+/* Appends in[0..len) RFC 3986-encoded. */
+static int buf_uri_encode(docstore__buf *b, const char *in, size_t len,
                           int keep_slash) {
   static const char hex[] = "0123456789ABCDEF";
-  size_t i;
-
-  for (i = 0; i < len; i++) {
+  DOCSTORE__GUARD(docstore__buf_reserve(b, len));
+  for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)in[i];
-
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      sb_putc(sb, (char)c);
-    } else {
-      char esc[3];
-
+    char esc[3] = {(char)c, 0, 0};
+    size_t n = 1;
+    if (!is_unreserved(c) && !(keep_slash && c == '/')) {
       esc[0] = '%';
       esc[1] = hex[c >> 4];
       esc[2] = hex[c & 0x0f];
-      sb_putn(sb, esc, 3);
+      n = 3;
     }
+    DOCSTORE__GUARD(docstore__buf_append(b, esc, n));
   }
+  return 0;
+}
+
+/* The buffer's text as a library-owned string (never NULL on success). */
+static int buf_take(docstore__buf *b, char **out, int rc) {
+  *out = NULL;
+  if (rc == 0)
+    *out = (char *)docstore__buf_detach(b, NULL);
+  docstore__buf_free(b);
+  return rc != 0 ? rc : (*out ? 0 : DOCSTORE_ENOMEM);
 }
 
 int docstore__sigv4_uri_encode(const char *in, size_t len, int keep_slash,
                                char **out) {
-  sbuf sb = {NULL, 0, 0, 0};
-
+  docstore__buf b = DOCSTORE__BUF_INIT;
   if (out == NULL)
     return DOCSTORE_EINVAL;
   *out = NULL;
   if (in == NULL && len > 0)
     return DOCSTORE_EINVAL;
-  if (len > 0)
-    sb_uri_encode(&sb, in, len, keep_slash);
-  *out = sb_take(&sb);
-  return *out ? 0 : DOCSTORE_ENOMEM;
+  return buf_take(&b, out, buf_uri_encode(&b, in, len, keep_slash));
 }
 
 int docstore__sigv4_encode_path(const char *raw_path, char **out) {
@@ -486,7 +405,10 @@ static int derive_uncached(const char *secret, const char *date8,
   k_secret = (unsigned char *)malloc(slen + 4);
   if (k_secret == NULL)
     return DOCSTORE_ENOMEM;
+  /* A key, not a string: */
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
   memcpy(k_secret, "AWS4", 4);
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
   memcpy(k_secret + 4, secret, slen);
 
   rc = hmac_sha256(k_secret, slen + 4, date8, strlen(date8), k1);
@@ -647,15 +569,13 @@ void docstore__sigv4_options_init_generic(docstore__sigv4_options *opts,
 void docstore__sigv4_result_free(docstore__sigv4_result *r) {
   if (r == NULL)
     return;
-  free(r->canonical_request);
-  free(r->string_to_sign);
-  free(r->signed_headers);
-  free(r->authorization);
-  free(r->query_string);
-  if (r->priv_token != NULL) {
-    OPENSSL_cleanse(r->priv_token, strlen(r->priv_token));
-    free(r->priv_token);
-  }
+  /* Library memory: docstore_free() wipes it (the token, the request). */
+  docstore_free(r->canonical_request);
+  docstore_free(r->string_to_sign);
+  docstore_free(r->signed_headers);
+  docstore_free(r->authorization);
+  docstore_free(r->query_string);
+  docstore_free(r->priv_token);
   memset(r, 0, sizeof *r);
 }
 
@@ -665,21 +585,23 @@ void docstore__sigv4_result_free(docstore__sigv4_result *r) {
 
 /* Removes "." and ".." segments and empty segments ("//"). Keeps a trailing
  * '/' when the input had one. Result always starts with '/'. */
-static char *normalize_path(const char *p, size_t len) {
+static int normalize_path(const char *p, size_t len, char **out) {
   /* segments as (start, length) pairs on a stack */
   size_t *starts;
   size_t *lens;
   size_t nseg = 0;
   size_t i = 0;
-  sbuf sb = {NULL, 0, 0, 0};
+  docstore__buf b = DOCSTORE__BUF_INIT;
   size_t max_segs = len / 2 + 2;
+  int rc = 0;
 
+  *out = NULL;
   starts = (size_t *)malloc(max_segs * sizeof *starts);
   lens = (size_t *)malloc(max_segs * sizeof *lens);
   if (starts == NULL || lens == NULL) {
     free(starts);
     free(lens);
-    return NULL;
+    return DOCSTORE_ENOMEM;
   }
   while (i < len) {
     size_t s;
@@ -702,15 +624,16 @@ static char *normalize_path(const char *p, size_t len) {
     lens[nseg] = n;
     nseg++;
   }
-  for (i = 0; i < nseg; i++) {
-    sb_putc(&sb, '/');
-    sb_putn(&sb, p + starts[i], lens[i]);
+  for (i = 0; i < nseg && rc == 0; i++) {
+    rc = docstore__buf_puts(&b, "/");
+    if (rc == 0)
+      rc = docstore__buf_append(&b, p + starts[i], lens[i]);
   }
-  if (nseg == 0 || (len > 0 && p[len - 1] == '/'))
-    sb_putc(&sb, '/');
+  if (rc == 0 && (nseg == 0 || (len > 0 && p[len - 1] == '/')))
+    rc = docstore__buf_puts(&b, "/");
   free(starts);
   free(lens);
-  return sb_take(&sb);
+  return buf_take(&b, out, rc);
 }
 
 /* Single-encoded path must only hold unreserved, '/', and %XX. */
@@ -733,7 +656,7 @@ static int check_encoded_path(const char *p, size_t len) {
 }
 
 static int canonical_uri(const char *path, size_t len,
-                         const docstore__sigv4_options *o, sbuf *out) {
+                         const docstore__sigv4_options *o, docstore__buf *out) {
   char *norm = NULL;
   const char *p = path;
   int rc;
@@ -741,21 +664,18 @@ static int canonical_uri(const char *path, size_t len,
   if (len == 0 || path[0] != '/')
     return DOCSTORE_EINVAL;
   if (o->normalize_path) {
-    norm = normalize_path(path, len);
-    if (norm == NULL)
-      return DOCSTORE_ENOMEM;
+    DOCSTORE__GUARD(normalize_path(path, len, &norm));
     p = norm;
     len = strlen(norm);
   }
   if (o->double_encode_path) {
-    sb_uri_encode(out, p, len, 1);
-    rc = 0;
+    rc = buf_uri_encode(out, p, len, 1);
   } else {
     rc = check_encoded_path(p, len);
     if (rc == 0)
-      sb_putn(out, p, len);
+      rc = docstore__buf_append(out, p, len);
   }
-  free(norm);
+  docstore_free(norm);
   return rc;
 }
 
@@ -778,12 +698,8 @@ static void ql_free(qlist *q) {
   size_t i;
 
   for (i = 0; i < q->n; i++) {
-    free(q->items[i].key);
-    if (q->items[i].val != NULL) {
-      /* may hold an encoded session token */
-      OPENSSL_cleanse(q->items[i].val, strlen(q->items[i].val));
-      free(q->items[i].val);
-    }
+    docstore_free(q->items[i].key);
+    docstore_free(q->items[i].val); /* wiped: may hold a session token */
   }
   free(q->items);
   q->items = NULL;
@@ -813,8 +729,8 @@ static int ql_add_raw(qlist *q, const char *k, size_t klen, const char *v,
   if (rc == 0)
     rc = docstore__sigv4_uri_encode(v, vlen, 0, &ev);
   if (rc != 0) {
-    free(ek);
-    free(ev);
+    docstore_free(ek);
+    docstore_free(ev);
     return rc;
   }
   q->items[q->n].key = ek;
@@ -930,7 +846,7 @@ static char *canon_name(const char *name) {
   size_t i;
   char *p;
 
-  p = dup_n(name, n);
+  p = docstore__strndup(name, n);
   if (p == NULL)
     return NULL;
   for (i = 0; i < n; i++)
@@ -961,7 +877,7 @@ static int check_value(const char *v) {
 
 static char *canon_value(const char *v) {
   size_t n = strlen(v);
-  char *p = (char *)malloc(n + 1);
+  char *p = (char *)docstore__alloc(n + 1);
   size_t i;
   size_t o = 0;
   int pending_space = 0;
@@ -1000,11 +916,8 @@ static void chdrs_free(chdr *h, size_t n) {
   if (h == NULL)
     return;
   for (i = 0; i < n; i++) {
-    free(h[i].name);
-    if (h[i].value != NULL) {
-      OPENSSL_cleanse(h[i].value, strlen(h[i].value));
-      free(h[i].value);
-    }
+    docstore_free(h[i].name);
+    docstore_free(h[i].value); /* wiped: may hold a session token */
   }
   free(h);
 }
@@ -1073,42 +986,43 @@ static int payload_hash(const char *in, char out[DOCSTORE__SIGV4_HEX_LEN]) {
   return 0;
 }
 
-int docstore__sigv4_sign(const docstore__sigv4_request *req,
-                         const docstore__sigv4_credentials *cred,
-                         const char *region, const char *service,
-                         const docstore__sigv4_options *opt,
-                         docstore__sigv4_key_cache *cache,
-                         docstore__sigv4_result *res) {
-  docstore__sigv4_result r;
-  const char *path;
+/* What one signature is built from: the checked inputs and the pieces
+ * the stages below make in turn. */
+typedef struct sign_ctx {
+  const docstore__sigv4_request *req;
+  const docstore__sigv4_credentials *cred;
+  const docstore__sigv4_options *opt;
+  const char *region;
+  const char *service;
+  int query_form;    /* presigned URL, else an Authorization header */
+  int add_sha_hdr;   /* x-amz-content-sha256 is added (and signed) */
+  const char *token; /* session token, NULL when none */
+  int sign_token;    /* the token is signed (not appended afterwards) */
+  const char *path;  /* the request line's path and query */
   size_t path_len;
   const char *qs;
   size_t qs_len;
-  const char *token;
-  int has_token;
-  int sign_token;
-  int query_form;
-  int add_sha_hdr;
-  chdr *hdrs = NULL;
-  size_t nh = 0;
-  size_t i;
-  qlist q = {NULL, 0, 0};
-  sbuf cr = {NULL, 0, 0, 0};
-  sbuf sb = {NULL, 0, 0, 0};
-  char scope_buf[9];
-  char *scope = NULL;
-  char *credential = NULL;
-  char expires_buf[24];
-  unsigned char md[32];
-  unsigned char key[DOCSTORE__SIGV4_KEY_LEN];
-  unsigned char sig[32];
-  int have_host = 0;
-  int rc;
+  char expires[24]; /* X-Amz-Expires (query form) */
+  char *scope;      /* <date>/<region>/<service>/aws4_request */
+  char *credential; /* <access key id>/<scope> */
+  chdr *hdrs;       /* canonical headers, sorted */
+  size_t nh;
+  qlist q; /* canonical query, sorted */
+} sign_ctx;
 
-  if (res != NULL)
-    memset(res, 0, sizeof *res);
-  memset(&r, 0, sizeof r);
-  if (req == NULL || cred == NULL || opt == NULL || res == NULL)
+static void sign_ctx_free(sign_ctx *c) {
+  chdrs_free(c->hdrs, c->nh);
+  ql_free(&c->q);
+  docstore_free(c->scope);
+  docstore_free(c->credential);
+}
+
+/* The arguments, checked (DOCSTORE_EINVAL), into c. */
+static int sign_args(sign_ctx *c, const docstore__sigv4_request *req,
+                     const docstore__sigv4_credentials *cred,
+                     const char *region, const char *service,
+                     const docstore__sigv4_options *opt) {
+  if (req == NULL || cred == NULL || opt == NULL)
     return DOCSTORE_EINVAL;
   if (!valid_method(req->method) || !valid_access_key(cred->access_key_id) ||
       cred->secret_access_key == NULL || cred->secret_access_key[0] == '\0' ||
@@ -1118,338 +1032,312 @@ int docstore__sigv4_sign(const docstore__sigv4_request *req,
   if (opt->form != DOCSTORE__SIGV4_FORM_HEADER &&
       opt->form != DOCSTORE__SIGV4_FORM_QUERY)
     return DOCSTORE_EINVAL;
-  query_form = opt->form == DOCSTORE__SIGV4_FORM_QUERY;
-  if (query_form && (opt->expires_seconds < 1 ||
-                     opt->expires_seconds > DOCSTORE__SIGV4_MAX_EXPIRES))
+  c->req = req;
+  c->cred = cred;
+  c->opt = opt;
+  c->region = region;
+  c->service = service;
+  c->query_form = opt->form == DOCSTORE__SIGV4_FORM_QUERY;
+  if (c->query_form && (opt->expires_seconds < 1 ||
+                        opt->expires_seconds > DOCSTORE__SIGV4_MAX_EXPIRES))
     return DOCSTORE_EINVAL;
-  add_sha_hdr = !query_form && opt->add_content_sha256_header;
+  snprintf(c->expires, sizeof(c->expires), "%ld", (long)opt->expires_seconds);
+  c->add_sha_hdr = !c->query_form && opt->add_content_sha256_header;
+  if (cred->session_token != NULL && cred->session_token[0] != '\0') {
+    if (!valid_token(cred->session_token))
+      return DOCSTORE_EINVAL;
+    c->token = cred->session_token;
+  }
+  c->sign_token = c->token && !opt->session_token_after_signing;
+  return 0;
+}
 
-  /* time */
+/* X-Amz-Date (given, or from the timestamp) and the scope's date. */
+static int sign_time(const docstore__sigv4_request *req,
+                     docstore__sigv4_result *r) {
   if (req->amz_date != NULL) {
     if (validate_amz_date(req->amz_date) != 0)
       return DOCSTORE_EINVAL;
-    memcpy(r.amz_date, req->amz_date, DOCSTORE__SIGV4_AMZ_DATE_LEN);
+    memcpy(r->amz_date, req->amz_date, DOCSTORE__SIGV4_AMZ_DATE_LEN);
   } else {
-    rc = docstore__sigv4_format_amz_date(req->timestamp, r.amz_date);
-    if (rc != 0)
-      return rc;
+    DOCSTORE__GUARD(
+        docstore__sigv4_format_amz_date(req->timestamp, r->amz_date));
   }
-  memcpy(r.credential_scope_date, r.amz_date, 8);
-  r.credential_scope_date[8] = '\0';
-  memcpy(scope_buf, r.credential_scope_date, 9);
+  memcpy(r->credential_scope_date, r->amz_date, 8);
+  r->credential_scope_date[8] = '\0';
+  return 0;
+}
 
-  rc = payload_hash(req->payload_hash, r.priv_payload_hash);
-  if (rc != 0)
-    return rc;
-
-  token = cred->session_token;
-  has_token = token != NULL && token[0] != '\0';
-  if (has_token && !valid_token(token))
-    return DOCSTORE_EINVAL;
-  sign_token = has_token && !opt->session_token_after_signing;
-
-  /* target */
+/* The path and the query string, from `target` or from `path`+`query`. */
+static int split_target(sign_ctx *c) {
+  const docstore__sigv4_request *req = c->req;
   if (req->target != NULL) {
     const char *qm = strchr(req->target, '?');
-
-    path = req->target;
-    if (qm != NULL) {
-      path_len = (size_t)(qm - req->target);
-      qs = qm + 1;
-      qs_len = strlen(qs);
-    } else {
-      path_len = strlen(req->target);
-      qs = "";
-      qs_len = 0;
-    }
+    c->path = req->target;
+    c->path_len = qm ? (size_t)(qm - req->target) : strlen(req->target);
+    c->qs = qm ? qm + 1 : "";
   } else {
-    if (req->path == NULL)
+    if (req->path == NULL || strchr(req->path, '?') != NULL)
       return DOCSTORE_EINVAL;
-    path = req->path;
-    path_len = strlen(path);
-    if (memchr(path, '?', path_len) != NULL)
-      return DOCSTORE_EINVAL;
-    qs = req->query != NULL ? req->query : "";
-    qs_len = strlen(qs);
+    c->path = req->path;
+    c->path_len = strlen(req->path);
+    c->qs = req->query != NULL ? req->query : "";
   }
+  c->qs_len = strlen(c->qs);
+  return 0;
+}
 
-  /* ---- headers ---- */
-  if (req->header_count > SIZE_MAX / sizeof *hdrs - 3)
+/* Appends one canonical header (name lowercased, value trimmed). */
+static int add_chdr(sign_ctx *c, const char *name, const char *value) {
+  chdr *h = &c->hdrs[c->nh];
+  h->name = canon_name(name);
+  h->value = canon_value(value);
+  h->order = c->nh++;
+  return h->name && h->value ? 0 : DOCSTORE_ENOMEM;
+}
+
+/* The caller's headers (a Host among them; none the signer sets itself),
+ * then the signer's own in header form; sorted by name, stable. */
+static int canonical_headers(sign_ctx *c, const docstore__sigv4_result *r) {
+  const docstore__sigv4_request *req = c->req;
+  int have_host = 0;
+  if (req->header_count > SIZE_MAX / sizeof *c->hdrs - 3)
     return DOCSTORE_EINVAL;
-  hdrs = (chdr *)calloc(req->header_count + 3, sizeof *hdrs);
-  if (hdrs == NULL)
+  c->hdrs = (chdr *)calloc(req->header_count + 3, sizeof *c->hdrs);
+  if (c->hdrs == NULL)
     return DOCSTORE_ENOMEM;
-  rc = 0;
-  for (i = 0; i < req->header_count && rc == 0; i++) {
+  for (size_t i = 0; i < req->header_count; i++) {
     const docstore__sigv4_header *h = &req->headers[i];
-    char *n;
-
     if (h->name == NULL || h->value == NULL || !valid_header_name(h->name) ||
-        check_value(h->value) != 0) {
-      rc = DOCSTORE_EINVAL;
-      break;
-    }
-    n = canon_name(h->name);
-    if (n == NULL) {
-      rc = DOCSTORE_ENOMEM;
-      break;
-    }
-    hdrs[nh].name = n;
-    hdrs[nh].order = nh;
-    nh++;
+        check_value(h->value) != 0)
+      return DOCSTORE_EINVAL;
+    DOCSTORE__GUARD(add_chdr(c, h->name, h->value));
+    const char *n = c->hdrs[c->nh - 1].name;
     if (strcmp(n, "authorization") == 0 || strcmp(n, "x-amz-date") == 0 ||
         strcmp(n, "x-amz-security-token") == 0 ||
-        (add_sha_hdr && strcmp(n, "x-amz-content-sha256") == 0)) {
-      rc = DOCSTORE_EINVAL;
-      break;
-    }
-    if (strcmp(n, "host") == 0)
-      have_host = 1;
-    hdrs[nh - 1].value = canon_value(h->value);
-    if (hdrs[nh - 1].value == NULL)
-      rc = DOCSTORE_ENOMEM;
+        (c->add_sha_hdr && strcmp(n, "x-amz-content-sha256") == 0))
+      return DOCSTORE_EINVAL;
+    have_host |= strcmp(n, "host") == 0;
   }
-  if (rc == 0 && !have_host)
-    rc = DOCSTORE_EINVAL;
-  if (rc == 0 && !query_form) {
-    const char *add_n[3];
-    const char *add_v[3];
-    size_t na = 0;
-    size_t k;
-
-    add_n[na] = "x-amz-date";
-    add_v[na++] = r.amz_date;
-    if (sign_token) {
-      add_n[na] = "x-amz-security-token";
-      add_v[na++] = token;
-    }
-    if (add_sha_hdr) {
-      add_n[na] = "x-amz-content-sha256";
-      add_v[na++] = r.priv_payload_hash;
-    }
-    for (k = 0; k < na && rc == 0; k++) {
-      hdrs[nh].name = dup_n(add_n[k], strlen(add_n[k]));
-      hdrs[nh].value = canon_value(add_v[k]);
-      hdrs[nh].order = nh;
-      nh++;
-      if (hdrs[nh - 1].name == NULL || hdrs[nh - 1].value == NULL)
-        rc = DOCSTORE_ENOMEM;
-    }
+  if (!have_host)
+    return DOCSTORE_EINVAL;
+  if (!c->query_form) {
+    DOCSTORE__GUARD(add_chdr(c, "x-amz-date", r->amz_date));
+    if (c->sign_token)
+      DOCSTORE__GUARD(add_chdr(c, "x-amz-security-token", c->token));
+    if (c->add_sha_hdr)
+      DOCSTORE__GUARD(
+          add_chdr(c, "x-amz-content-sha256", r->priv_payload_hash));
   }
-  if (rc != 0)
-    goto out;
-  qsort(hdrs, nh, sizeof *hdrs, chdr_cmp);
+  qsort(c->hdrs, c->nh, sizeof *c->hdrs, chdr_cmp);
+  return 0;
+}
 
-  /* signed headers list */
-  for (i = 0; i < nh; i++) {
-    if (i > 0 && strcmp(hdrs[i].name, hdrs[i - 1].name) == 0)
+/* "host;x-amz-date;...": each name once, in order. */
+static int signed_header_list(sign_ctx *c, docstore__sigv4_result *r) {
+  docstore__buf b = DOCSTORE__BUF_INIT;
+  int rc = 0;
+  for (size_t i = 0; i < c->nh && rc == 0; i++) {
+    if (i > 0 && strcmp(c->hdrs[i].name, c->hdrs[i - 1].name) == 0)
       continue;
-    if (sb.len > 0)
-      sb_putc(&sb, ';');
-    sb_puts(&sb, hdrs[i].name);
+    rc = docstore__buf_printf(&b, "%s%s", b.len ? ";" : "", c->hdrs[i].name);
   }
-  r.signed_headers = sb_take(&sb);
-  if (r.signed_headers == NULL) {
-    rc = DOCSTORE_ENOMEM;
-    goto out;
-  }
+  return buf_take(&b, &r->signed_headers, rc);
+}
 
-  /* scope and credential */
-  sb_puts(&sb, scope_buf);
-  sb_putc(&sb, '/');
-  sb_puts(&sb, region);
-  sb_putc(&sb, '/');
-  sb_puts(&sb, service);
-  sb_puts(&sb, "/aws4_request");
-  scope = sb_take(&sb);
-  if (scope == NULL) {
-    rc = DOCSTORE_ENOMEM;
-    goto out;
-  }
-  sb_puts(&sb, cred->access_key_id);
-  sb_putc(&sb, '/');
-  sb_puts(&sb, scope);
-  credential = sb_take(&sb);
-  if (credential == NULL) {
-    rc = DOCSTORE_ENOMEM;
-    goto out;
-  }
+static int scope_and_credential(sign_ctx *c, const docstore__sigv4_result *r) {
+  c->scope = docstore__sprintf("%s/%s/%s/aws4_request",
+                               r->credential_scope_date, c->region, c->service);
+  if (c->scope)
+    c->credential =
+        docstore__sprintf("%s/%s", c->cred->access_key_id, c->scope);
+  return c->credential ? 0 : DOCSTORE_ENOMEM;
+}
 
-  /* ---- query ---- */
-  rc = parse_query(qs, qs_len, query_form, &q);
-  if (rc != 0)
-    goto out;
-  if (query_form) {
-    long e = opt->expires_seconds;
-    size_t pos = sizeof expires_buf - 1;
-
-    expires_buf[pos] = '\0';
-    do {
-      expires_buf[--pos] = (char)('0' + e % 10);
-      e /= 10;
-    } while (e > 0);
-    memmove(expires_buf, expires_buf + pos, sizeof expires_buf - pos);
-
-#define ADDQ(k, v)                                                             \
-  do {                                                                         \
-    if (rc == 0)                                                               \
-      rc = ql_add_raw(&q, (k), strlen(k), (v), strlen(v));                     \
-  } while (0)
-    ADDQ("X-Amz-Algorithm", DOCSTORE__SIGV4_ALGORITHM);
-    ADDQ("X-Amz-Credential", credential);
-    ADDQ("X-Amz-Date", r.amz_date);
-    ADDQ("X-Amz-Expires", expires_buf);
-    if (sign_token)
-      ADDQ("X-Amz-Security-Token", token);
-    ADDQ("X-Amz-SignedHeaders", r.signed_headers);
-#undef ADDQ
-    if (rc != 0)
-      goto out;
-  }
-  if (q.n > 1)
-    qsort(q.items, q.n, sizeof *q.items, qparam_cmp);
-
-  /* ---- canonical request ---- */
-  sb_puts(&cr, req->method);
-  sb_putc(&cr, '\n');
-  rc = canonical_uri(path, path_len, opt, &cr);
-  if (rc != 0)
-    goto out;
-  sb_putc(&cr, '\n');
-  for (i = 0; i < q.n; i++) {
-    if (i > 0)
-      sb_putc(&cr, '&');
-    sb_puts(&cr, q.items[i].key);
-    sb_putc(&cr, '=');
-    sb_puts(&cr, q.items[i].val);
-  }
-  sb_putc(&cr, '\n');
-  for (i = 0; i < nh; i++) {
-    if (i > 0 && strcmp(hdrs[i].name, hdrs[i - 1].name) == 0) {
-      sb_putc(&cr, ',');
-    } else {
-      if (i > 0)
-        sb_putc(&cr, '\n');
-      sb_puts(&cr, hdrs[i].name);
-      sb_putc(&cr, ':');
+/* The request's query, plus the X-Amz-* parameters of a presigned URL;
+ * sorted by key, then value. */
+static int canonical_query(sign_ctx *c, const docstore__sigv4_result *r) {
+  DOCSTORE__GUARD(parse_query(c->qs, c->qs_len, c->query_form, &c->q));
+  if (c->query_form) {
+    const char *k[6], *v[6];
+    size_t n = 0;
+    k[n] = "X-Amz-Algorithm";
+    v[n++] = DOCSTORE__SIGV4_ALGORITHM;
+    k[n] = "X-Amz-Credential";
+    v[n++] = c->credential;
+    k[n] = "X-Amz-Date";
+    v[n++] = r->amz_date;
+    k[n] = "X-Amz-Expires";
+    v[n++] = c->expires;
+    if (c->sign_token) {
+      k[n] = "X-Amz-Security-Token";
+      v[n++] = c->token;
     }
-    sb_puts(&cr, hdrs[i].value);
+    k[n] = "X-Amz-SignedHeaders";
+    v[n++] = r->signed_headers;
+    for (size_t i = 0; i < n; i++)
+      DOCSTORE__GUARD(
+          ql_add_raw(&c->q, k[i], strlen(k[i]), v[i], strlen(v[i])));
   }
-  sb_putc(&cr, '\n');
-  sb_putc(&cr, '\n');
-  sb_puts(&cr, r.signed_headers);
-  sb_putc(&cr, '\n');
-  sb_puts(&cr, r.priv_payload_hash);
-  if (cr.oom) {
-    rc = DOCSTORE_ENOMEM;
-    goto out;
-  }
+  if (c->q.n > 1)
+    qsort(c->q.items, c->q.n, sizeof *c->q.items, qparam_cmp);
+  return 0;
+}
 
-  /* ---- string to sign ---- */
-  {
-    char crhash[DOCSTORE__SIGV4_HEX_LEN];
-
-    rc = sha256(cr.data, cr.len, md);
-    if (rc != 0)
-      goto out;
-    to_hex(md, sizeof md, crhash);
-    sb_puts(&sb, DOCSTORE__SIGV4_ALGORITHM "\n");
-    sb_puts(&sb, r.amz_date);
-    sb_putc(&sb, '\n');
-    sb_puts(&sb, scope);
-    sb_putc(&sb, '\n');
-    sb_puts(&sb, crhash);
+/* method \n URI \n query \n headers \n\n signed headers \n payload hash */
+static int canonical_request(sign_ctx *c, docstore__sigv4_result *r) {
+  docstore__buf b = DOCSTORE__BUF_INIT;
+  int rc = docstore__buf_printf(&b, "%s\n", c->req->method);
+  if (rc == 0)
+    rc = canonical_uri(c->path, c->path_len, c->opt, &b);
+  if (rc == 0)
+    rc = docstore__buf_puts(&b, "\n");
+  for (size_t i = 0; i < c->q.n && rc == 0; i++)
+    rc = docstore__buf_printf(&b, "%s%s=%s", i ? "&" : "", c->q.items[i].key,
+                              c->q.items[i].val);
+  if (rc == 0)
+    rc = docstore__buf_puts(&b, "\n");
+  for (size_t i = 0; i < c->nh && rc == 0; i++) {
+    /* A repeated name: its values joined by commas on one line. */
+    if (i > 0 && strcmp(c->hdrs[i].name, c->hdrs[i - 1].name) == 0)
+      rc = docstore__buf_printf(&b, ",%s", c->hdrs[i].value);
+    else
+      rc = docstore__buf_printf(&b, "%s%s:%s", i ? "\n" : "", c->hdrs[i].name,
+                                c->hdrs[i].value);
   }
-  r.canonical_request = sb_take(&cr);
-  r.string_to_sign = sb_take(&sb);
-  if (r.canonical_request == NULL || r.string_to_sign == NULL) {
-    rc = DOCSTORE_ENOMEM;
-    goto out;
-  }
+  if (rc == 0)
+    rc = docstore__buf_printf(&b, "\n\n%s\n%s", r->signed_headers,
+                              r->priv_payload_hash);
+  return buf_take(&b, &r->canonical_request, rc);
+}
 
-  /* ---- signature ---- */
-  rc =
-      docstore__sigv4_derive_key(cache, cred->secret_access_key,
-                                 r.credential_scope_date, region, service, key);
-  if (rc != 0)
-    goto out;
-  rc = hmac_sha256(key, sizeof key, r.string_to_sign, strlen(r.string_to_sign),
-                   sig);
+/* AWS4-HMAC-SHA256 \n date \n scope \n hex(SHA-256(canonical request)) */
+static int string_to_sign(const sign_ctx *c, docstore__sigv4_result *r) {
+  unsigned char md[32];
+  char crhash[DOCSTORE__SIGV4_HEX_LEN];
+  DOCSTORE__GUARD(
+      sha256(r->canonical_request, strlen(r->canonical_request), md));
+  to_hex(md, sizeof md, crhash);
+  r->string_to_sign = docstore__sprintf(
+      DOCSTORE__SIGV4_ALGORITHM "\n%s\n%s\n%s", r->amz_date, c->scope, crhash);
+  return r->string_to_sign ? 0 : DOCSTORE_ENOMEM;
+}
+
+/* hex(HMAC(signing key, string to sign)); the key is derived (or taken
+ * from the cache) for the scope and wiped after use. */
+static int signature(const sign_ctx *c, docstore__sigv4_key_cache *cache,
+                     docstore__sigv4_result *r) {
+  unsigned char key[DOCSTORE__SIGV4_KEY_LEN];
+  unsigned char sig[32];
+  int rc = docstore__sigv4_derive_key(cache, c->cred->secret_access_key,
+                                      r->credential_scope_date, c->region,
+                                      c->service, key);
+  if (rc == 0)
+    rc = hmac_sha256(key, sizeof key, r->string_to_sign,
+                     strlen(r->string_to_sign), sig);
+  if (rc == 0)
+    to_hex(sig, sizeof sig, r->signature);
   OPENSSL_cleanse(key, sizeof key);
-  if (rc != 0)
-    goto out;
-  to_hex(sig, sizeof sig, r.signature);
-
-  if (has_token) {
-    r.priv_token = dup_n(token, strlen(token));
-    if (r.priv_token == NULL) {
-      rc = DOCSTORE_ENOMEM;
-      goto out;
-    }
-  }
-
-  /* ---- output ---- */
-  if (!query_form) {
-    sb_puts(&sb, DOCSTORE__SIGV4_ALGORITHM " Credential=");
-    sb_puts(&sb, credential);
-    sb_puts(&sb, ", SignedHeaders=");
-    sb_puts(&sb, r.signed_headers);
-    sb_puts(&sb, ", Signature=");
-    sb_puts(&sb, r.signature);
-    r.authorization = sb_take(&sb);
-    if (r.authorization == NULL) {
-      rc = DOCSTORE_ENOMEM;
-      goto out;
-    }
-  } else {
-    sb_puts(&sb,
-            "X-Amz-Algorithm=" DOCSTORE__SIGV4_ALGORITHM "&X-Amz-Credential=");
-    sb_uri_encode(&sb, credential, strlen(credential), 0);
-    sb_puts(&sb, "&X-Amz-Date=");
-    sb_puts(&sb, r.amz_date);
-    sb_puts(&sb, "&X-Amz-SignedHeaders=");
-    sb_uri_encode(&sb, r.signed_headers, strlen(r.signed_headers), 0);
-    sb_puts(&sb, "&X-Amz-Expires=");
-    sb_puts(&sb, expires_buf);
-    if (has_token) {
-      sb_puts(&sb, "&X-Amz-Security-Token=");
-      sb_uri_encode(&sb, token, strlen(token), 0);
-    }
-    sb_puts(&sb, "&X-Amz-Signature=");
-    sb_puts(&sb, r.signature);
-    r.query_string = sb_take(&sb);
-    if (r.query_string == NULL) {
-      rc = DOCSTORE_ENOMEM;
-      goto out;
-    }
-  }
-  *res = r;
-  memset(&r, 0, sizeof r);
-  if (!query_form) {
-    /* values point into *res (not into the local copy) */
-    if (has_token) {
-      res->headers[res->header_count].name = "X-Amz-Security-Token";
-      res->headers[res->header_count++].value = res->priv_token;
-    }
-    res->headers[res->header_count].name = "X-Amz-Date";
-    res->headers[res->header_count++].value = res->amz_date;
-    if (add_sha_hdr) {
-      res->headers[res->header_count].name = "x-amz-content-sha256";
-      res->headers[res->header_count++].value = res->priv_payload_hash;
-    }
-    res->headers[res->header_count].name = "Authorization";
-    res->headers[res->header_count++].value = res->authorization;
-  }
-  rc = 0;
-
-out:
   OPENSSL_cleanse(sig, sizeof sig);
-  chdrs_free(hdrs, nh);
-  ql_free(&q);
-  sb_free(&cr);
-  sb_free(&sb);
-  free(scope);
-  free(credential);
+  return rc;
+}
+
+static int authorization_header(const sign_ctx *c, docstore__sigv4_result *r) {
+  r->authorization = docstore__sprintf(
+      DOCSTORE__SIGV4_ALGORITHM " Credential=%s, SignedHeaders=%s, "
+                                "Signature=%s",
+      c->credential, r->signed_headers, r->signature);
+  return r->authorization ? 0 : DOCSTORE_ENOMEM;
+}
+
+/* The X-Amz-* parameters of a presigned URL (the token last but one, also
+ * when it was not signed). */
+static int presigned_query(const sign_ctx *c, docstore__sigv4_result *r) {
+  docstore__buf b = DOCSTORE__BUF_INIT;
+  int rc = docstore__buf_puts(&b, "X-Amz-Algorithm=" DOCSTORE__SIGV4_ALGORITHM
+                                  "&X-Amz-Credential=");
+  if (rc == 0)
+    rc = buf_uri_encode(&b, c->credential, strlen(c->credential), 0);
+  if (rc == 0)
+    rc = docstore__buf_printf(
+        &b, "&X-Amz-Date=%s&X-Amz-SignedHeaders=", r->amz_date);
+  if (rc == 0)
+    rc = buf_uri_encode(&b, r->signed_headers, strlen(r->signed_headers), 0);
+  if (rc == 0)
+    rc = docstore__buf_printf(&b, "&X-Amz-Expires=%s", c->expires);
+  if (rc == 0 && c->token) {
+    rc = docstore__buf_puts(&b, "&X-Amz-Security-Token=");
+    if (rc == 0)
+      rc = buf_uri_encode(&b, c->token, strlen(c->token), 0);
+  }
+  if (rc == 0)
+    rc = docstore__buf_printf(&b, "&X-Amz-Signature=%s", r->signature);
+  return buf_take(&b, &r->query_string, rc);
+}
+
+/* The headers to send in header form; values point into *res. */
+static void result_headers(const sign_ctx *c, docstore__sigv4_result *res) {
+  if (c->token) {
+    res->headers[res->header_count].name = "X-Amz-Security-Token";
+    res->headers[res->header_count++].value = res->priv_token;
+  }
+  res->headers[res->header_count].name = "X-Amz-Date";
+  res->headers[res->header_count++].value = res->amz_date;
+  if (c->add_sha_hdr) {
+    res->headers[res->header_count].name = "x-amz-content-sha256";
+    res->headers[res->header_count++].value = res->priv_payload_hash;
+  }
+  res->headers[res->header_count].name = "Authorization";
+  res->headers[res->header_count++].value = res->authorization;
+}
+
+int docstore__sigv4_sign(const docstore__sigv4_request *req,
+                         const docstore__sigv4_credentials *cred,
+                         const char *region, const char *service,
+                         const docstore__sigv4_options *opt,
+                         docstore__sigv4_key_cache *cache,
+                         docstore__sigv4_result *res) {
+  docstore__sigv4_result r;
+  sign_ctx c;
+  int rc;
+
+  if (res == NULL)
+    return DOCSTORE_EINVAL;
+  memset(res, 0, sizeof *res);
+  memset(&r, 0, sizeof r);
+  memset(&c, 0, sizeof c);
+  rc = sign_args(&c, req, cred, region, service, opt);
+  if (rc == 0)
+    rc = sign_time(req, &r);
+  if (rc == 0)
+    rc = payload_hash(req->payload_hash, r.priv_payload_hash);
+  if (rc == 0)
+    rc = split_target(&c);
+  if (rc == 0)
+    rc = canonical_headers(&c, &r);
+  if (rc == 0)
+    rc = signed_header_list(&c, &r);
+  if (rc == 0)
+    rc = scope_and_credential(&c, &r);
+  if (rc == 0)
+    rc = canonical_query(&c, &r);
+  if (rc == 0)
+    rc = canonical_request(&c, &r);
+  if (rc == 0)
+    rc = string_to_sign(&c, &r);
+  if (rc == 0)
+    rc = signature(&c, cache, &r);
+  if (rc == 0 && c.token && !(r.priv_token = docstore__strdup(c.token)))
+    rc = DOCSTORE_ENOMEM;
+  if (rc == 0)
+    rc = c.query_form ? presigned_query(&c, &r) : authorization_header(&c, &r);
+  if (rc == 0) {
+    *res = r;
+    memset(&r, 0, sizeof r);
+    if (!c.query_form)
+      result_headers(&c, res);
+  }
+  sign_ctx_free(&c);
   docstore__sigv4_result_free(&r);
   return rc;
 }

@@ -186,7 +186,7 @@ int docstore__sigv4_sign(const docstore__sigv4_request *request,
 /* Helpers. */
 
 /* RFC 3986 encoding, uppercase hex, keeps A-Za-z0-9-_.~ (and '/' when
- * keep_slash). Writes a malloc'd NUL-terminated string to *out. */
+ * keep_slash). Writes a library-owned string (docstore_free()) to *out. */
 int docstore__sigv4_uri_encode(const char *in, size_t len, int keep_slash,
                                char **out);
 /* Encodes a raw (unencoded) path such as "/bucket/my key+x%.txt" for the

@@ -12,11 +12,13 @@
  * and, on failure, stores it on the handle and in the thread's last error
  * (finish()).
  */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
-#include "util/file.h"
+#include "provider/fsio.h"
 #include "provider/provider_internal.h"
+#include "util/file.h"
 #include "service_internal.h"
 
 #define HOURS_DEFAULT 24
@@ -25,7 +27,8 @@
 struct docstore_service {
   docstore_provider *provider;
   docstore_keyring *keyring;
-  char *legacy_root; /* NULL: the current directory */
+  char *legacy_root;  /* NULL: DOCSTORE__LEGACY_ROOT_DEFAULT */
+  int legacy_outside; /* 1: legacy paths may lead outside legacy_root */
   int validate_envelopes;
   docstore__metrics metrics; /* encrypt, decrypt, fallback */
   docstore__handle_err err;
@@ -33,13 +36,18 @@ struct docstore_service {
 
 int docstore_service_options_init(docstore_service_options *opts,
                                   unsigned int version) {
-  if (!opts || version != DOCSTORE_SERVICE_OPTIONS_VERSION)
+  if (!opts || version < 1 || version > DOCSTORE_SERVICE_OPTIONS_VERSION)
     return docstore__err_set(NULL, DOCSTORE_EINVAL,
                              "service options: unknown version %u "
-                             "(expected %d)",
+                             "(expected 1 to %d)",
                              version, DOCSTORE_SERVICE_OPTIONS_VERSION);
+  /* A version 1 struct ends before legacy_allow_outside_root. */
   docstore_service_options init = DOCSTORE_SERVICE_OPTIONS_INIT;
-  *opts = init;
+  memcpy(opts, &init,
+         version == 1
+             ? offsetof(docstore_service_options, legacy_allow_outside_root)
+             : sizeof(init));
+  opts->version = version;
   return 0;
 }
 
@@ -81,6 +89,7 @@ int docstore_service_new(docstore_service **out, docstore_provider *provider,
   svc->provider = provider;
   svc->keyring = keyring;
   svc->validate_envelopes = opts->validate_envelopes != 0;
+  svc->legacy_outside = opts->version >= 2 && opts->legacy_allow_outside_root;
   docstore__metrics_init(&svc->metrics);
   docstore__handle_err_init(&svc->err);
   *out = svc;
@@ -306,21 +315,20 @@ done:
   return finish(svc, rc, &err);
 }
 
-/* Read a legacy file; relative paths are under legacy_root. */
+/* Read a legacy file: confined below legacy_root unless the service was
+ * told that its database holds paths elsewhere. */
 static int read_legacy(docstore_service *svc, docstore__buf *out,
                        const char *legacy_path, docstore__err *err) {
   char *full = NULL;
+  int rc;
   uint64_t start = docstore__now_us();
-  if (legacy_path[0] != '/' && svc->legacy_root) {
-    size_t n = strlen(svc->legacy_root);
-    full = docstore__sprintf("%s%s%s", svc->legacy_root,
-                             svc->legacy_root[n - 1] == '/' ? "" : "/",
-                             legacy_path);
-    if (!full)
+  if (svc->legacy_outside) {
+    if (!(full = docstore__legacy_path_join(svc->legacy_root, legacy_path)))
       return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+    rc = docstore__file_read(out, full, 0, 0, "legacy file", err);
+  } else {
+    rc = docstore__file_read_beneath(out, svc->legacy_root, legacy_path, err);
   }
-  int rc = docstore__file_read(out, full ? full : legacy_path, 0, 0,
-                               "legacy file", err);
   count(svc, DOCSTORE_OP_FALLBACK, rc, rc < 0 ? 0 : out->len, start);
   if (rc == 0)
     docstore__log(DOCSTORE_LOG_INFO, "File read from local fallback: %s",
@@ -374,7 +382,10 @@ int docstore_service_retrieve_fallback(docstore_service *svc, char **out,
     err = legacy_err;
   }
 done:
+  /* rc is 0 only after out was checked; the analyzer does not see that
+   * docstore__err_set() returns the negative code it is given. */
   if (rc == 0)
+    // NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
     *out = (char *)docstore__buf_detach(&buf, out_len);
   docstore__buf_free(&buf);
   return finish(svc, rc, &err);

@@ -108,6 +108,97 @@ run get --fallback legacy/old-1.json "$path" fb2.txt
 [ "$rc" -eq 0 ] || fail "fallback after a failed get: exit $rc: $(cat "$err")"
 contains "$err" "falling back to local" "fallback warning"
 cmp -s doc.txt fb2.txt || fail "fallback 2: bytes differ"
+# Legacy reads stay below DOCSTORE_LEGACY_ROOT (here LOCAL_STORAGE_PATH):
+# "..", an absolute path elsewhere and a symbolic link are refused.
+cp envelope.json outside.json
+ln -s "$T/outside.json" "$LOCAL_STORAGE_PATH/legacy/link.json"
+bad "get --fallback ../" 7 DOCSTORE_EACCESS get --fallback ../outside.json - fbx.txt
+contains "$err" '".."' "fallback .. message"
+bad "get --fallback absolute outside" 7 DOCSTORE_EACCESS \
+  get --fallback "$T/outside.json" - fbx.txt
+contains "$err" "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT" "fallback names the opt-out"
+bad "get --fallback through a link" 7 DOCSTORE_EACCESS \
+  get --fallback legacy/link.json - fbx.txt
+[ ! -e fbx.txt ] || fail "refused fallback wrote an output file"
+ok "get --fallback absolute inside" \
+  get --fallback "$LOCAL_STORAGE_PATH/legacy/old-1.json" - fb3.txt
+cmp -s doc.txt fb3.txt || fail "fallback 3: bytes differ"
+export DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT=1
+ok "get --fallback outside, opted out" get --fallback ../outside.json - fb4.txt
+cmp -s doc.txt fb4.txt || fail "fallback 4: bytes differ"
+ok "get --fallback link, opted out" get --fallback legacy/link.json - fb5.txt
+cmp -s doc.txt fb5.txt || fail "fallback 5: bytes differ"
+unset DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT
+rm "$LOCAL_STORAGE_PATH/legacy/link.json"
+
+# ------------------------------------------------ temporary files
+# A live writer's temporary (a process holding its OFD lock, as put does)
+# is listed as live and never removed; once that process is killed with
+# SIGKILL its file is stale and `tmp clean` removes it.
+tmpdir_="$LOCAL_STORAGE_PATH/documents"
+mkdir -p "$tmpdir_"
+live_tmp="$tmpdir_/.docstore-tmp-0123456789abcdef"
+python3 - "$live_tmp" <<'PY' &
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+os.write(fd, b"partial envelope")
+open(sys.argv[1] + ".ready", "w").close()
+time.sleep(600)
+PY
+holder=$!
+for _ in $(seq 100); do [ -e "$live_tmp.ready" ] && break; sleep 0.05; done
+rm -f "$live_tmp.ready"
+stale_tmp="$tmpdir_/.docstore-tmp-fedcba9876543210"
+printf 'left by a killed writer' >"$stale_tmp"
+ok "tmp list" tmp list
+contains "$out" "live	16	" "tmp list: the held file is live"
+contains "$out" "documents/.docstore-tmp-0123456789abcdef" "tmp list: live path"
+contains "$out" "stale	23	" "tmp list: the unlocked file is stale"
+[ -e "$stale_tmp" ] || fail "tmp list removed a file"
+ok "tmp clean --older-than 1h" tmp clean --older-than 1h
+contains "$out" "recent	23	" "tmp clean --older-than keeps a young file"
+[ -e "$stale_tmp" ] || fail "tmp clean --older-than removed a young file"
+ok "tmp clean" tmp clean
+contains "$out" "removed	23	" "tmp clean: stale removed"
+contains "$out" "live	16	" "tmp clean: live kept"
+[ ! -e "$stale_tmp" ] || fail "tmp clean left the stale file"
+[ -e "$live_tmp" ] || fail "tmp clean removed a live writer's file"
+kill -9 "$holder"
+wait "$holder" 2>/dev/null
+ok "tmp clean after kill -9" tmp clean
+contains "$out" "removed	16	" "tmp clean: the killed writer's file"
+[ ! -e "$live_tmp" ] || fail "tmp clean left the killed writer's file"
+ok "tmp list (empty)" tmp list
+[ ! -s "$out" ] || fail "tmp list after clean: $(cat "$out")"
+bad "tmp bad action" 2 DOCSTORE_EINVAL tmp frob
+bad "tmp bad age" 2 DOCSTORE_EINVAL tmp clean --older-than 5w
+bad "tmp list --older-than" 2 DOCSTORE_EINVAL tmp list --older-than 1h
+bad "tmp missing root" 4 DOCSTORE_ENOTFOUND tmp --root "$T/none" list
+
+# A real put killed with SIGKILL while it writes.
+head -c 150000000 /dev/zero >big.bin
+caught=0
+for _ in 1 2 3; do
+  "$DOCSTORE" put --file-id big --name big.bin big.bin >/dev/null 2>&1 &
+  putter=$!
+  for _ in $(seq 400); do
+    "$DOCSTORE" tmp list 2>/dev/null | grep -q '^live' && { caught=1; break; }
+    kill -0 "$putter" 2>/dev/null || break
+    sleep 0.01
+  done
+  kill -9 "$putter" 2>/dev/null
+  wait "$putter" 2>/dev/null
+  [ "$caught" -eq 1 ] && break
+done
+[ "$caught" -eq 1 ] || fail "no put caught mid-write"
+ok "tmp list after a killed put" tmp list
+grep -q '^stale' "$out" || fail "killed put: no stale temporary: $(cat "$out")"
+ok "tmp clean after a killed put" tmp clean
+grep -q '^removed' "$out" || fail "killed put: nothing removed: $(cat "$out")"
+ok "tmp list after cleaning" tmp list
+[ ! -s "$out" ] || fail "tmp list after cleaning a killed put: $(cat "$out")"
+rm -f big.bin
 
 # ------------------------------------------ encrypt / decrypt / rewrap
 ok "encrypt" encrypt --file-id 9 --user-id 42 doc.txt enc.json

@@ -75,6 +75,20 @@ diff -u "$tmp/headers.src" "$tmp/headers.inst" ||
 if [ -x "$build/docstore" ] && [ ! -x "$prefix/bin/docstore" ]; then
   bad "the docstore CLI was built but not installed"
 fi
+# The installed CLI finds the installed library by its RUNPATH
+# ($ORIGIN/../lib...), without LD_LIBRARY_PATH or ldconfig.
+if [ -x "$prefix/bin/docstore" ]; then
+  readelf -d "$prefix/bin/docstore" | grep -q 'R.*PATH.*\$ORIGIN/' ||
+    bad "the installed CLI has no \$ORIGIN-relative RUNPATH"
+  if ! cli_ver=$(env -u LD_LIBRARY_PATH "$prefix/bin/docstore" version 2>&1); then
+    bad "the installed CLI does not run without LD_LIBRARY_PATH: $cli_ver"
+  else
+    loaded=$(env -u LD_LIBRARY_PATH ldd "$prefix/bin/docstore" |
+      sed -n 's/^[[:space:]]*libdocstore\.so\.0 => \([^ ]*\) .*/\1/p')
+    [ -n "$loaded" ] && [ "$(realpath "$loaded")" = "$(realpath "$libdir/libdocstore.so.0")" ] ||
+      bad "the installed CLI loads '${loaded}', not $libdir/libdocstore.so.0"
+  fi
+fi
 
 # ------------------------------------------------------- shared library ABI
 so=$libdir/libdocstore.so

@@ -29,7 +29,32 @@ What goes wrong is chosen by the key's first segment (or a segment
   mperr-N/...     CompleteMultipartUpload answers 200 OK with an
                   <Error>InternalError</Error> body the first N times
                   (N = 99: always)
+  endless/...     GET answers 200 with a chunked body that never ends
+  hugelen/...     GET answers 200 with Content-Length 10 TiB (then sends
+                  without end)
+  bigerror/...    every request answers 400 with an <Error> body that never
+                  ends (chunked)
+  bitflip/...     GET sends the object with one bit flipped (ETag and
+                  Content-Length of the real one)
+  truncate/...    GET sends the object less its last 100 bytes, with a
+                  Content-Length to match (ETag of the real one)
+  empty/...       GET sends an empty body (ETag of the real object)
+  splice/...      like dropmid, but the resumed GET ignores If-Match and
+                  sends the range of another object (the bytes reversed)
+                  under the real ETag; splicetag/... the same under the
+                  other object's ETag
+  sum-ALGO/...    GET adds x-amz-checksum-ALGO (crc32, crc32c, sha1,
+                  sha256) of the body; badsum-ALGO/... a wrong one
+  kms/...         GET answers as SSE-KMS does: an ETag that is not the MD5
 anything else behaves.
+
+ListObjectsV2 (GET /<bucket>?list-type=2) lists the stored keys under the
+prefix, except when the prefix names a fault:
+  looptoken/      a page of one key, truncated, with the same token always
+  emptypage/      empty truncated pages with a new token each time
+  cycle/          tokens A, B, A, B...: pages [cycle/1], [cycle/2], ...
+  biglist/        a 200 reply whose chunked body never ends
+  hugelist/       a 200 reply announcing Content-Length 1 GiB
 
 GET /__stats answers JSON: {"requests": {"METHOD key": count}, "aborts":
 {key: count}, "completes": {key: count}, "ranges": [[key, range, if_match],
@@ -47,6 +72,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -69,7 +95,36 @@ def error_xml(code, message):
 
 
 FAULTS = ('slowdown-', 'drop-', 'dropmid', 'stall', 'slowreply', 'denied',
-          'mperr-', 'partfail', 'inflightfail')
+          'mperr-', 'partfail', 'inflightfail', 'endless', 'hugelen',
+          'bigerror', 'bitflip', 'truncate', 'emptypage', 'empty', 'splice',
+          'sum-', 'badsum-', 'kms', 'looptoken', 'cycle', 'biglist',
+          'hugelist')
+
+# CRC-32C (Castagnoli), reflected; the standard library has only CRC-32.
+CRC32C_TABLE = []
+for _i in range(256):
+    _c = _i
+    for _k in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    CRC32C_TABLE.append(_c)
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = CRC32C_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def checksum(algo, data):
+    """base64 of a full-object x-amz-checksum-ALGO value."""
+    if algo == 'crc32':
+        raw = zlib.crc32(data).to_bytes(4, 'big')
+    elif algo == 'crc32c':
+        raw = crc32c(data).to_bytes(4, 'big')
+    else:
+        raw = hashlib.new(algo, data).digest()
+    return base64.b64encode(raw).decode()
 
 
 def fault_of(key):
@@ -123,6 +178,66 @@ class Handler(BaseHTTPRequestHandler):
                 break
             data += chunk
         return data
+
+    def endless(self, status, head=b'', length=None, content_type=None):
+        """Headers, `head`, then 'x' without end (chunked unless `length`
+        is given), until the client goes away."""
+        self.send_response(status)
+        if content_type:
+            self.send_header('Content-Type', content_type)
+        if length is None:
+            self.send_header('Transfer-Encoding', 'chunked')
+        else:
+            self.send_header('Content-Length', str(length))
+        self.end_headers()
+        block = b'x' * 65536
+        try:
+            for piece in [head] + [block] * (1 << 18):  # 16 GiB at most
+                if not piece:
+                    continue
+                if length is None:
+                    self.wfile.write(b'%x\r\n' % len(piece) + piece + b'\r\n')
+                else:
+                    self.wfile.write(piece)
+        except OSError:
+            pass
+        self.drop()
+
+    def list_objects(self, query):
+        prefix = query.get('prefix', [''])[0]
+        token = query.get('continuation-token', [''])[0]
+        first = fault_of(prefix)
+        if first == 'biglist':
+            self.endless(200, b'<?xml version="1.0"?><ListBucketResult>'
+                         b'<Name>', content_type='application/xml')
+            return
+        if first == 'hugelist':
+            self.endless(200, length=1 << 30, content_type='application/xml')
+            return
+        keys, nxt = [], ''
+        if first == 'looptoken':
+            keys, nxt = ['looptoken/a'], 'same'
+        elif first == 'emptypage':
+            nxt = 't%d' % (int(token[1:] or 0) + 1)
+        elif first == 'cycle':
+            keys = ['cycle/1'] if token in ('', 'B') else ['cycle/2']
+            nxt = 'A' if token in ('', 'B') else 'B'
+        else:
+            with LOCK:
+                keys = sorted(k for k in OBJECTS if k.startswith(prefix))
+        xml = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>'
+               '<Name>fault</Name><Prefix>%s</Prefix><KeyCount>%d</KeyCount>'
+               '<IsTruncated>%s</IsTruncated>'
+               % (prefix, len(keys), 'true' if nxt else 'false')]
+        if nxt:
+            xml.append('<NextContinuationToken>%s</NextContinuationToken>'
+                       % nxt)
+        for k in keys:
+            xml.append('<Contents><Key>%s</Key><Size>1</Size>'
+                       '<LastModified>2026-01-01T00:00:00.000Z</LastModified>'
+                       '<ETag>"x"</ETag></Contents>' % k)
+        xml.append('</ListBucketResult>')
+        self.reply(200, ''.join(xml).encode(), content_type='application/xml')
 
     def drop(self):
         self.close_connection = True
@@ -217,6 +332,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         if first == 'slowreply':
             time.sleep(10)
+        if first == 'bigerror':
+            self.endless(400, b'<?xml version="1.0" encoding="UTF-8"?>\n'
+                         b'<Error><Code>InvalidRequest</Code><Message>',
+                         content_type='application/xml')
+            return
+        if self.command == 'GET' and key == '' and 'list-type' in query:
+            self.list_objects(query)
+            return
 
         if self.command in ('PUT', 'POST') and not self.check_body(body):
             return
@@ -291,6 +414,12 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(204)
             return
         if self.command in ('GET', 'HEAD'):
+            if self.command == 'GET' and first == 'endless':
+                self.endless(200)
+                return
+            if self.command == 'GET' and first == 'hugelen':
+                self.endless(200, length=10 << 40)
+                return
             if first == 'stall' and self.command == 'GET':
                 self.send_response(200)
                 self.send_header('Content-Length', str(1024 * 1024))
@@ -306,7 +435,37 @@ class Handler(BaseHTTPRequestHandler):
                 self.fail(404, 'NoSuchKey', 'The specified key does not exist.')
                 return
             etag = '"%s"' % hashlib.md5(data).hexdigest()
-            if first == 'dropmid' and self.command == 'GET' and n == 1:
+            if self.command == 'GET' and first in ('bitflip', 'truncate',
+                                                   'kms', 'empty'):
+                bad, extra = data, {'ETag': etag}
+                if first == 'bitflip':
+                    bad = bytearray(data)
+                    bad[len(bad) // 2] ^= 0x10
+                    bad = bytes(bad)
+                elif first == 'truncate':
+                    bad = data[:-100]
+                elif first == 'empty':
+                    bad = b''
+                else:
+                    extra = {'ETag': '"%s"' % hashlib.md5(b'kms' + data)
+                             .hexdigest(),
+                             'x-amz-server-side-encryption': 'aws:kms'}
+                self.reply(200, bad, headers=extra)
+                return
+            if self.command == 'GET' and first.startswith(('sum-', 'badsum-')):
+                algo = first.split('-', 1)[1]
+                value = checksum(algo, data if first.startswith('sum-')
+                                 else data + b'!')
+                self.reply(200, data, headers={
+                    'ETag': etag, 'x-amz-checksum-' + algo: value})
+                return
+            if first.startswith('splice') and self.command == 'GET' and n > 1:
+                other = data[::-1]
+                if first == 'splicetag':
+                    etag = '"%s"' % hashlib.md5(other).hexdigest()
+                data = other
+            if (first == 'dropmid' or first.startswith('splice')) and \
+                    self.command == 'GET' and n == 1:
                 self.send_response(200)
                 self.send_header('Content-Length', str(len(data)))
                 self.send_header('ETag', etag)
@@ -320,7 +479,7 @@ class Handler(BaseHTTPRequestHandler):
             if rng or im:
                 with LOCK:
                     RANGES.append([key, rng, im])
-            if im and im != etag:
+            if im and im != etag and not first.startswith('splice'):
                 self.fail(412, 'PreconditionFailed', 'If-Match')
                 return
             if rng and rng.startswith('bytes='):

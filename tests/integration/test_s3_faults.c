@@ -5,7 +5,11 @@
  * resumed read after a connection lost mid-body, the stall detector, the
  * request timeout, errors inside a 200 CompleteMultipartUpload (then the
  * abort), and failing parts of a multipart upload, sent one at a time and
- * several at once.  The server counts the requests it sees.  Label `s3`; needs
+ * several at once; bodies that never end or announce too much, oversized
+ * list and error replies (bounded memory), bit-flipped, truncated and
+ * spliced objects and wrong checksums (integrity errors, also through
+ * `docstore get --raw`), and listings that make no progress.  The server
+ * counts the requests it sees.  Label `s3`; needs
  * no S3_* variables.
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -386,6 +390,7 @@ static docstore_s3_options small_multipart(docstore__s3_tuning *tuning,
   docstore_s3_options o = fault_options();
   tuning->list_max_keys = 0;
   tuning->min_part_size = 1024;
+  tuning->max_object = 0;
   o.multipart_threshold = 1024;
   o.multipart_part_size = 1024;
   o.multipart_concurrency = concurrency;
@@ -577,6 +582,314 @@ static void test_service_counts_retries(void **state) {
   docstore_service_free(svc);
 }
 
+/* ------------------------------------------------- bounded downloads */
+
+typedef struct counted {
+  uint64_t bytes;
+} counted;
+
+static int count_sink(void *payload, const uint8_t *data, size_t len) {
+  (void)data;
+  ((counted *)payload)->bytes += len;
+  return 0;
+}
+
+/* The largest block released while a call runs: what the collecting
+ * buffer grew to. */
+static size_t largest_released;
+static void on_release(const void *p, size_t n, unsigned int flags) {
+  (void)p;
+  (void)flags;
+  if (n > largest_released)
+    largest_released = n;
+}
+
+static int raw_get(conn *c, const char *key, counted *got, docstore__err *err) {
+  docstore__err_clear(err);
+  got->bytes = 0;
+  return docstore__s3_ops()->get(c->s3, key, count_sink, got,
+                                 (docstore_errinfo *)err);
+}
+
+static void test_endless_body_stops_at_limit(void **state) {
+  (void)state;
+  docstore__s3_tuning tuning = {0, 0, 1024 * 1024};
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, &tuning);
+  counted got;
+  docstore__err err;
+  assert_int_equal(raw_get(&c, "endless/a.bin", &got, &err), DOCSTORE_ETOOBIG);
+  assert_non_null(strstr(err.msg, "limit of 1048576 bytes for an object"));
+  assert_non_null(strstr(err.msg, "stopped reading"));
+  assert_true(got.bytes <= 1024 * 1024);
+  assert_true(got.bytes > 0);
+  /* Not retried. */
+  assert_int_equal(seen("requests", "GET", "endless/a.bin"), 1);
+
+  /* Collected into a buffer (retrieve, get --raw, a migration's read-back
+   * all come this way): the buffer never grows past the limit. */
+  uint8_t *d = NULL;
+  size_t n = 0;
+  largest_released = 0;
+  docstore__alloc_release_hook = on_release;
+  int rc = docstore_provider_get(c.p, &d, &n, "endless/b.bin");
+  docstore__alloc_release_hook = NULL;
+  assert_int_equal(rc, DOCSTORE_ETOOBIG);
+  assert_null(d);
+  assert_true(largest_released > 512 * 1024);
+  assert_true(largest_released <= 1024 * 1024 + 64);
+  docstore_provider_free(c.p);
+}
+
+static void test_huge_content_length_refused(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL); /* the default limit */
+  counted got;
+  docstore__err err;
+  uint64_t t0 = (docstore__now_us() / 1000);
+  assert_int_equal(raw_get(&c, "hugelen/a.bin", &got, &err), DOCSTORE_ETOOBIG);
+  char expect[160];
+  snprintf(expect, sizeof(expect),
+           "announces 10995116277760 bytes, over the limit of %llu bytes",
+           (unsigned long long)DOCSTORE__OBJECT_MAX);
+  assert_non_null(strstr(err.msg, expect));
+  assert_non_null(strstr(err.msg, "refused before reading"));
+  assert_int_equal(got.bytes, 0);
+  assert_true((docstore__now_us() / 1000) - t0 < 5000);
+  uint8_t *d = NULL;
+  size_t n = 0;
+  assert_int_equal(docstore_provider_get(c.p, &d, &n, "hugelen/b.bin"),
+                   DOCSTORE_ETOOBIG);
+  docstore_provider_free(c.p);
+}
+
+static int count_entry(void *payload, const docstore_object_info *info) {
+  (void)info;
+  (*(int *)payload)++;
+  return 0;
+}
+
+static void test_oversized_list_reply(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  int entries = 0;
+  largest_released = 0;
+  docstore__alloc_release_hook = on_release;
+  int rc = docstore_provider_list(c.p, "biglist/", count_entry, &entries);
+  docstore__alloc_release_hook = NULL;
+  assert_int_equal(rc, DOCSTORE_ETOOBIG);
+  assert_non_null(strstr(docstore_provider_errmsg(c.p), "an XML reply"));
+  assert_non_null(strstr(docstore_provider_errmsg(c.p), "stopped reading"));
+  assert_true(largest_released <= DOCSTORE__S3_MAX_XML_BODY + 64);
+  assert_int_equal(entries, 0);
+
+  assert_int_equal(
+      docstore_provider_list(c.p, "hugelist/", count_entry, &entries),
+      DOCSTORE_ETOOBIG);
+  assert_non_null(
+      strstr(docstore_provider_errmsg(c.p), "refused before reading"));
+  docstore_provider_free(c.p);
+}
+
+static void test_oversized_error_body(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  docstore__s3_req req = {0};
+  docstore__s3_resp resp;
+  docstore__err err;
+  docstore__err_clear(&err);
+  req.op = DOCSTORE_OP_GET;
+  req.method = "GET";
+  req.key = "bigerror/a.json";
+  uint64_t t0 = (docstore__now_us() / 1000);
+  assert_int_equal(docstore__s3_request(c.s3, &req, &resp, &err),
+                   DOCSTORE_ESERVER);
+  assert_int_equal(resp.status, 400);
+  assert_true(resp.body.len <= DOCSTORE__S3_MAX_ERROR_BODY);
+  assert_true(resp.body.cap <= DOCSTORE__S3_MAX_ERROR_BODY + 1);
+  assert_non_null(strstr(err.msg, "HTTP 400"));
+  assert_true((docstore__now_us() / 1000) - t0 < 5000);
+  docstore__s3_resp_free(&resp);
+
+  /* The same through the provider, for a PUT (an error to a body sent). */
+  assert_int_equal(
+      docstore_provider_put(c.p, "bigerror/b.json", (const uint8_t *)"{}", 2),
+      DOCSTORE_ESERVER);
+  docstore_provider_free(c.p);
+}
+
+/* ----------------------------------------------- corrupted downloads */
+
+static void put_object(conn *c, const char *key, size_t size, int seed,
+                       uint8_t **data) {
+  *data = malloc(size);
+  assert_non_null(*data);
+  itest_fill(*data, size, seed);
+  int rc = docstore_provider_put(c->p, key, *data, size);
+  if (rc != 0)
+    fail_msg("put %s: %s", key, docstore_provider_errmsg(c->p));
+}
+
+/* A GET of key fails as corrupt, its message naming `why`. */
+static void assert_corrupt(conn *c, const char *key, const char *why) {
+  uint8_t *d = NULL;
+  size_t n = 0;
+  int rc = docstore_provider_get(c->p, &d, &n, key);
+  if (rc != DOCSTORE_EINTEGRITY)
+    fail_msg("get %s: %d %s", key, rc, docstore_provider_errmsg(c->p));
+  assert_null(d);
+  const char *msg = docstore_provider_errmsg(c->p);
+  if (!strstr(msg, why) || !strstr(msg, "refused as corrupt"))
+    fail_msg("get %s: unexpected message: %s", key, msg);
+}
+
+static void test_corrupted_bodies_refused(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  /* A bit flipped, a body cut short with a Content-Length to match, and a
+   * resumed range from another object, under the real ETag (caught by the
+   * MD5) and under the other object's (caught at once).  Every reader
+   * (retrieve, get --raw, a migration's read-back) comes this way. */
+  static const struct {
+    const char *key;
+    size_t size;
+    const char *why;
+  } cases[] = {
+      {"bitflip/a.bin", 100000, "differs from its ETag"},
+      {"truncate/a.bin", 100000, "differs from its ETag"},
+      {"empty/a.bin", 100000, "differs from its ETag"},
+      {"splice/a.bin", 200000, "differs from its ETag"},
+      {"splicetag/a.bin", 200000, "is not the first reply's"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    uint8_t *data;
+    put_object(&c, cases[i].key, cases[i].size, 21 + (int)i, &data);
+    assert_corrupt(&c, cases[i].key, cases[i].why);
+    free(data);
+  }
+  docstore_provider_free(c.p);
+}
+
+static void test_checksums_checked(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  static const char *const algos[] = {"crc32", "crc32c", "sha1", "sha256"};
+  for (size_t i = 0; i < 4; i++) {
+    char key[64], expect[64];
+    uint8_t *data, *back = NULL;
+    size_t n = 0;
+    snprintf(key, sizeof(key), "sum-%s/a.bin", algos[i]);
+    put_object(&c, key, 70000, 30 + (int)i, &data);
+    int rc = docstore_provider_get(c.p, &back, &n, key);
+    if (rc != 0)
+      fail_msg("get %s: %s", key, docstore_provider_errmsg(c.p));
+    assert_int_equal(n, 70000);
+    assert_memory_equal(back, data, n);
+    docstore_free(back);
+    free(data);
+    snprintf(key, sizeof(key), "badsum-%s/a.bin", algos[i]);
+    snprintf(expect, sizeof(expect), "x-amz-checksum-%s says", algos[i]);
+    put_object(&c, key, 70000, 40 + (int)i, &data);
+    assert_corrupt(&c, key, expect);
+    free(data);
+  }
+  /* SSE-KMS: the ETag is not the MD5, and is not held against the body. */
+  uint8_t *data, *back = NULL;
+  size_t n = 0;
+  put_object(&c, "kms/a.bin", 5000, 50, &data);
+  assert_int_equal(docstore_provider_get(c.p, &back, &n, "kms/a.bin"), 0);
+  assert_int_equal(n, 5000);
+  docstore_free(back);
+  free(data);
+  docstore_provider_free(c.p);
+}
+
+#ifdef DOCSTORE_CLI_PATH
+/* Runs `docstore get --raw KEY <workdir>/FILE` against the fault server;
+ * the exit status, with the output in *out (malloc'd). */
+static int cli_get_raw(const char *key, const char *file, char **out) {
+  char cmd[2048];
+  int status = -1;
+  snprintf(cmd, sizeof(cmd),
+           "env -i PATH=/usr/bin:/bin HOME=%s STORAGE_TYPE=s3 "
+           "S3_ENDPOINT_URL=%s S3_BUCKET=fault S3_ACCESS_KEY=AKIDFAULT "
+           "S3_SECRET_KEY=fault-secret S3_REGION=us-east-1 " DOCSTORE_CLI_PATH
+           " get --raw %s %s/%s 2>&1",
+           workdir, endpoint, key, workdir, file);
+  assert_int_equal(itest_run(cmd, out, &status), 0);
+  return status;
+}
+
+/* `docstore get --raw` (which does not decrypt) refuses a bit-flipped
+ * object with the integrity exit status (5) and writes no file; a good
+ * object still comes out whole. */
+static void test_cli_get_raw_refuses_corrupt(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  uint8_t *data;
+  put_object(&c, "bitflip/cli.bin", 5000, 60, &data);
+  free(data);
+  put_object(&c, "plain/cli.bin", 5000, 61, &data);
+  char *out = NULL;
+  assert_int_equal(cli_get_raw("bitflip/cli.bin", "flipped.bin", &out), 5);
+  assert_non_null(strstr(out, "DOCSTORE_EINTEGRITY"));
+  free(out);
+  char path[600];
+  snprintf(path, sizeof(path), "%s/flipped.bin", workdir);
+  assert_int_equal(access(path, F_OK), -1);
+
+  assert_int_equal(cli_get_raw("plain/cli.bin", "good.bin", &out), 0);
+  free(out);
+  snprintf(path, sizeof(path), "%s/good.bin", workdir);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  uint8_t back[6000];
+  assert_int_equal(fread(back, 1, sizeof(back), f), 5000);
+  fclose(f);
+  assert_memory_equal(back, data, 5000);
+  free(data);
+  docstore_provider_free(c.p);
+}
+#endif
+
+/* ------------------------------------------------- endless listings */
+
+static void assert_list_stops(conn *c, const char *prefix, const char *why) {
+  int entries = 0;
+  assert_int_equal(docstore_provider_list(c->p, prefix, count_entry, &entries),
+                   DOCSTORE_EFORMAT);
+  const char *msg = docstore_provider_errmsg(c->p);
+  if (!strstr(msg, why) || !strstr(msg, "makes no progress"))
+    fail_msg("list %s: unexpected message: %s", prefix, msg);
+  assert_true(entries <= 2);
+}
+
+static void test_listing_without_progress(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  assert_list_stops(&c, "looptoken/", "same continuation token");
+  assert_list_stops(&c, "emptypage/", "empty page");
+  assert_list_stops(&c, "cycle/", "'cycle/1' comes again or out of order");
+  /* A listing that moves on still works. */
+  uint8_t *data;
+  put_object(&c, "plain/list/1", 10, 1, &data);
+  free(data);
+  put_object(&c, "plain/list/2", 10, 2, &data);
+  free(data);
+  int entries = 0;
+  assert_int_equal(
+      docstore_provider_list(c.p, "plain/list/", count_entry, &entries), 0);
+  assert_int_equal(entries, 2);
+  docstore_provider_free(c.p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slowdown_then_ok),
@@ -603,6 +916,16 @@ int main(void) {
       cmocka_unit_test(test_part_failure_with_parts_in_flight),
       cmocka_unit_test(test_sink_stop_not_retried),
       cmocka_unit_test(test_service_counts_retries),
+      cmocka_unit_test(test_endless_body_stops_at_limit),
+      cmocka_unit_test(test_huge_content_length_refused),
+      cmocka_unit_test(test_oversized_list_reply),
+      cmocka_unit_test(test_oversized_error_body),
+      cmocka_unit_test(test_corrupted_bodies_refused),
+      cmocka_unit_test(test_checksums_checked),
+      cmocka_unit_test(test_listing_without_progress),
+#ifdef DOCSTORE_CLI_PATH
+      cmocka_unit_test(test_cli_get_raw_refuses_corrupt),
+#endif
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

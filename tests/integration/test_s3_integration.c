@@ -265,7 +265,7 @@ static void test_empty_object(void **state) {
 
 static void test_list_continuation(void **state) {
   (void)state;
-  docstore__s3_tuning tuning = {3, 0};
+  docstore__s3_tuning tuning = {3, 0, 0};
   conn c = open_default(&tuning);
   const char *prefix = itest_prefix();
   char keys[11][160];
@@ -387,7 +387,7 @@ static void test_multipart_50mib_sequential(void **state) {
 static void multipart_failure_is_aborted(unsigned int concurrency) {
   /* Parts of 1 MiB are below S3's 5 MiB minimum: the server refuses the
    * Complete (EntityTooSmall) and the upload must be aborted. */
-  docstore__s3_tuning tuning = {0, 1024 * 1024};
+  docstore__s3_tuning tuning = {0, 1024 * 1024, 0};
   docstore_s3_options o = itest_options(&env);
   o.multipart_concurrency = concurrency;
   o.multipart_threshold = 1024 * 1024;
@@ -589,6 +589,46 @@ static void test_server_down(void **state) {
 }
 
 /* --------------------------------------------------------- presign */
+
+/* A good object passes the download checks against a real server: its
+ * ETag is an MD5 (so the body's MD5 is compared with it), and a range
+ * starts where it was asked to (Content-Range). */
+static void test_download_checked(void **state) {
+  (void)state;
+  conn c = open_default(NULL);
+  char *key = key_of(itest_prefix(), "checked.bin");
+  size_t size = 100000;
+  uint8_t *data = malloc(size);
+  assert_non_null(data);
+  itest_fill(data, size, 77);
+  assert_int_equal(docstore_provider_put(c.p, key, data, size), 0);
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
+  assert_int_equal(docstore_provider_head(c.p, key, &info), 0);
+  assert_non_null(info.etag);
+  assert_int_equal(strlen(info.etag), 34); /* "<32 hex digits>" */
+  uint8_t *back = NULL;
+  size_t len = 0;
+  int rc = docstore_provider_get(c.p, &back, &len, key);
+  if (rc != 0)
+    fail_msg("get: %s", docstore_provider_errmsg(c.p));
+  assert_int_equal(len, size);
+  assert_memory_equal(back, data, size);
+  docstore_free(back);
+  docstore__buf part = DOCSTORE__BUF_INIT_PUBLIC;
+  docstore__err err;
+  docstore__err_clear(&err);
+  assert_int_equal(docstore__s3_ops()->get_range(c.s3, key, 1000, 500,
+                                                 docstore__buf_sink, &part,
+                                                 (docstore_errinfo *)&err),
+                   0);
+  assert_int_equal(part.len, 500);
+  assert_memory_equal(part.data, data + 1000, 500);
+  docstore__buf_free(&part);
+  assert_int_equal(docstore_provider_delete(c.p, key), 0);
+  free(data);
+  free(key);
+  docstore_provider_free(c.p);
+}
 
 static void test_presigned_urls(void **state) {
   (void)state;
@@ -934,6 +974,7 @@ int main(void) {
       cmocka_unit_test(test_unknown_access_key),
       cmocka_unit_test(test_unknown_bucket),
       cmocka_unit_test(test_server_down),
+      cmocka_unit_test(test_download_checked),
       cmocka_unit_test(test_presigned_urls),
       cmocka_unit_test(test_tls),
       cmocka_unit_test(test_service_facade),

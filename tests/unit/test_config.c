@@ -72,7 +72,8 @@ static void assert_set_ok(docstore_config *cfg, const char *name,
                           const char *value, const char *expect) {
   int rc = docstore_config_set(cfg, name, value);
   if (rc != 0)
-    fail_msg("%s=%s refused: %s", name, value, docstore_config_errmsg(cfg));
+    fail_msg("%s=%s refused: %s", name, value ? value : "(NULL)",
+             docstore_config_errmsg(cfg));
   const char *got = docstore_config_get(cfg, name);
   if (expect == NULL)
     assert_null(got);

@@ -426,6 +426,52 @@ static void test_provider_wrapper(void **state) {
   assert_null(p);
 }
 
+/* The CRCs of x-amz-checksum-crc32 / -crc32c: the standard check values,
+ * and the same result fed in pieces. */
+static void test_crc_check_values(void **state) {
+  (void)state;
+  const char *v = "123456789";
+  assert_int_equal(docstore__s3_crc32(0, v, 9), 0xCBF43926u);
+  assert_int_equal(docstore__s3_crc32c(0, v, 9), 0xE3069283u);
+  assert_int_equal(docstore__s3_crc32(docstore__s3_crc32(0, v, 4), v + 4, 5),
+                   0xCBF43926u);
+  assert_int_equal(docstore__s3_crc32c(docstore__s3_crc32c(0, v, 4), v + 4, 5),
+                   0xE3069283u);
+  assert_int_equal(docstore__s3_crc32(0, "", 0), 0);
+  assert_int_equal(docstore__s3_checksum_kind("CRC32C"),
+                   DOCSTORE__S3_SUM_CRC32C);
+  assert_int_equal(docstore__s3_checksum_kind("type"), DOCSTORE__S3_SUM_NONE);
+}
+
+/* Timeouts are told apart by libcurl's timings, whatever its messages
+ * say. */
+static void test_timeout_kind(void **state) {
+  (void)state;
+  static const struct {
+    uint64_t pretransfer_us, total_us;
+    unsigned int request_ms, stall_ms;
+    int want;
+  } cases[] = {
+      /* Never connected: a connect timeout, whatever else is set. */
+      {0, 5000000, 1000, 30000, DOCSTORE__S3_TIMEOUT_CONNECT},
+      {0, 0, 0, 0, DOCSTORE__S3_TIMEOUT_CONNECT},
+      /* Connected, the request clock ran out. */
+      {900, 1001000, 1000, 30000, DOCSTORE__S3_TIMEOUT_REQUEST},
+      {900, 960000, 1000, 30000, DOCSTORE__S3_TIMEOUT_REQUEST},
+      /* Connected, well before the request timeout (or none): the stall
+       * detector. */
+      {900, 2000000, 60000, 2000, DOCSTORE__S3_TIMEOUT_STALL},
+      {900, 2000000, 0, 2000, DOCSTORE__S3_TIMEOUT_STALL},
+      /* Neither a request timeout nor a stall detector: timed out. */
+      {900, 2000000, 0, 0, DOCSTORE__S3_TIMEOUT_REQUEST},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    assert_int_equal(
+        docstore__s3_timeout_kind(cases[i].pretransfer_us, cases[i].total_us,
+                                  cases[i].request_ms, cases[i].stall_ms),
+        cases[i].want);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options_init),
@@ -440,6 +486,8 @@ int main(void) {
       cmocka_unit_test(test_presign),
       cmocka_unit_test(test_presign_session_token_virtual),
       cmocka_unit_test(test_provider_wrapper),
+      cmocka_unit_test(test_crc_check_values),
+      cmocka_unit_test(test_timeout_kind),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,8 +94,8 @@ static void test_parse_prints_nothing(void **state) {
   (void)state;
   static const char *const bodies[] = {
       "\x4c\x6f\xa7\x94<Error><Code>A</Code></Error>",
-      "\x00\x00\x00<\x00\x00\x00"
-      "E\xff\xff",
+      ("\x00\x00\x00<\x00\x00\x00"
+       "E\xff\xff"), /* "\x00E" would read as one escape */
       "\xfe\xff\xd8\x00<Error/>",
   };
   static const size_t lens[] = {33, 10, 12};
@@ -507,6 +507,24 @@ static void test_map_others(void **state) {
   assert_non_null(strstr(err.msg, "clock"));
   assert_int_equal(map(&err, &obj_ctx, 409, "OperationAborted", "x", NULL),
                    DOCSTORE_ESERVER);
+  /* A HEAD's 412 (no body), and a named PreconditionFailed. */
+  assert_int_equal(map(&err, &obj_ctx, 412, NULL, NULL, NULL),
+                   DOCSTORE_ESERVER);
+  assert_non_null(strstr(err.msg, "changed while it was read"));
+  assert_int_equal(map(&err, &obj_ctx, 412, "PreconditionFailed", "x", NULL),
+                   DOCSTORE_ESERVER);
+  assert_non_null(strstr(err.msg, "changed while it was read"));
+  assert_int_equal(map(&err, &bucket_ctx, 400, "InvalidBucketName", "x", NULL),
+                   DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "check S3_BUCKET"));
+  /* A named code the table does not know is not read from the status:
+   * a 404 or a 403 with an unknown code stays a server error. */
+  assert_int_equal(map(&err, &obj_ctx, 404, "SomethingNew", "x", NULL),
+                   DOCSTORE_ESERVER);
+  assert_int_equal(map(&err, &obj_ctx, 403, "SomethingNew", "x", NULL),
+                   DOCSTORE_ESERVER);
+  /* 416 without a body. */
+  assert_int_equal(map(&err, &obj_ctx, 416, NULL, NULL, NULL), DOCSTORE_EINVAL);
 }
 
 static void test_map_long_key_fits(void **state) {

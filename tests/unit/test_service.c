@@ -23,6 +23,7 @@
 
 #include "docstore/docstore.h"
 #include "helpers/fake_provider.h"
+#include "provider/fsio.h"
 
 /* One RSA key pair for the whole run (generation is slow). */
 static char *pub_pem, *priv_pem;
@@ -203,12 +204,20 @@ static void test_options_and_new(void **state) {
   (void)state;
   docstore_service_options o;
   memset(&o, 0x33, sizeof(o));
+  assert_int_equal(docstore_service_options_init(&o, 2), 0);
+  assert_int_equal(o.version, 2);
+  assert_null(o.legacy_root);
+  assert_int_equal(o.validate_envelopes, 1);
+  assert_int_equal(o.legacy_allow_outside_root, 0);
+  /* Version 1 (before legacy_allow_outside_root): that field untouched. */
+  memset(&o, 0x33, sizeof(o));
   assert_int_equal(docstore_service_options_init(&o, 1), 0);
   assert_int_equal(o.version, 1);
   assert_null(o.legacy_root);
   assert_int_equal(o.validate_envelopes, 1);
+  assert_int_equal(o.legacy_allow_outside_root, 0x33333333);
   assert_int_equal(docstore_service_options_init(&o, 0), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_service_options_init(&o, 2), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_service_options_init(&o, 3), DOCSTORE_EINVAL);
   assert_int_equal(docstore_service_options_init(NULL, 1), DOCSTORE_EINVAL);
 
   /* Ownership is taken also on failure. */
@@ -475,8 +484,9 @@ static void test_fallback(void **state) {
   assert_int_equal(s.successes, 1);
   assert_int_equal(s.bytes, 12);
 
-  /* Not found in the object store: fallback too; absolute legacy path. */
-  snprintf(abs_file, sizeof(abs_file), "%s/abs.json", tmpdir);
+  /* Not found in the object store: fallback too; an absolute legacy path
+   * inside the legacy root. */
+  snprintf(abs_file, sizeof(abs_file), "%s/abs.json", f->legacy);
   write_text(abs_file, "ABS");
   assert_int_equal(docstore_service_retrieve_fallback(
                        f->svc, &out, &len, "documents/missing", abs_file),
@@ -513,10 +523,18 @@ static void test_fallback_failures(void **state) {
   assert_int_equal(stats(f->svc, DOCSTORE_OP_FALLBACK).failures, 1);
 
   /* A folder is not a legacy document. */
+  char sub[PATH_MAX + 8];
+  snprintf(sub, sizeof(sub), "%s/sub", f->legacy);
+  assert_int_equal(mkdir(sub, 0700), 0);
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
-                                                      "documents/a", "."),
+                                                      "documents/a", "sub"),
                    DOCSTORE_ECONNECT);
-  assert_non_null(strstr(docstore_service_errmsg(f->svc), "is a folder"));
+  assert_non_null(
+      strstr(docstore_service_errmsg(f->svc), "not a regular file"));
+  /* Nor is the root itself. */
+  assert_int_equal(
+      docstore_service_retrieve_fallback(f->svc, &out, &len, NULL, "./"),
+      DOCSTORE_EINVAL);
 
   /* No legacy path: the object store's failure as it is. */
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len,
@@ -534,7 +552,7 @@ static void test_fallback_failures(void **state) {
   assert_int_equal(fake_provider_calls(f->fp, FAKE_GET), gets);
   assert_int_equal(stats(f->svc, DOCSTORE_OP_FALLBACK).failures +
                        stats(f->svc, DOCSTORE_OP_FALLBACK).successes,
-                   2);
+                   3);
 
   /* Not migrated, and the legacy file is missing: its own error. */
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len, NULL,
@@ -548,6 +566,189 @@ static void test_fallback_failures(void **state) {
   assert_int_equal(docstore_service_retrieve_fallback(f->svc, NULL, &len,
                                                       "documents/a", "x"),
                    DOCSTORE_EINVAL);
+}
+
+/* A legacy path that would lead outside the legacy root: refused with
+ * DOCSTORE_EACCESS, whether the kernel confines (openat2) or the walk
+ * does; `secret` must never come back. */
+static void assert_refused(docstore_service *svc, const char *legacy,
+                           const char *why) {
+  char *out = (char *)0x1;
+  size_t len = 0;
+  int rc = docstore_service_retrieve_fallback(svc, &out, &len, NULL, legacy);
+  if (rc != DOCSTORE_EACCESS)
+    fail_msg("%s: got %d (%s)", legacy, rc, docstore_service_errmsg(svc));
+  assert_null(out);
+  if (!strstr(docstore_service_errmsg(svc), why))
+    fail_msg("%s: message '%s' lacks '%s'", legacy,
+             docstore_service_errmsg(svc), why);
+}
+
+static void assert_reads(docstore_service *svc, const char *legacy,
+                         const char *want) {
+  char *out = NULL;
+  size_t len = 0;
+  int rc = docstore_service_retrieve_fallback(svc, &out, &len, NULL, legacy);
+  if (rc != 0)
+    fail_msg("%s: got %d (%s)", legacy, rc, docstore_service_errmsg(svc));
+  assert_string_equal(out, want);
+  docstore_free(out);
+}
+
+/* Files of the confinement tests: tmpdir/secret.txt outside the root,
+ * links inside it pointing out (a file link, a folder link) and within
+ * it. */
+static void confinement_files(fixture *f, char *secret, size_t cap) {
+  char p[PATH_MAX + 32], q[PATH_MAX + 32];
+  snprintf(secret, cap, "%s/secret-%s.txt", tmpdir,
+           strrchr(f->legacy, '/') + 1);
+  write_text(secret, "SECRET");
+  snprintf(p, sizeof(p), "%s/in.json", f->legacy);
+  write_text(p, "INSIDE");
+  snprintf(p, sizeof(p), "%s/deep", f->legacy);
+  assert_int_equal(mkdir(p, 0700), 0);
+  snprintf(p, sizeof(p), "%s/deep/doc.json", f->legacy);
+  write_text(p, "DEEP");
+  snprintf(p, sizeof(p), "%s/link.json", f->legacy);
+  assert_int_equal(symlink(secret, p), 0);
+  snprintf(p, sizeof(p), "%s/outdir", f->legacy);
+  assert_int_equal(symlink(tmpdir, p), 0);
+  snprintf(p, sizeof(p), "%s/inlink.json", f->legacy);
+  snprintf(q, sizeof(q), "%s/in.json", f->legacy);
+  assert_int_equal(symlink(q, p), 0);
+}
+
+static void confinement_checks(fixture *f, const char *secret) {
+  char p[PATH_MAX + 64];
+  const char *name = strrchr(secret, '/') + 1;
+  /* "..": plain, in the middle, after a folder. */
+  snprintf(p, sizeof(p), "../%s", name);
+  assert_refused(f->svc, p, "\"..\"");
+  snprintf(p, sizeof(p), "deep/../../%s", name);
+  assert_refused(f->svc, p, "\"..\"");
+  assert_refused(f->svc, "deep/..", "\"..\"");
+  /* An absolute path outside the root, and one that only starts like it
+   * ("<root>x/..."). */
+  assert_refused(f->svc, secret, "outside the legacy root");
+  assert_refused(f->svc, "/etc/passwd", "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT");
+  snprintf(p, sizeof(p), "%sx/in.json", f->legacy);
+  assert_refused(f->svc, p, "outside the legacy root");
+  /* Symbolic links: a file link out, a folder link out, even a link that
+   * stays inside (links are not followed below the root). */
+  assert_refused(f->svc, "link.json", "symbolic link");
+  snprintf(p, sizeof(p), "outdir/%s", name);
+  assert_refused(f->svc, p, "symbolic link");
+  assert_refused(f->svc, "inlink.json", "symbolic link");
+  /* What stays inside is read: relative, "./" and "//", absolute. */
+  assert_reads(f->svc, "in.json", "INSIDE");
+  assert_reads(f->svc, "./deep//doc.json", "DEEP");
+  snprintf(p, sizeof(p), "%s/deep/doc.json", f->legacy);
+  assert_reads(f->svc, p, "DEEP");
+  /* Missing below the root: not found, as before. */
+  char *out = NULL;
+  size_t len = 0;
+  assert_int_equal(docstore_service_retrieve_fallback(f->svc, &out, &len, NULL,
+                                                      "deep/none.json"),
+                   DOCSTORE_ENOTFOUND);
+}
+
+static void test_fallback_confined(void **state) {
+  fixture *f = *state;
+  char secret[PATH_MAX + 32];
+  confinement_files(f, secret, sizeof(secret));
+  confinement_checks(f, secret);
+  /* The same through the walk the local provider uses (kernels without
+   * openat2). */
+  docstore__beneath_no_openat2 = 1;
+  confinement_checks(f, secret);
+  docstore__beneath_no_openat2 = 0;
+  assert_int_equal(stats(f->svc, DOCSTORE_OP_FALLBACK).successes, 6);
+}
+
+/* The root given through a link (or relative): an absolute legacy path
+ * through the link's target is inside it too. */
+static void test_fallback_root_through_link(void **state) {
+  fixture *f = *state;
+  char link[PATH_MAX + 32], p[PATH_MAX + 64];
+  snprintf(p, sizeof(p), "%s/in.json", f->legacy);
+  write_text(p, "INSIDE");
+  snprintf(link, sizeof(link), "%s-link", f->legacy);
+  assert_int_equal(symlink(f->legacy, link), 0);
+  docstore_provider *prov = NULL;
+  assert_int_equal(fake_provider_new(&prov, NULL, 0), 0);
+  docstore_service_options o = DOCSTORE_SERVICE_OPTIONS_INIT;
+  o.legacy_root = link;
+  docstore_service *svc = NULL;
+  assert_int_equal(docstore_service_new(&svc, prov, NULL, &o, NULL, 0), 0);
+  assert_reads(svc, "in.json", "INSIDE");
+  assert_reads(svc, p, "INSIDE"); /* the real folder's path */
+  snprintf(p, sizeof(p), "%s/in.json", link);
+  assert_reads(svc, p, "INSIDE"); /* the link's path */
+  docstore_service_free(svc);
+}
+
+/* legacy_allow_outside_root: the old behaviour, for databases holding
+ * absolute paths elsewhere. */
+static void test_fallback_allow_outside(void **state) {
+  fixture *f = *state;
+  char secret[PATH_MAX + 32], p[PATH_MAX + 64];
+  confinement_files(f, secret, sizeof(secret));
+  docstore_provider *prov = NULL;
+  assert_int_equal(fake_provider_new(&prov, NULL, 0), 0);
+  docstore_service_options o = DOCSTORE_SERVICE_OPTIONS_INIT;
+  o.legacy_root = f->legacy;
+  o.legacy_allow_outside_root = 1;
+  docstore_service *svc = NULL;
+  assert_int_equal(docstore_service_new(&svc, prov, NULL, &o, NULL, 0), 0);
+  assert_reads(svc, secret, "SECRET");
+  snprintf(p, sizeof(p), "../%s", strrchr(secret, '/') + 1);
+  assert_reads(svc, p, "SECRET");
+  assert_reads(svc, "link.json", "SECRET");
+  assert_reads(svc, "in.json", "INSIDE");
+  docstore_service_free(svc);
+
+  /* A version 1 options struct has no such field: confined. */
+  assert_int_equal(fake_provider_new(&prov, NULL, 0), 0);
+  o.version = 1;
+  assert_int_equal(docstore_service_new(&svc, prov, NULL, &o, NULL, 0), 0);
+  assert_refused(svc, secret, "outside the legacy root");
+  docstore_service_free(svc);
+}
+
+/* From the configuration: DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT. */
+static void test_fallback_outside_from_config(void **state) {
+  (void)state;
+  fixture *f = fixture_new();
+  char secret[PATH_MAX + 32];
+  confinement_files(f, secret, sizeof(secret));
+  for (int allow = 0; allow <= 1; allow++) {
+    docstore_config *cfg = NULL;
+    docstore_service *svc = NULL;
+    char root[PATH_MAX + 8];
+    snprintf(root, sizeof(root), "%s/store", f->legacy);
+    assert_int_equal(docstore_config_new(&cfg), 0);
+    assert_int_equal(docstore_config_set(cfg, "LOCAL_STORAGE_PATH", root), 0);
+    assert_int_equal(
+        docstore_config_set(cfg, "DOCSTORE_LEGACY_ROOT", f->legacy), 0);
+    if (allow)
+      assert_int_equal(
+          docstore_config_set(cfg, "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT", "1"),
+          0);
+    assert_int_equal(docstore_service_from_config(&svc, cfg, NULL, 0), 0);
+    if (allow)
+      assert_reads(svc, secret, "SECRET");
+    else
+      assert_refused(svc, secret, "outside the legacy root");
+    docstore_service_free(svc);
+    docstore_config_free(cfg);
+  }
+  docstore_config *cfg = NULL;
+  assert_int_equal(docstore_config_new(&cfg), 0);
+  assert_int_equal(
+      docstore_config_set(cfg, "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT", "maybe"),
+      DOCSTORE_ECONFIG);
+  docstore_config_free(cfg);
+  free(f);
 }
 
 /* ------------------------------------------------------- others */
@@ -1061,6 +1262,10 @@ int main(void) {
       FAKE(test_provider_failures_surface),
       FAKE(test_fallback),
       FAKE(test_fallback_failures),
+      FAKE(test_fallback_confined),
+      FAKE(test_fallback_root_through_link),
+      FAKE(test_fallback_allow_outside),
+      cmocka_unit_test(test_fallback_outside_from_config),
       FAKE(test_delete_and_exists),
       FAKE(test_download_url),
       LOCAL(test_local_service),

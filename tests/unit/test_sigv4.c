@@ -614,7 +614,7 @@ static void test_s3_doc_put_object(void **state) {
       res.signature,
       "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
   docstore__sigv4_result_free(&res);
-  free(path);
+  docstore_free(path);
 }
 
 /* AWS S3 docs: GET ?lifecycle (empty value) and GET ?max-keys=2&prefix=J. */
@@ -750,7 +750,7 @@ static void test_s3_special_key(void **state) {
   assert_int_equal(
       docstore__sigv4_sign(&req, &cred, "us-east-1", "s3", &opt, NULL, &res),
       DOCSTORE_EINVAL);
-  free(path);
+  docstore_free(path);
 }
 
 /* Session token signed in header form; query decoded and re-encoded once. */
