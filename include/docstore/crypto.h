@@ -100,7 +100,9 @@ DOCSTORE_EXTERN int docstore_keyring_add_public_pem(docstore_keyring *kr,
  * @param key_id_out as in docstore_keyring_add_public_pem().
  * @return as docstore_keyring_add_public_pem() (EINVAL when path is NULL,
  *         EKEY for a file over 1 MiB), plus #DOCSTORE_ENOTFOUND (no such
- *         file) and #DOCSTORE_EIO (cannot open or read it).  The message
+ *         file), #DOCSTORE_EACCESS (permission denied), #DOCSTORE_EINVAL
+ *         (a folder or a device; a pipe is read) and #DOCSTORE_EIO (cannot
+ *         read it).  The message
  *         starts with the path.
  * @since 0.1.0
  */
@@ -144,8 +146,10 @@ DOCSTORE_EXTERN int docstore_keyring_add_private_pem(docstore_keyring *kr,
  * @param passphrase as in docstore_keyring_add_private_pem().
  * @param key_id_out as in docstore_keyring_add_private_pem().
  * @return as docstore_keyring_add_private_pem() (EINVAL when path is NULL),
- *         plus #DOCSTORE_ENOTFOUND (no such file) and #DOCSTORE_EIO
- *         (cannot open or read it).  The message starts with the path.
+ *         plus #DOCSTORE_ENOTFOUND (no such file), #DOCSTORE_EACCESS
+ *         (permission denied), #DOCSTORE_EINVAL (a folder or a device; a
+ *         pipe is read) and #DOCSTORE_EIO (cannot read it).  The message starts
+ * with the path.
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_keyring_add_private_file(docstore_keyring *kr,

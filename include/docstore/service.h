@@ -411,56 +411,8 @@ DOCSTORE_EXTERN int docstore_service_check(docstore_service *svc,
 
 /* ------------------------------------------------------------- metrics */
 
-/**
- * Operations that are counted.  PUT to PRESIGN are the provider's
- * operations (raw ones through docstore_service_provider() included);
- * ENCRYPT, DECRYPT and FALLBACK the service's own.
- * @since 0.1.0
- */
-typedef enum docstore_op {
-  DOCSTORE_OP_PUT = 0,      /**< object written */
-  DOCSTORE_OP_GET = 1,      /**< object read */
-  DOCSTORE_OP_HEAD = 2,     /**< object described (exists) */
-  DOCSTORE_OP_DELETE = 3,   /**< object deleted */
-  DOCSTORE_OP_LIST = 4,     /**< listing */
-  DOCSTORE_OP_PRESIGN = 5,  /**< presigned URL */
-  DOCSTORE_OP_ENCRYPT = 6,  /**< document sealed by store_document */
-  DOCSTORE_OP_DECRYPT = 7,  /**< document opened by read_document */
-  DOCSTORE_OP_FALLBACK = 8, /**< legacy file read by retrieve_fallback */
-  DOCSTORE_OP_COUNT_ = 9    /**< number of ops in this version */
-} docstore_op;
-
-/**
- * Short name of an op, as used in docstore_service_stats_json().
- * Thread-safe.
- * @param op a #docstore_op.
- * @return "put", "get", "head", "delete", "list", "presign", "encrypt",
- *         "decrypt" or "fallback" (static); NULL for an unknown op.
- * @since 0.1.0
- */
-DOCSTORE_EXTERN const char *docstore_op_name(int op);
-
-/**
- * Current version of #docstore_op_stats.
- * @since 0.1.0
- */
-#define DOCSTORE_OP_STATS_VERSION 1
-
-/**
- * Counters of one operation.  Each counter is read atomically, but the
- * fields are not one snapshot: a call in flight may show in one field and
- * not yet in another.
- * @since 0.1.0
- */
-typedef struct docstore_op_stats {
-  unsigned int version;      /**< #DOCSTORE_OP_STATS_VERSION, set by caller */
-  uint64_t successes;        /**< calls that returned 0 */
-  uint64_t failures;         /**< calls that failed (refused arguments too) */
-  uint64_t bytes;            /**< payload bytes moved by successful calls */
-  uint64_t total_latency_us; /**< summed duration of all calls, microseconds */
-  uint64_t avg_latency_us;   /**< total / (successes + failures), 0 if none */
-  uint64_t retries;          /**< provider retries (S3) */
-} docstore_op_stats;
+/* docstore_op, docstore_op_name() and docstore_op_stats are in common.h
+ * (the provider layer counts operations too). */
 
 /**
  * Counters of one op since the service was created or last reset.

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "docstore/sys/provider.h"
 #include "internal.h"
 
 static const struct {
@@ -115,15 +114,6 @@ void docstore__err_clear(docstore__err *err) {
 void docstore__err_to_buf(const docstore__err *err, char *buf, size_t len) {
   if (buf && len > 0)
     docstore__strlcpy(buf, err ? err->msg : "", len);
-}
-
-int docstore_errinfo_set(docstore_errinfo *info, int code,
-                         const char *message) {
-  docstore__err *err = (docstore__err *)info;
-  if (!err)
-    return code;
-  return docstore__err_set(err, code, "%s",
-                           message ? message : docstore_strerror(code));
 }
 
 void docstore__handle_err_init(docstore__handle_err *h) {

@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "docstore/service.h"
+#include "docstore/common.h"
 
 typedef struct docstore__op_counters {
   atomic_uint_fast64_t successes;

@@ -15,6 +15,7 @@
 
 #include "docstore/crypto.h"
 #include "internal.h"
+#include "util/id.h"
 
 /* ------------------------------------------------------------- limits */
 
@@ -34,8 +35,7 @@
 #define DOCSTORE__KID_PREFIX "sha256:"
 #define DOCSTORE__KID_LEN (7 + 64)
 
-/* Identity values: [A-Za-z0-9_-]{1,64}. */
-#define DOCSTORE__ID_MAX 64
+/* Identity values: [A-Za-z0-9_-]{1,64} (util/id.h, DOCSTORE__ID_MAX). */
 
 #define DOCSTORE__GCM_TAG_LEN 16
 #define DOCSTORE__GCM_NONCE_LEN 12
@@ -232,11 +232,6 @@ int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX], size_t *key_len,
                             const docstore_keyring *kr,
                             const docstore__envelope *env,
                             docstore__err *err) DOCSTORE__WUR;
-
-/* 1 when s is a valid identity value ([A-Za-z0-9_-]{1,64}). */
-int docstore__id_valid(const char *s);
-/* The same for the n bytes at s (which may hold NUL bytes). */
-int docstore__id_valid_n(const char *s, size_t n);
 
 /* The exact GCM additional data of a v1 "AES-256-GCM" envelope, written
  * into out (NUL-terminated); *out_len excludes the NUL.  out must hold

@@ -209,6 +209,10 @@ int docstore__envelope_seal_with(char **out, size_t *out_len,
   docstore__b64_encode(tag_b64, tag, sizeof(tag));
   memcpy(b.data + tag_pos, tag_b64, TAG_B64_LEN);
   DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, "\"}"), nomem);
+  /* The reserve's unused tail was never written: it holds whatever the
+   * heap held before, and a public block is not wiped when freed. */
+  if (b.data)
+    memset(b.data + b.len, 0, b.cap - b.len);
   *out = (char *)docstore__buf_detach(&b, out_len);
   return 0;
 
@@ -469,6 +473,10 @@ int docstore_envelope_rewrap(char **out, size_t *out_len,
   DOCSTORE__GUARD_GOTO(
       rc, docstore__buf_append(&b, env.ct_b64.p, env.ct_b64.len), nomem);
   DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, "\"}"), nomem);
+  /* The reserve's unused tail was never written: it holds whatever the
+   * heap held before, and a public block is not wiped when freed. */
+  if (b.data)
+    memset(b.data + b.len, 0, b.cap - b.len);
   *out = (char *)docstore__buf_detach(&b, out_len);
   goto done;
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "crypto_internal.h"
+#include "util/hex.h"
 
 static const char *const member_names[DOCSTORE__M_COUNT] = {
     "format", "version", "alg",        "key_alg",
@@ -27,22 +28,6 @@ static const char *const member_names[DOCSTORE__M_COUNT] = {
 /* The v1 writer's exact opening bytes, up to the version number. */
 static const char v1_prefix[] =
     "{\"format\":\"docstore-envelope\",\"version\":";
-
-int docstore__id_valid_n(const char *s, size_t n) {
-  if (!s || n == 0 || n > DOCSTORE__ID_MAX)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-          (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return 0;
-  }
-  return 1;
-}
-
-int docstore__id_valid(const char *s) {
-  return s && docstore__id_valid_n(s, strnlen(s, DOCSTORE__ID_MAX + 1));
-}
 
 void docstore__aad_build(char out[DOCSTORE__AAD_MAX], size_t *out_len,
                          const char *file_id, const char *user_id) {
@@ -118,16 +103,10 @@ static size_t utf8_seq(const unsigned char *p, size_t n) {
 static int hex4(const unsigned char *p, unsigned *v) {
   *v = 0;
   for (int k = 0; k < 4; k++) {
-    unsigned c = p[k], d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      d = c - 'A' + 10;
-    else
+    int d = docstore__hex_digit(p[k]);
+    if (d < 0)
       return 0;
-    *v = *v << 4 | d;
+    *v = *v << 4 | (unsigned)d;
   }
   return 1;
 }
@@ -622,12 +601,10 @@ static int check_version(const docstore__jvalue *m, docstore__err *err) {
 }
 
 static int kid_valid(docstore__span s) {
-  if (s.len != DOCSTORE__KID_LEN || memcmp(s.p, DOCSTORE__KID_PREFIX, 7) != 0)
-    return 0;
-  for (size_t i = 7; i < DOCSTORE__KID_LEN; i++)
-    if (!((s.p[i] >= '0' && s.p[i] <= '9') || (s.p[i] >= 'a' && s.p[i] <= 'f')))
-      return 0;
-  return 1;
+  return s.len == DOCSTORE__KID_LEN &&
+         memcmp(s.p, DOCSTORE__KID_PREFIX, 7) == 0 &&
+         docstore__hex_is_lower(
+             docstore__cursor_from(s.p + 7, DOCSTORE__KID_LEN - 7));
 }
 
 /* Step 5 for version 1, member by member in the order of FORMAT.md. */

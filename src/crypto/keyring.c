@@ -19,6 +19,8 @@
 #include <openssl/x509.h>
 
 #include "crypto_internal.h"
+#include "util/file.h"
+#include "util/hex.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -39,7 +41,6 @@ int docstore__ossl_err(docstore__err *err, int code, const char *what) {
 
 int docstore__kid_compute(char out[DOCSTORE__KID_LEN + 1],
                           const EVP_PKEY *pkey) {
-  static const char hex[] = "0123456789abcdef";
   unsigned char *der = NULL;
   unsigned char md[32];
   unsigned int md_len = 0;
@@ -53,11 +54,7 @@ int docstore__kid_compute(char out[DOCSTORE__KID_LEN + 1],
       md_len != sizeof(md))
     goto done;
   memcpy(out, DOCSTORE__KID_PREFIX, 7);
-  for (size_t i = 0; i < sizeof(md); i++) {
-    out[7 + 2 * i] = hex[md[i] >> 4];
-    out[7 + 2 * i + 1] = hex[md[i] & 0x0F];
-  }
-  out[DOCSTORE__KID_LEN] = '\0';
+  docstore__hex_encode(out + 7, md, sizeof(md));
   rc = 0;
 done:
   OPENSSL_free(der);
@@ -317,46 +314,22 @@ static int add_pem(docstore_keyring *kr, const char *pem, size_t pem_len,
   return keyring_insert(kr, pkey, private_key, key_id_out, e);
 }
 
-/* Read a whole key file into library memory (wiped when freed). */
+/* Read a whole key file into library memory (wiped when freed).  A pipe
+ * is accepted too (a key given as <(command) or /dev/stdin). */
 static int read_key_file(char **out, size_t *out_len, const char *path,
                          docstore__err *e) {
-  int rc = 0;
   docstore__buf b = DOCSTORE__BUF_INIT;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int err = errno;
-    return docstore__err_set(
-        e, err == ENOENT ? DOCSTORE_ENOTFOUND : DOCSTORE_EIO,
-        "cannot open key file %.300s: %s", path, strerror(err));
+  int rc = docstore__file_read(&b, path, DOCSTORE__KEYFILE_MAX,
+                               DOCSTORE__FILE_STREAMS, "key file", e);
+  if (rc == DOCSTORE_ETOOBIG)
+    rc = docstore__err_set(e, DOCSTORE_EKEY,
+                           "key file %.300s is too large for a PEM key", path);
+  if (rc < 0) {
+    docstore__buf_free(&b);
+    return rc;
   }
-  for (;;) {
-    DOCSTORE__GUARD_GOTO(rc, docstore__buf_reserve(&b, 4096), fail_nomem);
-    size_t n = fread(b.data + b.len, 1, b.cap - b.len - 1, f);
-    b.len += n;
-    b.data[b.len] = '\0';
-    if (b.len > DOCSTORE__KEYFILE_MAX) {
-      rc = docstore__err_set(
-          e, DOCSTORE_EKEY, "key file %.300s is too large for a PEM key", path);
-      goto fail;
-    }
-    if (n == 0) {
-      if (ferror(f)) {
-        rc = docstore__err_set(e, DOCSTORE_EIO, "cannot read key file %.300s",
-                               path);
-        goto fail;
-      }
-      break;
-    }
-  }
-  fclose(f);
   *out = (char *)docstore__buf_detach(&b, out_len);
   return 0;
-fail_nomem:
-  docstore__err_set(e, rc, "out of memory reading %.300s", path);
-fail:
-  fclose(f);
-  docstore__buf_free(&b);
-  return rc;
 }
 
 /* The four public add functions: from memory (pem) or from a file (path,

@@ -26,18 +26,15 @@
 #include "docstore/service.h"
 #include "migrate_internal.h"
 #include "provider/fsio.h"
+#include "util/file.h"
+#include "util/hex.h"
 
 int docstore__mig_sha256_hex(char out[65], const uint8_t *data, size_t len) {
-  static const char hex[] = "0123456789abcdef";
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
     return docstore__err_set(NULL, DOCSTORE_ECRYPTO, "SHA-256 failed");
-  for (unsigned int i = 0; i < 32; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[64] = '\0';
+  docstore__hex_encode(out, md, 32);
   return 0;
 }
 
@@ -123,59 +120,18 @@ static int resolve_legacy(char *dst, size_t len, const char *root,
   return rc;
 }
 
-/* Read a legacy file whole.  Only regular files. */
-static int read_file(doc *d, int *err_no) {
+/* Read a legacy file whole: only a regular file, at most the largest
+ * document. */
+static int read_file(doc *d, docstore__err *err) {
   docstore__buf b = DOCSTORE__BUF_INIT;
-  struct stat st;
-  int rc = 0;
-  *err_no = 0;
-  int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
-    *err_no = errno;
-    return errno == ENOENT || errno == ENOTDIR ? DOCSTORE_ENOTFOUND
-                                               : DOCSTORE_EIO;
+  int rc =
+      docstore__file_read(&b, d->path, DOCSTORE__MIG_MAX_DOC, 0, "file", err);
+  if (rc == 0) {
+    d->data = docstore__buf_detach(&b, &d->len);
+    if (!d->data)
+      rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
   }
-  if (fstat(fd, &st) != 0) {
-    *err_no = errno;
-    rc = DOCSTORE_EIO;
-    goto done;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    *err_no = S_ISDIR(st.st_mode) ? EISDIR : -1; /* -1: not a regular file */
-    rc = DOCSTORE_EIO;
-    goto done;
-  }
-  if ((uint64_t)st.st_size > DOCSTORE__MIG_MAX_DOC) {
-    rc = DOCSTORE_ETOOBIG;
-    goto done;
-  }
-  /* The size and the loop's 64 KiB of room: one allocation. */
-  DOCSTORE__GUARD_GOTO(
-      rc, docstore__buf_reserve(&b, (size_t)st.st_size + 65536), done);
-  for (;;) {
-    DOCSTORE__GUARD_GOTO(rc, docstore__buf_reserve(&b, 65536), done);
-    ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      *err_no = errno;
-      rc = DOCSTORE_EIO;
-      goto done;
-    }
-    if (n == 0)
-      break;
-    b.len += (size_t)n;
-    if (b.len > DOCSTORE__MIG_MAX_DOC) {
-      rc = DOCSTORE_ETOOBIG;
-      goto done;
-    }
-  }
-  d->data = docstore__buf_detach(&b, &d->len);
-  if (!d->data)
-    rc = DOCSTORE_ENOMEM;
-done:
   docstore__buf_free(&b);
-  close(fd);
   return rc;
 }
 
@@ -219,18 +175,13 @@ static int fetch(const docstore__mig_ctx *ctx, const docstore__mig_row *row,
     return rc;
   }
   docstore__strlcpy(d->where, d->path, sizeof(d->where));
-  int err_no;
-  rc = read_file(d, &err_no);
+  docstore__err e;
+  docstore__err_clear(&e);
+  rc = read_file(d, &e);
   if (rc == DOCSTORE_ENOTFOUND)
     fail(ctx, row, out, rc, 0, 1, "File not found: %s", d->path);
-  else if (rc == DOCSTORE_ETOOBIG)
-    fail(ctx, row, out, rc, 0, 0, "%s is larger than %zu bytes", d->path,
-         DOCSTORE__MIG_MAX_DOC);
   else if (rc < 0)
-    fail(ctx, row, out, rc, 0, 0, "cannot read %s: %s", d->path,
-         err_no > 0   ? strerror(err_no)
-         : err_no < 0 ? "not a regular file"
-                      : docstore_strerror(rc));
+    fail(ctx, row, out, rc, 0, 0, "%s", e.msg);
   return rc;
 }
 

@@ -143,6 +143,16 @@ int docstore_key_check(const char *key) {
 
 /* ------------------------------------------------------------ handle */
 
+/* The opaque docstore_errinfo a provider receives is a docstore__err. */
+int docstore_errinfo_set(docstore_errinfo *info, int code,
+                         const char *message) {
+  docstore__err *err = (docstore__err *)info;
+  if (!err)
+    return code;
+  return docstore__err_set(err, code, "%s",
+                           message ? message : docstore_strerror(code));
+}
+
 int docstore_provider_ops_init(docstore_provider_ops *ops,
                                unsigned int version) {
   if (!ops || version < 1 || version > DOCSTORE_PROVIDER_OPS_VERSION)

@@ -11,7 +11,7 @@
 #ifndef DOCSTORE_PROVIDER_INTERNAL_H
 #define DOCSTORE_PROVIDER_INTERNAL_H
 
-#include "docstore/provider.h"
+#include "docstore/sys/provider.h"
 #include "internal.h"
 #include "metrics.h"
 

@@ -28,7 +28,7 @@
 
 #include <curl/curl.h>
 
-#include "docstore/provider.h"
+#include "docstore/sys/provider.h"
 #include "docstore/service.h"
 #include "internal.h"
 #include "s3/sigv4.h"

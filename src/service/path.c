@@ -13,30 +13,10 @@
 
 #include "provider/provider_internal.h"
 #include "service_internal.h"
+#include "util/date.h"
 
-#define ID_MAX 64
 #define NAME_MAX_BYTES 120
 #define EXT_MAX 16
-
-int docstore__id_check(const char *id, const char *what, docstore__err *err) {
-  if (!id)
-    return docstore__err_set(err, DOCSTORE_EINVAL, "%s is NULL", what);
-  size_t n = strlen(id);
-  if (n < 1 || n > ID_MAX)
-    return docstore__err_set(err, DOCSTORE_EINVAL,
-                             "%s must be 1 to %d characters long (got %zu)",
-                             what, ID_MAX, n);
-  for (size_t i = 0; i < n; i++) {
-    char c = id[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-          (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return docstore__err_set(err, DOCSTORE_EINVAL,
-                               "%s may only contain A-Z a-z 0-9 _ - "
-                               "(bad character at position %zu)",
-                               what, i);
-  }
-  return 0;
-}
 
 static int ascii_kept(uint8_t c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -159,7 +139,7 @@ int docstore__storage_path(char **out, const char *file_id,
                            const char *filename, const char *user_id,
                            int64_t when, docstore__err *err) {
   char ext[EXT_MAX + 1];
-  struct tm tm;
+  docstore__civil day;
   char *name = NULL;
   int rc;
   if (!out)
@@ -170,9 +150,7 @@ int docstore__storage_path(char **out, const char *file_id,
     DOCSTORE__GUARD(docstore__id_check(user_id, "user_id", err));
   if (!filename)
     return docstore__err_set(err, DOCSTORE_EINVAL, "filename is NULL");
-  time_t t = (time_t)when;
-  if ((int64_t)t != when || !gmtime_r(&t, &tm) || tm.tm_year < -1900 ||
-      tm.tm_year > 9999 - 1900)
+  if (docstore__time_to_civil(when, &day) < 0)
     return docstore__err_set(err, DOCSTORE_EINVAL,
                              "date %lld is outside the years 0000-9999",
                              (long long)when);
@@ -184,8 +162,7 @@ int docstore__storage_path(char **out, const char *file_id,
   extension(ext, name);
   *out = docstore__sprintf("documents/%s%s/%04d/%02d/%02d/%s_%s_%s.json",
                            user_id ? "user_" : "system", user_id ? user_id : "",
-                           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                           file_id, name, ext);
+                           day.year, day.month, day.day, file_id, name, ext);
   docstore_free(name);
   if (!*out)
     return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");

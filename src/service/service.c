@@ -18,6 +18,7 @@
 
 #include "provider/fsio.h"
 #include "provider/provider_internal.h"
+#include "util/file.h"
 #include "service_internal.h"
 
 #define HOURS_DEFAULT 24
@@ -324,7 +325,7 @@ static int read_legacy(docstore_service *svc, docstore__buf *out,
   if (svc->legacy_outside) {
     if (!(full = docstore__legacy_path_join(svc->legacy_root, legacy_path)))
       return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
-    rc = docstore__file_read(out, full, err);
+    rc = docstore__file_read(out, full, 0, 0, "legacy file", err);
   } else {
     rc = docstore__file_read_beneath(out, svc->legacy_root, legacy_path, err);
   }

@@ -8,9 +8,7 @@
 #include "docstore/service.h"
 #include "internal.h"
 
-/* A file or user id: 1-64 characters of [A-Za-z0-9_-].  `what` names it
- * in the message ("file_id"). */
-int docstore__id_check(const char *id, const char *what, docstore__err *err);
+#include "util/id.h"
 
 /* docstore_storage_path() with the reason of a refusal in err. */
 int docstore__storage_path(char **out, const char *file_id,

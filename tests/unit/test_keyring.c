@@ -404,8 +404,10 @@ static void test_files(void **state) {
                        kr, "/nonexistent/docstore/key.pem", NULL),
                    DOCSTORE_ENOTFOUND);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "/nonexistent"));
+  /* One errno map for every file read: a folder is EINVAL everywhere. */
   assert_int_equal(docstore_keyring_add_private_file(kr, "/tmp", NULL, NULL),
-                   DOCSTORE_EIO);
+                   DOCSTORE_EINVAL);
+  assert_non_null(strstr(docstore_keyring_errmsg(kr), "is a folder"));
   size_t npub, npriv;
   docstore_keyring_count(kr, &npub, &npriv);
   assert_int_equal(npub, 1);

@@ -642,17 +642,17 @@ static void test_row_source_failures(void **state) {
   assert_int_equal(mkdir(path, 0700), 0);
   row = make_row(path, NULL, "local");
   docstore__mig_migrate_row(&e->ctx, &row, &out);
-  assert_int_equal(out.code, DOCSTORE_EIO);
-  snprintf(msg, sizeof(msg), "Attachment 42: cannot read %s: Is a directory",
-           path);
+  assert_int_equal(out.code, DOCSTORE_EINVAL);
+  snprintf(msg, sizeof(msg), "Attachment 42: file %s is a folder", path);
   assert_string_equal(out.message, msg);
 
   snprintf(path, sizeof(path), "%s/fifo.json", e->dir);
   assert_int_equal(mkfifo(path, 0600), 0);
   row = make_row(path, NULL, "local");
   docstore__mig_migrate_row(&e->ctx, &row, &out);
-  snprintf(msg, sizeof(msg),
-           "Attachment 42: cannot read %s: not a regular file", path);
+  assert_int_equal(out.code, DOCSTORE_EINVAL);
+  snprintf(msg, sizeof(msg), "Attachment 42: file %s is not a regular file",
+           path);
   assert_string_equal(out.message, msg);
 
   snprintf(path, sizeof(path), "%s/bad.json", e->dir);

@@ -12,6 +12,10 @@
  * #DOCSTORE_PROVIDER_OPS_VERSION; a table of an older version keeps
  * working.
  *
+ * It includes provider.h (the provider handle, object descriptions, key
+ * rules), never the reverse: a user of the stable API does not see this
+ * interface unless it includes this header.
+ *
  * A provider moves opaque bytes under string keys.  It knows nothing of
  * encryption or of the documents/ layout.  Before any operation reaches a
  * provider, the library has validated the key (see docstore_key_check()),
@@ -20,7 +24,7 @@
 #ifndef DOCSTORE_SYS_PROVIDER_H
 #define DOCSTORE_SYS_PROVIDER_H
 
-#include "../common.h"
+#include "../provider.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -71,47 +75,6 @@ DOCSTORE_EXTERN int docstore_errinfo_set(docstore_errinfo *err, int code,
  */
 typedef int (*docstore_sink_cb)(void *sink_payload, const uint8_t *data,
                                 size_t len);
-
-/**
- * Current version of #docstore_object_info.
- * @since 0.1.0
- */
-#define DOCSTORE_OBJECT_INFO_VERSION 1
-
-/**
- * What a provider knows about one object.
- * @since 0.1.0
- */
-typedef struct docstore_object_info {
-  /** Version of the struct: set by the caller of head; in a list callback,
-   *  set by the provider to the version it filled. */
-  unsigned int version;
-  const char *key;  /**< the object's key (list only; borrowed) */
-  uint64_t size;    /**< size in bytes */
-  int64_t mtime;    /**< last modified, Unix seconds, 0 if unknown */
-  const char *etag; /**< provider's entity tag or NULL (borrowed) */
-} docstore_object_info;
-
-/**
- * Called by a listing for each object.
- * @param list_payload the payload given with the callback.
- * @param info         the object; it and its strings are valid only
- *                     during the call.
- * @return 0 to go on, non-zero to stop listing (see
- *         docstore_provider_list() for what the listing then returns).
- * @since 0.1.0
- */
-typedef int (*docstore_list_cb)(void *list_payload,
-                                const docstore_object_info *info);
-
-/**
- * HTTP method a presigned URL is made for.
- * @since 0.1.0
- */
-typedef enum docstore_presign_method {
-  DOCSTORE_PRESIGN_GET = 0, /**< download the object */
-  DOCSTORE_PRESIGN_PUT = 1  /**< upload (replace) the object */
-} docstore_presign_method;
 
 /**
  * Version of #docstore_provider_ops this header describes.
@@ -188,13 +151,6 @@ typedef struct docstore_provider_ops {
 } docstore_provider_ops;
 
 /**
- * A provider: an ops table plus its payload.  Opaque.  Thread-safe when
- * its operations are (both built-in providers are).
- * @since 0.1.0
- */
-typedef struct docstore_provider docstore_provider;
-
-/**
  * Wrap an ops table into a provider.  Thread-safe.
  * @param out     receives the provider (NULL on failure); free it with
  *                docstore_provider_free() unless a service takes it.
@@ -223,35 +179,6 @@ DOCSTORE_EXTERN int docstore_provider_new(docstore_provider **out,
  */
 DOCSTORE_EXTERN int docstore_provider_ops_init(docstore_provider_ops *ops,
                                                unsigned int version);
-
-/**
- * Free a provider: calls ops->free(payload), then releases the handle.
- * No operation may still be running on it.
- * @param provider the provider, or NULL (no-op).  Do not free a provider
- *                 that a service owns.
- * @since 0.1.0
- */
-DOCSTORE_EXTERN void docstore_provider_free(docstore_provider *provider);
-
-/**
- * The provider's name.  Thread-safe.
- * @param p the provider; NULL gives "(none)".
- * @return "local", "s3", the ops table's name...; owned by the provider,
- *         never NULL.
- * @since 0.1.0
- */
-DOCSTORE_EXTERN const char *docstore_provider_name(const docstore_provider *p);
-
-/**
- * Check that `key` is a safe object key: 1 to 1024 bytes of valid UTF-8,
- * no control characters (U+0000-U+001F, U+007F-U+009F), no backslash, not
- * starting with '/', and no empty, "." or ".." segments between slashes.
- * Thread-safe.
- * @param key the key (NULL is refused).
- * @return 0 or #DOCSTORE_EINVAL (the reason in docstore_last_errmsg()).
- * @since 0.1.0
- */
-DOCSTORE_EXTERN int docstore_key_check(const char *key);
 
 /** @} */
 

@@ -46,9 +46,11 @@ def test_migrates_fixture_and_reports_every_failure(migrated_db, tmp_path, env_f
             assert e["message"] == f"File not found: {r.abspath}"
             assert e["code"] == "DOCSTORE_ENOTFOUND"
         elif r.kind == "directory":
-            assert e["message"] == f"{label} {r.id}: cannot read {r.abspath}: Is a directory"
+            assert e["message"] == f"{label} {r.id}: file {r.abspath} is a folder"
+            assert e["code"] == "DOCSTORE_EINVAL"
         elif r.kind == "fifo":
-            assert e["message"] == f"{label} {r.id}: cannot read {r.abspath}: not a regular file"
+            assert e["message"] == f"{label} {r.id}: file {r.abspath} is not a regular file"
+            assert e["code"] == "DOCSTORE_EINVAL"
         else:
             assert e["message"].startswith(f"{label} {r.id}: {r.abspath} does not parse as an envelope: ")
             assert e["code"] == "DOCSTORE_EFORMAT"

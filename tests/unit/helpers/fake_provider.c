@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "docstore/sys/provider.h"
 #include "fake_provider.h"
 
 typedef struct object {
