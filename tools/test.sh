@@ -2,7 +2,8 @@
 # Every test, on a fresh machine: install everything, check the format
 # (clang-format), build with warnings as errors, run clang-tidy on the
 # library, compare its ABI with abi/libdocstore.abi, build without the
-# migration API (DOCSTORE_WITH_MIGRATE=OFF) and run its unit tests, start
+# migration API (DOCSTORE_WITH_MIGRATE=OFF) and run its unit tests, build
+# Release with gcc and with clang (warnings as errors), start
 # the test servers (OpenStack Swift with s3api, PostgreSQL), run all CTest
 # tests, then build again with AddressSanitizer and UndefinedBehaviorSanitizer
 # and run the unit and out-of-memory tests under them, and last run each
@@ -36,6 +37,14 @@ if readelf -d build-nomigrate/libdocstore.so | grep -q 'NEEDED.*libpq'; then
   exit 1
 fi
 ctest --test-dir build-nomigrate --output-on-failure -L unit -j"$jobs"
+
+echo "== Release builds with gcc and clang (-Werror: optimiser-only warnings)"
+for cc in gcc:g++ clang:clang++; do
+  cmake -S . -B "build-release-${cc%%:*}" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_C_COMPILER="${cc%%:*}" -DCMAKE_CXX_COMPILER="${cc#*:}" \
+    -DDOCSTORE_WERROR=ON -DDOCSTORE_BUILD_DOCS=OFF >/dev/null
+  cmake --build "build-release-${cc%%:*}" -j"$jobs"
+done
 
 echo "== all tests, with the test servers running"
 bash tools/with-test-servers.sh \
