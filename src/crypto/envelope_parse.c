@@ -113,13 +113,17 @@ static int hex4(const unsigned char *p, unsigned *v) {
 
 /* Check the string whose opening quote is at r->i; on success r->i is
  * past the closing quote, [*s, *e) is the raw content and *escaped tells
- * whether it holds an escape. */
+ * whether it holds an escape.  On failure [*s, *e) is empty: every output
+ * is defined on every path, so no caller depends on reading the return
+ * code first. */
 static int scan_string(jreader *r, size_t *s, size_t *e, int *escaped,
                        int *b64_chars) {
   const unsigned char *t = r->t;
   size_t i = ++r->i, n = r->len;
   *escaped = 0;
+  *b64_chars = 0;
   *s = i;
+  *e = i;
   /* Base64 text (the ciphertext is most of an envelope): one table lookup
    * per character, and the base64 check of step 5 is then done too. */
   i += docstore__b64_span((const char *)t + i, n - i);
@@ -336,7 +340,8 @@ static int read_value(jreader *r, docstore__jvalue *cap, int which);
 /* An object or array whose opening bracket is at r->i. */
 static int read_container(jreader *r) {
   int object = r->t[r->i] == '{';
-  char close = object ? '}' : ']';
+  /* The text is bytes (unsigned char): compare it with a byte. */
+  unsigned char close = object ? '}' : ']';
   size_t first = r->names.len / sizeof(jname);
   if (++r->depth > DOCSTORE__JSON_MAX_DEPTH)
     return jfail(r, "nested deeper than 64 levels");
