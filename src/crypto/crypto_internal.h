@@ -15,6 +15,7 @@
 
 #include "docstore/crypto.h"
 #include "internal.h"
+#include "util/cursor.h"
 #include "util/id.h"
 
 /* ------------------------------------------------------------- limits */
@@ -131,12 +132,6 @@ typedef enum docstore__alg {
   DOCSTORE__ALG_LEGACY        /* PyCryptodome JSON, OAEP-SHA1 */
 } docstore__alg;
 
-/* A text span: inside the caller's envelope text, or an unescaped copy. */
-typedef struct docstore__span {
-  const char *p;
-  size_t len;
-} docstore__span;
-
 /* Members an envelope object may have (docs/FORMAT.md sections 2 and 10). */
 typedef enum docstore__member {
   DOCSTORE__M_FORMAT,
@@ -165,7 +160,8 @@ typedef enum docstore__jkind {
 
 typedef struct docstore__jvalue {
   docstore__jkind kind;
-  docstore__span text;
+  /* Inside the caller's envelope text, or an unescaped copy (owned). */
+  docstore__cursor text;
   /* A string without escapes whose characters are all in the base64
    * alphabet, but for up to two '=' at its end: its base64 check needs
    * only the length and the last quantum. */
@@ -177,7 +173,7 @@ typedef struct docstore__jvalue {
 #define DOCSTORE__JSON_MAX_NAMES 1024
 #define DOCSTORE__JSON_MAX_NAME_LEN 256
 
-/* A parsed, structurally valid envelope.  The spans point into the
+/* A parsed, structurally valid envelope.  The cursors point into the
  * caller's text or into `owned`; free with docstore__envelope_clear(). */
 typedef struct docstore__envelope {
   int format; /* docstore_envelope_format */
@@ -190,9 +186,9 @@ typedef struct docstore__envelope {
   char kid_buf[DOCSTORE__KID_LEN + 1];
   char file_id_buf[DOCSTORE__ID_MAX + 1];
   char user_id_buf[DOCSTORE__ID_MAX + 1];
-  docstore__span nonce_b64;
-  docstore__span tag_b64;
-  docstore__span ct_b64;
+  docstore__cursor nonce_b64;
+  docstore__cursor tag_b64;
+  docstore__cursor ct_b64;
   uint8_t wrapped[DOCSTORE__RSA_MAX_BYTES];
   size_t wrapped_len;
   uint8_t nonce[DOCSTORE__NONCE_MAX];
@@ -218,7 +214,7 @@ int docstore__member_b64(uint8_t *out, size_t *out_len, size_t min, size_t max,
                          docstore__err *err) DOCSTORE__WUR;
 /* Check "nonce" (12 bytes, or 12 or 16 when nonce_max is 16), "tag"
  * (16 bytes) and "ciphertext" (shared by the v1 and legacy readers); the
- * base64 spans are recorded in env. */
+ * base64 texts are recorded in env. */
 int docstore__member_gcm(docstore__envelope *env, size_t nonce_max,
                          docstore__err *err) DOCSTORE__WUR;
 

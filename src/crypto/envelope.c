@@ -80,7 +80,7 @@ static int put_id(docstore__buf *b, const char *id) {
 static int write_head(docstore__buf *b, const char *alg, const char *kid,
                       const char *file_id, const char *user_id,
                       const uint8_t *wrapped, size_t wrapped_len,
-                      docstore__span nonce_b64) {
+                      docstore__cursor nonce_b64) {
   DOCSTORE__GUARD(docstore__buf_printf(
       b,
       "{\"format\":\"" DOCSTORE__FORMAT_NAME "\",\"version\":1,\"alg\":\"%s\","
@@ -93,7 +93,7 @@ static int write_head(docstore__buf *b, const char *alg, const char *kid,
   DOCSTORE__GUARD(docstore__buf_puts(b, ",\"wrapped_key\":\""));
   DOCSTORE__GUARD(docstore__b64_append(b, wrapped, wrapped_len));
   DOCSTORE__GUARD(docstore__buf_puts(b, "\",\"nonce\":\""));
-  DOCSTORE__GUARD(docstore__buf_append(b, nonce_b64.p, nonce_b64.len));
+  DOCSTORE__GUARD(docstore__buf_append_cursor(b, nonce_b64));
   return docstore__buf_puts(b, "\",\"tag\":\"");
 }
 
@@ -185,7 +185,6 @@ int docstore__envelope_seal_with(char **out, size_t *out_len,
                                       "SHA256", aes_key, 32, &e));
   docstore__aad_build(aad, &aad_len, file_id, user_id);
   docstore__b64_encode(nonce_b64, nonce, DOCSTORE__GCM_NONCE_LEN);
-  docstore__span nonce_span = {nonce_b64, strlen(nonce_b64)};
 
   DOCSTORE__GUARD_GOTO(rc, docstore__b64_len(&ct_b64_len, plaintext_len),
                        nomem);
@@ -194,7 +193,7 @@ int docstore__envelope_seal_with(char **out, size_t *out_len,
   DOCSTORE__GUARD_GOTO(rc,
                        write_head(&b, DOCSTORE__ALG_AES256GCM, key->kid,
                                   file_id, user_id, wrapped, wrapped_len,
-                                  nonce_span),
+                                  docstore__cursor_from_cstr(nonce_b64)),
                        nomem);
   /* The tag's slot, filled once the tag is known. */
   size_t tag_pos = b.len;
@@ -317,13 +316,15 @@ static int gcm_open(uint8_t *out, const docstore__envelope *env,
                                          (int)aad_len)))
     goto crypto_fail;
 
-  const char *p = env->ct_b64.p;
-  size_t left = env->ct_b64.len, off = 0;
-  while (left > 0) {
-    size_t take = left < OPEN_SLICE_B64 ? left : OPEN_SLICE_B64;
+  docstore__cursor left = env->ct_b64, slice;
+  size_t off = 0;
+  while (left.len > 0) {
+    (void)docstore__cursor_advance(
+        &left, left.len < OPEN_SLICE_B64 ? left.len : OPEN_SLICE_B64, &slice);
     uint8_t *dst = out ? out + off : scratch;
     size_t n;
-    if (docstore__b64_decode(dst, &n, p, take, take == left) < 0) {
+    if (docstore__b64_decode(dst, &n, (const char *)slice.ptr, slice.len,
+                             left.len == 0) < 0) {
       rc = docstore__err_set(e, DOCSTORE_EFORMAT,
                              "envelope: member \"ciphertext\" is not valid "
                              "base64");
@@ -333,8 +334,6 @@ static int gcm_open(uint8_t *out, const docstore__envelope *env,
         (!EVP_DecryptUpdate(ctx, dst, &outl, dst, (int)n) || (size_t)outl != n))
       goto crypto_fail;
     off += n;
-    p += take;
-    left -= take;
   }
   if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DOCSTORE__GCM_TAG_LEN,
                            (void *)env->tag))
@@ -466,12 +465,10 @@ int docstore_envelope_rewrap(char **out, size_t *out_len,
                        write_head(&b, alg, to->kid, env.file_id, env.user_id,
                                   wrapped, wrapped_len, env.nonce_b64),
                        nomem);
-  DOCSTORE__GUARD_GOTO(
-      rc, docstore__buf_append(&b, env.tag_b64.p, env.tag_b64.len), nomem);
+  DOCSTORE__GUARD_GOTO(rc, docstore__buf_append_cursor(&b, env.tag_b64), nomem);
   DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, "\",\"ciphertext\":\""),
                        nomem);
-  DOCSTORE__GUARD_GOTO(
-      rc, docstore__buf_append(&b, env.ct_b64.p, env.ct_b64.len), nomem);
+  DOCSTORE__GUARD_GOTO(rc, docstore__buf_append_cursor(&b, env.ct_b64), nomem);
   DOCSTORE__GUARD_GOTO(rc, docstore__buf_puts(&b, "\"}"), nomem);
   /* The reserve's unused tail was never written: it holds whatever the
    * heap held before, and a public block is not wiped when freed. */

@@ -113,13 +113,17 @@ static int hex4(const unsigned char *p, unsigned *v) {
 
 /* Check the string whose opening quote is at r->i; on success r->i is
  * past the closing quote, [*s, *e) is the raw content and *escaped tells
- * whether it holds an escape. */
+ * whether it holds an escape.  On failure [*s, *e) is empty: every output
+ * is defined on every path, so no caller depends on reading the return
+ * code first. */
 static int scan_string(jreader *r, size_t *s, size_t *e, int *escaped,
                        int *b64_chars) {
   const unsigned char *t = r->t;
   size_t i = ++r->i, n = r->len;
   *escaped = 0;
+  *b64_chars = 0;
   *s = i;
+  *e = i;
   /* Base64 text (the ciphertext is most of an envelope): one table lookup
    * per character, and the base64 check of step 5 is then done too. */
   i += docstore__b64_span((const char *)t + i, n - i);
@@ -336,7 +340,8 @@ static int read_value(jreader *r, docstore__jvalue *cap, int which);
 /* An object or array whose opening bracket is at r->i. */
 static int read_container(jreader *r) {
   int object = r->t[r->i] == '{';
-  char close = object ? '}' : ']';
+  /* The text is bytes (unsigned char): compare it with a byte. */
+  unsigned char close = object ? '}' : ']';
   size_t first = r->names.len / sizeof(jname);
   if (++r->depth > DOCSTORE__JSON_MAX_DEPTH)
     return jfail(r, "nested deeper than 64 levels");
@@ -409,8 +414,7 @@ static int read_value(jreader *r, docstore__jvalue *cap, int which) {
     if (cap) {
       cap->kind = DOCSTORE__J_STRING;
       cap->b64_chars = b64_chars;
-      cap->text.p = (const char *)r->t + s;
-      cap->text.len = e - s;
+      cap->text = docstore__cursor_from(r->t + s, e - s);
       if (escaped) {
         uint8_t *copy = docstore__alloc_ex(e - s + 1, DOCSTORE__MEM_PUBLIC);
         if (!copy) {
@@ -420,7 +424,7 @@ static int read_value(jreader *r, docstore__jvalue *cap, int which) {
         unescape(copy, &cap->text.len, r->t, s, e);
         copy[cap->text.len] = '\0';
         r->env->owned[which] = (char *)copy;
-        cap->text.p = (const char *)copy;
+        cap->text.ptr = copy;
       }
     }
     return 0;
@@ -442,8 +446,7 @@ static int read_value(jreader *r, docstore__jvalue *cap, int which) {
                               : "invalid character");
   if (rc == 0 && cap) {
     cap->kind = kind;
-    cap->text.p = (const char *)r->t + start;
-    cap->text.len = r->i - start;
+    cap->text = docstore__cursor_from(r->t + start, r->i - start);
   }
   return rc;
 }
@@ -451,10 +454,9 @@ static int read_value(jreader *r, docstore__jvalue *cap, int which) {
 /* ------------------------------------------------------------- members */
 
 /* A string member, or EFORMAT (missing, or another JSON type). */
-static int member_string(docstore__span *out, const docstore__jvalue *m,
+static int member_string(docstore__cursor *out, const docstore__jvalue *m,
                          docstore__member which, docstore__err *err) {
-  out->p = NULL;
-  out->len = 0;
+  *out = docstore__cursor_from(NULL, 0);
   if (m[which].kind == DOCSTORE__J_ABSENT)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: missing member \"%s\"",
@@ -467,33 +469,29 @@ static int member_string(docstore__span *out, const docstore__jvalue *m,
   return 0;
 }
 
-static int span_is(docstore__span s, const char *want) {
-  return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
-}
-
 /* Section 3.1 for a string member; *n: its decoded length.  When the
  * reader saw only alphabet characters, the length, the padding and the
  * last quantum are all that is left to check. */
 static int b64_check(size_t *n, const docstore__jvalue *v) {
-  const docstore__span s = v->text;
-  size_t last;
-  DOCSTORE__GUARD(docstore__b64_decoded_len(n, s.p, s.len));
+  const char *s = (const char *)v->text.ptr;
+  size_t len = v->text.len, last;
+  DOCSTORE__GUARD(docstore__b64_decoded_len(n, s, len));
   if (!v->b64_chars)
-    return docstore__b64_decode(NULL, n, s.p, s.len, 1);
-  return s.len == 0 ? 0
-                    : docstore__b64_decode(NULL, &last, s.p + s.len - 4, 4, 1);
+    return docstore__b64_decode(NULL, n, s, len, 1);
+  return len == 0 ? 0 : docstore__b64_decode(NULL, &last, s + len - 4, 4, 1);
 }
 
 int docstore__member_b64(uint8_t *out, size_t *out_len, size_t min, size_t max,
                          const docstore__jvalue *m, docstore__member which,
                          docstore__err *err) {
-  docstore__span s;
+  docstore__cursor s;
   size_t n;
   *out_len = 0;
   DOCSTORE__GUARD(member_string(&s, m, which, err));
-  if (docstore__b64_decoded_len(&n, s.p, s.len) < 0 ||
-      docstore__b64_decode(n >= min && n <= max ? out : NULL, &n, s.p, s.len,
-                           1) < 0)
+  const char *p = (const char *)s.ptr;
+  if (docstore__b64_decoded_len(&n, p, s.len) < 0 ||
+      docstore__b64_decode(n >= min && n <= max ? out : NULL, &n, p, s.len, 1) <
+          0)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: member \"%s\" is not valid base64",
                              member_names[which]);
@@ -515,7 +513,7 @@ int docstore__member_b64(uint8_t *out, size_t *out_len, size_t min, size_t max,
 int docstore__member_gcm(docstore__envelope *env, size_t nonce_max,
                          docstore__err *err) {
   const docstore__jvalue *m = env->m;
-  docstore__span s;
+  docstore__cursor s;
   size_t n, tag_len;
   DOCSTORE__GUARD(docstore__member_b64(env->nonce, &env->nonce_len,
                                        DOCSTORE__GCM_NONCE_LEN, nonce_max, m,
@@ -559,13 +557,12 @@ static int member_id(const char **out, char buf[DOCSTORE__ID_MAX + 1],
   if (v->kind == DOCSTORE__J_NULL)
     return 0;
   if (v->kind != DOCSTORE__J_STRING ||
-      !docstore__id_valid_n(v->text.p, v->text.len))
+      !docstore__id_valid_n((const char *)v->text.ptr, v->text.len) ||
+      docstore__cursor_copy_cstr(buf, DOCSTORE__ID_MAX + 1, v->text) < 0)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: member \"%s\" must be null or 1 to 64 "
                              "characters from [A-Za-z0-9_-]",
                              member_names[which]);
-  memcpy(buf, v->text.p, v->text.len);
-  buf[v->text.len] = '\0';
   *out = buf;
   return 0;
 }
@@ -574,9 +571,9 @@ static int member_id(const char **out, char buf[DOCSTORE__ID_MAX + 1],
  * 1.  The version is compared as text: an integer written without sign,
  * fraction or exponent (the JSON grammar already refuses leading zeros). */
 static int check_version(const docstore__jvalue *m, docstore__err *err) {
-  docstore__span format;
+  docstore__cursor format;
   DOCSTORE__GUARD(member_string(&format, m, DOCSTORE__M_FORMAT, err));
-  if (!span_is(format, DOCSTORE__FORMAT_NAME))
+  if (!docstore__cursor_eq_cstr(format, DOCSTORE__FORMAT_NAME))
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"format\" is not \"%s\"",
                              DOCSTORE__FORMAT_NAME);
@@ -586,50 +583,51 @@ static int check_version(const docstore__jvalue *m, docstore__err *err) {
                              "envelope: missing member \"version\"");
   int integer = v->kind == DOCSTORE__J_NUMBER;
   for (size_t i = 0; integer && i < v->text.len; i++)
-    integer = v->text.p[i] >= '0' && v->text.p[i] <= '9';
+    integer = v->text.ptr[i] >= '0' && v->text.ptr[i] <= '9';
   if (!integer)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"version\" must be a non-negative "
                              "integer written with digits only");
-  if (!span_is(v->text, "1"))
+  if (!docstore__cursor_eq_cstr(v->text, "1"))
     return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
                              "envelope: format version %.*s%s is not "
                              "supported (this library reads version 1)",
                              (int)(v->text.len > 20 ? 20 : v->text.len),
-                             v->text.p, v->text.len > 20 ? "..." : "");
+                             (const char *)v->text.ptr,
+                             v->text.len > 20 ? "..." : "");
   return 0;
 }
 
-static int kid_valid(docstore__span s) {
+static int kid_valid(docstore__cursor s) {
   return s.len == DOCSTORE__KID_LEN &&
-         memcmp(s.p, DOCSTORE__KID_PREFIX, 7) == 0 &&
-         docstore__hex_is_lower(
-             docstore__cursor_from(s.p + 7, DOCSTORE__KID_LEN - 7));
+         docstore__cursor_starts_with(s, DOCSTORE__KID_PREFIX) &&
+         docstore__cursor_advance(&s, strlen(DOCSTORE__KID_PREFIX), NULL) ==
+             0 &&
+         docstore__hex_is_lower(s);
 }
 
 /* Step 5 for version 1, member by member in the order of FORMAT.md. */
 static int parse_v1(docstore__envelope *env, docstore__err *err) {
   const docstore__jvalue *m = env->m;
-  docstore__span alg, key_alg, kid;
+  docstore__cursor alg, key_alg, kid;
   DOCSTORE__GUARD(member_string(&alg, m, DOCSTORE__M_ALG, err));
-  if (span_is(alg, DOCSTORE__ALG_AES256GCM))
+  if (docstore__cursor_eq_cstr(alg, DOCSTORE__ALG_AES256GCM))
     env->alg = DOCSTORE__ALG_V1_AES256GCM;
-  else if (span_is(alg, DOCSTORE__ALG_AESGCM_NOAAD))
+  else if (docstore__cursor_eq_cstr(alg, DOCSTORE__ALG_AESGCM_NOAAD))
     env->alg = DOCSTORE__ALG_V1_NOAAD;
   else
     return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
                              "envelope: this \"alg\" is not supported");
   DOCSTORE__GUARD(member_string(&key_alg, m, DOCSTORE__M_KEY_ALG, err));
-  if (!span_is(key_alg, DOCSTORE__KEY_ALG_OAEP256))
+  if (!docstore__cursor_eq_cstr(key_alg, DOCSTORE__KEY_ALG_OAEP256))
     return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
                              "envelope: this \"key_alg\" is not supported");
   DOCSTORE__GUARD(member_string(&kid, m, DOCSTORE__M_KID, err));
-  if (!kid_valid(kid))
+  if (!kid_valid(kid) ||
+      docstore__cursor_copy_cstr(env->kid_buf, sizeof(env->kid_buf), kid) < 0)
     return docstore__err_set(err, DOCSTORE_EFORMAT,
                              "envelope: \"kid\" must be \"sha256:\" and 64 "
                              "lowercase hex digits");
-  memcpy(env->kid_buf, kid.p, kid.len);
-  env->kid_buf[kid.len] = '\0';
   env->kid = env->kid_buf;
 
   DOCSTORE__GUARD(

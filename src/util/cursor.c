@@ -64,6 +64,19 @@ char *docstore__cursor_strdup(docstore__cursor c) {
   return docstore__strndup(c.len ? (const char *)c.ptr : "", c.len);
 }
 
+int docstore__cursor_copy_cstr(char *out, size_t cap, docstore__cursor c) {
+  if (!out || cap == 0)
+    return DOCSTORE_EINVAL;
+  if (c.len >= cap) {
+    out[0] = '\0';
+    return DOCSTORE_EINVAL;
+  }
+  if (c.len)
+    memcpy(out, c.ptr, c.len);
+  out[c.len] = '\0';
+  return 0;
+}
+
 int docstore__buf_append_cursor(docstore__buf *b, docstore__cursor c) {
   return docstore__buf_append(b, c.ptr, c.len);
 }

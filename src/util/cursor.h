@@ -46,6 +46,12 @@ size_t docstore__cursor_find(docstore__cursor c, uint8_t ch);
  * memory.  A NUL inside the bytes would cut the string: callers that
  * cannot exclude one check with docstore__cursor_find(c, 0) first. */
 char *docstore__cursor_strdup(docstore__cursor c);
+/* Copy the bytes and a NUL into out, which holds cap bytes (an empty
+ * cursor copies nothing, whatever its pointer).  0, or DOCSTORE_EINVAL when
+ * c.len + 1 > cap (then out is "" when cap > 0).  Same caution about a NUL
+ * inside the bytes as docstore__cursor_strdup(). */
+int docstore__cursor_copy_cstr(char *out, size_t cap,
+                               docstore__cursor c) DOCSTORE__WUR;
 /* Append the bytes to an owning buffer. */
 int docstore__buf_append_cursor(docstore__buf *b,
                                 docstore__cursor c) DOCSTORE__WUR;

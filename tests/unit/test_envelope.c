@@ -486,6 +486,14 @@ static void test_malformed_json(void **state) {
       "{\"format\" \"docstore-envelope\"}",
       "   ",
       "{\"format\":\"docstore-envelope\",\"version\":1,}",
+      /* A member name that never ends (the name reader must not use the
+       * bounds of a string that failed): plain, base64-like, after an
+       * escape, inside a \\u escape, then a raw control character. */
+      "{\"form",
+      "{\"QUJD==",
+      "{\"a\\",
+      "{\"a\\u00",
+      "{\"a\x01\":1}",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(open_rc(kr, bad[i], NULL, NULL, 0), DOCSTORE_EFORMAT);

@@ -62,6 +62,39 @@ static void test_cursor(void **state) {
   docstore__buf_free(&b);
 }
 
+/* Copying a cursor into a fixed, NUL-terminated buffer. */
+static void test_cursor_copy_cstr(void **state) {
+  (void)state;
+  char out[5];
+  memset(out, 'x', sizeof(out));
+  assert_int_equal(docstore__cursor_copy_cstr(
+                       out, sizeof(out), docstore__cursor_from_cstr("abcd")),
+                   0);
+  assert_string_equal(out, "abcd");
+  /* One byte too many for the NUL: refused, and out is left empty. */
+  assert_int_equal(docstore__cursor_copy_cstr(
+                       out, sizeof(out), docstore__cursor_from_cstr("abcde")),
+                   DOCSTORE_EINVAL);
+  assert_string_equal(out, "");
+  /* A part of a longer text: only its bytes. */
+  assert_int_equal(docstore__cursor_copy_cstr(
+                       out, sizeof(out), docstore__cursor_from("sha256:", 3)),
+                   0);
+  assert_string_equal(out, "sha");
+  /* An empty cursor whose pointer is NULL copies nothing. */
+  memset(out, 'x', sizeof(out));
+  assert_int_equal(docstore__cursor_copy_cstr(out, sizeof(out),
+                                              docstore__cursor_from(NULL, 0)),
+                   0);
+  assert_string_equal(out, "");
+  assert_int_equal(
+      docstore__cursor_copy_cstr(out, 0, docstore__cursor_from_cstr("")),
+      DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore__cursor_copy_cstr(NULL, 4, docstore__cursor_from_cstr("a")),
+      DOCSTORE_EINVAL);
+}
+
 static void test_hex(void **state) {
   (void)state;
   static const uint8_t bytes[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
@@ -161,6 +194,7 @@ static void test_id(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cursor),
+      cmocka_unit_test(test_cursor_copy_cstr),
       cmocka_unit_test(test_hex),
       cmocka_unit_test(test_id),
   };
