@@ -46,6 +46,16 @@ int docstore__oaep_wrap(uint8_t *out, size_t *out_len, EVP_PKEY *pkey,
   return rc;
 }
 
+/* One decryption with `pkey`; 1 when the padding verified. */
+static int oaep_decrypt(uint8_t *out, size_t *out_len, EVP_PKEY *pkey,
+                        const char *digest, const uint8_t *in, size_t in_len) {
+  EVP_PKEY_CTX *ctx = oaep_ctx(pkey, digest, 1);
+  int ok = ctx && EVP_PKEY_decrypt(ctx, out, out_len, in, in_len) > 0;
+  EVP_PKEY_CTX_free(ctx);
+  ERR_clear_error();
+  return ok;
+}
+
 int docstore__oaep_unwrap(uint8_t out[DOCSTORE__AES_KEY_MAX], size_t *out_len,
                           EVP_PKEY *pkey, const char *digest, const uint8_t *in,
                           size_t in_len, docstore__err *err) {
@@ -55,22 +65,35 @@ int docstore__oaep_unwrap(uint8_t out[DOCSTORE__AES_KEY_MAX], size_t *out_len,
   size_t n = sizeof(tmp);
   int rc = 0;
   *out_len = 0;
-  EVP_PKEY_CTX *ctx = oaep_ctx(pkey, digest, 1);
-  if (!ctx)
-    return docstore__ossl_err(err, DOCSTORE_ECRYPTO,
-                              "cannot set up RSA-OAEP decryption");
-  if (in_len != (size_t)EVP_PKEY_get_size(pkey) ||
-      EVP_PKEY_decrypt(ctx, tmp, &n, in, in_len) <= 0) {
+  if (in_len != (size_t)EVP_PKEY_get_size(pkey))
+    return DOCSTORE_EINTEGRITY;
+  /* OpenSSL keeps RSA blinding values in the key itself, created lazily and
+   * renewed every 32 uses.  An allocation failure while renewing them (in
+   * BN_BLINDING_create_param, OpenSSL 3.0) leaves the blinding factor and
+   * its inverse inconsistent: every later decryption with that key gives a
+   * wrong result, so a valid envelope fails as tampered, until the next
+   * renewal.  It cannot be repaired through the EVP API, so a failed
+   * decryption (whatever the reason, as a tampered key would: no padding
+   * oracle) is done once more with a copy of the key, whose blinding is
+   * new.  Only that second answer counts; the shared key is left as it is
+   * (other threads may use it) and heals at its next renewal. */
+  int ok = oaep_decrypt(tmp, &n, pkey, digest, in, in_len);
+  if (!ok) {
+    EVP_PKEY *copy = EVP_PKEY_dup(pkey);
+    if (!copy)
+      return docstore__ossl_err(err, DOCSTORE_ECRYPTO,
+                                "cannot set up RSA-OAEP decryption");
+    n = sizeof(tmp);
+    ok = oaep_decrypt(tmp, &n, copy, digest, in, in_len);
+    EVP_PKEY_free(copy);
+  }
+  if (!ok || (n != 16 && n != 24 && n != 32)) {
     /* Wrong key or tampered wrapped key: not an internal failure. */
-    ERR_clear_error();
-    rc = DOCSTORE_EINTEGRITY;
-  } else if (n != 16 && n != 24 && n != 32) {
     rc = DOCSTORE_EINTEGRITY;
   } else {
     memcpy(out, tmp, n);
     *out_len = n;
   }
   docstore__wipe(tmp, sizeof(tmp));
-  EVP_PKEY_CTX_free(ctx);
   return rc;
 }
