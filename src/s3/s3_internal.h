@@ -29,7 +29,7 @@
 #include <curl/curl.h>
 
 #include "docstore/sys/provider.h"
-#include "docstore/service.h"
+#include "docstore/common.h"
 #include "internal.h"
 #include "s3/sigv4.h"
 
