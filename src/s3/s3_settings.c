@@ -25,7 +25,7 @@
   {                                                                            \
     DOCSTORE__SETTING(name, "s3", type, flags, def, min, max, choices, #field, \
                       desc),                                                   \
-        0, NULL, {NULL, NULL}, land, offsetof(docstore_s3_options, field)      \
+        0, land, NULL, {NULL, NULL}, offsetof(docstore_s3_options, field)      \
   }
 
 /* A credential: a member of the credential group, falling back to the
@@ -34,7 +34,7 @@
   {                                                                            \
     DOCSTORE__SETTING(name, "s3", DOCSTORE_SETTING_TOKEN, flags, NULL, 0, 0,   \
                       NULL, #field, desc),                                     \
-        DOCSTORE__S_GROUP | (iflags), NULL, {alias, NULL}, DOCSTORE__LAND_STR, \
+        DOCSTORE__S_GROUP | (iflags), DOCSTORE__LAND_STR, NULL, {alias, NULL}, \
         offsetof(docstore_s3_options, field)                                   \
   }
 
@@ -43,7 +43,7 @@
   {                                                                            \
     DOCSTORE__SETTING(name, "s3", type, (flags) | DOCSTORE_SETTING_FALLBACK,   \
                       NULL, 0, 0, NULL, NULL, desc),                           \
-        0, NULL, {NULL, NULL}, DOCSTORE__LAND_NONE, 0                          \
+        0, DOCSTORE__LAND_NONE, NULL, {NULL, NULL}, 0                          \
   }
 
 #define T_UINT DOCSTORE_SETTING_UINT
@@ -58,9 +58,9 @@ static const docstore__setting items[] = {
                        DOCSTORE__S3_DEFAULT_REGION, 0, 0, NULL, "region",
                        "the region requests are signed for"),
      0,
+     DOCSTORE__LAND_STR,
      NULL,
      {"AWS_REGION", "AWS_DEFAULT_REGION"},
-     DOCSTORE__LAND_STR,
      offsetof(docstore_s3_options, region)},
     S3("S3_ENDPOINT_URL", DOCSTORE_SETTING_URL, 0, NULL, 0, 0, NULL,
        endpoint_url, DOCSTORE__LAND_STR,
@@ -95,9 +95,9 @@ static const docstore__setting items[] = {
     {DOCSTORE__SETTING("S3_RETRY_MAX_MS", "s3", T_UINT, 0, "5000", 1, 600000,
                        NULL, "retry_max_ms", "largest backoff in milliseconds"),
      DOCSTORE__S_UNSET_ZERO,
+     L_UINT,
      NULL,
      {NULL, NULL},
-     L_UINT,
      offsetof(docstore_s3_options, retry_max_ms)},
     S3("S3_CONNECT_TIMEOUT_MS", T_UINT, 0, "5000", 1, 600000, NULL,
        connect_timeout_ms, L_UINT, "TCP and TLS connect timeout"),
