@@ -15,6 +15,7 @@
 
 #include "s3/s3_internal.h"
 #include "s3/s3_settings.h"
+#include "util/file.h"
 
 #define KIB ((uint64_t)1024)
 #define MIB (KIB * 1024)
@@ -162,9 +163,8 @@ static int validate(const struct docstore_config *cfg, docstore__err *err) {
   }
   const char *ca = RAW("S3_CA_BUNDLE");
   if (ca && access(ca, R_OK) != 0)
-    return docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "S3_CA_BUNDLE: cannot read '%s': %s", ca,
-                             strerror(errno));
+    return docstore__err_errno(err, DOCSTORE_ECONFIG, errno,
+                               "S3_CA_BUNDLE: cannot read '%s'", ca);
   uint64_t base, max;
   if (RAW("S3_RETRY_BASE_MS") && RAW("S3_RETRY_MAX_MS") &&
       docstore__setting_parse_u64(RAW("S3_RETRY_BASE_MS"), &base) == 0 &&
