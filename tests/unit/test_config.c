@@ -667,6 +667,9 @@ static void test_validate(void **state) {
       docstore_config_set(cfg, "S3_CA_BUNDLE", "/nonexistent/ca.pem"), 0);
   assert_int_equal(docstore_config_validate(cfg), DOCSTORE_ECONFIG);
   assert_non_null(strstr(docstore_config_errmsg(cfg), "S3_CA_BUNDLE"));
+  /* docstore__err_errno's form: "<what>: <strerror>" */
+  assert_non_null(strstr(docstore_config_errmsg(cfg),
+                         "/nonexistent/ca.pem': No such file or directory"));
   const char *ca = write_text("ca.pem", "-----BEGIN CERTIFICATE-----\n");
   assert_int_equal(docstore_config_set(cfg, "S3_CA_BUNDLE", ca), 0);
   assert_int_equal(docstore_config_validate(cfg), 0);
