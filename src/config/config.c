@@ -10,9 +10,6 @@
  * computed on demand, so the order in which sources are loaded only
  * matters for a setting given twice: the last one wins.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +18,7 @@
 
 #include "config/settings.h"
 #include "config_internal.h"
+#include "util/file.h"
 
 struct docstore_config {
   const docstore__catalog *cat;
@@ -138,7 +136,8 @@ static int pending_init(pending *p, size_t n, docstore__err *err) {
     p->values = NULL;
     p->touched = NULL;
     p->n = 0;
-    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+    docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+    return DOCSTORE_ENOMEM;
   }
   return 0;
 }
@@ -181,7 +180,7 @@ int docstore_config_load_env(docstore_config *cfg) {
   docstore__err_clear(&err);
   if (!cfg)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "cfg is NULL");
-  if ((rc = pending_init(&batch, cfg->n, &err)) < 0)
+  if (pending_init(&batch, cfg->n, &err) < 0)
     return store_err(cfg, &err);
   for (size_t i = 0; i < cfg->n && rc == 0; i++) {
     const char *name = setting_at(cfg, i)->info.name;
@@ -221,109 +220,85 @@ static int dotenv_line(void *payload, const char *name, const char *value,
  * A .env file can point RSA_PUBLIC_KEY_PATH at an attacker's key or
  * S3_ENDPOINT_URL at an attacker's server, so, like ssh with its config,
  * only a file that nobody else could have written is read: a regular file
- * owned by the effective user or root, not writable by group or others.
- * Checked on the open descriptor (fstat), so the file read is the file
+ * (docstore__file_read refuses anything else) owned by the effective user
+ * or root, not writable by group or others.  A docstore__file_check_cb:
+ * st is the fstat() of the open descriptor, so the file read is the file
  * checked.
  */
-static int check_dotenv_owner(int fd, const char *path, docstore__err *err) {
-  struct stat st;
-  if (fstat(fd, &st) != 0)
-    return docstore__err_set(err, DOCSTORE_EIO, "cannot stat '%s': %s", path,
-                             strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    return docstore__err_set(err, DOCSTORE_EIO,
-                             "'%s' is not a regular file; refusing to read "
-                             "it as a .env file",
-                             path);
+static int check_dotenv_owner(int fd, const struct stat *st, const char *path,
+                              void *arg, docstore__err *err) {
+  (void)fd;
+  (void)arg;
   uid_t me = geteuid();
-  if (st.st_uid != me && st.st_uid != 0)
+  if (st->st_uid != me && st->st_uid != 0)
     return docstore__err_set(err, DOCSTORE_ECONFIG,
                              "refusing '%s': owned by uid %lu, not by this "
                              "user (uid %lu) or root, so someone else may "
                              "have written its settings",
-                             path, (unsigned long)st.st_uid, (unsigned long)me);
-  if (st.st_mode & (S_IWGRP | S_IWOTH))
+                             path, (unsigned long)st->st_uid,
+                             (unsigned long)me);
+  if (st->st_mode & (S_IWGRP | S_IWOTH))
     return docstore__err_set(err, DOCSTORE_ECONFIG,
                              "refusing '%s': writable by %s (mode %04o), so "
                              "someone else may have written its settings; "
                              "run chmod go-w '%s'",
                              path,
-                             (st.st_mode & S_IWOTH) ? "everyone" : "its group",
-                             (unsigned)(st.st_mode & 07777), path);
+                             (st->st_mode & S_IWOTH) ? "everyone" : "its group",
+                             (unsigned)(st->st_mode & 07777), path);
   return 0;
 }
 
-static int read_small_file(const char *path, char **out, size_t *out_len,
-                           docstore__err *err) {
-  int rc = 0;
-  char *data = NULL;
-  size_t len = 0;
-  FILE *f = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0)
-    return docstore__err_set(
-        err, errno == ENOENT ? DOCSTORE_ENOTFOUND : DOCSTORE_EIO,
-        "cannot open '%s': %s", path, strerror(errno));
-  if ((rc = check_dotenv_owner(fd, path, err)) < 0) {
-    close(fd);
+/* Read the .env file into out (a secret buffer: the file holds keys).  The
+ * codes are the ones docstore_config_load_dotenv() documents: ENOTFOUND
+ * (no such file), ECONFIG (refused owner or mode, or too large to be a
+ * .env file), ENOMEM, and EIO for any other failure to open or read it
+ * (permission denied, a folder, not a regular file). */
+static int read_dotenv_file(docstore__buf *out, const char *path,
+                            docstore__err *err) {
+  int rc =
+      docstore__file_read_checked(out, path, DOTENV_MAX_BYTES, 0, ".env file",
+                                  check_dotenv_owner, NULL, err);
+  switch (rc) {
+  case 0:
+  case DOCSTORE_ENOTFOUND:
+  case DOCSTORE_ECONFIG:
+  case DOCSTORE_ENOMEM:
     return rc;
+  case DOCSTORE_ETOOBIG:
+    return docstore__err_set(err, DOCSTORE_ECONFIG,
+                             "'%s' is larger than %d bytes; not a .env file?",
+                             path, DOTENV_MAX_BYTES);
+  default: { /* the message stays; only the code changes */
+    char msg[sizeof(err->msg)];
+    memcpy(msg, err->msg, sizeof(msg));
+    return docstore__err_set(err, DOCSTORE_EIO, "%s", msg);
   }
-  f = fdopen(fd, "rb");
-  if (!f) {
-    rc = docstore__err_set(err, DOCSTORE_EIO, "cannot open '%s': %s", path,
-                           strerror(errno));
-    close(fd);
-    return rc;
   }
-  data = docstore__alloc(DOTENV_MAX_BYTES + 1);
-  if (!data) {
-    rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
-    goto done;
-  }
-  len = fread(data, 1, DOTENV_MAX_BYTES + 1, f);
-  if (ferror(f)) {
-    rc = docstore__err_set(err, DOCSTORE_EIO, "cannot read '%s': %s", path,
-                           strerror(errno));
-    goto done;
-  }
-  if (len > DOTENV_MAX_BYTES) {
-    rc = docstore__err_set(err, DOCSTORE_ECONFIG,
-                           "'%s' is larger than %d bytes; not a .env file?",
-                           path, DOTENV_MAX_BYTES);
-    goto done;
-  }
-  *out = data;
-  *out_len = len;
-  data = NULL;
-done:
-  docstore_free(data);
-  fclose(f);
-  return rc;
 }
 
 int docstore_config_load_dotenv(docstore_config *cfg, const char *path) {
   docstore__err err;
   pending batch;
-  char *text = NULL;
-  size_t len = 0;
+  docstore__buf text = DOCSTORE__BUF_INIT; /* wiped: the file holds secrets */
   int rc;
   docstore__err_clear(&err);
   if (!cfg || !path)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "%s is NULL",
                              cfg ? "path" : "cfg");
-  if ((rc = pending_init(&batch, cfg->n, &err)) < 0)
+  if (pending_init(&batch, cfg->n, &err) < 0)
     return store_err(cfg, &err);
-  rc = read_small_file(path, &text, &len, &err);
+  rc = read_dotenv_file(&text, path, &err);
   if (rc == 0) {
     dotenv_ctx ctx = {cfg, &batch, path};
-    rc = docstore__dotenv_parse(text, len, path, dotenv_line, &ctx, &err);
+    rc = docstore__dotenv_parse(text.len ? (const char *)text.data : "",
+                                text.len, path, dotenv_line, &ctx, &err);
   }
   if (rc == 0)
     pending_apply(cfg, &batch);
   else
     store_err(cfg, &err);
   pending_free(&batch);
-  docstore_free(text); /* wipes: the file holds secrets */
+  docstore__buf_free(&text);
   return rc;
 }
 

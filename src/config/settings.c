@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "config/settings.h"
+#include "util/url.h"
 
 #define KIB ((uint64_t)1024)
 #define MIB (KIB * 1024)
@@ -103,69 +104,29 @@ static int is_printable_token(const char *v) {
   return 1;
 }
 
-static int is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-         c == '-' || c == '.' || c == '_';
-}
-
-static int is_hex_char(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* http(s)://host[:port][/] with a DNS name, IPv4 or [IPv6] host.
- * Returns 0, or -1 with *why set. */
-static int check_url(const char *v, const char **why) {
-  const char *p;
+/* http(s)://host[:port][/] with a DNS name, IPv4 or [IPv6] host: util's
+ * URL rule for an origin, and one of the two schemes S3 speaks.  Returns
+ * 0, or -1 with the reason (no URL text in it) in why. */
+static int check_url(const char *v, char *why, size_t why_cap) {
+  docstore__err tmp;
+  docstore__url u;
   if (strchr(v, '@')) {
-    *why = "must not contain user credentials (use S3_ACCESS_KEY and "
-           "S3_SECRET_KEY)";
+    snprintf(why, why_cap,
+             "must not contain user credentials (use "
+             "S3_ACCESS_KEY and S3_SECRET_KEY)");
     return -1;
   }
-  if (strncasecmp(v, "http://", 7) == 0)
-    p = v + 7;
-  else if (strncasecmp(v, "https://", 8) == 0)
-    p = v + 8;
-  else {
-    *why = "must start with http:// or https://";
+  docstore__err_clear(&tmp);
+  if (docstore__url_parse(&u, v, DOCSTORE__URL_ORIGIN_ONLY, &tmp) < 0) {
+    const char *m = tmp.msg;
+    if (strncmp(m, "URL ", 4) == 0) /* the label names it already */
+      m += 4;
+    snprintf(why, why_cap, "%s", m);
     return -1;
   }
-  const char *h = p;
-  if (*p == '[') {
-    p++;
-    while (is_hex_char(*p) || *p == ':' || *p == '.')
-      p++;
-    if (*p != ']' || p == h + 1) {
-      *why = "has a malformed [IPv6] host";
-      return -1;
-    }
-    p++;
-  } else {
-    while (is_host_char(*p))
-      p++;
-    if (p == h || *h == '.' || *h == '-' || p[-1] == '-' || p - h > 253) {
-      *why = "needs a host name";
-      return -1;
-    }
-    for (const char *q = h; q + 1 < p; q++)
-      if (q[0] == '.' && q[1] == '.') {
-        *why = "needs a host name";
-        return -1;
-      }
-  }
-  if (*p == ':') {
-    const char *d = ++p;
-    uint64_t port;
-    while (is_digit(*p))
-      p++;
-    if (parse_u64(d, (size_t)(p - d), &port) < 0 || port < 1 || port > 65535) {
-      *why = "has a bad port (1-65535)";
-      return -1;
-    }
-  }
-  if (*p == '/' && p[1] == '\0')
-    p++;
-  if (*p) {
-    *why = "must be only scheme, host and port: no path, query or fragment";
+  if (!docstore__cursor_eq_cstr_nocase(u.scheme, "http") &&
+      !docstore__cursor_eq_cstr_nocase(u.scheme, "https")) {
+    snprintf(why, why_cap, "must start with http:// or https://");
     return -1;
   }
   return 0;
@@ -324,8 +285,8 @@ int docstore__setting_check(const docstore__setting *s, const char *label,
     break;
   }
   case DOCSTORE_SETTING_URL: {
-    const char *why = NULL;
-    if (check_url(value, &why) < 0) {
+    char why[DOCSTORE__ERRMSG_MAX];
+    if (check_url(value, why, sizeof(why)) < 0) {
       if (strchr(value, '@')) /* may hold a password: do not echo */
         return docstore__err_set(err, DOCSTORE_ECONFIG, "%s %s", label, why);
       return docstore__err_set(err, DOCSTORE_ECONFIG,

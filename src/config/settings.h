@@ -46,9 +46,9 @@ typedef enum docstore__land {
 typedef struct docstore__setting {
   docstore_setting_info info;
   unsigned int iflags;     /* DOCSTORE__S_* */
+  docstore__land land;     /* how it lands in the options struct */
   const char *aliases;     /* "warning=warn": accepted, stored as */
   const char *fallback[2]; /* names whose effective value stands in */
-  docstore__land land;     /* how it lands in the options struct */
   size_t offset;           /* offsetof(options, info.field) */
 } docstore__setting;
 

@@ -15,9 +15,9 @@ static const docstore__setting items[] = {
                        "encrypted_files/", 0, 0, NULL, "root",
                        "root folder of the local provider (created 0700)"),
      0,
+     DOCSTORE__LAND_STR,
      NULL,
      {NULL, NULL},
-     DOCSTORE__LAND_STR,
      offsetof(docstore_local_options, root)},
 };
 

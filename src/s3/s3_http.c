@@ -14,7 +14,6 @@
  * log line: URLs in messages are the endpoint only.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +24,7 @@
 
 #include "provider/provider_internal.h"
 #include "s3/s3_internal.h"
+#include "util/date.h"
 
 /* --------------------------------------------------- one-time setup */
 
@@ -242,22 +242,26 @@ static int header_value(const char *line, size_t len, const char *name,
   return 1;
 }
 
-/* "bytes <first>-<last>/<total|*>" */
+/* "bytes <first>-<last>/<total|*>": decimal digits only, first <= last <
+ * total; 1 when it is that form, else 0. */
 static int parse_content_range(const char *v, uint64_t *first,
                                uint64_t *total) {
-  unsigned long long a, b;
-  char tail[32];
-  if (sscanf(v, "bytes %llu-%llu/%31s", &a, &b, tail) != 3 || b < a)
+  uint64_t a, b, n;
+  if (strncmp(v, "bytes ", 6) != 0)
+    return 0;
+  const char *p = v + 6;
+  const char *dash = strchr(p, '-');
+  const char *slash = dash ? strchr(dash + 1, '/') : NULL;
+  if (!slash || docstore__s3_parse_u64(p, (size_t)(dash - p), &a) < 0 ||
+      docstore__s3_parse_u64(dash + 1, (size_t)(slash - dash - 1), &b) < 0 ||
+      b < a)
     return 0;
   *first = a;
-  if (strcmp(tail, "*") == 0) {
+  if (strcmp(slash + 1, "*") == 0) {
     *total = UINT64_MAX;
     return 1;
   }
-  char *end = NULL;
-  errno = 0;
-  unsigned long long n = strtoull(tail, &end, 10);
-  if (errno || !end || *end || tail[0] == '-' || n <= b)
+  if (docstore__s3_parse_u64(slash + 1, strlen(slash + 1), &n) < 0 || n <= b)
     return 0;
   *total = n;
   return 1;
@@ -353,18 +357,25 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userp) {
                    sizeof(t->resp->bucket_region)))
     return len;
   if (header_value(buf, len, "Content-Length", value, sizeof(value))) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(value, &end, 10);
-    if (errno == 0 && end && *end == '\0' && value[0] != '-') {
+    uint64_t v;
+    if (docstore__s3_parse_u64(value, strlen(value), &v) == 0) {
       t->resp->content_length = v;
       t->resp->has_content_length = 1;
     }
     return len;
   }
   if (header_value(buf, len, "Last-Modified", value, sizeof(value))) {
-    time_t tm = curl_getdate(value, NULL);
-    t->resp->last_modified = tm > 0 ? (int64_t)tm : 0;
+    int64_t tm;
+    if (docstore__parse_rfc1123(docstore__cursor_from_cstr(value), &tm) < 0) {
+      /* HTTP (RFC 9110, 5.6.7) makes a recipient accept the two obsolete
+       * forms too (RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime
+       * "Sun Nov  6 08:49:37 1994"); S3 servers send the RFC 1123 form,
+       * but a proxy in between may not, and util parses only the one
+       * form, so curl's parser stays as the fallback for those. */
+      time_t c = curl_getdate(value, NULL);
+      tm = c > 0 ? (int64_t)c : 0;
+    }
+    t->resp->last_modified = tm > 0 ? tm : 0;
   }
   return len;
 }

@@ -29,7 +29,7 @@
 #include <curl/curl.h>
 
 #include "docstore/sys/provider.h"
-#include "docstore/service.h"
+#include "docstore/common.h"
 #include "internal.h"
 #include "s3/sigv4.h"
 
@@ -118,6 +118,9 @@ int docstore__s3_url_decode(const char *in, char **out);
 
 /* "2024-01-15T10:20:30.000Z" (ISO 8601, UTC) to Unix seconds; -1 if bad. */
 int64_t docstore__s3_parse_iso8601(const char *s);
+/* The n bytes at s as a decimal number: digits only (no sign, no space),
+ * at least one, no overflow.  0, or DOCSTORE_EFORMAT. */
+int docstore__s3_parse_u64(const char *s, size_t n, uint64_t *out);
 
 /* Where a failed request was going, for messages. */
 typedef struct docstore__s3_context {

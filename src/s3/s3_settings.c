@@ -15,6 +15,7 @@
 
 #include "s3/s3_internal.h"
 #include "s3/s3_settings.h"
+#include "util/file.h"
 
 #define KIB ((uint64_t)1024)
 #define MIB (KIB * 1024)
@@ -25,7 +26,7 @@
   {                                                                            \
     DOCSTORE__SETTING(name, "s3", type, flags, def, min, max, choices, #field, \
                       desc),                                                   \
-        0, NULL, {NULL, NULL}, land, offsetof(docstore_s3_options, field)      \
+        0, land, NULL, {NULL, NULL}, offsetof(docstore_s3_options, field)      \
   }
 
 /* A credential: a member of the credential group, falling back to the
@@ -34,7 +35,7 @@
   {                                                                            \
     DOCSTORE__SETTING(name, "s3", DOCSTORE_SETTING_TOKEN, flags, NULL, 0, 0,   \
                       NULL, #field, desc),                                     \
-        DOCSTORE__S_GROUP | (iflags), NULL, {alias, NULL}, DOCSTORE__LAND_STR, \
+        DOCSTORE__S_GROUP | (iflags), DOCSTORE__LAND_STR, NULL, {alias, NULL}, \
         offsetof(docstore_s3_options, field)                                   \
   }
 
@@ -43,7 +44,7 @@
   {                                                                            \
     DOCSTORE__SETTING(name, "s3", type, (flags) | DOCSTORE_SETTING_FALLBACK,   \
                       NULL, 0, 0, NULL, NULL, desc),                           \
-        0, NULL, {NULL, NULL}, DOCSTORE__LAND_NONE, 0                          \
+        0, DOCSTORE__LAND_NONE, NULL, {NULL, NULL}, 0                          \
   }
 
 #define T_UINT DOCSTORE_SETTING_UINT
@@ -58,9 +59,9 @@ static const docstore__setting items[] = {
                        DOCSTORE__S3_DEFAULT_REGION, 0, 0, NULL, "region",
                        "the region requests are signed for"),
      0,
+     DOCSTORE__LAND_STR,
      NULL,
      {"AWS_REGION", "AWS_DEFAULT_REGION"},
-     DOCSTORE__LAND_STR,
      offsetof(docstore_s3_options, region)},
     S3("S3_ENDPOINT_URL", DOCSTORE_SETTING_URL, 0, NULL, 0, 0, NULL,
        endpoint_url, DOCSTORE__LAND_STR,
@@ -95,9 +96,9 @@ static const docstore__setting items[] = {
     {DOCSTORE__SETTING("S3_RETRY_MAX_MS", "s3", T_UINT, 0, "5000", 1, 600000,
                        NULL, "retry_max_ms", "largest backoff in milliseconds"),
      DOCSTORE__S_UNSET_ZERO,
+     L_UINT,
      NULL,
      {NULL, NULL},
-     L_UINT,
      offsetof(docstore_s3_options, retry_max_ms)},
     S3("S3_CONNECT_TIMEOUT_MS", T_UINT, 0, "5000", 1, 600000, NULL,
        connect_timeout_ms, L_UINT, "TCP and TLS connect timeout"),
@@ -162,9 +163,8 @@ static int validate(const struct docstore_config *cfg, docstore__err *err) {
   }
   const char *ca = RAW("S3_CA_BUNDLE");
   if (ca && access(ca, R_OK) != 0)
-    return docstore__err_set(err, DOCSTORE_ECONFIG,
-                             "S3_CA_BUNDLE: cannot read '%s': %s", ca,
-                             strerror(errno));
+    return docstore__err_errno(err, DOCSTORE_ECONFIG, errno,
+                               "S3_CA_BUNDLE: cannot read '%s'", ca);
   uint64_t base, max;
   if (RAW("S3_RETRY_BASE_MS") && RAW("S3_RETRY_MAX_MS") &&
       docstore__setting_parse_u64(RAW("S3_RETRY_BASE_MS"), &base) == 0 &&

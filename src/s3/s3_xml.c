@@ -7,17 +7,16 @@
  * Element names are compared by local name, so the S3 namespace (or its
  * absence, as Swift and MinIO sometimes send) does not matter.
  */
-#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
 #include "s3/s3_internal.h"
+#include "util/date.h"
+#include "util/hex.h"
 
 #define XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
@@ -125,8 +124,8 @@ int docstore__s3_url_decode(const char *in, char **out) {
   for (size_t i = 0; i < n; i++) {
     if (in[i] == '%') {
       /* in[i + 2] is at worst the terminating NUL, which is no hex digit. */
-      int hi = i + 1 < n ? OPENSSL_hexchar2int((unsigned char)in[i + 1]) : -1;
-      int lo = hi >= 0 ? OPENSSL_hexchar2int((unsigned char)in[i + 2]) : -1;
+      int hi = i + 1 < n ? docstore__hex_digit((unsigned char)in[i + 1]) : -1;
+      int lo = hi >= 0 ? docstore__hex_digit((unsigned char)in[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
         docstore_free(s);
         return DOCSTORE_EFORMAT;
@@ -146,64 +145,21 @@ int docstore__s3_url_decode(const char *in, char **out) {
   return 0;
 }
 
-static int days_from_civil(long y, unsigned m, unsigned d, int64_t *out) {
-  /* Howard Hinnant's algorithm: days since 1970-01-01. */
-  y -= m <= 2;
-  long era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  *out = (int64_t)era * 146097 + (int64_t)doe - 719468;
-  return 0;
-}
-
-static int fixed_digits(const char *s, int n, int *val) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isdigit((unsigned char)s[i]))
-      return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  *val = v;
-  return 0;
-}
-
 int64_t docstore__s3_parse_iso8601(const char *s) {
-  /* YYYY-MM-DDTHH:MM:SS[.fff...]Z */
-  int y, mo, d, h, mi, se;
-  if (!s || strlen(s) < 20)
+  int64_t t;
+  if (!s || docstore__parse_iso8601(docstore__cursor_from_cstr(s), &t) < 0)
     return -1;
-  if (fixed_digits(s, 4, &y) || s[4] != '-' || fixed_digits(s + 5, 2, &mo) ||
-      s[7] != '-' || fixed_digits(s + 8, 2, &d) || s[10] != 'T' ||
-      fixed_digits(s + 11, 2, &h) || s[13] != ':' ||
-      fixed_digits(s + 14, 2, &mi) || s[16] != ':' ||
-      fixed_digits(s + 17, 2, &se))
-    return -1;
-  const char *p = s + 19;
-  if (*p == '.') {
-    p++;
-    if (!isdigit((unsigned char)*p))
-      return -1;
-    while (isdigit((unsigned char)*p))
-      p++;
-  }
-  if (strcmp(p, "Z") != 0)
-    return -1;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-    return -1;
-  int64_t days;
-  days_from_civil(y, (unsigned)mo, (unsigned)d, &days);
-  return days * 86400 + h * 3600 + mi * 60 + se;
+  return t;
 }
 
-static int parse_u64(const char *s, uint64_t *out) {
+int docstore__s3_parse_u64(const char *s, size_t n, uint64_t *out) {
   uint64_t v = 0;
-  if (!s || !*s)
+  if (!s || n == 0)
     return DOCSTORE_EFORMAT;
-  for (; *s; s++) {
-    if (!isdigit((unsigned char)*s))
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
       return DOCSTORE_EFORMAT;
-    uint64_t d = (uint64_t)(*s - '0');
+    uint64_t d = (uint64_t)(s[i] - '0');
     if (v > (UINT64_MAX - d) / 10)
       return DOCSTORE_EFORMAT;
     v = v * 10 + d;
@@ -243,7 +199,7 @@ static int parse_entry(xmlNodePtr c, int url_encoded,
     raw = NULL;
   }
   DOCSTORE__GUARD_GOTO(rc, text_dup(child_elem(c, "Size"), &size), done);
-  if (!size || parse_u64(size, &e->size) < 0) {
+  if (!size || docstore__s3_parse_u64(size, strlen(size), &e->size) < 0) {
     rc = DOCSTORE_EFORMAT;
     goto done;
   }

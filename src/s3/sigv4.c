@@ -16,6 +16,8 @@
 
 #include "docstore/common.h"
 #include "internal.h"
+#include "util/date.h"
+#include "util/hex.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -63,12 +65,16 @@ static int buf_uri_encode(docstore__buf *b, const char *in, size_t len,
 }
 
 /* The buffer's text as a library-owned string (never NULL on success). */
+/* 0 only with *out set: a failure (any rc but 0) or a failed detach gives
+ * a negative code and *out NULL. */
 static int buf_take(docstore__buf *b, char **out, int rc) {
   *out = NULL;
   if (rc == 0)
     *out = (char *)docstore__buf_detach(b, NULL);
   docstore__buf_free(b);
-  return rc != 0 ? rc : (*out ? 0 : DOCSTORE_ENOMEM);
+  if (*out)
+    return 0;
+  return rc < 0 ? rc : DOCSTORE_ENOMEM;
 }
 
 int docstore__sigv4_uri_encode(const char *in, size_t len, int keep_slash,
@@ -111,8 +117,8 @@ static int percent_decode(const char *in, size_t len, char **out,
         free(p);
         return DOCSTORE_EINVAL;
       }
-      hi = OPENSSL_hexchar2int((unsigned char)in[i + 1]);
-      lo = OPENSSL_hexchar2int((unsigned char)in[i + 2]);
+      hi = docstore__hex_digit((unsigned char)in[i + 1]);
+      lo = docstore__hex_digit((unsigned char)in[i + 2]);
       if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
         free(p);
         return DOCSTORE_EINVAL;
@@ -132,17 +138,6 @@ static int percent_decode(const char *in, size_t len, char **out,
 /* ------------------------------------------------------------------------ */
 /* Crypto helpers                                                           */
 /* ------------------------------------------------------------------------ */
-
-static void to_hex(const unsigned char *in, size_t n, char *out) {
-  static const char hex[] = "0123456789abcdef";
-  size_t i;
-
-  for (i = 0; i < n; i++) {
-    out[2 * i] = hex[in[i] >> 4];
-    out[2 * i + 1] = hex[in[i] & 0x0f];
-  }
-  out[2 * n] = '\0';
-}
 
 static int sha256(const void *data, size_t len, unsigned char out[32]) {
   unsigned int olen = 0;
@@ -175,7 +170,7 @@ int docstore__sigv4_sha256_hex(const void *data, size_t len,
   rc = sha256(data == NULL ? "" : data, len, md);
   if (rc != 0)
     return rc;
-  to_hex(md, sizeof md, out);
+  docstore__hex_encode(out, md, sizeof md);
   return 0;
 }
 
@@ -183,110 +178,22 @@ int docstore__sigv4_sha256_hex(const void *data, size_t len,
 /* Dates                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static int is_leap(long y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(long y, int m) {
-  static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-  return (m == 2 && is_leap(y)) ? 29 : dm[m - 1];
-}
+_Static_assert(DOCSTORE__SIGV4_AMZ_DATE_LEN == DOCSTORE__AMZ_DATE_LEN,
+               "the amz-date buffer of sigv4.h is util's");
 
 int docstore__sigv4_format_amz_date(time_t t,
                                     char out[DOCSTORE__SIGV4_AMZ_DATE_LEN]) {
-  /* Civil-from-days (H. Hinnant), for non-negative day counts. */
-  long long secs;
-  long long days;
-  long long rem;
-  long long z;
-  long long era;
-  long long doe;
-  long long yoe;
-  long long y;
-  long long doy;
-  long long mp;
-  long long d;
-  long long m;
-  int hh;
-  int mi;
-  int ss;
-  int i;
-  char buf[DOCSTORE__SIGV4_AMZ_DATE_LEN];
-
-  if (out == NULL)
+  /* SigV4 dates are after 1970 (a negative time is a clock error). */
+  if (out == NULL || t < 0)
     return DOCSTORE_EINVAL;
-  if (t < 0)
-    return DOCSTORE_EINVAL;
-  secs = (long long)t;
-  days = secs / 86400;
-  rem = secs % 86400;
-  hh = (int)(rem / 3600);
-  mi = (int)((rem % 3600) / 60);
-  ss = (int)(rem % 60);
-  z = days + 719468;
-  era = z / 146097;
-  doe = z - era * 146097;
-  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = yoe + era * 400;
-  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2)
-    y++;
-  if (y > 9999)
-    return DOCSTORE_EINVAL;
-
-  for (i = 3; i >= 0; i--) {
-    buf[i] = (char)('0' + y % 10);
-    y /= 10;
-  }
-  buf[4] = (char)('0' + m / 10);
-  buf[5] = (char)('0' + m % 10);
-  buf[6] = (char)('0' + d / 10);
-  buf[7] = (char)('0' + d % 10);
-  buf[8] = 'T';
-  buf[9] = (char)('0' + hh / 10);
-  buf[10] = (char)('0' + hh % 10);
-  buf[11] = (char)('0' + mi / 10);
-  buf[12] = (char)('0' + mi % 10);
-  buf[13] = (char)('0' + ss / 10);
-  buf[14] = (char)('0' + ss % 10);
-  buf[15] = 'Z';
-  buf[16] = '\0';
-  memcpy(out, buf, sizeof buf);
-  return 0;
+  return docstore__format_amz_date((int64_t)t, out) < 0 ? DOCSTORE_EINVAL : 0;
 }
 
-static int digits(const char *s, int n, long *val) {
-  long v = 0;
-  int i;
-
-  for (i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9')
-      return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  *val = v;
-  return 0;
-}
-
+/* A caller's X-Amz-Date: util's amz-date form, a real date (no second 60,
+ * no 30th of February), and not before 1970 like every SigV4 date. */
 static int validate_amz_date(const char *s) {
-  long y;
-  long mo;
-  long d;
-  long h;
-  long mi;
-  long se;
-
-  if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
-    return DOCSTORE_EINVAL;
-  if (digits(s, 4, &y) || digits(s + 4, 2, &mo) || digits(s + 6, 2, &d) ||
-      digits(s + 9, 2, &h) || digits(s + 11, 2, &mi) || digits(s + 13, 2, &se))
-    return DOCSTORE_EINVAL;
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (int)mo) ||
-      h > 23 || mi > 59 || se > 59)
+  int64_t t;
+  if (docstore__parse_amz_date(docstore__cursor_from_cstr(s), &t) < 0 || t < 0)
     return DOCSTORE_EINVAL;
   return 0;
 }
@@ -644,8 +551,8 @@ static int check_encoded_path(const char *p, size_t len) {
     unsigned char c = (unsigned char)p[i];
 
     if (c == '%') {
-      if (i + 2 >= len || OPENSSL_hexchar2int((unsigned char)p[i + 1]) < 0 ||
-          OPENSSL_hexchar2int((unsigned char)p[i + 2]) < 0)
+      if (i + 2 >= len || docstore__hex_digit((unsigned char)p[i + 1]) < 0 ||
+          docstore__hex_digit((unsigned char)p[i + 2]) < 0)
         return DOCSTORE_EINVAL;
       i += 2;
     } else if (!is_unreserved(c) && c != '/') {
@@ -978,7 +885,7 @@ static int payload_hash(const char *in, char out[DOCSTORE__SIGV4_HEX_LEN]) {
   if (strlen(in) != 64)
     return DOCSTORE_EINVAL;
   for (i = 0; i < 64; i++) {
-    if (OPENSSL_hexchar2int((unsigned char)in[i]) < 0)
+    if (docstore__hex_digit((unsigned char)in[i]) < 0)
       return DOCSTORE_EINVAL;
     out[i] = ascii_lower(in[i]);
   }
@@ -1217,7 +1124,7 @@ static int string_to_sign(const sign_ctx *c, docstore__sigv4_result *r) {
   char crhash[DOCSTORE__SIGV4_HEX_LEN];
   DOCSTORE__GUARD(
       sha256(r->canonical_request, strlen(r->canonical_request), md));
-  to_hex(md, sizeof md, crhash);
+  docstore__hex_encode(crhash, md, sizeof md);
   r->string_to_sign = docstore__sprintf(
       DOCSTORE__SIGV4_ALGORITHM "\n%s\n%s\n%s", r->amz_date, c->scope, crhash);
   return r->string_to_sign ? 0 : DOCSTORE_ENOMEM;
@@ -1236,7 +1143,7 @@ static int signature(const sign_ctx *c, docstore__sigv4_key_cache *cache,
     rc = hmac_sha256(key, sizeof key, r->string_to_sign,
                      strlen(r->string_to_sign), sig);
   if (rc == 0)
-    to_hex(sig, sizeof sig, r->signature);
+    docstore__hex_encode(r->signature, sig, sizeof sig);
   OPENSSL_cleanse(key, sizeof key);
   OPENSSL_cleanse(sig, sizeof sig);
   return rc;

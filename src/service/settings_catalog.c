@@ -18,7 +18,7 @@
   {                                                                            \
     DOCSTORE__SETTING(name, "", DOCSTORE_SETTING_PATH, 0, NULL, 0, 0, NULL,    \
                       NULL, desc),                                             \
-        0, NULL, {NULL, NULL}, DOCSTORE__LAND_NONE, 0                          \
+        0, DOCSTORE__LAND_NONE, NULL, {NULL, NULL}, 0                          \
   }
 
 static const docstore__setting items[] = {
@@ -27,18 +27,18 @@ static const docstore__setting items[] = {
                        0, 0, "s3|local", NULL,
                        "which provider stores the documents"),
      0,
+     DOCSTORE__LAND_NONE,
      NULL,
      {NULL, NULL},
-     DOCSTORE__LAND_NONE,
      0},
     {DOCSTORE__SETTING("DOCSTORE_LEGACY_ROOT", "", DOCSTORE_SETTING_PATH, 0,
                        NULL, 0, 0, NULL, "legacy_root",
                        "folder relative legacy paths are resolved against; "
                        "unset: LOCAL_STORAGE_PATH"),
      0,
+     DOCSTORE__LAND_STR,
      NULL,
      {"LOCAL_STORAGE_PATH", NULL},
-     DOCSTORE__LAND_STR,
      offsetof(docstore_service_options, legacy_root)},
     {DOCSTORE__SETTING("DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT", "",
                        DOCSTORE_SETTING_BOOL, 0, "false", 0, 0, NULL,
@@ -46,9 +46,9 @@ static const docstore__setting items[] = {
                        "let legacy fallback reads leave DOCSTORE_LEGACY_ROOT "
                        "(absolute paths, '..', symbolic links)"),
      0,
+     DOCSTORE__LAND_BOOL,
      NULL,
      {NULL, NULL},
-     DOCSTORE__LAND_BOOL,
      offsetof(docstore_service_options, legacy_allow_outside_root)},
     PATH_SETTING("RSA_PUBLIC_KEY_PATH",
                  "PEM file of the RSA public key new documents are sealed to"),
@@ -58,17 +58,17 @@ static const docstore__setting items[] = {
                        DOCSTORE_SETTING_SECRET, NULL, 0, 0, NULL, NULL,
                        "passphrase of an encrypted private key"),
      0,
+     DOCSTORE__LAND_NONE,
      NULL,
      {NULL, NULL},
-     DOCSTORE__LAND_NONE,
      0},
     {DOCSTORE__SETTING("DOCSTORE_LOG_LEVEL", "", DOCSTORE_SETTING_CHOICE, 0,
                        NULL, 0, 0, "error|warn|info|debug", NULL,
                        "threshold of the library's log; unset: the host's"),
      0,
+     DOCSTORE__LAND_NONE,
      "warning=warn",
      {NULL, NULL},
-     DOCSTORE__LAND_NONE,
      0},
 };
 

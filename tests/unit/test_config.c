@@ -224,6 +224,12 @@ static void test_endpoint_url(void **state) {
       "minio:9000",
       "ftp://minio",
       "http://",
+      /* util's URL rule, stricter than the old check: the IPv6 literal
+       * must parse, and a DNS label is 63 bytes at most. */
+      "http://[1:2:3]:9000",
+      "http://"
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      ".example",
       "http://:9000",
       "http://host:0",
       "http://host:65536",
@@ -661,6 +667,9 @@ static void test_validate(void **state) {
       docstore_config_set(cfg, "S3_CA_BUNDLE", "/nonexistent/ca.pem"), 0);
   assert_int_equal(docstore_config_validate(cfg), DOCSTORE_ECONFIG);
   assert_non_null(strstr(docstore_config_errmsg(cfg), "S3_CA_BUNDLE"));
+  /* docstore__err_errno's form: "<what>: <strerror>" */
+  assert_non_null(strstr(docstore_config_errmsg(cfg),
+                         "/nonexistent/ca.pem': No such file or directory"));
   const char *ca = write_text("ca.pem", "-----BEGIN CERTIFICATE-----\n");
   assert_int_equal(docstore_config_set(cfg, "S3_CA_BUNDLE", ca), 0);
   assert_int_equal(docstore_config_validate(cfg), 0);
@@ -959,6 +968,14 @@ static void test_load_dotenv_errors(void **state) {
                    DOCSTORE_ENOTFOUND);
   assert_non_null(strstr(docstore_config_errmsg(cfg), "does-not-exist.env"));
   assert_int_equal(docstore_config_load_dotenv(cfg, tmpdir), DOCSTORE_EIO);
+  /* A FIFO is no .env file: refused at once (the open does not wait for a
+   * writer), with the documented code of util's "not a regular file". */
+  char fifo[600];
+  snprintf(fifo, sizeof(fifo), "%s/pipe.env", tmpdir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  assert_int_equal(docstore_config_load_dotenv(cfg, fifo), DOCSTORE_EIO);
+  assert_non_null(strstr(docstore_config_errmsg(cfg), "not a regular file"));
+  unlink(fifo);
 
   /* A bad value: file and line named, nothing from the file applied. */
   const char *path = write_text("bad.env", "LOCAL_STORAGE_PATH=/srv/new\n"

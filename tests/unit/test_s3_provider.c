@@ -242,10 +242,21 @@ static void test_bad_options(void **state) {
   assert_int_equal(docstore__s3_new(&s3, NULL, NULL, &err), DOCSTORE_EINVAL);
 
   static const char *const bad_urls[] = {
-      "ftp://host",      "host:9000",          "http://",
-      "http://host:0",   "http://host:70000",  "http://host:x",
-      "http://u:p@host", "http://host/prefix", "http://host?x=1",
-      "http://[::1",     "http://ho st",       "https://host:9000/a",
+      "ftp://host",
+      "host:9000",
+      "http://",
+      "http://host:0",
+      "http://host:70000",
+      "http://host:x",
+      "http://u:p@host",
+      "http://host/prefix",
+      "http://host?x=1",
+      "http://[::1",
+      "http://ho st",
+      "https://host:9000/a",
+      /* util's URL rule: an IPv6 literal must parse, labels not empty */
+      "http://[1:2:3]:9000",
+      "http://a..b",
   };
   for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
     docstore_s3_options o = base_opts();

@@ -359,6 +359,27 @@ static void test_url_decode(void **state) {
   assert_int_equal(docstore__s3_url_decode(NULL, &s), DOCSTORE_EINVAL);
 }
 
+/* Content-Length, Content-Range and listing sizes: digits only (tidy's
+ * cert-err34-c: sscanf("%llu") took a sign and wrapped on overflow). */
+static void test_parse_u64(void **state) {
+  (void)state;
+  uint64_t v = 7;
+  assert_int_equal(docstore__s3_parse_u64("123", 3, &v), 0);
+  assert_true(v == 123);
+  assert_int_equal(docstore__s3_parse_u64("12-3", 2, &v), 0);
+  assert_true(v == 12);
+  assert_int_equal(docstore__s3_parse_u64("18446744073709551615", 20, &v), 0);
+  assert_true(v == UINT64_MAX);
+  assert_int_equal(docstore__s3_parse_u64("18446744073709551616", 20, &v),
+                   DOCSTORE_EFORMAT);
+  assert_int_equal(docstore__s3_parse_u64("", 0, &v), DOCSTORE_EFORMAT);
+  assert_int_equal(docstore__s3_parse_u64(NULL, 0, &v), DOCSTORE_EFORMAT);
+  assert_int_equal(docstore__s3_parse_u64("-1", 2, &v), DOCSTORE_EFORMAT);
+  assert_int_equal(docstore__s3_parse_u64("+1", 2, &v), DOCSTORE_EFORMAT);
+  assert_int_equal(docstore__s3_parse_u64(" 1", 2, &v), DOCSTORE_EFORMAT);
+  assert_true(v == UINT64_MAX); /* untouched on failure */
+}
+
 static void test_iso8601(void **state) {
   (void)state;
   assert_int_equal(docstore__s3_parse_iso8601("1970-01-01T00:00:00Z"), 0);
@@ -371,6 +392,11 @@ static void test_iso8601(void **state) {
   assert_int_equal(docstore__s3_parse_iso8601("2024-01-15 10:20:30Z"), -1);
   assert_int_equal(docstore__s3_parse_iso8601("2024-01-15T10:20:30"), -1);
   assert_int_equal(docstore__s3_parse_iso8601("2024-13-15T10:20:30Z"), -1);
+  /* util's calendar: no impossible day, no leap second (both were taken
+   * before S3 used it). */
+  assert_int_equal(docstore__s3_parse_iso8601("2023-02-29T00:00:00Z"), -1);
+  assert_int_equal(docstore__s3_parse_iso8601("2024-04-31T00:00:00Z"), -1);
+  assert_int_equal(docstore__s3_parse_iso8601("2024-01-15T10:20:60Z"), -1);
   assert_int_equal(docstore__s3_parse_iso8601("2024-01-15T10:20:30.Z"), -1);
   assert_int_equal(docstore__s3_parse_iso8601("2024-01-15T10:20:30+01:00"), -1);
 }
@@ -626,6 +652,7 @@ int main(void) {
       cmocka_unit_test(test_retryable_reply),
       cmocka_unit_test(test_retryable_curl),
       cmocka_unit_test(test_backoff),
+      cmocka_unit_test(test_parse_u64),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
