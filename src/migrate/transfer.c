@@ -265,7 +265,7 @@ static int probe_target(const docstore__mig_ctx *ctx,
            key, o->target_type, last_detail(rc));
       return rc;
     }
-    same = len == src->len && memcmp(data, src->data, len) == 0;
+    same = len == src->len && (len == 0 || memcmp(data, src->data, len) == 0);
     docstore_free(data);
   }
   if (same)
@@ -295,7 +295,8 @@ static int put_verified(const docstore__mig_ctx *ctx,
          key, last_detail(rc));
     return rc;
   }
-  if (back.len != src->len || memcmp(back.data, src->data, src->len) != 0) {
+  if (back.len != src->len ||
+      (src->len && memcmp(back.data, src->data, src->len) != 0)) {
     fail(ctx, row, out, DOCSTORE_EINTEGRITY, 1, 0,
          "%s differs from the source (%zu bytes written, %zu read back)",
          back.where, src->len, back.len);

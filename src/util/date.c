@@ -83,10 +83,11 @@ static char *put(char *p, int v, int width) {
   return p + width;
 }
 
+/* Copy s without its terminator: the caller terminates the whole text. */
 static char *put_str(char *p, const char *s) {
-  size_t n = strlen(s);
-  memcpy(p, s, n);
-  return p + n;
+  while (*s)
+    *p++ = *s++;
+  return p;
 }
 
 int docstore__format_iso8601(int64_t t, char out[DOCSTORE__ISO8601_LEN]) {
