@@ -302,9 +302,9 @@ int main(void) {
   }
   printf("exists %s: yes, %llu bytes\n", paths[0], (unsigned long long)size);
 
-  rc = docstore_service_download_url(svc, &url, paths[0], 24);
+  rc = docstore_service_presign(svc, &url, paths[0], 24 * 3600);
   if (rc != DOCSTORE_EUNSUPPORTED) {
-    fail("docstore_service_download_url (expected unsupported)", rc,
+    fail("docstore_service_presign (expected unsupported)", rc,
          docstore_service_errmsg(svc));
     goto done;
   }

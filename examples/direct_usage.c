@@ -114,7 +114,7 @@ int main(void) {
          back_len);
 
   /* get_download_url(storage_path, expiration_hours=24) */
-  rc = docstore_service_download_url(svc, &url, path, 24);
+  rc = docstore_service_presign(svc, &url, path, 24 * 3600);
   if (rc == 0) {
     printf("get_download_url -> %s\n", url);
   } else if (rc == DOCSTORE_EUNSUPPORTED) {

@@ -210,7 +210,7 @@ for (const proto of [
   'int docstore_service_retrieve_encrypted(void *svc, _Out_ void **out, _Out_ size_t *len, const char *path)',
   'int docstore_service_delete(void *svc, const char *path)',
   'int docstore_service_exists(void *svc, _Out_ int *exists, _Out_ uint64_t *size, const char *path)',
-  'int docstore_service_download_url(void *svc, _Out_ void **url, const char *path, unsigned int hours)',
+  'int docstore_service_presign(void *svc, _Out_ void **url, const char *path, uint64_t expires_seconds)',
   'int docstore_service_store_document(void *svc, _Out_ void **path, const char *file_id, const char *filename, const uint8_t *data, size_t n, const char *user_id)',
   'int docstore_service_read_document(void *svc, _Out_ void **out, _Out_ size_t *len, const char *path, const docstore_doc_id *expect)',
   'int docstore_service_list(void *svc, const char *prefix, docstore_list_cb *cb, void *payload)',
@@ -520,10 +520,13 @@ class Service {
     return exists[0] !== 0;
   }
 
+  // Presigned URL valid for expirationHours (0 means 24, at most 168).
   getDownloadUrl(storagePath, expirationHours = 24) {
+    const hours = BigInt(cValue(koffi.types.uint32, expirationHours,
+      'getDownloadUrl expirationHours'));
     const out = [null];
-    this.check(C.docstore_service_download_url(this.h.get(), out,
-      storagePath, expirationHours));
+    this.check(C.docstore_service_presign(this.h.get(), out,
+      storagePath, (hours || 24n) * 3600n));
     return takeString(out[0]);
   }
 

@@ -452,13 +452,21 @@ DOCSTORE_EXTERN int docstore_provider_list(docstore_provider *p,
                                            docstore_list_cb cb, void *payload);
 
 /**
+ * Longest validity of a presigned URL, in seconds: 7 days (604800), the
+ * limit of S3 signatures.
+ * @since 0.2.0
+ */
+#define DOCSTORE_PRESIGN_MAX_SECONDS 604800u
+
+/**
  * A presigned URL that grants `method` on `key` without credentials.
  * @param p               the provider.
  * @param out_url         receives the URL, library-owned (docstore_free());
  *                        NULL on failure.
  * @param key             the object key.
  * @param method          a #docstore_presign_method.
- * @param expires_seconds validity, at least 1 (S3: at most 604800, 7 days).
+ * @param expires_seconds validity, at least 1 (S3: at most
+ *                        #DOCSTORE_PRESIGN_MAX_SECONDS, 7 days).
  * @return 0, #DOCSTORE_EINVAL (a NULL argument, bad key, unknown method,
  *         expiry 0 or too long), #DOCSTORE_EUNSUPPORTED (the provider has
  *         no URLs, e.g. local), #DOCSTORE_EIO (the provider gave an empty

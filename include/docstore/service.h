@@ -319,22 +319,24 @@ DOCSTORE_EXTERN int docstore_service_exists(docstore_service *svc, int *exists,
                                             uint64_t *size, const char *path);
 
 /**
- * A presigned download (GET) URL.  The URL is a bearer credential: it is
- * never logged.
- * @param svc              the service.
- * @param out_url          receives the URL (docstore_free()); NULL on
- *                         failure.
- * @param path             the storage path (not checked for existence).
- * @param expiration_hours validity; 0 means 24; at most 168 (S3's 7-day
- *                         limit).
- * @return 0, #DOCSTORE_EINVAL (out_url NULL, over 168 hours, invalid
- *         path), #DOCSTORE_EUNSUPPORTED (the provider has no URLs, e.g.
- *         local), or the provider's code.
- * @since 0.1.0
+ * A presigned download (GET) URL: docstore_provider_presign() with
+ * #DOCSTORE_PRESIGN_GET on the service's provider, counted and reported on
+ * the service.  The URL is a bearer credential: it is never logged.
+ * @param svc             the service.
+ * @param out_url         receives the URL (docstore_free()); NULL on
+ *                        failure.
+ * @param path            the storage path (not checked for existence).
+ * @param expires_seconds validity, 1 to #DOCSTORE_PRESIGN_MAX_SECONDS
+ *                        (7 days, S3's limit), as in
+ *                        docstore_provider_presign().
+ * @return 0, #DOCSTORE_EINVAL (out_url NULL, expiry 0 or over 7 days,
+ *         invalid path), #DOCSTORE_EUNSUPPORTED (the provider has no URLs,
+ *         e.g. local), or the provider's code.
+ * @since 0.2.0 (replaces docstore_service_download_url(), which took hours)
  */
-DOCSTORE_EXTERN int
-docstore_service_download_url(docstore_service *svc, char **out_url,
-                              const char *path, unsigned int expiration_hours);
+DOCSTORE_EXTERN int docstore_service_presign(docstore_service *svc,
+                                             char **out_url, const char *path,
+                                             uint64_t expires_seconds);
 
 /**
  * Encrypt a plaintext document with the keyring's default key, binding its

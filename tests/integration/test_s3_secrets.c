@@ -430,7 +430,7 @@ static void service_round(run *r) {
   /* A presigned URL carries a signature and the token by design; neither
    * may reach a log line. */
   char *url = NULL;
-  rc = docstore_service_download_url(svc, &url, path, 1);
+  rc = docstore_service_presign(svc, &url, path, 3600);
   keep_errors("presign", svc, p, cfg, kr);
   assert_int_equal(rc, 0);
   char *sig = query_value(url, "X-Amz-Signature");

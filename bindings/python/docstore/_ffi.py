@@ -389,7 +389,7 @@ _CORE = {
     "docstore_service_delete": (c_int, [_P, _S]),
     "docstore_service_exists": (c_int, [_P, POINTER(c_int), POINTER(c_uint64),
                                         _S]),
-    "docstore_service_download_url": (c_int, [_P, _OUT, _S, c_uint]),
+    "docstore_service_presign": (c_int, [_P, _OUT, _S, c_uint64]),
     "docstore_service_store_document": (c_int, [_P, _OUT, _S, _S, _BUF,
                                                 c_size_t, _S]),
     "docstore_service_read_document": (c_int, [_P, _OUT, _LEN, _S,
