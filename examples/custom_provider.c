@@ -249,7 +249,7 @@ int main(void) {
     fail("docstore_keyring_new", rc, err);
     goto done;
   }
-  if ((rc = docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL,
+  if ((rc = docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv),
                                              NULL)) < 0) {
     fail("docstore_keyring_add_private_pem", rc, docstore_keyring_errmsg(kr));
     goto done;

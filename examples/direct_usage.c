@@ -48,7 +48,7 @@ static int make_envelope(char **out, size_t *out_len) {
     goto done;
   }
   /* sealing needs only the public key */
-  if ((rc = docstore_keyring_add_public_pem(kr, pub, strlen(pub), NULL)) < 0) {
+  if ((rc = docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub))) < 0) {
     fail("docstore_keyring_add_public_pem", rc, docstore_keyring_errmsg(kr));
     goto done;
   }

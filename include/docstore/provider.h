@@ -409,18 +409,18 @@ DOCSTORE_EXTERN int docstore_provider_get(docstore_provider *p, uint8_t **out,
 /**
  * Size (and modification time and entity tag when known) of an object.
  * @param p    the provider.
- * @param key  the object key.
  * @param info receives the description; info->version must be set
  *             (#DOCSTORE_OBJECT_INFO_VERSION).  Its strings are borrowed:
  *             valid until the calling thread's next operation on a
  *             provider.
+ * @param key  the object key.
  * @return 0, #DOCSTORE_EINVAL (p or info NULL, version not set, bad key),
  *         #DOCSTORE_ENOTFOUND, or the provider's code.
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes info before key (was (p, key, info))
  */
 DOCSTORE_EXTERN int docstore_provider_head(docstore_provider *p,
-                                           const char *key,
-                                           docstore_object_info *info);
+                                           docstore_object_info *info,
+                                           const char *key);
 
 /**
  * Delete an object; a missing one is not an error.

@@ -158,7 +158,8 @@ DOCSTORE_EXTERN void docstore_service_free(docstore_service *svc);
  *         of the library again.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN const char *docstore_service_errmsg(docstore_service *svc);
+DOCSTORE_EXTERN const char *
+docstore_service_errmsg(const docstore_service *svc);
 
 /**
  * Name of the service's provider.  Thread-safe.
@@ -419,28 +420,29 @@ DOCSTORE_EXTERN int docstore_service_check(docstore_service *svc,
 /**
  * Counters of one op since the service was created or last reset.
  * Thread-safe.
- * @param svc the service.
- * @param op  a #docstore_op.
+ * @param svc the service (only read).
  * @param out receives the counters; out->version must be set.
+ * @param op  a #docstore_op.
  * @return 0, #DOCSTORE_EINVAL (svc or out NULL, out->version 0, unknown
  *         op).  Detail: docstore_last_errmsg().
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes out before op (was (svc, op, out)) and a const
+ *        service
  */
-DOCSTORE_EXTERN int docstore_service_stats(docstore_service *svc, int op,
-                                           docstore_op_stats *out);
+DOCSTORE_EXTERN int docstore_service_stats(const docstore_service *svc,
+                                           docstore_op_stats *out, int op);
 
 /**
  * All counters as one line of JSON: {"put": {"successes": N, "failures":
  * N, "bytes": N, "total_latency_us": N, "avg_latency_us": N, "retries":
  * N}, "get": {...}, ...}, one member per op (exact integers).  Thread-safe.
- * @param svc the service.
+ * @param svc the service (only read).
  * @param out receives the JSON text, library-owned (docstore_free());
  *            NULL on failure.
  * @return 0, #DOCSTORE_EINVAL (svc or out NULL), #DOCSTORE_ENOMEM.  Detail:
  *         docstore_last_errmsg().
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes a const service
  */
-DOCSTORE_EXTERN int docstore_service_stats_json(docstore_service *svc,
+DOCSTORE_EXTERN int docstore_service_stats_json(const docstore_service *svc,
                                                 char **out);
 
 /**

@@ -109,7 +109,7 @@ void docstore_service_free(docstore_service *svc) {
   docstore_free(svc);
 }
 
-const char *docstore_service_errmsg(docstore_service *svc) {
+const char *docstore_service_errmsg(const docstore_service *svc) {
   return svc ? docstore__handle_err_get(&svc->err)
              : "invalid service handle (NULL)";
 }
@@ -514,14 +514,14 @@ int docstore_service_check(docstore_service *svc, char **report) {
 /* ------------------------------------------------------------ metrics */
 
 /* The provider's storage counters plus the service's own. */
-static void snapshot(docstore_service *svc, docstore__metrics *m) {
+static void snapshot(const docstore_service *svc, docstore__metrics *m) {
   docstore__metrics_init(m);
   docstore__metrics_merge(m, docstore__provider_metrics(svc->provider));
   docstore__metrics_merge(m, &svc->metrics);
 }
 
-int docstore_service_stats(docstore_service *svc, int op,
-                           docstore_op_stats *out) {
+int docstore_service_stats(const docstore_service *svc, docstore_op_stats *out,
+                           int op) {
   docstore__metrics m;
   if (!svc)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
@@ -529,7 +529,7 @@ int docstore_service_stats(docstore_service *svc, int op,
   return docstore__metrics_get(&m, op, out);
 }
 
-int docstore_service_stats_json(docstore_service *svc, char **out) {
+int docstore_service_stats_json(const docstore_service *svc, char **out) {
   docstore__metrics m;
   if (!svc)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");

@@ -88,8 +88,8 @@ static int group_teardown(void **state) {
 static docstore_keyring *make_keyring(void) {
   docstore_keyring *kr = NULL;
   assert_int_equal(docstore_keyring_new(&kr, NULL, 0), 0);
-  assert_int_equal(docstore_keyring_add_private_pem(
-                       kr, priv_pem, strlen(priv_pem), NULL, NULL),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, priv_pem,
+                                                    strlen(priv_pem), NULL),
                    0);
   return kr;
 }
@@ -156,7 +156,7 @@ static int teardown(void **state) {
 
 static docstore_op_stats stats(docstore_service *svc, int op) {
   docstore_op_stats s = {DOCSTORE_OP_STATS_VERSION, 0, 0, 0, 0, 0, 0};
-  assert_int_equal(docstore_service_stats(svc, op, &s), 0);
+  assert_int_equal(docstore_service_stats(svc, &s, op), 0);
   return s;
 }
 
@@ -1047,11 +1047,11 @@ static void test_stats(void **state) {
   docstore_free(json);
 
   docstore_op_stats s = {0, 0, 0, 0, 0, 0, 0};
-  assert_int_equal(docstore_service_stats(f->svc, DOCSTORE_OP_PUT, &s),
+  assert_int_equal(docstore_service_stats(f->svc, &s, DOCSTORE_OP_PUT),
                    DOCSTORE_EINVAL);
   s.version = DOCSTORE_OP_STATS_VERSION;
-  assert_int_equal(docstore_service_stats(f->svc, 99, &s), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_service_stats(NULL, 0, &s), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_service_stats(f->svc, &s, 99), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_service_stats(NULL, &s, 0), DOCSTORE_EINVAL);
   assert_int_equal(docstore_service_stats_json(NULL, &json), DOCSTORE_EINVAL);
 
   docstore_service_stats_reset(f->svc);

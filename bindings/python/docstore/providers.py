@@ -124,7 +124,7 @@ class StorageProvider(_ffi.Wrapper):
         info = _ffi.ObjectInfo()
         info.version = _ffi.OBJECT_INFO_VERSION
         self._check(_ffi.lib().docstore_provider_head(
-            self._p(), _ffi.enc(key), ctypes.byref(info)))
+            self._p(), ctypes.byref(info), _ffi.enc(key)))
         return ObjectInfo(key, info.size, info.mtime, _ffi.dec(info.etag))
 
     def exists(self, key):

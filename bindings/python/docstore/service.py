@@ -310,8 +310,8 @@ class ObjectStorageService(_ffi.Wrapper):
                 return result
             s = _ffi.OpStats()
             s.version = _ffi.OP_STATS_VERSION
-            self._check(lib.docstore_service_stats(self._p(), op,
-                                                   ctypes.byref(s)))
+            self._check(lib.docstore_service_stats(self._p(), ctypes.byref(s),
+                                                   op))
             result[_ffi.dec(name)] = {
                 field: getattr(s, field) for field, _ in s._fields_[1:]}
             op += 1
