@@ -194,6 +194,21 @@ class EnvelopeInfo(CStruct):
                 ("plaintext_size", c_uint64)]
 
 
+class SettingInfo(CStruct):
+    """One setting of the schema (docstore_config_setting_at()); static in
+    the library, read only."""
+    _c_name = "docstore_setting_info"
+    _fields_ = [("version", c_uint), ("name", c_char_p),
+                ("provider", c_char_p), ("type", c_int), ("flags", c_uint),
+                ("default_value", c_char_p), ("min", c_uint64),
+                ("max", c_uint64), ("choices", c_char_p),
+                ("field", c_char_p), ("description", c_char_p)]
+
+
+#: docstore_setting_type values.
+SETTING_CHOICE, SETTING_BOOL, SETTING_UINT, SETTING_SIZE = 1, 2, 3, 4
+
+
 class LocalOptions(CStruct):
     _c_name = "docstore_local_options"
     _fields_ = [("version", c_uint), ("root", c_char_p), ("fsync", c_int)]
@@ -370,6 +385,9 @@ _CORE = {
     "docstore_config_dump": (c_int, [_P, _OUT]),
     "docstore_config_errmsg": (_S, [_P]),
     "docstore_config_name_at": (_S, [c_size_t]),
+    "docstore_config_setting_at": (POINTER(SettingInfo), [c_size_t]),
+    "docstore_config_setting_find": (POINTER(SettingInfo), [_S]),
+    "docstore_provider_from_config": (c_int, [_OUT, _P, _ERRBUF, c_size_t]),
     # service.h
     "docstore_service_options_init": (c_int, [POINTER(ServiceOptions),
                                               c_uint]),
@@ -451,6 +469,15 @@ if _ENV_LIBRARY and os.sep in _ENV_LIBRARY:
     _ENV_LIBRARY = os.path.abspath(_ENV_LIBRARY)
 
 
+#: Public functions this binding does not declare, and why.
+NOT_DECLARED = {
+    "docstore_s3_options_init": "S3 providers are built from settings "
+                                "(docstore_provider_from_config)",
+    "docstore_s3_provider_new": "S3 providers are built from settings "
+                                "(docstore_provider_from_config)",
+}
+
+
 def _package_candidates():
     here = os.path.dirname(os.path.abspath(__file__))
     names = []
@@ -458,14 +485,6 @@ def _package_candidates():
                     "libdocstore*.dylib", "docstore.dll", "libdocstore.dll"):
         names.extend(sorted(glob.glob(os.path.join(here, pattern))))
     return here, names
-
-
-def core_declarations():
-    """_CORE with the S3 options functions, which are declared beside their
-    struct mirror in _s3_options (the one module that knows the layout of
-    docstore_s3_options)."""
-    from . import _s3_options
-    return dict(_CORE, **_s3_options.DECLARATIONS)
 
 
 def _bind(cdll, name, restype, argtypes):
@@ -479,7 +498,7 @@ def _bind(cdll, name, restype, argtypes):
 
 def _declare(cdll):
     global _has_migrate
-    for name, (restype, argtypes) in core_declarations().items():
+    for name, (restype, argtypes) in _CORE.items():
         _bind(cdll, name, restype, argtypes)
     present = 0
     for name, (restype, argtypes) in _MIGRATE.items():

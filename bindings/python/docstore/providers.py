@@ -228,7 +228,8 @@ class S3StorageProvider(StorageProvider):
                  request_timeout_ms=0, stall_timeout_ms=0, stall_min_bps=0,
                  multipart_threshold=0, multipart_part_size=0,
                  multipart_concurrency=0):
-        # The keyword arguments, named as the fields of docstore_s3_options.
+        # The keyword arguments, each the `field` of an S3 setting of the
+        # schema: _s3_options sets them in a docstore_config.
         settings = {k: v for k, v in locals().items() if k != "self"}
         self._own(_s3_options.new_provider(**settings),
                   "docstore_provider_free")

@@ -72,7 +72,7 @@ def test_c_strings_and_buffers():
 
 def _declared_functions():
     lib = _ffi.lib()
-    names = list(_ffi.core_declarations()) + list(_ffi._MIGRATE)
+    names = list(_ffi._CORE) + list(_ffi._MIGRATE)
     return [getattr(lib, n) for n in names]
 
 
