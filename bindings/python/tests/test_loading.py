@@ -82,7 +82,7 @@ def test_relative_library_path_survives_chdir(tmp_path):
             "print(docstore.library_version())")
     out = subprocess.run([sys.executable, "-c", code], env=e, check=True,
                          capture_output=True, text=True, cwd=str(tmp_path))
-    assert out.stdout.strip() == "0.1.0"
+    assert out.stdout.strip() == docstore.__version__
 
 
 def test_every_declared_function_exists():
