@@ -82,6 +82,14 @@ static void dump_provider(void) {
   FIELD(docstore_local_options, fsync);
   end();
 
+  BEGIN(docstore_temp_info);
+  FIELD(docstore_temp_info, version);
+  FIELD(docstore_temp_info, path);
+  FIELD(docstore_temp_info, size);
+  FIELD(docstore_temp_info, mtime);
+  FIELD(docstore_temp_info, state);
+  end();
+
   BEGIN(docstore_object_info);
   FIELD(docstore_object_info, version);
   FIELD(docstore_object_info, key);
@@ -110,6 +118,7 @@ static void dump_service(void) {
   FIELD(docstore_service_options, version);
   FIELD(docstore_service_options, legacy_root);
   FIELD(docstore_service_options, validate_envelopes);
+  FIELD(docstore_service_options, legacy_allow_outside_root);
   end();
 
   BEGIN(docstore_op_stats);

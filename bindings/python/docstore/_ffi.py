@@ -217,7 +217,8 @@ class LocalOptions(CStruct):
 class ServiceOptions(CStruct):
     _c_name = "docstore_service_options"
     _fields_ = [("version", c_uint), ("legacy_root", c_char_p),
-                ("validate_envelopes", c_int)]
+                ("validate_envelopes", c_int),
+                ("legacy_allow_outside_root", c_int)]  # version 2 (unused)
 
 
 class OpStats(CStruct):
@@ -234,11 +235,18 @@ class ObjectInfo(CStruct):
                 ("mtime", c_int64), ("etag", c_char_p)]
 
 
+class TempInfo(CStruct):
+    _c_name = "docstore_temp_info"
+    _fields_ = [("version", c_uint), ("path", c_char_p), ("size", c_uint64),
+                ("mtime", c_int64), ("state", c_int)]
+
+
 # Callback types.  Byte pointers coming from C are c_void_p (read with
 # ctypes.string_at); byte pointers going to C are c_char_p (Python bytes).
 LOG_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 LIST_CB = CFUNCTYPE(c_int, c_void_p, POINTER(ObjectInfo))
 SINK_CB = CFUNCTYPE(c_int, c_void_p, c_char_p, c_size_t)
+TEMP_CB = CFUNCTYPE(c_int, c_void_p, POINTER(TempInfo))
 
 OP_PUT = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p, c_size_t, c_void_p)
 OP_GET = CFUNCTYPE(c_int, c_void_p, c_char_p, SINK_CB, c_void_p, c_void_p)
@@ -366,6 +374,8 @@ _CORE = {
     "docstore_local_options_init": (c_int, [POINTER(LocalOptions), c_uint]),
     "docstore_local_provider_new": (c_int, [_OUT, POINTER(LocalOptions),
                                             _ERRBUF, c_size_t]),
+    "docstore_local_temporaries": (c_int, [_S, c_uint, c_uint64, TEMP_CB,
+                                           c_void_p, _ERRBUF, c_size_t]),
     "docstore_provider_put": (c_int, [_P, _S, _BUF, c_size_t]),
     "docstore_provider_get": (c_int, [_P, _OUT, _LEN, _S]),
     "docstore_provider_head": (c_int, [_P, POINTER(ObjectInfo), _S]),
