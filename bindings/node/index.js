@@ -62,6 +62,7 @@ const LocalOptions = koffi.struct('docstore_local_options', {
 const ServiceOptions = koffi.struct('docstore_service_options', {
   version: 'unsigned int', legacy_root: 'const char *',
   validate_envelopes: 'int',
+  legacy_allow_outside_root: 'int', // version 2 (unused: the binding sets 1)
 });
 const DocId = koffi.struct('docstore_doc_id', {
   file_id: 'const char *', user_id: 'const char *',
