@@ -663,7 +663,7 @@ static int make_keyring(bench_report *r, docstore_keyring **out) {
     rc = fail("docstore_keyring_new", rc, errbuf);
     goto done;
   }
-  if ((rc = docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL,
+  if ((rc = docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv),
                                              NULL)) < 0) {
     rc = fail("docstore_keyring_add_private_pem", rc,
               docstore_keyring_errmsg(kr));

@@ -249,7 +249,7 @@ int main(void) {
     fail("docstore_keyring_new", rc, err);
     goto done;
   }
-  if ((rc = docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL,
+  if ((rc = docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv),
                                              NULL)) < 0) {
     fail("docstore_keyring_add_private_pem", rc, docstore_keyring_errmsg(kr));
     goto done;
@@ -302,9 +302,9 @@ int main(void) {
   }
   printf("exists %s: yes, %llu bytes\n", paths[0], (unsigned long long)size);
 
-  rc = docstore_service_download_url(svc, &url, paths[0], 24);
+  rc = docstore_service_presign(svc, &url, paths[0], 24 * 3600);
   if (rc != DOCSTORE_EUNSUPPORTED) {
-    fail("docstore_service_download_url (expected unsupported)", rc,
+    fail("docstore_service_presign (expected unsupported)", rc,
          docstore_service_errmsg(svc));
     goto done;
   }

@@ -48,7 +48,7 @@ static int make_envelope(char **out, size_t *out_len) {
     goto done;
   }
   /* sealing needs only the public key */
-  if ((rc = docstore_keyring_add_public_pem(kr, pub, strlen(pub), NULL)) < 0) {
+  if ((rc = docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub))) < 0) {
     fail("docstore_keyring_add_public_pem", rc, docstore_keyring_errmsg(kr));
     goto done;
   }
@@ -114,7 +114,7 @@ int main(void) {
          back_len);
 
   /* get_download_url(storage_path, expiration_hours=24) */
-  rc = docstore_service_download_url(svc, &url, path, 24);
+  rc = docstore_service_presign(svc, &url, path, 24 * 3600);
   if (rc == 0) {
     printf("get_download_url -> %s\n", url);
   } else if (rc == DOCSTORE_EUNSUPPORTED) {

@@ -176,7 +176,7 @@ int main(int argc, char **argv) {
     fail("docstore_keyring_new", rc, err);
     goto done;
   }
-  if ((rc = docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL,
+  if ((rc = docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv),
                                              NULL)) < 0) {
     fail("docstore_keyring_add_private_pem", rc, docstore_keyring_errmsg(kr));
     goto done;

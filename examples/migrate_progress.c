@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
 
   rc = docstore_migrate_run(&report, &opts, err, sizeof(err));
   if (report) {
-    if (docstore_migrate_report_text(&text, report) == 0)
+    if (docstore_migrate_report_text(report, &text) == 0)
       fputs(text, stdout);
     memset(&counts, 0, sizeof(counts));
     counts.version = DOCSTORE_MIGRATE_COUNTS_VERSION;

@@ -55,8 +55,8 @@ int main(int argc, char **argv) {
     fail("docstore_keyring_new", rc, err);
     goto done;
   }
-  if ((rc = docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL,
-                                             &key_id)) < 0) {
+  if ((rc = docstore_keyring_add_private_pem(kr, &key_id, priv, strlen(priv),
+                                             NULL)) < 0) {
     fail("docstore_keyring_add_private_pem", rc, docstore_keyring_errmsg(kr));
     goto done;
   }

@@ -101,7 +101,7 @@ static void make_documents(bench *b) {
   char err[256];
   if (docstore_keygen(&pub, &priv, 2048, NULL) < 0 ||
       docstore_keyring_new(&kr, err, sizeof(err)) < 0 ||
-      docstore_keyring_add_public_pem(kr, pub, strlen(pub), NULL) < 0)
+      docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub)) < 0)
     die("keys: %s", docstore_last_errmsg());
   uint8_t *plain = malloc(b->size ? b->size : 1);
   if (!plain)
@@ -219,7 +219,7 @@ static result run_library(bench *b, const char *schema, unsigned int jobs) {
   fprintf(stderr, "  S3 average latency:");
   for (int op = DOCSTORE_OP_PUT; op <= DOCSTORE_OP_HEAD; op++) {
     docstore_op_stats st = {.version = DOCSTORE_OP_STATS_VERSION};
-    if (docstore_service_stats(b->s3, op, &st) == 0)
+    if (docstore_service_stats(b->s3, &st, op) == 0)
       fprintf(stderr, " %s %.1f ms", docstore_op_name(op),
               (double)st.avg_latency_us / 1000.0);
   }

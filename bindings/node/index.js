@@ -62,6 +62,7 @@ const LocalOptions = koffi.struct('docstore_local_options', {
 const ServiceOptions = koffi.struct('docstore_service_options', {
   version: 'unsigned int', legacy_root: 'const char *',
   validate_envelopes: 'int',
+  legacy_allow_outside_root: 'int', // version 2 (unused: the binding sets 1)
 });
 const DocId = koffi.struct('docstore_doc_id', {
   file_id: 'const char *', user_id: 'const char *',
@@ -182,8 +183,8 @@ for (const proto of [
   'int docstore_keygen(_Out_ void **pub, _Out_ void **priv, unsigned int bits, const char *passphrase)',
   'int docstore_keyring_new(_Out_ void **out, uint8_t *errbuf, size_t len)',
   'void docstore_keyring_free(void *kr)',
-  'int docstore_keyring_add_public_pem(void *kr, const uint8_t *pem, size_t len, _Out_ void **key_id)',
-  'int docstore_keyring_add_private_pem(void *kr, const uint8_t *pem, size_t len, const char *pass, _Out_ void **key_id)',
+  'int docstore_keyring_add_public_pem(void *kr, _Out_ void **key_id, const uint8_t *pem, size_t len)',
+  'int docstore_keyring_add_private_pem(void *kr, _Out_ void **key_id, const uint8_t *pem, size_t len, const char *pass)',
   'int docstore_keyring_set_default(void *kr, const char *key_id)',
   'const char *docstore_keyring_errmsg(void *kr)',
   'int docstore_envelope_seal(_Out_ void **out, _Out_ size_t *len, void *kr, const uint8_t *data, size_t n, const docstore_doc_id *doc)',
@@ -210,12 +211,12 @@ for (const proto of [
   'int docstore_service_retrieve_encrypted(void *svc, _Out_ void **out, _Out_ size_t *len, const char *path)',
   'int docstore_service_delete(void *svc, const char *path)',
   'int docstore_service_exists(void *svc, _Out_ int *exists, _Out_ uint64_t *size, const char *path)',
-  'int docstore_service_download_url(void *svc, _Out_ void **url, const char *path, unsigned int hours)',
+  'int docstore_service_presign(void *svc, _Out_ void **url, const char *path, uint64_t expires_seconds)',
   'int docstore_service_store_document(void *svc, _Out_ void **path, const char *file_id, const char *filename, const uint8_t *data, size_t n, const char *user_id)',
   'int docstore_service_read_document(void *svc, _Out_ void **out, _Out_ size_t *len, const char *path, const docstore_doc_id *expect)',
   'int docstore_service_list(void *svc, const char *prefix, docstore_list_cb *cb, void *payload)',
   'const char *docstore_op_name(int op)',
-  'int docstore_service_stats(void *svc, int op, _Inout_ docstore_op_stats *out)',
+  'int docstore_service_stats(void *svc, _Inout_ docstore_op_stats *out, int op)',
 ]) {
   const fn = declare(proto);
   C[fn.info.name] = fn;
@@ -351,15 +352,15 @@ class Keyring {
   addPublicPem(pem) {
     const kid = [null];
     const b = bytes(pem);
-    this.check(C.docstore_keyring_add_public_pem(this.h.get(), b, b.length, kid));
+    this.check(C.docstore_keyring_add_public_pem(this.h.get(), kid, b, b.length));
     return takeString(kid[0]);
   }
 
   addPrivatePem(pem, passphrase = null) {
     const kid = [null];
     const b = bytes(pem);
-    this.check(C.docstore_keyring_add_private_pem(this.h.get(), b, b.length,
-      passphrase, kid));
+    this.check(C.docstore_keyring_add_private_pem(this.h.get(), kid, b,
+      b.length, passphrase));
     return takeString(kid[0]);
   }
 
@@ -520,10 +521,13 @@ class Service {
     return exists[0] !== 0;
   }
 
+  // Presigned URL valid for expirationHours (0 means 24, at most 168).
   getDownloadUrl(storagePath, expirationHours = 24) {
+    const hours = BigInt(cValue(koffi.types.uint32, expirationHours,
+      'getDownloadUrl expirationHours'));
     const out = [null];
-    this.check(C.docstore_service_download_url(this.h.get(), out,
-      storagePath, expirationHours));
+    this.check(C.docstore_service_presign(this.h.get(), out,
+      storagePath, (hours || 24n) * 3600n));
     return takeString(out[0]);
   }
 
@@ -553,7 +557,7 @@ class Service {
       const name = C.docstore_op_name(op);
       if (name === null) return result;
       const s = { version: 1 };
-      this.check(C.docstore_service_stats(this.h.get(), op, s));
+      this.check(C.docstore_service_stats(this.h.get(), s, op));
       delete s.version;
       result[name] = s;
     }

@@ -75,40 +75,40 @@ DOCSTORE_EXTERN void docstore_keyring_free(docstore_keyring *kr);
  * are sealed under, until docstore_keyring_set_default() says otherwise.
  * Adding a key the keyring already holds is not an error.
  * @param kr         the keyring.
+ * @param key_id_out optional (may be NULL): receives the key id, a
+ *                   library-owned string (docstore_free()); NULL on failure.
  * @param pem        the PEM text (need not be NUL-terminated; at most
  *                   1 MiB).
  * @param pem_len    length of pem in bytes.
- * @param key_id_out optional (may be NULL): receives the key id, a
- *                   library-owned string (docstore_free()); NULL on failure.
  * @return 0, #DOCSTORE_EINVAL (kr or pem NULL), #DOCSTORE_EKEY (not a PEM
  *         RSA public key, over 1 MiB, smaller than #DOCSTORE_RSA_MIN_BITS
  *         or larger than 16384 bits), #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM.
  *         Detail: docstore_keyring_errmsg() (docstore_last_errmsg() when kr
  *         is NULL).
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes key_id_out second (it came last)
  */
 DOCSTORE_EXTERN int docstore_keyring_add_public_pem(docstore_keyring *kr,
+                                                    char **key_id_out,
                                                     const char *pem,
-                                                    size_t pem_len,
-                                                    char **key_id_out);
+                                                    size_t pem_len);
 
 /**
  * As docstore_keyring_add_public_pem(), reading the PEM from a file.  The
  * file's contents are wiped from memory after use.
  * @param kr         the keyring.
- * @param path       the file (NUL-terminated path).
  * @param key_id_out as in docstore_keyring_add_public_pem().
+ * @param path       the file (NUL-terminated path).
  * @return as docstore_keyring_add_public_pem() (EINVAL when path is NULL,
  *         EKEY for a file over 1 MiB), plus #DOCSTORE_ENOTFOUND (no such
  *         file), #DOCSTORE_EACCESS (permission denied), #DOCSTORE_EINVAL
  *         (a folder or a device; a pipe is read) and #DOCSTORE_EIO (cannot
  *         read it).  The message
  *         starts with the path.
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes key_id_out second (it came last)
  */
 DOCSTORE_EXTERN int docstore_keyring_add_public_file(docstore_keyring *kr,
-                                                     const char *path,
-                                                     char **key_id_out);
+                                                     char **key_id_out,
+                                                     const char *path);
 
 /**
  * Add a private key (PEM PKCS#8, encrypted PKCS#8 or traditional RSA, with
@@ -118,44 +118,44 @@ DOCSTORE_EXTERN int docstore_keyring_add_public_file(docstore_keyring *kr,
  * OpenSSL never prompts for a passphrase: a missing or wrong one is
  * #DOCSTORE_EKEY, and no message ever contains it.
  * @param kr         the keyring.
+ * @param key_id_out optional (may be NULL): receives the key id
+ *                   (docstore_free()); NULL on failure.
  * @param pem        the PEM text (need not be NUL-terminated; at most
  *                   1 MiB).
  * @param pem_len    length of pem in bytes.
  * @param passphrase NUL-terminated passphrase of an encrypted key, or NULL;
  *                   ignored for an unencrypted key.  Not kept.
- * @param key_id_out optional (may be NULL): receives the key id
- *                   (docstore_free()); NULL on failure.
  * @return 0, #DOCSTORE_EINVAL (kr or pem NULL), #DOCSTORE_EKEY
  *         (unparsable, encrypted without passphrase, wrong passphrase, a
  *         public key only, not RSA, too small or too large, over 1 MiB),
  *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM.  Detail:
  *         docstore_keyring_errmsg().
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes key_id_out second (it came last)
  */
 DOCSTORE_EXTERN int docstore_keyring_add_private_pem(docstore_keyring *kr,
+                                                     char **key_id_out,
                                                      const char *pem,
                                                      size_t pem_len,
-                                                     const char *passphrase,
-                                                     char **key_id_out);
+                                                     const char *passphrase);
 
 /**
  * As docstore_keyring_add_private_pem(), reading the PEM from a file.  The
  * file's contents are wiped from memory after use.
  * @param kr         the keyring.
+ * @param key_id_out as in docstore_keyring_add_private_pem().
  * @param path       the file (NUL-terminated path).
  * @param passphrase as in docstore_keyring_add_private_pem().
- * @param key_id_out as in docstore_keyring_add_private_pem().
  * @return as docstore_keyring_add_private_pem() (EINVAL when path is NULL),
  *         plus #DOCSTORE_ENOTFOUND (no such file), #DOCSTORE_EACCESS
  *         (permission denied), #DOCSTORE_EINVAL (a folder or a device; a
- *         pipe is read) and #DOCSTORE_EIO (cannot read it).  The message starts
- * with the path.
- * @since 0.1.0
+ *         pipe is read) and #DOCSTORE_EIO (cannot read it).  The message
+ *         starts with the path.
+ * @since 0.1.0; 0.2.0 takes key_id_out second (it came last)
  */
 DOCSTORE_EXTERN int docstore_keyring_add_private_file(docstore_keyring *kr,
+                                                      char **key_id_out,
                                                       const char *path,
-                                                      const char *passphrase,
-                                                      char **key_id_out);
+                                                      const char *passphrase);
 
 /**
  * Choose the public key new envelopes are sealed under.

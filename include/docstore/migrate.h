@@ -337,17 +337,17 @@ docstore_migrate_report_error_count(const docstore_migrate_report *report);
  * Failure number `index` (0-based, in the order they happened).
  * Thread-safe.
  * @param report the report.
- * @param index  0 to docstore_migrate_report_error_count() - 1.
  * @param out    receives the entry; out->version must be
  *               #DOCSTORE_MIGRATE_ERROR_VERSION.  Its strings are borrowed
  *               from the report.
+ * @param index  0 to docstore_migrate_report_error_count() - 1.
  * @return 0, #DOCSTORE_EINVAL (NULL argument, bad version, index out of
  *         range).
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes out before index (was (report, index, out))
  */
 DOCSTORE_EXTERN int
 docstore_migrate_report_error_at(const docstore_migrate_report *report,
-                                 size_t index, docstore_migrate_error *out);
+                                 docstore_migrate_error *out, size_t index);
 
 /**
  * The report as the seed's text (UTF-8, lines ending in '\n'):
@@ -366,14 +366,14 @@ docstore_migrate_report_error_at(const docstore_migrate_report *report,
  *   ==================================================
  * @endcode
  * Thread-safe.
+ * @param report the report.
  * @param out    receives the text, library-owned (docstore_free()); NULL
  *               on failure.
- * @param report the report.
  * @return 0, #DOCSTORE_EINVAL (NULL argument), #DOCSTORE_ENOMEM.
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes the report first (was (out, report))
  */
 DOCSTORE_EXTERN int
-docstore_migrate_report_text(char **out, const docstore_migrate_report *report);
+docstore_migrate_report_text(const docstore_migrate_report *report, char **out);
 
 /**
  * The report as a JSON object: {"mode" ("migrate" or "verify"), "dry_run",
@@ -383,14 +383,14 @@ docstore_migrate_report_text(char **out, const docstore_migrate_report *report);
  * "stop_code", "errors": [{"table", "id", "code", "message"}...]}, codes
  * as symbolic names ("DOCSTORE_ENOTFOUND") or null.  Described in
  * docs/MIGRATION.md.  Thread-safe.
+ * @param report the report.
  * @param out    receives the JSON text, library-owned (docstore_free());
  *               NULL on failure.
- * @param report the report.
  * @return 0, #DOCSTORE_EINVAL (NULL argument), #DOCSTORE_ENOMEM.
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes the report first (was (out, report))
  */
 DOCSTORE_EXTERN int
-docstore_migrate_report_json(char **out, const docstore_migrate_report *report);
+docstore_migrate_report_json(const docstore_migrate_report *report, char **out);
 
 /**
  * Free a report.  No other thread may still read it.

@@ -409,18 +409,18 @@ DOCSTORE_EXTERN int docstore_provider_get(docstore_provider *p, uint8_t **out,
 /**
  * Size (and modification time and entity tag when known) of an object.
  * @param p    the provider.
- * @param key  the object key.
  * @param info receives the description; info->version must be set
  *             (#DOCSTORE_OBJECT_INFO_VERSION).  Its strings are borrowed:
  *             valid until the calling thread's next operation on a
  *             provider.
+ * @param key  the object key.
  * @return 0, #DOCSTORE_EINVAL (p or info NULL, version not set, bad key),
  *         #DOCSTORE_ENOTFOUND, or the provider's code.
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes info before key (was (p, key, info))
  */
 DOCSTORE_EXTERN int docstore_provider_head(docstore_provider *p,
-                                           const char *key,
-                                           docstore_object_info *info);
+                                           docstore_object_info *info,
+                                           const char *key);
 
 /**
  * Delete an object; a missing one is not an error.
@@ -452,13 +452,21 @@ DOCSTORE_EXTERN int docstore_provider_list(docstore_provider *p,
                                            docstore_list_cb cb, void *payload);
 
 /**
+ * Longest validity of a presigned URL, in seconds: 7 days (604800), the
+ * limit of S3 signatures.
+ * @since 0.2.0
+ */
+#define DOCSTORE_PRESIGN_MAX_SECONDS 604800u
+
+/**
  * A presigned URL that grants `method` on `key` without credentials.
  * @param p               the provider.
  * @param out_url         receives the URL, library-owned (docstore_free());
  *                        NULL on failure.
  * @param key             the object key.
  * @param method          a #docstore_presign_method.
- * @param expires_seconds validity, at least 1 (S3: at most 604800, 7 days).
+ * @param expires_seconds validity, at least 1 (S3: at most
+ *                        #DOCSTORE_PRESIGN_MAX_SECONDS, 7 days).
  * @return 0, #DOCSTORE_EINVAL (a NULL argument, bad key, unknown method,
  *         expiry 0 or too long), #DOCSTORE_EUNSUPPORTED (the provider has
  *         no URLs, e.g. local), #DOCSTORE_EIO (the provider gave an empty

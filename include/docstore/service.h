@@ -158,7 +158,8 @@ DOCSTORE_EXTERN void docstore_service_free(docstore_service *svc);
  *         of the library again.
  * @since 0.1.0
  */
-DOCSTORE_EXTERN const char *docstore_service_errmsg(docstore_service *svc);
+DOCSTORE_EXTERN const char *
+docstore_service_errmsg(const docstore_service *svc);
 
 /**
  * Name of the service's provider.  Thread-safe.
@@ -319,22 +320,24 @@ DOCSTORE_EXTERN int docstore_service_exists(docstore_service *svc, int *exists,
                                             uint64_t *size, const char *path);
 
 /**
- * A presigned download (GET) URL.  The URL is a bearer credential: it is
- * never logged.
- * @param svc              the service.
- * @param out_url          receives the URL (docstore_free()); NULL on
- *                         failure.
- * @param path             the storage path (not checked for existence).
- * @param expiration_hours validity; 0 means 24; at most 168 (S3's 7-day
- *                         limit).
- * @return 0, #DOCSTORE_EINVAL (out_url NULL, over 168 hours, invalid
- *         path), #DOCSTORE_EUNSUPPORTED (the provider has no URLs, e.g.
- *         local), or the provider's code.
- * @since 0.1.0
+ * A presigned download (GET) URL: docstore_provider_presign() with
+ * #DOCSTORE_PRESIGN_GET on the service's provider, counted and reported on
+ * the service.  The URL is a bearer credential: it is never logged.
+ * @param svc             the service.
+ * @param out_url         receives the URL (docstore_free()); NULL on
+ *                        failure.
+ * @param path            the storage path (not checked for existence).
+ * @param expires_seconds validity, 1 to #DOCSTORE_PRESIGN_MAX_SECONDS
+ *                        (7 days, S3's limit), as in
+ *                        docstore_provider_presign().
+ * @return 0, #DOCSTORE_EINVAL (out_url NULL, expiry 0 or over 7 days,
+ *         invalid path), #DOCSTORE_EUNSUPPORTED (the provider has no URLs,
+ *         e.g. local), or the provider's code.
+ * @since 0.2.0 (replaces docstore_service_download_url(), which took hours)
  */
-DOCSTORE_EXTERN int
-docstore_service_download_url(docstore_service *svc, char **out_url,
-                              const char *path, unsigned int expiration_hours);
+DOCSTORE_EXTERN int docstore_service_presign(docstore_service *svc,
+                                             char **out_url, const char *path,
+                                             uint64_t expires_seconds);
 
 /**
  * Encrypt a plaintext document with the keyring's default key, binding its
@@ -417,28 +420,29 @@ DOCSTORE_EXTERN int docstore_service_check(docstore_service *svc,
 /**
  * Counters of one op since the service was created or last reset.
  * Thread-safe.
- * @param svc the service.
- * @param op  a #docstore_op.
+ * @param svc the service (only read).
  * @param out receives the counters; out->version must be set.
+ * @param op  a #docstore_op.
  * @return 0, #DOCSTORE_EINVAL (svc or out NULL, out->version 0, unknown
  *         op).  Detail: docstore_last_errmsg().
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes out before op (was (svc, op, out)) and a const
+ *        service
  */
-DOCSTORE_EXTERN int docstore_service_stats(docstore_service *svc, int op,
-                                           docstore_op_stats *out);
+DOCSTORE_EXTERN int docstore_service_stats(const docstore_service *svc,
+                                           docstore_op_stats *out, int op);
 
 /**
  * All counters as one line of JSON: {"put": {"successes": N, "failures":
  * N, "bytes": N, "total_latency_us": N, "avg_latency_us": N, "retries":
  * N}, "get": {...}, ...}, one member per op (exact integers).  Thread-safe.
- * @param svc the service.
+ * @param svc the service (only read).
  * @param out receives the JSON text, library-owned (docstore_free());
  *            NULL on failure.
  * @return 0, #DOCSTORE_EINVAL (svc or out NULL), #DOCSTORE_ENOMEM.  Detail:
  *         docstore_last_errmsg().
- * @since 0.1.0
+ * @since 0.1.0; 0.2.0 takes a const service
  */
-DOCSTORE_EXTERN int docstore_service_stats_json(docstore_service *svc,
+DOCSTORE_EXTERN int docstore_service_stats_json(const docstore_service *svc,
                                                 char **out);
 
 /**

@@ -204,8 +204,8 @@ int cli_passphrase_from_env(cli_ctx *ctx, const char *var, const char **out) {
 /* Load one key file; `var` names the setting it came from (or NULL). */
 static int load_key(cli_ctx *ctx, docstore_keyring *kr, const char *file,
                     const char *var, int is_private, const char *pass) {
-  int rc = is_private ? docstore_keyring_add_private_file(kr, file, pass, NULL)
-                      : docstore_keyring_add_public_file(kr, file, NULL);
+  int rc = is_private ? docstore_keyring_add_private_file(kr, NULL, file, pass)
+                      : docstore_keyring_add_public_file(kr, NULL, file);
   if (rc < 0)
     cli_fail(ctx, rc, "%s '%s': %s%s",
              var ? var : (is_private ? "private key" : "public key"), file,

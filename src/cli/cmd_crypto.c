@@ -188,7 +188,7 @@ static int do_rewrap(cli_ctx *ctx, docstore_keyring *kr, const crypto_args *a,
                      size_t *out_len) {
   char *key_id = NULL, *env = NULL;
   /* The target key joins the keyring the private keys were loaded into. */
-  int rc = docstore_keyring_add_public_file(kr, a->to_key, &key_id);
+  int rc = docstore_keyring_add_public_file(kr, &key_id, a->to_key);
   if (rc < 0)
     return cli_fail(ctx, rc, "--to-key '%s': %s", a->to_key,
                     docstore_keyring_errmsg(kr));

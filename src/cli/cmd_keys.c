@@ -89,8 +89,8 @@ static int run_keygen(cli_ctx *ctx, int argc, char **argv) {
     goto done;
   }
   if ((rc = docstore_keyring_new(&kr, err, sizeof(err))) < 0 ||
-      (rc = docstore_keyring_add_public_pem(kr, pub_pem, strlen(pub_pem),
-                                            &key_id)) < 0) {
+      (rc = docstore_keyring_add_public_pem(kr, &key_id, pub_pem,
+                                            strlen(pub_pem))) < 0) {
     cli_fail_lib(ctx, rc, "key id", kr ? docstore_keyring_errmsg(kr) : err);
     goto done;
   }

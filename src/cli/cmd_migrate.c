@@ -276,7 +276,7 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
 static int output_report(cli_ctx *ctx, const migrate_args *a,
                          const docstore_migrate_report *rep) {
   char *text = NULL, *json = NULL;
-  int rc = docstore_migrate_report_text(&text, rep);
+  int rc = docstore_migrate_report_text(rep, &text);
   if (rc < 0)
     return cli_fail_lib(ctx, rc, "report", docstore_last_errmsg());
   fputs(text, stdout);
@@ -284,7 +284,7 @@ static int output_report(cli_ctx *ctx, const migrate_args *a,
   docstore_free(text);
   if (!a->report_json)
     return 0;
-  rc = docstore_migrate_report_json(&json, rep);
+  rc = docstore_migrate_report_json(rep, &json);
   if (rc < 0)
     return cli_fail_lib(ctx, rc, "report", docstore_last_errmsg());
   rc = cli_write_output(ctx, a->report_json, json, strlen(json), 0600, 0);
@@ -306,7 +306,7 @@ static int judge(cli_ctx *ctx, const docstore_migrate_report *rep) {
   int code = DOCSTORE_EIO;
   const char *first = "";
   if (docstore_migrate_report_error_count(rep) > 0 &&
-      docstore_migrate_report_error_at(rep, 0, &e) == 0) {
+      docstore_migrate_report_error_at(rep, &e, 0) == 0) {
     code = e.code < 0 ? e.code : code;
     first = e.message;
   }

@@ -294,19 +294,27 @@ const cli_command cli_cmd_ls = {
 /* ----------------------------------------------------------------- url */
 
 static int run_url(cli_ctx *ctx, int argc, char **argv) {
-  static const struct option opts[] = {{"hours", required_argument, NULL, 'H'},
-                                       {"put", no_argument, NULL, 'P'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  unsigned long hours = 24;
+  static const struct option opts[] = {
+      {"hours", required_argument, NULL, 'H'},
+      {"seconds", required_argument, NULL, 'S'},
+      {"put", no_argument, NULL, 'P'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  unsigned long hours = 24, seconds = 24 * 3600;
   int put = 0, c, rc;
   docstore_service *svc;
   char *url = NULL;
 
-  while ((c = cli_getopt(ctx, &cli_cmd_url, argc, argv, "H:P", opts)) != -1) {
+  while ((c = cli_getopt(ctx, &cli_cmd_url, argc, argv, "H:S:P", opts)) != -1) {
     switch (c) {
     case 'H':
-      CLI_GUARD(cli_parse_uint(ctx, "--hours", optarg, 1, 168, &hours));
+      CLI_GUARD(cli_parse_uint(ctx, "--hours", optarg, 1,
+                               DOCSTORE_PRESIGN_MAX_SECONDS / 3600, &hours));
+      seconds = hours * 3600;
+      break;
+    case 'S':
+      CLI_GUARD(cli_parse_uint(ctx, "--seconds", optarg, 1,
+                               DOCSTORE_PRESIGN_MAX_SECONDS, &seconds));
       break;
     case 'P':
       put = 1;
@@ -322,13 +330,12 @@ static int run_url(cli_ctx *ctx, int argc, char **argv) {
   if (put) {
     docstore_provider *p = docstore_service_provider(svc);
     rc = docstore_provider_presign(p, &url, argv[optind], DOCSTORE_PRESIGN_PUT,
-                                   (uint64_t)hours * 3600u);
+                                   (uint64_t)seconds);
     if (rc < 0)
       return cli_fail_lib(ctx, rc, "cannot make an upload URL",
                           docstore_provider_errmsg(p));
   } else {
-    rc = docstore_service_download_url(svc, &url, argv[optind],
-                                       (unsigned int)hours);
+    rc = docstore_service_presign(svc, &url, argv[optind], (uint64_t)seconds);
     if (rc < 0)
       return svc_fail(ctx, svc, rc, "cannot make a download URL");
   }
@@ -338,8 +345,11 @@ static int run_url(cli_ctx *ctx, int argc, char **argv) {
 }
 
 const cli_command cli_cmd_url = {
-    "url", "[--hours N] [--put] PATH",
+    "url", "[--hours N | --seconds N] [--put] PATH",
     "Print a presigned URL for a stored document (S3 only)",
-    "  --hours N   validity, 1 to 168 (S3's limit of 7 days; default 24)\n"
-    "  --put       a URL to upload to PATH instead of downloading it\n",
+    "  --hours N    validity in hours, 1 to 168 (S3's limit of 7 days;\n"
+    "               default 24)\n"
+    "  --seconds N  validity in seconds, 1 to 604800 (the last of --hours\n"
+    "               and --seconds counts)\n"
+    "  --put        a URL to upload to PATH instead of downloading it\n",
     run_url};

@@ -136,10 +136,12 @@ int docstore__handle_err_store(docstore__handle_err *h,
   return err->code;
 }
 
-const char *docstore__handle_err_get(docstore__handle_err *h) {
-  pthread_mutex_lock(&h->lock);
+const char *docstore__handle_err_get(const docstore__handle_err *h) {
+  /* Handles are allocated, never const objects: casting is defined. */
+  pthread_mutex_t *lock = (pthread_mutex_t *)&h->lock;
+  pthread_mutex_lock(lock);
   docstore__strlcpy(tls_copy, h->last.msg, sizeof(tls_copy));
-  pthread_mutex_unlock(&h->lock);
+  pthread_mutex_unlock(lock);
   return tls_copy;
 }
 

@@ -80,8 +80,10 @@ void docstore__handle_err_destroy(docstore__handle_err *h);
 /* Record err (if err->code < 0) as the handle's last error; returns code. */
 int docstore__handle_err_store(docstore__handle_err *h,
                                const docstore__err *err);
-/* Copy the handle's last message into a thread-local buffer and return it. */
-const char *docstore__handle_err_get(docstore__handle_err *h);
+/* Copy the handle's last message into a thread-local buffer and return it.
+ * Takes a const handle: read-only accessors are const, and the mutex is not
+ * part of the handle's logical state. */
+const char *docstore__handle_err_get(const docstore__handle_err *h);
 
 /* ------------------------------------------------------------- memory */
 

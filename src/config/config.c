@@ -92,8 +92,7 @@ void docstore_config_free(docstore_config *cfg) {
 const char *docstore_config_errmsg(const docstore_config *cfg) {
   if (!cfg)
     return "configuration is NULL";
-  return docstore__handle_err_get(
-      (docstore__handle_err *)&((docstore_config *)cfg)->err);
+  return docstore__handle_err_get(&cfg->err);
 }
 
 int docstore_config_set(docstore_config *cfg, const char *name,

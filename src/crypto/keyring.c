@@ -98,8 +98,7 @@ void docstore_keyring_free(docstore_keyring *kr) {
 const char *docstore_keyring_errmsg(const docstore_keyring *kr) {
   if (!kr)
     return "keyring is NULL";
-  /* The handle's error is guarded by its own mutex. */
-  return docstore__handle_err_get(&((docstore_keyring *)kr)->err);
+  return docstore__handle_err_get(&kr->err);
 }
 
 void docstore_keyring_count(const docstore_keyring *kr, size_t *public_keys,
@@ -361,24 +360,24 @@ static int add_api(docstore_keyring *kr, const char *pem, size_t pem_len,
   return rc < 0 ? docstore__handle_err_store(&kr->err, &e) : 0;
 }
 
-int docstore_keyring_add_public_pem(docstore_keyring *kr, const char *pem,
-                                    size_t pem_len, char **key_id_out) {
+int docstore_keyring_add_public_pem(docstore_keyring *kr, char **key_id_out,
+                                    const char *pem, size_t pem_len) {
   return add_api(kr, pem, pem_len, NULL, 0, NULL, key_id_out);
 }
 
-int docstore_keyring_add_private_pem(docstore_keyring *kr, const char *pem,
-                                     size_t pem_len, const char *passphrase,
-                                     char **key_id_out) {
+int docstore_keyring_add_private_pem(docstore_keyring *kr, char **key_id_out,
+                                     const char *pem, size_t pem_len,
+                                     const char *passphrase) {
   return add_api(kr, pem, pem_len, NULL, 1, passphrase, key_id_out);
 }
 
-int docstore_keyring_add_public_file(docstore_keyring *kr, const char *path,
-                                     char **key_id_out) {
+int docstore_keyring_add_public_file(docstore_keyring *kr, char **key_id_out,
+                                     const char *path) {
   return add_api(kr, NULL, 0, path, 0, NULL, key_id_out);
 }
 
-int docstore_keyring_add_private_file(docstore_keyring *kr, const char *path,
-                                      const char *passphrase,
-                                      char **key_id_out) {
+int docstore_keyring_add_private_file(docstore_keyring *kr, char **key_id_out,
+                                      const char *path,
+                                      const char *passphrase) {
   return add_api(kr, NULL, 0, path, 1, passphrase, key_id_out);
 }

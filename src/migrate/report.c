@@ -177,8 +177,8 @@ size_t docstore_migrate_report_error_count(const docstore_migrate_report *r) {
 }
 
 int docstore_migrate_report_error_at(const docstore_migrate_report *r,
-                                     size_t index,
-                                     docstore_migrate_error *out) {
+                                     docstore_migrate_error *out,
+                                     size_t index) {
   if (!r || !out || out->version != DOCSTORE_MIGRATE_ERROR_VERSION ||
       index >= r->nerrors)
     return docstore__err_set(NULL, DOCSTORE_EINVAL,
@@ -198,7 +198,7 @@ int docstore_migrate_report_error_at(const docstore_migrate_report *r,
 static const char rule[] =
     "==================================================\n";
 
-int docstore_migrate_report_text(char **out, const docstore_migrate_report *r) {
+int docstore_migrate_report_text(const docstore_migrate_report *r, char **out) {
   docstore__buf b = DOCSTORE__BUF_INIT;
   int rc;
   if (!out || !r)
@@ -304,7 +304,7 @@ static int json_body(cJSON *root, const docstore_migrate_report *r) {
   return 0;
 }
 
-int docstore_migrate_report_json(char **out, const docstore_migrate_report *r) {
+int docstore_migrate_report_json(const docstore_migrate_report *r, char **out) {
   if (!out || !r)
     return docstore__err_set(NULL, DOCSTORE_EINVAL,
                              "docstore_migrate_report_json: NULL argument");

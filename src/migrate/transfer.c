@@ -245,7 +245,7 @@ static int probe_target(const docstore__mig_ctx *ctx,
                         const doc *src, docstore__mig_outcome *out) {
   const docstore__mig_opts *o = ctx->o;
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
-  int rc = docstore_provider_head(o->target, key, &info);
+  int rc = docstore_provider_head(o->target, &info, key);
   if (rc == DOCSTORE_ENOTFOUND)
     return 0;
   if (rc < 0) {

@@ -279,8 +279,7 @@ docstore__metrics *docstore__provider_metrics(docstore_provider *p) {
 const char *docstore_provider_errmsg(const docstore_provider *p) {
   if (!p)
     return "invalid provider handle (NULL)";
-  /* The mutex is not part of the logical state. */
-  return docstore__handle_err_get((docstore__handle_err *)&p->err);
+  return docstore__handle_err_get(&p->err);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -566,8 +565,8 @@ int docstore_provider_get(docstore_provider *p, uint8_t **out, size_t *out_len,
   return 0;
 }
 
-int docstore_provider_head(docstore_provider *p, const char *key,
-                           docstore_object_info *info) {
+int docstore_provider_head(docstore_provider *p, docstore_object_info *info,
+                           const char *key) {
   return docstore__provider_head(p, key, info, NULL);
 }
 

@@ -35,13 +35,13 @@ static int load_keys(docstore_keyring **out, const docstore_config *cfg,
     return docstore__err_set(err, rc, "cannot create keyring: %s", msg);
   /* The public key first: it is the one new documents are sealed under
    * (during a key rotation the private key may be the previous one). */
-  if (pub && (rc = docstore_keyring_add_public_file(kr, pub, NULL)) < 0) {
+  if (pub && (rc = docstore_keyring_add_public_file(kr, NULL, pub)) < 0) {
     docstore__err_set(err, rc, "RSA_PUBLIC_KEY_PATH='%s': %s", pub,
                       docstore_keyring_errmsg(kr));
     goto fail;
   }
   if (priv &&
-      (rc = docstore_keyring_add_private_file(kr, priv, pass, NULL)) < 0) {
+      (rc = docstore_keyring_add_private_file(kr, NULL, priv, pass)) < 0) {
     docstore__err_set(err, rc, "RSA_PRIVATE_KEY_PATH='%s': %s%s", priv,
                       docstore_keyring_errmsg(kr),
                       rc == DOCSTORE_EKEY && !pass

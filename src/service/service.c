@@ -21,9 +21,6 @@
 #include "util/file.h"
 #include "service_internal.h"
 
-#define HOURS_DEFAULT 24
-#define HOURS_MAX 168 /* S3 presigned URLs last at most 7 days */
-
 struct docstore_service {
   docstore_provider *provider;
   docstore_keyring *keyring;
@@ -112,7 +109,7 @@ void docstore_service_free(docstore_service *svc) {
   docstore_free(svc);
 }
 
-const char *docstore_service_errmsg(docstore_service *svc) {
+const char *docstore_service_errmsg(const docstore_service *svc) {
   return svc ? docstore__handle_err_get(&svc->err)
              : "invalid service handle (NULL)";
 }
@@ -461,33 +458,27 @@ int docstore_service_exists(docstore_service *svc, int *exists, uint64_t *size,
   return finish(svc, rc, &err);
 }
 
-int docstore_service_download_url(docstore_service *svc, char **out_url,
-                                  const char *path,
-                                  unsigned int expiration_hours) {
+int docstore_service_presign(docstore_service *svc, char **out_url,
+                             const char *path, uint64_t expires_seconds) {
   docstore__err err;
   int rc;
   if (!svc)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
   docstore__err_clear(&err);
   if (!out_url) {
-    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
-                           "download_url: out_url is "
-                           "NULL");
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "presign: out_url is NULL");
     goto done;
   }
   *out_url = NULL;
-  if (expiration_hours == 0)
-    expiration_hours = HOURS_DEFAULT;
-  if (expiration_hours > HOURS_MAX) {
+  if (expires_seconds == 0 || expires_seconds > DOCSTORE_PRESIGN_MAX_SECONDS) {
     rc = docstore__err_set(&err, DOCSTORE_EINVAL,
-                           "expiration_hours must be 1..%d (S3 presigned URLs "
+                           "expires_seconds must be 1..%u (presigned URLs "
                            "last at most 7 days)",
-                           HOURS_MAX);
+                           DOCSTORE_PRESIGN_MAX_SECONDS);
     goto done;
   }
   rc = docstore__provider_presign(svc->provider, path, DOCSTORE_PRESIGN_GET,
-                                  (uint64_t)expiration_hours * 3600u, out_url,
-                                  &err);
+                                  expires_seconds, out_url, &err);
   if (rc == DOCSTORE_EUNSUPPORTED) {
     docstore__err_prefix(&err, "download URLs need S3 storage "
                                "(STORAGE_TYPE=s3)");
@@ -523,14 +514,14 @@ int docstore_service_check(docstore_service *svc, char **report) {
 /* ------------------------------------------------------------ metrics */
 
 /* The provider's storage counters plus the service's own. */
-static void snapshot(docstore_service *svc, docstore__metrics *m) {
+static void snapshot(const docstore_service *svc, docstore__metrics *m) {
   docstore__metrics_init(m);
   docstore__metrics_merge(m, docstore__provider_metrics(svc->provider));
   docstore__metrics_merge(m, &svc->metrics);
 }
 
-int docstore_service_stats(docstore_service *svc, int op,
-                           docstore_op_stats *out) {
+int docstore_service_stats(const docstore_service *svc, docstore_op_stats *out,
+                           int op) {
   docstore__metrics m;
   if (!svc)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
@@ -538,7 +529,7 @@ int docstore_service_stats(docstore_service *svc, int op,
   return docstore__metrics_get(&m, op, out);
 }
 
-int docstore_service_stats_json(docstore_service *svc, char **out) {
+int docstore_service_stats_json(const docstore_service *svc, char **out) {
   docstore__metrics m;
   if (!svc)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");

@@ -39,7 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
   if (docstore_keyring_new(&keyring, NULL, 0) != 0 ||
-      docstore_keyring_add_private_file(keyring, KEY_FILE, NULL, &key_id) !=
+      docstore_keyring_add_private_file(keyring, &key_id, KEY_FILE, NULL) !=
           0) {
     fprintf(stderr, "fuzz_envelope: cannot load %s: %s\n", KEY_FILE,
             docstore_last_errmsg());

@@ -59,6 +59,12 @@ curl -sf -T envelope.json "$(cat "$out")" -o /dev/null || fail "curl PUT to the 
 ok "get --raw uploaded" get --raw "documents/cli-upload-$$.json" uploaded.json
 cmp -s envelope.json uploaded.json || fail "presigned PUT: bytes differ"
 bad "url over 7 days" 2 DOCSTORE_EINVAL url --hours 169 "$path"
+ok "url --seconds" url --seconds 90 "$path"
+grep -q 'X-Amz-Expires=90&' "$out" || fail "url --seconds 90: not a 90-second URL"
+ok "url --hours then --seconds" url --hours 2 --seconds 600 "$path"
+grep -q 'X-Amz-Expires=600&' "$out" || fail "url: the last of --hours/--seconds does not count"
+bad "url --seconds over 7 days" 2 DOCSTORE_EINVAL url --seconds 604801 "$path"
+bad "url --seconds 0" 2 DOCSTORE_EINVAL url --seconds 0 "$path"
 ok "rm" rm "$path" "documents/cli-upload-$$.json"
 bad "get after rm" 4 DOCSTORE_ENOTFOUND get "$path" gone.bin
 

@@ -367,7 +367,7 @@ static void test_access_denied_not_retried(void **state) {
   assert_non_null(strstr(docstore_provider_errmsg(c.p), "AccessDenied"));
   assert_int_equal(seen("requests", "PUT", key), 1);
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
-  assert_int_equal(docstore_provider_head(c.p, key, &info), DOCSTORE_EACCESS);
+  assert_int_equal(docstore_provider_head(c.p, &info, key), DOCSTORE_EACCESS);
   assert_int_equal(seen("requests", "HEAD", key), 1);
   assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_PUT), 0);
   assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_HEAD), 0);
@@ -410,7 +410,7 @@ static void assert_aborted(conn *c, const char *key) {
   assert_int_equal(seen("open_uploads", NULL, key), 0);
   assert_int_equal(seen("stored_parts", NULL, key), 0);
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
-  assert_int_equal(docstore_provider_head(c->p, key, &info),
+  assert_int_equal(docstore_provider_head(c->p, &info, key),
                    DOCSTORE_ENOTFOUND);
 }
 
@@ -571,7 +571,7 @@ static void test_service_counts_retries(void **state) {
   docstore_op_stats st;
   memset(&st, 0, sizeof(st));
   st.version = DOCSTORE_OP_STATS_VERSION;
-  assert_int_equal(docstore_service_stats(svc, DOCSTORE_OP_PUT, &st), 0);
+  assert_int_equal(docstore_service_stats(svc, &st, DOCSTORE_OP_PUT), 0);
   assert_int_equal(st.successes, 1);
   assert_int_equal(st.retries, 2);
   char *json = NULL;

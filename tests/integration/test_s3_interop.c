@@ -165,7 +165,7 @@ static void check_library_reads(docstore_provider *p, const char *cmd,
   assert_true(memcmp(back, data, size) == 0);
   docstore_free(back);
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0, NULL};
-  assert_int_equal(docstore_provider_head(p, key, &info), 0);
+  assert_int_equal(docstore_provider_head(p, &info, key), 0);
   assert_int_equal(info.size, size);
   assert_non_null(info.etag);
   if (multipart)

@@ -430,7 +430,7 @@ static void service_round(run *r) {
   /* A presigned URL carries a signature and the token by design; neither
    * may reach a log line. */
   char *url = NULL;
-  rc = docstore_service_download_url(svc, &url, path, 1);
+  rc = docstore_service_presign(svc, &url, path, 3600);
   keep_errors("presign", svc, p, cfg, kr);
   assert_int_equal(rc, 0);
   char *sig = query_value(url, "X-Amz-Signature");
@@ -574,18 +574,18 @@ static void key_and_config_failures(run *r) {
 
   docstore_keyring *kr = NULL;
   assert_int_equal(docstore_keyring_new(&kr, errbuf, sizeof(errbuf)), 0);
-  rc = docstore_keyring_add_private_file(kr, r->priv_path, WRONG_PASSPHRASE,
-                                         NULL);
+  rc = docstore_keyring_add_private_file(kr, NULL, r->priv_path,
+                                         WRONG_PASSPHRASE);
   keep_errors("keyring, wrong passphrase", NULL, NULL, NULL, kr);
   assert_int_equal(rc, DOCSTORE_EKEY);
-  rc = docstore_keyring_add_private_pem(kr, r->priv_pem, strlen(r->priv_pem),
-                                        NULL, NULL);
+  rc = docstore_keyring_add_private_pem(kr, NULL, r->priv_pem,
+                                        strlen(r->priv_pem), NULL);
   keep_errors("keyring, no passphrase", NULL, NULL, NULL, kr);
   assert_int_equal(rc, DOCSTORE_EKEY);
   /* A public key given where a private one is expected, and the reverse:
    * the messages describe the PEM, never quote it. */
-  rc = docstore_keyring_add_public_pem(kr, r->priv_pem, strlen(r->priv_pem),
-                                       NULL);
+  rc = docstore_keyring_add_public_pem(kr, NULL, r->priv_pem,
+                                       strlen(r->priv_pem));
   keep_errors("keyring, private PEM as public", NULL, NULL, NULL, kr);
   assert_int_equal(rc, DOCSTORE_EKEY);
   docstore_keyring_free(kr);

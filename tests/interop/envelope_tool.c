@@ -123,11 +123,11 @@ int main(int argc, char **argv) {
   char errbuf[256];
   if ((rc = docstore_keyring_new(&kr, errbuf, sizeof(errbuf))) < 0)
     return fail(rc, errbuf);
-  rc = seal ? docstore_keyring_add_public_file(kr, argv[2], NULL)
-            : docstore_keyring_add_private_file(kr, argv[2], pass, NULL);
+  rc = seal ? docstore_keyring_add_public_file(kr, NULL, argv[2])
+            : docstore_keyring_add_private_file(kr, NULL, argv[2], pass);
   char *new_kid = NULL;
   if (rc == 0 && rewrap)
-    rc = docstore_keyring_add_public_file(kr, argv[3], &new_kid);
+    rc = docstore_keyring_add_public_file(kr, &new_kid, argv[3]);
   if (rc < 0) {
     status = fail(rc, docstore_keyring_errmsg(kr));
     goto done;

@@ -110,7 +110,7 @@ class CorpusAgreement(unittest.TestCase):
         with open(EXAMPLE_KEY, "rb") as f:
             pem = f.read()
         self.assertEqual(lib.docstore_keyring_add_private_pem(
-            kr, pem, len(pem), None, None), 0)
+            kr, None, pem, len(pem), None), 0)
         key = F.load_private(pem)
         seeds = sorted(glob.glob(os.path.join(CORPUS, "*")))
         self.assertGreaterEqual(len(seeds), 100)

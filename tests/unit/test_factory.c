@@ -399,7 +399,7 @@ static void test_keys_public_is_default(void **state) {
   docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
   assert_int_equal(docstore_envelope_info_get(&info, env, env_len), 0);
   assert_int_equal(docstore_keyring_new(&check, NULL, 0), 0);
-  assert_int_equal(docstore_keyring_add_public_file(check, pub2_path, &pub2_id),
+  assert_int_equal(docstore_keyring_add_public_file(check, &pub2_id, pub2_path),
                    0);
   assert_string_equal(info.key_id, pub2_id);
   docstore_envelope_info_clear(&info);
@@ -418,7 +418,7 @@ static void test_legacy_root(void **state) {
        *back = NULL;
   size_t env_len = 0, back_len = 0;
   assert_int_equal(docstore_keyring_new(&kr, NULL, 0), 0);
-  assert_int_equal(docstore_keyring_add_public_file(kr, pub_path, NULL), 0);
+  assert_int_equal(docstore_keyring_add_public_file(kr, NULL, pub_path), 0);
   assert_int_equal(docstore_envelope_seal(&env, &env_len, kr,
                                           (const uint8_t *)"legacy", 6, NULL),
                    0);

@@ -265,19 +265,19 @@ static void test_keys_and_plaintext(void **state) {
   char errbuf[256];
   assert_int_equal(docstore_keyring_new(&kr, errbuf, sizeof(errbuf)), 0);
   assert_int_equal(
-      docstore_keyring_add_private_file(kr, plain_path, NULL, NULL), 0);
+      docstore_keyring_add_private_file(kr, NULL, plain_path, NULL), 0);
   assert_int_equal(
-      docstore_keyring_add_private_file(kr, enc_path, PASSPHRASE, NULL), 0);
-  assert_int_equal(docstore_keyring_add_private_pem(kr, pem_encrypted,
+      docstore_keyring_add_private_file(kr, NULL, enc_path, PASSPHRASE), 0);
+  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, pem_encrypted,
                                                     strlen(pem_encrypted),
-                                                    PASSPHRASE, NULL),
+                                                    PASSPHRASE),
                    0);
   /* Refusals: a wrong passphrase, no passphrase. */
-  assert_int_equal(docstore_keyring_add_private_pem(kr, pem_encrypted,
+  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, pem_encrypted,
                                                     strlen(pem_encrypted),
-                                                    "not the passphrase", NULL),
+                                                    "not the passphrase"),
                    DOCSTORE_EKEY);
-  assert_int_equal(docstore_keyring_add_private_file(kr, enc_path, NULL, NULL),
+  assert_int_equal(docstore_keyring_add_private_file(kr, NULL, enc_path, NULL),
                    DOCSTORE_EKEY);
 
   docstore_doc_id doc = {"hyg1", "7"};

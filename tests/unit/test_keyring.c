@@ -145,11 +145,11 @@ static void test_new_free_null(void **state) {
   assert_int_equal(pub, 0);
   assert_int_equal(priv, 0);
   assert_string_equal(docstore_keyring_errmsg(kr), "");
-  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, 0, NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, NULL, 0),
                    DOCSTORE_EINVAL);
-  assert_int_equal(docstore_keyring_add_public_pem(NULL, "x", 1, NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(NULL, NULL, "x", 1),
                    DOCSTORE_EINVAL);
-  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, 0, NULL, NULL),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, NULL, 0, NULL),
                    DOCSTORE_EINVAL);
   assert_int_equal(docstore_keyring_add_public_file(kr, NULL, NULL),
                    DOCSTORE_EINVAL);
@@ -165,8 +165,8 @@ static void test_public_key_id(void **state) {
 
   docstore_keyring *kr = new_kr();
   char *kid = NULL;
-  assert_int_equal(docstore_keyring_add_public_pem(
-                       kr, th_public_pem(0), strlen(th_public_pem(0)), &kid),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, &kid, th_public_pem(0),
+                                                   strlen(th_public_pem(0))),
                    0);
   assert_string_equal(kid, want);
   assert_int_equal(strlen(kid), 71);
@@ -176,8 +176,8 @@ static void test_public_key_id(void **state) {
   assert_int_equal(priv, 0);
 
   /* The same key again: no second entry. */
-  assert_int_equal(docstore_keyring_add_public_pem(
-                       kr, th_public_pem(0), strlen(th_public_pem(0)), NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, th_public_pem(0),
+                                                   strlen(th_public_pem(0))),
                    0);
   docstore_keyring_count(kr, &pub, &priv);
   assert_int_equal(pub, 1);
@@ -193,7 +193,7 @@ static void test_public_pkcs1_same_kid(void **state) {
   docstore_keyring *kr = new_kr();
   char *kid = NULL;
   assert_int_equal(
-      docstore_keyring_add_public_pem(kr, pkcs1, strlen(pkcs1), &kid), 0);
+      docstore_keyring_add_public_pem(kr, &kid, pkcs1, strlen(pkcs1)), 0);
   assert_string_equal(kid, th_kid(0));
   docstore_free(kid);
   docstore_keyring_free(kr);
@@ -205,13 +205,13 @@ static void test_private_pkcs8_plain(void **state) {
   (void)state;
   docstore_keyring *kr = new_kr();
   char *kid = NULL;
-  assert_int_equal(docstore_keyring_add_public_pem(
-                       kr, th_public_pem(0), strlen(th_public_pem(0)), NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, th_public_pem(0),
+                                                   strlen(th_public_pem(0))),
                    0);
   assert_non_null(strstr(th_private_pem(0), "BEGIN PRIVATE KEY"));
-  assert_int_equal(docstore_keyring_add_private_pem(kr, th_private_pem(0),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, &kid, th_private_pem(0),
                                                     strlen(th_private_pem(0)),
-                                                    NULL, &kid),
+                                                    NULL),
                    0);
   assert_string_equal(kid, th_kid(0));
   size_t pub, priv;
@@ -219,9 +219,9 @@ static void test_private_pkcs8_plain(void **state) {
   assert_int_equal(pub, 1); /* the private key joined its public entry */
   assert_int_equal(priv, 1);
   /* A passphrase given for an unencrypted key is simply not needed. */
-  assert_int_equal(docstore_keyring_add_private_pem(kr, th_private_pem(1),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, th_private_pem(1),
                                                     strlen(th_private_pem(1)),
-                                                    PASS, NULL),
+                                                    PASS),
                    0);
   docstore_keyring_count(kr, &pub, &priv);
   assert_int_equal(pub, 2);
@@ -236,12 +236,12 @@ static void check_encrypted_pem(const char *pem) {
   size_t pub, priv;
 
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, pem, strlen(pem), NULL, NULL),
+      docstore_keyring_add_private_pem(kr, NULL, pem, strlen(pem), NULL),
       DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "no passphrase"));
 
-  assert_int_equal(docstore_keyring_add_private_pem(kr, pem, strlen(pem),
-                                                    "not the passphrase", NULL),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, pem, strlen(pem),
+                                                    "not the passphrase"),
                    DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "wrong passphrase"));
   assert_null(strstr(docstore_keyring_errmsg(kr), "not the passphrase"));
@@ -252,7 +252,7 @@ static void check_encrypted_pem(const char *pem) {
 
   char *kid = NULL;
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, pem, strlen(pem), PASS, &kid), 0);
+      docstore_keyring_add_private_pem(kr, &kid, pem, strlen(pem), PASS), 0);
   assert_string_equal(kid, th_kid(0));
   docstore_keyring_count(kr, &pub, &priv);
   assert_int_equal(priv, 1);
@@ -278,7 +278,7 @@ static void test_private_traditional(void **state) {
   docstore_keyring *kr = new_kr();
   char *kid = NULL;
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, plain, strlen(plain), NULL, &kid),
+      docstore_keyring_add_private_pem(kr, &kid, plain, strlen(plain), NULL),
       0);
   assert_string_equal(kid, th_kid(0));
   docstore_free(kid);
@@ -299,12 +299,12 @@ static void test_small_key_refused(void **state) {
   char *pub = encode_pem(small, EVP_PKEY_PUBLIC_KEY, "SubjectPublicKeyInfo", 0);
   char *priv = encode_pem(small, EVP_PKEY_KEYPAIR, "PrivateKeyInfo", 0);
   docstore_keyring *kr = new_kr();
-  assert_int_equal(docstore_keyring_add_public_pem(kr, pub, strlen(pub), NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub)),
                    DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "1024"));
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "2048"));
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL, NULL),
+      docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv), NULL),
       DOCSTORE_EKEY);
   size_t npub, npriv;
   docstore_keyring_count(kr, &npub, &npriv);
@@ -322,11 +322,11 @@ static void test_not_rsa_refused(void **state) {
   char *pub = encode_pem(ec, EVP_PKEY_PUBLIC_KEY, "SubjectPublicKeyInfo", 0);
   char *priv = encode_pem(ec, EVP_PKEY_KEYPAIR, "PrivateKeyInfo", 0);
   docstore_keyring *kr = new_kr();
-  assert_int_equal(docstore_keyring_add_public_pem(kr, pub, strlen(pub), NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub)),
                    DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "not an RSA key"));
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL, NULL),
+      docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv), NULL),
       DOCSTORE_EKEY);
   docstore_keyring_free(kr);
   free(pub);
@@ -345,30 +345,30 @@ static void test_garbage_refused(void **state) {
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(
-        docstore_keyring_add_public_pem(kr, bad[i], strlen(bad[i]), NULL),
+        docstore_keyring_add_public_pem(kr, NULL, bad[i], strlen(bad[i])),
         DOCSTORE_EKEY);
-    assert_int_equal(docstore_keyring_add_private_pem(
-                         kr, bad[i], strlen(bad[i]), NULL, NULL),
+    assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, bad[i],
+                                                      strlen(bad[i]), NULL),
                      DOCSTORE_EKEY);
   }
   /* A truncated key. */
   const char *pem = th_private_pem(0);
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, pem, strlen(pem) / 2, NULL, NULL),
+      docstore_keyring_add_private_pem(kr, NULL, pem, strlen(pem) / 2, NULL),
       DOCSTORE_EKEY);
   /* A public key where a private one is expected. */
   pem = th_public_pem(0);
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, pem, strlen(pem), NULL, NULL),
+      docstore_keyring_add_private_pem(kr, NULL, pem, strlen(pem), NULL),
       DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "private key"));
   /* A private key where a public one is expected (plain and encrypted). */
   pem = th_private_pem(0);
-  assert_int_equal(docstore_keyring_add_public_pem(kr, pem, strlen(pem), NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, pem, strlen(pem)),
                    DOCSTORE_EKEY);
   EVP_PKEY *pkey = pkey_from_private_pem(pem);
   char *enc = encode_pem(pkey, EVP_PKEY_KEYPAIR, "PrivateKeyInfo", 1);
-  assert_int_equal(docstore_keyring_add_public_pem(kr, enc, strlen(enc), NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, enc, strlen(enc)),
                    DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "not a PEM RSA public"));
   free(enc);
@@ -388,24 +388,24 @@ static void test_files(void **state) {
 
   docstore_keyring *kr = new_kr();
   char *kid = NULL;
-  assert_int_equal(docstore_keyring_add_public_file(kr, pub_path, &kid), 0);
+  assert_int_equal(docstore_keyring_add_public_file(kr, &kid, pub_path), 0);
   assert_string_equal(kid, th_kid(0));
   docstore_free(kid);
   assert_int_equal(
-      docstore_keyring_add_private_file(kr, priv_path, "wrong", NULL),
+      docstore_keyring_add_private_file(kr, NULL, priv_path, "wrong"),
       DOCSTORE_EKEY);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), priv_path));
-  assert_int_equal(docstore_keyring_add_private_file(kr, priv_path, PASS, &kid),
+  assert_int_equal(docstore_keyring_add_private_file(kr, &kid, priv_path, PASS),
                    0);
   assert_string_equal(kid, th_kid(0));
   docstore_free(kid);
 
   assert_int_equal(docstore_keyring_add_public_file(
-                       kr, "/nonexistent/docstore/key.pem", NULL),
+                       kr, NULL, "/nonexistent/docstore/key.pem"),
                    DOCSTORE_ENOTFOUND);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "/nonexistent"));
   /* One errno map for every file read: a folder is EINVAL everywhere. */
-  assert_int_equal(docstore_keyring_add_private_file(kr, "/tmp", NULL, NULL),
+  assert_int_equal(docstore_keyring_add_private_file(kr, NULL, "/tmp", NULL),
                    DOCSTORE_EINVAL);
   assert_non_null(strstr(docstore_keyring_errmsg(kr), "is a folder"));
   size_t npub, npriv;
@@ -429,12 +429,12 @@ static void test_default_key(void **state) {
   assert_int_equal(kid_of_default_seal(kr, &kid), DOCSTORE_EKEY);
 
   /* A private key added first: its public half is the default. */
-  assert_int_equal(docstore_keyring_add_private_pem(kr, th_private_pem(1),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, th_private_pem(1),
                                                     strlen(th_private_pem(1)),
-                                                    NULL, NULL),
+                                                    NULL),
                    0);
-  assert_int_equal(docstore_keyring_add_public_pem(
-                       kr, th_public_pem(0), strlen(th_public_pem(0)), NULL),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, th_public_pem(0),
+                                                   strlen(th_public_pem(0))),
                    0);
   assert_int_equal(kid_of_default_seal(kr, &kid), 0);
   assert_string_equal(kid, th_kid(1));
@@ -471,12 +471,12 @@ static void test_keygen(void **state) {
   docstore_keyring *kr = new_kr();
   char *kid_pub = NULL, *kid_priv = NULL;
   assert_int_equal(
-      docstore_keyring_add_public_pem(kr, pub, strlen(pub), &kid_pub), 0);
+      docstore_keyring_add_public_pem(kr, &kid_pub, pub, strlen(pub)), 0);
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, priv, strlen(priv), NULL, NULL),
+      docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv), NULL),
       DOCSTORE_EKEY);
   assert_int_equal(
-      docstore_keyring_add_private_pem(kr, priv, strlen(priv), PASS, &kid_priv),
+      docstore_keyring_add_private_pem(kr, &kid_priv, priv, strlen(priv), PASS),
       0);
   assert_string_equal(kid_pub, kid_priv);
 

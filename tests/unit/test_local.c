@@ -287,12 +287,12 @@ static void test_missing_objects(void **state) {
   assert_string_equal(docstore_provider_errmsg(f->p),
                       "get nope: no such object");
   assert_int_equal(get_rc(f->p, "no/such/folder/x"), DOCSTORE_ENOTFOUND);
-  assert_int_equal(docstore_provider_head(f->p, "no/such", &info),
+  assert_int_equal(docstore_provider_head(f->p, &info, "no/such"),
                    DOCSTORE_ENOTFOUND);
   /* A path below an object. */
   put_str(f->p, "obj", "x");
   assert_int_equal(get_rc(f->p, "obj/below"), DOCSTORE_ENOTFOUND);
-  assert_int_equal(docstore_provider_head(f->p, "obj/below", &info),
+  assert_int_equal(docstore_provider_head(f->p, &info, "obj/below"),
                    DOCSTORE_ENOTFOUND);
   assert_int_equal(
       docstore_provider_put(f->p, "obj/below", (const uint8_t *)"y", 1),
@@ -307,7 +307,7 @@ static void test_folder_is_not_an_object(void **state) {
   put_str(f->p, "dir/inner", "x");
   assert_int_equal(get_rc(f->p, "dir"), DOCSTORE_ENOTFOUND);
   assert_non_null(strstr(docstore_provider_errmsg(f->p), "is a folder"));
-  assert_int_equal(docstore_provider_head(f->p, "dir", &info),
+  assert_int_equal(docstore_provider_head(f->p, &info, "dir"),
                    DOCSTORE_ENOTFOUND);
   /* Deleting it as an object does nothing and succeeds. */
   assert_int_equal(docstore_provider_delete(f->p, "dir"), 0);
@@ -368,7 +368,7 @@ static void test_symlink_escape(void **state) {
   path_in(target, sizeof(target), f->outside, "secret");
   write_file(target, "top secret");
   assert_int_equal(get_rc(f->p, "link/secret"), DOCSTORE_EACCESS);
-  assert_int_equal(docstore_provider_head(f->p, "link/secret", &info),
+  assert_int_equal(docstore_provider_head(f->p, &info, "link/secret"),
                    DOCSTORE_EACCESS);
   assert_int_equal(docstore_provider_delete(f->p, "link/secret"),
                    DOCSTORE_EACCESS);
@@ -391,7 +391,7 @@ static void test_symlink_escape(void **state) {
   path_in(link, sizeof(link), f->root, "leaf");
   assert_int_equal(symlink(target, link), 0);
   assert_int_equal(get_rc(f->p, "leaf"), DOCSTORE_EACCESS);
-  assert_int_equal(docstore_provider_head(f->p, "leaf", &info),
+  assert_int_equal(docstore_provider_head(f->p, &info, "leaf"),
                    DOCSTORE_EACCESS);
   put_str(f->p, "leaf", "replaced");
   struct stat st;
@@ -460,7 +460,7 @@ static void test_head(void **state) {
   fixture *f = *state;
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
   put_str(f->p, "h/obj", "12345");
-  assert_int_equal(docstore_provider_head(f->p, "h/obj", &info), 0);
+  assert_int_equal(docstore_provider_head(f->p, &info, "h/obj"), 0);
   assert_int_equal(info.size, 5);
   assert_true(info.mtime > 1600000000);
   assert_null(info.etag);

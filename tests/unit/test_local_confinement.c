@@ -195,7 +195,7 @@ static void test_links_swapped_mid_operation(void **state) {
     }
     docstore_free(data);
     docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
-    rc = docstore_provider_head(f->p, "race/d/x", &info);
+    rc = docstore_provider_head(f->p, &info, "race/d/x");
     assert_true(rc == 0 || refusal(rc));
     if (rc == 0)
       assert_int_equal(info.size, 6);

@@ -339,7 +339,7 @@ static void test_report_text_is_the_seeds(void **state) {
       0);
   assert_int_equal(docstore__mig_report_finish(rep, 12.5, 0, NULL), 0);
   char *text = NULL;
-  assert_int_equal(docstore_migrate_report_text(&text, rep), 0);
+  assert_int_equal(docstore_migrate_report_text(rep, &text), 0);
   assert_string_equal(text,
                       "==================================================\n"
                       "📋 MIGRATION REPORT\n"
@@ -367,18 +367,18 @@ static void test_report_text_is_the_seeds(void **state) {
 
   assert_int_equal(docstore_migrate_report_error_count(rep), 2);
   docstore_migrate_error e = {.version = DOCSTORE_MIGRATE_ERROR_VERSION};
-  assert_int_equal(docstore_migrate_report_error_at(rep, 1, &e), 0);
+  assert_int_equal(docstore_migrate_report_error_at(rep, &e, 1), 0);
   assert_int_equal(e.code, DOCSTORE_ETIMEOUT);
   assert_string_equal(e.table, "attachment");
   assert_string_equal(e.row_id, "456");
   assert_string_equal(e.message, "Attachment 456: Connection timeout");
-  assert_int_equal(docstore_migrate_report_error_at(rep, 2, &e),
+  assert_int_equal(docstore_migrate_report_error_at(rep, &e, 2),
                    DOCSTORE_EINVAL);
   e.version = 0;
-  assert_int_equal(docstore_migrate_report_error_at(rep, 0, &e),
+  assert_int_equal(docstore_migrate_report_error_at(rep, &e, 0),
                    DOCSTORE_EINVAL);
-  assert_int_equal(docstore_migrate_report_text(NULL, rep), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_migrate_report_text(&text, NULL), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_report_text(rep, NULL), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_report_text(NULL, &text), DOCSTORE_EINVAL);
   docstore_migrate_report_free(rep);
   docstore_migrate_report_free(NULL);
   assert_int_equal(docstore_migrate_report_error_count(NULL), 0);
@@ -393,7 +393,7 @@ static void test_report_without_errors_verify_and_dry_run(void **state) {
   t->skipped = 1;
   assert_int_equal(docstore__mig_report_finish(rep, 1, 0, NULL), 0);
   char *text = NULL;
-  assert_int_equal(docstore_migrate_report_text(&text, rep), 0);
+  assert_int_equal(docstore_migrate_report_text(rep, &text), 0);
   assert_string_equal(text,
                       "==================================================\n"
                       "📋 VERIFICATION REPORT\n"
@@ -412,7 +412,7 @@ static void test_report_without_errors_verify_and_dry_run(void **state) {
   assert_int_equal(docstore__mig_opts_resolve(&r, &o, -1, NULL), 0);
   r.mode = DOCSTORE_MIGRATE_MODE_MIGRATE;
   assert_int_equal(docstore__mig_report_new(&rep, &r), 0);
-  assert_int_equal(docstore_migrate_report_text(&text, rep), 0);
+  assert_int_equal(docstore_migrate_report_text(rep, &text), 0);
   assert_non_null(strstr(text, "📋 MIGRATION REPORT (DRY RUN)\n"));
   docstore_free(text);
   docstore_migrate_report_free(rep);
@@ -435,7 +435,7 @@ static void test_report_json(void **state) {
                                                "Migration canceled"),
                    0);
   char *json = NULL;
-  assert_int_equal(docstore_migrate_report_json(&json, rep), 0);
+  assert_int_equal(docstore_migrate_report_json(rep, &json), 0);
   cJSON *j = cJSON_Parse(json);
   assert_non_null(j);
   assert_string_equal(cJSON_GetObjectItem(j, "mode")->valuestring, "migrate");
@@ -465,7 +465,7 @@ static void test_report_json(void **state) {
                       "Migration canceled: 3 files not attempted");
   cJSON_Delete(j);
   docstore_free(json);
-  assert_int_equal(docstore_migrate_report_json(NULL, rep), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_migrate_report_json(rep, NULL), DOCSTORE_EINVAL);
   docstore_migrate_report_free(rep);
 }
 
@@ -482,7 +482,7 @@ static void test_report_error_limit(void **state) {
   assert_int_equal(docstore__mig_report_finish(rep, 1, 0, NULL), 0);
   assert_int_equal(docstore_migrate_report_error_count(rep), 4);
   docstore_migrate_error e = {.version = DOCSTORE_MIGRATE_ERROR_VERSION};
-  assert_int_equal(docstore_migrate_report_error_at(rep, 3, &e), 0);
+  assert_int_equal(docstore_migrate_report_error_at(rep, &e, 3), 0);
   assert_string_equal(e.message,
                       "... and 2 more errors (only the first 3 are listed)");
   assert_null(e.row_id);

@@ -280,9 +280,9 @@ static int call_keyring(void *ctx, const char **msg) {
     return rc;
   }
   if ((rc = docstore_keyring_add_private_pem(
-           kr, th_private_pem(0), strlen(th_private_pem(0)), NULL, &kid)) < 0 ||
-      (rc = docstore_keyring_add_public_pem(
-           kr, th_public_pem(1), strlen(th_public_pem(1)), NULL)) < 0 ||
+           kr, &kid, th_private_pem(0), strlen(th_private_pem(0)), NULL)) < 0 ||
+      (rc = docstore_keyring_add_public_pem(kr, NULL, th_public_pem(1),
+                                            strlen(th_public_pem(1)))) < 0 ||
       (rc = docstore_keyring_set_default(kr, th_kid(1))) < 0) {
     snprintf(keyring_err, sizeof(keyring_err), "%s",
              docstore_keyring_errmsg(kr));
@@ -417,7 +417,7 @@ static char svc_err[256];
 static int make_keyring(docstore_keyring **kr, const char **msg) {
   int rc = docstore_keyring_new(kr, svc_err, sizeof(svc_err));
   if (rc == 0 && (rc = docstore_keyring_add_private_pem(
-                      *kr, th_private_pem(0), strlen(th_private_pem(0)), NULL,
+                      *kr, NULL, th_private_pem(0), strlen(th_private_pem(0)),
                       NULL)) < 0) {
     snprintf(svc_err, sizeof(svc_err), "%s", docstore_keyring_errmsg(*kr));
     docstore_keyring_free(*kr);

@@ -285,7 +285,7 @@ static void test_invalid_keys_never_reach_provider(void **state) {
     assert_int_equal(docstore_provider_get(f->p, &data, &len, bad[i]),
                      DOCSTORE_EINVAL);
     assert_null(data);
-    assert_int_equal(docstore_provider_head(f->p, bad[i], &info),
+    assert_int_equal(docstore_provider_head(f->p, &info, bad[i]),
                      DOCSTORE_EINVAL);
     assert_int_equal(docstore_provider_delete(f->p, bad[i]), DOCSTORE_EINVAL);
     assert_int_equal(docstore_provider_presign(f->p, &url, bad[i], 0, 60),
@@ -320,7 +320,7 @@ static void test_round_trip_and_metrics(void **state) {
   docstore_free(data);
 
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
-  assert_int_equal(docstore_provider_head(f->p, key, &info), 0);
+  assert_int_equal(docstore_provider_head(f->p, &info, key), 0);
   assert_int_equal(info.size, 5);
   assert_string_equal(info.etag, "\"fake-etag\"");
 
@@ -394,12 +394,12 @@ static void test_failure_messages(void **state) {
 static void test_head_needs_version(void **state) {
   fixture *f = *state;
   docstore_object_info info = {0, 0, 0, 0, 0};
-  assert_int_equal(docstore_provider_head(f->p, "k", &info), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_provider_head(f->p, "k", NULL), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_head(f->p, &info, "k"), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_provider_head(f->p, NULL, "k"), DOCSTORE_EINVAL);
   assert_int_equal(fake_provider_calls(f->fp, FAKE_HEAD), 0);
   info.version = DOCSTORE_OBJECT_INFO_VERSION;
   info.size = 77;
-  assert_int_equal(docstore_provider_head(f->p, "k", &info),
+  assert_int_equal(docstore_provider_head(f->p, &info, "k"),
                    DOCSTORE_ENOTFOUND);
   assert_int_equal(info.size, 0); /* cleared before the call */
 }

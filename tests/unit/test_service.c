@@ -88,8 +88,8 @@ static int group_teardown(void **state) {
 static docstore_keyring *make_keyring(void) {
   docstore_keyring *kr = NULL;
   assert_int_equal(docstore_keyring_new(&kr, NULL, 0), 0);
-  assert_int_equal(docstore_keyring_add_private_pem(
-                       kr, priv_pem, strlen(priv_pem), NULL, NULL),
+  assert_int_equal(docstore_keyring_add_private_pem(kr, NULL, priv_pem,
+                                                    strlen(priv_pem), NULL),
                    0);
   return kr;
 }
@@ -156,7 +156,7 @@ static int teardown(void **state) {
 
 static docstore_op_stats stats(docstore_service *svc, int op) {
   docstore_op_stats s = {DOCSTORE_OP_STATS_VERSION, 0, 0, 0, 0, 0, 0};
-  assert_int_equal(docstore_service_stats(svc, op, &s), 0);
+  assert_int_equal(docstore_service_stats(svc, &s, op), 0);
   return s;
 }
 
@@ -776,40 +776,43 @@ static void test_delete_and_exists(void **state) {
   assert_non_null(strstr(docstore_service_errmsg(f->svc), "'/'"));
 }
 
-static void test_download_url(void **state) {
+static void test_presign(void **state) {
   fixture *f = *state;
   char *url = NULL;
-  assert_int_equal(
-      docstore_service_download_url(f->svc, &url, "documents/k", 0), 0);
-  assert_string_equal(
-      url, "https://fake.invalid/documents/k?method=GET&expires=86400");
+  assert_int_equal(docstore_service_presign(f->svc, &url, "documents/k", 1), 0);
+  assert_string_equal(url,
+                      "https://fake.invalid/documents/k?method=GET&expires=1");
   assert_true(logged("2:Presigned URL generated: documents/k\n"));
   assert_false(logged("https://")); /* the signed URL is never logged */
   docstore_free(url);
-  assert_int_equal(
-      docstore_service_download_url(f->svc, &url, "documents/k", 1), 0);
+  assert_int_equal(docstore_service_presign(f->svc, &url, "documents/k", 3600),
+                   0);
   assert_non_null(strstr(url, "expires=3600"));
   docstore_free(url);
-  assert_int_equal(
-      docstore_service_download_url(f->svc, &url, "documents/k", 168), 0);
+  assert_int_equal(docstore_service_presign(f->svc, &url, "documents/k",
+                                            DOCSTORE_PRESIGN_MAX_SECONDS),
+                   0);
   assert_non_null(strstr(url, "expires=604800"));
   docstore_free(url);
-  url = (char *)0x1;
-  assert_int_equal(
-      docstore_service_download_url(f->svc, &url, "documents/k", 169),
-      DOCSTORE_EINVAL);
-  assert_null(url);
-  assert_string_equal(docstore_service_errmsg(f->svc),
-                      "expiration_hours must be 1..168 (S3 presigned URLs "
-                      "last at most 7 days)");
+  /* 0 and one second over 7 days are refused before the provider is asked */
+  static const uint64_t bad[] = {0, DOCSTORE_PRESIGN_MAX_SECONDS + 1,
+                                 UINT64_MAX};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    url = (char *)0x1;
+    assert_int_equal(
+        docstore_service_presign(f->svc, &url, "documents/k", bad[i]),
+        DOCSTORE_EINVAL);
+    assert_null(url);
+    assert_string_equal(docstore_service_errmsg(f->svc),
+                        "expires_seconds must be 1..604800 (presigned URLs "
+                        "last at most 7 days)");
+  }
   assert_int_equal(fake_provider_calls(f->fp, FAKE_PRESIGN), 3);
-  assert_int_equal(
-      docstore_service_download_url(f->svc, NULL, "documents/k", 1),
-      DOCSTORE_EINVAL);
+  assert_int_equal(docstore_service_presign(f->svc, NULL, "documents/k", 1),
+                   DOCSTORE_EINVAL);
   fake_provider_fail(f->fp, FAKE_PRESIGN, DOCSTORE_EACCESS, "expired token", 1);
-  assert_int_equal(
-      docstore_service_download_url(f->svc, &url, "documents/k", 1),
-      DOCSTORE_EACCESS);
+  assert_int_equal(docstore_service_presign(f->svc, &url, "documents/k", 1),
+                   DOCSTORE_EACCESS);
   assert_string_equal(docstore_service_errmsg(f->svc),
                       "presign documents/k: expired token");
 }
@@ -819,9 +822,8 @@ static void test_local_service(void **state) {
   fixture *f = *state;
   char *url = (char *)0x1;
   char *path = NULL;
-  assert_int_equal(
-      docstore_service_download_url(f->svc, &url, "documents/k", 24),
-      DOCSTORE_EUNSUPPORTED);
+  assert_int_equal(docstore_service_presign(f->svc, &url, "documents/k", 86400),
+                   DOCSTORE_EUNSUPPORTED);
   assert_null(url);
   const char *msg = docstore_service_errmsg(f->svc);
   assert_non_null(strstr(msg, "S3"));
@@ -1045,11 +1047,11 @@ static void test_stats(void **state) {
   docstore_free(json);
 
   docstore_op_stats s = {0, 0, 0, 0, 0, 0, 0};
-  assert_int_equal(docstore_service_stats(f->svc, DOCSTORE_OP_PUT, &s),
+  assert_int_equal(docstore_service_stats(f->svc, &s, DOCSTORE_OP_PUT),
                    DOCSTORE_EINVAL);
   s.version = DOCSTORE_OP_STATS_VERSION;
-  assert_int_equal(docstore_service_stats(f->svc, 99, &s), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_service_stats(NULL, 0, &s), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_service_stats(f->svc, &s, 99), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_service_stats(NULL, &s, 0), DOCSTORE_EINVAL);
   assert_int_equal(docstore_service_stats_json(NULL, &json), DOCSTORE_EINVAL);
 
   docstore_service_stats_reset(f->svc);
@@ -1267,7 +1269,7 @@ int main(void) {
       FAKE(test_fallback_allow_outside),
       cmocka_unit_test(test_fallback_outside_from_config),
       FAKE(test_delete_and_exists),
-      FAKE(test_download_url),
+      FAKE(test_presign),
       LOCAL(test_local_service),
       FAKE(test_documents_round_trip),
       FAKE(test_store_refuses_envelope_of_another_document),

@@ -87,7 +87,7 @@ static int load_keys(docstore_keyring **kr, const cJSON *keys, const cJSON *v) {
     const char *pem =
         cJSON_GetObjectItemCaseSensitive(k, "private_pem")->valuestring;
     int rc =
-        docstore_keyring_add_private_pem(*kr, pem, strlen(pem), NULL, NULL);
+        docstore_keyring_add_private_pem(*kr, NULL, pem, strlen(pem), NULL);
     const char *loads =
         cJSON_GetObjectItemCaseSensitive(k, "loads")->valuestring;
     assert_string_equal(rc == 0 ? "ok" : docstore_error_name(rc), loads);

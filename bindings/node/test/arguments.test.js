@@ -149,7 +149,11 @@ test('integers are refused, not wrapped, through the public API', () => {
   // Presigning makes no request.  5 hours: what 2 ** 32 + 5 used to become.
   assert.match(svc.getDownloadUrl(p, 5), /X-Amz-Expires=18000&/);
   assert.match(svc.getDownloadUrl(p, 5n), /X-Amz-Expires=18000&/);
-  refused(() => svc.getDownloadUrl(p, 2 ** 32 + 5), /argument 4: 4294967301 is out of range/);
+  // Hours become docstore_service_presign's seconds; 0 still means 24.
+  assert.match(svc.getDownloadUrl(p, 0), /X-Amz-Expires=86400&/);
+  assert.match(svc.getDownloadUrl(p, 168), /X-Amz-Expires=604800&/);
+  assert.throws(() => svc.getDownloadUrl(p, 169), { code: 'DOCSTORE_EINVAL' });
+  refused(() => svc.getDownloadUrl(p, 2 ** 32 + 5), /getDownloadUrl expirationHours: 4294967301 is out of range/);
   refused(() => svc.getDownloadUrl(p, 2n ** 64n + 5n), /out of range/);
   refused(() => svc.getDownloadUrl(p, -1), /out of range/);
   refused(() => svc.getDownloadUrl(p, 1.5), /expected an integer, not 1.5/);

@@ -194,6 +194,21 @@ class EnvelopeInfo(CStruct):
                 ("plaintext_size", c_uint64)]
 
 
+class SettingInfo(CStruct):
+    """One setting of the schema (docstore_config_setting_at()); static in
+    the library, read only."""
+    _c_name = "docstore_setting_info"
+    _fields_ = [("version", c_uint), ("name", c_char_p),
+                ("provider", c_char_p), ("type", c_int), ("flags", c_uint),
+                ("default_value", c_char_p), ("min", c_uint64),
+                ("max", c_uint64), ("choices", c_char_p),
+                ("field", c_char_p), ("description", c_char_p)]
+
+
+#: docstore_setting_type values.
+SETTING_CHOICE, SETTING_BOOL, SETTING_UINT, SETTING_SIZE = 1, 2, 3, 4
+
+
 class LocalOptions(CStruct):
     _c_name = "docstore_local_options"
     _fields_ = [("version", c_uint), ("root", c_char_p), ("fsync", c_int)]
@@ -202,7 +217,8 @@ class LocalOptions(CStruct):
 class ServiceOptions(CStruct):
     _c_name = "docstore_service_options"
     _fields_ = [("version", c_uint), ("legacy_root", c_char_p),
-                ("validate_envelopes", c_int)]
+                ("validate_envelopes", c_int),
+                ("legacy_allow_outside_root", c_int)]  # version 2 (unused)
 
 
 class OpStats(CStruct):
@@ -219,11 +235,18 @@ class ObjectInfo(CStruct):
                 ("mtime", c_int64), ("etag", c_char_p)]
 
 
+class TempInfo(CStruct):
+    _c_name = "docstore_temp_info"
+    _fields_ = [("version", c_uint), ("path", c_char_p), ("size", c_uint64),
+                ("mtime", c_int64), ("state", c_int)]
+
+
 # Callback types.  Byte pointers coming from C are c_void_p (read with
 # ctypes.string_at); byte pointers going to C are c_char_p (Python bytes).
 LOG_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 LIST_CB = CFUNCTYPE(c_int, c_void_p, POINTER(ObjectInfo))
 SINK_CB = CFUNCTYPE(c_int, c_void_p, c_char_p, c_size_t)
+TEMP_CB = CFUNCTYPE(c_int, c_void_p, POINTER(TempInfo))
 
 OP_PUT = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p, c_size_t, c_void_p)
 OP_GET = CFUNCTYPE(c_int, c_void_p, c_char_p, SINK_CB, c_void_p, c_void_p)
@@ -322,11 +345,11 @@ _CORE = {
     # crypto.h
     "docstore_keyring_new": (c_int, [_OUT, _ERRBUF, c_size_t]),
     "docstore_keyring_free": (None, [_P]),
-    "docstore_keyring_add_public_pem": (c_int, [_P, _BUF, c_size_t, _OUT]),
-    "docstore_keyring_add_public_file": (c_int, [_P, _S, _OUT]),
+    "docstore_keyring_add_public_pem": (c_int, [_P, _OUT, _BUF, c_size_t]),
+    "docstore_keyring_add_public_file": (c_int, [_P, _OUT, _S]),
     "docstore_keyring_add_private_pem": (c_int,
-                                         [_P, _BUF, c_size_t, _S, _OUT]),
-    "docstore_keyring_add_private_file": (c_int, [_P, _S, _S, _OUT]),
+                                         [_P, _OUT, _BUF, c_size_t, _S]),
+    "docstore_keyring_add_private_file": (c_int, [_P, _OUT, _S, _S]),
     "docstore_keyring_set_default": (c_int, [_P, _S]),
     "docstore_keyring_count": (None, [_P, _LEN, _LEN]),
     "docstore_keyring_errmsg": (_S, [_P]),
@@ -351,9 +374,11 @@ _CORE = {
     "docstore_local_options_init": (c_int, [POINTER(LocalOptions), c_uint]),
     "docstore_local_provider_new": (c_int, [_OUT, POINTER(LocalOptions),
                                             _ERRBUF, c_size_t]),
+    "docstore_local_temporaries": (c_int, [_S, c_uint, c_uint64, TEMP_CB,
+                                           c_void_p, _ERRBUF, c_size_t]),
     "docstore_provider_put": (c_int, [_P, _S, _BUF, c_size_t]),
     "docstore_provider_get": (c_int, [_P, _OUT, _LEN, _S]),
-    "docstore_provider_head": (c_int, [_P, _S, POINTER(ObjectInfo)]),
+    "docstore_provider_head": (c_int, [_P, POINTER(ObjectInfo), _S]),
     "docstore_provider_delete": (c_int, [_P, _S]),
     "docstore_provider_list": (c_int, [_P, _S, LIST_CB, c_void_p]),
     "docstore_provider_presign": (c_int, [_P, _OUT, _S, c_int, c_uint64]),
@@ -370,6 +395,9 @@ _CORE = {
     "docstore_config_dump": (c_int, [_P, _OUT]),
     "docstore_config_errmsg": (_S, [_P]),
     "docstore_config_name_at": (_S, [c_size_t]),
+    "docstore_config_setting_at": (POINTER(SettingInfo), [c_size_t]),
+    "docstore_config_setting_find": (POINTER(SettingInfo), [_S]),
+    "docstore_provider_from_config": (c_int, [_OUT, _P, _ERRBUF, c_size_t]),
     # service.h
     "docstore_service_options_init": (c_int, [POINTER(ServiceOptions),
                                               c_uint]),
@@ -389,7 +417,7 @@ _CORE = {
     "docstore_service_delete": (c_int, [_P, _S]),
     "docstore_service_exists": (c_int, [_P, POINTER(c_int), POINTER(c_uint64),
                                         _S]),
-    "docstore_service_download_url": (c_int, [_P, _OUT, _S, c_uint]),
+    "docstore_service_presign": (c_int, [_P, _OUT, _S, c_uint64]),
     "docstore_service_store_document": (c_int, [_P, _OUT, _S, _S, _BUF,
                                                 c_size_t, _S]),
     "docstore_service_read_document": (c_int, [_P, _OUT, _LEN, _S,
@@ -397,7 +425,7 @@ _CORE = {
     "docstore_service_list": (c_int, [_P, _S, LIST_CB, c_void_p]),
     "docstore_service_check": (c_int, [_P, _OUT]),
     "docstore_op_name": (_S, [c_int]),
-    "docstore_service_stats": (c_int, [_P, c_int, POINTER(OpStats)]),
+    "docstore_service_stats": (c_int, [_P, POINTER(OpStats), c_int]),
     "docstore_service_stats_json": (c_int, [_P, _OUT]),
     "docstore_service_stats_reset": (None, [_P]),
     "docstore_default_init": (c_int, [_P, _ERRBUF, c_size_t]),
@@ -413,10 +441,10 @@ _MIGRATE = {
     "docstore_migrate_options_load_env": (c_int, [POINTER(MigrateOptions)]),
     "docstore_migrate_report_counts": (c_int, [_P, POINTER(MigrateCounts)]),
     "docstore_migrate_report_error_count": (c_size_t, [_P]),
-    "docstore_migrate_report_error_at": (c_int, [_P, c_size_t,
-                                                 POINTER(MigrateError)]),
-    "docstore_migrate_report_text": (c_int, [_OUT, _P]),
-    "docstore_migrate_report_json": (c_int, [_OUT, _P]),
+    "docstore_migrate_report_error_at": (c_int, [_P, POINTER(MigrateError),
+                                                 c_size_t]),
+    "docstore_migrate_report_text": (c_int, [_P, _OUT]),
+    "docstore_migrate_report_json": (c_int, [_P, _OUT]),
     "docstore_migrate_report_free": (None, [_P]),
     "docstore_migrate_run": (c_int, [_OUT, POINTER(MigrateOptions), _ERRBUF,
                                      c_size_t]),
@@ -451,6 +479,15 @@ if _ENV_LIBRARY and os.sep in _ENV_LIBRARY:
     _ENV_LIBRARY = os.path.abspath(_ENV_LIBRARY)
 
 
+#: Public functions this binding does not declare, and why.
+NOT_DECLARED = {
+    "docstore_s3_options_init": "S3 providers are built from settings "
+                                "(docstore_provider_from_config)",
+    "docstore_s3_provider_new": "S3 providers are built from settings "
+                                "(docstore_provider_from_config)",
+}
+
+
 def _package_candidates():
     here = os.path.dirname(os.path.abspath(__file__))
     names = []
@@ -458,14 +495,6 @@ def _package_candidates():
                     "libdocstore*.dylib", "docstore.dll", "libdocstore.dll"):
         names.extend(sorted(glob.glob(os.path.join(here, pattern))))
     return here, names
-
-
-def core_declarations():
-    """_CORE with the S3 options functions, which are declared beside their
-    struct mirror in _s3_options (the one module that knows the layout of
-    docstore_s3_options)."""
-    from . import _s3_options
-    return dict(_CORE, **_s3_options.DECLARATIONS)
 
 
 def _bind(cdll, name, restype, argtypes):
@@ -479,7 +508,7 @@ def _bind(cdll, name, restype, argtypes):
 
 def _declare(cdll):
     global _has_migrate
-    for name, (restype, argtypes) in core_declarations().items():
+    for name, (restype, argtypes) in _CORE.items():
         _bind(cdll, name, restype, argtypes)
     present = 0
     for name, (restype, argtypes) in _MIGRATE.items():

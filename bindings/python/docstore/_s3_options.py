@@ -1,90 +1,92 @@
-# libdocstore Python binding: the S3 provider's options struct.
+# libdocstore Python binding: S3StorageProvider's keyword arguments.
 # SPDX-License-Identifier: Apache-2.0
-"""Everything that knows the layout of docstore_s3_options
-(include/docstore/provider.h) lives here and only here: the ctypes mirror,
-its version, the two functions that take it, and new_provider(), which
-S3StorageProvider calls with its keyword arguments.
+"""new_provider() turns S3StorageProvider's keyword arguments into settings
+of a docstore_config and builds the provider with
+docstore_provider_from_config(): the binding mirrors no options struct.
 
-When the library builds providers from named settings (one schema per
-provider), this module is the one to replace: new_provider() keeps its
-signature and the rest of the package does not change.
+Each keyword is the `field` the settings schema names for an S3 setting
+(docstore_config_setting_at(): S3_BUCKET's field is "bucket", S3_MAX_ATTEMPTS's
+"max_attempts"), so the keyword-to-setting map comes from the library and
+follows it.  Conversions:
+
+- strings (None: unset) pass as they are;
+- addressing must be one of the setting's choices ("auto", "path",
+  "virtual");
+- numbers must be integers within the C type of their field (unsigned int,
+  or 64 bits for sizes); 0 means the library default (unset);
+- insecure_skip_verify=True sets S3_VERIFY_TLS=false (the one keyword that
+  is the inverse of its setting).
+
+A value of the wrong type or range for its keyword raises
+InvalidArgumentError; a value the settings schema refuses (a setting's
+[min, max], an endpoint that is not http(s)) raises ConfigError.
 """
 
 import ctypes
-from ctypes import POINTER, c_char_p, c_int, c_size_t, c_uint, c_uint64
+import threading
+from ctypes import c_uint, c_uint64
 
 from . import _ffi
+from .config import Config
+from .errors import InvalidArgumentError
 
-#: docstore_s3_options version this mirror was written against.
-VERSION = 2
+#: keyword -> setting name, filled from the schema on first use.
+_settings = {}
+_lock = threading.Lock()
 
-
-class S3Options(_ffi.CStruct):
-    _c_name = "docstore_s3_options"
-    _fields_ = [("version", c_uint), ("bucket", c_char_p),
-                ("region", c_char_p), ("endpoint_url", c_char_p),
-                ("access_key", c_char_p), ("secret_key", c_char_p),
-                ("session_token", c_char_p), ("addressing", c_int),
-                ("ca_bundle", c_char_p), ("insecure_skip_verify", c_int),
-                ("multipart_threshold", c_uint64),
-                ("multipart_part_size", c_uint64),
-                ("max_attempts", c_uint), ("retry_base_ms", c_uint),
-                ("retry_max_ms", c_uint), ("connect_timeout_ms", c_uint),
-                ("request_timeout_ms", c_uint), ("stall_timeout_ms", c_uint),
-                ("stall_min_bps", c_uint),
-                ("multipart_concurrency", c_uint)]  # version 2
+#: the C type of the options field each numeric setting type fills.
+_INT_TYPES = {_ffi.SETTING_UINT: c_uint, _ffi.SETTING_SIZE: c_uint64}
 
 
-#: name: (restype, argtypes), merged into _ffi's declarations.
-DECLARATIONS = {
-    "docstore_s3_options_init": (c_int, [POINTER(S3Options), c_uint]),
-    "docstore_s3_provider_new": (c_int, [_ffi._OUT, POINTER(S3Options),
-                                         _ffi._ERRBUF, c_size_t]),
-}
-
-#: addressing= values (docstore_s3_addressing).
-ADDRESSING = {"auto": 0, "path": 1, "virtual": 2}
-
-#: keyword -> how it becomes the field of the same name
-_CONVERT = {
-    "bucket": _ffi.enc, "region": _ffi.enc, "endpoint_url": _ffi.enc,
-    "access_key": _ffi.enc, "secret_key": _ffi.enc,
-    "session_token": _ffi.enc, "ca_bundle": _ffi.enc,
-    "insecure_skip_verify": lambda v: 1 if v else 0,
-}
+def _schema():
+    """{keyword: SettingInfo} of the S3 provider's settings."""
+    with _lock:
+        if not _settings:
+            lib = _ffi.lib()
+            i = 0
+            while True:
+                p = lib.docstore_config_setting_at(i)
+                if not p:
+                    break
+                s = p.contents
+                if s.provider == b"s3" and s.field:
+                    _settings[_ffi.dec(s.field)] = s
+                i += 1
+        return _settings
 
 
-def _addressing(value):
-    try:
-        return ADDRESSING[value]
-    except (KeyError, TypeError):
-        from .errors import InvalidArgumentError
-        raise InvalidArgumentError(
-            "docstore_s3_options.addressing: %r is not one of %s"
-            % (value, ", ".join(ADDRESSING))) from None
+def _text(keyword, info, value):
+    """The setting's text for a keyword's value, or None: leave it unset."""
+    where = "S3StorageProvider %s" % keyword
+    if keyword == "insecure_skip_verify":
+        return b"false" if value else None
+    if info.type in _INT_TYPES:
+        number = _ffi.c_value(_INT_TYPES[info.type], value, where)
+        return str(number).encode() if number else None
+    if value is None:
+        return None
+    if info.type == _ffi.SETTING_CHOICE:
+        choices = _ffi.dec(info.choices).split("|")
+        if value not in choices:
+            raise InvalidArgumentError("%s: %r is not one of %s" % (
+                where, value, ", ".join(choices)))
+    return _ffi.c_value(ctypes.c_char_p, _ffi.enc(value), where)
 
 
-def new_provider(**settings):
-    """A new S3 docstore_provider (its address) from keyword settings named
-    as the fields of docstore_s3_options (addressing: "auto", "path" or
-    "virtual"); numbers go through unchanged (0: the library default)."""
-    lib = _ffi.lib()
-    o = S3Options()
-    _ffi.check(lib.docstore_s3_options_init(ctypes.byref(o), VERSION))
-    for name, value in settings.items():
-        if name == "addressing":
-            value = _addressing(value)
-        elif name in _CONVERT:
-            value = _CONVERT[name](value)
-        elif name not in dict(S3Options._fields_) or name == "version":
-            raise TypeError("unknown S3 option %r" % name)
-        setattr(o, name, value)
-    out = ctypes.c_void_p()
-    buf = _ffi.errbuf()
-    try:
-        _ffi.check(lib.docstore_s3_provider_new(
-            ctypes.byref(out), ctypes.byref(o), buf, _ffi.ERRBUF_LEN),
-            buf=buf)
-    finally:
-        o.secret_key = None  # drop our reference to the secret
-    return out.value
+def new_provider(**keywords):
+    """A new S3 docstore_provider (its address) from S3StorageProvider's
+    keyword arguments."""
+    schema = _schema()
+    with Config({"STORAGE_TYPE": "s3"}) as cfg:
+        for keyword, value in keywords.items():
+            info = schema.get(keyword)
+            if info is None:
+                raise TypeError("unknown S3 option %r" % keyword)
+            text = _text(keyword, info, value)
+            if text is not None:
+                cfg.set(_ffi.dec(info.name), text)
+        out = ctypes.c_void_p()
+        buf = _ffi.errbuf()
+        _ffi.check(_ffi.lib().docstore_provider_from_config(
+            ctypes.byref(out), cfg._p(), buf, _ffi.ERRBUF_LEN), buf=buf)
+        return out.value

@@ -97,26 +97,26 @@ class Keyring(_ffi.Wrapper):
         data = _ffi.as_bytes(pem)
         kid = ctypes.c_void_p()
         return self._added(_ffi.lib().docstore_keyring_add_public_pem(
-            self._p(), data, len(data), ctypes.byref(kid)), kid)
+            self._p(), ctypes.byref(kid), data, len(data)), kid)
 
     def add_public_file(self, path):
         kid = ctypes.c_void_p()
         return self._added(_ffi.lib().docstore_keyring_add_public_file(
-            self._p(), _ffi.enc(str(path)), ctypes.byref(kid)), kid)
+            self._p(), ctypes.byref(kid), _ffi.enc(str(path))), kid)
 
     def add_private_pem(self, pem, passphrase=None):
         """Add a private key (and its public half); returns its key id."""
         data = _ffi.as_bytes(pem)
         kid = ctypes.c_void_p()
         return self._added(_ffi.lib().docstore_keyring_add_private_pem(
-            self._p(), data, len(data), _ffi.enc(passphrase),
-            ctypes.byref(kid)), kid)
+            self._p(), ctypes.byref(kid), data, len(data),
+            _ffi.enc(passphrase)), kid)
 
     def add_private_file(self, path, passphrase=None):
         kid = ctypes.c_void_p()
         return self._added(_ffi.lib().docstore_keyring_add_private_file(
-            self._p(), _ffi.enc(str(path)), _ffi.enc(passphrase),
-            ctypes.byref(kid)), kid)
+            self._p(), ctypes.byref(kid), _ffi.enc(str(path)),
+            _ffi.enc(passphrase)), kid)
 
     def set_default(self, key_id):
         """Seal new envelopes under this public key."""

@@ -126,14 +126,14 @@ def _report(ptr):
             e = _ffi.MigrateError()
             e.version = _ffi.MIGRATE_ERROR_VERSION
             _ffi.check(lib.docstore_migrate_report_error_at(
-                ptr, i, ctypes.byref(e)))
+                ptr, ctypes.byref(e), i))
             errors.append(MigrationFailure(e.code, _ffi.dec(e.table),
                                            _ffi.dec(e.row_id),
                                            _ffi.dec(e.message)))
         text, js = ctypes.c_void_p(), ctypes.c_void_p()
-        _ffi.check(lib.docstore_migrate_report_text(ctypes.byref(text), ptr))
+        _ffi.check(lib.docstore_migrate_report_text(ptr, ctypes.byref(text)))
         text = _ffi.take_str(text)
-        _ffi.check(lib.docstore_migrate_report_json(ctypes.byref(js), ptr))
+        _ffi.check(lib.docstore_migrate_report_json(ptr, ctypes.byref(js)))
         return MigrationReport(MigrationCounts(**values), errors, text,
                                json.loads(_ffi.take_str(js)))
     finally:

@@ -124,7 +124,7 @@ class StorageProvider(_ffi.Wrapper):
         info = _ffi.ObjectInfo()
         info.version = _ffi.OBJECT_INFO_VERSION
         self._check(_ffi.lib().docstore_provider_head(
-            self._p(), _ffi.enc(key), ctypes.byref(info)))
+            self._p(), ctypes.byref(info), _ffi.enc(key)))
         return ObjectInfo(key, info.size, info.mtime, _ffi.dec(info.etag))
 
     def exists(self, key):
@@ -228,7 +228,8 @@ class S3StorageProvider(StorageProvider):
                  request_timeout_ms=0, stall_timeout_ms=0, stall_min_bps=0,
                  multipart_threshold=0, multipart_part_size=0,
                  multipart_concurrency=0):
-        # The keyword arguments, named as the fields of docstore_s3_options.
+        # The keyword arguments, each the `field` of an S3 setting of the
+        # schema: _s3_options sets them in a docstore_config.
         settings = {k: v for k, v in locals().items() if k != "self"}
         self._own(_s3_options.new_provider(**settings),
                   "docstore_provider_free")

@@ -240,10 +240,14 @@ class ObjectStorageService(_ffi.Wrapper):
         return size if exists else None
 
     def get_download_url(self, path, expiration_hours=24):
-        """Presigned URL (S3); UnsupportedError on local storage."""
+        """Presigned URL (S3) valid for expiration_hours (0 means 24, at
+        most 168); UnsupportedError on local storage."""
+        hours = _ffi.c_value(ctypes.c_uint, expiration_hours,
+                             "get_download_url expiration_hours")
         out = ctypes.c_void_p()
-        self._check(_ffi.lib().docstore_service_download_url(
-            self._p(), ctypes.byref(out), _ffi.enc(path), expiration_hours))
+        self._check(_ffi.lib().docstore_service_presign(
+            self._p(), ctypes.byref(out), _ffi.enc(path),
+            (hours or 24) * 3600))
         return _ffi.take_str(out)
 
     def store_document_sync(self, file_id, filename, data, user_id=None):
@@ -306,8 +310,8 @@ class ObjectStorageService(_ffi.Wrapper):
                 return result
             s = _ffi.OpStats()
             s.version = _ffi.OP_STATS_VERSION
-            self._check(lib.docstore_service_stats(self._p(), op,
-                                                   ctypes.byref(s)))
+            self._check(lib.docstore_service_stats(self._p(), ctypes.byref(s),
+                                                   op))
             result[_ffi.dec(name)] = {
                 field: getattr(s, field) for field, _ in s._fields_[1:]}
             op += 1

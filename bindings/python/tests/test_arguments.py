@@ -72,7 +72,7 @@ def test_c_strings_and_buffers():
 
 def _declared_functions():
     lib = _ffi.lib()
-    names = list(_ffi.core_declarations()) + list(_ffi._MIGRATE)
+    names = list(_ffi._CORE) + list(_ffi._MIGRATE)
     return [getattr(lib, n) for n in names]
 
 
@@ -202,6 +202,11 @@ def test_integers_are_refused_not_wrapped(tmp_path):
     path = "documents/system/2024/01/01/1_a.pdf_pdf.json"
     # 5 hours: what 2**64 + 5 used to become.
     assert "X-Amz-Expires=18000" in svc.get_download_url(path, 5)
+    # Hours become docstore_service_presign's seconds; 0 still means 24.
+    assert "X-Amz-Expires=86400&" in svc.get_download_url(path, 0)
+    assert "X-Amz-Expires=604800&" in svc.get_download_url(path, 168)
+    with pytest.raises(docstore.InvalidArgumentError, match="604800"):
+        svc.get_download_url(path, 169)
     _refused(svc.get_download_url, path, HUGE, match="out of range")
     _refused(svc.get_download_url, path, 2**32 + 5, match="out of range")
     _refused(svc.get_download_url, path, -1, match="out of range")

@@ -124,6 +124,13 @@ def test_real_failures_raise_the_right_class(local_service, keyring,
     assert "secret" not in e.message
     _raises(docstore.ConfigError, docstore.S3StorageProvider, "AKIA",
             "secret", "bucket", endpoint_url="ftp://nowhere")
+    # Keywords become settings: the schema's range, under the setting's name.
+    e = _raises(docstore.ConfigError, docstore.S3StorageProvider, "AKIA",
+                "secret", "bucket", retry_base_ms=60001)
+    assert "S3_RETRY_BASE_MS" in e.message
+    e = _raises(docstore.ConfigError, docstore.S3StorageProvider, "AKIA",
+                "secret", None)
+    assert "S3_BUCKET" in e.message
 
 
 def test_list_callback_can_stop_without_error(local_service):

@@ -109,4 +109,6 @@ def test_multipart_concurrency(s3_settings, concurrency):
         provider.delete(key)
     with pytest.raises(docstore.ConfigError) as info:
         _provider(s3_settings, multipart_concurrency=65)
-    assert "concurrency" in info.value.message
+    # Named as the setting the keyword fills, with the schema's range.
+    assert "S3_MULTIPART_CONCURRENCY" in info.value.message
+    assert "1 to 64" in info.value.message

@@ -301,7 +301,7 @@ def test_ownership_moves_to_the_service(tmp_path, keyring):
 
 
 def test_version_and_key_check():
-    assert docstore.library_version() == "0.1.0"
+    assert docstore.library_version() == docstore.__version__
     docstore.key_check("documents/a.json")
     with pytest.raises(docstore.InvalidArgumentError):
         docstore.key_check("a//b")

@@ -133,7 +133,7 @@ static int w_head(void *p, const char *key, docstore_object_info *info,
   int rc = before(w->side, OP_HEAD, &n);
   if (rc < 0)
     return injected(err, rc);
-  rc = docstore_provider_head(w->inner, key, info);
+  rc = docstore_provider_head(w->inner, info, key);
   after(w->side, OP_HEAD, n);
   return rc < 0 ? docstore_errinfo_set(err, rc, docstore_last_errmsg()) : 0;
 }
@@ -286,7 +286,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--private-key")) {
       const char *file = VAL;
       if (docstore_keyring_new(&kr, err, sizeof(err)) < 0 ||
-          docstore_keyring_add_private_file(kr, file, NULL, NULL) < 0) {
+          docstore_keyring_add_private_file(kr, NULL, file, NULL) < 0) {
         fprintf(stderr, "migrate_driver: key: %s\n", docstore_last_errmsg());
         return 4;
       }
@@ -312,8 +312,8 @@ int main(int argc, char **argv) {
   if (rep) {
     char *json = NULL, *text = NULL;
     docstore_migrate_counts n = {.version = DOCSTORE_MIGRATE_COUNTS_VERSION};
-    if (docstore_migrate_report_json(&json, rep) < 0 ||
-        docstore_migrate_report_text(&text, rep) < 0 ||
+    if (docstore_migrate_report_json(rep, &json) < 0 ||
+        docstore_migrate_report_text(rep, &text) < 0 ||
         docstore_migrate_report_counts(rep, &n) < 0)
       return 4;
     printf("%s\n", json);

@@ -25,8 +25,8 @@ static void ensure_key(int i) {
   assert_int_equal(docstore_keygen(&pub_pem[i], &priv_pem[i], 2048, NULL), 0);
   docstore_keyring *kr = NULL;
   assert_int_equal(docstore_keyring_new(&kr, NULL, 0), 0);
-  assert_int_equal(docstore_keyring_add_public_pem(
-                       kr, pub_pem[i], strlen(pub_pem[i]), &kids[i]),
+  assert_int_equal(docstore_keyring_add_public_pem(kr, &kids[i], pub_pem[i],
+                                                   strlen(pub_pem[i])),
                    0);
   docstore_keyring_free(kr);
 }
@@ -66,14 +66,14 @@ docstore_keyring *th_keyring(unsigned pub_mask, unsigned priv_mask) {
   assert_int_equal(docstore_keyring_new(&kr, NULL, 0), 0);
   for (int i = 0; i < TH_NKEYS; i++) {
     if (pub_mask & (1u << i))
-      assert_int_equal(docstore_keyring_add_public_pem(kr, th_public_pem(i),
-                                                       strlen(th_public_pem(i)),
-                                                       NULL),
-                       0);
+      assert_int_equal(
+          docstore_keyring_add_public_pem(kr, NULL, th_public_pem(i),
+                                          strlen(th_public_pem(i))),
+          0);
     if (priv_mask & (1u << i))
       assert_int_equal(
-          docstore_keyring_add_private_pem(
-              kr, th_private_pem(i), strlen(th_private_pem(i)), NULL, NULL),
+          docstore_keyring_add_private_pem(kr, NULL, th_private_pem(i),
+                                           strlen(th_private_pem(i)), NULL),
           0);
   }
   return kr;
