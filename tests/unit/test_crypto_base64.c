@@ -128,6 +128,42 @@ static void test_slices(void **state) {
   free(data);
 }
 
+/* The span of alphabet characters, against a plain reference: every byte
+ * value at every position of a 40-character run (the vector steps and the
+ * table's tail), and random mixes. */
+static size_t ref_span(const unsigned char *q, size_t n) {
+  static const char abc[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i = 0;
+  while (i < n && q[i] && strchr(abc, q[i]))
+    i++;
+  return i;
+}
+
+static void test_span(void **state) {
+  (void)state;
+  unsigned char t[64];
+  for (size_t k = 0; k < 40; k++)
+    for (unsigned c = 0; c < 256; c++) {
+      for (size_t j = 0; j < 40; j++)
+        t[j] = (unsigned char)"QUJDRGVmZ2g0NTY3K/+9ab"[j % 22];
+      t[k] = (unsigned char)c;
+      assert_int_equal(docstore__b64_span((const char *)t, 40),
+                       ref_span(t, 40));
+    }
+  uint32_t x = 12345;
+  for (int round = 0; round < 20000; round++) {
+    size_t n = (size_t)(round % 64);
+    for (size_t j = 0; j < n; j++) {
+      x = x * 1103515245u + 12345u;
+      unsigned r = x >> 16;
+      t[j] = (r & 63) == 0 ? (unsigned char)(r >> 8)
+                           : (unsigned char)"ABCxyz019+/"[r % 11];
+    }
+    assert_int_equal(docstore__b64_span((const char *)t, n), ref_span(t, n));
+  }
+}
+
 static void test_append(void **state) {
   (void)state;
   docstore__buf b = DOCSTORE__BUF_INIT;
@@ -149,6 +185,7 @@ int main(void) {
       cmocka_unit_test(test_strictness),
       cmocka_unit_test(test_slices),
       cmocka_unit_test(test_append),
+      cmocka_unit_test(test_span),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
