@@ -90,38 +90,37 @@ static char *put_str(char *p, const char *s) {
   return p;
 }
 
-int docstore__format_iso8601(int64_t t, char out[DOCSTORE__ISO8601_LEN]) {
+/* YYYY<ds>MM<ds>DDThh<ts>mm<ts>ssZ; a separator of '\0' is left out
+ * (ISO 8601 extended form with '-' and ':', amz-date's basic form without). */
+static int format_civil(int64_t t, char *out, char ds, char ts) {
   docstore__civil c;
   DOCSTORE__GUARD(docstore__time_to_civil(t, &c));
   char *p = put(out, c.year, 4);
-  *p++ = '-';
+  if (ds)
+    *p++ = ds;
   p = put(p, c.month, 2);
-  *p++ = '-';
+  if (ds)
+    *p++ = ds;
   p = put(p, c.day, 2);
   *p++ = 'T';
   p = put(p, c.hour, 2);
-  *p++ = ':';
+  if (ts)
+    *p++ = ts;
   p = put(p, c.min, 2);
-  *p++ = ':';
+  if (ts)
+    *p++ = ts;
   p = put(p, c.sec, 2);
   p = put_str(p, "Z");
   *p = '\0';
   return 0;
 }
 
+int docstore__format_iso8601(int64_t t, char out[DOCSTORE__ISO8601_LEN]) {
+  return format_civil(t, out, '-', ':');
+}
+
 int docstore__format_amz_date(int64_t t, char out[DOCSTORE__AMZ_DATE_LEN]) {
-  docstore__civil c;
-  DOCSTORE__GUARD(docstore__time_to_civil(t, &c));
-  char *p = put(out, c.year, 4);
-  p = put(p, c.month, 2);
-  p = put(p, c.day, 2);
-  *p++ = 'T';
-  p = put(p, c.hour, 2);
-  p = put(p, c.min, 2);
-  p = put(p, c.sec, 2);
-  p = put_str(p, "Z");
-  *p = '\0';
-  return 0;
+  return format_civil(t, out, '\0', '\0');
 }
 
 /* Day of the week, 0 = Sunday (1970-01-01 was a Thursday). */
