@@ -78,7 +78,7 @@ fi
 # The installed CLI finds the installed library by its RUNPATH
 # ($ORIGIN/../lib...), without LD_LIBRARY_PATH or ldconfig.
 if [ -x "$prefix/bin/docstore" ]; then
-  readelf -d "$prefix/bin/docstore" | grep -q 'R.*PATH.*\$ORIGIN/' ||
+  readelf -d "$prefix/bin/docstore" | grep 'R.*PATH.*\$ORIGIN/' >/dev/null ||
     bad "the installed CLI has no \$ORIGIN-relative RUNPATH"
   if ! cli_ver=$(env -u LD_LIBRARY_PATH "$prefix/bin/docstore" version 2>&1); then
     bad "the installed CLI does not run without LD_LIBRARY_PATH: $cli_ver"
@@ -271,11 +271,11 @@ for dir in "${builds[@]}"; do
   done
   case $kind in
     *static)
-      if ldd "$dir/quickstart" | grep -q libdocstore; then
+      if ldd "$dir/quickstart" | grep libdocstore >/dev/null; then
         bad "$kind/quickstart is linked to the shared libdocstore"
       fi ;;
     *)
-      ldd "$dir/quickstart" | grep -q "libdocstore.so.0 => $libdir/" ||
+      ldd "$dir/quickstart" | grep "libdocstore.so.0 => $libdir/" >/dev/null ||
         bad "$kind/quickstart does not load libdocstore.so.0 from $libdir (rpath)" ;;
   esac
 
