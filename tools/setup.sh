@@ -19,7 +19,7 @@ ME=setup.sh
 
 MINIMAL=(
     build-essential cmake pkg-config
-    libssl-dev libcurl4-openssl-dev libxml2-dev libcjson-dev libpq-dev
+    libssl-dev libcurl4-openssl-dev libxml2-dev libcjson-dev libpq-dev libzstd-dev
     libcmocka-dev
 )
 FULL=(
@@ -29,6 +29,7 @@ FULL=(
     # Python test tools (Debian's /usr/bin/python3 sees these)
     python3-boto3 python3-pycryptodome python3-cryptography python3-pytest
     python3-pytest-asyncio python3-psycopg2 python3-fastapi python3-httpx
+    python3-zstandard
     # command-line tools and docs
     curl openssl doxygen valgrind
     # fuzzing: clang with its libFuzzer runtime

@@ -63,11 +63,11 @@ extern "C" {
 /** Major version: changes only with an incompatible API/ABI. */
 #define DOCSTORE_VERSION_MAJOR 0
 /** Minor version: new functions or fields, compatible. */
-#define DOCSTORE_VERSION_MINOR 2
+#define DOCSTORE_VERSION_MINOR 3
 /** Patch version: fixes only. */
 #define DOCSTORE_VERSION_PATCH 0
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define DOCSTORE_VERSION_STRING "0.2.0"
+#define DOCSTORE_VERSION_STRING "0.3.0"
 /** MAJOR*10000 + MINOR*100 + PATCH, for compile-time checks. */
 #define DOCSTORE_VERSION_NUMBER                                                \
   (DOCSTORE_VERSION_MAJOR * 10000 + DOCSTORE_VERSION_MINOR * 100 +             \

@@ -26,7 +26,7 @@ from .providers import (CustomProvider, LocalStorageProvider, ObjectInfo,
                         S3StorageProvider, StorageProvider)
 from .service import ObjectStorageService, storage_path
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "load_library", "LibraryNotFoundError", "library_version", "key_check",
@@ -45,7 +45,7 @@ _PY_LEVELS = {LOG_ERROR: _logging.ERROR, LOG_WARN: _logging.WARNING,
 
 
 def library_version():
-    """Version of the libdocstore actually loaded ("0.2.0")."""
+    """Version of the libdocstore actually loaded ("0.3.0")."""
     return _ffi.dec(_ffi.lib().docstore_version())
 
 
