@@ -891,6 +891,14 @@ static const docstore_provider_ops local_ops = {
     local_check,
     NULL, /* get_range */
     local_free,
+    /* streaming (version 2): not yet, the library's buffering adapter */
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 /* mkdir -p, 0700 for what is created. */

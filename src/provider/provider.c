@@ -153,6 +153,16 @@ int docstore_errinfo_set(docstore_errinfo *info, int code,
                            message ? message : docstore_strerror(code));
 }
 
+/* Bytes of docstore_provider_ops that a table of `version` declares:
+ * version 1 tables end where version 2 appended its fields (a caller's
+ * version 1 struct may be that short), newer tables are read up to what
+ * we know. */
+static size_t ops_size(unsigned int version) {
+  if (version <= 1)
+    return offsetof(docstore_provider_ops, put_begin);
+  return sizeof(docstore_provider_ops);
+}
+
 int docstore_provider_ops_init(docstore_provider_ops *ops,
                                unsigned int version) {
   if (!ops || version < 1 || version > DOCSTORE_PROVIDER_OPS_VERSION)
@@ -160,17 +170,9 @@ int docstore_provider_ops_init(docstore_provider_ops *ops,
                              "provider ops: unknown version %u (this library "
                              "knows 1..%d)",
                              version, DOCSTORE_PROVIDER_OPS_VERSION);
-  memset(ops, 0, sizeof(*ops));
+  memset(ops, 0, ops_size(version));
   ops->version = version;
   return 0;
-}
-
-/* Bytes of docstore_provider_ops that a table of `version` declares.
- * When version 2 appends fields, version 1 tables end at the first of
- * them (offsetof), and newer tables are read up to what we know. */
-static size_t ops_size(unsigned int version) {
-  (void)version;
-  return sizeof(docstore_provider_ops);
 }
 
 int docstore_provider_new(docstore_provider **out,
@@ -200,6 +202,20 @@ int docstore_provider_new(docstore_provider **out,
                       "(put, get, head, del and free are required)",
                       name);
     goto fail;
+  }
+  if (ops->version >= 2) {
+    int set = !!ops->put_begin + !!ops->put_write + !!ops->put_commit +
+              !!ops->put_abort + !!ops->get_open + !!ops->get_read +
+              !!ops->get_close;
+    if (set != 0 && set != 7) {
+      docstore__err_set(&err, DOCSTORE_EINVAL,
+                        "provider_new: provider %s sets %d of the 7 streaming "
+                        "operations (put_begin, put_write, put_commit, "
+                        "put_abort, get_open, get_read, get_close): all or "
+                        "none",
+                        name, set);
+      goto fail;
+    }
   }
   p = docstore__alloc(sizeof(*p));
   if (!p) {
