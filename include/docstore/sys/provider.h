@@ -207,8 +207,9 @@ typedef struct docstore_provider_ops {
 
   /** Start a streamed put of `key`: create a transaction in `*txn` that
    *  put_write, then put_commit or put_abort, receive.  Nothing is visible
-   *  under `key` before the commit.  `opts` is never NULL.  The library
-   *  serialises the calls on one transaction; different transactions
+   *  under `key` before the commit.  `opts` is never NULL; it and its
+   *  strings are valid during this call only (copy what is needed later).  The
+   * library serialises the calls on one transaction; different transactions
    *  (also of the same key) may run on several threads at once.
    *  @since 0.3.0 */
   int (*put_begin)(void *payload, const char *key,
