@@ -1163,8 +1163,8 @@ static void test_local_concurrent_same_key(void **state) {
   run_race(*state, 0);
 }
 
-/* The whole-object put is the same transaction: a reader of a put in
- * progress sees nothing, and it leaves no temporary file. */
+/* The whole-object put goes through the same transaction: what it stores
+ * reads back whole and by ranges, and it leaves no temporary file. */
 static void test_local_whole_put_unchanged(void **state) {
   fixture *f = *state;
   uint8_t *data = make_data(123457);
@@ -1172,6 +1172,76 @@ static void test_local_whole_put_unchanged(void **state) {
   expect_object(f->p, "whole/obj", data, 123457);
   check_ranges(f->p, "whole/obj", data, 123457);
   free(data);
+  assert_int_equal(leftovers(f), 0);
+}
+
+/* Memory does not grow with the object: 256 MiB streamed in and out in
+ * 64 KiB pieces, in a child process whose peak RSS is compared with its
+ * own at the start. */
+#define BIG_STREAM ((uint64_t)256 << 20)
+
+static long peak_rss_kib(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+static int stream_big(docstore_provider *p) {
+  static uint8_t chunk[64 * 1024];
+  docstore__err err;
+  docstore__put_txn *t = NULL;
+  docstore__get_stream *st = NULL;
+  uint64_t size = 0, seen = 0;
+  size_t got;
+  if (docstore__provider_put_begin(p, "big/stream", NULL, &t, &err) < 0)
+    return 1;
+  for (uint64_t off = 0; off < BIG_STREAM; off += sizeof(chunk)) {
+    memset(chunk, (int)(off >> 16), sizeof(chunk));
+    if (docstore__provider_put_write(t, chunk, sizeof(chunk), &err) < 0)
+      return 2;
+  }
+  if (docstore__provider_put_commit(t, &err) < 0)
+    return 3;
+  if (docstore__provider_get_open(p, "big/stream", 0, UINT64_MAX, &st, &size,
+                                  &err) < 0 ||
+      size != BIG_STREAM)
+    return 4;
+  do {
+    if (docstore__provider_get_read(st, chunk, sizeof(chunk), &got, &err) < 0)
+      return 5;
+    for (size_t i = 0; i < got; i++)
+      if (chunk[i] != (uint8_t)((seen + i) >> 16))
+        return 6;
+    seen += got;
+  } while (got > 0);
+  docstore__provider_get_close(st);
+  return seen == BIG_STREAM ? 0 : 7;
+}
+
+static void test_local_stream_memory_is_constant(void **state) {
+  fixture *f = *state;
+  int report[2];
+  assert_int_equal(pipe(report), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    long before = peak_rss_kib();
+    uint64_t t0 = docstore__now_us();
+    long r[3] = {stream_big(f->p), 0, 0};
+    r[1] = peak_rss_kib() - before;
+    r[2] = (long)((docstore__now_us() - t0) / 1000);
+    _exit(write(report[1], r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+  }
+  close(report[1]);
+  long r[3];
+  assert_int_equal(read(report[0], r, sizeof(r)), (ssize_t)sizeof(r));
+  close(report[0]);
+  int status;
+  assert_int_equal(waitpid(child, &status, 0), child);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_int_equal(r[0], 0);
+  print_message("  256 MiB streamed put + get: peak RSS +%ld KiB, %ld ms\n",
+                r[1], r[2]);
+  assert_true(r[1] < 8 * 1024);
   assert_int_equal(leftovers(f), 0);
 }
 
@@ -1210,6 +1280,8 @@ int main(void) {
       T(test_local_killed_writer),
       T(test_local_concurrent_same_key),
       T(test_local_whole_put_unchanged),
+      cmocka_unit_test_setup_teardown(test_local_stream_memory_is_constant,
+                                      setup_nosync, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
