@@ -98,6 +98,13 @@ static void dump_provider(void) {
   FIELD(docstore_object_info, etag);
   end();
 
+  BEGIN(docstore_put_options);
+  FIELD(docstore_put_options, version);
+  FIELD(docstore_put_options, flags);
+  FIELD(docstore_put_options, content_type);
+  FIELD(docstore_put_options, size_hint);
+  end();
+
   BEGIN(docstore_provider_ops);
   FIELD(docstore_provider_ops, version);
   FIELD(docstore_provider_ops, name);
@@ -110,6 +117,13 @@ static void dump_provider(void) {
   FIELD(docstore_provider_ops, check);
   FIELD(docstore_provider_ops, get_range);
   FIELD(docstore_provider_ops, free);
+  FIELD(docstore_provider_ops, put_begin);
+  FIELD(docstore_provider_ops, put_write);
+  FIELD(docstore_provider_ops, put_commit);
+  FIELD(docstore_provider_ops, put_abort);
+  FIELD(docstore_provider_ops, get_open);
+  FIELD(docstore_provider_ops, get_read);
+  FIELD(docstore_provider_ops, get_close);
   end();
 }
 
