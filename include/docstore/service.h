@@ -47,7 +47,7 @@ typedef struct docstore_service docstore_service;
  * Current version of #docstore_service_options.
  * @since 0.1.0
  */
-#define DOCSTORE_SERVICE_OPTIONS_VERSION 2
+#define DOCSTORE_SERVICE_OPTIONS_VERSION 3
 
 /**
  * Options of a service.
@@ -70,6 +70,17 @@ typedef struct docstore_service_options {
    *  hold absolute paths outside legacy_root.  0 (default): confined.
    *  @since 0.2.0 */
   int legacy_allow_outside_root;
+  /** (version 3) Envelope format of new documents: 2 (streamed; the
+   *  default), 1 (v1 JSON, readable by libdocstore 0.2 and older), 0: the
+   *  default.  Setting DOCSTORE_ENVELOPE_VERSION.  @since 0.3.0 */
+  unsigned int envelope_version;
+  /** (version 3) zstd level of new v2 documents, 1 to 19; 0 (default):
+   *  no compression.  Setting DOCSTORE_COMPRESSION.  @since 0.3.0 */
+  int compression_level;
+  /** (version 3) Plaintext bytes per segment of new v2 documents: a power
+   *  of two from 4096 to 16777216; 0: 65536.  Setting
+   *  DOCSTORE_SEGMENT_SIZE.  @since 0.3.0 */
+  unsigned int segment_size;
 } docstore_service_options;
 
 /**
@@ -77,7 +88,7 @@ typedef struct docstore_service_options {
  * @since 0.1.0
  */
 #define DOCSTORE_SERVICE_OPTIONS_INIT                                          \
-  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1, 0 }
+  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1, 0, 0, 0, 0 }
 
 /**
  * Initialise service options to #DOCSTORE_SERVICE_OPTIONS_INIT (for callers
@@ -104,7 +115,8 @@ docstore_service_options_init(docstore_service_options *opts,
  * @param errbuf     optional buffer for a message on failure.
  * @param errbuf_len size of errbuf.
  * @return 0, #DOCSTORE_EINVAL (out or provider NULL, unknown options
- *         version), #DOCSTORE_ENOMEM.
+ *         version, an envelope option out of its range),
+ *         #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_new(docstore_service **out,
@@ -119,7 +131,10 @@ DOCSTORE_EXTERN int docstore_service_new(docstore_service **out,
  * provider (LOCAL_STORAGE_PATH or the S3_* settings); RSA_PUBLIC_KEY_PATH
  * then RSA_PRIVATE_KEY_PATH (with RSA_PRIVATE_KEY_PASSPHRASE) load keys
  * when set, the public key becoming the sealing key (no key path: no
- * keyring); DOCSTORE_LEGACY_ROOT becomes the legacy_root option.  Side
+ * keyring); DOCSTORE_RECIPIENT_KEYS adds public keys that every new v2
+ * document is also sealed to; DOCSTORE_LEGACY_ROOT becomes the legacy_root
+ * option, DOCSTORE_ENVELOPE_VERSION, DOCSTORE_COMPRESSION and
+ * DOCSTORE_SEGMENT_SIZE the envelope options.  Side
  * effect: DOCSTORE_LOG_LEVEL, when set, changes the process-wide log
  * threshold.  Logs "S3 storage initialized: bucket=..., endpoint=..." or
  * "Local storage initialized: path=...".  Thread-safe.
