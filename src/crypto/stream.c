@@ -744,8 +744,13 @@ static int opener_drain(docstore_opener *o, io *x) {
         o->zdone = 1;
         o->zflush = 0;
       }
-      if (!progress)
+      if (!progress) {
+        if (o->pt_off < o->pt_len)
+          return docstore__err_set(&o->err, DOCSTORE_EFORMAT,
+                                   "envelope: bad compressed data (stalled)");
+        o->zflush = 0; /* nothing was held back */
         break;
+      }
     }
   }
   if (o->pt_off == o->pt_len && o->pt_len > 0) {
