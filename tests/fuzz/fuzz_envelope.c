@@ -21,16 +21,8 @@
  *    makes the reader unescape the value into a copy instead of using it
  *    in place, info_get gives the same answer.
  */
-#include "fuzz_common.h"
-
 #include "docstore/crypto.h"
-
-#ifndef DOCSTORE_SOURCE_DIR
-#error "DOCSTORE_SOURCE_DIR must name the source tree"
-#endif
-
-#define KEY_FILE                                                               \
-  DOCSTORE_SOURCE_DIR "/tests/interop/fixtures/format_example_key.pem"
+#include "fuzz_common.h"
 
 static docstore_keyring *keyring;
 static char *key_id;
@@ -38,13 +30,7 @@ static char *key_id;
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  if (docstore_keyring_new(&keyring, NULL, 0) != 0 ||
-      docstore_keyring_add_private_file(keyring, &key_id, KEY_FILE, NULL) !=
-          0) {
-    fprintf(stderr, "fuzz_envelope: cannot load %s: %s\n", KEY_FILE,
-            docstore_last_errmsg());
-    abort();
-  }
+  fuzz_test_keyring(&keyring, &key_id, "fuzz_envelope");
   return 0;
 }
 
