@@ -612,7 +612,8 @@ DOCSTORE_EXTERN int docstore_opener_finish(docstore_opener *o, uint8_t *out,
 /**
  * What the envelope says about itself, once its header has been read and
  * verified (v2) or once docstore_opener_finish() opened it (v1, legacy).
- * plaintext_size is 0 (unknown) for v2.
+ * plaintext_size is 0 (unknown); for v2, key_id is the recipient whose
+ * private key opened it.
  * @param o    the opener.
  * @param info receives the description; its `version` must be set;
  *             release with docstore_envelope_info_clear().

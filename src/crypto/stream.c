@@ -624,7 +624,8 @@ static int opener_start_segments(docstore_opener *o) {
   DOCSTORE__GUARD(
       docstore__v2_header_parse(o->h, o->hbuf.data, o->hbuf.len, e));
   docstore_doc_id tmp;
-  DOCSTORE__GUARD(docstore__v2_header_unlock(&k, NULL, o->h, o->kr,
+  size_t which = 0;
+  DOCSTORE__GUARD(docstore__v2_header_unlock(&k, &which, o->h, o->kr,
                                              id_copy_get(&o->expect, &tmp), e));
   o->gcm = EVP_CIPHER_CTX_new();
   int rc = 0;
@@ -648,8 +649,14 @@ static int opener_start_segments(docstore_opener *o) {
       return docstore__err_set(e, DOCSTORE_ENOMEM,
                                "cannot set up the decompressor");
   }
-  if (docstore__v2_info_fill(&o->info, o->h, UINT64_MAX) < 0)
+  /* key_id: the recipient whose key opened it. */
+  char *kid = docstore__strdup(o->h->recipients[which].kid);
+  if (!kid || docstore__v2_info_fill(&o->info, o->h, UINT64_MAX) < 0) {
+    docstore_free(kid);
     return docstore__err_set(e, DOCSTORE_ENOMEM, "out of memory");
+  }
+  docstore_free(o->info.key_id);
+  o->info.key_id = kid;
   o->have_info = 1;
   o->state = O_SEGMENTS;
   return 0;
