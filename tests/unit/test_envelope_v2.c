@@ -815,6 +815,91 @@ static void test_random_access(void **state) {
   docstore_keyring_free(kr);
 }
 
+/* Memory is O(segment), not O(document): 32 MiB streamed through a
+ * sealer straight into an opener, library memory counted through the
+ * allocator's test hooks (a public block's growth counted in full: an
+ * upper bound). */
+static size_t live_bytes, peak_bytes;
+
+static int count_alloc(size_t n, int new_block) {
+  (void)new_block;
+  live_bytes += n;
+  if (live_bytes > peak_bytes)
+    peak_bytes = live_bytes;
+  return 0;
+}
+
+static void count_release(const void *p, size_t n, unsigned int flags) {
+  (void)p;
+  (void)flags;
+  live_bytes = n > live_bytes ? 0 : live_bytes - n;
+}
+
+static void test_memory_bound(void **state) {
+  (void)state;
+  docstore_keyring *kr = th_keyring(1, 1);
+  const size_t total = (size_t)32 << 20, buf = (size_t)1 << 20;
+  uint8_t *pt = th_random(buf), *ct = malloc(buf), *back = malloc(buf);
+  docstore_sealer *s = NULL;
+  docstore_opener *o = NULL;
+  size_t fed = 0, opened = 0, got, used, ct_len;
+  int sealed = 0, rc = 1;
+  assert_non_null(ct);
+  assert_non_null(back);
+  live_bytes = peak_bytes = 0;
+  docstore__alloc_fail_hook = count_alloc;
+  docstore__alloc_release_hook = count_release;
+  assert_int_equal(docstore_sealer_new(&s, kr, NULL), 0);
+  assert_int_equal(docstore_opener_new(&o, kr, NULL), 0);
+  while (!sealed) {
+    if (fed < total) {
+      size_t at = fed % buf;
+      assert_int_equal(docstore_sealer_update(s, ct, buf, &ct_len, pt + at,
+                                              min_sz(buf - at, total - fed),
+                                              &used),
+                       0);
+      fed += used;
+    } else {
+      rc = docstore_sealer_finish(s, ct, buf, &ct_len);
+      assert_true(rc == 0 || rc == 1);
+      sealed = rc == 0;
+    }
+    for (size_t off = 0;;) {
+      int fin = off == ct_len;
+      if (fin && !sealed)
+        break;
+      if (!fin) {
+        assert_int_equal(docstore_opener_update(o, back, buf, &got, ct + off,
+                                                ct_len - off, &used),
+                         0);
+        off += used;
+      } else {
+        rc = docstore_opener_finish(o, back, buf, &got);
+        assert_true(rc == 0 || rc == 1);
+      }
+      /* The plaintext is the 1 MiB block again and again. */
+      for (size_t k = 0; k < got; k += 511)
+        assert_int_equal(back[k], pt[(opened + k) % buf]);
+      opened += got;
+      if (fin && rc == 0)
+        break;
+    }
+  }
+  docstore__alloc_fail_hook = NULL;
+  docstore__alloc_release_hook = NULL;
+  assert_int_equal(opened, total);
+  /* Two segments (64 KiB each), the header and small state. */
+  print_message("  32 MiB streamed: peak library memory %zu bytes\n",
+                peak_bytes);
+  assert_true(peak_bytes < 512 * 1024);
+  docstore_sealer_free(s);
+  docstore_opener_free(o);
+  free(pt);
+  free(ct);
+  free(back);
+  docstore_keyring_free(kr);
+}
+
 /* v1 and legacy input through the opener (buffered); v1 through the
  * sealer. */
 static void test_v1_through_streams(void **state) {
@@ -926,6 +1011,7 @@ int main(void) {
       cmocka_unit_test(test_key_commitment),
       cmocka_unit_test(test_unknown_recipient_kind),
       cmocka_unit_test(test_random_access),
+      cmocka_unit_test(test_memory_bound),
       cmocka_unit_test(test_v1_through_streams),
       cmocka_unit_test(test_api_misuse),
   };
