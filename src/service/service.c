@@ -185,10 +185,25 @@ static void count(docstore_service *svc, int op, int rc, uint64_t bytes,
                            docstore__now_us() - start);
 }
 
-/* The document calls encrypt or decrypt: they need keys.  `var` names the
- * setting that would have loaded them. */
-static int need_keyring(const docstore_service *svc, const char *what,
-                        const char *var, docstore__err *err) {
+void docstore__service_count(docstore_service *svc, int op, int rc,
+                             uint64_t bytes, uint64_t latency_us) {
+  docstore__metrics_record(&svc->metrics, op, rc, bytes, latency_us);
+}
+
+void docstore__service_log_transfer(const docstore_service *svc, int upload,
+                                    const char *path) {
+  if (upload)
+    docstore__log(DOCSTORE_LOG_INFO, "File uploaded to %s: %s%s",
+                  docstore__provider_display_name(svc->provider),
+                  docstore__provider_location(svc->provider), path);
+  else
+    docstore__log(DOCSTORE_LOG_INFO, "File downloaded from %s: %s",
+                  docstore__provider_display_name(svc->provider), path);
+}
+
+int docstore__service_need_keyring(const docstore_service *svc,
+                                   const char *what, const char *var,
+                                   docstore__err *err) {
   if (svc->keyring)
     return 0;
   return docstore__err_set(err, DOCSTORE_EKEY,
@@ -233,9 +248,7 @@ static int check_envelope(const char *envelope, size_t len, const char *file_id,
 static int put_at(docstore_service *svc, const char *path, const void *data,
                   size_t len, docstore__err *err) {
   DOCSTORE__GUARD(docstore__provider_put(svc->provider, path, data, len, err));
-  docstore__log(DOCSTORE_LOG_INFO, "File uploaded to %s: %s%s",
-                docstore__provider_display_name(svc->provider),
-                docstore__provider_location(svc->provider), path);
+  docstore__service_log_transfer(svc, 1, path);
   return 0;
 }
 
@@ -292,7 +305,9 @@ int docstore_service_store_document(docstore_service *svc, char **out_path,
   }
   *out_path = NULL;
   DOCSTORE__GUARD_GOTO(
-      rc, need_keyring(svc, "store", "RSA_PUBLIC_KEY_PATH", &err), done);
+      rc,
+      docstore__service_need_keyring(svc, "store", "RSA_PUBLIC_KEY_PATH", &err),
+      done);
   /* The path first: a bad id is refused before any encryption. */
   DOCSTORE__GUARD_GOTO(rc,
                        docstore__storage_path(&path, file_id, filename, user_id,
@@ -323,8 +338,7 @@ done:
 static int get_at(docstore_service *svc, docstore__buf *out, const char *path,
                   docstore__err *err) {
   DOCSTORE__GUARD(docstore__provider_get(svc->provider, path, out, err));
-  docstore__log(DOCSTORE_LOG_INFO, "File downloaded from %s: %s",
-                docstore__provider_display_name(svc->provider), path);
+  docstore__service_log_transfer(svc, 0, path);
   return 0;
 }
 
@@ -443,7 +457,9 @@ int docstore_service_read_document(docstore_service *svc, uint8_t **out,
   *out = NULL;
   *out_len = 0;
   DOCSTORE__GUARD_GOTO(
-      rc, need_keyring(svc, "read", "RSA_PRIVATE_KEY_PATH", &err), done);
+      rc,
+      docstore__service_need_keyring(svc, "read", "RSA_PRIVATE_KEY_PATH", &err),
+      done);
   DOCSTORE__GUARD_GOTO(rc, get_at(svc, &buf, path, &err), done);
   uint64_t start = docstore__now_us();
   rc = docstore_envelope_open(out, out_len, svc->keyring,

@@ -45,6 +45,21 @@ int docstore__service_add_recipient(docstore_service *svc, const char *kid,
 int docstore__service_finish(docstore_service *svc, int rc,
                              const docstore__err *err);
 
+/* Count one operation of the service itself (encrypt, decrypt). */
+void docstore__service_count(docstore_service *svc, int op, int rc,
+                             uint64_t bytes, uint64_t latency_us);
+
+/* The document calls encrypt or decrypt: they need keys.  `var` names the
+ * setting that would have loaded them.  0 or DOCSTORE_EKEY. */
+int docstore__service_need_keyring(const docstore_service *svc,
+                                   const char *what, const char *var,
+                                   docstore__err *err);
+
+/* Log "File uploaded to <provider>: <location><path>" (upload 1) or
+ * "File downloaded from <provider>: <path>". */
+void docstore__service_log_transfer(const docstore_service *svc, int upload,
+                                    const char *path);
+
 /* docstore_storage_path() with the reason of a refusal in err. */
 int docstore__storage_path(char **out, const char *file_id,
                            const char *filename, const char *user_id,
