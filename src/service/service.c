@@ -147,10 +147,10 @@ int docstore__service_add_recipient(docstore_service *svc, const char *kid,
   for (size_t i = 0; i < svc->nrecipients; i++)
     if (strcmp(svc->recipients[i], kid) == 0)
       return 0;
-  if (svc->nrecipients >= DOCSTORE__RECIPIENTS_MAX - 1)
+  if (svc->nrecipients >= DOCSTORE__V2_RECIPIENTS_MAX - 1)
     return docstore__err_set(err, DOCSTORE_ECONFIG,
                              "too many recipient keys (at most %d)",
-                             DOCSTORE__RECIPIENTS_MAX - 1);
+                             DOCSTORE__V2_RECIPIENTS_MAX - 1);
   char **grown = docstore__realloc(
       svc->recipients, (svc->nrecipients + 1) * sizeof(*svc->recipients));
   if (!grown)

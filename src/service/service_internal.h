@@ -8,14 +8,13 @@
 #include "docstore/service.h"
 #include "internal.h"
 
+#include "crypto/crypto_internal.h"
 #include "metrics.h"
 #include "util/id.h"
 
 /* Envelope defaults of new documents (docs/CONFIG.md says why v2). */
 #define DOCSTORE__ENVELOPE_VERSION_DEFAULT 2
-#define DOCSTORE__SEGMENT_SIZE_DEFAULT 65536u
-/* Recipients of a v2 envelope (docs/FORMAT.md). */
-#define DOCSTORE__RECIPIENTS_MAX 64
+#define DOCSTORE__SEGMENT_SIZE_DEFAULT (1u << DOCSTORE__V2_SEG_EXP_DEFAULT)
 
 struct docstore_service {
   docstore_provider *provider;

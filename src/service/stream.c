@@ -31,6 +31,9 @@
 #define STREAM_BUF ((size_t)256 << 10)
 /* Plaintext staged by a reader of a v1 or legacy envelope at open. */
 #define STAGE_BUF ((size_t)64 << 10)
+/* What a ranged read fetches first: the header, in most envelopes (a
+ * longer one is fetched again, whole). */
+#define RANGE_HEAD ((uint64_t)64 << 10)
 /* Plaintext between two progress reports. */
 #define PROGRESS_STEP ((uint64_t)1 << 20)
 
@@ -180,7 +183,7 @@ static int writer_usable(docstore_writer *w, const char *what) {
 
 /* The recipients of a new document: the caller's; else for v2 the
  * default key and the service's extra recipients (in ids, which has room
- * for DOCSTORE__RECIPIENTS_MAX); else none (the sealer takes the default
+ * for DOCSTORE__V2_RECIPIENTS_MAX); else none (the sealer takes the default
  * key). */
 static void writer_recipients(docstore_seal_options *so,
                               const docstore_service *svc,
@@ -248,7 +251,7 @@ int docstore_writer_begin(docstore_writer **out, docstore_service *svc,
   docstore_write_options defaults = DOCSTORE_WRITE_OPTIONS_INIT;
   docstore_seal_options so = DOCSTORE_SEAL_OPTIONS_INIT;
   docstore_put_options po = DOCSTORE_PUT_OPTIONS_INIT;
-  const char *ids[DOCSTORE__RECIPIENTS_MAX];
+  const char *ids[DOCSTORE__V2_RECIPIENTS_MAX];
   docstore_writer *w = NULL;
   docstore__err err;
   int rc;
@@ -627,10 +630,33 @@ static int reader_open_whole(docstore_reader *r,
   return 0;
 }
 
-/* Set the range up on a v2 envelope whose header was read: reopen the
- * object at the first segment the range needs. */
+/* (Re)open the provider's stream at `from` for `len` bytes; the input
+ * buffer starts empty. */
+static int reader_reopen(docstore_reader *r, uint64_t from, uint64_t len) {
+  docstore__provider_get_close(r->st);
+  r->st = NULL;
+  r->in_pos = r->in_len = 0;
+  r->in_eof = 0;
+  int rc = docstore__provider_get_open(r->svc->provider, r->path, from, len,
+                                       &r->st, NULL, &r->err);
+  return rc < 0 ? reader_fail(r, rc) : 0;
+}
+
+/* Continue a v2 envelope at segment `first`: the object reopened there
+ * (wire offset from hlen) and the opener seeked to it. */
+static int reader_at_segment(docstore_reader *r, uint64_t first, uint64_t from,
+                             uint64_t len, uint64_t object_size) {
+  DOCSTORE__GUARD(reader_reopen(r, from, len));
+  int rc = docstore__opener_seek(r->opener, first, object_size);
+  return rc < 0 ? reader_decrypt_failed(r, rc, docstore_last_errmsg()) : 0;
+}
+
+/* Set the range up on a v2 envelope whose header was read: continue at
+ * the first segment the range needs, fetching only up to its last one.
+ * `limited`: the stream open so far ends after the header. */
 static int reader_seek(docstore_reader *r, const docstore_read_options *o,
-                       uint64_t object_size, uint64_t hlen, uint32_t seg) {
+                       uint64_t object_size, uint64_t hlen, uint32_t seg,
+                       int limited) {
   uint64_t nseg = 0, pt = 0, wire = (uint64_t)seg + 16;
   if (object_size < hlen ||
       docstore__v2_layout(&nseg, &pt, object_size - hlen, seg) < 0)
@@ -648,23 +674,12 @@ static int reader_seek(docstore_reader *r, const docstore_read_options *o,
   r->remaining = o->length && o->length < avail ? o->length : avail;
   r->to_end = off + r->remaining == pt;
   uint64_t last = r->to_end ? nseg - 1 : (off + r->remaining - 1) / seg;
-  if (first == 0)
+  if (first == 0 && !limited)
     return 0; /* the stream already there serves */
-  docstore__provider_get_close(r->st);
-  r->st = NULL;
-  r->in_pos = r->in_len = 0;
-  r->in_eof = 0;
-  uint64_t from = hlen + first * wire;
   /* One byte more than the range's segments: an opener may look ahead to
    * know that a segment is not the last. */
   uint64_t len = r->to_end ? UINT64_MAX : (last - first + 1) * wire + 1;
-  int rc = docstore__provider_get_open(r->svc->provider, r->path, from, len,
-                                       &r->st, NULL, &r->err);
-  if (rc < 0)
-    return reader_fail(r, rc);
-  if ((rc = docstore__opener_seek(r->opener, first, object_size)) < 0)
-    return reader_decrypt_failed(r, rc, docstore_last_errmsg());
-  return 0;
+  return reader_at_segment(r, first, hlen + first * wire, len, object_size);
 }
 
 static int reader_prepare(docstore_reader *r, const docstore_doc_id *expect,
@@ -679,12 +694,21 @@ static int reader_prepare(docstore_reader *r, const docstore_doc_id *expect,
     docstore__err_set(&r->err, rc, "%s", docstore_last_errmsg());
     return reader_fail(r, rc);
   }
-  if ((rc =
-           docstore__provider_get_open(r->svc->provider, r->path, 0, UINT64_MAX,
-                                       &r->st, &object_size, &r->err)) < 0)
+  /* A range: first the header alone, then only the segments it needs. */
+  int ranged = o->offset != 0 || o->length != 0;
+  size_t hsize = 0;
+  if ((rc = docstore__provider_get_open(r->svc->provider, r->path, 0,
+                                        ranged ? RANGE_HEAD : UINT64_MAX,
+                                        &r->st, &object_size, &r->err)) < 0 ||
+      (rc = reader_fill(r)) < 0)
     return reader_fail(r, rc);
-  if ((rc = reader_fill(r)) < 0)
-    return reader_fail(r, rc);
+  if (ranged && docstore__v2_is_magic(r->in, r->in_len) &&
+      docstore_envelope_header_size(&hsize, r->in, r->in_len) == 0 &&
+      hsize > RANGE_HEAD) {
+    DOCSTORE__GUARD(reader_reopen(r, 0, hsize));
+    if ((rc = reader_fill(r)) < 0)
+      return reader_fail(r, rc);
+  }
   r->remaining = o->length ? o->length : UINT64_MAX;
   r->to_end = o->length == 0;
   if (!docstore__v2_is_magic(r->in, r->in_len) || r->in_len == 0) {
@@ -694,6 +718,8 @@ static int reader_prepare(docstore_reader *r, const docstore_doc_id *expect,
                         "legacy)");
       return reader_fail(r, DOCSTORE_EUNSUPPORTED);
     }
+    if (ranged && object_size > RANGE_HEAD)
+      DOCSTORE__GUARD(reader_reopen(r, 0, UINT64_MAX));
     return reader_open_whole(r, expect);
   }
   DOCSTORE__GUARD(reader_header(r, &hlen, &seg, &compressed));
@@ -703,9 +729,9 @@ static int reader_prepare(docstore_reader *r, const docstore_doc_id *expect,
                         "ranged reads need an uncompressed envelope");
       return reader_fail(r, DOCSTORE_EUNSUPPORTED);
     }
-    return 0;
+    return ranged ? reader_at_segment(r, 0, hlen, UINT64_MAX, object_size) : 0;
   }
-  return reader_seek(r, o, object_size, hlen, seg);
+  return reader_seek(r, o, object_size, hlen, seg, ranged);
 }
 
 int docstore_reader_open(docstore_reader **out, docstore_service *svc,

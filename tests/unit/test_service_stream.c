@@ -501,6 +501,35 @@ static void test_ranges(void **state) {
   free(data);
 }
 
+/* A ranged read of a large document fetches its header and the segments
+ * of the range, not the rest. */
+static void test_range_fetches_little(void **state) {
+  fixture *f = *state; /* 4 KiB segments */
+  size_t len = 3 << 20;
+  uint8_t *data = th_random(len);
+  char *path = write_all(f->svc, data, len, NULL);
+  docstore_read_options o = DOCSTORE_READ_OPTIONS_INIT;
+  o.offset = 2000000;
+  o.length = 5000; /* two or three segments */
+  docstore_reader *r = NULL;
+  assert_int_equal(docstore_reader_open(&r, f->svc, path, NULL, &o), 0);
+  uint8_t buf[8192];
+  size_t got = 0, total = 0;
+  do {
+    assert_int_equal(docstore_reader_read(r, buf, sizeof(buf), &got), 0);
+    assert_memory_equal(buf, data + o.offset + total, got);
+    total += got;
+  } while (got);
+  assert_int_equal(total, 5000);
+  uint64_t plain = 0, stored = 0;
+  docstore_reader_stats(r, &plain, &stored);
+  assert_int_equal(plain, 5000);
+  assert_true(stored <= (64 << 10) + 3 * (4096 + 16) + 1);
+  docstore_reader_close(r);
+  docstore_free(path);
+  free(data);
+}
+
 /* A ranged read fetches only the segments it needs: a damaged segment
  * outside the range does not matter, one inside does. */
 static void test_range_reads_only_its_segments(void **state) {
@@ -1171,6 +1200,7 @@ int main(void) {
       SMALL(test_empty_and_tiny_documents),
       SMALL(test_ranges),
       SMALL(test_range_reads_only_its_segments),
+      SMALL(test_range_fetches_little),
       LOCAL(test_size_known_unknown),
       cmocka_unit_test(test_v1_service),
       LOCAL(test_progress),
