@@ -356,7 +356,8 @@ DOCSTORE_EXTERN int docstore_service_presign(docstore_service *svc,
                                              uint64_t expires_seconds);
 
 /**
- * Encrypt a plaintext document with the keyring's default key, binding its
+ * Encrypt a plaintext document with the keyring's default key (and, for
+ * v2, the recipients of DOCSTORE_RECIPIENT_KEYS), binding its
  * identity (file_id, user_id), and store it under its storage path, dated
  * now (UTC): a writer (docstore_writer_begin()) with the service's
  * settings, fed the whole buffer.  Since 0.3.0 the envelope is v2 unless
@@ -548,11 +549,12 @@ typedef struct docstore_writer docstore_writer;
  *                 document.
  * @param opts     NULL for defaults (borrowed for this call only).
  * @return 0, #DOCSTORE_EINVAL (out or svc NULL, invalid id, bad options
- *         or unknown version), #DOCSTORE_EKEY (no keyring, no public key,
- *         unknown recipient), #DOCSTORE_EUNSUPPORTED (compression or
- *         several recipients with envelope version 1), #DOCSTORE_ECRYPTO,
- *         #DOCSTORE_ENOMEM, or the provider's code.  Detail on the service
- *         and in docstore_last_errmsg().
+ *         or unknown version, a repeated recipient, more than 64, several
+ *         with envelope version 1), #DOCSTORE_EKEY (no keyring, no public
+ *         key, unknown recipient), #DOCSTORE_EUNSUPPORTED (compression
+ *         with envelope version 1), #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM,
+ *         or the provider's code.  Detail on the service and in
+ *         docstore_last_errmsg().
  * @since 0.3.0
  */
 DOCSTORE_EXTERN int

@@ -783,7 +783,6 @@ int docstore_reader_open(docstore_reader **out, docstore_service *svc,
   r->prog.total = r->remaining;
   if (r->size_known && r->size < r->prog.total)
     r->prog.total = r->size;
-  docstore__service_log_transfer(svc, 0, path);
   *out = r;
   return 0;
 fail:
@@ -799,6 +798,7 @@ fail:
 static int reader_end(docstore_reader *r) {
   r->done = 1;
   reader_count(r, 0);
+  docstore__service_log_transfer(r->svc, 0, r->path);
   docstore__provider_get_close(r->st);
   r->st = NULL;
   uint64_t done = atomic_load(&r->prog.plain);

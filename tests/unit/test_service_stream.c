@@ -1175,6 +1175,55 @@ static void test_recipient_keys(void **state) {
   free(data);
 }
 
+/* DOCSTORE_ENVELOPE_VERSION and DOCSTORE_COMPRESSION from a
+ * configuration reach the documents. */
+static void test_envelope_settings_from_config(void **state) {
+  (void)state;
+  char priv[PATH_MAX], root[PATH_MAX];
+  snprintf(priv, sizeof(priv), "%s/cfg-priv0.pem", tmpdir);
+  snprintf(root, sizeof(root), "%s/cfg-root", tmpdir);
+  write_file(priv, th_private_pem(0));
+  static const struct {
+    const char *version, *compression;
+    uint8_t first;
+    int compressed;
+  } cases[] = {{"1", NULL, '{', 0},
+               {NULL, NULL, 0x89, 0},
+               {"2", "zstd", 0x89, 1},
+               {NULL, "zstd:19", 0x89, 1}};
+  uint8_t *data = calloc(1, 100000); /* compresses */
+  assert_non_null(data);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    docstore_config *cfg = NULL;
+    docstore_service *svc = NULL;
+    assert_int_equal(docstore_config_new(&cfg), 0);
+    assert_int_equal(docstore_config_set(cfg, "LOCAL_STORAGE_PATH", root), 0);
+    assert_int_equal(docstore_config_set(cfg, "RSA_PRIVATE_KEY_PATH", priv), 0);
+    assert_int_equal(
+        docstore_config_set(cfg, "DOCSTORE_ENVELOPE_VERSION", cases[i].version),
+        0);
+    assert_int_equal(
+        docstore_config_set(cfg, "DOCSTORE_COMPRESSION", cases[i].compression),
+        0);
+    assert_int_equal(docstore_service_from_config(&svc, cfg, NULL, 0), 0);
+    docstore_config_free(cfg);
+    char *path = NULL, *env = NULL;
+    size_t env_len = 0;
+    assert_int_equal(docstore_service_store_document(svc, &path, "42", "a",
+                                                     data, 100000, "123"),
+                     0);
+    assert_int_equal(
+        docstore_service_retrieve_encrypted(svc, &env, &env_len, path), 0);
+    assert_int_equal((uint8_t)env[0], cases[i].first);
+    assert_true(cases[i].compressed ? env_len < 2000 : env_len > 100000);
+    assert_reads_back(svc, path, data, 100000, 3000);
+    docstore_free(env);
+    docstore_free(path);
+    docstore_service_free(svc);
+  }
+  free(data);
+}
+
 /* A document larger than the writer's buffer many times over, through
  * both paths, with the reader's input and the writer's output bounded. */
 static void test_larger_document(void **state) {
@@ -1213,6 +1262,7 @@ int main(void) {
       LOCAL(test_whole_buffer_wrappers),
       FAKE(test_v1_custom_provider),
       cmocka_unit_test(test_recipient_keys),
+      cmocka_unit_test(test_envelope_settings_from_config),
       LOCAL(test_larger_document),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
