@@ -237,11 +237,12 @@ DOCSTORE_EXTERN int docstore_storage_path(char **out, const char *file_id,
 /* ------------------------------------------------------- the facade */
 
 /**
- * Store an envelope (JSON, as produced by docstore_envelope_seal() or the
- * legacy backend) under the document's storage path, dated now (UTC).
+ * Store an envelope (v1 JSON as produced by docstore_envelope_seal() or
+ * the legacy backend, or a binary v2 envelope as a writer stores it,
+ * @since 0.3.0) under the document's storage path, dated now (UTC).
  * With validate_envelopes (the default), the bytes must be a well-formed
- * envelope, and one bound to a document must be bound to this
- * file_id/user_id.
+ * envelope (for v2: its header), and one bound to a document must be
+ * bound to this file_id/user_id.
  * @param svc          the service.
  * @param out_path     receives the storage path (docstore_free()); NULL on
  *                     failure.
@@ -355,21 +356,26 @@ DOCSTORE_EXTERN int docstore_service_presign(docstore_service *svc,
                                              uint64_t expires_seconds);
 
 /**
- * Encrypt a plaintext document with the keyring's default key, binding its
+ * Encrypt a plaintext document with the keyring's default key (and, for
+ * v2, the recipients of DOCSTORE_RECIPIENT_KEYS), binding its
  * identity (file_id, user_id), and store it under its storage path, dated
- * now (UTC).  Encryption is counted as #DOCSTORE_OP_ENCRYPT.
+ * now (UTC): a writer (docstore_writer_begin()) with the service's
+ * settings, fed the whole buffer.  Since 0.3.0 the envelope is v2 unless
+ * the service is set to v1 (DOCSTORE_ENVELOPE_VERSION).  Encryption is
+ * counted as #DOCSTORE_OP_ENCRYPT.
  * @param svc      the service.
  * @param out_path receives the storage path (docstore_free()); NULL on
  *                 failure.
  * @param file_id  as in docstore_storage_path().
  * @param filename as in docstore_storage_path().
  * @param data     the document (borrowed); may be NULL when len is 0.
- * @param len      its length, at most 1 GiB.
+ * @param len      its length (v1: at most 1 GiB).
  * @param user_id  as in docstore_storage_path(); NULL for a system
  *                 document.
  * @return 0, #DOCSTORE_EINVAL (a NULL argument, invalid id),
- *         #DOCSTORE_EKEY (no keyring, or no public key), #DOCSTORE_ETOOBIG,
- *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM, or the provider's code.
+ *         #DOCSTORE_EKEY (no keyring, or no public key), #DOCSTORE_ETOOBIG
+ *         (v1 over 1 GiB), #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM, or the
+ *         provider's code.
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_store_document(
@@ -377,8 +383,10 @@ DOCSTORE_EXTERN int docstore_service_store_document(
     const char *filename, const uint8_t *data, size_t len, const char *user_id);
 
 /**
- * Retrieve and decrypt a document (see docstore_envelope_open()).
- * Decryption is counted as #DOCSTORE_OP_DECRYPT.
+ * Retrieve and decrypt a document (any format, see
+ * docstore_envelope_open()): a reader (docstore_reader_open()) read to its
+ * verified end into one buffer.  Decryption is counted as
+ * #DOCSTORE_OP_DECRYPT.
  * @param svc     the service.
  * @param out     receives the plaintext, library-owned (docstore_free()
  *                wipes it); NULL on failure.
@@ -392,7 +400,8 @@ DOCSTORE_EXTERN int docstore_service_store_document(
  *         envelope), the provider's code (e.g. #DOCSTORE_ENOTFOUND), or
  *         docstore_envelope_open()'s (#DOCSTORE_EFORMAT,
  *         #DOCSTORE_EUNSUPPORTED, #DOCSTORE_EINTEGRITY, #DOCSTORE_ETOOBIG,
- *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM).
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM); #DOCSTORE_ETOOBIG also for
+ *         a document over 1.5 GiB (stream it with a reader).
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int
@@ -444,14 +453,15 @@ docstore_service_read_document(docstore_service *svc, uint8_t **out,
 
 /**
  * Progress callback of a writer or reader.  Called on the thread that
- * drives the handle, at most about every MiB of plaintext and once at the
- * end (done == total when total is known).
+ * drives the handle, at most about every MiB of plaintext, and once at the
+ * end with done == total (the size is known then): before the writer's
+ * object is committed, after the reader's last byte verified.
  * @param payload the progress_payload of the options.
  * @param done    plaintext bytes consumed (writer) or released (reader)
  *                so far.
  * @param total   the expected total (the writer's size_hint, the reader's
  *                range length or document size), or UINT64_MAX when
- *                unknown.
+ *                unknown; at the end, done.
  * @return 0 to go on; any other value cancels: the call in progress fails
  *         with #DOCSTORE_ECANCELED (a writer aborts its object).
  * @since 0.3.0
@@ -539,11 +549,12 @@ typedef struct docstore_writer docstore_writer;
  *                 document.
  * @param opts     NULL for defaults (borrowed for this call only).
  * @return 0, #DOCSTORE_EINVAL (out or svc NULL, invalid id, bad options
- *         or unknown version), #DOCSTORE_EKEY (no keyring, no public key,
- *         unknown recipient), #DOCSTORE_EUNSUPPORTED (compression or
- *         several recipients with envelope version 1), #DOCSTORE_ECRYPTO,
- *         #DOCSTORE_ENOMEM, or the provider's code.  Detail on the service
- *         and in docstore_last_errmsg().
+ *         or unknown version, a repeated recipient, more than 64, several
+ *         with envelope version 1), #DOCSTORE_EKEY (no keyring, no public
+ *         key, unknown recipient), #DOCSTORE_EUNSUPPORTED (compression
+ *         with envelope version 1), #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM,
+ *         or the provider's code.  Detail on the service and in
+ *         docstore_last_errmsg().
  * @since 0.3.0
  */
 DOCSTORE_EXTERN int
@@ -692,7 +703,7 @@ typedef struct docstore_reader docstore_reader;
  * plus one segment for v2 (a compressed one adds the decompressor's
  * window, at most 128 MiB); a v1 or legacy envelope is read and
  * decrypted whole (limited to 1 GiB).  Decryption is counted as
- * #DOCSTORE_OP_DECRYPT when the reader reaches the end or fails.
+ * #DOCSTORE_OP_DECRYPT when the reader reaches the end or decryption fails.
  * @param out    receives the reader (NULL on failure); release it with
  *               docstore_reader_close().
  * @param svc    the service (must outlive the reader).

@@ -448,8 +448,10 @@ static int oaep_body(uint8_t *out, size_t *out_len, const docstore__key *key,
 static int oaep_bodies(body *bodies, uint8_t **store,
                        const docstore__key *const *keys, size_t nkeys,
                        const uint8_t dk[32], docstore__err *err) {
-  *store = docstore__alloc_ex(nkeys * OAEP_BODY_MAX + 1,
-                              DOCSTORE__MEM_PUBLIC | DOCSTORE__MEM_UNINIT);
+  /* Zeroed: the bodies fill only part of it, and a public block is not
+   * wiped when freed, so its unused bytes must not be stale memory that
+   * OpenSSL freed unwiped (test_hygiene found an RSA prime there). */
+  *store = docstore__alloc_ex(nkeys * OAEP_BODY_MAX + 1, DOCSTORE__MEM_PUBLIC);
   if (!*store)
     return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
   for (size_t i = 0; i < nkeys; i++) {

@@ -19,7 +19,7 @@
 
 /* Key ids of the DOCSTORE_RECIPIENT_KEYS files, in order. */
 typedef struct recipient_ids {
-  char *kid[DOCSTORE__RECIPIENTS_MAX];
+  char *kid[DOCSTORE__V2_RECIPIENTS_MAX];
   size_t n;
 } recipient_ids;
 
@@ -40,13 +40,13 @@ static int load_recipients(docstore_keyring *kr, const char *list,
       if (!path)
         return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
       int rc =
-          ids->n >= DOCSTORE__RECIPIENTS_MAX - 1
+          ids->n >= DOCSTORE__V2_RECIPIENTS_MAX - 1
               ? DOCSTORE_ECONFIG
               : docstore_keyring_add_public_file(kr, &ids->kid[ids->n], path);
       if (rc == DOCSTORE_ECONFIG)
         docstore__err_set(err, rc,
                           "DOCSTORE_RECIPIENT_KEYS: more than %d files",
-                          DOCSTORE__RECIPIENTS_MAX - 1);
+                          DOCSTORE__V2_RECIPIENTS_MAX - 1);
       else if (rc < 0)
         docstore__err_set(err, rc, "DOCSTORE_RECIPIENT_KEYS: '%s': %s", path,
                           docstore_keyring_errmsg(kr));

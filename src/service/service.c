@@ -68,9 +68,12 @@ int docstore_service_new(docstore_service **out, docstore_provider *provider,
                           "service: unknown options version %u", opts->version);
     goto fail;
   }
-  if (docstore__service_options_check(
-          opts, docstore__service_options_size(opts->version), &err) < 0) {
-    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "service: %s", err.msg);
+  if ((rc = docstore__service_options_check(
+           opts, docstore__service_options_size(opts->version), &err)) < 0) {
+    char why[DOCSTORE__ERRMSG_MAX];
+    docstore__strlcpy(why, err.msg, sizeof(why));
+    rc = docstore__err_set(&err, rc == DOCSTORE_ENOMEM ? rc : DOCSTORE_EINVAL,
+                           "service: %s", why);
     goto fail;
   }
   svc = docstore__alloc(sizeof(*svc));
@@ -144,10 +147,10 @@ int docstore__service_add_recipient(docstore_service *svc, const char *kid,
   for (size_t i = 0; i < svc->nrecipients; i++)
     if (strcmp(svc->recipients[i], kid) == 0)
       return 0;
-  if (svc->nrecipients >= DOCSTORE__RECIPIENTS_MAX - 1)
+  if (svc->nrecipients >= DOCSTORE__V2_RECIPIENTS_MAX - 1)
     return docstore__err_set(err, DOCSTORE_ECONFIG,
                              "too many recipient keys (at most %d)",
-                             DOCSTORE__RECIPIENTS_MAX - 1);
+                             DOCSTORE__V2_RECIPIENTS_MAX - 1);
   char **grown = docstore__realloc(
       svc->recipients, (svc->nrecipients + 1) * sizeof(*svc->recipients));
   if (!grown)
@@ -185,10 +188,25 @@ static void count(docstore_service *svc, int op, int rc, uint64_t bytes,
                            docstore__now_us() - start);
 }
 
-/* The document calls encrypt or decrypt: they need keys.  `var` names the
- * setting that would have loaded them. */
-static int need_keyring(const docstore_service *svc, const char *what,
-                        const char *var, docstore__err *err) {
+void docstore__service_count(docstore_service *svc, int op, int rc,
+                             uint64_t bytes, uint64_t latency_us) {
+  docstore__metrics_record(&svc->metrics, op, rc, bytes, latency_us);
+}
+
+void docstore__service_log_transfer(const docstore_service *svc, int upload,
+                                    const char *path) {
+  if (upload)
+    docstore__log(DOCSTORE_LOG_INFO, "File uploaded to %s: %s%s",
+                  docstore__provider_display_name(svc->provider),
+                  docstore__provider_location(svc->provider), path);
+  else
+    docstore__log(DOCSTORE_LOG_INFO, "File downloaded from %s: %s",
+                  docstore__provider_display_name(svc->provider), path);
+}
+
+int docstore__service_need_keyring(const docstore_service *svc,
+                                   const char *what, const char *var,
+                                   docstore__err *err) {
   if (svc->keyring)
     return 0;
   return docstore__err_set(err, DOCSTORE_EKEY,
@@ -233,9 +251,7 @@ static int check_envelope(const char *envelope, size_t len, const char *file_id,
 static int put_at(docstore_service *svc, const char *path, const void *data,
                   size_t len, docstore__err *err) {
   DOCSTORE__GUARD(docstore__provider_put(svc->provider, path, data, len, err));
-  docstore__log(DOCSTORE_LOG_INFO, "File uploaded to %s: %s%s",
-                docstore__provider_display_name(svc->provider),
-                docstore__provider_location(svc->provider), path);
+  docstore__service_log_transfer(svc, 1, path);
   return 0;
 }
 
@@ -279,43 +295,24 @@ int docstore_service_store_document(docstore_service *svc, char **out_path,
                                     const uint8_t *data, size_t len,
                                     const char *user_id) {
   docstore__err err;
-  char *path = NULL, *envelope = NULL;
-  size_t envelope_len = 0;
-  int rc;
+  docstore_writer *w = NULL;
   if (!svc)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
   docstore__err_clear(&err);
-  if (!out_path || (!data && len > 0)) {
-    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
-                           "store: out_path and data are required");
-    goto done;
-  }
+  if (!out_path || (!data && len > 0))
+    return finish(svc,
+                  docstore__err_set(&err, DOCSTORE_EINVAL,
+                                    "store: out_path and data are required"),
+                  &err);
   *out_path = NULL;
-  DOCSTORE__GUARD_GOTO(
-      rc, need_keyring(svc, "store", "RSA_PUBLIC_KEY_PATH", &err), done);
-  /* The path first: a bad id is refused before any encryption. */
-  DOCSTORE__GUARD_GOTO(rc,
-                       docstore__storage_path(&path, file_id, filename, user_id,
-                                              (int64_t)time(NULL), &err),
-                       done);
-  docstore_doc_id doc = {file_id, user_id};
-  static const uint8_t empty[1] = {0};
-  uint64_t start = docstore__now_us();
-  rc = docstore_envelope_seal(&envelope, &envelope_len, svc->keyring,
-                              data ? data : empty, len, &doc);
-  count(svc, DOCSTORE_OP_ENCRYPT, rc, len, start);
-  if (rc < 0) {
-    docstore__err_set(&err, rc, "encrypt %s: %s", path, docstore_last_errmsg());
-    goto done;
-  }
-  DOCSTORE__GUARD_GOTO(rc, put_at(svc, path, envelope, envelope_len, &err),
-                       done);
-  *out_path = path;
-  path = NULL;
-done:
-  docstore_free(path);
-  docstore_free(envelope);
-  return finish(svc, rc, &err);
+  /* One code path: the streaming writer, fed the whole document. */
+  int rc = docstore_writer_begin(&w, svc, file_id, filename, user_id, NULL);
+  if (rc == 0)
+    rc = docstore_writer_write(w, data, len);
+  if (rc == 0)
+    rc = docstore_writer_commit(w, out_path);
+  docstore_writer_free(w);
+  return rc;
 }
 
 /* ------------------------------------------------------------ retrieve */
@@ -323,8 +320,7 @@ done:
 static int get_at(docstore_service *svc, docstore__buf *out, const char *path,
                   docstore__err *err) {
   DOCSTORE__GUARD(docstore__provider_get(svc->provider, path, out, err));
-  docstore__log(DOCSTORE_LOG_INFO, "File downloaded from %s: %s",
-                docstore__provider_display_name(svc->provider), path);
+  docstore__service_log_transfer(svc, 0, path);
   return 0;
 }
 
@@ -426,34 +422,68 @@ done:
   return finish(svc, rc, &err);
 }
 
+/* Read the whole plaintext from a reader into out (secret memory), at
+ * most DOCSTORE__OBJECT_MAX bytes. */
+static int read_whole(docstore_reader *r, docstore__buf *out,
+                      docstore__err *err) {
+  uint64_t size = 0;
+  int rc;
+  if (docstore_reader_size(r, &size) == 0 && size > DOCSTORE__OBJECT_MAX)
+    goto too_big;
+  /* Known size: one block, with room to read the end into. */
+  if (docstore__buf_reserve(out, size ? (size_t)size + 64 : 65536) < 0)
+    goto no_memory;
+  for (;;) {
+    size_t got = 0;
+    if (out->cap - out->len - 1 < 64 &&
+        docstore__buf_reserve(out, out->len) < 0)
+      goto no_memory;
+    rc = docstore_reader_read(r, out->data + out->len, out->cap - out->len - 1,
+                              &got);
+    if (rc < 0)
+      return rc; /* detail on the service already */
+    if (got == 0)
+      return 0;
+    out->len += got;
+    if (out->len > DOCSTORE__OBJECT_MAX)
+      goto too_big;
+  }
+no_memory:
+  return docstore__err_set(err, DOCSTORE_ENOMEM, "read: out of memory");
+too_big:
+  return docstore__err_set(err, DOCSTORE_ETOOBIG,
+                           "read: the document is larger than %zu bytes, "
+                           "the limit of the whole-buffer call (stream it "
+                           "with docstore_reader_open())",
+                           (size_t)DOCSTORE__OBJECT_MAX);
+}
+
 int docstore_service_read_document(docstore_service *svc, uint8_t **out,
                                    size_t *out_len, const char *path,
                                    const docstore_doc_id *expect) {
   docstore__err err;
-  docstore__buf buf = DOCSTORE__BUF_INIT;
+  docstore__buf buf = DOCSTORE__BUF_INIT; /* plaintext: wiped */
+  docstore_reader *r = NULL;
   int rc;
   if (!svc)
     return docstore__err_set(NULL, DOCSTORE_EINVAL, "service is NULL");
   docstore__err_clear(&err);
-  if (!out || !out_len) {
-    rc = docstore__err_set(&err, DOCSTORE_EINVAL,
-                           "read: out and out_len are required");
-    goto done;
-  }
+  if (!out || !out_len)
+    return finish(svc,
+                  docstore__err_set(&err, DOCSTORE_EINVAL,
+                                    "read: out and out_len are required"),
+                  &err);
   *out = NULL;
   *out_len = 0;
-  DOCSTORE__GUARD_GOTO(
-      rc, need_keyring(svc, "read", "RSA_PRIVATE_KEY_PATH", &err), done);
-  DOCSTORE__GUARD_GOTO(rc, get_at(svc, &buf, path, &err), done);
-  uint64_t start = docstore__now_us();
-  rc = docstore_envelope_open(out, out_len, svc->keyring,
-                              (const char *)buf.data, buf.len, expect);
-  count(svc, DOCSTORE_OP_DECRYPT, rc, rc < 0 ? 0 : *out_len, start);
-  if (rc < 0)
-    docstore__err_set(&err, rc, "decrypt %s: %s", path, docstore_last_errmsg());
-done:
+  /* One code path: the streaming reader, read to its verified end. */
+  rc = docstore_reader_open(&r, svc, path, expect, NULL);
+  if (rc == 0 && (rc = read_whole(r, &buf, &err)) < 0 && err.code == rc)
+    finish(svc, rc, &err);
+  docstore_reader_close(r);
+  if (rc == 0)
+    *out = docstore__buf_detach(&buf, out_len);
   docstore__buf_free(&buf);
-  return finish(svc, rc, &err);
+  return rc;
 }
 
 /* ------------------------------------------------------------ others */

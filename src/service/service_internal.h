@@ -8,14 +8,13 @@
 #include "docstore/service.h"
 #include "internal.h"
 
+#include "crypto/crypto_internal.h"
 #include "metrics.h"
 #include "util/id.h"
 
 /* Envelope defaults of new documents (docs/CONFIG.md says why v2). */
 #define DOCSTORE__ENVELOPE_VERSION_DEFAULT 2
-#define DOCSTORE__SEGMENT_SIZE_DEFAULT 65536u
-/* Recipients of a v2 envelope (docs/FORMAT.md). */
-#define DOCSTORE__RECIPIENTS_MAX 64
+#define DOCSTORE__SEGMENT_SIZE_DEFAULT (1u << DOCSTORE__V2_SEG_EXP_DEFAULT)
 
 struct docstore_service {
   docstore_provider *provider;
@@ -44,6 +43,21 @@ int docstore__service_add_recipient(docstore_service *svc, const char *kid,
  * handle (err's message, else the code's).  Returns rc. */
 int docstore__service_finish(docstore_service *svc, int rc,
                              const docstore__err *err);
+
+/* Count one operation of the service itself (encrypt, decrypt). */
+void docstore__service_count(docstore_service *svc, int op, int rc,
+                             uint64_t bytes, uint64_t latency_us);
+
+/* The document calls encrypt or decrypt: they need keys.  `var` names the
+ * setting that would have loaded them.  0 or DOCSTORE_EKEY. */
+int docstore__service_need_keyring(const docstore_service *svc,
+                                   const char *what, const char *var,
+                                   docstore__err *err);
+
+/* Log "File uploaded to <provider>: <location><path>" (upload 1) or
+ * "File downloaded from <provider>: <path>". */
+void docstore__service_log_transfer(const docstore_service *svc, int upload,
+                                    const char *path);
 
 /* docstore_storage_path() with the reason of a refusal in err. */
 int docstore__storage_path(char **out, const char *file_id,
