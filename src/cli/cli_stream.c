@@ -281,27 +281,39 @@ void cli_membuf_free(cli_membuf *m) {
 int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len) {
   cli_input in;
   cli_membuf m = {ctx, NULL, 0, 0};
+  uint8_t probe[4096];
+  size_t got = 0;
+  int rc = 0;
   *out = NULL;
   *len = 0;
   CLI_GUARD(cli_input_open(ctx, &in, path));
-  /* A regular file's size is known: one block of size + 1 (the NUL). */
-  if (in.size != UINT64_MAX && in.size < SIZE_MAX / 2) {
-    m.cap = (size_t)in.size + 1;
-    if (!(m.data = docstore_malloc(m.cap))) {
-      cli_input_close(&in);
-      return cli_fail(ctx, DOCSTORE_ENOMEM, "'%s' does not fit in memory",
-                      path);
+  /* A regular file's size is known: one block of size + 1 (the NUL).
+   * When it is full, the read that finds the end goes to a small probe
+   * buffer, so an exact fit never grows the block. */
+  m.cap = in.size != UINT64_MAX && in.size > 0 && in.size < SIZE_MAX / 2
+              ? (size_t)in.size + 1
+              : 65536;
+  if (!(m.data = docstore_malloc(m.cap)))
+    rc = cli_fail(ctx, DOCSTORE_ENOMEM, "'%s' does not fit in memory", path);
+  while (rc == 0) {
+    if (m.cap - m.len > 1) {
+      rc = cli_input_read(ctx, &in, m.data + m.len, m.cap - m.len - 1, &got);
+      m.len += got;
+    } else if ((rc = cli_input_read(ctx, &in, probe, sizeof(probe), &got)) ==
+                   0 &&
+               got) {
+      rc = cli_membuf_sink(&m, probe, got); /* more than fstat() said */
     }
-    m.data[0] = '\0';
+    if (got == 0 || in.eof)
+      break;
   }
-  int rc = cli_copy(ctx, &in, cli_membuf_sink, &m, NULL);
+  explicit_bzero(probe, sizeof(probe));
   cli_input_close(&in);
-  if (rc == 0 && !m.data)
-    rc = cli_membuf_sink(&m, (const uint8_t *)"", 0);
   if (rc < 0) {
     cli_membuf_free(&m);
     return rc;
   }
+  m.data[m.len] = '\0';
   *out = m.data;
   *len = m.len;
   return 0;

@@ -1,11 +1,11 @@
 /*
  * Unit tests: the CLI's whole-input read (cli_read_input in
- * src/cli/cli_util.c): a regular file takes exactly one block of its size
+ * src/cli/cli_stream.c, for the inputs that must be whole): a regular file takes exactly one block of its size
  * plus the NUL (no block grown and released when the read meets the end);
  * a pipe of unknown length grows and keeps every byte.
  *
- * cli_util.c is compiled into this program (the CLI is a program, not a
- * library); the two command-table functions it refers to for `help` come
+ * cli_util.c, cli_stream.c and cli_progress.c are compiled into this
+ * program (the CLI is a program, not a library); the two command-table functions it refers to for `help` come
  * from main.c, which is not part of this test, and are defined here.
  */
 #include <setjmp.h>
@@ -19,6 +19,8 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "cli/cli_progress.c"
+#include "cli/cli_stream.c"
 #include "cli/cli_util.c"
 
 #include "internal.h"
