@@ -13,17 +13,23 @@ path_in = sys.argv[1]
 svc = docstore.ObjectStorageService()
 h_in = hashlib.sha256()
 h_out = hashlib.sha256()
-writer = getattr(svc, "store_stream_sync", None)
-reader = getattr(svc, "open_document", None)
-if writer is not None and reader is not None:
+if hasattr(svc, "store_stream_sync") and hasattr(svc, "open_reader"):
     with open(path_in, "rb") as f:
-        path = writer("py1", "doc.bin", f)
+        path = svc.store_stream_sync("py1", "doc.bin", f)
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
     with open(path_in, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h_in.update(block)
-    with reader(path) as r:
-        for block in iter(lambda: r.read(1 << 20), b""):
-            h_out.update(block)
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h_in.update(view[:n])
+    with svc.open_reader(path) as r:
+        while True:
+            n = r.readinto(buf)
+            if not n:
+                break
+            h_out.update(view[:n])
     mode = "streaming"
 else:
     with open(path_in, "rb") as f:

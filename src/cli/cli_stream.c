@@ -341,6 +341,24 @@ static int stage_fail(cli_stage *st, int rc) {
   return cli_fail_lib(st->ctx, rc, st->what, detail);
 }
 
+/* The stage made no progress: a whole segment waits for room (segments
+ * go up to 16 MiB, a header up to 256 KiB).  Grow the buffer, up to
+ * STAGE_MAX; past that the transform is stuck. */
+#define STAGE_MAX (32u * 1024 * 1024)
+
+static int stage_grow(cli_stage *st) {
+  if (st->cap >= STAGE_MAX)
+    return cli_fail(st->ctx, DOCSTORE_ECRYPTO, "%s: no progress", st->what);
+  size_t ncap = st->cap * 2 > STAGE_MAX ? STAGE_MAX : st->cap * 2;
+  uint8_t *nb = docstore_malloc(ncap);
+  if (!nb)
+    return cli_fail(st->ctx, DOCSTORE_ENOMEM, "out of memory");
+  docstore_free(st->buf); /* empty: its output went to the sink */
+  st->buf = nb;
+  st->cap = ncap;
+  return 0;
+}
+
 int cli_stage_push(void *payload, const uint8_t *data, size_t len) {
   cli_stage *st = payload;
   while (len > 0) {
@@ -348,12 +366,14 @@ int cli_stage_push(void *payload, const uint8_t *data, size_t len) {
     int rc = st->update(st->h, st->buf, st->cap, &out_len, data, len, &used);
     if (rc < 0)
       return stage_fail(st, rc);
-    if (used > len || out_len > st->cap || (used == 0 && out_len == 0))
-      return cli_fail(st->ctx, DOCSTORE_ECRYPTO, "%s: no progress", st->what);
+    if (used > len || out_len > st->cap)
+      return cli_fail(st->ctx, DOCSTORE_ECRYPTO, "%s: bad lengths", st->what);
     data += used;
     len -= used;
     if (out_len && (rc = st->sink(st->sink_payload, st->buf, out_len)) < 0)
       return rc;
+    if (used == 0 && out_len == 0)
+      CLI_GUARD(stage_grow(st));
   }
   return 0;
 }
@@ -365,7 +385,7 @@ int cli_stage_end(cli_stage *st) {
     if (rc < 0)
       return stage_fail(st, rc);
     if (out_len > st->cap)
-      return cli_fail(st->ctx, DOCSTORE_ECRYPTO, "%s: no progress", st->what);
+      return cli_fail(st->ctx, DOCSTORE_ECRYPTO, "%s: bad lengths", st->what);
     if (out_len) {
       int src = st->sink(st->sink_payload, st->buf, out_len);
       if (src < 0)
@@ -374,7 +394,7 @@ int cli_stage_end(cli_stage *st) {
     if (rc == 0)
       return 0;
     if (out_len == 0)
-      return cli_fail(st->ctx, DOCSTORE_ECRYPTO, "%s: no progress", st->what);
+      CLI_GUARD(stage_grow(st));
   }
 }
 
