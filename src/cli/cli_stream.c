@@ -46,6 +46,8 @@ int cli_input_read(cli_ctx *ctx, cli_input *in, uint8_t *buf, size_t cap,
   *got = 0;
   while (n < cap && !in->eof) {
     ssize_t r = read(in->fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR && cli_interrupted)
+      return cli_fail(ctx, DOCSTORE_ECANCELED, "interrupted");
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0)
