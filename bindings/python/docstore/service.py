@@ -18,6 +18,8 @@ from .config import as_config
 from .crypto import Keyring, doc_id
 from .providers import (StorageProvider, _Lister, _provider_class,
                         run_blocking)
+from .streams import (DocumentReader, DocumentWriter, chunks, copy_out,
+                      replace_atomically)
 
 class _Dead:
     """Stands in for the handle of an object the library freed."""
@@ -284,6 +286,87 @@ class ObjectStorageService(_ffi.Wrapper):
                                                       ctypes.byref(out)))
         return _ffi.take_str(out) or ""
 
+    # ----------------------------------------------------- streaming
+    def open_reader(self, path, expect=None, offset=0, length=None,
+                    progress=None):
+        """A DocumentReader (a file-like io.RawIOBase) decrypting the
+        document at path while it is read.  expect: None, a file id, or
+        (file_id, user_id): an envelope bound to another document raises
+        IntegrityError.  offset/length: a plaintext range (length None: to
+        the end; a range needs a v2 uncompressed document, else
+        UnsupportedError).  progress(done, total): called as the stored
+        bytes are read (total None when unknown); returning False
+        cancels."""
+        return DocumentReader(self, path, expect, offset, length, progress)
+
+    def open_writer(self, file_id, filename, user_id=None, *,
+                    no_clobber=False, content_type=None, size_hint=0,
+                    progress=None, envelope_version=0,
+                    compression_level=None, recipients=None):
+        """A DocumentWriter storing a document under its storage path,
+        encrypted while it is written: write(), then commit() (the path)
+        or abort(); as a context manager it commits on a normal exit and
+        aborts on an exception.  no_clobber: AlreadyExistsError when the
+        path exists.  size_hint: the size if known (progress total).
+        progress(done, total): plaintext bytes consumed; returning False
+        cancels.  envelope_version (0: the service's setting),
+        compression_level (None: the service's setting; 0 off; 1..19 zstd)
+        and recipients (key ids; None: the service's) choose the
+        envelope."""
+        return DocumentWriter(
+            self, file_id, filename, user_id, no_clobber=no_clobber,
+            content_type=content_type, size_hint=size_hint,
+            progress=progress, envelope_version=envelope_version,
+            compression_level=compression_level, recipients=recipients)
+
+    def store_stream_sync(self, file_id, filename, source, user_id=None,
+                          **options):
+        """Store a document read from `source`: a file object (readinto()
+        into one reused 1 MiB buffer, or read()), a bytes-like object, or
+        an iterable of bytes-like chunks.  Memory stays bounded whatever
+        the size.  options: those of open_writer().  Returns the storage
+        path; on any failure nothing is stored."""
+        with self.open_writer(file_id, filename, user_id, **options) as w:
+            for chunk in chunks(source):
+                w.write(chunk)
+        return w.path
+
+    async def store_stream(self, file_id, filename, source, user_id=None,
+                           **options):
+        """Awaitable store_stream_sync(); `source` may also be an async
+        iterator of bytes-like chunks (each write runs in a worker
+        thread).  A cancelled task aborts the document."""
+        if not hasattr(source, "__aiter__"):
+            return await run_blocking(self.executor, self.store_stream_sync,
+                                      file_id, filename, source, user_id,
+                                      **options)
+        writer = await run_blocking(self.executor, self.open_writer,
+                                    file_id, filename, user_id, **options)
+        try:
+            async for chunk in source:
+                await run_blocking(self.executor, writer.write, chunk)
+            return await run_blocking(self.executor, writer.commit)
+        except BaseException:
+            # A write may still run in its worker thread (a cancelled
+            # task): cancel makes it return soon; close waits, aborts.
+            writer.cancel()
+            writer.close()
+            raise
+
+    def retrieve_to_sync(self, path, destination, expect=None, offset=0,
+                         length=None, progress=None):
+        """Decrypt the document at path into `destination` and return the
+        number of bytes.  A file path: written to a temporary file beside
+        it, renamed over it only once the whole document verified (on
+        failure the destination is untouched).  A file object: written to
+        as the segments verify (on failure it holds a verified prefix: the
+        caller discards it).  Other arguments: those of open_reader()."""
+        with self.open_reader(path, expect, offset, length, progress) as r:
+            if hasattr(destination, "write"):
+                return copy_out(r, destination)
+            return replace_atomically(destination,
+                                      lambda f: copy_out(r, f))
+
     # ------------------------------------------------------ awaitables
     store_encrypted_document = _awaitable("store_encrypted_document_sync")
     retrieve_encrypted_document = _awaitable(
@@ -296,6 +379,7 @@ class ObjectStorageService(_ffi.Wrapper):
     read_document = _awaitable("read_document_sync")
     list_documents = _awaitable("list_documents_sync")
     check = _awaitable("check_sync")
+    retrieve_to = _awaitable("retrieve_to_sync")
 
     # --------------------------------------------------------- metrics
     def stats(self):
