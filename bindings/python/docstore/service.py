@@ -295,7 +295,7 @@ class ObjectStorageService(_ffi.Wrapper):
         IntegrityError.  offset/length: a plaintext range (length None: to
         the end; a range needs a v2 uncompressed document, else
         UnsupportedError).  progress(done, total): called as the stored
-        bytes are read (total None when unknown); returning False
+        bytes are read (total None when unknown); returning True
         cancels."""
         return DocumentReader(self, path, expect, offset, length, progress)
 
@@ -308,7 +308,7 @@ class ObjectStorageService(_ffi.Wrapper):
         or abort(); as a context manager it commits on a normal exit and
         aborts on an exception.  no_clobber: AlreadyExistsError when the
         path exists.  size_hint: the size if known (progress total).
-        progress(done, total): plaintext bytes consumed; returning False
+        progress(done, total): plaintext bytes consumed; returning True
         cancels.  envelope_version (0: the service's setting),
         compression_level (None: the service's setting; 0 off; 1..19 zstd)
         and recipients (key ids; None: the service's) choose the

@@ -38,7 +38,8 @@ CHUNK = 1 << 20
 
 class _Progress:
     """A docstore_progress_cb calling fn(done, total) (total None when
-    unknown).  fn returning False cancels; an exception raised by fn
+    unknown).  fn returning True cancels (as a migration's progress
+    callback stops the run); an exception raised by fn
     cancels too and is raised again by the call that was running."""
 
     def __init__(self, fn):
@@ -48,9 +49,8 @@ class _Progress:
 
     def _call(self, payload, done, total):
         try:
-            keep_going = self.fn(done,
-                                 None if total == _ffi.UNKNOWN_SIZE else total)
-            return 1 if keep_going is False else 0
+            stop = self.fn(done, None if total == _ffi.UNKNOWN_SIZE else total)
+            return 1 if stop is True else 0
         except BaseException as e:  # noqa: B902 - raised again by the call
             self.error = e
             return 1

@@ -296,13 +296,13 @@ def test_progress_increases_and_ends_at_the_total(local_service):
     assert seen[-1] == (3, None)
 
 
-def test_progress_returning_false_or_raising_cancels(local_service,
+def test_progress_returning_true_or_raising_cancels(local_service,
                                                      tmp_path):
     before = files_under(store_root(tmp_path))
     with pytest.raises(docstore.CanceledError):
         with local_service.open_writer(
                 "1", "scan.pdf", "7",
-                progress=lambda d, t: d < MIB) as w:
+                progress=lambda d, t: d >= MIB) as w:
             for _ in range(10):
                 w.write(b"\0" * MIB)
 
