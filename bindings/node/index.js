@@ -64,6 +64,9 @@ const ServiceOptions = koffi.struct('docstore_service_options', {
   version: 'unsigned int', legacy_root: 'const char *',
   validate_envelopes: 'int',
   legacy_allow_outside_root: 'int', // version 2 (unused: the binding sets 1)
+  // version 3: how new documents are sealed
+  envelope_version: 'unsigned int', compression_level: 'int',
+  segment_size: 'unsigned int',
 });
 const DocId = koffi.struct('docstore_doc_id', {
   file_id: 'const char *', user_id: 'const char *',
@@ -479,8 +482,12 @@ class Service {
     }
   }
 
-  // A local-filesystem service; takes the keyring over.
-  static local(root, keyring = null, { fsync = true, legacyRoot = null } = {}) {
+  // A local-filesystem service; takes the keyring over.  envelopeVersion
+  // (1 or 2), compressionLevel (1..19 zstd) and segmentSize choose how new
+  // documents are sealed, as DOCSTORE_ENVELOPE_VERSION, DOCSTORE_COMPRESSION
+  // and DOCSTORE_SEGMENT_SIZE do (0: the defaults).
+  static local(root, keyring = null, { fsync = true, legacyRoot = null,
+    envelopeVersion = 0, compressionLevel = 0, segmentSize = 0 } = {}) {
     const opts = {};
     check(C.docstore_local_options_init(opts, 1));
     opts.root = String(root);
@@ -490,8 +497,11 @@ class Service {
     check(C.docstore_local_provider_new(out, opts, err, ERRBUF_LEN), null,
       null, err);
     const sopts = {};
-    check(C.docstore_service_options_init(sopts, 1));
+    check(C.docstore_service_options_init(sopts, 3));
     sopts.legacy_root = legacyRoot;
+    sopts.envelope_version = envelopeVersion;
+    sopts.compression_level = compressionLevel;
+    sopts.segment_size = segmentSize;
     // The service owns provider and keyring from here, even on failure.
     const kr = keyring ? keyring.h.release() : null;
     const svc = [null];

@@ -169,8 +169,9 @@ def _field_types(cls):
 # the library accepts an older version of every struct for ever.
 
 LOCAL_OPTIONS_VERSION = 1
-SERVICE_OPTIONS_VERSION = 1
-ENVELOPE_INFO_VERSION = 1
+SERVICE_OPTIONS_VERSION = 3
+ENVELOPE_INFO_VERSION = 2
+SEAL_OPTIONS_VERSION = 1
 OP_STATS_VERSION = 1
 OBJECT_INFO_VERSION = 1
 PROVIDER_OPS_VERSION = 1
@@ -193,7 +194,18 @@ class EnvelopeInfo(CStruct):
     # c_void_p so that ctypes does not try to manage them.
     _fields_ = [("version", c_uint), ("format", c_int), ("key_id", c_void_p),
                 ("file_id", c_void_p), ("user_id", c_void_p),
-                ("plaintext_size", c_uint64)]
+                ("plaintext_size", c_uint64),
+                # version 2
+                ("segment_size", c_uint), ("compressed", c_int),
+                ("recipients_count", c_uint)]
+
+
+class SealOptions(CStruct):
+    _c_name = "docstore_seal_options"
+    _fields_ = [("version", c_uint), ("format", c_int),
+                ("doc", POINTER(DocId)), ("recipients", POINTER(c_char_p)),
+                ("recipients_count", c_size_t), ("segment_size", c_uint),
+                ("compression_level", c_int)]
 
 
 class SettingInfo(CStruct):
@@ -220,7 +232,10 @@ class ServiceOptions(CStruct):
     _c_name = "docstore_service_options"
     _fields_ = [("version", c_uint), ("legacy_root", c_char_p),
                 ("validate_envelopes", c_int),
-                ("legacy_allow_outside_root", c_int)]  # version 2 (unused)
+                ("legacy_allow_outside_root", c_int),  # version 2 (unused)
+                # version 3
+                ("envelope_version", c_uint), ("compression_level", c_int),
+                ("segment_size", c_uint)]
 
 
 class OpStats(CStruct):
@@ -408,6 +423,25 @@ _CORE = {
     "docstore_envelope_info_get": (c_int, [POINTER(EnvelopeInfo), _BUF,
                                            c_size_t]),
     "docstore_envelope_info_clear": (None, [POINTER(EnvelopeInfo)]),
+    # crypto.h: v2 streams (0.3.0)
+    "docstore_seal_options_init": (c_int, [POINTER(SealOptions), c_uint]),
+    "docstore_sealer_new": (c_int, [_OUT, _P, POINTER(SealOptions)]),
+    "docstore_sealer_update": (c_int, [_P, _ADDR, c_size_t, _LEN, _ADDR,
+                                       c_size_t, _LEN]),
+    "docstore_sealer_finish": (c_int, [_P, _ADDR, c_size_t, _LEN]),
+    "docstore_sealer_errmsg": (_S, [_P]),
+    "docstore_sealer_free": (None, [_P]),
+    "docstore_opener_new": (c_int, [_OUT, _P, POINTER(DocId)]),
+    "docstore_opener_update": (c_int, [_P, _ADDR, c_size_t, _LEN, _ADDR,
+                                       c_size_t, _LEN]),
+    "docstore_opener_finish": (c_int, [_P, _ADDR, c_size_t, _LEN]),
+    "docstore_opener_info": (c_int, [_P, POINTER(EnvelopeInfo)]),
+    "docstore_opener_errmsg": (_S, [_P]),
+    "docstore_opener_free": (None, [_P]),
+    "docstore_envelope_header_size": (c_int, [_LEN, _BUF, c_size_t]),
+    "docstore_envelope_rewrap_header": (c_int, [
+        _OUT, _LEN, _LEN, _P, _BUF, c_size_t, POINTER(c_char_p), c_size_t,
+        POINTER(c_char_p), c_size_t]),
     # sys/provider.h
     "docstore_errinfo_set": (c_int, [c_void_p, c_int, _S]),
     "docstore_provider_new": (c_int, [_OUT, POINTER(ProviderOps), c_void_p]),

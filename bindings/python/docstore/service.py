@@ -61,6 +61,10 @@ class ObjectStorageService(_ffi.Wrapper):
     LOCAL_STORAGE_PATH, RSA_*_KEY_PATH...); see from_config().
     A provider made by ObjectStorageFactory.create_provider() already has
     its service: ObjectStorageService(that_provider) shares it.
+    envelope_version (1 or 2), compression_level (1..19 zstd) and
+    segment_size choose how new documents are sealed, as the settings
+    DOCSTORE_ENVELOPE_VERSION, DOCSTORE_COMPRESSION and
+    DOCSTORE_SEGMENT_SIZE do (0: the defaults, v2 uncompressed 64 KiB).
     """
 
     _what = "storage service"
@@ -70,7 +74,8 @@ class ObjectStorageService(_ffi.Wrapper):
     executor = None
 
     def __init__(self, provider=None, keyring=None, *, legacy_root=None,
-                 validate_envelopes=True, executor=None):
+                 validate_envelopes=True, executor=None, envelope_version=0,
+                 compression_level=0, segment_size=0):
         if executor is not None:
             self.executor = executor
         if provider is None:
@@ -81,8 +86,10 @@ class ObjectStorageService(_ffi.Wrapper):
         if not isinstance(provider, StorageProvider):
             raise TypeError("provider must be a StorageProvider, not %s"
                             % type(provider).__name__)
+        envelope = (envelope_version, compression_level, segment_size)
         if not provider._owned():
-            self._share(provider, keyring, legacy_root, validate_envelopes)
+            self._share(provider, keyring, legacy_root,
+                        validate_envelopes and envelope == (0, 0, 0))
             return
         if keyring is not None and not keyring._owned():
             raise ValueError("the keyring already belongs to a service")
@@ -93,6 +100,10 @@ class ObjectStorageService(_ffi.Wrapper):
         opts.legacy_root = _ffi.enc(
             None if legacy_root is None else str(legacy_root))
         opts.validate_envelopes = 1 if validate_envelopes else 0
+        # New documents: envelope format (0: v2), zstd level (0: off),
+        # segment size (0: 64 KiB), as the DOCSTORE_* settings.
+        (opts.envelope_version, opts.compression_level,
+         opts.segment_size) = envelope
         # The library owns provider and keyring from here, even on failure.
         pptr = provider._h.release()
         kptr = keyring._h.release() if keyring is not None else None

@@ -80,6 +80,7 @@ class _Stream(_ffi.Wrapper):
     _h = None          # until _setup(): a failed constructor leaves None
     _progress = None
     _failed = None     # (code, message) of the failure that ended it
+    _calling = None    # the thread in a C call (its progress callback)
 
     def _setup(self, ptr, free_name, progress, keep):
         self._call_lock = threading.Lock()
@@ -98,7 +99,11 @@ class _Stream(_ffi.Wrapper):
             ptr = self._p()
             if self._failed is not None:
                 raise error_from_code(*self._failed)
-            rc = getattr(_ffi.lib(), name)(ptr, *args)
+            self._calling = threading.get_ident()
+            try:
+                rc = getattr(_ffi.lib(), name)(ptr, *args)
+            finally:
+                self._calling = None
             if rc >= 0:
                 return rc
             try:
@@ -125,13 +130,17 @@ class _Stream(_ffi.Wrapper):
     def _free(self):
         if self._h is None:
             return
+        if self._calling == threading.get_ident():
+            raise RuntimeError("a %s cannot be closed by its own progress "
+                               "callback: cancel() it" % self._what)
         with self._call_lock, self._cancel_lock:
             self._h.close()
 
     def stats(self):
-        """{"plaintext_bytes", "stored_bytes"} moved so far."""
+        """{"plaintext_bytes", "stored_bytes"} moved so far (any thread,
+        also while a call runs)."""
         plain, stored = ctypes.c_uint64(), ctypes.c_uint64()
-        with self._call_lock:
+        with self._cancel_lock:
             getattr(_ffi.lib(), self._stats_fn)(
                 self._p(), ctypes.byref(plain), ctypes.byref(stored))
         return {"plaintext_bytes": plain.value, "stored_bytes": stored.value}

@@ -314,6 +314,21 @@ def test_progress_returning_true_or_raising_cancels(local_service,
     assert isinstance(info.value.__cause__, docstore.CanceledError)
     assert files_under(store_root(tmp_path)) == before
 
+    # The callback may poll stats(); closing from it is refused (the
+    # handle is in use), which cancels.
+    polled = []
+    w = local_service.open_writer(
+        "1", "scan.pdf", "7", progress=lambda d, t: polled.append(w.stats()))
+    w.write(b"x" * 1000)
+    assert polled and polled[-1]["plaintext_bytes"] <= 1000
+    w.abort()
+    w = local_service.open_writer("1", "scan.pdf", "7",
+                                  progress=lambda d, t: w.close())
+    with pytest.raises(RuntimeError, match="own progress callback"):
+        w.write(b"x" * 1000)
+    w.close()
+    assert files_under(store_root(tmp_path)) == before
+
 
 # ---------------------------------------------------------------- cancel
 
