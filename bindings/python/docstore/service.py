@@ -29,6 +29,10 @@ class _Dead:
         return False
 
 
+#: First bytes of a binary (version 2) envelope (docs/FORMAT.md).
+ENVELOPE_V2_MAGIC = b"\x89DSE\r\n\x1a\n"
+
+
 def storage_path(file_id, filename, user_id=None, when=None):
     """documents/user_<user_id>/YYYY/MM/DD/<file_id>_<filename>_<ext>.json
     (documents/system/... without a user), dated `when` (integer Unix
@@ -215,10 +219,15 @@ class ObjectStorageService(_ffi.Wrapper):
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
         self._check(fn(self._p(), ctypes.byref(out), ctypes.byref(n),
                        *args))
-        return json.loads(_ffi.take_bytes(out, n.value))
+        data = _ffi.take_bytes(out, n.value)
+        if data.startswith(ENVELOPE_V2_MAGIC):
+            return data  # binary: no dict form
+        return json.loads(data)
 
     def retrieve_encrypted_document_sync(self, path):
-        """The envelope stored at path, as a dict."""
+        """The envelope stored at path: a dict for a JSON envelope (v1,
+        legacy: the seed's shape), the bytes of a binary v2 envelope
+        (store_encrypted_document takes either back)."""
         return self._retrieve(
             _ffi.lib().docstore_service_retrieve_encrypted, _ffi.enc(path))
 

@@ -5,6 +5,7 @@
 import asyncio
 import hashlib
 import io
+import json
 import os
 import shutil
 import threading
@@ -502,3 +503,33 @@ def test_peak_rss_of_a_1_gib_stream(tmp_path):
     assert int(growth["put_growth_kib"]) < 64 * 1024, detail
     assert int(growth["get_growth_kib"]) < 64 * 1024, detail
     assert int(fields["put_peak_rss_kib"]) >= int(growth["put_base_kib"]) > 0
+
+
+# ---------------------------------------------------------------- the seed
+
+@pytest.mark.asyncio
+async def test_seed_calls_unchanged_beside_streams(local_service, keyring,
+                                                   tmp_path):
+    # The backend's envelope dict in, the same dict out.
+    envelope = json.loads(keyring.seal(b"passport", "4", "456"))
+    path = await local_service.store_encrypted_document(
+        file_id=4, filename="passport.pdf", encrypted_data=envelope,
+        user_id=456)
+    assert await local_service.retrieve_encrypted_document(path) == envelope
+    provider = docstore.LocalStorageProvider(str(tmp_path / "raw"))
+    assert await provider.upload_file("a/b.txt", b"content") == "a/b.txt"
+    assert await provider.download_file("a/b.txt") == b"content"
+    # A streamed (binary v2) document comes back as its bytes, which
+    # store_encrypted_document takes back.
+    data = pattern(200_000, 14)
+    v2 = put(local_service, data, "5", "456")
+    raw = await local_service.retrieve_encrypted_document(v2)
+    assert isinstance(raw, bytes) and raw.startswith(b"\x89DSE\r\n\x1a\n")
+    info = docstore.envelope_info(raw)
+    assert (info.format, info.file_id, info.user_id) == (2, "5", "456")
+    assert info.plaintext_size == len(data) and info.segment_size == 65536
+    assert not info.compressed and info.recipients_count == 1
+    local_service.delete_document_sync(v2)
+    again = await local_service.store_encrypted_document(5, "scan.pdf", raw,
+                                                         456)
+    assert local_service.read_document_sync(again, "5", "456") == data
