@@ -18,8 +18,8 @@ from .config import as_config
 from .crypto import Keyring, doc_id
 from .providers import (StorageProvider, _Lister, _provider_class,
                         run_blocking)
-from .streams import (DocumentReader, DocumentWriter, chunks, copy_out,
-                      replace_atomically)
+from .streams import (CHUNK, DocumentReader, DocumentWriter, chunks,
+                      copy_out, replace_atomically)
 
 class _Dead:
     """Stands in for the handle of an object the library freed."""
@@ -372,6 +372,27 @@ class ObjectStorageService(_ffi.Wrapper):
             writer.cancel()
             writer.close()
             raise
+
+    async def iter_document(self, path, expect=None, offset=0, length=None,
+                            progress=None, chunk_size=CHUNK):
+        """Async iterator of the decrypted document's bytes, in chunks of
+        at most chunk_size (each read in a worker thread): for a streaming
+        HTTP response.  Arguments as open_reader().  The chunks come from
+        verified segments; a tampered object raises IntegrityError from
+        the iteration, and only the end of the iteration means the whole
+        document verified."""
+        reader = await run_blocking(self.executor, self.open_reader, path,
+                                    expect, offset, length, progress)
+        try:
+            while True:
+                chunk = await run_blocking(self.executor, reader.read,
+                                           chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            reader.cancel()
+            reader.close()
 
     def retrieve_to_sync(self, path, destination, expect=None, offset=0,
                          length=None, progress=None):

@@ -459,6 +459,26 @@ async def test_async_store_stream_from_an_async_generator(local_service,
 
 
 @pytest.mark.asyncio
+async def test_iter_document(local_service):
+    data = pattern(3 * MIB + 7, 15)
+    path = put(local_service, data)
+    parts = [c async for c in local_service.iter_document(
+        path, expect=("1", "7"), chunk_size=MIB)]
+    assert b"".join(parts) == data
+    assert max(len(p) for p in parts) <= MIB and len(parts) >= 4
+    ranged = [c async for c in local_service.iter_document(
+        path, offset=MIB - 3, length=10)]
+    assert b"".join(ranged) == data[MIB - 3:MIB + 7]
+    # Leaving the loop early closes the reader.
+    async for chunk in local_service.iter_document(path, chunk_size=1000):
+        assert chunk == data[:1000]
+        break
+    with pytest.raises(docstore.NotFoundError):
+        async for _ in local_service.iter_document("documents/none.json"):
+            pass
+
+
+@pytest.mark.asyncio
 async def test_a_cancelled_task_aborts_the_document(local_service, tmp_path):
     before = files_under(store_root(tmp_path))
     gate = asyncio.Event()
