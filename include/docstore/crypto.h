@@ -5,7 +5,8 @@
 /**
  * @file docstore/crypto.h
  * @brief Keys and hybrid envelope encryption (AES-256-GCM for the
- * document, RSA-OAEP-SHA256 for the per-document key).
+ * document, RSA-OAEP-SHA256 for the per-document key), whole-buffer and
+ * streaming (envelope v2).
  *
  * This layer knows nothing of storage.  The envelope format is specified
  * in docs/FORMAT.md.
@@ -247,10 +248,12 @@ DOCSTORE_EXTERN int docstore_envelope_seal(char **out, size_t *out_len,
                                            const docstore_doc_id *doc);
 
 /**
- * Decrypt an envelope: this library's format, or the legacy PyCryptodome
- * format {enc_session_key, nonce, tag, ciphertext} (detected
- * automatically; every private key of the right size is tried on a legacy
- * envelope).  No plaintext is released unless the tag verifies.
+ * Decrypt an envelope: this library's formats (v1 JSON, v2 binary), or the
+ * legacy PyCryptodome format {enc_session_key, nonce, tag, ciphertext}
+ * (detected automatically; every private key of the right size is tried
+ * on a legacy envelope).  No plaintext is released unless the whole
+ * envelope verifies.  A v2 envelope is bound like a v1 one; the streaming
+ * form of this call is docstore_opener_new().
  * Thread-safe on a loaded keyring.
  * @param out          receives the plaintext, library-owned
  *                     (docstore_free() wipes it before freeing); an empty
@@ -271,14 +274,15 @@ DOCSTORE_EXTERN int docstore_envelope_seal(char **out, size_t *out_len,
  * @return 0; #DOCSTORE_EINVAL (a NULL argument, invalid expect);
  *         #DOCSTORE_EFORMAT (not an envelope: malformed JSON,
  *         missing/invalid fields, bad base64, bad lengths);
- *         #DOCSTORE_EUNSUPPORTED (unknown format version or algorithm);
+ *         #DOCSTORE_EUNSUPPORTED (unknown format version, algorithm, suite
+ *         or v2 flag);
  *         #DOCSTORE_EKEY (no private key with the envelope's key id; for a
  *         legacy envelope: no private key of its size, or none unwraps
  *         it); #DOCSTORE_EINTEGRITY (tampered, wrong key, or wrong
  *         document); #DOCSTORE_ETOOBIG (envelope over 1.5 GiB, document
  *         over 1 GiB); #DOCSTORE_ECRYPTO; #DOCSTORE_ENOMEM.  Detail:
  *         docstore_last_errmsg().
- * @since 0.1.0
+ * @since 0.1.0; 0.3.0 reads v2
  */
 DOCSTORE_EXTERN int docstore_envelope_open(uint8_t **out, size_t *out_len,
                                            const docstore_keyring *kr,
@@ -293,10 +297,14 @@ DOCSTORE_EXTERN int docstore_envelope_open(uint8_t **out, size_t *out_len,
  * whole envelope is authenticated first: a damaged one gives
  * #DOCSTORE_EINTEGRITY.  Legacy envelopes are converted to the current
  * format (their ciphertext, nonce and tag are kept; the result, alg
- * "AES-GCM-NOAAD", binds no identity: docs/FORMAT.md section 8).
- * Thread-safe on a loaded keyring.
- * @param out          receives the new envelope JSON, library-owned
- *                     (docstore_free()); NULL on failure.
+ * "AES-GCM-NOAAD", binds no identity: docs/FORMAT.md section 8).  A v2
+ * envelope gets new_key_id as its only recipient (its segments are
+ * verified, then kept; the result is binary v2, not NUL-terminated text:
+ * use out_len); docstore_envelope_rewrap_header() changes recipients
+ * without reading the segments.  Thread-safe on a loaded keyring.
+ * @param out          receives the new envelope (JSON for v1 and legacy,
+ *                     binary for v2), library-owned (docstore_free()); NULL
+ *                     on failure.
  * @param out_len      optional: receives its length, NUL excluded.
  * @param kr           the keyring (old private key and new public key).
  * @param envelope     the envelope text (need not be NUL-terminated).
@@ -304,7 +312,7 @@ DOCSTORE_EXTERN int docstore_envelope_open(uint8_t **out, size_t *out_len,
  * @param new_key_id   public key to wrap under; NULL means the default key.
  * @return as docstore_envelope_open(); #DOCSTORE_EKEY also when the keyring
  *         has no key new_key_id (or no key at all).
- * @since 0.1.0
+ * @since 0.1.0; 0.3.0 rewraps v2
  */
 DOCSTORE_EXTERN int docstore_envelope_rewrap(char **out, size_t *out_len,
                                              const docstore_keyring *kr,
@@ -375,7 +383,8 @@ DOCSTORE_EXTERN int docstore_envelope_info_init(docstore_envelope_info *info,
 
 /**
  * Parse and validate an envelope's structure (all fields present, base64
- * valid, lengths right) without any key.  The string fields are
+ * valid, lengths right; for v2: the header and the segment layout implied
+ * by envelope_len) without any key.  The string fields are
  * overwritten (NULL on failure): call docstore_envelope_info_clear() before
  * reusing an info struct, or the previous strings leak.  Thread-safe.
  * @param info         receives the description; its `version` must be set.
@@ -385,7 +394,7 @@ DOCSTORE_EXTERN int docstore_envelope_info_init(docstore_envelope_info *info,
  *         info->version), #DOCSTORE_EFORMAT, #DOCSTORE_EUNSUPPORTED,
  *         #DOCSTORE_ETOOBIG, #DOCSTORE_ENOMEM.  Detail:
  *         docstore_last_errmsg().
- * @since 0.1.0
+ * @since 0.1.0; 0.3.0 reads v2
  */
 DOCSTORE_EXTERN int docstore_envelope_info_get(docstore_envelope_info *info,
                                                const char *envelope,

@@ -229,6 +229,13 @@ int docstore__legacy_unwrap(uint8_t key[DOCSTORE__AES_KEY_MAX], size_t *key_len,
                             const docstore__envelope *env,
                             docstore__err *err) DOCSTORE__WUR;
 
+/* 0 when expect is NULL or names exactly the bound identity (file_id
+ * NULL: none bound; user_id NULL: none); else DOCSTORE_EINTEGRITY with the
+ * reason in e. */
+int docstore__identity_match(const char *file_id, const char *user_id,
+                             const docstore_doc_id *expect,
+                             docstore__err *e) DOCSTORE__WUR;
+
 /* The exact GCM additional data of a v1 "AES-256-GCM" envelope, written
  * into out (NUL-terminated); *out_len excludes the NUL.  out must hold
  * DOCSTORE__AAD_MAX bytes.  file_id/user_id NULL give empty values. */
@@ -307,10 +314,22 @@ typedef struct docstore__v2_header {
 
 /* The keys derived from a data key (HKDF-SHA256, docs/FORMAT.md). */
 typedef struct docstore__v2_keys {
+  uint8_t dk[DOCSTORE__V2_KEY_LEN]; /* the data key itself */
   uint8_t seg[DOCSTORE__V2_KEY_LEN];
   uint8_t hdr[DOCSTORE__V2_KEY_LEN];
   uint8_t commit[DOCSTORE__V2_COMMIT_LEN];
 } docstore__v2_keys;
+
+static inline uint32_t docstore__be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
+}
+static inline void docstore__put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
 
 /* 1 when the bytes start with the v2 magic (as far as they go: n may be
  * shorter than the magic), else 0. */
@@ -351,7 +370,21 @@ int docstore__v2_info_fill(docstore_envelope_info *info,
                            const docstore__v2_header *h,
                            uint64_t object_size) DOCSTORE__WUR;
 
-/* Whole-buffer v2 paths of docstore_envelope_open() / _rewrap(). */
+/* Number of segments and plaintext size of a v2 body of body_len bytes
+ * (object size minus header): 0 or DOCSTORE_EFORMAT (impossible length). */
+int docstore__v2_layout(uint64_t *nseg, uint64_t *pt_size, uint64_t body_len,
+                        uint32_t segment_size) DOCSTORE__WUR;
+
+/* Whole-buffer v2 paths of docstore_envelope_open() / _rewrap() (a v2
+ * envelope is at most DOCSTORE__OBJECT_MAX bytes there, its document at
+ * most DOCSTORE__PLAINTEXT_MAX). */
+int docstore__v2_verify_buffer(const docstore_keyring *kr, const uint8_t *env,
+                               size_t env_len,
+                               docstore__err *err) DOCSTORE__WUR;
+int docstore__v2_rewrap_buffer(char **out, size_t *out_len,
+                               const docstore_keyring *kr, const uint8_t *env,
+                               size_t env_len, const char *to_kid,
+                               docstore__err *err) DOCSTORE__WUR;
 int docstore__v2_open_buffer(uint8_t **out, size_t *out_len,
                              const docstore_keyring *kr, const uint8_t *env,
                              size_t env_len, const docstore_doc_id *expect,

@@ -15,6 +15,7 @@
  *    read-only by any number of threads.  Error detail goes to the calling
  *    thread's last error (there is no handle to hold it).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -352,28 +353,35 @@ done:
   return rc;
 }
 
+int docstore__identity_match(const char *file_id, const char *user_id,
+                             const docstore_doc_id *expect, docstore__err *e) {
+  if (!expect)
+    return 0;
+  if (!file_id)
+    return docstore__err_set(e, DOCSTORE_EINTEGRITY,
+                             "the envelope is not bound to a document, but "
+                             "a document was expected");
+  if (strcmp(file_id, expect->file_id) != 0)
+    return docstore__err_set(e, DOCSTORE_EINTEGRITY,
+                             "the envelope belongs to another document "
+                             "(file_id differs)");
+  if ((user_id == NULL) != (expect->user_id == NULL) ||
+      (user_id && strcmp(user_id, expect->user_id) != 0))
+    return docstore__err_set(e, DOCSTORE_EINTEGRITY,
+                             "the envelope belongs to another document "
+                             "(user_id differs)");
+  return 0;
+}
+
 /* When the caller names the document it expects, a v1 "AES-256-GCM"
  * envelope must be bound to exactly that document (the binding itself is
  * authenticated by the tag).  Legacy and converted-legacy envelopes bind
  * nothing and are accepted (docs/FORMAT.md, "Identity"). */
 static int identity_check(const docstore__envelope *env,
                           const docstore_doc_id *expect, docstore__err *e) {
-  if (!expect || env->alg != DOCSTORE__ALG_V1_AES256GCM)
+  if (env->alg != DOCSTORE__ALG_V1_AES256GCM)
     return 0;
-  if (!env->file_id)
-    return docstore__err_set(e, DOCSTORE_EINTEGRITY,
-                             "the envelope is not bound to a document, but "
-                             "a document was expected");
-  if (strcmp(env->file_id, expect->file_id) != 0)
-    return docstore__err_set(e, DOCSTORE_EINTEGRITY,
-                             "the envelope belongs to another document "
-                             "(file_id differs)");
-  if ((env->user_id == NULL) != (expect->user_id == NULL) ||
-      (env->user_id && strcmp(env->user_id, expect->user_id) != 0))
-    return docstore__err_set(e, DOCSTORE_EINTEGRITY,
-                             "the envelope belongs to another document "
-                             "(user_id differs)");
-  return 0;
+  return docstore__identity_match(env->file_id, env->user_id, expect, e);
 }
 
 int docstore_envelope_open(uint8_t **out, size_t *out_len,
@@ -394,6 +402,9 @@ int docstore_envelope_open(uint8_t **out, size_t *out_len,
     return docstore__err_set(&e, DOCSTORE_EINVAL,
                              "docstore_envelope_open: NULL argument");
   DOCSTORE__GUARD(doc_id_check(expect, "docstore_envelope_open", &e));
+  if (docstore__v2_is_magic((const uint8_t *)envelope, envelope_len))
+    return docstore__v2_open_buffer(out, out_len, kr, (const uint8_t *)envelope,
+                                    envelope_len, expect, &e);
   DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   DOCSTORE__GUARD_GOTO(rc, identity_check(&env, expect, &e), done);
   DOCSTORE__GUARD_GOTO(rc, unwrap_key(key, &key_len, kr, &env, &e), done);
@@ -444,6 +455,9 @@ int docstore_envelope_rewrap(char **out, size_t *out_len,
                                           "key with the new key id"
                                         : "docstore_envelope_rewrap: the "
                                           "keyring has no public key");
+  if (docstore__v2_is_magic((const uint8_t *)envelope, envelope_len))
+    return docstore__v2_rewrap_buffer(
+        out, out_len, kr, (const uint8_t *)envelope, envelope_len, to->kid, &e);
   DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   DOCSTORE__GUARD_GOTO(rc, unwrap_key(key, &key_len, kr, &env, &e), done);
   /* Authenticate the whole envelope first: a rewrap never turns a damaged
@@ -495,7 +509,10 @@ int docstore_envelope_info_init(docstore_envelope_info *info,
                              "docstore_envelope_info_init: NULL info or "
                              "unknown version %u",
                              version);
-  memset(info, 0, sizeof(*info));
+  /* A caller built against version 1 has the shorter struct. */
+  memset(info, 0,
+         version >= 2 ? sizeof(*info)
+                      : offsetof(docstore_envelope_info, segment_size));
   info->version = version;
   return 0;
 }
@@ -507,6 +524,20 @@ void docstore_envelope_info_clear(docstore_envelope_info *info) {
   docstore_free(info->file_id);
   docstore_free(info->user_id);
   info->key_id = info->file_id = info->user_id = NULL;
+}
+
+static int info_get_v2(docstore_envelope_info *info, const uint8_t *env,
+                       size_t env_len, docstore__err *e) {
+  docstore__v2_header h;
+  DOCSTORE__GUARD(docstore__v2_header_parse(&h, env, env_len, e));
+  int rc = docstore__v2_info_fill(info, &h, env_len);
+  if (rc == DOCSTORE_EFORMAT)
+    return docstore__err_set(e, rc,
+                             "envelope: its length does not fit its segment "
+                             "layout (truncated or extended)");
+  if (rc < 0)
+    return docstore__err_set(e, rc, "out of memory");
+  return 0;
 }
 
 int docstore_envelope_info_get(docstore_envelope_info *info,
@@ -524,9 +555,16 @@ int docstore_envelope_info_get(docstore_envelope_info *info,
   info->key_id = info->file_id = info->user_id = NULL;
   info->format = 0;
   info->plaintext_size = 0;
+  if (info->version >= 2) {
+    info->segment_size = 0;
+    info->compressed = 0;
+    info->recipients_count = 0;
+  }
   if (!envelope)
     return docstore__err_set(&e, DOCSTORE_EINVAL,
                              "docstore_envelope_info_get: envelope is NULL");
+  if (docstore__v2_is_magic((const uint8_t *)envelope, envelope_len))
+    return info_get_v2(info, (const uint8_t *)envelope, envelope_len, &e);
   DOCSTORE__GUARD(docstore__envelope_parse(&env, envelope, envelope_len, &e));
   if ((env.kid && !(info->key_id = docstore__strdup(env.kid))) ||
       (env.file_id && !(info->file_id = docstore__strdup(env.file_id))) ||
@@ -536,6 +574,8 @@ int docstore_envelope_info_get(docstore_envelope_info *info,
   } else {
     info->format = env.format;
     info->plaintext_size = env.ct_len;
+    if (info->version >= 2)
+      info->recipients_count = 1;
   }
   docstore__envelope_clear(&env);
   return rc;

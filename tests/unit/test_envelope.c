@@ -1248,7 +1248,20 @@ static void test_info(void **state) {
   assert_null(v.key_id);
   assert_int_equal(docstore_envelope_info_init(NULL, 1), DOCSTORE_EINVAL);
   assert_int_equal(docstore_envelope_info_init(&v, 0), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_envelope_info_init(&v, 2), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_envelope_info_init(&v, 3), DOCSTORE_EINVAL);
+  /* Version 1 callers have the shorter struct: nothing after it written. */
+  memset(&v, 0x5a, sizeof(v));
+  assert_int_equal(docstore_envelope_info_init(&v, 1), 0);
+  assert_int_equal(v.segment_size, 0x5a5a5a5au);
+  assert_int_equal(docstore_envelope_info_get(&v, env, strlen(env)), 0);
+  assert_int_equal(v.segment_size, 0x5a5a5a5au);
+  assert_int_equal(v.recipients_count, 0x5a5a5a5au);
+  docstore_envelope_info_clear(&v);
+  assert_int_equal(docstore_envelope_info_init(&v, 2), 0);
+  assert_int_equal(docstore_envelope_info_get(&v, env, strlen(env)), 0);
+  assert_int_equal(v.recipients_count, 1);
+  assert_int_equal(v.segment_size, 0);
+  docstore_envelope_info_clear(&v);
   v.version = 0;
   assert_int_equal(docstore_envelope_info_get(&v, env, strlen(env)),
                    DOCSTORE_EINVAL);
