@@ -726,19 +726,21 @@ function streamStats(fn, ptr) {
 // plaintext size, null when unknown) is set at 'ready'.
 class DocumentReadStream extends Readable {
   constructor(service, storagePath, opts = {}) {
+    // Arguments are refused here, before the stream exists (a refusal
+    // throws instead of becoming an 'error' event).
+    const ro = {};
+    check(C.docstore_read_options_init(ro, 1));
+    ro.offset = opts.offset || 0;
+    ro.length = opts.length || 0;
+    const args = C.docstore_reader_open.check([[null], service.h.get(),
+      storagePath, docId(opts.fileId, opts.userId), ro]);
     super({ highWaterMark: opts.highWaterMark || 256 * 1024 });
+    this.args = args;
     this.service = service;
     this.size = null;
     this.h = null;
     this.pending = null;
     this.empty = opts.length === 0; // C's 0 means "to the end"
-    const ro = {};
-    check(C.docstore_read_options_init(ro, 1));
-    ro.offset = opts.offset || 0;
-    ro.length = opts.length || 0;
-    this.args = [[null], service.h.get(), storagePath,
-      docId(opts.fileId, opts.userId), ro];
-    C.docstore_reader_open.check(this.args); // refused now, not at 'error'
   }
 
   _construct(callback) {
@@ -803,7 +805,18 @@ class DocumentReadStream extends Readable {
 // an error, or cancel() abort: nothing is left and `committed` rejects.
 class DocumentWriteStream extends Writable {
   constructor(service, fileId, filename, userId = null, opts = {}) {
+    // Arguments are refused here, before the stream exists.
+    const wo = {};
+    check(C.docstore_write_options_init(wo, 1));
+    wo.no_clobber = opts.noClobber ? 1 : 0;
+    wo.content_type = opts.contentType ?? null;
+    wo.size_hint = opts.sizeHint || 0;
+    wo.envelope_version = opts.envelopeVersion || 0;
+    wo.compression_level = opts.compressionLevel ?? -1;
+    const args = C.docstore_writer_begin.check([[null], service.h.get(),
+      str(fileId), filename, str(userId), wo]);
     super({ highWaterMark: opts.highWaterMark || 1024 * 1024 });
+    this.args = args;
     this.service = service;
     this.path = null;
     this.h = null;
@@ -813,16 +826,6 @@ class DocumentWriteStream extends Writable {
       this.rejectCommit = reject;
     });
     this.committed.catch(() => {}); // the error is also an 'error' event
-    const wo = {};
-    check(C.docstore_write_options_init(wo, 1));
-    wo.no_clobber = opts.noClobber ? 1 : 0;
-    wo.content_type = opts.contentType ?? null;
-    wo.size_hint = opts.sizeHint || 0;
-    wo.envelope_version = opts.envelopeVersion || 0;
-    wo.compression_level = opts.compressionLevel ?? -1;
-    this.args = [[null], service.h.get(), str(fileId), filename, str(userId),
-      wo];
-    C.docstore_writer_begin.check(this.args); // refused now, not at 'error'
   }
 
   _construct(callback) {
