@@ -18,11 +18,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "docstore/docstore.h"
+#include "helpers/stream_helpers.h"
+#include "provider/fsio.h"
 #include "provider/provider_internal.h"
 
 typedef struct fixture {
@@ -93,6 +96,7 @@ static int teardown(void **state) {
   docstore_provider_free(f->p);
   rm_tree(f->base);
   free(f);
+  docstore__local_no_renameat2 = 0;
   return 0;
 }
 
@@ -711,6 +715,536 @@ static void test_concurrent_use(void **state) {
   assert_int_equal(s.failures, 0);
 }
 
+/* ------------------------------------------------ streaming (ops v2) */
+
+static void test_local_is_native(void **state) {
+  fixture *f = *state;
+  assert_int_equal(docstore__provider_streams_natively(f->p), 1);
+}
+
+/* Many small writes, then whole and ranged reads; counted as one PUT and
+ * one GET each, with their bytes. */
+static void test_local_stream_round_trip(void **state) {
+  fixture *f = *state;
+  const size_t n = 300007;
+  uint8_t *data = make_data(n);
+  docstore__err err;
+  docstore_op_stats before, after;
+  op_stats(f->p, DOCSTORE_OP_PUT, &before);
+  assert_int_equal(stream_put(f->p, "docs/a/b/obj", data, n, 0, &err), 0);
+  op_stats(f->p, DOCSTORE_OP_PUT, &after);
+  assert_int_equal(after.successes, before.successes + 1);
+  assert_int_equal(after.failures, before.failures);
+  assert_int_equal(after.bytes, before.bytes + n);
+  assert_int_equal(leftovers(f), 0);
+  /* Stored as the whole-object put stores: 0600, readable by get. */
+  char path[PATH_MAX * 2];
+  struct stat st;
+  snprintf(path, sizeof(path), "%s/docs/a/b/obj", f->root);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  expect_object(f->p, "docs/a/b/obj", data, n);
+
+  op_stats(f->p, DOCSTORE_OP_GET, &before);
+  size_t len;
+  uint64_t size;
+  int rc;
+  uint8_t *got = stream_get(f->p, "docs/a/b/obj", 0, UINT64_MAX, 1000, &len,
+                            &size, &rc, &err);
+  assert_int_equal(rc, 0);
+  assert_int_equal(len, n);
+  assert_memory_equal(got, data, n);
+  free(got);
+  op_stats(f->p, DOCSTORE_OP_GET, &after);
+  assert_int_equal(after.successes, before.successes + 1);
+  assert_int_equal(after.bytes, before.bytes + n);
+
+  check_ranges(f->p, "docs/a/b/obj", data, n);
+  free(data);
+
+  /* An empty object. */
+  assert_int_equal(stream_put(f->p, "empty", (const uint8_t *)"", 0, 0, &err),
+                   0);
+  expect_object(f->p, "empty", "", 0);
+  got = stream_get(f->p, "empty", 0, UINT64_MAX, 16, &len, &size, &rc, &err);
+  assert_int_equal(rc, 0);
+  assert_int_equal(len, 0);
+  assert_int_equal(size, 0);
+  free(got);
+}
+
+/* A stream keeps the file it opened: a put replacing the object meanwhile
+ * changes nothing in what the stream reads. */
+static void test_local_stream_reads_a_snapshot(void **state) {
+  fixture *f = *state;
+  docstore__err err;
+  docstore__get_stream *st = NULL;
+  uint8_t buf[8];
+  size_t got;
+  assert_int_equal(
+      docstore_provider_put(f->p, "snap", (const uint8_t *)"old bytes", 9), 0);
+  assert_int_equal(
+      docstore__provider_get_open(f->p, "snap", 4, UINT64_MAX, &st, NULL, &err),
+      0);
+  assert_int_equal(
+      docstore_provider_put(f->p, "snap", (const uint8_t *)"NEW BYTES!", 10),
+      0);
+  assert_int_equal(
+      docstore__provider_get_read(st, buf, sizeof(buf), &got, &err), 0);
+  assert_int_equal(got, 5);
+  assert_memory_equal(buf, "bytes", 5);
+  assert_int_equal(
+      docstore__provider_get_read(st, buf, sizeof(buf), &got, &err), 0);
+  assert_int_equal(got, 0);
+  docstore__provider_get_close(st);
+  docstore__provider_get_close(NULL);
+}
+
+static void test_local_abort_leaves_nothing(void **state) {
+  fixture *f = *state;
+  docstore__err err;
+  docstore__put_txn *t = NULL;
+  docstore_op_stats before, after;
+  op_stats(f->p, DOCSTORE_OP_PUT, &before);
+  assert_int_equal(
+      docstore__provider_put_begin(f->p, "x/y/aborted", NULL, &t, &err), 0);
+  assert_int_equal(leftovers(f), 1); /* the temporary file, until abort */
+  assert_int_equal(
+      docstore__provider_put_write(t, (const uint8_t *)"partial", 7, &err), 0);
+  docstore__provider_put_abort(t);
+  docstore__provider_put_abort(NULL);
+  assert_int_equal(leftovers(f), 0);
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
+  assert_int_equal(docstore_provider_head(f->p, &info, "x/y/aborted"),
+                   DOCSTORE_ENOTFOUND);
+  /* An abort is a PUT that did not store. */
+  op_stats(f->p, DOCSTORE_OP_PUT, &after);
+  assert_int_equal(after.successes, before.successes);
+  assert_int_equal(after.failures, before.failures + 1);
+
+  /* Abort of a replacement: the old object stays. */
+  assert_int_equal(
+      docstore_provider_put(f->p, "keep", (const uint8_t *)"old", 3), 0);
+  assert_int_equal(docstore__provider_put_begin(f->p, "keep", NULL, &t, &err),
+                   0);
+  assert_int_equal(
+      docstore__provider_put_write(t, (const uint8_t *)"new!", 4, &err), 0);
+  docstore__provider_put_abort(t);
+  expect_object(f->p, "keep", "old", 3);
+  assert_int_equal(leftovers(f), 0);
+}
+
+/* Refused before anything reaches the filesystem. */
+static void test_local_refusals(void **state) {
+  fixture *f = *state;
+  docstore__err err;
+  docstore__put_txn *t = (docstore__put_txn *)0x1;
+  docstore__get_stream *st = (docstore__get_stream *)0x1;
+  docstore_put_options o = DOCSTORE_PUT_OPTIONS_INIT;
+  assert_int_equal(docstore__provider_put_begin(f->p, "../x", NULL, &t, &err),
+                   DOCSTORE_EINVAL);
+  assert_null(t);
+  assert_int_equal(
+      docstore__provider_put_begin(f->p, "a/.docstore-tmp-1", NULL, &t, &err),
+      DOCSTORE_EINVAL);
+  assert_non_null(strstr(err.msg, "reserved"));
+  o.flags = 0x80;
+  assert_int_equal(docstore__provider_put_begin(f->p, "a", &o, &t, &err),
+                   DOCSTORE_EINVAL);
+  assert_non_null(strstr(err.msg, "unknown flags"));
+  o.flags = 0;
+  o.version = 0;
+  assert_int_equal(docstore__provider_put_begin(f->p, "a", &o, &t, &err),
+                   DOCSTORE_EINVAL);
+  assert_int_equal(
+      docstore__provider_get_open(f->p, "/abs", 0, 1, &st, NULL, &err),
+      DOCSTORE_EINVAL);
+  assert_null(st);
+  assert_int_equal(
+      docstore__provider_get_open(f->p, "missing", 0, 1, &st, NULL, &err),
+      DOCSTORE_ENOTFOUND);
+  assert_string_equal(err.msg, "get missing: no such object");
+  assert_string_equal(docstore_provider_errmsg(f->p),
+                      "get missing: no such object");
+  assert_int_equal(leftovers(f), 0);
+}
+
+/* Confinement as for get: a link below the root is not followed, a folder
+ * is no object. */
+static void test_local_get_open_confined(void **state) {
+  fixture *f = *state;
+  docstore__err err;
+  docstore__get_stream *st = NULL;
+  char outside[PATH_MAX + 16], link[PATH_MAX + 16], dir[PATH_MAX + 16];
+  snprintf(outside, sizeof(outside), "%s/secret", f->base);
+  FILE *fp = fopen(outside, "w");
+  assert_non_null(fp);
+  fputs("secret", fp);
+  fclose(fp);
+  snprintf(link, sizeof(link), "%s/evil", f->root);
+  assert_int_equal(symlink(outside, link), 0);
+  assert_int_equal(
+      docstore__provider_get_open(f->p, "evil", 0, UINT64_MAX, &st, NULL, &err),
+      DOCSTORE_EACCESS);
+  assert_non_null(strstr(err.msg, "symbolic link"));
+  snprintf(link, sizeof(link), "%s/evildir", f->root);
+  assert_int_equal(symlink(f->base, link), 0);
+  assert_int_equal(docstore__provider_get_open(f->p, "evildir/secret", 0,
+                                               UINT64_MAX, &st, NULL, &err),
+                   DOCSTORE_EACCESS);
+  snprintf(dir, sizeof(dir), "%s/folder", f->root);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  assert_int_equal(docstore__provider_get_open(f->p, "folder", 0, UINT64_MAX,
+                                               &st, NULL, &err),
+                   DOCSTORE_ENOTFOUND);
+  /* A put through a planted link is refused too, and writes nothing
+   * outside. */
+  docstore__put_txn *t = NULL;
+  assert_int_equal(
+      docstore__provider_put_begin(f->p, "evildir/new", NULL, &t, &err),
+      DOCSTORE_EACCESS);
+  snprintf(dir, sizeof(dir), "%s/new", f->base);
+  assert_int_equal(access(dir, F_OK), -1);
+}
+
+static void no_clobber(fixture *f) {
+  docstore__err err;
+  const char *old = "the old object";
+  assert_int_equal(
+      docstore_provider_put(f->p, "nc/key", (const uint8_t *)old, strlen(old)),
+      0);
+  uint8_t *data = make_data(70000);
+  assert_int_equal(
+      stream_put(f->p, "nc/key", data, 70000, DOCSTORE_PUT_NO_CLOBBER, &err),
+      DOCSTORE_EEXISTS);
+  assert_non_null(strstr(err.msg, "put nc/key: an object exists"));
+  expect_object(f->p, "nc/key", old, strlen(old));
+  assert_int_equal(leftovers(f), 0);
+  /* A fresh key: stored. */
+  assert_int_equal(
+      stream_put(f->p, "nc/fresh", data, 70000, DOCSTORE_PUT_NO_CLOBBER, &err),
+      0);
+  expect_object(f->p, "nc/fresh", data, 70000);
+  /* A folder under the key: said so. */
+  assert_int_equal(
+      stream_put(f->p, "nc", data, 10, DOCSTORE_PUT_NO_CLOBBER, &err),
+      DOCSTORE_EIO);
+  assert_non_null(strstr(err.msg, "is a folder"));
+  assert_int_equal(leftovers(f), 0);
+  /* Without the flag the same put replaces. */
+  assert_int_equal(stream_put(f->p, "nc/key", data, 70000, 0, &err), 0);
+  expect_object(f->p, "nc/key", data, 70000);
+  free(data);
+}
+
+static void test_local_no_clobber(void **state) { no_clobber(*state); }
+
+/* As on a kernel or file system without renameat2(RENAME_NOREPLACE). */
+static void test_local_no_clobber_link_fallback(void **state) {
+  docstore__local_no_renameat2 = 1;
+  no_clobber(*state);
+  docstore__local_no_renameat2 = 0;
+}
+
+/* A write that fails (file size limit, which binds root too): a clear
+ * error, the txn refuses to commit, nothing is left, the old object stays;
+ * one failed PUT. */
+static void test_local_write_failure(void **state) {
+  fixture *f = *state;
+  docstore__err err;
+  docstore__put_txn *t = NULL;
+  docstore_op_stats before, after;
+  assert_int_equal(docstore_provider_put(f->p, "wf", (const uint8_t *)"old", 3),
+                   0);
+  op_stats(f->p, DOCSTORE_OP_PUT, &before);
+  assert_int_equal(docstore__provider_put_begin(f->p, "wf", NULL, &t, &err), 0);
+  uint8_t *big = make_data(100000);
+  struct rlimit old, small;
+  assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+  small = old;
+  small.rlim_cur = 4096;
+  void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+  int rc = docstore__provider_put_write(t, big, 100000, &err);
+  assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, prev);
+  free(big);
+  assert_int_equal(rc, DOCSTORE_EIO);
+  assert_non_null(strstr(err.msg, "put wf: cannot write wf"));
+  assert_int_equal(
+      docstore__provider_put_write(t, (const uint8_t *)"x", 1, &err),
+      DOCSTORE_EINVAL);
+  assert_non_null(strstr(err.msg, "earlier write failed"));
+  assert_int_equal(docstore__provider_put_commit(t, &err), DOCSTORE_EINVAL);
+  assert_int_equal(leftovers(f), 0);
+  expect_object(f->p, "wf", "old", 3);
+  op_stats(f->p, DOCSTORE_OP_PUT, &after);
+  assert_int_equal(after.failures, before.failures + 1);
+  assert_int_equal(after.successes, before.successes);
+}
+
+typedef struct temp_count {
+  int live, removed, other;
+} temp_count;
+
+static int count_temps(void *payload, const docstore_temp_info *info) {
+  temp_count *c = payload;
+  if (info->state == DOCSTORE_TEMP_LIVE)
+    c->live++;
+  else if (info->state == DOCSTORE_TEMP_REMOVED)
+    c->removed++;
+  else
+    c->other++;
+  return 0;
+}
+
+/* A writer killed mid-put: no object; its temporary file, protected while
+ * the writer lived, is found stale and removed. */
+static void test_local_killed_writer(void **state) {
+  fixture *f = *state;
+  int ready[2];
+  assert_int_equal(pipe(ready), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    docstore__err err;
+    docstore__put_txn *t = NULL;
+    uint8_t chunk[4096];
+    memset(chunk, 'k', sizeof(chunk));
+    close(ready[0]);
+    if (docstore__provider_put_begin(f->p, "docs/killed", NULL, &t, &err) < 0)
+      _exit(1);
+    for (int i = 0; i < 64; i++)
+      if (docstore__provider_put_write(t, chunk, sizeof(chunk), &err) < 0)
+        _exit(1);
+    if (write(ready[1], "1", 1) != 1)
+      _exit(1);
+    for (;;)
+      pause();
+  }
+  close(ready[1]);
+  char c = 0;
+  assert_int_equal(read(ready[0], &c, 1), 1);
+  close(ready[0]);
+  temp_count tc = {0, 0, 0};
+  char errbuf[256];
+  /* Alive: its file is live, even for a cleaner. */
+  assert_int_equal(docstore_local_temporaries(f->root, DOCSTORE_TEMP_REMOVE, 0,
+                                              count_temps, &tc, errbuf,
+                                              sizeof(errbuf)),
+                   0);
+  assert_int_equal(tc.live, 1);
+  assert_int_equal(tc.removed, 0);
+  assert_int_equal(leftovers(f), 1);
+  assert_int_equal(kill(child, SIGKILL), 0);
+  int status;
+  assert_int_equal(waitpid(child, &status, 0), child);
+  assert_true(WIFSIGNALED(status));
+  docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
+  assert_int_equal(docstore_provider_head(f->p, &info, "docs/killed"),
+                   DOCSTORE_ENOTFOUND);
+  memset(&tc, 0, sizeof(tc));
+  assert_int_equal(docstore_local_temporaries(f->root, DOCSTORE_TEMP_REMOVE, 0,
+                                              count_temps, &tc, errbuf,
+                                              sizeof(errbuf)),
+                   0);
+  assert_int_equal(tc.removed, 1);
+  assert_int_equal(tc.live, 0);
+  assert_int_equal(leftovers(f), 0);
+}
+
+/* Streaming writers of one key at once: every commit replaces the object
+ * whole (a reader never sees a mix or a part), and the last commit wins. */
+#define WRITERS 4
+#define RACE_SIZE 200000
+
+typedef struct race {
+  docstore_provider *p;
+  pthread_barrier_t written;
+  pthread_mutex_t order;
+  int serial; /* commits one at a time, in the order the mutex gives */
+  int last;   /* the writer that committed last */
+  volatile int stop;
+  int bad_reads, good_reads;
+} race;
+
+typedef struct writer_arg {
+  race *r;
+  int id;
+  int rc;
+} writer_arg;
+
+static void *writer(void *arg) {
+  writer_arg *w = arg;
+  docstore__err err;
+  docstore__put_txn *t = NULL;
+  uint8_t chunk[1000];
+  memset(chunk, 'A' + w->id, sizeof(chunk));
+  w->rc = docstore__provider_put_begin(w->r->p, "race/key", NULL, &t, &err);
+  for (int i = 0; w->rc == 0 && i < RACE_SIZE / 1000; i++)
+    w->rc = docstore__provider_put_write(t, chunk, sizeof(chunk), &err);
+  pthread_barrier_wait(&w->r->written);
+  if (w->rc < 0) {
+    docstore__provider_put_abort(t);
+    return NULL;
+  }
+  if (w->r->serial)
+    pthread_mutex_lock(&w->r->order);
+  w->rc = docstore__provider_put_commit(t, &err);
+  if (w->r->serial) {
+    w->r->last = w->id;
+    pthread_mutex_unlock(&w->r->order);
+  }
+  return NULL;
+}
+
+/* Whole and uniform, or missing (before the first commit). */
+static void *reader(void *arg) {
+  race *r = arg;
+  while (!r->stop) {
+    uint8_t *d = NULL;
+    size_t n = 0;
+    int rc = docstore_provider_get(r->p, &d, &n, "race/key");
+    if (rc == DOCSTORE_ENOTFOUND)
+      continue;
+    int ok = rc == 0 && n == RACE_SIZE && d[0] >= 'A' && d[0] < 'A' + WRITERS;
+    for (size_t i = 1; ok && i < n; i++)
+      ok = d[i] == d[0];
+    if (ok)
+      r->good_reads++;
+    else
+      r->bad_reads++;
+    docstore_free(d);
+  }
+  return NULL;
+}
+
+static void run_race(fixture *f, int serial) {
+  race r;
+  memset(&r, 0, sizeof(r));
+  r.p = f->p;
+  r.serial = serial;
+  r.last = -1;
+  pthread_barrier_init(&r.written, NULL, WRITERS);
+  pthread_mutex_init(&r.order, NULL);
+  pthread_t th[WRITERS], rd;
+  writer_arg args[WRITERS];
+  assert_int_equal(pthread_create(&rd, NULL, reader, &r), 0);
+  for (int i = 0; i < WRITERS; i++) {
+    args[i].r = &r;
+    args[i].id = i;
+    args[i].rc = -1;
+    assert_int_equal(pthread_create(&th[i], NULL, writer, &args[i]), 0);
+  }
+  for (int i = 0; i < WRITERS; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(args[i].rc, 0);
+  }
+  r.stop = 1;
+  pthread_join(rd, NULL);
+  pthread_barrier_destroy(&r.written);
+  pthread_mutex_destroy(&r.order);
+  assert_int_equal(r.bad_reads, 0);
+  uint8_t *d = NULL;
+  size_t n = 0;
+  assert_int_equal(docstore_provider_get(f->p, &d, &n, "race/key"), 0);
+  assert_int_equal(n, RACE_SIZE);
+  for (size_t i = 1; i < n; i++)
+    if (d[i] != d[0])
+      fail_msg("mixed object at byte %zu", i);
+  if (serial)
+    assert_int_equal(d[0], 'A' + r.last);
+  docstore_free(d);
+  assert_int_equal(leftovers(f), 0);
+}
+
+static void test_local_concurrent_same_key(void **state) {
+  run_race(*state, 1);
+  run_race(*state, 0);
+}
+
+/* The whole-object put goes through the same transaction: what it stores
+ * reads back whole and by ranges, and it leaves no temporary file. */
+static void test_local_whole_put_unchanged(void **state) {
+  fixture *f = *state;
+  uint8_t *data = make_data(123457);
+  assert_int_equal(docstore_provider_put(f->p, "whole/obj", data, 123457), 0);
+  expect_object(f->p, "whole/obj", data, 123457);
+  check_ranges(f->p, "whole/obj", data, 123457);
+  free(data);
+  assert_int_equal(leftovers(f), 0);
+}
+
+/* Memory does not grow with the object: 256 MiB streamed in and out in
+ * 64 KiB pieces, in a child process whose peak RSS is compared with its
+ * own at the start. */
+#define BIG_STREAM ((uint64_t)256 << 20)
+
+static long peak_rss_kib(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+static int stream_big(docstore_provider *p) {
+  static uint8_t chunk[64 * 1024];
+  docstore__err err;
+  docstore__put_txn *t = NULL;
+  docstore__get_stream *st = NULL;
+  uint64_t size = 0, seen = 0;
+  size_t got;
+  if (docstore__provider_put_begin(p, "big/stream", NULL, &t, &err) < 0)
+    return 1;
+  for (uint64_t off = 0; off < BIG_STREAM; off += sizeof(chunk)) {
+    memset(chunk, (int)(off >> 16), sizeof(chunk));
+    if (docstore__provider_put_write(t, chunk, sizeof(chunk), &err) < 0)
+      return 2;
+  }
+  if (docstore__provider_put_commit(t, &err) < 0)
+    return 3;
+  if (docstore__provider_get_open(p, "big/stream", 0, UINT64_MAX, &st, &size,
+                                  &err) < 0 ||
+      size != BIG_STREAM)
+    return 4;
+  do {
+    if (docstore__provider_get_read(st, chunk, sizeof(chunk), &got, &err) < 0)
+      return 5;
+    for (size_t i = 0; i < got; i++)
+      if (chunk[i] != (uint8_t)((seen + i) >> 16))
+        return 6;
+    seen += got;
+  } while (got > 0);
+  docstore__provider_get_close(st);
+  return seen == BIG_STREAM ? 0 : 7;
+}
+
+static void test_local_stream_memory_is_constant(void **state) {
+  fixture *f = *state;
+  int report[2];
+  assert_int_equal(pipe(report), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    long before = peak_rss_kib();
+    uint64_t t0 = docstore__now_us();
+    long r[3] = {stream_big(f->p), 0, 0};
+    r[1] = peak_rss_kib() - before;
+    r[2] = (long)((docstore__now_us() - t0) / 1000);
+    _exit(write(report[1], r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+  }
+  close(report[1]);
+  long r[3];
+  assert_int_equal(read(report[0], r, sizeof(r)), (ssize_t)sizeof(r));
+  close(report[0]);
+  int status;
+  assert_int_equal(waitpid(child, &status, 0), child);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_int_equal(r[0], 0);
+  print_message("  256 MiB streamed put + get: peak RSS +%ld KiB, %ld ms\n",
+                r[1], r[2]);
+  assert_true(r[1] < 8 * 1024);
+  assert_int_equal(leftovers(f), 0);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -734,6 +1268,20 @@ int main(void) {
       T(test_presign_unsupported),
       T(test_check_and_vanished_root),
       T(test_concurrent_use),
+      T(test_local_is_native),
+      T(test_local_stream_round_trip),
+      T(test_local_stream_reads_a_snapshot),
+      T(test_local_abort_leaves_nothing),
+      T(test_local_refusals),
+      T(test_local_get_open_confined),
+      T(test_local_no_clobber),
+      T(test_local_no_clobber_link_fallback),
+      T(test_local_write_failure),
+      T(test_local_killed_writer),
+      T(test_local_concurrent_same_key),
+      T(test_local_whole_put_unchanged),
+      cmocka_unit_test_setup_teardown(test_local_stream_memory_is_constant,
+                                      setup_nosync, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
