@@ -498,8 +498,8 @@ def compress(document, level=3, window_log=None):
     if window_log is None:
         return zstandard.ZstdCompressor(level=level).compress(document)
     params = zstandard.ZstdCompressionParameters.from_level(
-        level, window_log=window_log)
-    c = zstandard.ZstdCompressor(compression_params=params, write_content_size=False)
+        level, window_log=window_log, write_content_size=False)
+    c = zstandard.ZstdCompressor(compression_params=params)
     co = c.compressobj()
     return co.compress(document) + co.flush()
 
