@@ -276,18 +276,30 @@ def decrypt_segment(hd, k_seg, index, last, wire):
         raise Integrity("segment %d%s" % (index, " (last)" if last else "")) from e
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 class _Inflater:
-    """Step 10: exactly one zstd frame, window bounded."""
+    """Step 10: exactly one zstd frame (not a skippable one), window
+    bounded."""
 
     def __init__(self):
         self.d = zstandard.ZstdDecompressor(
             max_window_size=WINDOW_MAX).decompressobj()
-        self.seen = False
+        self.head = b""             # the first 4 bytes, until checked
 
     def feed(self, data):
+        if len(self.head) < 4:
+            take = 4 - len(self.head)
+            self.head += data[:take]
+            data = data[take:]
+            if len(self.head) < 4:
+                return b""
+            if self.head != ZSTD_MAGIC:
+                raise Integrity("zstd: the stream is not a zstd frame")
+            data = self.head + data
         if not data:
             return b""
-        self.seen = True
         if self.d.eof:
             raise Integrity("zstd: data after the frame")
         try:
@@ -299,7 +311,7 @@ class _Inflater:
         return out
 
     def end(self):
-        if not self.seen or not self.d.eof:
+        if len(self.head) < 4 or not self.d.eof:
             raise Integrity("zstd: the stream ends before the frame")
 
 

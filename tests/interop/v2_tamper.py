@@ -161,6 +161,10 @@ def compression(s, document):
     yield "zstd/frame-cut", with_stream(s, f[:-1]), INT, None
     yield "zstd/empty-stream", with_stream(s, b""), INT, None
     yield "zstd/not-a-frame", with_stream(s, b"\0" * 16 + document), INT, None
+    skippable = bytes.fromhex("502a4d18") + (4).to_bytes(4, "little") + b"skip"
+    yield "zstd/skippable-frame-first", with_stream(s, skippable + f), INT, None
+    yield "zstd/skippable-frame-only", with_stream(s, skippable), INT, None
+    yield "zstd/3-bytes", with_stream(s, f[:3]), INT, None
     yield ("zstd/window-2-28", with_stream(s, V.compress(document, 3, 28)),
            INT, None)
 
