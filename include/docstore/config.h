@@ -229,9 +229,16 @@ typedef struct docstore_setting_info {
   int type;                  /**< #docstore_setting_type */
   unsigned int flags;        /**< DOCSTORE_SETTING_* flags */
   const char *default_value; /**< as dumped ("8MiB"), or NULL: none */
-  uint64_t min;              /**< UINT and SIZE: smallest value */
-  uint64_t max;              /**< UINT and SIZE: largest value */
-  const char *choices;       /**< CHOICE: "auto|path|virtual"; else NULL */
+  /** UINT and SIZE: smallest value; CHOICE with a "name:N" choice: the
+   *  smallest N */
+  uint64_t min;
+  /** UINT and SIZE: largest value; CHOICE with a "name:N" choice: the
+   *  largest N */
+  uint64_t max;
+  /** CHOICE: "auto|path|virtual"; a choice "name:N" (as in "none|zstd:N")
+   *  takes "name:" and a number from min to max (@since 0.3.0); else
+   *  NULL */
+  const char *choices;
   /** the field of the provider's options struct it fills
    *  ("bucket" of docstore_s3_options), or NULL */
   const char *field;

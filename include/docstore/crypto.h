@@ -317,15 +317,18 @@ DOCSTORE_EXTERN int docstore_envelope_rewrap(char **out, size_t *out_len,
  * @since 0.1.0
  */
 typedef enum docstore_envelope_format {
-  DOCSTORE_ENVELOPE_V1 = 1,      /**< this library's JSON format, version 1 */
+  DOCSTORE_ENVELOPE_V1 = 1, /**< this library's JSON format, version 1 */
+  /** binary, segmented, key-committing format, version 2 (@since 0.3.0) */
+  DOCSTORE_ENVELOPE_V2 = 2,
   DOCSTORE_ENVELOPE_LEGACY = 100 /**< PyCryptodome JSON, read-only */
 } docstore_envelope_format;
 
 /**
- * Current version of #docstore_envelope_info.
- * @since 0.1.0
+ * Current version of #docstore_envelope_info.  Version 2 adds
+ * `segment_size`, `compressed` and `recipients_count`.
+ * @since 0.1.0; 0.3.0 is version 2
  */
-#define DOCSTORE_ENVELOPE_INFO_VERSION 1
+#define DOCSTORE_ENVELOPE_INFO_VERSION 2
 
 /**
  * What an envelope says about itself, without decrypting it.
@@ -340,15 +343,24 @@ typedef struct docstore_envelope_info {
   char *key_id;         /**< NULL for legacy envelopes */
   char *file_id;        /**< bound identity, NULL if none */
   char *user_id;        /**< NULL if none or system */
-  uint64_t plaintext_size; /**< size of the document in bytes */
+  /** size of the document in bytes; UINT64_MAX when unknown (a compressed
+   * v2 envelope) */
+  uint64_t plaintext_size;
+  /* version 2 (@since 0.3.0): */
+  unsigned int segment_size; /**< v2: plaintext bytes per segment; else 0 */
+  int compressed;            /**< v2: 1 when the segments hold a zstd frame */
+  /** number of recipients (wrapped copies of the key): 1 for v1 and
+   * legacy; for v2 every recipient, of any kind; key_id is the first one's
+   * (the first RSA-OAEP one's) */
+  unsigned int recipients_count;
 } docstore_envelope_info;
 
 /**
  * Static initialiser of a #docstore_envelope_info.
- * @since 0.1.0
+ * @since 0.1.0; 0.3.0 initialises the version 2 fields
  */
 #define DOCSTORE_ENVELOPE_INFO_INIT                                            \
-  { DOCSTORE_ENVELOPE_INFO_VERSION, 0, NULL, NULL, NULL, 0 }
+  { DOCSTORE_ENVELOPE_INFO_VERSION, 0, NULL, NULL, NULL, 0, 0, 0, 0 }
 
 /**
  * Initialise an info struct (for FFI callers that cannot use the macro):
@@ -386,6 +398,291 @@ DOCSTORE_EXTERN int docstore_envelope_info_get(docstore_envelope_info *info,
  * @since 0.1.0
  */
 DOCSTORE_EXTERN void docstore_envelope_info_clear(docstore_envelope_info *info);
+
+/* ------------------------------------------------------------- v2 streams */
+
+/**
+ * Current version of #docstore_seal_options.
+ * @since 0.3.0
+ */
+#define DOCSTORE_SEAL_OPTIONS_VERSION 1
+
+/**
+ * How docstore_sealer_new() seals (docs/FORMAT.md).  Set `version` first
+ * (#DOCSTORE_SEAL_OPTIONS_INIT or docstore_seal_options_init()).
+ * @since 0.3.0
+ */
+typedef struct docstore_seal_options {
+  unsigned int version; /**< #DOCSTORE_SEAL_OPTIONS_VERSION, set by caller */
+  /** #DOCSTORE_ENVELOPE_V1 or #DOCSTORE_ENVELOPE_V2; 0 means v2 */
+  int format;
+  /** identity to bind, NULL binds none; borrowed for docstore_sealer_new()
+   * only (copied) */
+  const docstore_doc_id *doc;
+  /** key ids of public keys of the keyring, each a recipient; NULL (or a
+   * count of 0): the keyring's default key.  v1 takes exactly one.
+   * Borrowed for docstore_sealer_new() only. */
+  const char *const *recipients;
+  size_t recipients_count; /**< number of entries of `recipients` */
+  /** v2: plaintext bytes per segment, a power of two from 4096 to 16 MiB;
+   * 0 means 65536.  Must be 0 for v1. */
+  unsigned int segment_size;
+  /** v2: 0 = no compression; 1 to 19 = zstd level.  Must be 0 for v1. */
+  int compression_level;
+} docstore_seal_options;
+
+/**
+ * Static initialiser of a #docstore_seal_options: v2, the default key,
+ * 64 KiB segments, no compression, no identity.
+ * @since 0.3.0
+ */
+#define DOCSTORE_SEAL_OPTIONS_INIT                                             \
+  { DOCSTORE_SEAL_OPTIONS_VERSION, 0, NULL, NULL, 0, 0, 0 }
+
+/**
+ * Initialise seal options (for FFI callers that cannot use the macro):
+ * the values of #DOCSTORE_SEAL_OPTIONS_INIT with `version`.  Thread-safe.
+ * @param o       the struct to fill.
+ * @param version #DOCSTORE_SEAL_OPTIONS_VERSION (or an older version).
+ * @return 0, #DOCSTORE_EINVAL (o NULL, version 0 or unknown).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_seal_options_init(docstore_seal_options *o,
+                                               unsigned int version);
+
+/**
+ * A streaming sealer: plaintext in, envelope out, in memory bounded by
+ * the segment size whatever the document's size (v2).  A v1 sealer
+ * buffers the document (at most 1 GiB) and emits the JSON envelope at
+ * docstore_sealer_finish().  One thread at a time.  Opaque.
+ * @since 0.3.0
+ */
+typedef struct docstore_sealer docstore_sealer;
+
+/**
+ * Start sealing a document.  The data key, salt and nonce prefix are
+ * drawn here and the key is wrapped for every recipient.
+ * @param out  receives the sealer (NULL on failure); docstore_sealer_free().
+ * @param kr   the keyring holding the recipients' public keys; borrowed
+ *             until docstore_sealer_free() (not modified meanwhile).
+ * @param opts options; NULL means #DOCSTORE_SEAL_OPTIONS_INIT.
+ * @return 0, #DOCSTORE_EINVAL (out or kr NULL, unknown options version,
+ *         bad format, identity, segment size or level, a repeated
+ *         recipient, more than 64 recipients, v1 with several),
+ *         #DOCSTORE_EKEY (no such key id, or no default key),
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg().
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_sealer_new(docstore_sealer **out,
+                                        const docstore_keyring *kr,
+                                        const docstore_seal_options *opts);
+
+/**
+ * Consume plaintext and produce envelope bytes, as much as fits (the
+ * in/out buffer style of zstd).  Always makes progress when out_cap > 0
+ * or in_len > 0 unless a whole segment is waiting for room in `out`.
+ * Call until all input is used, then docstore_sealer_finish().
+ * @param s       the sealer.
+ * @param out     room for envelope bytes (may be NULL when out_cap is 0).
+ * @param out_cap its size.
+ * @param out_len receives the number of bytes written to out.
+ * @param in      plaintext (may be NULL when in_len is 0).
+ * @param in_len  its length.
+ * @param in_used receives the number of input bytes consumed.
+ * @return 0, #DOCSTORE_EINVAL (NULL argument, called after finish),
+ *         #DOCSTORE_ETOOBIG (v1 over 1 GiB, v2 over 2^32 segments),
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM.  After a failure the sealer
+ *         only accepts docstore_sealer_free().
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_sealer_update(docstore_sealer *s, uint8_t *out,
+                                           size_t out_cap, size_t *out_len,
+                                           const uint8_t *in, size_t in_len,
+                                           size_t *in_used);
+
+/**
+ * End of input: seal the last segment and flush what remains.
+ * @param s       the sealer.
+ * @param out     room for envelope bytes.
+ * @param out_cap its size.
+ * @param out_len receives the number of bytes written to out.
+ * @return 0 when the whole envelope is out; 1 when more output remains
+ *         (call again with more room); a negative code as
+ *         docstore_sealer_update().
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_sealer_finish(docstore_sealer *s, uint8_t *out,
+                                           size_t out_cap, size_t *out_len);
+
+/**
+ * Detail of the sealer's last failure.
+ * @param s the sealer; NULL gives "sealer is NULL".
+ * @return "" when none; never NULL; valid until this thread calls any
+ *         *_errmsg() function again.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN const char *docstore_sealer_errmsg(const docstore_sealer *s);
+
+/**
+ * Free a sealer, wiping its keys and buffered plaintext.
+ * @param s the sealer, or NULL (no-op).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN void docstore_sealer_free(docstore_sealer *s);
+
+/**
+ * A streaming opener: envelope in, plaintext out.  A v2 envelope streams
+ * in memory bounded by its segment size: a segment's plaintext is
+ * released only after its tag verified, and the end is reported only
+ * after the segment flagged last verified with no byte after it.  v1 and
+ * legacy envelopes (told apart by their first byte) are buffered (at most
+ * 1.5 GiB), opened at docstore_opener_finish() and released then.  One
+ * thread at a time.  Opaque.
+ * @since 0.3.0
+ */
+typedef struct docstore_opener docstore_opener;
+
+/**
+ * Start opening an envelope.
+ * @param out    receives the opener (NULL on failure);
+ *               docstore_opener_free().
+ * @param kr     the keyring holding the private key; borrowed until
+ *               docstore_opener_free().
+ * @param expect optional: the document expected (copied), checked as by
+ *               docstore_envelope_open(); a v2 envelope bound to another
+ *               document or to none is #DOCSTORE_EINTEGRITY.
+ * @return 0, #DOCSTORE_EINVAL (out or kr NULL, invalid expect),
+ *         #DOCSTORE_ENOMEM.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_opener_new(docstore_opener **out,
+                                        const docstore_keyring *kr,
+                                        const docstore_doc_id *expect);
+
+/**
+ * Consume envelope bytes and produce verified plaintext, as much as fits.
+ * @param o       the opener.
+ * @param out     room for plaintext (may be NULL when out_cap is 0).
+ * @param out_cap its size.
+ * @param out_len receives the number of bytes written to out.
+ * @param in      envelope bytes (may be NULL when in_len is 0).
+ * @param in_len  their number.
+ * @param in_used receives the number of input bytes consumed.
+ * @return 0; #DOCSTORE_EINVAL (NULL argument); #DOCSTORE_EFORMAT
+ *         (malformed header); #DOCSTORE_EUNSUPPORTED (unknown version,
+ *         suite or flag); #DOCSTORE_EKEY (no private key for any
+ *         recipient); #DOCSTORE_EINTEGRITY (tampered, wrong key, wrong
+ *         document, data after the final segment, bad compressed data);
+ *         #DOCSTORE_ETOOBIG (v1/legacy over 1.5 GiB); #DOCSTORE_ECRYPTO;
+ *         #DOCSTORE_ENOMEM.  After a failure the opener only accepts
+ *         docstore_opener_free(); plaintext already released came from
+ *         verified segments, but the document as a whole is not.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_opener_update(docstore_opener *o, uint8_t *out,
+                                           size_t out_cap, size_t *out_len,
+                                           const uint8_t *in, size_t in_len,
+                                           size_t *in_used);
+
+/**
+ * End of the envelope: verify the end and flush what remains.
+ * @param o       the opener.
+ * @param out     room for plaintext.
+ * @param out_cap its size.
+ * @param out_len receives the number of bytes written to out.
+ * @return 0 when all plaintext is out and the whole envelope verified; 1
+ *         when more output remains (call again with more room);
+ *         #DOCSTORE_EINTEGRITY when truncated; other codes as
+ *         docstore_opener_update().
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_opener_finish(docstore_opener *o, uint8_t *out,
+                                           size_t out_cap, size_t *out_len);
+
+/**
+ * What the envelope says about itself, once its header has been read and
+ * verified (v2) or once docstore_opener_finish() opened it (v1, legacy).
+ * plaintext_size is 0 (unknown) for v2.
+ * @param o    the opener.
+ * @param info receives the description; its `version` must be set;
+ *             release with docstore_envelope_info_clear().
+ * @return 0, #DOCSTORE_EINVAL (NULL argument, unknown info version, header
+ *         not read yet), #DOCSTORE_ENOMEM.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_opener_info(const docstore_opener *o,
+                                         docstore_envelope_info *info);
+
+/**
+ * Detail of the opener's last failure.
+ * @param o the opener; NULL gives "opener is NULL".
+ * @return "" when none; never NULL; valid until this thread calls any
+ *         *_errmsg() function again.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN const char *docstore_opener_errmsg(const docstore_opener *o);
+
+/**
+ * Free an opener, wiping its keys and buffered plaintext.
+ * @param o the opener, or NULL (no-op).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN void docstore_opener_free(docstore_opener *o);
+
+/**
+ * Size of a v2 envelope's header, from its first 16 bytes.  Thread-safe.
+ * @param header_len receives the header length H (0 on failure).
+ * @param prefix     the envelope's first bytes.
+ * @param prefix_len their number, at least 16.
+ * @return 0, #DOCSTORE_EINVAL (NULL argument, fewer than 16 bytes),
+ *         #DOCSTORE_EFORMAT (not a v2 envelope, or a header length out of
+ *         bounds), #DOCSTORE_EUNSUPPORTED (v2 magic, unknown version or
+ *         suite).  Detail: docstore_last_errmsg().
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_envelope_header_size(size_t *header_len,
+                                                  const uint8_t *prefix,
+                                                  size_t prefix_len);
+
+/**
+ * Change the recipients of a v2 envelope by rewriting its header only:
+ * the segments that follow the old header stay as they are (append them
+ * to the new header).  The old header is verified first with a private key
+ * of one of its recipients.  Thread-safe on a loaded keyring.
+ * @param out            receives the new header (docstore_free()); NULL on
+ *                       failure.
+ * @param out_len        receives its length.
+ * @param old_header_len receives the old header's length (where the
+ *                       segments start).
+ * @param kr             the keyring: a private key of a current recipient,
+ *                       and the public keys to add.
+ * @param header         the envelope's first bytes, at least its whole
+ *                       header (docstore_envelope_header_size()).
+ * @param header_len     their number.
+ * @param add            key ids to add (public keys of kr); a key id
+ *                       already a recipient is kept once.
+ * @param add_count      number of entries of add (0: add may be NULL).
+ * @param remove         key ids to remove; "*" removes every recipient
+ *                       that is not in add (recipients of other kinds
+ *                       included).  A key id that is not a recipient is
+ *                       ignored.
+ * @param remove_count   number of entries of remove (0: remove may be
+ *                       NULL).
+ * @return 0; #DOCSTORE_EINVAL (NULL argument, no recipient would remain,
+ *         more than 64); #DOCSTORE_EFORMAT, #DOCSTORE_EUNSUPPORTED (not a
+ *         valid v2 header, or header_len shorter than it);
+ *         #DOCSTORE_EKEY (no private key for any recipient, a key id of
+ *         add not in kr); #DOCSTORE_EINTEGRITY (tampered header or wrong
+ *         key); #DOCSTORE_ECRYPTO; #DOCSTORE_ENOMEM.  Detail:
+ *         docstore_last_errmsg().
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_envelope_rewrap_header(
+    uint8_t **out, size_t *out_len, size_t *old_header_len,
+    const docstore_keyring *kr, const uint8_t *header, size_t header_len,
+    const char *const *add, size_t add_count, const char *const *remove,
+    size_t remove_count);
 
 /** @} */
 

@@ -47,7 +47,7 @@ typedef struct docstore_service docstore_service;
  * Current version of #docstore_service_options.
  * @since 0.1.0
  */
-#define DOCSTORE_SERVICE_OPTIONS_VERSION 2
+#define DOCSTORE_SERVICE_OPTIONS_VERSION 3
 
 /**
  * Options of a service.
@@ -70,6 +70,17 @@ typedef struct docstore_service_options {
    *  hold absolute paths outside legacy_root.  0 (default): confined.
    *  @since 0.2.0 */
   int legacy_allow_outside_root;
+  /** (version 3) Envelope format of new documents: 2 (streamed; the
+   *  default), 1 (v1 JSON, readable by libdocstore 0.2 and older), 0: the
+   *  default.  Setting DOCSTORE_ENVELOPE_VERSION.  @since 0.3.0 */
+  unsigned int envelope_version;
+  /** (version 3) zstd level of new v2 documents, 1 to 19; 0 (default):
+   *  no compression.  Setting DOCSTORE_COMPRESSION.  @since 0.3.0 */
+  int compression_level;
+  /** (version 3) Plaintext bytes per segment of new v2 documents: a power
+   *  of two from 4096 to 16777216; 0: 65536.  Setting
+   *  DOCSTORE_SEGMENT_SIZE.  @since 0.3.0 */
+  unsigned int segment_size;
 } docstore_service_options;
 
 /**
@@ -77,7 +88,7 @@ typedef struct docstore_service_options {
  * @since 0.1.0
  */
 #define DOCSTORE_SERVICE_OPTIONS_INIT                                          \
-  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1, 0 }
+  { DOCSTORE_SERVICE_OPTIONS_VERSION, NULL, 1, 0, 0, 0, 0 }
 
 /**
  * Initialise service options to #DOCSTORE_SERVICE_OPTIONS_INIT (for callers
@@ -104,7 +115,8 @@ docstore_service_options_init(docstore_service_options *opts,
  * @param errbuf     optional buffer for a message on failure.
  * @param errbuf_len size of errbuf.
  * @return 0, #DOCSTORE_EINVAL (out or provider NULL, unknown options
- *         version), #DOCSTORE_ENOMEM.
+ *         version, an envelope option out of its range),
+ *         #DOCSTORE_ENOMEM.
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_service_new(docstore_service **out,
@@ -119,7 +131,10 @@ DOCSTORE_EXTERN int docstore_service_new(docstore_service **out,
  * provider (LOCAL_STORAGE_PATH or the S3_* settings); RSA_PUBLIC_KEY_PATH
  * then RSA_PRIVATE_KEY_PATH (with RSA_PRIVATE_KEY_PASSPHRASE) load keys
  * when set, the public key becoming the sealing key (no key path: no
- * keyring); DOCSTORE_LEGACY_ROOT becomes the legacy_root option.  Side
+ * keyring); DOCSTORE_RECIPIENT_KEYS adds public keys that every new v2
+ * document is also sealed to; DOCSTORE_LEGACY_ROOT becomes the legacy_root
+ * option, DOCSTORE_ENVELOPE_VERSION, DOCSTORE_COMPRESSION and
+ * DOCSTORE_SEGMENT_SIZE the envelope options.  Side
  * effect: DOCSTORE_LOG_LEVEL, when set, changes the process-wide log
  * threshold.  Logs "S3 storage initialized: bucket=..., endpoint=..." or
  * "Local storage initialized: path=...".  Thread-safe.
@@ -384,6 +399,396 @@ DOCSTORE_EXTERN int
 docstore_service_read_document(docstore_service *svc, uint8_t **out,
                                size_t *out_len, const char *path,
                                const docstore_doc_id *expect);
+
+/* ------------------------------------------------------------ streaming */
+
+/**
+ * @name Streaming documents
+ * A writer (docstore_writer_begin(), docstore_writer_write(),
+ * docstore_writer_commit()) encrypts a document of any size as it is
+ * written and streams it to the provider; a reader (docstore_reader_open(),
+ * docstore_reader_read()) streams one back and decrypts it.  Both work in
+ * bounded memory whatever the document's size (a v2 envelope; a v1 or
+ * legacy envelope is read whole, as docstore_service_read_document()
+ * does), into and out of buffers the caller owns, with no mandatory
+ * callback, so that any language binding can drive them.
+ *
+ * Thread safety: a writer or reader is used by one thread at a time;
+ * only docstore_writer_cancel() and docstore_reader_cancel() may be called
+ * from any thread at any time while another thread uses the handle (and
+ * docstore_writer_stats() / docstore_reader_stats() read counters that
+ * another thread may be advancing: they are atomic but may lag).  Many
+ * writers and readers may run on one service at once.  The service must
+ * outlive its writers and readers.
+ *
+ * Errors: a failing call records its detail on the handle
+ * (docstore_writer_errmsg(), docstore_reader_errmsg()), on the service
+ * (docstore_service_errmsg()) and in the calling thread's
+ * docstore_last_errmsg().  After a failure the handle is dead: every later
+ * call returns the same code; a writer's object is discarded (nothing
+ * appears at the storage path), and the plaintext a reader released
+ * before the failure must be discarded by the caller.
+ *
+ * What a reader releases, and when: plaintext leaves the library only
+ * after the segment that carries it has been authenticated, and
+ * docstore_reader_read() reports the end of the document (0 with *got ==
+ * 0) only after the final segment has been authenticated and nothing
+ * follows it.  A truncated, reordered, extended or tampered envelope
+ * therefore fails (#DOCSTORE_EINTEGRITY) at the first bad segment, after
+ * the caller may already have received the bytes of earlier, good
+ * segments: the caller must not use the output as the document before
+ * the end was reported.  The `docstore` CLI and the bindings write to a
+ * temporary file and rename it into place only on success; do the same.
+ * @{
+ */
+
+/**
+ * Progress callback of a writer or reader.  Called on the thread that
+ * drives the handle, at most about every MiB of plaintext and once at the
+ * end (done == total when total is known).
+ * @param payload the progress_payload of the options.
+ * @param done    plaintext bytes consumed (writer) or released (reader)
+ *                so far.
+ * @param total   the expected total (the writer's size_hint, the reader's
+ *                range length or document size), or UINT64_MAX when
+ *                unknown.
+ * @return 0 to go on; any other value cancels: the call in progress fails
+ *         with #DOCSTORE_ECANCELED (a writer aborts its object).
+ * @since 0.3.0
+ */
+typedef int (*docstore_progress_cb)(void *payload, uint64_t done,
+                                    uint64_t total);
+
+/**
+ * Current version of #docstore_write_options.
+ * @since 0.3.0
+ */
+#define DOCSTORE_WRITE_OPTIONS_VERSION 1
+
+/**
+ * Per-call options of docstore_writer_begin().
+ * @since 0.3.0
+ */
+typedef struct docstore_write_options {
+  unsigned int version; /**< #DOCSTORE_WRITE_OPTIONS_VERSION */
+  /** Optional progress callback; done = plaintext bytes consumed. */
+  docstore_progress_cb progress;
+  void *progress_payload; /**< passed to progress */
+  /** 1: fail with #DOCSTORE_EEXISTS at commit when the storage path
+   *  already holds an object (the existing object is kept).  0: replace. */
+  int no_clobber;
+  /** Content type given to the provider; NULL: application/octet-stream.
+   *  Borrowed for docstore_writer_begin() only. */
+  const char *content_type;
+  /** Expected plaintext size, 0 = unknown: the progress total, and a hint
+   *  to the provider for part sizing.  Not enforced. */
+  uint64_t size_hint;
+  /** Envelope format of the document: 1 (v1 JSON, buffered whole in
+   *  memory and limited to 1 GiB), 2 (v2, streamed), or 0: the service's
+   *  setting (DOCSTORE_ENVELOPE_VERSION, default 2). */
+  int envelope_version;
+  /** zstd compression before encryption (v2 only): -1 the service's
+   *  setting (DOCSTORE_COMPRESSION), 0 off, 1..19 the level. */
+  int compression_level;
+  /** Key ids of the recipients (public keys of the service's keyring;
+   *  borrowed for docstore_writer_begin() only), or NULL: the service's
+   *  (its default key, plus DOCSTORE_RECIPIENT_KEYS for v2).  v1 takes
+   *  exactly one. */
+  const char *const *recipients;
+  size_t recipients_count; /**< number of recipients */
+} docstore_write_options;
+
+/**
+ * Static initialiser of #docstore_write_options (defaults).
+ * @since 0.3.0
+ */
+#define DOCSTORE_WRITE_OPTIONS_INIT                                            \
+  { DOCSTORE_WRITE_OPTIONS_VERSION, NULL, NULL, 0, NULL, 0, 0, -1, NULL, 0 }
+
+/**
+ * Initialise write options to #DOCSTORE_WRITE_OPTIONS_INIT (for callers
+ * that cannot use the macro).  Thread-safe.
+ * @param opts    the struct to fill.
+ * @param version #DOCSTORE_WRITE_OPTIONS_VERSION.
+ * @return 0, #DOCSTORE_EINVAL (opts NULL or an unknown version).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_write_options_init(docstore_write_options *opts,
+                                                unsigned int version);
+
+/**
+ * A document being written.  Opaque; see docstore_writer_begin().
+ * @since 0.3.0
+ */
+typedef struct docstore_writer docstore_writer;
+
+/**
+ * Begin storing a document: its storage path is computed now (as
+ * docstore_storage_path(), dated now in UTC), the envelope's header is
+ * prepared (identity file_id/user_id bound) and the provider's
+ * transaction opened.  Nothing is visible at the path before
+ * docstore_writer_commit() succeeds.  Memory: a fixed buffer (256 KiB)
+ * plus one segment, whatever the document's size (v1: the whole
+ * document).  Encryption is counted as #DOCSTORE_OP_ENCRYPT at commit.
+ * @param out      receives the writer (NULL on failure); release it with
+ *                 docstore_writer_free().
+ * @param svc      the service (must outlive the writer).
+ * @param file_id  as in docstore_storage_path().
+ * @param filename as in docstore_storage_path() (copied).
+ * @param user_id  as in docstore_storage_path(); NULL for a system
+ *                 document.
+ * @param opts     NULL for defaults (borrowed for this call only).
+ * @return 0, #DOCSTORE_EINVAL (out or svc NULL, invalid id, bad options
+ *         or unknown version), #DOCSTORE_EKEY (no keyring, no public key,
+ *         unknown recipient), #DOCSTORE_EUNSUPPORTED (compression or
+ *         several recipients with envelope version 1), #DOCSTORE_ECRYPTO,
+ *         #DOCSTORE_ENOMEM, or the provider's code.  Detail on the service
+ *         and in docstore_last_errmsg().
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int
+docstore_writer_begin(docstore_writer **out, docstore_service *svc,
+                      const char *file_id, const char *filename,
+                      const char *user_id, const docstore_write_options *opts);
+
+/**
+ * Append plaintext.  The data is encrypted and passed to the provider as
+ * the internal buffer fills; the call returns when all of it has been
+ * consumed.
+ * @param w    the writer.
+ * @param data the bytes (borrowed); may be NULL when len is 0.
+ * @param len  their count.
+ * @return 0, #DOCSTORE_EINVAL (w NULL, data NULL with len > 0, already
+ *         committed or aborted), #DOCSTORE_ECANCELED (cancelled, by
+ *         docstore_writer_cancel() or the progress callback: the object is
+ *         aborted), #DOCSTORE_ETOOBIG (v1 over 1 GiB), #DOCSTORE_ECRYPTO,
+ *         #DOCSTORE_ENOMEM, or the provider's code.  On failure the writer
+ *         is dead and its object aborted.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_writer_write(docstore_writer *w,
+                                          const uint8_t *data, size_t len);
+
+/**
+ * Finish the document: the last segment is sealed, the provider commits
+ * (the object appears at the storage path atomically, or not at all) and
+ * the final progress report is made.  Whatever the result, the writer
+ * can only be freed afterwards.
+ * @param w        the writer.
+ * @param out_path optional: receives the storage path (docstore_free()),
+ *                 NULL on failure.
+ * @return 0, #DOCSTORE_EINVAL (w NULL, already committed or aborted),
+ *         #DOCSTORE_EEXISTS (no_clobber and the path exists),
+ *         #DOCSTORE_ECANCELED, #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM, or the
+ *         provider's code.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_writer_commit(docstore_writer *w, char **out_path);
+
+/**
+ * Abandon the document: the provider's transaction is discarded (no
+ * object, no temporary file left).  Aborting twice, or after a failure,
+ * is a no-op.
+ * @param w the writer.
+ * @return 0, #DOCSTORE_EINVAL (w NULL, or already committed).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_writer_abort(docstore_writer *w);
+
+/**
+ * Ask a writer to stop: the next (or current, at its next step)
+ * docstore_writer_write() or docstore_writer_commit() fails with
+ * #DOCSTORE_ECANCELED and aborts the object.  Thread-safe: may be called
+ * from any thread while another uses the writer (not after
+ * docstore_writer_free()).  No effect after a successful commit.
+ * @param w the writer, or NULL (no-op).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN void docstore_writer_cancel(docstore_writer *w);
+
+/**
+ * Progress counters, for callers that cannot take a callback.  May be
+ * called from any thread while the writer is in use (the values may lag).
+ * @param w               the writer (NULL: zeros).
+ * @param plaintext_bytes optional: receives the plaintext bytes consumed.
+ * @param stored_bytes    optional: receives the envelope bytes handed to
+ *                        the provider.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN void docstore_writer_stats(const docstore_writer *w,
+                                           uint64_t *plaintext_bytes,
+                                           uint64_t *stored_bytes);
+
+/**
+ * Detail of the writer's failure.
+ * @param w the writer; NULL gives "invalid writer handle (NULL)".
+ * @return "" when none; never NULL; owned by the writer, valid until it
+ *         is freed.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN const char *docstore_writer_errmsg(const docstore_writer *w);
+
+/**
+ * Free a writer; one neither committed nor aborted is aborted first.
+ * @param w the writer, or NULL (no-op).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN void docstore_writer_free(docstore_writer *w);
+
+/**
+ * Current version of #docstore_read_options.
+ * @since 0.3.0
+ */
+#define DOCSTORE_READ_OPTIONS_VERSION 1
+
+/**
+ * Per-call options of docstore_reader_open().
+ * @since 0.3.0
+ */
+typedef struct docstore_read_options {
+  unsigned int version; /**< #DOCSTORE_READ_OPTIONS_VERSION */
+  /** Optional progress callback; done = plaintext bytes released. */
+  docstore_progress_cb progress;
+  void *progress_payload; /**< passed to progress */
+  /** First plaintext byte to read.  Not 0: v2 uncompressed documents
+   *  only (others give #DOCSTORE_EUNSUPPORTED); only the segments that
+   *  cover the range are fetched and authenticated.  An offset at or past
+   *  the end reads nothing. */
+  uint64_t offset;
+  /** Bytes to read from offset; 0 = to the end.  A range past the end
+   *  is cut at the end. */
+  uint64_t length;
+} docstore_read_options;
+
+/**
+ * Static initialiser of #docstore_read_options (defaults: whole document).
+ * @since 0.3.0
+ */
+#define DOCSTORE_READ_OPTIONS_INIT                                             \
+  { DOCSTORE_READ_OPTIONS_VERSION, NULL, NULL, 0, 0 }
+
+/**
+ * Initialise read options to #DOCSTORE_READ_OPTIONS_INIT (for callers that
+ * cannot use the macro).  Thread-safe.
+ * @param opts    the struct to fill.
+ * @param version #DOCSTORE_READ_OPTIONS_VERSION.
+ * @return 0, #DOCSTORE_EINVAL (opts NULL or an unknown version).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_read_options_init(docstore_read_options *opts,
+                                               unsigned int version);
+
+/**
+ * A document being read.  Opaque; see docstore_reader_open().
+ * @since 0.3.0
+ */
+typedef struct docstore_reader docstore_reader;
+
+/**
+ * Open a stored document for reading: the object is opened at the
+ * provider and the envelope's header read and authenticated (recipient
+ * key, key commitment, header tag) and its identity checked against
+ * `expect`, all before any plaintext is released.  Memory: a fixed buffer
+ * plus one segment for v2 (a compressed one adds the decompressor's
+ * window, at most 128 MiB); a v1 or legacy envelope is read and
+ * decrypted whole (limited to 1 GiB).  Decryption is counted as
+ * #DOCSTORE_OP_DECRYPT when the reader reaches the end or fails.
+ * @param out    receives the reader (NULL on failure); release it with
+ *               docstore_reader_close().
+ * @param svc    the service (must outlive the reader).
+ * @param path   the storage path.
+ * @param expect optional: when not NULL, an envelope bound to another
+ *               document (or to none) is refused with
+ *               #DOCSTORE_EINTEGRITY before any byte is released.
+ * @param opts   NULL for defaults (borrowed for this call only).
+ * @return 0, #DOCSTORE_EINVAL (a NULL argument, invalid path or expect,
+ *         unknown options version), #DOCSTORE_EKEY (no keyring, or no
+ *         private key for the envelope), #DOCSTORE_EUNSUPPORTED (offset
+ *         not 0 on a v1, legacy or compressed document),
+ *         #DOCSTORE_EFORMAT, #DOCSTORE_EINTEGRITY, #DOCSTORE_ETOOBIG,
+ *         #DOCSTORE_ECRYPTO, #DOCSTORE_ENOMEM, or the provider's code (e.g.
+ *         #DOCSTORE_ENOTFOUND).  Detail on the service and in
+ *         docstore_last_errmsg().
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_reader_open(docstore_reader **out,
+                                         docstore_service *svc,
+                                         const char *path,
+                                         const docstore_doc_id *expect,
+                                         const docstore_read_options *opts);
+
+/**
+ * Read authenticated plaintext into a caller buffer.  Returns as soon as
+ * some plaintext is available (*got may be less than cap); blocks on the
+ * provider otherwise.  Plaintext is released only after its segment
+ * verified; 0 with *got == 0 is the end of the document (or range),
+ * reported only after the final segment verified and nothing follows it.
+ * @param r   the reader.
+ * @param buf where to write (caller-owned).
+ * @param cap its size (not 0).
+ * @param got receives the number of bytes written (0 on failure).
+ * @return 0, #DOCSTORE_EINVAL (a NULL argument, cap 0),
+ *         #DOCSTORE_ECANCELED (docstore_reader_cancel() or the progress
+ *         callback), #DOCSTORE_EINTEGRITY (tampered, truncated or extended
+ *         envelope), #DOCSTORE_EFORMAT, #DOCSTORE_ECRYPTO,
+ *         #DOCSTORE_ENOMEM, or the provider's code.  On failure the reader
+ *         is dead and what it released must be discarded.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_reader_read(docstore_reader *r, uint8_t *buf,
+                                         size_t cap, size_t *got);
+
+/**
+ * The plaintext size of the document (the whole document, not the range).
+ * @param r    the reader.
+ * @param size receives the size.
+ * @return 0 when it is known (v2 uncompressed, v1, legacy),
+ *         #DOCSTORE_EUNSUPPORTED when it is not (compressed v2: known only
+ *         at the end), #DOCSTORE_EINVAL (a NULL argument).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN int docstore_reader_size(docstore_reader *r, uint64_t *size);
+
+/**
+ * Ask a reader to stop: its next docstore_reader_read() fails with
+ * #DOCSTORE_ECANCELED.  Thread-safe: may be called from any thread while
+ * another uses the reader (not after docstore_reader_close()).
+ * @param r the reader, or NULL (no-op).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN void docstore_reader_cancel(docstore_reader *r);
+
+/**
+ * Progress counters, for callers that cannot take a callback.  May be
+ * called from any thread while the reader is in use (the values may lag).
+ * @param r               the reader (NULL: zeros).
+ * @param plaintext_bytes optional: receives the plaintext bytes released.
+ * @param stored_bytes    optional: receives the envelope bytes read from
+ *                        the provider.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN void docstore_reader_stats(const docstore_reader *r,
+                                           uint64_t *plaintext_bytes,
+                                           uint64_t *stored_bytes);
+
+/**
+ * Detail of the reader's failure.
+ * @param r the reader; NULL gives "invalid reader handle (NULL)".
+ * @return "" when none; never NULL; owned by the reader, valid until it
+ *         is closed.
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN const char *docstore_reader_errmsg(const docstore_reader *r);
+
+/**
+ * Close a reader and release its provider stream and buffers (plaintext
+ * held in them is wiped).
+ * @param r the reader, or NULL (no-op).
+ * @since 0.3.0
+ */
+DOCSTORE_EXTERN void docstore_reader_close(docstore_reader *r);
+
+/** @} */
 
 /**
  * List the stored objects under a prefix; the callback runs on the calling

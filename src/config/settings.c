@@ -154,32 +154,97 @@ static size_t seg_len(const char *c) {
   return bar ? (size_t)(bar - c) : strlen(c);
 }
 
-/* Index of v among "a|b|c" (case-insensitive), or -1. */
-static int choice_in(const char *list, const char *v, size_t vlen) {
+/* Whether the choice c (n bytes) is a pattern "name:N". */
+static int is_level_choice(const char *c, size_t n) {
+  return n >= 2 && c[n - 2] == ':' && c[n - 1] == 'N';
+}
+
+/* Whether v (vlen bytes) matches the pattern choice c (n bytes): the same
+ * "name:" and a decimal N in [min, max]; *level receives N. */
+static int level_match(const docstore__setting *s, const char *c, size_t n,
+                       const char *v, size_t vlen, uint64_t *level) {
+  size_t head = n - 1; /* "name:" */
+  return vlen > head && vlen - head <= 8 && strncasecmp(c, v, head) == 0 &&
+         parse_u64(v + head, vlen - head, level) == 0 &&
+         *level >= s->info.min && *level <= s->info.max;
+}
+
+/* Index of v among s's choices "a|b|c" (case-insensitive; a choice
+ * "name:N" takes "name:" and a number in [min, max]), or -1. */
+static int choice_in(const docstore__setting *s, const char *v, size_t vlen) {
   int i = 0;
-  for (const char *c = list; c; i++) {
+  uint64_t level;
+  for (const char *c = s->info.choices; c; i++) {
     size_t n = seg_len(c);
-    if (n == vlen && strncasecmp(c, v, n) == 0)
+    if ((n == vlen && strncasecmp(c, v, n) == 0) ||
+        (is_level_choice(c, n) && level_match(s, c, n, v, vlen, &level)))
       return i;
     c = c[n] ? c + n + 1 : NULL;
   }
   return -1;
 }
 
-int docstore__setting_choice(const docstore__setting *s, const char *v) {
-  if (!s->info.choices || !v)
-    return -1;
-  int i = choice_in(s->info.choices, v, strlen(v));
-  /* aliases: "warning=warn,..." */
-  for (const char *a = s->aliases; i < 0 && a && *a;) {
+/* Start of the i-th choice of s. */
+static const char *choice_at(const docstore__setting *s, int i) {
+  const char *c = s->info.choices;
+  for (int k = 0; k < i; k++)
+    c += seg_len(c) + 1;
+  return c;
+}
+
+/* The choice "name:N" of s, or NULL. */
+static const char *level_choice(const docstore__setting *s) {
+  for (const char *c = s->info.choices; c;) {
+    size_t n = seg_len(c);
+    if (is_level_choice(c, n))
+      return c;
+    c = c[n] ? c + n + 1 : NULL;
+  }
+  return NULL;
+}
+
+/* v, or the target of its alias ("warning=warn,..."): *len receives its
+ * length. */
+static const char *unalias(const docstore__setting *s, const char *v,
+                           size_t *len) {
+  *len = strlen(v);
+  if (choice_in(s, v, *len) >= 0)
+    return v;
+  for (const char *a = s->aliases; a && *a;) {
     const char *eq = strchr(a, '=');
     const char *end = strchr(a, ',');
-    size_t to_len = end ? (size_t)(end - eq - 1) : strlen(eq + 1);
-    if ((size_t)(eq - a) == strlen(v) && strncasecmp(a, v, strlen(v)) == 0)
-      i = choice_in(s->info.choices, eq + 1, to_len);
+    if ((size_t)(eq - a) == strlen(v) && strncasecmp(a, v, strlen(v)) == 0) {
+      *len = end ? (size_t)(end - eq - 1) : strlen(eq + 1);
+      return eq + 1;
+    }
     a = end ? end + 1 : NULL;
   }
-  return i;
+  return v;
+}
+
+int docstore__setting_choice(const docstore__setting *s, const char *v) {
+  size_t len;
+  if (!s->info.choices || !v)
+    return -1;
+  v = unalias(s, v, &len);
+  return choice_in(s, v, len);
+}
+
+int docstore__setting_level(const docstore__setting *s, const char *v) {
+  size_t len;
+  uint64_t level = 0;
+  const char *c;
+  if (!s->info.choices || !v)
+    return 0;
+  v = unalias(s, v, &len);
+  int i = choice_in(s, v, len);
+  if (i < 0)
+    return 0;
+  c = choice_at(s, i);
+  if (!is_level_choice(c, seg_len(c)) ||
+      !level_match(s, c, seg_len(c), v, len, &level))
+    return 0;
+  return (int)level;
 }
 
 /* "'a', 'b' or 'c'" */
@@ -238,15 +303,23 @@ int docstore__setting_check(const docstore__setting *s, const char *label,
   case DOCSTORE_SETTING_CHOICE: {
     int i = docstore__setting_choice(s, value);
     if (i < 0) {
-      char list[160];
+      char list[160], range[64] = "";
       fmt_choices(list, sizeof(list), s->info.choices);
-      return docstore__err_set(err, DOCSTORE_ECONFIG, "%s must be %s, got '%s'",
-                               label, list, shown);
+      if (level_choice(s))
+        snprintf(range, sizeof(range), " (N from %llu to %llu)",
+                 (unsigned long long)s->info.min,
+                 (unsigned long long)s->info.max);
+      return docstore__err_set(err, DOCSTORE_ECONFIG,
+                               "%s must be %s%s, got '%s'", label, list, range,
+                               shown);
     }
-    const char *c = s->info.choices;
-    for (int k = 0; k < i; k++)
-      c += seg_len(c) + 1;
-    snprintf(norm_buf, sizeof(norm_buf), "%.*s", (int)seg_len(c), c);
+    const char *c = choice_at(s, i);
+    size_t clen = seg_len(c);
+    if (is_level_choice(c, clen)) /* "name:" and the level, as a number */
+      snprintf(norm_buf, sizeof(norm_buf), "%.*s%d", (int)(clen - 1), c,
+               docstore__setting_level(s, value));
+    else
+      snprintf(norm_buf, sizeof(norm_buf), "%.*s", (int)clen, c);
     norm = norm_buf;
     break;
   }
@@ -260,16 +333,17 @@ int docstore__setting_check(const docstore__setting *s, const char *label,
                                "%s must be 'true' or 'false', got '%s'", label,
                                shown);
     break;
-  case DOCSTORE_SETTING_UINT: {
-    int ok = parse_u64(value, strlen(value), &n) == 0;
-    if (!ok || n < s->info.min || n > s->info.max)
-      return range_err(s, label, shown, ok, n, err);
-    break;
-  }
+  case DOCSTORE_SETTING_UINT:
   case DOCSTORE_SETTING_SIZE: {
-    int ok = parse_size(value, &n) == 0;
+    int ok = (s->info.type == DOCSTORE_SETTING_UINT
+                  ? parse_u64(value, strlen(value), &n)
+                  : parse_size(value, &n)) == 0;
     if (!ok || n < s->info.min || n > s->info.max)
       return range_err(s, label, shown, ok, n, err);
+    if ((s->iflags & DOCSTORE__S_POW2) && (n & (n - 1)) != 0)
+      return docstore__err_set(err, DOCSTORE_ECONFIG,
+                               "%s must be a power of two, got '%s'", label,
+                               shown);
     break;
   }
   case DOCSTORE_SETTING_REGION: {
@@ -408,6 +482,16 @@ int docstore__settings_check_opts(const docstore__setting *items, size_t n,
                                  label, c);
       break;
     }
+    case DOCSTORE__LAND_LEVEL: {
+      int c;
+      memcpy(&c, f, sizeof(c));
+      const char *pat = level_choice(s);
+      if (c != 0 && pat) { /* 0: off */
+        snprintf(num, sizeof(num), "%.*s%d", (int)(seg_len(pat) - 1), pat, c);
+        value = num;
+      }
+      break;
+    }
     default: /* booleans: every int is one */
       break;
     }
@@ -456,6 +540,10 @@ int docstore__settings_fill(const docstore__setting *items, size_t n,
     case DOCSTORE__LAND_CHOICE:
       b = v ? docstore__setting_choice(s, v) : 0;
       b = b < 0 ? 0 : b;
+      memcpy(f, &b, sizeof(b));
+      break;
+    case DOCSTORE__LAND_LEVEL:
+      b = v ? docstore__setting_level(s, v) : 0;
       memcpy(f, &b, sizeof(b));
       break;
     case DOCSTORE__LAND_BOOL:

@@ -32,7 +32,8 @@ typedef enum docstore__land {
   DOCSTORE__LAND_U64,      /* uint64_t */
   DOCSTORE__LAND_CHOICE,   /* int: index in the choices */
   DOCSTORE__LAND_BOOL,     /* int: 1 true, 0 false */
-  DOCSTORE__LAND_NOT_BOOL  /* int: 0 true, 1 false (verify -> skip verify) */
+  DOCSTORE__LAND_NOT_BOOL, /* int: 0 true, 1 false (verify -> skip verify) */
+  DOCSTORE__LAND_LEVEL     /* int: N of a "name:N" choice, else 0 */
 } docstore__land;
 
 /* Internal flags (the public ones are DOCSTORE_SETTING_*). */
@@ -41,6 +42,8 @@ typedef enum docstore__land {
 /* Lands as 0 when unset (not as its default), so that the provider's own
  * rule for 0 applies (S3_RETRY_MAX_MS: at least the base). */
 #define DOCSTORE__S_UNSET_ZERO 0x400u
+/* UINT or SIZE: the value must be a power of two. */
+#define DOCSTORE__S_POW2 0x800u
 
 /* One setting.  `info` is what docstore_config_setting_at() shows. */
 typedef struct docstore__setting {
@@ -105,6 +108,10 @@ int docstore__setting_parse_u64(const char *v, uint64_t *out);
 /* Index of v in s's choices ("a|b|c", case-insensitive, aliases
  * applied), or -1. */
 int docstore__setting_choice(const docstore__setting *s, const char *v);
+
+/* CHOICE with a "name:N" choice (N in [min, max], e.g. "none|zstd:N"):
+ * the N of v, or 0 when v is another choice or not valid. */
+int docstore__setting_level(const docstore__setting *s, const char *v);
 
 /*
  * Check a typed options struct against a table: every field a setting

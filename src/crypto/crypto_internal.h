@@ -246,4 +246,132 @@ int docstore__envelope_seal_with(char **out, size_t *out_len,
                                  const uint8_t *plaintext, size_t plaintext_len,
                                  const docstore_doc_id *doc) DOCSTORE__WUR;
 
+/* ------------------------------------------------------------- envelope v2 */
+
+/* docs/FORMAT.md, "Envelope version 2" (binary; integers big-endian). */
+#define DOCSTORE__V2_MAGIC                                                     \
+  "\x89"                                                                       \
+  "DSE\r\n\x1a\n"
+#define DOCSTORE__V2_MAGIC_LEN 8
+/* magic, version, suite, flags, header length: enough to size the header. */
+#define DOCSTORE__V2_PREFIX_LEN 16
+#define DOCSTORE__V2_VERSION 2
+#define DOCSTORE__V2_SUITE 1
+#define DOCSTORE__V2_FLAG_ZSTD 0x0001u
+#define DOCSTORE__V2_HEADER_MAX ((size_t)256 << 10)
+#define DOCSTORE__V2_SALT_LEN 32
+#define DOCSTORE__V2_PREFIX_NONCE_LEN 7
+#define DOCSTORE__V2_COMMIT_LEN 32
+#define DOCSTORE__V2_TAG_LEN 32
+#define DOCSTORE__V2_KEY_LEN 32
+#define DOCSTORE__V2_SEG_EXP_MIN 12
+#define DOCSTORE__V2_SEG_EXP_MAX 24
+#define DOCSTORE__V2_SEG_EXP_DEFAULT 16
+#define DOCSTORE__V2_RECIPIENTS_MAX 64
+#define DOCSTORE__V2_KIND_RSA_OAEP 1
+/* Smallest header: fixed fields, empty ids, one recipient with an empty
+ * body, commitment and tag. */
+#define DOCSTORE__V2_HEADER_MIN                                                \
+  (8 + 1 + 1 + 2 + 4 + 1 + 32 + 7 + 1 + 1 + 2 + 3 + 32 + 32)
+/* Largest compressed-frame window the reader accepts (2^27 bytes). */
+#define DOCSTORE__V2_ZSTD_WINDOW_LOG_MAX 27
+
+/* One recipient of a v2 header, as parsed (pointers into the header). */
+typedef struct docstore__v2_recipient {
+  uint8_t kind;
+  const uint8_t *body; /* the L bytes */
+  size_t body_len;
+  /* kind 1 only: */
+  char kid[DOCSTORE__KID_LEN + 1]; /* "" when not a well-formed key id */
+  const uint8_t *wrapped;
+  size_t wrapped_len;
+} docstore__v2_recipient;
+
+/* A structurally valid v2 header (not yet authenticated).  `raw` points
+ * into the caller's bytes; it must outlive the struct's use. */
+typedef struct docstore__v2_header {
+  const uint8_t *raw;
+  size_t header_len; /* H */
+  unsigned int flags;
+  unsigned int seg_exp;
+  uint32_t segment_size;
+  uint8_t salt[DOCSTORE__V2_SALT_LEN];
+  uint8_t nonce_prefix[DOCSTORE__V2_PREFIX_NONCE_LEN];
+  char file_id[DOCSTORE__ID_MAX + 1]; /* "" when not bound */
+  char user_id[DOCSTORE__ID_MAX + 1]; /* "" when none */
+  size_t nrecipients;
+  docstore__v2_recipient recipients[DOCSTORE__V2_RECIPIENTS_MAX];
+  const uint8_t *commitment; /* raw + H - 64 */
+  const uint8_t *tag;        /* raw + H - 32 */
+} docstore__v2_header;
+
+/* The keys derived from a data key (HKDF-SHA256, docs/FORMAT.md). */
+typedef struct docstore__v2_keys {
+  uint8_t seg[DOCSTORE__V2_KEY_LEN];
+  uint8_t hdr[DOCSTORE__V2_KEY_LEN];
+  uint8_t commit[DOCSTORE__V2_COMMIT_LEN];
+} docstore__v2_keys;
+
+/* 1 when the bytes start with the v2 magic (as far as they go: n may be
+ * shorter than the magic), else 0. */
+int docstore__v2_is_magic(const uint8_t *p, size_t n);
+/* Header length from the first DOCSTORE__V2_PREFIX_LEN bytes: 0,
+ * DOCSTORE_EFORMAT, DOCSTORE_EUNSUPPORTED. */
+int docstore__v2_header_size(size_t *header_len, const uint8_t *p, size_t n,
+                             docstore__err *err) DOCSTORE__WUR;
+/* Parse p[0..n) (n >= the header length) into h (no key needed). */
+int docstore__v2_header_parse(docstore__v2_header *h, const uint8_t *p,
+                              size_t n, docstore__err *err) DOCSTORE__WUR;
+/* Derive the keys from the data key and salt. */
+int docstore__v2_derive(docstore__v2_keys *k, const uint8_t dk[32],
+                        const uint8_t salt[DOCSTORE__V2_SALT_LEN],
+                        docstore__err *err) DOCSTORE__WUR;
+/* Find a recipient with a private key in kr, unwrap the data key, derive,
+ * check commitment, header tag and identity (expect may be NULL).  *which
+ * (optional) receives the index of the recipient used.  0, EKEY,
+ * EINTEGRITY, ECRYPTO. */
+int docstore__v2_header_unlock(docstore__v2_keys *k, size_t *which,
+                               const docstore__v2_header *h,
+                               const docstore_keyring *kr,
+                               const docstore_doc_id *expect,
+                               docstore__err *err) DOCSTORE__WUR;
+/* Build a whole header (commitment and tag included) into b: the given
+ * recipients' wrapped keys are computed from dk. */
+int docstore__v2_header_build(
+    docstore__buf *b, unsigned int flags, unsigned int seg_exp,
+    const uint8_t salt[DOCSTORE__V2_SALT_LEN], const uint8_t nonce_prefix[7],
+    const docstore_doc_id *doc, const docstore__key *const *keys, size_t nkeys,
+    const uint8_t dk[32], docstore__err *err) DOCSTORE__WUR;
+/* The 12-byte nonce of segment i. */
+void docstore__v2_nonce(uint8_t nonce[DOCSTORE__GCM_NONCE_LEN],
+                        const uint8_t prefix[DOCSTORE__V2_PREFIX_NONCE_LEN],
+                        uint32_t index, int last);
+/* Fill a v2 info struct from a parsed header. */
+int docstore__v2_info_fill(docstore_envelope_info *info,
+                           const docstore__v2_header *h,
+                           uint64_t object_size) DOCSTORE__WUR;
+
+/* Whole-buffer v2 paths of docstore_envelope_open() / _rewrap(). */
+int docstore__v2_open_buffer(uint8_t **out, size_t *out_len,
+                             const docstore_keyring *kr, const uint8_t *env,
+                             size_t env_len, const docstore_doc_id *expect,
+                             docstore__err *err) DOCSTORE__WUR;
+
+/* ------------------------------------------------------------- opener */
+
+/* After the header has been read (v2 only): where the segments start, the
+ * plaintext segment size and whether the stream is compressed.  0,
+ * DOCSTORE_EINVAL (not v2, header not read yet). */
+int docstore__opener_layout(const docstore_opener *o, uint64_t *header_len,
+                            uint32_t *segment_size, int *compressed);
+/* Reposition a v2 opener whose header has been consumed so that the next
+ * input byte is the start of segment `index`; object_size is the whole
+ * envelope's size (to know which segment is the last) or UINT64_MAX when
+ * unknown (then look-ahead decides).  Plaintext output then starts at that
+ * segment.  Compressed envelopes: only index 0.  0, DOCSTORE_EINVAL (not
+ * v2, header not read, index beyond the last segment, compressed with
+ * index > 0), DOCSTORE_EFORMAT (object_size impossible for the layout). */
+int docstore__opener_seek(docstore_opener *o, uint64_t index,
+                          uint64_t object_size);
+
 #endif /* DOCSTORE_CRYPTO_INTERNAL_H */

@@ -57,4 +57,9 @@ int docstore__local_tmp_create(int dirfd, char *name, size_t len,
  * a kernel without openat2(). */
 extern int docstore__beneath_no_openat2;
 
+/* Tests only: 1 makes the local provider's no-clobber commit take the
+ * link() + unlink() path, as on a kernel or file system without
+ * renameat2(RENAME_NOREPLACE). */
+extern int docstore__local_no_renameat2;
+
 #endif

@@ -13,7 +13,13 @@
  * Atomicity: put writes a temporary file (TMP_PREFIX + random hex, 0600,
  * O_EXCL) in the target's folder, fsyncs it, renames it over the target
  * and fsyncs the folder; on any failure the temporary file is removed.  A
- * reader sees the old or the new object, never a part.
+ * reader sees the old or the new object, never a part.  The streaming put
+ * (provider ops version 2) is the same transaction cut in three: put_begin
+ * creates the temporary file, put_write appends, put_commit syncs and
+ * renames (put_abort unlinks); the whole-object put is begin + one write +
+ * commit.  No-clobber renames with renameat2(RENAME_NOREPLACE), or with
+ * link() + unlink() of the temporary name where that is missing: either
+ * fails, atomically, when the name exists.
  *
  * Temporaries of killed writers: the writer holds an exclusive OFD lock
  * (fcntl F_OFD_SETLK) on its temporary file from creation to rename; the
@@ -287,64 +293,210 @@ int docstore__local_tmp_create(int dirfd, char *name, size_t len,
       err, DOCSTORE_EIO, "cannot find a free temporary file name in %s", where);
 }
 
-static int local_put(void *payload, const char *key, const uint8_t *data,
-                     size_t len, docstore_errinfo *info) {
-  local *l = payload;
-  docstore__err *err = (docstore__err *)info;
+/* One put in progress: the temporary file, locked from its creation to the
+ * rename or unlink, in the target's folder.  local_put() and the streaming
+ * operations share it. */
+typedef struct local_txn {
+  int dirfd; /* the folder of the object (may be the root fd) */
+  int fd;    /* the temporary file, open for writing, holding its lock */
+  unsigned int flags; /* DOCSTORE_PUT_* */
   char tmp[TMP_PREFIX_LEN + 17];
-  const char *leaf;
-  int dirfd = -1, fd = -1, hold = -1, rc, e;
-  int have_tmp = 0;
-  DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_CREATE, &dirfd, &leaf, err),
-                       done);
-  DOCSTORE__GUARD_GOTO(
-      rc, fd = docstore__local_tmp_create(dirfd, tmp, sizeof(tmp), key, err),
-      done);
-  have_tmp = 1;
-  if ((e = docstore__fd_write_all(fd, data, len)) != 0) {
-    rc = docstore__err_errno(err, DOCSTORE_EIO, e, "cannot write %s", key);
-    goto done;
+  const char *key;  /* for messages: the caller's, or `owned` */
+  const char *leaf; /* the object's name in dirfd */
+  char *owned;      /* copy of the key (streaming txns outlive the call) */
+} local_txn;
+
+int docstore__local_no_renameat2;
+
+/* Folders on the way are created (0700) now, as the whole-object put
+ * always did. */
+static int txn_open(const local *l, const char *key, unsigned int flags,
+                    local_txn *t, docstore__err *err) {
+  t->dirfd = t->fd = -1;
+  t->flags = flags;
+  t->key = key;
+  DOCSTORE__GUARD(open_parent(l, key, WALK_CREATE, &t->dirfd, &t->leaf, err));
+  int fd =
+      docstore__local_tmp_create(t->dirfd, t->tmp, sizeof(t->tmp), key, err);
+  if (fd < 0) {
+    close_dir(l, t->dirfd);
+    t->dirfd = -1;
+    return fd;
   }
-  if (l->fsync && fsync(fd) < 0) {
-    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s", key);
+  t->fd = fd;
+  return 0;
+}
+
+static int txn_write(local_txn *t, const uint8_t *data, size_t len,
+                     docstore__err *err) {
+  int e = docstore__fd_write_all(t->fd, data, len);
+  if (e == ENOSPC || e == EDQUOT)
+    return docstore__err_errno(err, DOCSTORE_EIO, e,
+                               "storage full while writing %s", t->key);
+  if (e != 0)
+    return docstore__err_errno(err, DOCSTORE_EIO, e, "cannot write %s", t->key);
+  return 0;
+}
+
+/* Remove the temporary file (if still there) and close everything; the
+ * lock goes with the last descriptor, after the unlink. */
+static void txn_discard(const local *l, local_txn *t) {
+  if (t->fd >= 0) {
+    unlinkat(t->dirfd, t->tmp, 0);
+    close(t->fd);
+    t->fd = -1;
+  }
+  close_dir(l, t->dirfd);
+  t->dirfd = -1;
+}
+
+/* Why the temporary file could not take the object's name. */
+static int publish_failed(local_txn *t, int e, docstore__err *err) {
+  struct stat st;
+  if (e == EISDIR || e == ENOTEMPTY ||
+      (e == EEXIST &&
+       fstatat(t->dirfd, t->leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+       S_ISDIR(st.st_mode)))
+    return docstore__err_set(err, DOCSTORE_EIO,
+                             "%s is a folder; cannot store an object there",
+                             t->key);
+  if (e == EEXIST)
+    return docstore__err_set(err, DOCSTORE_EEXISTS,
+                             "an object exists under this key (no-clobber "
+                             "put)");
+  return docstore__err_errno(
+      err, e == EACCES || e == EPERM ? DOCSTORE_EACCESS : DOCSTORE_EIO, e,
+      "cannot rename into %s", t->key);
+}
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+/* Give the temporary file the object's name without replacing an existing
+ * one: renameat2(RENAME_NOREPLACE), or where the kernel or the file system
+ * lacks it, link() then unlink() of the temporary name (link never
+ * replaces either).  0 or an errno value. */
+static int rename_noreplace(local_txn *t) {
+#ifdef SYS_renameat2
+  if (!docstore__local_no_renameat2) {
+    if (syscall(SYS_renameat2, t->dirfd, t->tmp, t->dirfd, t->leaf,
+                RENAME_NOREPLACE) == 0)
+      return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP &&
+        errno != EPERM)
+      return errno;
+  }
+#endif
+  if (linkat(t->dirfd, t->tmp, t->dirfd, t->leaf, 0) < 0)
+    return errno;
+  /* Both names are the object's file now; the temporary one goes. */
+  (void)unlinkat(t->dirfd, t->tmp, 0);
+  return 0;
+}
+
+/* fsync, close (a late write error shows here), rename over the object or
+ * beside it (no-clobber), fsync the folder.  Ends the transaction whatever
+ * happens. */
+static int txn_commit(const local *l, local_txn *t, docstore__err *err) {
+  int rc = 0, e, hold = -1;
+  if (l->fsync && fsync(t->fd) < 0) {
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s",
+                             t->key);
     goto done;
   }
   /* The lock belongs to the open file description: a second descriptor
    * keeps it until the rename, while close() below still reports a late
    * write error (NFS) before the file becomes the object. */
-  if ((hold = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot write %s", key);
+  if ((hold = fcntl(t->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot write %s",
+                             t->key);
     goto done;
   }
-  e = close(fd);
-  fd = -1;
+  e = close(t->fd);
+  t->fd = hold;
+  hold = -1;
   if (e < 0) {
-    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot close %s", key);
+    rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot close %s",
+                             t->key);
     goto done;
   }
-  if (renameat(dirfd, tmp, dirfd, leaf) < 0) {
-    e = errno;
-    if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
-      rc = docstore__err_set(err, DOCSTORE_EIO,
-                             "%s is a folder; cannot store an object there",
-                             key);
-    else
-      rc = docstore__err_errno(
-          err, e == EACCES || e == EPERM ? DOCSTORE_EACCESS : DOCSTORE_EIO, e,
-          "cannot rename into %s", key);
+  if (t->flags & DOCSTORE_PUT_NO_CLOBBER)
+    e = rename_noreplace(t);
+  else
+    e = renameat(t->dirfd, t->tmp, t->dirfd, t->leaf) < 0 ? errno : 0;
+  if (e != 0) {
+    rc = publish_failed(t, e, err);
     goto done;
   }
-  have_tmp = 0;
-  rc = sync_dir(l, dirfd, key, err);
+  rc = sync_dir(l, t->dirfd, t->key, err);
+  close(t->fd); /* after the rename: releases the lock */
+  t->fd = -1;
 done:
-  if (fd >= 0)
-    close(fd);
-  if (have_tmp)
-    unlinkat(dirfd, tmp, 0);
-  if (hold >= 0)
-    close(hold); /* after the rename or the unlink: releases the lock */
-  close_dir(l, dirfd);
+  txn_discard(l, t);
   return rc;
+}
+
+static int local_put(void *payload, const char *key, const uint8_t *data,
+                     size_t len, docstore_errinfo *info) {
+  local *l = payload;
+  docstore__err *err = (docstore__err *)info;
+  local_txn t;
+  DOCSTORE__GUARD(txn_open(l, key, 0, &t, err));
+  int rc = txn_write(&t, data, len, err);
+  if (rc < 0) {
+    txn_discard(l, &t);
+    return rc;
+  }
+  return txn_commit(l, &t, err);
+}
+
+/* ------------------------------------------------------ streaming put */
+
+static int local_put_begin(void *payload, const char *key,
+                           const docstore_put_options *opts, void **out,
+                           docstore_errinfo *info) {
+  local *l = payload;
+  docstore__err *err = (docstore__err *)info;
+  *out = NULL;
+  if (opts->flags & ~DOCSTORE_PUT_NO_CLOBBER)
+    return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
+                             "unknown put flags 0x%x", opts->flags);
+  local_txn *t = docstore__alloc(sizeof(*t));
+  if (!t || !(t->owned = docstore__strdup(key))) {
+    docstore_free(t);
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  }
+  int rc = txn_open(l, t->owned, opts->flags, t, err);
+  if (rc < 0) {
+    docstore_free(t->owned);
+    docstore_free(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+static int local_put_write(void *payload, void *txn, const uint8_t *data,
+                           size_t len, docstore_errinfo *info) {
+  (void)payload;
+  return txn_write(txn, data, len, (docstore__err *)info);
+}
+
+static void txn_free(local_txn *t) {
+  docstore_free(t->owned);
+  docstore_free(t);
+}
+
+static int local_put_commit(void *payload, void *txn, docstore_errinfo *info) {
+  int rc = txn_commit(payload, txn, (docstore__err *)info);
+  txn_free(txn);
+  return rc;
+}
+
+static void local_put_abort(void *payload, void *txn) {
+  txn_discard(payload, txn);
+  txn_free(txn);
 }
 
 /* ------------------------------------------------------------ get, head */
@@ -371,47 +523,127 @@ static int stat_leaf(int dirfd, const char *leaf, const char *key,
   return 0;
 }
 
-static int local_get(void *payload, const char *key, docstore_sink_cb sink,
-                     void *sink_payload, docstore_errinfo *info) {
-  local *l = payload;
-  docstore__err *err = (docstore__err *)info;
+/* Open the object `key` for reading (confined like every walk) and stat
+ * it: *fd and *st, or a negative code (missing, a folder, a link...). */
+static int open_object(const local *l, const char *key, int *out_fd,
+                       struct stat *st, docstore__err *err) {
   const char *leaf;
-  struct stat st;
   int dirfd = -1, fd = -1, rc;
-  DOCSTORE__GUARD_GOTO(rc, open_parent(l, key, WALK_READ, &dirfd, &leaf, err),
-                       done);
+  *out_fd = -1;
+  DOCSTORE__GUARD(open_parent(l, key, WALK_READ, &dirfd, &leaf, err));
   /* O_NONBLOCK: a FIFO planted in the root must not hang us. */
   fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     /* Say why: missing, a link, a folder... or what errno tells. */
     int e = errno;
-    rc = stat_leaf(dirfd, leaf, key, &st, err);
+    rc = stat_leaf(dirfd, leaf, key, st, err);
     if (rc == 0)
       rc = docstore__err_errno(err, 0, e, "cannot open %s", key);
     goto done;
   }
-  if (fstat(fd, &st) < 0) {
+  if (fstat(fd, st) < 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot stat %s", key);
-    goto done;
-  }
-  if (S_ISDIR(st.st_mode)) {
+  } else if (S_ISDIR(st->st_mode)) {
     rc = docstore__err_set(err, DOCSTORE_ENOTFOUND,
                            "%s is a folder, not an object", key);
-    goto done;
-  }
-  if (!S_ISREG(st.st_mode)) {
+  } else if (!S_ISREG(st->st_mode)) {
     rc = docstore__err_set(err, DOCSTORE_ENOTFOUND, "%s is not a regular file",
                            key);
-    goto done;
+  } else {
+    *out_fd = fd;
+    fd = -1;
+    rc = 0;
   }
-  /* A buffer collecting the object is allocated once at its size. */
-  (void)docstore__sink_reserve(sink, sink_payload, (uint64_t)st.st_size);
-  rc = docstore__fd_read_all(fd, sink, sink_payload, key, err);
 done:
   if (fd >= 0)
     close(fd);
   close_dir(l, dirfd);
   return rc;
+}
+
+static int local_get(void *payload, const char *key, docstore_sink_cb sink,
+                     void *sink_payload, docstore_errinfo *info) {
+  docstore__err *err = (docstore__err *)info;
+  struct stat st;
+  int fd;
+  DOCSTORE__GUARD(open_object(payload, key, &fd, &st, err));
+  /* A buffer collecting the object is allocated once at its size. */
+  (void)docstore__sink_reserve(sink, sink_payload, (uint64_t)st.st_size);
+  int rc = docstore__fd_read_all(fd, sink, sink_payload, key, err);
+  close(fd);
+  return rc;
+}
+
+/* ------------------------------------------------------ streaming get */
+
+/* An open range of an object: bytes [pos, end) of fd remain.  The fd
+ * keeps the file it opened: a put replacing the object meanwhile does not
+ * change what this stream reads. */
+typedef struct local_stream {
+  int fd;
+  uint64_t pos, end;
+  char key[KEY_MAX + 1]; /* for messages */
+} local_stream;
+
+static int local_get_open(void *payload, const char *key, uint64_t offset,
+                          uint64_t length, void **out, uint64_t *object_size,
+                          docstore_errinfo *info) {
+  docstore__err *err = (docstore__err *)info;
+  struct stat st;
+  int fd;
+  *out = NULL;
+  DOCSTORE__GUARD(open_object(payload, key, &fd, &st, err));
+  uint64_t size = (uint64_t)st.st_size;
+  if (offset > size) {
+    close(fd);
+    return docstore__err_set(
+        err, DOCSTORE_EINVAL, "offset %llu is beyond the object's %llu bytes",
+        (unsigned long long)offset, (unsigned long long)size);
+  }
+  local_stream *s = docstore__alloc(sizeof(*s));
+  if (!s) {
+    close(fd);
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  }
+  s->fd = fd;
+  s->pos = offset;
+  s->end = length < size - offset ? offset + length : size;
+  docstore__strlcpy(s->key, key, sizeof(s->key));
+  *object_size = size;
+  *out = s;
+  return 0;
+}
+
+static int local_get_read(void *payload, void *stream, uint8_t *buf, size_t cap,
+                          size_t *got, docstore_errinfo *info) {
+  local_stream *s = stream;
+  (void)payload;
+  *got = 0;
+  if (s->pos == s->end)
+    return 0;
+  size_t want = s->end - s->pos < cap ? (size_t)(s->end - s->pos) : cap;
+  ssize_t r;
+  do
+    r = pread(s->fd, buf, want, (off_t)s->pos);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return docstore__err_errno((docstore__err *)info, DOCSTORE_EIO, errno,
+                               "cannot read %s", s->key);
+  if (r == 0)
+    return docstore__err_set((docstore__err *)info, DOCSTORE_EIO,
+                             "%s ended %llu bytes early (truncated in place "
+                             "by another program?)",
+                             s->key, (unsigned long long)(s->end - s->pos));
+  s->pos += (uint64_t)r;
+  *got = (size_t)r;
+  return 0;
+}
+
+static void local_get_close(void *payload, void *stream) {
+  local_stream *s = stream;
+  (void)payload;
+  close(s->fd);
+  docstore_free(s);
 }
 
 static int local_head(void *payload, const char *key, docstore_object_info *out,
@@ -891,6 +1123,13 @@ static const docstore_provider_ops local_ops = {
     local_check,
     NULL, /* get_range */
     local_free,
+    local_put_begin,
+    local_put_write,
+    local_put_commit,
+    local_put_abort,
+    local_get_open,
+    local_get_read,
+    local_get_close,
 };
 
 /* mkdir -p, 0700 for what is created. */

@@ -153,6 +153,16 @@ int docstore_errinfo_set(docstore_errinfo *info, int code,
                            message ? message : docstore_strerror(code));
 }
 
+/* Bytes of docstore_provider_ops that a table of `version` declares:
+ * version 1 tables end where version 2 appended its fields (a caller's
+ * version 1 struct may be that short), newer tables are read up to what
+ * we know. */
+static size_t ops_size(unsigned int version) {
+  if (version <= 1)
+    return offsetof(docstore_provider_ops, put_begin);
+  return sizeof(docstore_provider_ops);
+}
+
 int docstore_provider_ops_init(docstore_provider_ops *ops,
                                unsigned int version) {
   if (!ops || version < 1 || version > DOCSTORE_PROVIDER_OPS_VERSION)
@@ -160,17 +170,9 @@ int docstore_provider_ops_init(docstore_provider_ops *ops,
                              "provider ops: unknown version %u (this library "
                              "knows 1..%d)",
                              version, DOCSTORE_PROVIDER_OPS_VERSION);
-  memset(ops, 0, sizeof(*ops));
+  memset(ops, 0, ops_size(version));
   ops->version = version;
   return 0;
-}
-
-/* Bytes of docstore_provider_ops that a table of `version` declares.
- * When version 2 appends fields, version 1 tables end at the first of
- * them (offsetof), and newer tables are read up to what we know. */
-static size_t ops_size(unsigned int version) {
-  (void)version;
-  return sizeof(docstore_provider_ops);
 }
 
 int docstore_provider_new(docstore_provider **out,
@@ -200,6 +202,20 @@ int docstore_provider_new(docstore_provider **out,
                       "(put, get, head, del and free are required)",
                       name);
     goto fail;
+  }
+  if (ops->version >= 2) {
+    int set = !!ops->put_begin + !!ops->put_write + !!ops->put_commit +
+              !!ops->put_abort + !!ops->get_open + !!ops->get_read +
+              !!ops->get_close;
+    if (set != 0 && set != 7) {
+      docstore__err_set(&err, DOCSTORE_EINVAL,
+                        "provider_new: provider %s sets %d of the 7 streaming "
+                        "operations (put_begin, put_write, put_commit, "
+                        "put_abort, get_open, get_read, get_close): all or "
+                        "none",
+                        name, set);
+      goto fail;
+    }
   }
   p = docstore__alloc(sizeof(*p));
   if (!p) {
@@ -542,6 +558,397 @@ int docstore__provider_check(docstore_provider *p, char **report,
     *report = (char *)docstore__buf_detach(&text, NULL);
   docstore__buf_free(&text);
   return call_end(&c, rc, 0, err);
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* Streaming calls are one `call` each (one PUT or GET in the metrics),
+ * timed from begin/open to commit/abort/close.  Providers without the
+ * version 2 operations go through the buffering adapter below. */
+
+/* Window of the adapter's ranged reads. */
+#define ADAPTER_WINDOW ((size_t)8 << 20)
+
+static int has_streaming(const docstore_provider *p) {
+  return p->ops.version >= 2 && p->ops.put_begin != NULL;
+}
+
+int docstore__provider_streams_natively(const docstore_provider *p) {
+  return p && has_streaming(p);
+}
+
+struct docstore__put_txn {
+  docstore_provider *p;
+  call c;
+  char *key;                 /* c.key points here */
+  docstore_put_options opts; /* content_type borrowed for put_begin only */
+  void *native;              /* the provider's txn (native) */
+  docstore__buf held;        /* the adapter's copy of the object */
+  uint64_t bytes;
+  int ended; /* the call was counted (a write failed) */
+};
+
+/* Refuse what a provider would misread, before it sees the options. */
+static int put_options_check(const docstore_put_options *o,
+                             docstore_put_options *copy, docstore__err *err) {
+  docstore_put_options d = DOCSTORE_PUT_OPTIONS_INIT;
+  if (o) {
+    if (o->version < 1)
+      return docstore__err_set(err, DOCSTORE_EINVAL,
+                               "put options: version is 0; set it to "
+                               "DOCSTORE_PUT_OPTIONS_VERSION");
+    if (o->flags & ~DOCSTORE_PUT_NO_CLOBBER)
+      return docstore__err_set(err, DOCSTORE_EINVAL,
+                               "put options: unknown flags 0x%x",
+                               o->flags & ~DOCSTORE_PUT_NO_CLOBBER);
+    d.flags = o->flags;
+    d.content_type = o->content_type;
+    d.size_hint = o->size_hint;
+  }
+  *copy = d;
+  return 0;
+}
+
+static void put_txn_free(docstore__put_txn *t) {
+  docstore__buf_free(&t->held);
+  docstore_free(t->key);
+  docstore_free(t);
+}
+
+int docstore__provider_put_begin(docstore_provider *p, const char *key,
+                                 const docstore_put_options *o,
+                                 docstore__put_txn **txn, docstore__err *err) {
+  if (!p || !txn)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "put_begin: NULL argument");
+  *txn = NULL;
+  docstore__put_txn *t = docstore__alloc(sizeof(*t));
+  if (!t)
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "put: out of memory");
+  t->p = p;
+  t->held = (docstore__buf)DOCSTORE__BUF_INIT_PUBLIC;
+  call_begin(&t->c, p, "put", DOCSTORE_OP_PUT, key);
+  int rc = check_key(key, "key", 0, 0, &t->c.detail);
+  if (rc < 0) {
+    call_refuse(&t->c, rc, err);
+    put_txn_free(t);
+    return rc;
+  }
+  if ((rc = put_options_check(o, &t->opts, &t->c.detail)) < 0 ||
+      !(t->key = docstore__strdup(key))) {
+    if (rc == 0)
+      rc = docstore__err_set(&t->c.detail, DOCSTORE_ENOMEM, "out of memory");
+    call_end(&t->c, rc, 0, err);
+    put_txn_free(t);
+    return rc;
+  }
+  t->c.key = t->key;
+  if (has_streaming(p)) {
+    rc =
+        p->ops.put_begin(p->payload, key, &t->opts, &t->native, info_of(&t->c));
+  }
+  t->opts.content_type = NULL; /* borrowed for put_begin only */
+  if (rc < 0) {
+    call_end(&t->c, rc, 0, err);
+    put_txn_free(t);
+    return rc;
+  }
+  *txn = t;
+  return 0;
+}
+
+int docstore__provider_put_write(docstore__put_txn *t, const uint8_t *d,
+                                 size_t n, docstore__err *err) {
+  if (!t || (!d && n > 0))
+    return docstore__err_set(err, DOCSTORE_EINVAL, "put: NULL argument");
+  if (t->ended)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "put %s: an earlier write failed; abort the "
+                             "transaction",
+                             t->key);
+  if (n == 0)
+    return 0;
+  docstore_provider *p = t->p;
+  int rc;
+  docstore__err_clear(&t->c.detail);
+  if (has_streaming(p)) {
+    rc = p->ops.put_write(p->payload, t->native, d, n, info_of(&t->c));
+  } else if (n > DOCSTORE__OBJECT_MAX - t->held.len) {
+    rc = docstore__err_set(&t->c.detail, DOCSTORE_ETOOBIG,
+                           "object over %zu bytes: provider %s has no "
+                           "streaming put and the library holds the object "
+                           "in memory",
+                           DOCSTORE__OBJECT_MAX, p->name);
+  } else if (docstore__buf_append(&t->held, d, n) < 0) {
+    rc = docstore__err_set(&t->c.detail, DOCSTORE_ENOMEM, "out of memory");
+  } else {
+    rc = 0;
+  }
+  if (rc > 0)
+    rc = 0;
+  if (rc < 0) {
+    t->ended = 1;
+    return call_end(&t->c, rc, t->bytes, err);
+  }
+  t->bytes += n;
+  return 0;
+}
+
+/* The adapter's commit: put the held bytes.  No-clobber is a head before
+ * the put, so two writers may both pass it: not atomic. */
+static int adapter_commit(docstore__put_txn *t) {
+  docstore_provider *p = t->p;
+  if (t->opts.flags & DOCSTORE_PUT_NO_CLOBBER) {
+    docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
+                                 NULL};
+    int rc = p->ops.head(p->payload, t->key, &info, info_of(&t->c));
+    if (rc == 0)
+      return docstore__err_set(&t->c.detail, DOCSTORE_EEXISTS,
+                               "an object exists under this key");
+    if (rc != DOCSTORE_ENOTFOUND)
+      return rc;
+    docstore__err_clear(&t->c.detail);
+  }
+  static const uint8_t empty[1] = {0};
+  return p->ops.put(p->payload, t->key, t->held.data ? t->held.data : empty,
+                    t->held.len, info_of(&t->c));
+}
+
+int docstore__provider_put_commit(docstore__put_txn *t, docstore__err *err) {
+  if (!t)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "put: NULL transaction");
+  if (t->ended) {
+    docstore__provider_put_abort(t);
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "put: commit after a failed write");
+  }
+  docstore_provider *p = t->p;
+  docstore__err_clear(&t->c.detail);
+  int rc = has_streaming(p)
+               ? p->ops.put_commit(p->payload, t->native, info_of(&t->c))
+               : adapter_commit(t);
+  rc = call_end(&t->c, rc, rc < 0 ? 0 : t->bytes, err);
+  put_txn_free(t);
+  return rc;
+}
+
+void docstore__provider_put_abort(docstore__put_txn *t) {
+  if (!t)
+    return;
+  docstore_provider *p = t->p;
+  if (has_streaming(p))
+    p->ops.put_abort(p->payload, t->native);
+  if (!t->ended) {
+    /* Not stored: a failed PUT for the counters, but no error to report
+     * (the caller chose to abort). */
+    uint64_t elapsed = docstore__now_us() - t->c.start;
+    docstore__metrics_record(&p->metrics, DOCSTORE_OP_PUT, DOCSTORE_ECANCELED,
+                             0, elapsed);
+    docstore__log(DOCSTORE_LOG_DEBUG, "%s put %s: aborted (%llu us)", p->name,
+                  t->key, (unsigned long long)elapsed);
+  }
+  put_txn_free(t);
+}
+
+struct docstore__get_stream {
+  docstore_provider *p;
+  call c;
+  char *key;
+  void *native; /* the provider's stream (native) */
+  /* adapter: the bytes of [next, end) not yet in `win` are fetched with
+   * get_range; win.data[win_pos..win.len) are ready. */
+  docstore__buf win;
+  size_t win_pos;
+  uint64_t next, end;
+  uint64_t bytes;
+  int failed; /* the code of the failure that ended the call, or 0 */
+};
+
+/* A docstore__buf sink that refuses to grow past `limit` bytes. */
+typedef struct capped_sink {
+  docstore__buf *buf;
+  size_t limit;
+} capped_sink;
+
+static int capped_sink_cb(void *payload, const uint8_t *data, size_t len) {
+  capped_sink *s = payload;
+  if (len > s->limit - s->buf->len)
+    return DOCSTORE_ETOOBIG;
+  return docstore__buf_append(s->buf, data, len);
+}
+
+/* Fetch the next window of [next, end) into win (get_range adapter). */
+static int adapter_fill(docstore__get_stream *st) {
+  docstore_provider *p = st->p;
+  uint64_t want = st->end - st->next;
+  if (want > ADAPTER_WINDOW)
+    want = ADAPTER_WINDOW;
+  st->win.len = 0;
+  st->win_pos = 0;
+  capped_sink sink = {&st->win, (size_t)want};
+  int rc = p->ops.get_range(p->payload, st->key, st->next, want, capped_sink_cb,
+                            &sink, info_of(&st->c));
+  if (rc == DOCSTORE_ETOOBIG && !st->c.detail.msg[0])
+    docstore__err_set(&st->c.detail, DOCSTORE_EIO,
+                      "provider %s sent more than the %llu bytes asked",
+                      p->name, (unsigned long long)want);
+  if (rc == DOCSTORE_ETOOBIG)
+    rc = DOCSTORE_EIO;
+  if (rc < 0)
+    return rc;
+  if (st->win.len < want)
+    return docstore__err_set(&st->c.detail, DOCSTORE_EIO,
+                             "object shrank while it was read (%zu of %llu "
+                             "bytes at offset %llu)",
+                             st->win.len, (unsigned long long)want,
+                             (unsigned long long)st->next);
+  st->next += want;
+  return 0;
+}
+
+/* The adapter's open: size from head (get_range) or the whole object in
+ * memory (get), then [offset, offset+length) cut at the end. */
+static int adapter_open(docstore__get_stream *st, uint64_t offset,
+                        uint64_t length, uint64_t *size) {
+  docstore_provider *p = st->p;
+  int rc;
+  if (p->ops.get_range) {
+    docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
+                                 NULL};
+    if ((rc = p->ops.head(p->payload, st->key, &info, info_of(&st->c))) < 0)
+      return rc;
+    *size = info.size;
+  } else {
+    capped_sink sink = {&st->win, DOCSTORE__OBJECT_MAX};
+    rc =
+        p->ops.get(p->payload, st->key, capped_sink_cb, &sink, info_of(&st->c));
+    if (rc == DOCSTORE_ETOOBIG && !st->c.detail.msg[0])
+      docstore__err_set(&st->c.detail, rc,
+                        "object over %zu bytes: provider %s has no ranged "
+                        "read and the library holds the object in memory",
+                        DOCSTORE__OBJECT_MAX, p->name);
+    if (rc < 0)
+      return rc;
+    *size = st->win.len;
+  }
+  if (offset > *size)
+    return docstore__err_set(&st->c.detail, DOCSTORE_EINVAL,
+                             "offset %llu is beyond the object's %llu bytes",
+                             (unsigned long long)offset,
+                             (unsigned long long)*size);
+  st->next = offset;
+  st->end = length < *size - offset ? offset + length : *size;
+  if (!p->ops.get_range) {
+    st->win_pos = (size_t)st->next; /* all in memory */
+    st->win.len = (size_t)st->end;
+    st->next = st->end;
+  }
+  return 0;
+}
+
+static void get_stream_free(docstore__get_stream *st) {
+  docstore__buf_free(&st->win);
+  docstore_free(st->key);
+  docstore_free(st);
+}
+
+int docstore__provider_get_open(docstore_provider *p, const char *key,
+                                uint64_t offset, uint64_t length,
+                                docstore__get_stream **out,
+                                uint64_t *object_size, docstore__err *err) {
+  uint64_t size = 0;
+  if (!p || !out)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "get_open: NULL argument");
+  *out = NULL;
+  if (object_size)
+    *object_size = 0;
+  docstore__get_stream *st = docstore__alloc(sizeof(*st));
+  if (!st)
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "get: out of memory");
+  st->p = p;
+  st->win = (docstore__buf)DOCSTORE__BUF_INIT_PUBLIC;
+  call_begin(&st->c, p, "get", DOCSTORE_OP_GET, key);
+  int rc = check_key(key, "key", 0, 0, &st->c.detail);
+  if (rc < 0) {
+    call_refuse(&st->c, rc, err);
+    get_stream_free(st);
+    return rc;
+  }
+  if (!(st->key = docstore__strdup(key))) {
+    rc = docstore__err_set(&st->c.detail, DOCSTORE_ENOMEM, "out of memory");
+  } else {
+    st->c.key = st->key;
+    rc = has_streaming(p) ? p->ops.get_open(p->payload, key, offset, length,
+                                            &st->native, &size, info_of(&st->c))
+                          : adapter_open(st, offset, length, &size);
+  }
+  if (rc > 0)
+    rc = 0;
+  if (rc < 0) {
+    call_end(&st->c, rc, 0, err);
+    get_stream_free(st);
+    return rc;
+  }
+  if (object_size)
+    *object_size = size;
+  *out = st;
+  return 0;
+}
+
+int docstore__provider_get_read(docstore__get_stream *st, uint8_t *buf,
+                                size_t cap, size_t *got, docstore__err *err) {
+  if (got)
+    *got = 0;
+  if (!st || !buf || !got || cap == 0)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "get: NULL argument or empty buffer");
+  if (st->failed) {
+    if (err)
+      *err = st->c.detail;
+    return st->failed;
+  }
+  docstore_provider *p = st->p;
+  int rc = 0;
+  docstore__err_clear(&st->c.detail);
+  if (has_streaming(p)) {
+    rc =
+        p->ops.get_read(p->payload, st->native, buf, cap, got, info_of(&st->c));
+    if (rc >= 0 && *got > cap)
+      rc = docstore__err_set(&st->c.detail, DOCSTORE_EIO,
+                             "provider %s read more than the buffer holds",
+                             p->name);
+  } else {
+    if (st->win_pos == st->win.len && st->next < st->end)
+      rc = adapter_fill(st);
+    if (rc >= 0) {
+      size_t n = st->win.len - st->win_pos;
+      if (n > cap)
+        n = cap;
+      if (n > 0)
+        memcpy(buf, st->win.data + st->win_pos, n);
+      st->win_pos += n;
+      *got = n;
+    }
+  }
+  if (rc > 0)
+    rc = 0;
+  if (rc < 0) {
+    *got = 0;
+    st->failed = call_end(&st->c, rc, st->bytes, err);
+    return st->failed;
+  }
+  st->bytes += *got;
+  return 0;
+}
+
+void docstore__provider_get_close(docstore__get_stream *st) {
+  if (!st)
+    return;
+  docstore_provider *p = st->p;
+  if (has_streaming(p))
+    p->ops.get_close(p->payload, st->native);
+  if (!st->failed)
+    call_end(&st->c, 0, st->bytes, NULL);
+  get_stream_free(st);
 }
 
 /* ------------------------------------------------------------ public */

@@ -59,4 +59,38 @@ int docstore__provider_presign(docstore_provider *p, const char *key,
 int docstore__provider_check(docstore_provider *p, char **report,
                              docstore__err *err);
 
+/* Streaming (provider ops version 2), with the same validation, metrics,
+ * error detail and logging as the calls above.  A streamed put counts as
+ * one PUT and a streamed get as one GET, timed from begin/open to
+ * commit/abort/close, with the bytes moved.  Providers without the
+ * version 2 ops go through a buffering adapter (see provider.c): a put is
+ * held in memory up to DOCSTORE__OBJECT_MAX (ETOOBIG beyond), a get reads
+ * get_range windows or the whole object.  Calls on one txn or stream must
+ * not run concurrently.  `o` may be NULL (defaults: no flags).  After a
+ * failed put_write the txn is still live: the caller aborts it. */
+typedef struct docstore__put_txn docstore__put_txn;
+typedef struct docstore__get_stream docstore__get_stream;
+int docstore__provider_put_begin(docstore_provider *p, const char *key,
+                                 const docstore_put_options *o,
+                                 docstore__put_txn **txn, docstore__err *err);
+int docstore__provider_put_write(docstore__put_txn *t, const uint8_t *d,
+                                 size_t n, docstore__err *err);
+/* Frees t, whatever the result. */
+int docstore__provider_put_commit(docstore__put_txn *t, docstore__err *err);
+/* Frees t; NULL is a no-op. */
+void docstore__provider_put_abort(docstore__put_txn *t);
+/* length UINT64_MAX: to the end.  *object_size (may be NULL) = the whole
+ * object's size. */
+int docstore__provider_get_open(docstore_provider *p, const char *key,
+                                uint64_t offset, uint64_t length,
+                                docstore__get_stream **st,
+                                uint64_t *object_size, docstore__err *err);
+/* *got 0 (and 0 returned) = end of the range. */
+int docstore__provider_get_read(docstore__get_stream *st, uint8_t *buf,
+                                size_t cap, size_t *got, docstore__err *err);
+/* NULL is a no-op. */
+void docstore__provider_get_close(docstore__get_stream *st);
+/* 1 when the provider implements the version 2 ops itself (no adapter). */
+int docstore__provider_streams_natively(const docstore_provider *p);
+
 #endif

@@ -876,6 +876,14 @@ static const docstore_provider_ops s3_ops = {
     s3_check,
     s3_get_range,
     s3_free_payload,
+    /* streaming (version 2): not yet, the library's buffering adapter */
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 const docstore_provider_ops *docstore__s3_ops(void) { return &s3_ops; }

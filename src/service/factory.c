@@ -14,21 +14,67 @@
 #include "internal.h"
 #include "provider/local_settings.h"
 #include "s3/s3_settings.h"
+#include "service/service_internal.h"
 #include "service/settings_catalog.h"
 
+/* Key ids of the DOCSTORE_RECIPIENT_KEYS files, in order. */
+typedef struct recipient_ids {
+  char *kid[DOCSTORE__RECIPIENTS_MAX];
+  size_t n;
+} recipient_ids;
+
+static void recipient_ids_free(recipient_ids *ids) {
+  for (size_t i = 0; i < ids->n; i++)
+    docstore_free(ids->kid[i]);
+  ids->n = 0;
+}
+
+/* Add the public keys of DOCSTORE_RECIPIENT_KEYS ("a.pem:b.pem") to kr. */
+static int load_recipients(docstore_keyring *kr, const char *list,
+                           recipient_ids *ids, docstore__err *err) {
+  for (const char *p = list; p && *p;) {
+    const char *colon = strchr(p, ':');
+    size_t len = colon ? (size_t)(colon - p) : strlen(p);
+    if (len > 0) {
+      char *path = docstore__strndup(p, len);
+      if (!path)
+        return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+      int rc =
+          ids->n >= DOCSTORE__RECIPIENTS_MAX - 1
+              ? DOCSTORE_ECONFIG
+              : docstore_keyring_add_public_file(kr, &ids->kid[ids->n], path);
+      if (rc == DOCSTORE_ECONFIG)
+        docstore__err_set(err, rc,
+                          "DOCSTORE_RECIPIENT_KEYS: more than %d files",
+                          DOCSTORE__RECIPIENTS_MAX - 1);
+      else if (rc < 0)
+        docstore__err_set(err, rc, "DOCSTORE_RECIPIENT_KEYS: '%s': %s", path,
+                          docstore_keyring_errmsg(kr));
+      else
+        ids->n++;
+      docstore_free(path);
+      DOCSTORE__GUARD(rc);
+    }
+    p = colon ? colon + 1 : NULL;
+  }
+  return 0;
+}
+
 /* Load the configured key files into a new keyring, or leave *out NULL
- * when no key file is configured. */
+ * when no key file is configured.  The key ids of the recipient keys go
+ * to ids. */
 static int load_keys(docstore_keyring **out, const docstore_config *cfg,
-                     docstore__err *err) {
+                     recipient_ids *ids, docstore__err *err) {
   const char *pub = docstore_config_get(cfg, "RSA_PUBLIC_KEY_PATH");
   const char *priv = docstore_config_get(cfg, "RSA_PRIVATE_KEY_PATH");
   const char *pass = docstore_config_get(cfg, "RSA_PRIVATE_KEY_PASSPHRASE");
+  const char *extra = docstore_config_get(cfg, "DOCSTORE_RECIPIENT_KEYS");
   docstore_keyring *kr = NULL;
   char msg[DOCSTORE__ERRMSG_MAX];
   int rc;
 
   *out = NULL;
-  if (!pub && !priv)
+  if (!pub && !priv && !extra)
     return 0;
   rc = docstore_keyring_new(&kr, msg, sizeof(msg));
   if (rc < 0)
@@ -50,6 +96,8 @@ static int load_keys(docstore_keyring **out, const docstore_config *cfg,
                           : "");
     goto fail;
   }
+  /* Last: the first key added is the sealing key. */
+  DOCSTORE__GUARD_GOTO(rc, load_recipients(kr, extra, ids, err), fail);
   *out = kr;
   return 0;
 fail:
@@ -131,6 +179,7 @@ int docstore_service_from_config(docstore_service **out,
   docstore__err err;
   docstore_keyring *kr = NULL;
   docstore_provider *provider = NULL;
+  recipient_ids ids = {{NULL}, 0};
   char msg[DOCSTORE__ERRMSG_MAX];
   int rc;
 
@@ -143,7 +192,7 @@ int docstore_service_from_config(docstore_service **out,
   if (level >= 0)
     docstore_set_log_level(level);
 
-  DOCSTORE__GUARD_GOTO(rc, load_keys(&kr, cfg, &err), done);
+  DOCSTORE__GUARD_GOTO(rc, load_keys(&kr, cfg, &ids, &err), done);
   DOCSTORE__GUARD_GOTO(rc, make_provider(&provider, cfg, &err), done);
 
   docstore_service_options so = DOCSTORE_SERVICE_OPTIONS_INIT;
@@ -156,8 +205,15 @@ int docstore_service_from_config(docstore_service **out,
   kr = NULL;
   if (rc < 0)
     docstore__err_set(&err, rc, "%s", msg);
+  for (size_t i = 0; rc == 0 && i < ids.n; i++)
+    rc = docstore__service_add_recipient(*out, ids.kid[i], &err);
+  if (rc < 0 && out && *out) {
+    docstore_service_free(*out);
+    *out = NULL;
+  }
 
 done:
+  recipient_ids_free(&ids);
   docstore_provider_free(provider);
   docstore_keyring_free(kr);
   return finish(rc, &err, errbuf, errbuf_len);

@@ -18,18 +18,9 @@
 
 #include "provider/fsio.h"
 #include "provider/provider_internal.h"
+#include "service/settings_catalog.h"
 #include "util/file.h"
 #include "service_internal.h"
-
-struct docstore_service {
-  docstore_provider *provider;
-  docstore_keyring *keyring;
-  char *legacy_root;  /* NULL: DOCSTORE__LEGACY_ROOT_DEFAULT */
-  int legacy_outside; /* 1: legacy paths may lead outside legacy_root */
-  int validate_envelopes;
-  docstore__metrics metrics; /* encrypt, decrypt, fallback */
-  docstore__handle_err err;
-};
 
 int docstore_service_options_init(docstore_service_options *opts,
                                   unsigned int version) {
@@ -38,14 +29,19 @@ int docstore_service_options_init(docstore_service_options *opts,
                              "service options: unknown version %u "
                              "(expected 1 to %d)",
                              version, DOCSTORE_SERVICE_OPTIONS_VERSION);
-  /* A version 1 struct ends before legacy_allow_outside_root. */
   docstore_service_options init = DOCSTORE_SERVICE_OPTIONS_INIT;
-  memcpy(opts, &init,
-         version == 1
-             ? offsetof(docstore_service_options, legacy_allow_outside_root)
-             : sizeof(init));
+  memcpy(opts, &init, docstore__service_options_size(version));
   opts->version = version;
   return 0;
+}
+
+size_t docstore__service_options_size(unsigned int version) {
+  /* Version 1 ends before legacy_allow_outside_root, 2 before the envelope
+   * fields. */
+  return version == 1
+             ? offsetof(docstore_service_options, legacy_allow_outside_root)
+         : version == 2 ? offsetof(docstore_service_options, envelope_version)
+                        : sizeof(docstore_service_options);
 }
 
 int docstore_service_new(docstore_service **out, docstore_provider *provider,
@@ -72,6 +68,11 @@ int docstore_service_new(docstore_service **out, docstore_provider *provider,
                           "service: unknown options version %u", opts->version);
     goto fail;
   }
+  if (docstore__service_options_check(
+          opts, docstore__service_options_size(opts->version), &err) < 0) {
+    rc = docstore__err_set(&err, DOCSTORE_EINVAL, "service: %s", err.msg);
+    goto fail;
+  }
   svc = docstore__alloc(sizeof(*svc));
   if (!svc) {
     rc = docstore__err_set(&err, DOCSTORE_ENOMEM, "service: out of memory");
@@ -87,6 +88,15 @@ int docstore_service_new(docstore_service **out, docstore_provider *provider,
   svc->keyring = keyring;
   svc->validate_envelopes = opts->validate_envelopes != 0;
   svc->legacy_outside = opts->version >= 2 && opts->legacy_allow_outside_root;
+  svc->envelope_version = DOCSTORE__ENVELOPE_VERSION_DEFAULT;
+  svc->segment_size = DOCSTORE__SEGMENT_SIZE_DEFAULT;
+  if (opts->version >= 3) {
+    if (opts->envelope_version)
+      svc->envelope_version = (int)opts->envelope_version;
+    svc->compression_level = opts->compression_level;
+    if (opts->segment_size)
+      svc->segment_size = opts->segment_size;
+  }
   docstore__metrics_init(&svc->metrics);
   docstore__handle_err_init(&svc->err);
   *out = svc;
@@ -105,6 +115,9 @@ void docstore_service_free(docstore_service *svc) {
   docstore_provider_free(svc->provider);
   docstore_keyring_free(svc->keyring);
   docstore_free(svc->legacy_root);
+  for (size_t i = 0; i < svc->nrecipients; i++)
+    docstore_free(svc->recipients[i]);
+  docstore_free(svc->recipients);
   docstore__handle_err_destroy(&svc->err);
   docstore_free(svc);
 }
@@ -126,6 +139,26 @@ docstore_provider *docstore_service_provider(docstore_service *svc) {
   return svc ? svc->provider : NULL;
 }
 
+int docstore__service_add_recipient(docstore_service *svc, const char *kid,
+                                    docstore__err *err) {
+  for (size_t i = 0; i < svc->nrecipients; i++)
+    if (strcmp(svc->recipients[i], kid) == 0)
+      return 0;
+  if (svc->nrecipients >= DOCSTORE__RECIPIENTS_MAX - 1)
+    return docstore__err_set(err, DOCSTORE_ECONFIG,
+                             "too many recipient keys (at most %d)",
+                             DOCSTORE__RECIPIENTS_MAX - 1);
+  char **grown = docstore__realloc(
+      svc->recipients, (svc->nrecipients + 1) * sizeof(*svc->recipients));
+  if (!grown)
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  svc->recipients = grown;
+  if (!(grown[svc->nrecipients] = docstore__strdup(kid)))
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+  svc->nrecipients++;
+  return 0;
+}
+
 /* End of a public call: a failure goes to the handle (and the thread). */
 static int finish(docstore_service *svc, int rc, const docstore__err *err) {
   if (rc < 0) {
@@ -138,6 +171,11 @@ static int finish(docstore_service *svc, int rc, const docstore__err *err) {
     docstore__handle_err_store(&svc->err, &e);
   }
   return rc;
+}
+
+int docstore__service_finish(docstore_service *svc, int rc,
+                             const docstore__err *err) {
+  return finish(svc, rc, err);
 }
 
 /* Time and count an operation of the service itself. */

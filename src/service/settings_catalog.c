@@ -50,10 +50,40 @@ static const docstore__setting items[] = {
      NULL,
      {NULL, NULL},
      offsetof(docstore_service_options, legacy_allow_outside_root)},
+    {DOCSTORE__SETTING("DOCSTORE_ENVELOPE_VERSION", "", DOCSTORE_SETTING_UINT,
+                       0, "2", 1, 2, NULL, "envelope_version",
+                       "envelope format of new documents: 2 (streamed) or 1 "
+                       "(readable by 0.2 and older)"),
+     0,
+     DOCSTORE__LAND_UINT,
+     NULL,
+     {NULL, NULL},
+     offsetof(docstore_service_options, envelope_version)},
+    {DOCSTORE__SETTING("DOCSTORE_COMPRESSION", "", DOCSTORE_SETTING_CHOICE, 0,
+                       "none", 1, 19, "none|zstd:N", "compression_level",
+                       "zstd compression of new v2 documents before "
+                       "encryption ('zstd' is level 3)"),
+     0,
+     DOCSTORE__LAND_LEVEL,
+     "zstd=zstd:3,off=none",
+     {NULL, NULL},
+     offsetof(docstore_service_options, compression_level)},
+    {DOCSTORE__SETTING("DOCSTORE_SEGMENT_SIZE", "", DOCSTORE_SETTING_SIZE, 0,
+                       "64KiB", 4096, 16777216, NULL, "segment_size",
+                       "plaintext bytes per segment of new v2 documents (a "
+                       "power of two)"),
+     DOCSTORE__S_POW2,
+     DOCSTORE__LAND_UINT,
+     NULL,
+     {NULL, NULL},
+     offsetof(docstore_service_options, segment_size)},
     PATH_SETTING("RSA_PUBLIC_KEY_PATH",
                  "PEM file of the RSA public key new documents are sealed to"),
     PATH_SETTING("RSA_PRIVATE_KEY_PATH",
                  "PEM file of the RSA private key that opens documents"),
+    PATH_SETTING("DOCSTORE_RECIPIENT_KEYS",
+                 "PEM files of RSA public keys, separated by ':', that every "
+                 "new v2 document is also sealed to"),
     {DOCSTORE__SETTING("RSA_PRIVATE_KEY_PASSPHRASE", "", DOCSTORE_SETTING_TEXT,
                        DOCSTORE_SETTING_SECRET, NULL, 0, 0, NULL, NULL,
                        "passphrase of an encrypted private key"),
@@ -118,4 +148,9 @@ int docstore__service_options_from_config(const docstore_config *cfg,
   if (!cfg || !opts)
     return DOCSTORE_EINVAL;
   return docstore__settings_fill(items, N_ITEMS, cfg, opts, sizeof(*opts));
+}
+
+int docstore__service_options_check(const docstore_service_options *opts,
+                                    size_t opts_size, docstore__err *err) {
+  return docstore__settings_check_opts(items, N_ITEMS, opts, opts_size, err);
 }

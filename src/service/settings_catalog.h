@@ -18,8 +18,14 @@ extern const docstore__catalog docstore__library_catalog;
 /* DOCSTORE_LOG_LEVEL as a docstore_log_level, or -1 when not set. */
 int docstore__config_log_level(const docstore_config *cfg);
 
-/* Fill service options (legacy_root) from cfg (strings borrowed). */
+/* Fill service options (legacy_root, envelope settings) from cfg
+ * (strings borrowed). */
 int docstore__service_options_from_config(const docstore_config *cfg,
                                           docstore_service_options *opts);
+
+/* Check the envelope fields of service options a C caller filled (the
+ * settings' rules; 0 means the default). */
+int docstore__service_options_check(const docstore_service_options *opts,
+                                    size_t opts_size, docstore__err *err);
 
 #endif /* DOCSTORE_SETTINGS_CATALOG_H */

@@ -98,6 +98,13 @@ static void dump_provider(void) {
   FIELD(docstore_object_info, etag);
   end();
 
+  BEGIN(docstore_put_options);
+  FIELD(docstore_put_options, version);
+  FIELD(docstore_put_options, flags);
+  FIELD(docstore_put_options, content_type);
+  FIELD(docstore_put_options, size_hint);
+  end();
+
   BEGIN(docstore_provider_ops);
   FIELD(docstore_provider_ops, version);
   FIELD(docstore_provider_ops, name);
@@ -110,6 +117,13 @@ static void dump_provider(void) {
   FIELD(docstore_provider_ops, check);
   FIELD(docstore_provider_ops, get_range);
   FIELD(docstore_provider_ops, free);
+  FIELD(docstore_provider_ops, put_begin);
+  FIELD(docstore_provider_ops, put_write);
+  FIELD(docstore_provider_ops, put_commit);
+  FIELD(docstore_provider_ops, put_abort);
+  FIELD(docstore_provider_ops, get_open);
+  FIELD(docstore_provider_ops, get_read);
+  FIELD(docstore_provider_ops, get_close);
   end();
 }
 
@@ -119,6 +133,30 @@ static void dump_service(void) {
   FIELD(docstore_service_options, legacy_root);
   FIELD(docstore_service_options, validate_envelopes);
   FIELD(docstore_service_options, legacy_allow_outside_root);
+  FIELD(docstore_service_options, envelope_version);
+  FIELD(docstore_service_options, compression_level);
+  FIELD(docstore_service_options, segment_size);
+  end();
+
+  BEGIN(docstore_write_options);
+  FIELD(docstore_write_options, version);
+  FIELD(docstore_write_options, progress);
+  FIELD(docstore_write_options, progress_payload);
+  FIELD(docstore_write_options, no_clobber);
+  FIELD(docstore_write_options, content_type);
+  FIELD(docstore_write_options, size_hint);
+  FIELD(docstore_write_options, envelope_version);
+  FIELD(docstore_write_options, compression_level);
+  FIELD(docstore_write_options, recipients);
+  FIELD(docstore_write_options, recipients_count);
+  end();
+
+  BEGIN(docstore_read_options);
+  FIELD(docstore_read_options, version);
+  FIELD(docstore_read_options, progress);
+  FIELD(docstore_read_options, progress_payload);
+  FIELD(docstore_read_options, offset);
+  FIELD(docstore_read_options, length);
   end();
 
   BEGIN(docstore_op_stats);

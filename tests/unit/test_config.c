@@ -575,6 +575,99 @@ static void test_legacy_root_default(void **state) {
   assert_null(eff(NULL, "STORAGE_TYPE", NULL));
 }
 
+/* The envelope settings of new documents: values, normalisation, the
+ * fields they fill, and the same rules on a hand-filled options struct. */
+static void test_envelope_settings(void **state) {
+  docstore_config *cfg = *state;
+  docstore_service_options so = DOCSTORE_SERVICE_OPTIONS_INIT;
+  docstore__err err;
+  docstore__err_clear(&err);
+
+  /* defaults */
+  assert_int_equal(docstore__service_options_from_config(cfg, &so), 0);
+  assert_int_equal(so.envelope_version, 2);
+  assert_int_equal(so.compression_level, 0);
+  assert_int_equal(so.segment_size, 65536);
+
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_ENVELOPE_VERSION", "1"),
+                   0);
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_ENVELOPE_VERSION", "3"),
+                   DOCSTORE_ECONFIG);
+  assert_non_null(strstr(docstore_config_errmsg(cfg), "from 1 to 2"));
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_ENVELOPE_VERSION", "0"),
+                   DOCSTORE_ECONFIG);
+
+  static const struct {
+    const char *in, *stored;
+    int level;
+  } good[] = {{"none", "none", 0},     {"NONE", "none", 0},
+              {"off", "none", 0},      {"zstd", "zstd:3", 3},
+              {"ZSTD:1", "zstd:1", 1}, {"zstd:19", "zstd:19", 19},
+              {"zstd:07", "zstd:7", 7}};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    assert_int_equal(
+        docstore_config_set(cfg, "DOCSTORE_COMPRESSION", good[i].in), 0);
+    assert_string_equal(docstore_config_get(cfg, "DOCSTORE_COMPRESSION"),
+                        good[i].stored);
+    assert_int_equal(docstore__service_options_from_config(cfg, &so), 0);
+    assert_int_equal(so.compression_level, good[i].level);
+  }
+  static const char *const bad[] = {
+      "zstd:0", "zstd:20",          "zstd:", "zstd:-1", "zstd:3x",
+      "gzip",   "zstd:99999999999", "none:3"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(docstore_config_set(cfg, "DOCSTORE_COMPRESSION", bad[i]),
+                     DOCSTORE_ECONFIG);
+    assert_non_null(strstr(docstore_config_errmsg(cfg), "N from 1 to 19"));
+  }
+  /* the last good value stays */
+  assert_string_equal(docstore_config_get(cfg, "DOCSTORE_COMPRESSION"),
+                      "zstd:7");
+
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_SEGMENT_SIZE", "1M"), 0);
+  assert_int_equal(docstore__service_options_from_config(cfg, &so), 0);
+  assert_int_equal(so.segment_size, 1048576);
+  assert_int_equal(so.envelope_version, 1);
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_SEGMENT_SIZE", "4096"),
+                   0);
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_SEGMENT_SIZE", "16M"), 0);
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_SEGMENT_SIZE", "100000"),
+                   DOCSTORE_ECONFIG);
+  assert_non_null(strstr(docstore_config_errmsg(cfg), "power of two"));
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_SEGMENT_SIZE", "2048"),
+                   DOCSTORE_ECONFIG);
+  assert_int_equal(docstore_config_set(cfg, "DOCSTORE_SEGMENT_SIZE", "32M"),
+                   DOCSTORE_ECONFIG);
+
+  /* A C caller's struct: the same rules, 0 = the default. */
+  docstore_service_options co = DOCSTORE_SERVICE_OPTIONS_INIT;
+  assert_int_equal(docstore__service_options_check(&co, sizeof(co), &err), 0);
+  co.segment_size = 65536 + 4096;
+  assert_int_equal(docstore__service_options_check(&co, sizeof(co), &err),
+                   DOCSTORE_ECONFIG);
+  assert_non_null(
+      strstr(err.msg, "segment_size (setting DOCSTORE_SEGMENT_SIZE)"));
+  co.segment_size = 0;
+  co.compression_level = 20;
+  assert_int_equal(docstore__service_options_check(&co, sizeof(co), &err),
+                   DOCSTORE_ECONFIG);
+  co.compression_level = -1;
+  assert_int_equal(docstore__service_options_check(&co, sizeof(co), &err),
+                   DOCSTORE_ECONFIG);
+  co.compression_level = 19;
+  co.envelope_version = 3;
+  assert_int_equal(docstore__service_options_check(&co, sizeof(co), &err),
+                   DOCSTORE_ECONFIG);
+  co.envelope_version = 1;
+  assert_int_equal(docstore__service_options_check(&co, sizeof(co), &err), 0);
+  /* A version 2 struct has no such fields: not looked at. */
+  co.segment_size = 3;
+  assert_int_equal(
+      docstore__service_options_check(
+          &co, offsetof(docstore_service_options, envelope_version), &err),
+      0);
+}
+
 static void test_load_env(void **state) {
   docstore_config *cfg = *state;
   assert_int_equal(docstore_config_set(cfg, "S3_BUCKET", "kept"), 0);
@@ -1209,6 +1302,21 @@ static const char *type_name(int type) {
   return type >= 0 && type <= DOCSTORE_SETTING_TOKEN ? names[type] : "?";
 }
 
+/* 4096 -> "4KiB", 5 << 30 -> "5GiB": the largest binary unit that
+ * divides it. */
+static const char *size_name(char *buf, size_t cap, uint64_t v) {
+  static const char *const units[] = {"GiB", "MiB", "KiB"};
+  for (int i = 0; i < 3; i++) {
+    uint64_t u = (uint64_t)1 << (30 - 10 * i);
+    if (v && v % u == 0) {
+      snprintf(buf, cap, "%llu%s", (unsigned long long)(v / u), units[i]);
+      return buf;
+    }
+  }
+  snprintf(buf, cap, "%llu", (unsigned long long)v);
+  return buf;
+}
+
 static void render_reference(char *out, size_t cap) {
   size_t n = 0;
   const docstore_setting_info *s;
@@ -1221,11 +1329,12 @@ static void render_reference(char *out, size_t cap) {
     if (s->type == DOCSTORE_SETTING_UINT)
       snprintf(accepted, sizeof(accepted), "%llu to %llu",
                (unsigned long long)s->min, (unsigned long long)s->max);
-    else if (s->type == DOCSTORE_SETTING_SIZE)
-      snprintf(accepted, sizeof(accepted), "%lluMiB to %lluGiB",
-               (unsigned long long)(s->min >> 20),
-               (unsigned long long)(s->max >> 30));
-    else if (s->choices) {
+    else if (s->type == DOCSTORE_SETTING_SIZE) {
+      char lo[32], hi[32];
+      snprintf(accepted, sizeof(accepted), "%s to %s",
+               size_name(lo, sizeof(lo), s->min),
+               size_name(hi, sizeof(hi), s->max));
+    } else if (s->choices) {
       size_t k = 0;
       accepted[k++] = '`';
       for (const char *c = s->choices; *c && k + 5 < sizeof(accepted); c++)
@@ -1236,6 +1345,9 @@ static void render_reference(char *out, size_t cap) {
           accepted[k++] = *c;
       accepted[k++] = '`';
       accepted[k] = '\0';
+      if (strstr(s->choices, ":N"))
+        snprintf(accepted + k, sizeof(accepted) - k, " (N %llu to %llu)",
+                 (unsigned long long)s->min, (unsigned long long)s->max);
     }
     snprintf(flags, sizeof(flags), "%s%s%s%s",
              (s->flags & DOCSTORE_SETTING_REQUIRED) ? "required " : "",
@@ -1402,6 +1514,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_region_fallback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_legacy_root_default, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_envelope_settings, setup, teardown),
       cmocka_unit_test_setup_teardown(test_load_env, setup, teardown),
       cmocka_unit_test_setup_teardown(test_load_env_bad_value_applies_nothing,
                                       setup, teardown),

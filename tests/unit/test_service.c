@@ -216,8 +216,18 @@ static void test_options_and_new(void **state) {
   assert_null(o.legacy_root);
   assert_int_equal(o.validate_envelopes, 1);
   assert_int_equal(o.legacy_allow_outside_root, 0x33333333);
+  /* Version 2 (before the envelope fields): those untouched. */
+  memset(&o, 0x33, sizeof(o));
+  assert_int_equal(docstore_service_options_init(&o, 2), 0);
+  assert_int_equal(o.legacy_allow_outside_root, 0);
+  assert_int_equal(o.envelope_version, 0x33333333u);
+  assert_int_equal(docstore_service_options_init(&o, 3), 0);
+  assert_int_equal(o.version, 3);
+  assert_int_equal(o.envelope_version, 0);
+  assert_int_equal(o.compression_level, 0);
+  assert_int_equal(o.segment_size, 0);
   assert_int_equal(docstore_service_options_init(&o, 0), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_service_options_init(&o, 3), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_service_options_init(&o, 4), DOCSTORE_EINVAL);
   assert_int_equal(docstore_service_options_init(NULL, 1), DOCSTORE_EINVAL);
 
   /* Ownership is taken also on failure. */
@@ -246,6 +256,29 @@ static void test_options_and_new(void **state) {
                                         errbuf, sizeof(errbuf)),
                    DOCSTORE_EINVAL);
   assert_non_null(strstr(errbuf, "provider"));
+
+  /* Version 3: the envelope fields follow the settings' rules. */
+  assert_int_equal(docstore_service_options_init(&o, 3), 0);
+  o.segment_size = 5000;
+  assert_int_equal(fake_provider_new(&p, &fp, 0), 0);
+  assert_int_equal(
+      docstore_service_new(&svc, p, make_keyring(), &o, errbuf, sizeof(errbuf)),
+      DOCSTORE_EINVAL);
+  assert_non_null(strstr(errbuf, "DOCSTORE_SEGMENT_SIZE"));
+  o.segment_size = 4096;
+  o.compression_level = 20;
+  assert_int_equal(fake_provider_new(&p, &fp, 0), 0);
+  assert_int_equal(
+      docstore_service_new(&svc, p, make_keyring(), &o, errbuf, sizeof(errbuf)),
+      DOCSTORE_EINVAL);
+  assert_non_null(strstr(errbuf, "DOCSTORE_COMPRESSION"));
+  o.compression_level = 19;
+  o.envelope_version = 1;
+  assert_int_equal(fake_provider_new(&p, &fp, 0), 0);
+  assert_int_equal(
+      docstore_service_new(&svc, p, make_keyring(), &o, errbuf, sizeof(errbuf)),
+      0);
+  docstore_service_free(svc);
 
   /* Defaults (opts NULL), accessors. */
   assert_int_equal(fake_provider_new(&p, &fp, 0), 0);

@@ -268,7 +268,22 @@ class ProviderOps(CStruct):
                 ("get", OP_GET), ("head", OP_HEAD), ("del_", OP_DEL),
                 ("list", OP_LIST), ("presign", OP_PRESIGN),
                 ("check", OP_CHECK), ("get_range", OP_GET_RANGE),
-                ("free", OP_FREE)]
+                ("free", OP_FREE),
+                # Version 2 streaming operations: Python providers do not
+                # implement them (they are registered with version 1 and
+                # stream through the library's buffering adapter).
+                ("put_begin", c_void_p), ("put_write", c_void_p),
+                ("put_commit", c_void_p), ("put_abort", c_void_p),
+                ("get_open", c_void_p), ("get_read", c_void_p),
+                ("get_close", c_void_p)]
+
+
+class PutOptions(CStruct):
+    """What a version 2 provider's put_begin receives (not used from
+    Python; mirrored for the layout check)."""
+    _c_name = "docstore_put_options"
+    _fields_ = [("version", c_uint), ("flags", c_uint),
+                ("content_type", c_char_p), ("size_hint", c_uint64)]
 
 
 class MigrateProgress(CStruct):

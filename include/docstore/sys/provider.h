@@ -77,10 +77,51 @@ typedef int (*docstore_sink_cb)(void *sink_payload, const uint8_t *data,
                                 size_t len);
 
 /**
- * Version of #docstore_provider_ops this header describes.
+ * Version of #docstore_provider_ops this header describes.  Version 2
+ * (0.3.0) appends the streaming operations put_begin .. get_close.
  * @since 0.1.0
  */
-#define DOCSTORE_PROVIDER_OPS_VERSION 1
+#define DOCSTORE_PROVIDER_OPS_VERSION 2
+
+/**
+ * Version of #docstore_put_options this header describes.
+ * @since 0.3.0
+ */
+#define DOCSTORE_PUT_OPTIONS_VERSION 1
+
+/**
+ * #docstore_put_options flag: the commit fails with #DOCSTORE_EEXISTS when
+ * the key already holds an object, and leaves that object as it is.
+ * @since 0.3.0
+ */
+#define DOCSTORE_PUT_NO_CLOBBER 1u
+
+/**
+ * How a streaming put (docstore_provider_ops.put_begin) stores its object.
+ * The library always passes a filled struct; a provider reads only the
+ * fields of the `version` it is given.
+ * @since 0.3.0
+ */
+typedef struct docstore_put_options {
+  unsigned int version; /**< #DOCSTORE_PUT_OPTIONS_VERSION */
+  /** Bitwise OR of DOCSTORE_PUT_* flags (#DOCSTORE_PUT_NO_CLOBBER); a
+   *  provider refuses a flag it does not know with #DOCSTORE_EUNSUPPORTED. */
+  unsigned int flags;
+  /** MIME type for providers that store one; NULL: application/octet-stream.
+   */
+  const char *content_type;
+  /** Expected object size in bytes, 0 when unknown; a hint (part sizing),
+   *  the stream may end up shorter or longer. */
+  uint64_t size_hint;
+} docstore_put_options;
+
+/**
+ * Static initialiser of #docstore_put_options: version set, no flags, no
+ * content type, size unknown.
+ * @since 0.3.0
+ */
+#define DOCSTORE_PUT_OPTIONS_INIT                                              \
+  { DOCSTORE_PUT_OPTIONS_VERSION, 0, NULL, 0 }
 
 /**
  * The operations of a provider.  `payload` is the pointer given to
@@ -94,6 +135,19 @@ typedef int (*docstore_sink_cb)(void *sink_payload, const uint8_t *data,
  *
  * Required: put, get, head, del, free.  Optional (NULL): list, presign,
  * check (the library then answers #DOCSTORE_EUNSUPPORTED) and get_range.
+ *
+ * Version 2 appends seven streaming operations, optional as a group: a
+ * table sets all of put_begin, put_write, put_commit, put_abort, get_open,
+ * get_read and get_close, or none of them (docstore_provider_new() refuses
+ * a partial set with #DOCSTORE_EINVAL).  Without them the library streams
+ * through a buffering adapter: a streamed put is held in memory (at most
+ * 1.5 GiB, else #DOCSTORE_ETOOBIG) and stored with put; a streamed get
+ * reads 8 MiB windows with get_range when the provider has it, else the
+ * whole object with get (same cap).  The adapter's no-clobber is a head
+ * followed by put: unlike a native put_commit it is not atomic.
+ *
+ * A table of version 1 ends at `free`: the library reads no field after
+ * it, so a provider compiled against an older header keeps working.
  * @since 0.1.0
  */
 typedef struct docstore_provider_ops {
@@ -148,6 +202,57 @@ typedef struct docstore_provider_ops {
   /** Release the payload.  Called once, by docstore_provider_free() (or by
    *  a failing docstore_provider_new()). */
   void (*free)(void *payload);
+
+  /* ---- version 2 (0.3.0): streaming; all seven or none. ---- */
+
+  /** Start a streamed put of `key`: create a transaction in `*txn` that
+   *  put_write, then put_commit or put_abort, receive.  Nothing is visible
+   *  under `key` before the commit.  `opts` is never NULL; it and its
+   *  strings are valid during this call only (copy what is needed later).  The
+   * library serialises the calls on one transaction; different transactions
+   *  (also of the same key) may run on several threads at once.
+   *  @since 0.3.0 */
+  int (*put_begin)(void *payload, const char *key,
+                   const docstore_put_options *opts, void **txn,
+                   docstore_errinfo *err);
+
+  /** Append `len` bytes (`data` never NULL; len may be 0).  On failure the
+   *  library calls put_abort.
+   *  @since 0.3.0 */
+  int (*put_write)(void *payload, void *txn, const uint8_t *data, size_t len,
+                   docstore_errinfo *err);
+
+  /** Make the object appear under the key atomically (readers see the old
+   *  object or the whole new one).  With #DOCSTORE_PUT_NO_CLOBBER, an
+   *  existing object fails with #DOCSTORE_EEXISTS and stays as it is.
+   *  Releases `txn` whatever the result.
+   *  @since 0.3.0 */
+  int (*put_commit)(void *payload, void *txn, docstore_errinfo *err);
+
+  /** Discard everything written and release `txn`.
+   *  @since 0.3.0 */
+  void (*put_abort)(void *payload, void *txn);
+
+  /** Open `key` for reading `length` bytes from `offset` (length
+   *  UINT64_MAX: to the end; a range past the end is cut at the end).  Set
+   *  `*object_size` to the whole object's size and `*stream` to a handle
+   *  for get_read.  An offset beyond the object's size is
+   *  #DOCSTORE_EINVAL; an offset equal to it gives an empty stream.  Missing
+   *  key: #DOCSTORE_ENOTFOUND.
+   *  @since 0.3.0 */
+  int (*get_open)(void *payload, const char *key, uint64_t offset,
+                  uint64_t length, void **stream, uint64_t *object_size,
+                  docstore_errinfo *err);
+
+  /** Read up to `cap` (> 0) bytes into `buf`; `*got` 0 means the end of
+   *  the range.
+   *  @since 0.3.0 */
+  int (*get_read)(void *payload, void *stream, uint8_t *buf, size_t cap,
+                  size_t *got, docstore_errinfo *err);
+
+  /** Release the stream (at the end or before).
+   *  @since 0.3.0 */
+  void (*get_close)(void *payload, void *stream);
 } docstore_provider_ops;
 
 /**
@@ -155,13 +260,15 @@ typedef struct docstore_provider_ops {
  * @param out     receives the provider (NULL on failure); free it with
  *                docstore_provider_free() unless a service takes it.
  * @param ops     the table; copied (only the fields its `version` declares
- *                are read; a newer version is accepted and read up to the
+ *                are read: a version 1 table may be the shorter version 1
+ *                struct; a newer version is accepted and read up to the
  *                fields this library knows).
  * @param payload owned by the provider from now on and released through
  *                ops->free, also when this call fails (except when ops is
  *                NULL).  May be NULL.
  * @return 0, #DOCSTORE_EINVAL (out or ops NULL, ops->version 0, a required
- *         operation missing), #DOCSTORE_ENOMEM.  Detail:
+ *         operation missing, some but not all of the seven version 2
+ *         streaming operations set), #DOCSTORE_ENOMEM.  Detail:
  *         docstore_last_errmsg().
  * @since 0.1.0
  */
@@ -173,7 +280,9 @@ DOCSTORE_EXTERN int docstore_provider_new(docstore_provider **out,
  * Initialise an ops table to zeroes with the given version (for FFI
  * callers).  Thread-safe.
  * @param ops     the table to fill.
- * @param version 1 to #DOCSTORE_PROVIDER_OPS_VERSION.
+ * @param version 1 to #DOCSTORE_PROVIDER_OPS_VERSION.  With version 1 only
+ *                the version 1 fields (up to `free`) are written: `ops` may
+ *                point to a table of the shorter version 1 layout.
  * @return 0, #DOCSTORE_EINVAL (ops NULL or version unknown).
  * @since 0.1.0
  */
