@@ -140,6 +140,56 @@ class ConformanceVectors(unittest.TestCase):
         self.assertEqual(len(names), len(set(names)))
 
 
+class LibraryVectors(unittest.TestCase):
+    """The C library (ctypes on DOCSTORE_LIBRARY) on every vector of both
+    files, through the whole-buffer docstore_envelope_open() and the
+    streaming docstore_opener_* (input in 5000-byte pieces, output into a
+    3000-byte buffer: FORMAT.md section 21.2): the same answers as the
+    files.  (unit/test_vectors runs the whole-buffer call with more checks.)"""
+
+    def test_whole_and_streaming(self):
+        import test_interop_v2 as X
+        lib = X.library()
+        failures = []
+        for path in (VECTORS, VECTORS_V2):
+            data = load(path)
+            rings = {}
+            for v in data["vectors"]:
+                names = tuple(v["keys"])
+                if names not in rings:
+                    kr = ctypes.c_void_p()
+                    self.assertEqual(lib.c.docstore_keyring_new(
+                        ctypes.byref(kr), None, 0), 0)
+                    refused = None
+                    for name in names:
+                        pem = data["keys"][name]["private_pem"].encode()
+                        rc = lib.c.docstore_keyring_add_private_pem(
+                            kr, None, pem, len(pem), None)
+                        if rc:
+                            refused = lib.name(rc)
+                            break
+                    rings[names] = (kr, refused)
+                kr, refused = rings[names]
+                if refused:            # the key's refusal is the answer
+                    if refused != v["result"]:
+                        failures.append("%s: key refused with %s, want %s" % (
+                            v["name"], refused, v["result"]))
+                    continue
+                env = envelope_bytes(v)
+                e = v["expect"] and (v["expect"]["file_id"], v["expect"]["user_id"])
+                want = v["result"]
+                plain = (bytes.fromhex(v["plaintext_hex"]) if want == "ok"
+                         else None)
+                for how, got in (("open", lib.open(kr, env, e or None)),
+                                 ("opener", lib.open_stream(kr, env, e or None))):
+                    if got != (want, plain):
+                        failures.append("%s (%s): got %s, want %s" % (
+                            v["name"], how, got[0], want))
+            for kr, _ in rings.values():
+                lib.free_keyring(kr)
+        self.assertEqual(failures, [])
+
+
 class CorpusAgreement(unittest.TestCase):
     """The C library and the Python reader agree on every fuzz seed."""
 
