@@ -401,7 +401,8 @@ int docstore__opener_layout(const docstore_opener *o, uint64_t *header_len,
  * unknown (then look-ahead decides).  Plaintext output then starts at that
  * segment.  Compressed envelopes: only index 0.  0, DOCSTORE_EINVAL (not
  * v2, header not read, index beyond the last segment, compressed with
- * index > 0), DOCSTORE_EFORMAT (object_size impossible for the layout). */
+ * index > 0), DOCSTORE_EINTEGRITY (object_size impossible for the layout: a
+ * body that is not well-formed, FORMAT.md section 19). */
 int docstore__opener_seek(docstore_opener *o, uint64_t index,
                           uint64_t object_size);
 

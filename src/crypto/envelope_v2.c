@@ -125,14 +125,19 @@ static int kid_valid(const uint8_t *k, size_t n) {
   return 1;
 }
 
-/* Body of a kind-1 recipient: K, key id, W, wrapped key; L == 1+K+2+W. */
+/* Body of a kind-1 recipient: K, key id, W, wrapped key; L == 1+K+2+W.
+ * W is the modulus length of a key the library accepts (256 to 2048
+ * bytes), checked here, before any key is looked at, so that the verdict
+ * on a header is the same with or without a key (FORMAT.md section 21,
+ * step 3); its equality with the reader's modulus is step 5. */
 static int parse_oaep_body(docstore__v2_recipient *rc) {
   rd r = {rc->body, 0, rc->body_len};
   unsigned int k, w;
   const uint8_t *kid;
   if (!rd_u8(&r, &k) || !rd_take(&r, k, &kid) || !kid_valid(kid, k) ||
-      !rd_u16(&r, &w) || w == 0 || w > DOCSTORE__RSA_MAX_BYTES ||
-      !rd_take(&r, w, &rc->wrapped) || r.pos != r.end)
+      !rd_u16(&r, &w) || w < DOCSTORE_RSA_MIN_BITS / 8 ||
+      w > DOCSTORE__RSA_MAX_BYTES || !rd_take(&r, w, &rc->wrapped) ||
+      r.pos != r.end)
     return 0;
   memcpy(rc->kid, kid, k);
   rc->kid[k] = '\0';
@@ -273,8 +278,7 @@ static int header_mac(uint8_t out[32], const uint8_t key[32],
 }
 
 /* Unwrap with one recipient and check commitment and tag. */
-static int try_recipient(docstore__v2_keys *k, int *unwrapped,
-                         const docstore__v2_header *h,
+static int try_recipient(docstore__v2_keys *k, const docstore__v2_header *h,
                          const docstore__v2_recipient *rc,
                          const docstore__key *key, docstore__err *err) {
   uint8_t dk[DOCSTORE__AES_KEY_MAX], mac[32];
@@ -285,7 +289,6 @@ static int try_recipient(docstore__v2_keys *k, int *unwrapped,
     rc_ = DOCSTORE_EINTEGRITY;
   if (rc_ == DOCSTORE_EINTEGRITY)
     docstore__err_set(err, rc_, "%s", integrity_msg);
-  *unwrapped = rc_ == 0;
   if (rc_ == 0)
     rc_ = docstore__v2_derive(k, dk, h->salt, err);
   OPENSSL_cleanse(dk, sizeof(dk));
@@ -316,7 +319,9 @@ int docstore__v2_header_unlock(docstore__v2_keys *k, size_t *which,
                                const docstore_keyring *kr,
                                const docstore_doc_id *expect,
                                docstore__err *err) {
-  int rc = DOCSTORE_EKEY;
+  /* Only the first recipient for a private key we hold is tried, whatever
+   * happens to it (FORMAT.md section 21, step 4): one RSA decryption per
+   * envelope, and the same answer whatever the keyring's order. */
   for (size_t i = 0; i < h->nrecipients; i++) {
     const docstore__v2_recipient *r = &h->recipients[i];
     if (r->kind != DOCSTORE__V2_KIND_RSA_OAEP)
@@ -324,25 +329,20 @@ int docstore__v2_header_unlock(docstore__v2_keys *k, size_t *which,
     const docstore__key *key = docstore__keyring_find(kr, r->kid);
     if (!key || !key->has_private)
       continue;
-    int unwrapped = 0;
-    rc = try_recipient(k, &unwrapped, h, r, key, err);
-    if (rc == 0) {
-      if (which)
-        *which = i;
+    int rc = try_recipient(k, h, r, key, err);
+    if (rc == 0)
       rc = identity_check(h, expect, err);
-      break;
+    if (rc < 0) {
+      OPENSSL_cleanse(k, sizeof(*k));
+      return rc;
     }
-    /* A wrapped key that does not unwrap: try another recipient of ours;
-     * a wrong commitment or tag is final. */
-    if (rc != DOCSTORE_EINTEGRITY || unwrapped)
-      break;
+    if (which)
+      *which = i;
+    return 0;
   }
-  if (rc == DOCSTORE_EKEY)
-    docstore__err_set(err, rc,
-                      "no private key for any recipient of the envelope");
-  if (rc < 0)
-    OPENSSL_cleanse(k, sizeof(*k));
-  return rc;
+  OPENSSL_cleanse(k, sizeof(*k));
+  return docstore__err_set(err, DOCSTORE_EKEY,
+                           "no private key for any recipient of the envelope");
 }
 
 /* ------------------------------------------------------------- writing */

@@ -765,8 +765,9 @@ static int opener_drain(docstore_opener *o, io *x) {
   } else {
     while ((o->pt_off < o->pt_len || o->zflush) && x->o < x->cap) {
       if (o->zdone)
-        return docstore__err_set(&o->err, DOCSTORE_EFORMAT,
-                                 "envelope: data after the compressed frame");
+        return docstore__err_set(&o->err, DOCSTORE_EINTEGRITY,
+                                 "integrity check failed: data after the "
+                                 "compressed frame");
       ZSTD_inBuffer ib = {o->wbuf, o->pt_len, o->pt_off};
       ZSTD_outBuffer ob = {x->out, x->cap, x->o};
       size_t r = ZSTD_decompressStream(o->zd, &ob, &ib);
@@ -775,8 +776,9 @@ static int opener_drain(docstore_opener *o, io *x) {
             &o->err,
             ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation
                 ? DOCSTORE_ENOMEM
-                : DOCSTORE_EFORMAT,
-            "envelope: cannot decompress (%s)", ZSTD_getErrorName(r));
+                : DOCSTORE_EINTEGRITY,
+            "integrity check failed: cannot decompress (%s)",
+            ZSTD_getErrorName(r));
       int progress = ib.pos != o->pt_off || ob.pos != x->o;
       o->pt_off = ib.pos;
       o->zflush = ob.pos == ob.size;
@@ -787,8 +789,9 @@ static int opener_drain(docstore_opener *o, io *x) {
       }
       if (!progress) {
         if (o->pt_off < o->pt_len)
-          return docstore__err_set(&o->err, DOCSTORE_EFORMAT,
-                                   "envelope: bad compressed data (stalled)");
+          return docstore__err_set(&o->err, DOCSTORE_EINTEGRITY,
+                                   "integrity check failed: bad compressed "
+                                   "data (stalled)");
         o->zflush = 0; /* nothing was held back */
         break;
       }
@@ -825,6 +828,21 @@ static size_t segment_wire(const docstore_opener *o, size_t avail, int eof,
   return 0;
 }
 
+/* Segment 0 of a compressed stream (n plaintext bytes in wbuf) must begin
+ * with a zstd frame's magic: the decoder would otherwise pass over
+ * skippable frames (FORMAT.md section 24).  Every segment but the last is
+ * at least 4096 bytes, so segment 0 holds the stream's first 4 bytes unless
+ * the stream is shorter than that. */
+static int check_frame_magic(docstore_opener *o, size_t n) {
+  static const uint8_t magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+  if (n >= sizeof(magic) && memcmp(o->wbuf, magic, sizeof(magic)) == 0)
+    return 0;
+  OPENSSL_cleanse(o->wbuf, n);
+  return docstore__err_set(&o->err, DOCSTORE_EINTEGRITY,
+                           "integrity check failed: the compressed stream "
+                           "does not begin with a zstd frame");
+}
+
 /* The segment in wbuf (wire bytes) is complete: open it, into out when
  * the plaintext fits there and is not compressed, else in place. */
 static int open_staged(docstore_opener *o, io *x, size_t wire, int last) {
@@ -842,7 +860,10 @@ static int open_staged(docstore_opener *o, io *x, size_t wire, int last) {
     wbuf_next(o);
     return 0;
   }
+  int first = o->index == 0;
   DOCSTORE__GUARD(open_segment(o, o->wbuf, o->wbuf, wire, last));
+  if (o->compressed && first)
+    DOCSTORE__GUARD(check_frame_magic(o, n));
   o->pt_off = 0;
   o->pt_len = n;
   if (n == 0)
@@ -986,8 +1007,9 @@ int docstore_opener_finish(docstore_opener *o, uint8_t *out, size_t out_cap,
     rc = open_segments(o, &x, 1);
     if (rc == 0 && o->compressed && o->last_seen && !opener_busy(o) &&
         !o->zdone)
-      rc = docstore__err_set(&o->err, DOCSTORE_EFORMAT,
-                             "envelope: the compressed frame is truncated");
+      rc = docstore__err_set(&o->err, DOCSTORE_EINTEGRITY,
+                             "integrity check failed: the compressed frame "
+                             "is truncated");
     if (rc == 0)
       rc = (opener_busy(o) || !o->last_seen) ? 1 : 0;
     break;
@@ -1076,9 +1098,10 @@ int docstore__opener_seek(docstore_opener *o, uint64_t index,
     if (object_size < o->h->header_len ||
         docstore__v2_layout(&n, &pt, object_size - o->h->header_len, o->seg) <
             0)
-      return docstore__err_set(&o->err, DOCSTORE_EFORMAT,
-                               "envelope: impossible size %llu for its "
-                               "segment size",
+      return docstore__err_set(&o->err, DOCSTORE_EINTEGRITY,
+                               "integrity check failed: impossible size "
+                               "%llu for the segment size (truncated or "
+                               "extended)",
                                (unsigned long long)object_size);
     last_index = n - 1;
     last_wire = (size_t)(object_size - o->h->header_len - (n - 1) * o->sw);

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <zstd.h>
 
 #include "crypto/crypto_internal.h"
 #include "docstore/crypto.h"
@@ -728,6 +730,283 @@ static void test_unknown_recipient_kind(void **state) {
   docstore_keyring_free(kr);
 }
 
+/* The keys of a header that kr opens (test keys). */
+static docstore__v2_keys unlock_keys(docstore_keyring *kr, const bytes *env) {
+  docstore__v2_header hd;
+  docstore__v2_keys k;
+  docstore__err e = {0, ""};
+  assert_int_equal(docstore__v2_header_parse(&hd, env->p, env->n, &e), 0);
+  assert_int_equal(docstore__v2_header_unlock(&k, NULL, &hd, kr, NULL, &e), 0);
+  return k;
+}
+
+/* Recompute the header tag of x (its first h bytes) with K_hdr. */
+static void retag(bytes *x, size_t h, const docstore__v2_keys *k) {
+  size_t ml = 0;
+  assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k->hdr, 32,
+                            x->p, h - 32, x->p + h - 32, 32, &ml));
+}
+
+/* An envelope refused as DOCSTORE_EINTEGRITY by the opener (whole, and in
+ * pieces of 100 bytes) and by docstore_envelope_open(); `in_header`: no
+ * plaintext released. */
+static void expect_integrity(docstore_keyring *kr, const bytes *env,
+                             int in_header, const char *what) {
+  bytes out;
+  int rc = open_all(kr, env->p, env->n, NULL, &out);
+  if (rc != DOCSTORE_EINTEGRITY)
+    fail_msg("%s: got %d, want DOCSTORE_EINTEGRITY", what, rc);
+  if (in_header)
+    assert_int_equal(out.n, 0);
+  free(out.p);
+  assert_int_equal(open_chunked(kr, env->p, env->n, NULL, 100, 100, &out),
+                   DOCSTORE_EINTEGRITY);
+  free(out.p);
+  uint8_t *p = NULL;
+  size_t pl = 0;
+  assert_int_equal(
+      docstore_envelope_open(&p, &pl, kr, (const char *)env->p, env->n, NULL),
+      DOCSTORE_EINTEGRITY);
+  assert_null(p);
+}
+
+/* A kind-1 recipient whose wrapped key is outside 256..2048 bytes is
+ * malformed: refused when the header is parsed, with or without a key
+ * (FORMAT.md section 21, step 3). */
+static void test_wrapped_length_bounds(void **state) {
+  (void)state;
+  docstore_keyring *kr = th_keyring(1, 1), *pub = th_keyring(1, 0);
+  uint8_t pt[20] = {9};
+  docstore_seal_options o = opts(SEG, 0);
+  bytes env = seal(kr, pt, sizeof(pt), &o); /* unbound: recipient at 60 */
+  size_t h = header_len(&env);
+  /* kind(1) L(2) K(1) kid(71) W(2) wrapped(256) */
+  const size_t w_at = 60 + 3 + 1 + 71;
+  assert_int_equal(env.p[60], 1);
+  assert_int_equal(env.p[w_at] << 8 | env.p[w_at + 1], 256);
+  const size_t ws[] = {0, 1, 255, 2049, 4096};
+  for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++) {
+    size_t w = ws[i];
+    bytes x = {0};
+    bytes_add(&x, env.p, w_at);
+    uint8_t wl[2] = {(uint8_t)(w >> 8), (uint8_t)w};
+    bytes_add(&x, wl, 2);
+    uint8_t *wrapped = calloc(w + 1, 1);
+    assert_non_null(wrapped);
+    memcpy(wrapped, env.p + w_at + 2, min_sz(w, 256));
+    bytes_add(&x, wrapped, w);
+    free(wrapped);
+    bytes_add(&x, env.p + w_at + 2 + 256, env.n - (w_at + 2 + 256));
+    size_t l = 1 + 71 + 2 + w, nh = h - 256 + w;
+    x.p[61] = (uint8_t)(l >> 8);
+    x.p[62] = (uint8_t)l;
+    docstore__put_be32(x.p + 12, (uint32_t)nh);
+    bytes out;
+    assert_int_equal(open_all(kr, x.p, x.n, NULL, &out), DOCSTORE_EFORMAT);
+    assert_int_equal(out.n, 0);
+    free(out.p);
+    /* The same verdict without the private key, and from info_get. */
+    assert_int_equal(open_all(pub, x.p, x.n, NULL, &out), DOCSTORE_EFORMAT);
+    free(out.p);
+    docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
+    assert_int_equal(docstore_envelope_info_get(&info, (const char *)x.p, x.n),
+                     DOCSTORE_EFORMAT);
+    free(x.p);
+  }
+  free(env.p);
+  docstore_keyring_free(kr);
+  docstore_keyring_free(pub);
+}
+
+/* Only the first recipient for a key the reader holds is tried: a
+ * wrapped key that fails under it is an integrity failure even when a
+ * later recipient would open the envelope (FORMAT.md section 21, step 4). */
+static void test_first_usable_recipient_only(void **state) {
+  (void)state;
+  docstore_keyring *both = th_keyring(3, 3), *k1 = th_keyring(2, 2);
+  const char *kids[] = {th_kid(0), th_kid(1)};
+  uint8_t pt[64];
+  memset(pt, 5, sizeof(pt));
+  docstore_seal_options o = opts(SEG, 0);
+  o.recipients = kids;
+  o.recipients_count = 2;
+  bytes env = seal(both, pt, sizeof(pt), &o);
+  size_t h = header_len(&env);
+  expect_roundtrip(both, &env, pt, sizeof(pt), NULL);
+  expect_roundtrip(k1, &env, pt, sizeof(pt), NULL);
+  docstore__v2_keys k = unlock_keys(k1, &env);
+  /* Recipient 0's wrapped key damaged, the header tag made valid again
+   * (as a writer holding the data key could). */
+  const size_t wrapped0 = 60 + 3 + 1 + 71 + 2;
+  env.p[wrapped0 + 100] ^= 0x40;
+  retag(&env, h, &k);
+  expect_integrity(both, &env, 1, "recipient 0 damaged");
+  /* Nor does rewrap fall back to recipient 1. */
+  const char *kid1 = kids[1];
+  rewrap(both, &env, NULL, 0, &kid1, 1, DOCSTORE_EINTEGRITY);
+  /* A reader without key 0 uses recipient 1 and opens it. */
+  expect_roundtrip(k1, &env, pt, sizeof(pt), NULL);
+  /* A wrapped key of another length than the reader's modulus (but
+   * within 256..2048) is an integrity failure too, with no fallback. */
+  bytes x = {0};
+  bytes_add(&x, env.p, wrapped0 - 2);
+  uint8_t w257[2] = {1, 1}, zero = 0;
+  bytes_add(&x, w257, 2);
+  bytes_add(&x, env.p + wrapped0, 256);
+  bytes_add(&x, &zero, 1);
+  bytes_add(&x, env.p + wrapped0 + 256, env.n - wrapped0 - 256);
+  x.p[62]++; /* L: 330 -> 331 */
+  docstore__put_be32(x.p + 12, (uint32_t)(h + 1));
+  retag(&x, h + 1, &k);
+  expect_roundtrip(k1, &x, pt, sizeof(pt), NULL);
+  expect_integrity(both, &x, 1, "recipient 0 of 257 bytes");
+  free(x.p);
+  OPENSSL_cleanse(&k, sizeof(k));
+  free(env.p);
+  docstore_keyring_free(both);
+  docstore_keyring_free(k1);
+}
+
+/* env (compressed, verified by kr) with its segments replaced by those of
+ * `stream`, sealed under the same keys: what a writer holding the data
+ * key could produce. */
+static bytes with_stream(docstore_keyring *kr, const bytes *env,
+                         const uint8_t *stream, size_t n) {
+  size_t h = header_len(env);
+  docstore__v2_keys k = unlock_keys(kr, env);
+  bytes r = {0};
+  bytes_add(&r, env->p, h);
+  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+  assert_non_null(c);
+  uint8_t seg[SW], nonce[12];
+  size_t off = 0;
+  uint32_t i = 0;
+  for (;;) {
+    size_t len = min_sz(SEG, n - off);
+    int last = off + len == n, outl = 0;
+    docstore__v2_nonce(nonce, env->p + 49, i, last);
+    assert_int_equal(
+        EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, k.seg, nonce), 1);
+    if (len)
+      assert_int_equal(EVP_EncryptUpdate(c, seg, &outl, stream + off, (int)len),
+                       1);
+    assert_int_equal(EVP_EncryptFinal_ex(c, seg + len, &outl), 1);
+    assert_int_equal(
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, seg + len), 1);
+    bytes_add(&r, seg, len + 16);
+    off += len;
+    i++;
+    if (last)
+      break;
+  }
+  EVP_CIPHER_CTX_free(c);
+  OPENSSL_cleanse(&k, sizeof(k));
+  return r;
+}
+
+/* The compressed stream must be exactly one zstd frame, beginning with its
+ * magic; anything else, once the segments verified, is an integrity
+ * failure (FORMAT.md section 21, step 10; section 24). */
+static void test_zstd_stream_rules(void **state) {
+  (void)state;
+  docstore_keyring *kr = th_keyring(1, 1);
+  size_t n = 3 * SEG;
+  uint8_t *pt = th_random(n);
+  memset(pt + SEG, 'a', SEG); /* something to compress */
+  docstore_seal_options o = opts(SEG, 3);
+  bytes env = seal(kr, pt, 10, &o);
+  size_t cap = ZSTD_compressBound(n);
+  uint8_t *frame = malloc(cap);
+  assert_non_null(frame);
+  size_t fl = ZSTD_compress(frame, cap, pt, n, 3);
+  assert_false(ZSTD_isError(fl));
+  assert_true(fl > SEG); /* the frame spans segments */
+  static const uint8_t skippable[] = {0x50, 0x2a, 0x4d, 0x18, 4,   0,
+                                      0,    0,    's',  'k',  'i', 'p'};
+  uint8_t *buf = malloc(fl + SEG + 16);
+  assert_non_null(buf);
+  bytes out;
+
+  /* The helper's own output opens when the stream is a frame. */
+  bytes r = with_stream(kr, &env, frame, fl);
+  expect_roundtrip(kr, &r, pt, n, NULL);
+  for (size_t chunk = 1; chunk <= 4096; chunk *= 64) {
+    assert_int_equal(open_chunked(kr, r.p, r.n, NULL, chunk, 1000, &out), 0);
+    assert_int_equal(out.n, n);
+    free(out.p);
+  }
+  free(r.p);
+
+  struct {
+    const char *what;
+    size_t len;
+  } cases[] = {{"empty", 0},
+               {"3 bytes of magic", 3},
+               {"skippable frame first", 0},
+               {"skippable frame only", 0},
+               {"magic, then not a frame", 0},
+               {"frame then a byte", 0},
+               {"frame then a skippable frame", 0},
+               {"frame cut short", 0},
+               {"frame twice", 0}};
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+    size_t len = 0;
+    switch (c) {
+    case 0:
+      break;
+    case 1:
+      memcpy(buf, frame, 3);
+      len = 3;
+      break;
+    case 2:
+      memcpy(buf, skippable, sizeof(skippable));
+      memcpy(buf + sizeof(skippable), frame, fl);
+      len = sizeof(skippable) + fl;
+      break;
+    case 3:
+      memcpy(buf, skippable, sizeof(skippable));
+      len = sizeof(skippable);
+      break;
+    case 4: /* the magic, then no valid frame header */
+      memcpy(buf, frame, 4);
+      memset(buf + 4, 0xff, SEG + 3);
+      len = SEG + 7;
+      break;
+    case 5:
+      memcpy(buf, frame, fl);
+      buf[fl] = 0;
+      len = fl + 1;
+      break;
+    case 6:
+      memcpy(buf, frame, fl);
+      memcpy(buf + fl, skippable, sizeof(skippable));
+      len = fl + sizeof(skippable);
+      break;
+    case 7:
+      memcpy(buf, frame, fl - 1);
+      len = fl - 1;
+      break;
+    case 8: {
+      uint8_t tiny[64];
+      size_t tl = ZSTD_compress(tiny, sizeof(tiny), "ab", 2, 1);
+      assert_false(ZSTD_isError(tl));
+      memcpy(buf, tiny, tl);
+      memcpy(buf + tl, tiny, tl);
+      len = 2 * tl;
+      break;
+    }
+    }
+    r = with_stream(kr, &env, buf, len);
+    expect_integrity(kr, &r, 0, cases[c].what);
+    free(r.p);
+  }
+  free(buf);
+  free(frame);
+  free(env.p);
+  free(pt);
+  docstore_keyring_free(kr);
+}
+
 /* docstore__opener_seek: from segment k, with the object size known or
  * not, gives the same bytes as the full read from k * SEG on. */
 static void test_random_access(void **state) {
@@ -789,7 +1068,7 @@ static void test_random_access(void **state) {
   assert_int_equal(docstore_opener_new(&op, kr, NULL), 0);
   assert_int_equal(docstore_opener_update(op, b, 0, &got, env.p, h, &used), 0);
   assert_int_equal(docstore__opener_seek(op, 0, h + 5 * SW + 16),
-                   DOCSTORE_EFORMAT);
+                   DOCSTORE_EINTEGRITY);
   docstore_opener_free(op);
   /* Known size: the last segment with data after it. */
   assert_int_equal(docstore_opener_new(&op, kr, NULL), 0);
@@ -1010,6 +1289,9 @@ int main(void) {
       cmocka_unit_test(test_tamper_segments),
       cmocka_unit_test(test_key_commitment),
       cmocka_unit_test(test_unknown_recipient_kind),
+      cmocka_unit_test(test_wrapped_length_bounds),
+      cmocka_unit_test(test_first_usable_recipient_only),
+      cmocka_unit_test(test_zstd_stream_rules),
       cmocka_unit_test(test_random_access),
       cmocka_unit_test(test_memory_bound),
       cmocka_unit_test(test_v1_through_streams),
