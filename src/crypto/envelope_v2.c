@@ -300,10 +300,10 @@ static int try_recipient(docstore__v2_keys *k, const docstore__v2_header *h,
                              "not match");
   DOCSTORE__GUARD(header_mac(mac, k->hdr, h->raw,
                              h->header_len - DOCSTORE__V2_TAG_LEN, err));
+  /* The same message as a failed unwrap (FORMAT.md section 21.1): only
+   * the commitment, which only a crafted envelope gets wrong, has its own. */
   if (CRYPTO_memcmp(mac, h->tag, DOCSTORE__V2_TAG_LEN) != 0)
-    return docstore__err_set(err, DOCSTORE_EINTEGRITY,
-                             "integrity check failed: the envelope header "
-                             "was modified");
+    return docstore__err_set(err, DOCSTORE_EINTEGRITY, "%s", integrity_msg);
   return 0;
 }
 

@@ -770,6 +770,20 @@ static void expect_integrity(docstore_keyring *kr, const bytes *env,
   assert_null(p);
 }
 
+/* The error message of an opener given the whole of env (which it
+ * refuses), into msg. */
+static void refusal_message(docstore_keyring *kr, const bytes *env,
+                            char msg[DOCSTORE__ERRMSG_MAX]) {
+  docstore_opener *op = NULL;
+  uint8_t buf[64];
+  size_t got, used;
+  assert_int_equal(docstore_opener_new(&op, kr, NULL), 0);
+  assert_true(docstore_opener_update(op, buf, sizeof(buf), &got, env->p, env->n,
+                                     &used) < 0);
+  snprintf(msg, DOCSTORE__ERRMSG_MAX, "%s", docstore_opener_errmsg(op));
+  docstore_opener_free(op);
+}
+
 /* A kind-1 recipient whose wrapped key is outside 256..2048 bytes is
  * malformed: refused when the header is parsed, with or without a key
  * (FORMAT.md section 21, step 3). */
@@ -841,6 +855,14 @@ static void test_first_usable_recipient_only(void **state) {
   env.p[wrapped0 + 100] ^= 0x40;
   retag(&env, h, &k);
   expect_integrity(both, &env, 1, "recipient 0 damaged");
+  /* A failed unwrap and a wrong header tag say the same thing (FORMAT.md
+   * section 21.1). */
+  char unwrap_msg[DOCSTORE__ERRMSG_MAX], tag_msg[DOCSTORE__ERRMSG_MAX];
+  refusal_message(both, &env, unwrap_msg);
+  env.p[50] ^= 1; /* nonce prefix: the commitment holds, the tag fails */
+  refusal_message(k1, &env, tag_msg);
+  env.p[50] ^= 1;
+  assert_string_equal(unwrap_msg, tag_msg);
   /* Nor does rewrap fall back to recipient 1. */
   const char *kid1 = kids[1];
   rewrap(both, &env, NULL, 0, &kid1, 1, DOCSTORE_EINTEGRITY);
