@@ -290,11 +290,11 @@ def test_progress_increases_and_ends_at_the_total(local_service):
     done, total = got[-1]
     assert done == total and total >= len(data)
 
-    # Total unknown without a size hint.
+    # Total unknown without a size hint (until the end).
     seen.clear()
-    put(local_service, b"abc",
-        progress=lambda d, t: seen.append((d, t)))
-    assert seen[-1] == (3, None)
+    put(local_service, data, progress=lambda d, t: seen.append((d, t)))
+    assert len(seen) > 2 and seen[0][1] is None
+    assert seen[-1][0] == len(data) and seen[-1][1] in (None, len(data))
 
 
 def test_progress_returning_true_or_raising_cancels(local_service,
@@ -320,13 +320,13 @@ def test_progress_returning_true_or_raising_cancels(local_service,
     polled = []
     w = local_service.open_writer(
         "1", "scan.pdf", "7", progress=lambda d, t: polled.append(w.stats()))
-    w.write(b"x" * 1000)
-    assert polled and polled[-1]["plaintext_bytes"] <= 1000
+    w.write(b"x" * (3 * MIB))
     w.abort()
+    assert polled and polled[-1]["plaintext_bytes"] <= 3 * MIB
     w = local_service.open_writer("1", "scan.pdf", "7",
                                   progress=lambda d, t: w.close())
     with pytest.raises(RuntimeError, match="own progress callback"):
-        w.write(b"x" * 1000)
+        w.write(b"x" * (3 * MIB))
     w.close()
     assert files_under(store_root(tmp_path)) == before
 
