@@ -695,6 +695,7 @@ function openStream(stream, fn, free, callback) {
   callAsync(fn, stream.args).then((rc) => {
     if (rc < 0) throw new DocstoreError(rc, C.docstore_service_errmsg(svc));
     stream.h = new Handle(stream.args[0][0], free);
+    if (stream.cancelled) stream.cancel(); // cancel() came before the handle
     callback();
   }).catch(callback);
 }
@@ -789,8 +790,9 @@ class DocumentReadStream extends Readable {
       });
   }
 
-  // Stop the read in progress (it fails with DOCSTORE_ECANCELED).
+  // Stop the read in progress, or the next (DOCSTORE_ECANCELED).
   cancel() {
+    this.cancelled = true;
     if (this.h && this.h.ptr) C.docstore_reader_cancel(this.h.ptr);
   }
 
@@ -874,6 +876,7 @@ class DocumentWriteStream extends Writable {
   // Make the write or commit in progress (or the next one) fail with
   // DOCSTORE_ECANCELED; the document is aborted.
   cancel() {
+    this.cancelled = true;
     if (this.h && this.h.ptr) C.docstore_writer_cancel(this.h.ptr);
   }
 

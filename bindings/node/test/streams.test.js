@@ -169,6 +169,14 @@ test('destroy(err) and cancel() abort: no object is left', async () => {
     { code: 'DOCSTORE_EEXISTS' });
   assert.strictEqual(svc.readDocument(p).toString(), 'first');
 
+  // cancel() before the writer is even open.
+  const listed = filesUnder(root);
+  const early = svc.createWriteStream(2, 'early.pdf', 7);
+  early.cancel();
+  await assert.rejects(pipeline(Readable.from([Buffer.alloc(10)]), early),
+    { code: 'DOCSTORE_ECANCELED' });
+  assert.deepStrictEqual(filesUnder(root), listed);
+
   // A read stream destroyed half-way, and one cancelled.
   const big = await store(svc, crypto.randomBytes(4 * 1024 * 1024));
   const rs = svc.createReadStream(big);
