@@ -15,6 +15,7 @@
 const fs = require('fs');
 const path = require('path');
 const koffi = require('koffi');
+const { Readable, Writable } = require('stream');
 
 const ABI_MAJOR = 0;
 
@@ -63,6 +64,9 @@ const ServiceOptions = koffi.struct('docstore_service_options', {
   version: 'unsigned int', legacy_root: 'const char *',
   validate_envelopes: 'int',
   legacy_allow_outside_root: 'int', // version 2 (unused: the binding sets 1)
+  // version 3: how new documents are sealed
+  envelope_version: 'unsigned int', compression_level: 'int',
+  segment_size: 'unsigned int',
 });
 const DocId = koffi.struct('docstore_doc_id', {
   file_id: 'const char *', user_id: 'const char *',
@@ -75,6 +79,18 @@ const OpStats = koffi.struct('docstore_op_stats', {
   version: 'unsigned int', successes: 'uint64_t', failures: 'uint64_t',
   bytes: 'uint64_t', total_latency_us: 'uint64_t',
   avg_latency_us: 'uint64_t', retries: 'uint64_t',
+});
+// Streaming options (0.3.0).  The progress callback is not used from Node
+// (see createReadStream below): a pointer-sized member, always null.
+const WriteOptions = koffi.struct('docstore_write_options', {
+  version: 'unsigned int', progress: 'void *', progress_payload: 'void *',
+  no_clobber: 'int', content_type: 'const char *', size_hint: 'uint64_t',
+  envelope_version: 'int', compression_level: 'int', recipients: 'void *',
+  recipients_count: 'size_t',
+});
+const ReadOptions = koffi.struct('docstore_read_options', {
+  version: 'unsigned int', progress: 'void *', progress_payload: 'void *',
+  offset: 'uint64_t', length: 'uint64_t',
 });
 const ListCb = koffi.proto(
   'int docstore_list_cb(void *payload, const void *info)');
@@ -166,6 +182,7 @@ function declare(proto) {
     const done = args.pop();
     return fn.async(...check(args), done);
   };
+  call.check = check; // refuse bad arguments now, call later
   call.info = fn.info;
   return call;
 }
@@ -215,6 +232,24 @@ for (const proto of [
   'int docstore_service_store_document(void *svc, _Out_ void **path, const char *file_id, const char *filename, const uint8_t *data, size_t n, const char *user_id)',
   'int docstore_service_read_document(void *svc, _Out_ void **out, _Out_ size_t *len, const char *path, const docstore_doc_id *expect)',
   'int docstore_service_list(void *svc, const char *prefix, docstore_list_cb *cb, void *payload)',
+  // streaming (0.3.0)
+  'int docstore_write_options_init(_Inout_ docstore_write_options *opts, unsigned int version)',
+  'int docstore_writer_begin(_Out_ void **out, void *svc, const char *file_id, const char *filename, const char *user_id, const docstore_write_options *opts)',
+  'int docstore_writer_write(void *w, const uint8_t *data, size_t len)',
+  'int docstore_writer_commit(void *w, _Out_ void **path)',
+  'int docstore_writer_abort(void *w)',
+  'void docstore_writer_cancel(void *w)',
+  'void docstore_writer_stats(void *w, _Out_ uint64_t *plaintext, _Out_ uint64_t *stored)',
+  'const char *docstore_writer_errmsg(void *w)',
+  'void docstore_writer_free(void *w)',
+  'int docstore_read_options_init(_Inout_ docstore_read_options *opts, unsigned int version)',
+  'int docstore_reader_open(_Out_ void **out, void *svc, const char *path, const docstore_doc_id *expect, const docstore_read_options *opts)',
+  'int docstore_reader_read(void *r, uint8_t *buf, size_t cap, _Out_ size_t *got)',
+  'int docstore_reader_size(void *r, _Out_ uint64_t *size)',
+  'void docstore_reader_cancel(void *r)',
+  'void docstore_reader_stats(void *r, _Out_ uint64_t *plaintext, _Out_ uint64_t *stored)',
+  'const char *docstore_reader_errmsg(void *r)',
+  'void docstore_reader_close(void *r)',
   'const char *docstore_op_name(int op)',
   'int docstore_service_stats(void *svc, _Inout_ docstore_op_stats *out, int op)',
 ]) {
@@ -447,8 +482,12 @@ class Service {
     }
   }
 
-  // A local-filesystem service; takes the keyring over.
-  static local(root, keyring = null, { fsync = true, legacyRoot = null } = {}) {
+  // A local-filesystem service; takes the keyring over.  envelopeVersion
+  // (1 or 2), compressionLevel (1..19 zstd) and segmentSize choose how new
+  // documents are sealed, as DOCSTORE_ENVELOPE_VERSION, DOCSTORE_COMPRESSION
+  // and DOCSTORE_SEGMENT_SIZE do (0: the defaults).
+  static local(root, keyring = null, { fsync = true, legacyRoot = null,
+    envelopeVersion = 0, compressionLevel = 0, segmentSize = 0 } = {}) {
     const opts = {};
     check(C.docstore_local_options_init(opts, 1));
     opts.root = String(root);
@@ -458,8 +497,11 @@ class Service {
     check(C.docstore_local_provider_new(out, opts, err, ERRBUF_LEN), null,
       null, err);
     const sopts = {};
-    check(C.docstore_service_options_init(sopts, 1));
+    check(C.docstore_service_options_init(sopts, 3));
     sopts.legacy_root = legacyRoot;
+    sopts.envelope_version = envelopeVersion;
+    sopts.compression_level = compressionLevel;
+    sopts.segment_size = segmentSize;
     // The service owns provider and keyring from here, even on failure.
     const kr = keyring ? keyring.h.release() : null;
     const svc = [null];
@@ -598,8 +640,248 @@ class Service {
     });
   }
 
+  // A Readable of the decrypted document at storagePath (see
+  // DocumentReadStream).
+  createReadStream(storagePath, opts = {}) {
+    return new DocumentReadStream(this, storagePath, opts);
+  }
+
+  // A Writable storing a document (see DocumentWriteStream).
+  createWriteStream(fileId, filename, userId = null, opts = {}) {
+    return new DocumentWriteStream(this, fileId, filename, userId, opts);
+  }
+
   close() {
     this.h.close();
+  }
+}
+
+// ------------------------------------------------------------ streams
+// Each C call of a stream (open, read, write, commit) runs on a koffi
+// worker thread (fn.async), so the event loop goes on while a segment is
+// fetched, verified and decrypted.  Node's stream machinery never overlaps
+// two _read or two _write calls of one stream, so one call at a time uses a
+// handle; cancel() (any thread, by design of the C API) is the only call
+// made while another runs.  Data goes straight between the Buffers and the
+// library (koffi passes a Buffer's memory, no copy).  The C progress
+// callback is not used: koffi would run it on the main thread while the
+// worker waits; stats() polls the same counters instead.
+
+// fn.async(...args) as a promise of its return code.
+function callAsync(fn, args) {
+  return new Promise((resolve, reject) => {
+    try {
+      fn.async(...args, (err, rc) => (err ? reject(err) : resolve(rc)));
+    } catch (e) {
+      reject(e);
+    }
+  });
+}
+
+const STREAM_READ_MIN = 64 * 1024;
+const STREAM_READ_MAX = 1024 * 1024;
+
+// _construct of a stream: args[0] receives the handle (freed by `free`).
+function openStream(stream, fn, free, callback) {
+  const svc = stream.args[1];
+  callAsync(fn, stream.args).then((rc) => {
+    if (rc < 0) throw new DocstoreError(rc, C.docstore_service_errmsg(svc));
+    stream.h = new Handle(stream.args[0][0], free);
+    callback();
+  }).catch(callback);
+}
+
+// _destroy of a stream: its handle is freed once the call in progress (if
+// any: cancelled first) has returned.
+function closeStream(stream, err, callback) {
+  if (!stream.h || !stream.h.ptr) {
+    callback(err);
+    return;
+  }
+  const close = () => {
+    stream.h.close();
+    callback(err);
+  };
+  if (stream.pending) {
+    stream.cancel();
+    stream.pending.then(close, close);
+  } else {
+    close();
+  }
+}
+
+function streamStats(fn, ptr) {
+  const plain = [0];
+  const stored = [0];
+  fn(ptr, plain, stored);
+  return { plaintextBytes: Number(plain[0]), storedBytes: Number(stored[0]) };
+}
+
+// The decrypted document, as a Readable.  opts: fileId/userId (the
+// identity the envelope must be bound to: DOCSTORE_EINTEGRITY otherwise),
+// offset/length (a plaintext range; v2 uncompressed documents only),
+// highWaterMark.  Bytes come out only once their segment verified; 'end'
+// only after the final segment verified; a tampered object ends the stream
+// with an 'error' (a DocstoreError).  `size` (the whole document's
+// plaintext size, null when unknown) is set at 'ready'.
+class DocumentReadStream extends Readable {
+  constructor(service, storagePath, opts = {}) {
+    // Arguments are refused here, before the stream exists (a refusal
+    // throws instead of becoming an 'error' event).
+    const ro = {};
+    check(C.docstore_read_options_init(ro, 1));
+    ro.offset = opts.offset || 0;
+    ro.length = opts.length || 0;
+    const args = C.docstore_reader_open.check([[null], service.h.get(),
+      storagePath, docId(opts.fileId, opts.userId), ro]);
+    super({ highWaterMark: opts.highWaterMark || 256 * 1024 });
+    this.args = args;
+    this.service = service;
+    this.size = null;
+    this.h = null;
+    this.pending = null;
+    this.empty = opts.length === 0; // C's 0 means "to the end"
+  }
+
+  _construct(callback) {
+    openStream(this, C.docstore_reader_open, C.docstore_reader_close,
+      (err) => {
+        if (!err) {
+          const size = [0];
+          if (C.docstore_reader_size(this.h.ptr, size) === 0) {
+            this.size = Number(size[0]);
+          }
+        }
+        callback(err);
+        if (!err) this.emit('ready');
+      });
+  }
+
+  _read(size) {
+    if (this.empty) {
+      this.push(null);
+      return;
+    }
+    const cap = Math.min(Math.max(size, STREAM_READ_MIN), STREAM_READ_MAX);
+    const buf = Buffer.allocUnsafe(cap);
+    const got = [0];
+    const ptr = this.h.get();
+    this.pending = callAsync(C.docstore_reader_read, [ptr, buf, cap, got])
+      .then((rc) => {
+        this.pending = null;
+        if (rc < 0) {
+          this.destroy(new DocstoreError(rc, C.docstore_reader_errmsg(ptr)));
+          return;
+        }
+        const n = Number(got[0]);
+        this.push(n === 0 ? null : buf.subarray(0, n));
+      }, (e) => {
+        this.pending = null;
+        this.destroy(e);
+      });
+  }
+
+  // Stop the read in progress (it fails with DOCSTORE_ECANCELED).
+  cancel() {
+    if (this.h && this.h.ptr) C.docstore_reader_cancel(this.h.ptr);
+  }
+
+  // {plaintextBytes, storedBytes} so far.
+  stats() {
+    return streamStats(C.docstore_reader_stats, this.h.get());
+  }
+
+  _destroy(err, callback) {
+    closeStream(this, err, callback);
+  }
+}
+
+// A Writable storing a document, encrypted as it is written.  opts:
+// noClobber (DOCSTORE_EEXISTS when the path exists), contentType, sizeHint,
+// envelopeVersion (0: the service's), compressionLevel (null: the
+// service's; 0 off; 1..19), highWaterMark.  At 'finish' the document is
+// committed: a 'committed' event with the storage path comes first, and
+// `committed` (a promise) resolves to it; `path` holds it.  destroy(err),
+// an error, or cancel() abort: nothing is left and `committed` rejects.
+class DocumentWriteStream extends Writable {
+  constructor(service, fileId, filename, userId = null, opts = {}) {
+    // Arguments are refused here, before the stream exists.
+    const wo = {};
+    check(C.docstore_write_options_init(wo, 1));
+    wo.no_clobber = opts.noClobber ? 1 : 0;
+    wo.content_type = opts.contentType ?? null;
+    wo.size_hint = opts.sizeHint || 0;
+    wo.envelope_version = opts.envelopeVersion || 0;
+    wo.compression_level = opts.compressionLevel ?? -1;
+    const args = C.docstore_writer_begin.check([[null], service.h.get(),
+      str(fileId), filename, str(userId), wo]);
+    super({ highWaterMark: opts.highWaterMark || 1024 * 1024 });
+    this.args = args;
+    this.service = service;
+    this.path = null;
+    this.h = null;
+    this.pending = null;
+    this.committed = new Promise((resolve, reject) => {
+      this.resolveCommit = resolve;
+      this.rejectCommit = reject;
+    });
+    this.committed.catch(() => {}); // the error is also an 'error' event
+  }
+
+  _construct(callback) {
+    openStream(this, C.docstore_writer_begin, C.docstore_writer_free,
+      callback);
+  }
+
+  // One C call, tracked so that _destroy waits for it.
+  call(fn, args) {
+    const ptr = this.h.get();
+    this.pending = callAsync(fn, [ptr, ...args]).then((rc) => {
+      this.pending = null;
+      if (rc < 0) throw new DocstoreError(rc, C.docstore_writer_errmsg(ptr));
+      return rc;
+    }, (e) => {
+      this.pending = null;
+      throw e;
+    });
+    return this.pending;
+  }
+
+  _write(chunk, encoding, callback) {
+    this.call(C.docstore_writer_write, [chunk, chunk.length])
+      .then(() => callback(), callback);
+  }
+
+  _final(callback) {
+    const out = [null];
+    this.call(C.docstore_writer_commit, [out]).then(() => {
+      this.path = takeString(out[0]);
+      this.h.close();
+      this.emit('committed', this.path);
+      this.resolveCommit(this.path);
+      callback();
+    }, callback);
+  }
+
+  // Make the write or commit in progress (or the next one) fail with
+  // DOCSTORE_ECANCELED; the document is aborted.
+  cancel() {
+    if (this.h && this.h.ptr) C.docstore_writer_cancel(this.h.ptr);
+  }
+
+  // {plaintextBytes, storedBytes} so far.
+  stats() {
+    return streamStats(C.docstore_writer_stats, this.h.get());
+  }
+
+  _destroy(err, callback) {
+    if (this.path === null) {
+      this.rejectCommit(err || new DocstoreError(-18,
+        'the stream was destroyed before its document was committed'));
+    }
+    // Not committed: docstore_writer_free() aborts (removes the temporary
+    // object).
+    closeStream(this, err, callback);
   }
 }
 
@@ -609,10 +891,12 @@ module.exports = {
   generateKeyPair,
   Keyring,
   Service,
+  DocumentReadStream,
+  DocumentWriteStream,
   configDump,
   errorName: (code) => C.docstore_error_name(code),
   // For the binding's own tests: the declared functions, the argument
   // check, and the struct mirrors (checked against the C layout).
   _internal: { C, cValue, mirrors: [LocalOptions, ServiceOptions, DocId,
-    ObjectInfo, OpStats] },
+    ObjectInfo, OpStats, WriteOptions, ReadOptions] },
 };

@@ -586,7 +586,10 @@ DOCSTORE_EXTERN int docstore_opener_new(docstore_opener **out,
  *         #DOCSTORE_ETOOBIG (v1/legacy over 1.5 GiB); #DOCSTORE_ECRYPTO;
  *         #DOCSTORE_ENOMEM.  After a failure the opener only accepts
  *         docstore_opener_free(); plaintext already released came from
- *         verified segments, but the document as a whole is not.
+ *         verified segments, but the document as a whole is not.  A
+ *         segment may be decrypted straight into `out` before its tag is
+ *         checked: only the first *out_len bytes are released, and any
+ *         bytes past them written by a failed call are wiped.
  * @since 0.3.0
  */
 DOCSTORE_EXTERN int docstore_opener_update(docstore_opener *o, uint8_t *out,
@@ -612,7 +615,8 @@ DOCSTORE_EXTERN int docstore_opener_finish(docstore_opener *o, uint8_t *out,
 /**
  * What the envelope says about itself, once its header has been read and
  * verified (v2) or once docstore_opener_finish() opened it (v1, legacy).
- * plaintext_size is 0 (unknown) for v2.
+ * plaintext_size is 0 (unknown); for v2, key_id is the recipient whose
+ * private key opened it.
  * @param o    the opener.
  * @param info receives the description; its `version` must be set;
  *             release with docstore_envelope_info_clear().

@@ -10,6 +10,8 @@
 #define DOCSTORE_CLI_H
 
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -38,6 +40,7 @@ typedef struct cli_ctx {
   int usage; /* 1: a command-line mistake (exit status 2) */
   char msg[1024];
   char *passphrase; /* from --passphrase-env (docstore_malloc'd, wiped) */
+  char *key_id;     /* the default sealing key's id after cli_keyring() */
 } cli_ctx;
 
 typedef struct cli_command {
@@ -112,15 +115,132 @@ int cli_passphrase_from_env(cli_ctx *ctx, const char *var, const char **out);
  * they have been copied (the configuration keeps its own copies). */
 void cli_scrub_env(const char *name);
 
-/* Read a whole file ('-': standard input) into docstore_malloc'd memory
- * (docstore_free() wipes it).  *out is NUL-terminated; *len excludes it. */
-int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len);
+/* ------------------------------------------------------------ streaming
+ * (cli_stream.c).  Commands move documents in CLI_STREAM_BUF blocks: no
+ * whole-file reads except where a format needs it (v1/legacy envelopes,
+ * put --raw). */
+#define CLI_STREAM_BUF (1024 * 1024)
 
-/* Write data to `path` ('-': standard output).  A file is written
- * atomically: a temporary file in the same folder with `mode`, fsync,
- * then rename (or, with no_overwrite, link: refusing an existing file). */
+/* A consumer of bytes: returns 0 or a negative code (recorded). */
+typedef int (*cli_sink_fn)(void *payload, const uint8_t *data, size_t len);
+
+typedef struct cli_progress cli_progress;
+
+/* An input: a file or standard input ('-'). */
+typedef struct cli_input {
+  int fd;
+  int is_stdin;
+  int eof;
+  const char *path;
+  uint64_t size; /* a regular file's size, else UINT64_MAX */
+  uint64_t done; /* bytes read so far */
+} cli_input;
+int cli_input_open(cli_ctx *ctx, cli_input *in, const char *path);
+/* Fill buf up to cap (less only at the end of the input); *got 0 = end. */
+int cli_input_read(cli_ctx *ctx, cli_input *in, uint8_t *buf, size_t cap,
+                   size_t *got);
+void cli_input_close(cli_input *in);
+/* Read the rest of `in` into `sink`, reporting to `progress` (or NULL;
+ * Ctrl-C then ends it with DOCSTORE_ECANCELED). */
+int cli_copy(cli_ctx *ctx, cli_input *in, cli_sink_fn sink, void *payload,
+             cli_progress *progress);
+
+/* An output: a temporary file in the target's folder with `mode`, renamed
+ * to the target by cli_output_commit() only (after fsync); '-' is standard
+ * output, written as it comes. */
+typedef struct cli_output {
+  cli_ctx *ctx;
+  int fd;
+  int is_stdout;
+  const char *path;
+  uint64_t written;
+  char tmp[PATH_MAX];
+  char dir[PATH_MAX];
+} cli_output;
+int cli_output_open(cli_ctx *ctx, cli_output *o, const char *path, mode_t mode);
+int cli_output_write(cli_output *o, const uint8_t *data, size_t len);
+int cli_output_sink(void *o, const uint8_t *data, size_t len); /* a sink */
+/* fsync, then rename (or, with no_overwrite, link: refusing an existing
+ * file); on failure the temporary file is removed. */
+int cli_output_commit(cli_output *o, int no_overwrite);
+/* Remove the temporary file (no-op after commit). */
+void cli_output_abort(cli_output *o);
+/* The end of a command: commit when rc is 0 (then the final progress
+ * report, if progress is not NULL), else abort.  Returns the result. */
+int cli_output_finish(cli_output *o, int rc, cli_progress *progress);
+
+/* Write a whole buffer to `path` as an output (open, write, commit). */
 int cli_write_output(cli_ctx *ctx, const char *path, const void *data,
                      size_t len, mode_t mode, int no_overwrite);
+
+/* A growing buffer (docstore_malloc'd, wiped when freed), NUL-terminated. */
+typedef struct cli_membuf {
+  cli_ctx *ctx;
+  uint8_t *data;
+  size_t len, cap;
+} cli_membuf;
+int cli_membuf_sink(void *m, const uint8_t *data, size_t len); /* a sink */
+void cli_membuf_free(cli_membuf *m);
+
+/* Read a whole file ('-': standard input) into docstore_malloc'd memory
+ * (docstore_free() wipes it).  *out is NUL-terminated; *len excludes it.
+ * Only for inputs that must be whole (put --raw, v1 envelopes). */
+int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len);
+
+/* A transform (a sealer or an opener) feeding a sink through its own
+ * output buffer. */
+typedef struct cli_stage {
+  cli_ctx *ctx;
+  const char *what; /* "cannot encrypt": the failure's prefix */
+  void *h;
+  int (*update)(void *h, uint8_t *out, size_t cap, size_t *out_len,
+                const uint8_t *in, size_t in_len, size_t *in_used);
+  int (*finish)(void *h, uint8_t *out, size_t cap, size_t *out_len);
+  const char *(*errmsg)(const void *h);
+  uint8_t *buf;
+  size_t cap;
+  cli_sink_fn sink;
+  void *sink_payload;
+} cli_stage;
+int cli_stage_init(cli_stage *st, cli_ctx *ctx, const char *what);
+void cli_stage_sealer(cli_stage *st, docstore_sealer *s);
+void cli_stage_opener(cli_stage *st, docstore_opener *o);
+int cli_stage_push(void *st, const uint8_t *data, size_t len); /* a sink */
+/* End of input: drain the transform (finish) into the sink. */
+int cli_stage_end(cli_stage *st);
+void cli_stage_free(cli_stage *st);
+
+/* ------------------------------------------------------------- progress
+ * (cli_progress.c), on standard error only. */
+#define CLI_PROGRESS_AUTO 0 /* a bar on a terminal, else a line every 10 s */
+#define CLI_PROGRESS_BAR 1
+#define CLI_PROGRESS_LINES 2
+#define CLI_PROGRESS_NONE 3
+struct cli_progress {
+  int tty;   /* draw a bar */
+  int quiet; /* nothing at all */
+  const char *verb;
+  double start, last_draw, last_line; /* seconds; -1: never */
+  uint64_t done, total;               /* bytes, for the final report */
+};
+/* "auto" (or NULL), "bar", "lines", "none". */
+int cli_progress_mode(cli_ctx *ctx, const char *text, int *mode);
+void cli_progress_init(cli_progress *p, int mode, const char *verb);
+double cli_progress_elapsed(const cli_progress *p);
+/* Whether to report now (rate-limited; `final` always). */
+int cli_progress_due(cli_progress *p, double elapsed, int final);
+/* One report: a bar of pct with text, or a line "docstore: VERB: text". */
+void cli_progress_draw(const cli_progress *p, double pct, const char *text,
+                       int final);
+void cli_fmt_duration(char *dst, size_t len, double seconds);
+/* A docstore_progress_cb over bytes; returns 1 (cancel) after Ctrl-C. */
+int cli_progress_bytes(void *p, uint64_t done, uint64_t total);
+/* The final report (after success). */
+void cli_progress_end(cli_progress *p);
+/* Ctrl-C sets cli_interrupted (a second one kills). */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_sigint_catch(void);
+void cli_sigint_restore(void);
 
 /* Seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ" (UTC); "-" for 0 or
  * less.  cap: 32 is enough. */

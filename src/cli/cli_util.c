@@ -1,6 +1,6 @@
 /*
  * docstore CLI - shared helpers: failures, options, configuration, keys,
- * input and atomic output.
+ * time formatting (streaming input and output: cli_stream.c).
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
@@ -204,8 +204,10 @@ int cli_passphrase_from_env(cli_ctx *ctx, const char *var, const char **out) {
 /* Load one key file; `var` names the setting it came from (or NULL). */
 static int load_key(cli_ctx *ctx, docstore_keyring *kr, const char *file,
                     const char *var, int is_private, const char *pass) {
-  int rc = is_private ? docstore_keyring_add_private_file(kr, NULL, file, pass)
-                      : docstore_keyring_add_public_file(kr, NULL, file);
+  /* The first key loaded is the keyring's default sealing key. */
+  char **id = ctx->key_id ? NULL : &ctx->key_id;
+  int rc = is_private ? docstore_keyring_add_private_file(kr, id, file, pass)
+                      : docstore_keyring_add_public_file(kr, id, file);
   if (rc < 0)
     cli_fail(ctx, rc, "%s '%s': %s%s",
              var ? var : (is_private ? "private key" : "public key"), file,
@@ -241,6 +243,8 @@ int cli_keyring(cli_ctx *ctx, docstore_keyring **out, const cli_keys *keys,
   if (want_pub && !keys->n_public && !cfg_pub)
     want_priv = 1;
 
+  docstore_free(ctx->key_id);
+  ctx->key_id = NULL;
   if ((rc = docstore_keyring_new(&kr, err, sizeof(err))) < 0)
     return cli_fail_lib(ctx, rc, "keyring", err);
   if (want_pub && keys->n_public) {
@@ -273,181 +277,6 @@ int cli_keyring(cli_ctx *ctx, docstore_keyring **out, const cli_keys *keys,
   }
   *out = kr;
   return 0;
-}
-
-/* ------------------------------------------------------- input, output */
-
-/* Read once into fd; returns bytes read, 0 at the end, -1 on error. */
-static ssize_t read_some(int fd, uint8_t *p, size_t n) {
-  for (;;) {
-    ssize_t r = read(fd, p, n);
-    if (r >= 0 || errno != EINTR)
-      return r;
-  }
-}
-
-/* Replace *buf (n bytes used) by a block of ncap bytes. */
-static int grow(uint8_t **buf, size_t n, size_t ncap) {
-  uint8_t *nb = docstore_malloc(ncap);
-  if (!nb)
-    return -1;
-  if (*buf) {
-    memcpy(nb, *buf, n);
-    docstore_free(*buf); /* wipes: it may be a plaintext document */
-  }
-  *buf = nb;
-  return 0;
-}
-
-int cli_read_input(cli_ctx *ctx, const char *path, uint8_t **out, size_t *len) {
-  int is_stdin = strcmp(path, "-") == 0;
-  int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-  uint8_t *buf = NULL;
-  uint8_t probe[4096];
-  size_t cap, n = 0;
-  struct stat st;
-  ssize_t r;
-  int rc = 0;
-
-  *out = NULL;
-  *len = 0;
-  if (fd < 0)
-    return cli_fail(ctx, errno == ENOENT ? DOCSTORE_ENOTFOUND : DOCSTORE_EIO,
-                    "cannot open '%s': %s", path, strerror(errno));
-  if (fstat(fd, &st) != 0)
-    memset(&st, 0, sizeof(st));
-  if (S_ISDIR(st.st_mode)) {
-    rc = cli_fail(ctx, DOCSTORE_EIO, "'%s' is a folder", path);
-    goto done;
-  }
-  /* A regular file's size is known: one allocation of size + 1 (the
-   * NUL).  When it is full, the read that finds the end goes to a small
-   * probe buffer, so an exact fit never grows the block. */
-  cap = S_ISREG(st.st_mode) && st.st_size > 0 &&
-                (uint64_t)st.st_size < SIZE_MAX / 2
-            ? (size_t)st.st_size + 1
-            : 65536;
-  if (grow(&buf, 0, cap) < 0)
-    goto nomem;
-  for (;;) {
-    int full = n + 1 >= cap;
-    r = full ? read_some(fd, probe, sizeof(probe))
-             : read_some(fd, buf + n, cap - n - 1);
-    if (r < 0) {
-      rc = cli_fail(ctx, DOCSTORE_EIO, "cannot read '%s': %s", path,
-                    strerror(errno));
-      goto done;
-    }
-    if (r == 0)
-      break;
-    if (full) {
-      /* More than fstat() said (a growing file, a pipe): double. */
-      if (cap > SIZE_MAX / 2)
-        goto nomem;
-      size_t ncap = cap * 2 > n + (size_t)r + 1 ? cap * 2 : n + (size_t)r + 1;
-      if (grow(&buf, n, ncap) < 0)
-        goto nomem;
-      cap = ncap;
-      memcpy(buf + n, probe, (size_t)r);
-    }
-    n += (size_t)r;
-  }
-  buf[n] = '\0';
-  *out = buf;
-  *len = n;
-  buf = NULL;
-  goto done;
-nomem:
-  rc = cli_fail(ctx, DOCSTORE_ENOMEM, "'%s' does not fit in memory", path);
-done:
-  explicit_bzero(probe, sizeof(probe));
-  docstore_free(buf);
-  if (!is_stdin)
-    close(fd);
-  return rc;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t len) {
-  while (len > 0) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -1;
-    p += w;
-    len -= (size_t)w;
-  }
-  return 0;
-}
-
-int cli_write_output(cli_ctx *ctx, const char *path, const void *data,
-                     size_t len, mode_t mode, int no_overwrite) {
-  char tmp[PATH_MAX], dir[PATH_MAX];
-  int fd = -1, rc = 0;
-
-  if (strcmp(path, "-") == 0) {
-    if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
-      return cli_fail(ctx, DOCSTORE_EIO, "cannot write to standard output: %s",
-                      strerror(errno));
-    return 0;
-  }
-  const char *slash = strrchr(path, '/');
-  const char *base = slash ? slash + 1 : path;
-  int dlen = slash ? (int)(slash - path) : 1;
-  const char *dstart = slash ? path : ".";
-  if (slash == path)
-    dlen = 1; /* "/file" */
-  if (!*base)
-    return cli_fail(ctx, DOCSTORE_EIO, "'%s' names a folder, not a file", path);
-  if (snprintf(dir, sizeof(dir), "%.*s", dlen, dstart) >= (int)sizeof(dir) ||
-      snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base) >=
-          (int)sizeof(tmp))
-    return cli_fail(ctx, DOCSTORE_EIO, "path too long: '%s'", path);
-
-  fd = mkstemp(tmp);
-  if (fd < 0)
-    return cli_fail(ctx, DOCSTORE_EIO, "cannot create a file in '%s': %s", dir,
-                    strerror(errno));
-  if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
-      fsync(fd) != 0) {
-    rc = cli_fail(ctx, DOCSTORE_EIO, "cannot write '%s': %s", path,
-                  strerror(errno));
-    goto fail;
-  }
-  if (close(fd) != 0) {
-    fd = -1;
-    rc = cli_fail(ctx, DOCSTORE_EIO, "cannot write '%s': %s", path,
-                  strerror(errno));
-    goto fail;
-  }
-  fd = -1;
-  if (no_overwrite) {
-    if (link(tmp, path) != 0) {
-      rc = errno == EEXIST
-               ? cli_fail(ctx, DOCSTORE_EEXISTS,
-                          "'%s' already exists; refusing to overwrite it", path)
-               : cli_fail(ctx, DOCSTORE_EIO, "cannot create '%s': %s", path,
-                          strerror(errno));
-      goto fail;
-    }
-    unlink(tmp);
-  } else if (rename(tmp, path) != 0) {
-    rc = cli_fail(ctx, DOCSTORE_EIO, "cannot write '%s': %s", path,
-                  strerror(errno));
-    goto fail;
-  }
-  /* Make the new name durable too (best effort). */
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)fsync(dfd);
-    close(dfd);
-  }
-  return 0;
-fail:
-  if (fd >= 0)
-    close(fd);
-  unlink(tmp);
-  return rc;
 }
 
 void cli_format_time(char *out, size_t cap, int64_t t) {

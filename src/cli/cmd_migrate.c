@@ -16,72 +16,34 @@ extern const cli_command cli_cmd_migrate;
 
 /* ------------------------------------------------------------ progress */
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
-
-typedef struct progress_view {
-  int tty;   /* draw a bar on stderr */
-  int quiet; /* no progress at all */
-  const char *verb;
-  double last_line; /* elapsed seconds of the last plain line, or -1 */
-} progress_view;
-
-/* Seconds between plain progress lines (the callback itself comes every
- * 200 ms, so that Ctrl-C is answered at once). */
-#define LINE_INTERVAL 10.0
-
-static void fmt_duration(char *dst, size_t len, double s) {
-  if (s < 0) {
-    snprintf(dst, len, "?");
-    return;
-  }
-  unsigned long t = (unsigned long)(s + 0.5);
-  if (t >= 3600)
-    snprintf(dst, len, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
-  else
-    snprintf(dst, len, "%lu:%02lu", t / 60, t % 60);
-}
-
+/* The callback comes every 200 ms, so that Ctrl-C is answered at once;
+ * cli_progress_due() spaces the plain lines. */
 static int on_progress(void *payload, const docstore_migrate_progress *p) {
-  progress_view *v = payload;
-  char eta[32];
+  cli_progress *v = payload;
+  int final = p->phase == DOCSTORE_MIGRATE_PHASE_DONE;
+  char eta[32], text[256];
   double pct = p->total ? 100.0 * (double)p->done / (double)p->total : 100.0;
   if (pct > 100.0)
     pct = 100.0;
-  fmt_duration(eta, sizeof(eta),
-               p->phase == DOCSTORE_MIGRATE_PHASE_DONE ? 0 : p->eta_seconds);
-  if (!v->quiet && v->tty) {
-    char bar[31];
-    size_t fill = (size_t)(pct * 30.0 / 100.0);
-    for (size_t i = 0; i < 30; i++)
-      bar[i] = i < fill ? '#' : '.';
-    bar[30] = '\0';
-    fprintf(stderr,
-            "\r\033[K[%s] %llu/%llu %5.1f%% %.1f files/s ETA %s failed %llu "
-            "skipped %llu",
-            bar, (unsigned long long)p->done, (unsigned long long)p->total, pct,
-            p->files_per_second, eta, (unsigned long long)p->failed,
-            (unsigned long long)p->skipped);
-    if (p->phase == DOCSTORE_MIGRATE_PHASE_DONE)
-      fputc('\n', stderr);
-    fflush(stderr);
-  } else if (!v->quiet &&
-             (v->last_line < 0 || p->phase == DOCSTORE_MIGRATE_PHASE_DONE ||
-              p->elapsed_seconds - v->last_line >= LINE_INTERVAL)) {
-    v->last_line = p->elapsed_seconds;
-    fprintf(stderr,
-            "docstore: %s: %llu/%llu (%.1f%%), %.1f files/s, ETA %s, "
-            "%llu failed, %llu skipped%s\n",
-            v->verb, (unsigned long long)p->done, (unsigned long long)p->total,
-            pct, p->files_per_second, eta, (unsigned long long)p->failed,
-            (unsigned long long)p->skipped,
-            p->phase == DOCSTORE_MIGRATE_PHASE_DONE ? ", done" : "");
+  if (cli_progress_due(v, p->elapsed_seconds, final)) {
+    cli_fmt_duration(eta, sizeof(eta), final ? 0 : p->eta_seconds);
+    if (v->tty)
+      snprintf(text, sizeof(text),
+               "%llu/%llu %5.1f%% %.1f files/s ETA %s failed %llu skipped "
+               "%llu",
+               (unsigned long long)p->done, (unsigned long long)p->total, pct,
+               p->files_per_second, eta, (unsigned long long)p->failed,
+               (unsigned long long)p->skipped);
+    else
+      snprintf(text, sizeof(text),
+               "%llu/%llu (%.1f%%), %.1f files/s, ETA %s, %llu failed, %llu "
+               "skipped",
+               (unsigned long long)p->done, (unsigned long long)p->total, pct,
+               p->files_per_second, eta, (unsigned long long)p->failed,
+               (unsigned long long)p->skipped);
+    cli_progress_draw(v, pct, text, final);
   }
-  return interrupted ? 1 : 0;
+  return cli_interrupted ? 1 : 0;
 }
 
 /* ------------------------------------------------------------ services */
@@ -121,7 +83,7 @@ typedef struct migrate_args {
   int verify;
   int print_sql;
   int decrypt_check;
-  int progress; /* 0 auto, 1 bar, 2 lines, 3 none */
+  int progress; /* CLI_PROGRESS_* */
   const char *report_json;
   cli_keys keys;
 } migrate_args;
@@ -233,16 +195,7 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
           v ? (unsigned int)v : DOCSTORE_MIGRATE_UNLIMITED;
       break;
     case O_PROGRESS:
-      if (strcmp(optarg, "auto") == 0)
-        a->progress = 0;
-      else if (strcmp(optarg, "bar") == 0)
-        a->progress = 1;
-      else if (strcmp(optarg, "lines") == 0)
-        a->progress = 2;
-      else if (strcmp(optarg, "none") == 0)
-        a->progress = 3;
-      else
-        return cli_usage(ctx, "--progress takes auto, bar, lines or none");
+      CLI_GUARD(cli_progress_mode(ctx, optarg, &a->progress));
       break;
     case 'h':
       return 1;
@@ -379,27 +332,17 @@ static int run_migrate(cli_ctx *ctx, int argc, char **argv) {
     a.o.keyring = kr;
   }
 
-  progress_view view = {isatty(STDERR_FILENO), a.progress == 3,
-                        a.verify ? "verify" : "migrate", -1};
-  if (a.progress == 1)
-    view.tty = 1;
-  else if (a.progress == 2)
-    view.tty = 0;
+  cli_progress view;
+  cli_progress_init(&view, a.progress, a.verify ? "verify" : "migrate");
   a.o.progress = on_progress;
   a.o.progress_payload = &view;
   a.o.progress_interval_ms = 200;
 
-  struct sigaction sa, old_sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_sigint;
-  sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills */
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &old_sa);
-  interrupted = 0;
+  cli_sigint_catch();
   err[0] = '\0';
   rc = a.verify ? docstore_migrate_verify(&rep, &a.o, err, sizeof(err))
                 : docstore_migrate_run(&rep, &a.o, err, sizeof(err));
-  sigaction(SIGINT, &old_sa, NULL);
+  cli_sigint_restore();
 
   if (rep) {
     int orc = output_report(ctx, &a, rep);

@@ -35,18 +35,52 @@ static int svc_fail(cli_ctx *ctx, docstore_service *svc, int rc,
 
 /* ----------------------------------------------------------------- put */
 
+/* put --raw: only envelopes go to storage, checked whole (the provider's
+ * public put takes one buffer). */
+static int put_raw(cli_ctx *ctx, docstore_service *svc, const char *key,
+                   const char *file) {
+  docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
+  uint8_t *data = NULL;
+  size_t len = 0;
+  CLI_GUARD(cli_read_input(ctx, file, &data, &len));
+  int rc = docstore_envelope_info_get(&info, (const char *)data, len);
+  docstore_envelope_info_clear(&info);
+  if (rc < 0) {
+    cli_fail(ctx, rc, "'%s' is not an envelope: %s", file,
+             docstore_last_errmsg());
+  } else {
+    docstore_provider *p = docstore_service_provider(svc);
+    rc = docstore_provider_put(p, key, data, len);
+    if (rc < 0)
+      cli_fail_lib(ctx, rc, "cannot store", docstore_provider_errmsg(p));
+    else
+      printf("%s\n", key);
+  }
+  docstore_free(data);
+  return rc;
+}
+
+static int writer_sink(void *payload, const uint8_t *data, size_t len) {
+  return docstore_writer_write(payload, data, len);
+}
+
 static int run_put(cli_ctx *ctx, int argc, char **argv) {
+  enum { O_PROGRESS = 256 };
   static const struct option opts[] = {
       {"file-id", required_argument, NULL, 'f'},
       {"user-id", required_argument, NULL, 'u'},
       {"name", required_argument, NULL, 'n'},
       {"raw", required_argument, NULL, 'r'},
+      {"progress", optional_argument, NULL, O_PROGRESS},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *file_id = NULL, *user_id = NULL, *name = NULL, *raw_key = NULL;
+  int progress_mode = CLI_PROGRESS_NONE;
   docstore_service *svc;
-  uint8_t *data = NULL;
-  size_t len = 0;
+  docstore_writer *w = NULL;
+  docstore_write_options wo;
+  cli_progress prog;
+  cli_input in;
   char *path = NULL;
   int c, rc;
 
@@ -64,6 +98,9 @@ static int run_put(cli_ctx *ctx, int argc, char **argv) {
       break;
     case 'r':
       raw_key = optarg;
+      break;
+    case O_PROGRESS:
+      CLI_GUARD(cli_progress_mode(ctx, optarg, &progress_mode));
       break;
     case 'h':
       return 0;
@@ -84,44 +121,45 @@ static int run_put(cli_ctx *ctx, int argc, char **argv) {
     name = slash ? slash + 1 : file;
   }
   CLI_GUARD(cli_service(ctx, &svc));
-  if (!raw_key)
-    CLI_GUARD(need_keys(ctx, svc, CLI_KEY_PUBLIC));
-  CLI_GUARD(cli_read_input(ctx, file, &data, &len));
+  if (raw_key)
+    return put_raw(ctx, svc, raw_key, file);
+  CLI_GUARD(need_keys(ctx, svc, CLI_KEY_PUBLIC));
+  CLI_GUARD(cli_input_open(ctx, &in, file));
 
-  if (raw_key) {
-    /* Only envelopes go to storage, even raw. */
-    docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
-    rc = docstore_envelope_info_get(&info, (const char *)data, len);
-    docstore_envelope_info_clear(&info);
-    if (rc < 0) {
-      cli_fail(ctx, rc, "'%s' is not an envelope: %s", file,
-               docstore_last_errmsg());
-      goto done;
-    }
-    docstore_provider *p = docstore_service_provider(svc);
-    rc = docstore_provider_put(p, raw_key, data, len);
-    if (rc < 0) {
-      cli_fail_lib(ctx, rc, "cannot store", docstore_provider_errmsg(p));
-      goto done;
-    }
-    printf("%s\n", raw_key);
-  } else {
-    rc = docstore_service_store_document(svc, &path, file_id, name, data, len,
-                                         user_id);
-    if (rc < 0) {
-      svc_fail(ctx, svc, rc, "cannot store");
-      goto done;
-    }
+  cli_progress_init(&prog, progress_mode, "put");
+  docstore_write_options_init(&wo, DOCSTORE_WRITE_OPTIONS_VERSION);
+  wo.size_hint = in.size == UINT64_MAX ? 0 : in.size;
+  if (progress_mode != CLI_PROGRESS_NONE) {
+    wo.progress = cli_progress_bytes;
+    wo.progress_payload = &prog;
+  }
+  rc = docstore_writer_begin(&w, svc, file_id, name, user_id, &wo);
+  if (rc < 0) {
+    svc_fail(ctx, svc, rc, "cannot store");
+    goto done;
+  }
+  cli_sigint_catch();
+  rc = cli_copy(ctx, &in, writer_sink, w, NULL);
+  if (rc < 0 && !ctx->code) /* the writer failed */
+    cli_fail_lib(ctx, rc, "cannot store", docstore_writer_errmsg(w));
+  if (rc == 0 && (rc = docstore_writer_commit(w, &path)) < 0)
+    cli_fail_lib(ctx, rc, "cannot store", docstore_writer_errmsg(w));
+  cli_sigint_restore();
+  if (rc == 0) {
+    cli_progress_end(&prog);
     printf("%s\n", path);
   }
 done:
+  docstore_writer_free(w); /* aborts an uncommitted document */
+  cli_input_close(&in);
   docstore_free(path);
-  docstore_free(data);
   return rc;
 }
 
 const cli_command cli_cmd_put = {
-    "put", "--file-id ID [--user-id U] [--name NAME] FILE | --raw KEY FILE",
+    "put",
+    "--file-id ID [--user-id U] [--name NAME] [--progress[=MODE]] FILE | "
+    "--raw KEY FILE",
     "Encrypt a document and store it; prints its storage path",
     "  --file-id ID   the document's id (1-64 of [A-Za-z0-9_-])\n"
     "  --user-id U    its owner; without it the document goes under\n"
@@ -129,22 +167,81 @@ const cli_command cli_cmd_put = {
     "  --name NAME    its file name (default: FILE's base name; required\n"
     "                 with FILE '-', standard input)\n"
     "  --raw KEY      store FILE, which must already be an envelope, as is\n"
-    "                 under the storage key KEY\n"
+    "                 under the storage key KEY (read whole)\n"
+    "  --progress[=MODE]  report progress on standard error: auto (a bar on\n"
+    "                 a terminal, else a line every 10 s), bar, lines, none\n"
+    "FILE ('-': standard input) streams through in 1 MiB blocks, in the\n"
+    "format DOCSTORE_ENVELOPE_VERSION says (default 2: any size); the\n"
+    "document appears only once complete.\n"
     "The path is documents/user_<U>/YYYY/MM/DD/<ID>_<NAME>_<ext>.json.\n",
     run_put};
 
 /* ----------------------------------------------------------------- get */
 
+/* The document through a reader: OUT gets only verified plaintext, and a
+ * file OUT is renamed into place only after the end verified. */
+static int get_stream(cli_ctx *ctx, docstore_service *svc, const char *path,
+                      const docstore_doc_id *expect, const char *dest,
+                      int progress_mode) {
+  docstore_reader *r = NULL;
+  docstore_read_options ro;
+  cli_progress prog;
+  cli_output out;
+  uint8_t *buf = NULL;
+  size_t got = 0;
+  int rc;
+
+  cli_progress_init(&prog, progress_mode, "get");
+  docstore_read_options_init(&ro, DOCSTORE_READ_OPTIONS_VERSION);
+  if (progress_mode != CLI_PROGRESS_NONE) {
+    ro.progress = cli_progress_bytes;
+    ro.progress_payload = &prog;
+  }
+  rc = docstore_reader_open(&r, svc, path, expect, &ro);
+  if (rc < 0)
+    return svc_fail(ctx, svc, rc, "cannot read");
+  if (!(buf = docstore_malloc(CLI_STREAM_BUF))) {
+    rc = cli_fail(ctx, DOCSTORE_ENOMEM, "out of memory");
+    goto close;
+  }
+  if ((rc = cli_output_open(ctx, &out, dest, 0600)) < 0)
+    goto close;
+  cli_sigint_catch();
+  for (;;) {
+    if (cli_interrupted) {
+      rc = cli_fail(ctx, DOCSTORE_ECANCELED, "interrupted");
+      break;
+    }
+    rc = docstore_reader_read(r, buf, CLI_STREAM_BUF, &got);
+    if (rc < 0) {
+      cli_fail_lib(ctx, rc, "cannot read", docstore_reader_errmsg(r));
+      break;
+    }
+    if (got == 0) /* the end, after the last segment verified */
+      break;
+    if ((rc = cli_output_write(&out, buf, got)) < 0)
+      break;
+  }
+  cli_sigint_restore();
+  rc = cli_output_finish(&out, rc, &prog);
+close:
+  docstore_free(buf); /* wipes */
+  docstore_reader_close(r);
+  return rc;
+}
+
 static int run_get(cli_ctx *ctx, int argc, char **argv) {
+  enum { O_PROGRESS = 256 };
   static const struct option opts[] = {
       {"raw", no_argument, NULL, 'r'},
       {"fallback", required_argument, NULL, 'F'},
       {"file-id", required_argument, NULL, 'f'},
       {"user-id", required_argument, NULL, 'u'},
+      {"progress", optional_argument, NULL, O_PROGRESS},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *legacy = NULL, *file_id = NULL, *user_id = NULL;
-  int raw = 0, c, rc;
+  int raw = 0, progress_mode = CLI_PROGRESS_NONE, c, rc;
   docstore_service *svc;
   uint8_t *out = NULL;
   char *env = NULL;
@@ -164,6 +261,9 @@ static int run_get(cli_ctx *ctx, int argc, char **argv) {
       break;
     case 'u':
       user_id = optarg;
+      break;
+    case O_PROGRESS:
+      CLI_GUARD(cli_progress_mode(ctx, optarg, &progress_mode));
       break;
     case 'h':
       return 0;
@@ -185,17 +285,10 @@ static int run_get(cli_ctx *ctx, int argc, char **argv) {
   if (!raw)
     CLI_GUARD(need_keys(ctx, svc, CLI_KEY_PRIVATE));
 
-  if (!raw && !legacy) {
-    rc = docstore_service_read_document(svc, &out, &out_len, path, expect);
-    if (rc < 0) {
-      svc_fail(ctx, svc, rc, "cannot read");
-      goto done;
-    }
-    rc = cli_write_output(ctx, dest, out, out_len, 0600, 0);
-    goto done;
-  }
-  /* The envelope, from storage or (--fallback) the legacy file.  With
-   * --fallback, PATH '-' means the document was never migrated. */
+  if (!raw && !legacy)
+    return get_stream(ctx, svc, path, expect, dest, progress_mode);
+  /* The envelope, from storage or (--fallback) the legacy file, whole.
+   * With --fallback, PATH '-' means the document was never migrated. */
   if (legacy)
     rc = docstore_service_retrieve_fallback(
         svc, &env, &env_len, strcmp(path, "-") == 0 ? NULL : path, legacy);
@@ -224,7 +317,8 @@ done:
 
 const cli_command cli_cmd_get = {
     "get",
-    "[--raw] [--file-id ID [--user-id U]] [--fallback LEGACY_PATH] PATH [OUT]",
+    "[--raw] [--file-id ID [--user-id U]] [--fallback LEGACY_PATH] "
+    "[--progress[=MODE]] PATH [OUT]",
     "Read a stored document back and decrypt it",
     "  --raw                 write the envelope, do not decrypt\n"
     "  --file-id ID, --user-id U  refuse a document that is not this one\n"
@@ -233,8 +327,14 @@ const cli_command cli_cmd_get = {
     "                        absolute paths elsewhere are refused unless\n"
     "                        DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT=true); PATH\n"
     "                        may then be '-' for a document never migrated\n"
-    "OUT defaults to standard output; a file is written atomically, mode "
-    "0600.\n",
+    "  --progress[=MODE]     report progress on standard error: auto (a\n"
+    "                        bar on a terminal, else a line every 10 s),\n"
+    "                        bar, lines or none\n"
+    "OUT defaults to standard output.  The document streams in 1 MiB\n"
+    "blocks: only verified plaintext is written, and the exit status says\n"
+    "whether the whole document verified.  A file OUT is written to a\n"
+    "temporary file (mode 0600) renamed only on success.  --raw and\n"
+    "--fallback read the envelope whole (v1 and legacy: at most 1.5 GiB).\n",
     run_get};
 
 /* ------------------------------------------------------------------ rm */

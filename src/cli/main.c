@@ -37,6 +37,7 @@
   X(encrypt)                                                                   \
   X(decrypt)                                                                   \
   X(rewrap)                                                                    \
+  X(convert)                                                                   \
   X(put)                                                                       \
   X(get)                                                                       \
   X(rm)                                                                        \
@@ -258,6 +259,7 @@ int main(int argc, char **argv) {
   docstore_service_free(ctx.svc);
   docstore_config_free(ctx.cfg);
   docstore_free(ctx.passphrase); /* wipes */
+  docstore_free(ctx.key_id);
   if (fflush(stdout) != 0 && rc == 0)
     rc = cli_fail(&ctx, DOCSTORE_EIO, "cannot write to standard output");
   if (rc == 0)

@@ -256,9 +256,7 @@ int docstore__envelope_seal_with(char **out, size_t *out_len,
 /* ------------------------------------------------------------- envelope v2 */
 
 /* docs/FORMAT.md, "Envelope version 2" (binary; integers big-endian). */
-#define DOCSTORE__V2_MAGIC                                                     \
-  "\x89"                                                                       \
-  "DSE\r\n\x1a\n"
+/* The magic is 89 44 53 45 0D 0A 1A 0A (envelope_v2.c). */
 #define DOCSTORE__V2_MAGIC_LEN 8
 /* magic, version, suite, flags, header length: enough to size the header. */
 #define DOCSTORE__V2_PREFIX_LEN 16

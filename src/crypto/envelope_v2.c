@@ -22,9 +22,12 @@ static const char integrity_msg[] =
     "integrity check failed: the envelope was modified, or was not sealed "
     "for this key";
 
+static const uint8_t v2_magic[DOCSTORE__V2_MAGIC_LEN] = {
+    0x89, 'D', 'S', 'E', '\r', '\n', 0x1a, '\n'};
+
 int docstore__v2_is_magic(const uint8_t *p, size_t n) {
   size_t k = n < DOCSTORE__V2_MAGIC_LEN ? n : DOCSTORE__V2_MAGIC_LEN;
-  return p && k > 0 && memcmp(p, DOCSTORE__V2_MAGIC, k) == 0;
+  return p && k > 0 && memcmp(p, v2_magic, k) == 0;
 }
 
 int docstore__v2_header_size(size_t *header_len, const uint8_t *p, size_t n,
@@ -381,7 +384,7 @@ static int write_header(docstore__buf *b, const draft *d, const body *bodies,
   uint8_t mac[32];
   size_t start = b->len;
   uint8_t h0[12] = {0};
-  memcpy(h0, DOCSTORE__V2_MAGIC, DOCSTORE__V2_MAGIC_LEN);
+  memcpy(h0, v2_magic, DOCSTORE__V2_MAGIC_LEN);
   h0[8] = DOCSTORE__V2_VERSION;
   h0[9] = DOCSTORE__V2_SUITE;
   h0[10] = (uint8_t)(d->flags >> 8);
@@ -468,7 +471,7 @@ int docstore__v2_header_build(docstore__buf *b, unsigned int flags,
                               const docstore__key *const *keys, size_t nkeys,
                               const uint8_t dk[32], docstore__err *err) {
   docstore__v2_keys k;
-  body bodies[DOCSTORE__V2_RECIPIENTS_MAX];
+  body bodies[DOCSTORE__V2_RECIPIENTS_MAX] = {{0}};
   uint8_t *store = NULL;
   draft d = {flags,
              seg_exp,
@@ -594,7 +597,7 @@ static int rewrap_header(docstore__buf *b, const docstore__v2_header *h,
                          size_t add_count, const char *const *remove,
                          size_t remove_count, docstore__err *err) {
   docstore__v2_keys k;
-  body bodies[DOCSTORE__V2_RECIPIENTS_MAX];
+  body bodies[DOCSTORE__V2_RECIPIENTS_MAX] = {{0}};
   const docstore__key *add_keys[DOCSTORE__V2_RECIPIENTS_MAX];
   size_t n = 0, m = 0;
   uint8_t *store = NULL;

@@ -88,26 +88,37 @@ static const docstore_doc_id *id_copy_get(const id_copy *c,
   return tmp;
 }
 
-/* Arguments common to update/finish of a sealer or opener: `handle` is
- * the sealer or opener (NULL refused), err its error record, dead set
- * once it failed. */
-static int call_check(const void *handle, docstore__err *err, int dead,
-                      const uint8_t *out, size_t out_cap, size_t *out_len,
-                      const uint8_t *in, size_t in_len, size_t *in_used,
-                      int update, const char *what) {
+/* Arguments common to update/finish of a sealer or opener (the handle
+ * itself checked by the caller): err its error record, dead set once it
+ * failed. */
+static int call_check(docstore__err *err, int dead, const uint8_t *out,
+                      size_t out_cap, size_t *out_len, const uint8_t *in,
+                      size_t in_len, size_t *in_used, int update,
+                      const char *what) {
   if (out_len)
     *out_len = 0;
   if (in_used)
     *in_used = 0;
-  if (!handle)
-    return docstore__err_set(NULL, DOCSTORE_EINVAL, "%s: NULL handle", what);
   if (!out_len || (!out && out_cap) ||
-      (update && (!in_used || (!in && in_len))))
-    return docstore__err_set(err, DOCSTORE_EINVAL, "%s: NULL argument", what);
-  if (dead)
-    return docstore__err_set(err, DOCSTORE_EINVAL, "%s: an earlier call failed",
-                             what);
+      (update && (!in_used || (!in && in_len)))) {
+    docstore__err_set(err, DOCSTORE_EINVAL, "%s: NULL argument", what);
+    return DOCSTORE_EINVAL;
+  }
+  if (dead) {
+    docstore__err_set(err, DOCSTORE_EINVAL, "%s: an earlier call failed", what);
+    return DOCSTORE_EINVAL;
+  }
   return 0;
+}
+
+/* A NULL sealer or opener given to `what`. */
+static int null_handle(size_t *out_len, size_t *in_used, const char *what) {
+  if (out_len)
+    *out_len = 0;
+  if (in_used)
+    *in_used = 0;
+  docstore__err_set(NULL, DOCSTORE_EINVAL, "%s: NULL handle", what);
+  return DOCSTORE_EINVAL;
 }
 
 /* ============================================================= sealer */
@@ -494,9 +505,10 @@ static int seal_v1_finish(docstore_sealer *s, io *x) {
 int docstore_sealer_update(docstore_sealer *s, uint8_t *out, size_t out_cap,
                            size_t *out_len, const uint8_t *in, size_t in_len,
                            size_t *in_used) {
-  DOCSTORE__GUARD(call_check(s, s ? &s->err : NULL, s && s->dead, out, out_cap,
-                             out_len, in, in_len, in_used, 1,
-                             "docstore_sealer_update"));
+  if (!s)
+    return null_handle(out_len, in_used, "docstore_sealer_update");
+  DOCSTORE__GUARD(call_check(&s->err, s->dead, out, out_cap, out_len, in,
+                             in_len, in_used, 1, "docstore_sealer_update"));
   if (s->finished)
     return docstore__err_set(&s->err, DOCSTORE_EINVAL,
                              "docstore_sealer_update: called after finish");
@@ -511,9 +523,10 @@ int docstore_sealer_update(docstore_sealer *s, uint8_t *out, size_t out_cap,
 
 int docstore_sealer_finish(docstore_sealer *s, uint8_t *out, size_t out_cap,
                            size_t *out_len) {
-  DOCSTORE__GUARD(call_check(s, s ? &s->err : NULL, s && s->dead, out, out_cap,
-                             out_len, NULL, 0, NULL, 0,
-                             "docstore_sealer_finish"));
+  if (!s)
+    return null_handle(out_len, NULL, "docstore_sealer_finish");
+  DOCSTORE__GUARD(call_check(&s->err, s->dead, out, out_cap, out_len, NULL, 0,
+                             NULL, 0, "docstore_sealer_finish"));
   io x = io_make(out, out_cap, NULL, 0);
   int rc = 0;
   s->finished = 1;
@@ -635,7 +648,8 @@ static int opener_start_segments(docstore_opener *o) {
   DOCSTORE__GUARD(
       docstore__v2_header_parse(o->h, o->hbuf.data, o->hbuf.len, e));
   docstore_doc_id tmp;
-  DOCSTORE__GUARD(docstore__v2_header_unlock(&k, NULL, o->h, o->kr,
+  size_t which = 0;
+  DOCSTORE__GUARD(docstore__v2_header_unlock(&k, &which, o->h, o->kr,
                                              id_copy_get(&o->expect, &tmp), e));
   o->gcm = EVP_CIPHER_CTX_new();
   int rc = 0;
@@ -659,8 +673,14 @@ static int opener_start_segments(docstore_opener *o) {
       return docstore__err_set(e, DOCSTORE_ENOMEM,
                                "cannot set up the decompressor");
   }
-  if (docstore__v2_info_fill(&o->info, o->h, UINT64_MAX) < 0)
+  /* key_id: the recipient whose key opened it. */
+  char *kid = docstore__strdup(o->h->recipients[which].kid);
+  if (!kid || docstore__v2_info_fill(&o->info, o->h, UINT64_MAX) < 0) {
+    docstore_free(kid);
     return docstore__err_set(e, DOCSTORE_ENOMEM, "out of memory");
+  }
+  docstore_free(o->info.key_id);
+  o->info.key_id = kid;
   o->have_info = 1;
   o->state = O_SEGMENTS;
   return 0;
@@ -924,9 +944,10 @@ static int opener_run(docstore_opener *o, io *x, int eof) {
 int docstore_opener_update(docstore_opener *o, uint8_t *out, size_t out_cap,
                            size_t *out_len, const uint8_t *in, size_t in_len,
                            size_t *in_used) {
-  DOCSTORE__GUARD(call_check(o, o ? &o->err : NULL, o && o->dead, out, out_cap,
-                             out_len, in, in_len, in_used, 1,
-                             "docstore_opener_update"));
+  if (!o)
+    return null_handle(out_len, in_used, "docstore_opener_update");
+  DOCSTORE__GUARD(call_check(&o->err, o->dead, out, out_cap, out_len, in,
+                             in_len, in_used, 1, "docstore_opener_update"));
   io x = io_make(out, out_cap, in, in_len);
   int rc = opener_run(o, &x, 0);
   *out_len = x.o;
@@ -936,9 +957,10 @@ int docstore_opener_update(docstore_opener *o, uint8_t *out, size_t out_cap,
 
 int docstore_opener_finish(docstore_opener *o, uint8_t *out, size_t out_cap,
                            size_t *out_len) {
-  DOCSTORE__GUARD(call_check(o, o ? &o->err : NULL, o && o->dead, out, out_cap,
-                             out_len, NULL, 0, NULL, 0,
-                             "docstore_opener_finish"));
+  if (!o)
+    return null_handle(out_len, NULL, "docstore_opener_finish");
+  DOCSTORE__GUARD(call_check(&o->err, o->dead, out, out_cap, out_len, NULL, 0,
+                             NULL, 0, "docstore_opener_finish"));
   io x = io_make(out, out_cap, NULL, 0);
   int rc = 0;
   switch (o->state) {
@@ -1084,8 +1106,10 @@ static int open_all(docstore__buf *b, const docstore_keyring *kr,
   uint8_t *scratch = NULL;
   size_t off = 0, room, got, used;
   int rc = docstore_opener_new(&o, kr, expect);
-  if (rc < 0)
-    return docstore__err_set(err, rc, "%s", docstore_last_errmsg());
+  if (rc < 0 || !o) {
+    docstore__err_set(err, rc, "%s", docstore_last_errmsg());
+    return rc < 0 ? rc : DOCSTORE_ENOMEM;
+  }
   if (!b &&
       !(scratch = docstore__alloc_ex((size_t)1 << 16, DOCSTORE__MEM_UNINIT))) {
     rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");

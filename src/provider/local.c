@@ -399,7 +399,7 @@ static int rename_noreplace(local_txn *t) {
  * beside it (no-clobber), fsync the folder.  Ends the transaction whatever
  * happens. */
 static int txn_commit(const local *l, local_txn *t, docstore__err *err) {
-  int rc = 0, e, hold = -1;
+  int rc = 0, e, hold;
   if (l->fsync && fsync(t->fd) < 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s",
                              t->key);
@@ -414,8 +414,7 @@ static int txn_commit(const local *l, local_txn *t, docstore__err *err) {
     goto done;
   }
   e = close(t->fd);
-  t->fd = hold;
-  hold = -1;
+  t->fd = hold; /* from here the duplicate holds the lock */
   if (e < 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot close %s",
                              t->key);

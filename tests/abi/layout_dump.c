@@ -56,6 +56,19 @@ static void dump_crypto(void) {
   FIELD(docstore_envelope_info, file_id);
   FIELD(docstore_envelope_info, user_id);
   FIELD(docstore_envelope_info, plaintext_size);
+  FIELD(docstore_envelope_info, segment_size);
+  FIELD(docstore_envelope_info, compressed);
+  FIELD(docstore_envelope_info, recipients_count);
+  end();
+
+  BEGIN(docstore_seal_options);
+  FIELD(docstore_seal_options, version);
+  FIELD(docstore_seal_options, format);
+  FIELD(docstore_seal_options, doc);
+  FIELD(docstore_seal_options, recipients);
+  FIELD(docstore_seal_options, recipients_count);
+  FIELD(docstore_seal_options, segment_size);
+  FIELD(docstore_seal_options, compression_level);
   end();
 }
 

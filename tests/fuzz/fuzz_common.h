@@ -85,4 +85,25 @@ static inline int fuzz_contains(const char *hay, const char *needle) {
   return 0;
 }
 
+#ifdef DOCSTORE_CRYPTO_H
+/* The envelope targets' keyring: the test-only private key of
+ * tests/interop/fixtures/format_example_key.pem (the seeds are sealed
+ * under it).  Aborts when it cannot be loaded. */
+#ifndef DOCSTORE_SOURCE_DIR
+#error "DOCSTORE_SOURCE_DIR must name the source tree"
+#endif
+#define FUZZ_KEY_FILE                                                          \
+  DOCSTORE_SOURCE_DIR "/tests/interop/fixtures/format_example_key.pem"
+static inline void fuzz_test_keyring(docstore_keyring **kr, char **key_id,
+                                     const char *target) {
+  if (docstore_keyring_new(kr, NULL, 0) != 0 ||
+      docstore_keyring_add_private_file(*kr, key_id, FUZZ_KEY_FILE, NULL) !=
+          0) {
+    fprintf(stderr, "%s: cannot load %s: %s\n", target, FUZZ_KEY_FILE,
+            docstore_last_errmsg());
+    abort();
+  }
+}
+#endif
+
 #endif /* DOCSTORE_FUZZ_COMMON_H */

@@ -24,17 +24,10 @@
  *    adding a recipient that is already there (rewrap_header) keeps the
  *    segments and opens to the same bytes.
  */
-#include "fuzz_common.h"
-
 #include "crypto/crypto_internal.h"
 #include "docstore/crypto.h"
+#include "fuzz_common.h"
 
-#ifndef DOCSTORE_SOURCE_DIR
-#error "DOCSTORE_SOURCE_DIR must name the source tree"
-#endif
-
-#define KEY_FILE                                                               \
-  DOCSTORE_SOURCE_DIR "/tests/interop/fixtures/format_example_key.pem"
 /* Plaintext kept per input (a fuzz input is small; larger documents are
  * refused by this harness, not by the library). */
 #define PT_MAX ((size_t)16 << 20)
@@ -45,13 +38,7 @@ static char *key_id;
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  if (docstore_keyring_new(&keyring, NULL, 0) != 0 ||
-      docstore_keyring_add_private_file(keyring, &key_id, KEY_FILE, NULL) !=
-          0) {
-    fprintf(stderr, "fuzz_envelope_v2: cannot load %s: %s\n", KEY_FILE,
-            docstore_last_errmsg());
-    abort();
-  }
+  fuzz_test_keyring(&keyring, &key_id, "fuzz_envelope_v2");
   return 0;
 }
 
@@ -86,13 +73,19 @@ static int run_opener(out_buf *pt, const uint8_t *data, size_t size,
   docstore_opener *o = NULL;
   size_t off = 0, got, used;
   int rc;
-  pt->p = malloc(PT_MAX + 1);
+  size_t cap = size + 4096; /* grows for compressed documents */
+  pt->p = malloc(cap);
   pt->n = 0;
   FUZZ_CHECK(pt->p != NULL);
   FUZZ_CHECK(docstore_opener_new(&o, keyring, NULL) == 0);
   for (;;) {
     int finishing = off == size;
-    size_t room = PT_MAX - pt->n;
+    if (pt->n == cap && cap < PT_MAX) {
+      cap = cap * 2 < PT_MAX ? cap * 2 : PT_MAX;
+      pt->p = realloc(pt->p, cap);
+      FUZZ_CHECK(pt->p != NULL);
+    }
+    size_t room = cap - pt->n;
     if (seed && room > 0) {
       size_t r = rng_size(seed);
       room = r < room ? r : room;
@@ -116,7 +109,7 @@ static int run_opener(out_buf *pt, const uint8_t *data, size_t size,
     pt->n += got;
     if (finishing && rc == 0)
       break;
-    if (pt->n == PT_MAX) {
+    if (pt->n >= PT_MAX) {
       rc = 1; /* too large for this harness */
       break;
     }

@@ -17,11 +17,8 @@ T=$(mktemp -d /tmp/docstore-cli-hygiene-XXXXXX)
 trap 'exec 3>&- 2>/dev/null; rm -rf "$T"' EXIT
 cd "$T" || exit 1
 
-while IFS= read -r name; do unset "$name"; done < <(
-  env | sed -n 's/^\(STORAGE_TYPE\|LOCAL_STORAGE_PATH\|S3_[A-Z_]*\|AWS_[A-Z_]*\|RSA_[A-Z_]*\|DOCSTORE_[A-Z_]*\)=.*/\1/p')
-export LOCAL_STORAGE_PATH=$T/store/
-
 . "$HERE/cli_lib.sh"
+cli_isolate # nothing from the caller's environment
 
 PASS="hygiene cli passphrase-Jd7Kq2"
 OTHER="hygiene other passphrase-Wm3Xz8"

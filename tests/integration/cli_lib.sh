@@ -8,6 +8,15 @@ err=$T/.err
 
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
+# cli_isolate: no storage, key or docstore setting from the caller's
+# environment; local storage under $T/store/.
+cli_isolate() {
+  local name
+  while IFS= read -r name; do unset "$name"; done < <(
+    env | sed -n 's/^\(STORAGE_TYPE\|LOCAL_STORAGE_PATH\|S3_[A-Z_]*\|AWS_[A-Z_]*\|RSA_[A-Z_]*\|DOCSTORE_[A-Z_]*\)=.*/\1/p')
+  export LOCAL_STORAGE_PATH=$T/store/
+}
+
 # run CMD...: runs the CLI, sets $rc, $out (stdout file), $err (stderr file).
 run() { "$DOCSTORE" "$@" >"$out" 2>"$err"; rc=$?; }
 

@@ -11,12 +11,8 @@ T=$(mktemp -d /tmp/docstore-cli-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 
-# Nothing from the caller's environment.
-while IFS= read -r name; do unset "$name"; done < <(
-  env | sed -n 's/^\(STORAGE_TYPE\|LOCAL_STORAGE_PATH\|S3_[A-Z_]*\|AWS_[A-Z_]*\|RSA_[A-Z_]*\|DOCSTORE_[A-Z_]*\)=.*/\1/p')
-export LOCAL_STORAGE_PATH=$T/store/
-
 . "$HERE/cli_lib.sh"
+cli_isolate # nothing from the caller's environment
 
 # ------------------------------------------------------------ basics
 ok "version" version
@@ -89,6 +85,50 @@ ok "put --raw" put --raw documents/raw/1.json envelope.json
 ok "get --raw of put --raw" get --raw documents/raw/1.json raw.json
 cmp -s envelope.json raw.json || fail "put/get --raw: bytes differ"
 bad "put --raw refuses non-envelopes" 6 DOCSTORE_EFORMAT put --raw documents/raw/2.json doc.txt
+
+# put/get stream: standard input, a pipe, standard output; format 2.
+head -c 3000000 /dev/urandom >sbig.bin
+cat sbig.bin | "$DOCSTORE" put --file-id s1 --user-id 7 --name big.bin - >"$out" 2>"$err" ||
+  fail "put from a pipe: $(cat "$err")"
+spath=$(cat "$out")
+[ "$(head -c 8 "$LOCAL_STORAGE_PATH/$spath" | od -An -tx1 | tr -d ' \n')" = "894453450d0a1a0a" ] ||
+  fail "put: the stored object is not format 2"
+"$DOCSTORE" get "$spath" - 2>"$err" | cmp -s - sbig.bin || fail "get to a pipe: bytes differ"
+ok "get to a file" get --file-id s1 --user-id 7 "$spath" sback.bin
+cmp -s sbig.bin sback.bin || fail "get to a file: bytes differ"
+# A tampered stored object: exit 5, no file, stdout a verified prefix.
+cp "$LOCAL_STORAGE_PATH/$spath" saved.obj
+printf '\x55' | dd of="$LOCAL_STORAGE_PATH/$spath" bs=1 seek=2000000 conv=notrunc status=none
+bad "get tampered" 5 DOCSTORE_EINTEGRITY get "$spath" stamper.bin
+[ ! -e stamper.bin ] || fail "get of a tampered object left a file"
+"$DOCSTORE" get "$spath" - >stamper.out 2>/dev/null
+[ $? -eq 5 ] || fail "get tampered to stdout: not exit 5"
+[ "$(stat -c %s stamper.out)" -lt 2000000 ] || fail "get tampered to stdout: the bad segment was released"
+cp saved.obj "$LOCAL_STORAGE_PATH/$spath"
+# --progress, not a terminal: stdout keeps only the path / the data.
+"$DOCSTORE" put --progress --file-id s2 --name big.bin sbig.bin >"$out" 2>prog.err ||
+  fail "put --progress: $(cat prog.err)"
+[ "$(wc -l <"$out")" -eq 1 ] || fail "put --progress: stdout is not one line: $(cat "$out")"
+grep -q '^docstore: put: .*done$' prog.err || fail "put --progress: no final line: $(cat prog.err)"
+"$DOCSTORE" get --progress "$(cat "$out")" - >prog.out 2>prog.err || fail "get --progress: $(cat prog.err)"
+cmp -s sbig.bin prog.out || fail "get --progress: stdout differs"
+grep -q '^docstore: get: .*done$' prog.err || fail "get --progress: no final line: $(cat prog.err)"
+# convert a stored v1 document in place: same path, same content, same identity.
+DOCSTORE_ENVELOPE_VERSION=1 ok "put v1" put --file-id c1 --user-id 7 --name old.pdf sbig.bin
+cpath=$(cat "$out")
+[ "$(head -c 1 "$LOCAL_STORAGE_PATH/$cpath")" = "{" ] || fail "DOCSTORE_ENVELOPE_VERSION=1 put is not v1"
+n_before=$(find "$LOCAL_STORAGE_PATH" -type f | wc -l)
+ok "convert stored" convert --progress "$cpath"
+[ "$(cat "$out")" = "$cpath" ] || fail "convert printed '$(cat "$out")', not the path"
+[ "$(head -c 8 "$LOCAL_STORAGE_PATH/$cpath" | od -An -tx1 | tr -d ' \n')" = "894453450d0a1a0a" ] ||
+  fail "convert: the object is not format 2"
+[ "$(find "$LOCAL_STORAGE_PATH" -type f | wc -l)" -eq "$n_before" ] || fail "convert added or removed objects"
+ok "get converted" get --file-id c1 --user-id 7 "$cpath" conv.bin
+cmp -s sbig.bin conv.bin || fail "convert stored: bytes differ"
+bad "converted keeps the binding" 5 DOCSTORE_EINTEGRITY get --file-id c2 --user-id 7 "$cpath" x.bin
+ok "convert again" convert "$cpath"
+contains "$err" "already in format 2" "convert of a v2 document"
+bad "convert a missing path" 4 DOCSTORE_ENOTFOUND convert documents/none.json
 
 # --------------------------------------------------------- rm / url
 ok "rm" rm "$path"
@@ -218,8 +258,10 @@ cmp -s doc.txt re.txt || fail "rewrap: bytes differ"
 bad "rewrapped needs the new key" 6 DOCSTORE_EKEY decrypt rewrapped.json x.txt
 bad "rewrap needs --to-key" 2 DOCSTORE_EINVAL rewrap enc.json x.json
 
-# Tampered ciphertext: an integrity error, nothing written.
-/usr/bin/python3 - enc.json tampered.json <<'EOF'
+# Tampered ciphertext (format 1, JSON): an integrity error, nothing written.
+ok "encrypt --format 1" encrypt --format 1 doc.txt enc1.json
+[ "$(head -c 1 enc1.json)" = "{" ] || fail "--format 1 is not JSON"
+/usr/bin/python3 - enc1.json tampered.json <<'EOF'
 import json, sys, base64
 env = json.load(open(sys.argv[1]))
 field = "ciphertext" if "ciphertext" in env else next(k for k in env if "cipher" in k)
@@ -231,6 +273,126 @@ EOF
 bad "tampered envelope" 5 DOCSTORE_EINTEGRITY decrypt tampered.json t.txt
 [ ! -e t.txt ] || fail "tampered envelope produced output"
 bad "not an envelope" 6 DOCSTORE_EFORMAT decrypt doc.txt t.txt
+
+# ------------------------------------------------ streaming, format 2
+# header_len FILE: a v2 envelope's header length (bytes 12-15, big-endian).
+header_len() { od -An -tu1 -j12 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}'; }
+is_v2() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "894453450d0a1a0a" ]; }
+# body FILE: the segments of a v2 envelope (everything after its header).
+body() { tail -c +$(($(header_len "$1") + 1)) "$1"; }
+# 3 MB: several 1 MiB blocks of the CLI, many 64 KiB segments.
+head -c 3000000 /dev/urandom >big.bin
+ok "encrypt (default format 2)" encrypt big.bin big.env
+is_v2 big.env || fail "encrypt: default format is not 2"
+size=$(stat -c %s big.env)
+[ "$size" -le $((3000000 + 3000000 / 1000 + $(header_len big.env))) ] ||
+  fail "v2 overhead: $size bytes for 3000000"
+"$DOCSTORE" encrypt - - <big.bin >pipe.env 2>"$err" || fail "encrypt stdin->stdout: $(cat "$err")"
+is_v2 pipe.env || fail "encrypt to stdout is not format 2"
+cat big.bin | "$DOCSTORE" decrypt - - <pipe.env >pipe.out 2>"$err" ||
+  fail "decrypt stdin->stdout: $(cat "$err")"
+cmp -s big.bin pipe.out || fail "stdin/stdout streaming: bytes differ"
+cat big.bin | "$DOCSTORE" encrypt - from-pipe.env 2>"$err" || fail "encrypt from a pipe: $(cat "$err")"
+ok "decrypt a piped encryption" decrypt from-pipe.env from-pipe.out
+cmp -s big.bin from-pipe.out || fail "encrypt from a pipe: bytes differ"
+DOCSTORE_ENVELOPE_VERSION=1 ok "encrypt under DOCSTORE_ENVELOPE_VERSION=1" encrypt doc.txt set1.env
+[ "$(head -c 1 set1.env)" = "{" ] || fail "DOCSTORE_ENVELOPE_VERSION=1 did not give JSON"
+DOCSTORE_ENVELOPE_VERSION=1 ok "--format 2 wins over the setting" encrypt --format 2 doc.txt set2.env
+is_v2 set2.env || fail "--format 2 under DOCSTORE_ENVELOPE_VERSION=1"
+bad "--format 3" 2 DOCSTORE_EINVAL encrypt --format 3 doc.txt x.env
+bad "--compress with --format 1" 2 DOCSTORE_EINVAL encrypt --format 1 --compress doc.txt x.env
+bad "--segment-size not a power of two" 2 DOCSTORE_EINVAL encrypt --segment-size 5000 doc.txt x.env
+# Empty document.
+: >empty.bin
+ok "encrypt empty" encrypt empty.bin empty.env
+ok "decrypt empty" decrypt empty.env empty.out
+[ -f empty.out ] && [ ! -s empty.out ] || fail "empty document did not come back empty"
+# Segment size and compression.
+ok "encrypt --segment-size 4096" encrypt --segment-size 4096 big.bin seg.env
+n_seg=$(((3000000 + 4095) / 4096))
+[ "$(stat -c %s seg.env)" -eq $((3000000 + 16 * n_seg + $(header_len seg.env))) ] ||
+  fail "--segment-size 4096: $(stat -c %s seg.env) bytes"
+ok "decrypt --segment-size 4096" decrypt seg.env seg.out
+cmp -s big.bin seg.out || fail "--segment-size: bytes differ"
+head -c 2000000 /dev/zero >zeros.bin
+ok "encrypt --compress=5" encrypt --compress=5 zeros.bin zeros.env
+[ "$(stat -c %s zeros.env)" -lt 100000 ] || fail "--compress: $(stat -c %s zeros.env) bytes for 2 MB of zeros"
+ok "decrypt compressed" decrypt zeros.env zeros.out
+cmp -s zeros.bin zeros.out || fail "--compress: bytes differ"
+# Several recipients: each key opens it alone.
+ok "encrypt --recipient" encrypt --recipient keys2/public.pem big.bin multi.env
+ok "decrypt multi, first key" decrypt multi.env m1.out
+ok "decrypt multi, --recipient key" decrypt --private-key keys2/private.pem multi.env m2.out
+cmp -s big.bin m1.out && cmp -s big.bin m2.out || fail "--recipient: bytes differ"
+bad "--recipient with --format 1" 2 DOCSTORE_EINVAL encrypt --format 1 --recipient keys2/public.pem doc.txt x.env
+
+# A failed decrypt leaves no output file (and keeps an existing one).
+cp big.env flip.env
+printf '\x55' | dd of=flip.env bs=1 seek=1500000 conv=notrunc status=none
+echo "old content" >kept.txt
+bad "decrypt tampered v2" 5 DOCSTORE_EINTEGRITY decrypt flip.env kept.txt
+[ "$(cat kept.txt)" = "old content" ] || fail "a failed decrypt replaced the output"
+bad "decrypt tampered v2 (new file)" 5 DOCSTORE_EINTEGRITY decrypt flip.env flip.out
+[ ! -e flip.out ] || fail "a failed decrypt left an output file"
+head -c -100 big.env >trunc.env
+bad "decrypt truncated v2" 5 DOCSTORE_EINTEGRITY decrypt trunc.env trunc.out
+[ ! -e trunc.out ] || fail "a truncated envelope left an output file"
+ls -A | grep -q '^\.\(kept\|flip\|trunc\)' && fail "a failed decrypt left a temporary file: $(ls -A)"
+# To standard output: only verified plaintext (a prefix), and exit 5.
+"$DOCSTORE" decrypt flip.env - >flip.stdout 2>"$err"
+[ $? -eq 5 ] || fail "decrypt tampered to stdout: not exit 5: $(cat "$err")"
+[ "$(stat -c %s flip.stdout)" -lt 1500000 ] || fail "tampered stdout: the bad segment was released"
+cmp -s flip.stdout <(head -c "$(stat -c %s flip.stdout)" big.bin) ||
+  fail "tampered stdout: released bytes are not the plaintext"
+
+# rewrap on format 2: header only, the segments copied byte for byte.
+ok "rewrap --add" rewrap --add keys2/public.pem big.env added.env
+cmp -s <(body big.env) <(body added.env) || fail "rewrap --add changed the segments"
+ok "decrypt --add'ed, old key" decrypt added.env a1.out
+ok "decrypt --add'ed, new key" decrypt --private-key keys2/private.pem added.env a2.out
+cmp -s big.bin a1.out && cmp -s big.bin a2.out || fail "rewrap --add: bytes differ"
+ok "rewrap --remove (a key file)" rewrap --private-key keys2/private.pem --remove keys/public.pem added.env removed.env
+cmp -s <(body big.env) <(body removed.env) || fail "rewrap --remove changed the segments"
+bad "removed key cannot open" 6 DOCSTORE_EKEY decrypt removed.env r1.out
+ok "remaining key opens" decrypt --private-key keys2/private.pem removed.env r2.out
+cmp -s big.bin r2.out || fail "rewrap --remove: bytes differ"
+keyid=$("$DOCSTORE" keygen --bits 2048 --out-dir keys4 | sed -n 's/.*key id: \(sha256:[0-9a-f]*\).*/\1/p')
+ok "rewrap --add keys4" rewrap --add keys4/public.pem big.env k4.env
+ok "rewrap --remove (a key id)" rewrap --remove "$keyid" k4.env k4r.env
+cmp -s <(body big.env) <(body k4r.env) || fail "rewrap --remove by id changed the segments"
+run decrypt --private-key keys4/private.pem k4r.env x.out
+[ "$rc" -ne 0 ] || fail "the key removed by id still opens"
+run rewrap --private-key keys2/private.pem --remove keys2/public.pem removed.env none.env
+[ "$rc" -ne 0 ] || fail "rewrap removed the last recipient"
+[ ! -e none.env ] || fail "a failed rewrap left an output file"
+ok "rewrap --to-key on format 2" rewrap --to-key keys2/public.pem big.env to2.env
+is_v2 to2.env || fail "rewrap --to-key of v2 is not v2"
+cmp -s <(body big.env) <(body to2.env) || fail "rewrap --to-key (v2) changed the segments"
+bad "--to-key: the old key is gone" 6 DOCSTORE_EKEY decrypt to2.env t1.out
+"$DOCSTORE" rewrap --add keys2/public.pem - - <big.env >piped-rewrap.env 2>"$err" ||
+  fail "rewrap stdin->stdout: $(cat "$err")"
+cmp -s <(body big.env) <(body piped-rewrap.env) || fail "piped rewrap changed the segments"
+bad "--add on format 1" 8 DOCSTORE_EUNSUPPORTED rewrap --add keys2/public.pem enc1.json x.json
+bad "--to-key with --add" 2 DOCSTORE_EINVAL rewrap --to-key keys2/public.pem --add keys2/public.pem big.env x.env
+
+# convert, file to file: v1 -> v2, same identity.
+ok "encrypt v1 bound" encrypt --format 1 --file-id 9 --user-id 42 big.bin bound1.json
+ok "convert file" convert bound1.json bound2.env
+is_v2 bound2.env || fail "convert did not write format 2"
+ok "converted keeps the identity" decrypt --file-id 9 --user-id 42 bound2.env c1.out
+cmp -s big.bin c1.out || fail "convert file: bytes differ"
+bad "converted: another identity" 5 DOCSTORE_EINTEGRITY decrypt --file-id 8 --user-id 42 bound2.env x.out
+
+# --progress on a non-terminal: lines on stderr only, the data untouched.
+"$DOCSTORE" encrypt --progress - - <big.bin >prog.env 2>prog.err || fail "encrypt --progress: $(cat prog.err)"
+grep -q '^docstore: encrypt: .*done$' prog.err || fail "encrypt --progress: no final line: $(cat prog.err)"
+"$DOCSTORE" decrypt --progress=lines prog.env - >prog.out 2>prog.err || fail "decrypt --progress: $(cat prog.err)"
+cmp -s big.bin prog.out || fail "decrypt --progress: stdout differs"
+grep -q '^docstore: decrypt: .*done$' prog.err || fail "decrypt --progress: no final line: $(cat prog.err)"
+"$DOCSTORE" decrypt --progress=bar prog.env - >prog.out 2>prog.err || fail "decrypt --progress=bar: $(cat prog.err)"
+cmp -s big.bin prog.out || fail "decrypt --progress=bar: stdout differs"
+grep -q '#' prog.err || fail "--progress=bar drew no bar"
+bad "--progress=bogus" 2 DOCSTORE_EINVAL decrypt --progress=bogus prog.env x.out
 
 # Passphrase-protected key.
 export KEY_PASS='correct horse battery staple'

@@ -314,7 +314,11 @@ static void test_multi_recipient(void **state) {
     docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
     assert_int_equal(docstore_opener_info(op, &info), 0);
     assert_int_equal(info.recipients_count, 3);
-    assert_string_equal(info.key_id, kids[0]);
+    assert_int_equal(info.format, DOCSTORE_ENVELOPE_V2);
+    assert_int_equal(info.segment_size, SEG);
+    assert_int_equal(info.plaintext_size, 0);
+    /* The recipient whose key opened it. */
+    assert_string_equal(info.key_id, kids[i]);
     docstore_envelope_info_clear(&info);
     docstore_opener_free(op);
     docstore_keyring_free(one);
@@ -663,6 +667,67 @@ static void test_key_commitment(void **state) {
   docstore_keyring_free(kr);
 }
 
+/* A recipient of an unknown kind is skipped by readers (and covered by
+ * the header tag); "*" in rewrap_header removes it. */
+static void test_unknown_recipient_kind(void **state) {
+  (void)state;
+  docstore_keyring *kr = th_keyring(1, 1);
+  uint8_t pt[300];
+  memset(pt, 3, sizeof(pt));
+  docstore_seal_options o = opts(SEG, 0);
+  bytes env = seal(kr, pt, sizeof(pt), &o); /* unbound: R at offset 58 */
+  size_t h = header_len(&env);
+  docstore__v2_header hd;
+  docstore__v2_keys k;
+  docstore__err e = {0, ""};
+  assert_int_equal(docstore__v2_header_parse(&hd, env.p, env.n, &e), 0);
+  assert_int_equal(docstore__v2_header_unlock(&k, NULL, &hd, kr, NULL, &e), 0);
+  static const uint8_t extra[] = {7, 0, 3, 'a', 'b', 'c'};
+  bytes x = {0};
+  bytes_add(&x, env.p, 60);
+  bytes_add(&x, extra, sizeof(extra)); /* first, before the RSA one */
+  bytes_add(&x, env.p + 60, h - 32 - 60);
+  x.p[59] = 2;                                     /* R */
+  docstore__put_be32(x.p + 12, (uint32_t)(h + 6)); /* H */
+  size_t ml = 0;
+  uint8_t tag[32];
+  assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k.hdr, 32, x.p,
+                            x.n, tag, 32, &ml));
+  bytes_add(&x, tag, 32);
+  bytes_add(&x, env.p + h, env.n - h);
+  expect_roundtrip(kr, &x, pt, sizeof(pt), NULL);
+  docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
+  assert_int_equal(docstore_envelope_info_get(&info, (const char *)x.p, x.n),
+                   0);
+  assert_int_equal(info.recipients_count, 2);
+  assert_string_equal(info.key_id, th_kid(0)); /* the first RSA-OAEP one */
+  docstore_envelope_info_clear(&info);
+  /* Its body is covered by the tag. */
+  x.p[64] ^= 1;
+  expect_refused(kr, x.p, x.n, 1);
+  x.p[64] ^= 1;
+  /* "*" keeps only the added keys: the unknown kind goes too. */
+  const char *star = "*", *kid0 = th_kid(0);
+  bytes r = rewrap(kr, &x, &kid0, 1, &star, 1, 0);
+  assert_int_equal(header_len(&r), h);
+  assert_int_equal(docstore_envelope_info_get(&info, (const char *)r.p, r.n),
+                   0);
+  assert_int_equal(info.recipients_count, 1);
+  docstore_envelope_info_clear(&info);
+  expect_roundtrip(kr, &r, pt, sizeof(pt), NULL);
+  /* Removing the RSA-OAEP recipient by key id leaves the unknown one:
+   * nobody can open it. */
+  bytes u = rewrap(kr, &x, NULL, 0, &kid0, 1, 0);
+  bytes out;
+  assert_int_equal(open_all(kr, u.p, u.n, NULL, &out), DOCSTORE_EKEY);
+  free(out.p);
+  free(u.p);
+  free(r.p);
+  free(x.p);
+  free(env.p);
+  docstore_keyring_free(kr);
+}
+
 /* docstore__opener_seek: from segment k, with the object size known or
  * not, gives the same bytes as the full read from k * SEG on. */
 static void test_random_access(void **state) {
@@ -747,6 +812,91 @@ static void test_random_access(void **state) {
   free(sink);
   free(env.p);
   free(pt);
+  docstore_keyring_free(kr);
+}
+
+/* Memory is O(segment), not O(document): 32 MiB streamed through a
+ * sealer straight into an opener, library memory counted through the
+ * allocator's test hooks (a public block's growth counted in full: an
+ * upper bound). */
+static size_t live_bytes, peak_bytes;
+
+static int count_alloc(size_t n, int new_block) {
+  (void)new_block;
+  live_bytes += n;
+  if (live_bytes > peak_bytes)
+    peak_bytes = live_bytes;
+  return 0;
+}
+
+static void count_release(const void *p, size_t n, unsigned int flags) {
+  (void)p;
+  (void)flags;
+  live_bytes = n > live_bytes ? 0 : live_bytes - n;
+}
+
+static void test_memory_bound(void **state) {
+  (void)state;
+  docstore_keyring *kr = th_keyring(1, 1);
+  const size_t total = (size_t)32 << 20, buf = (size_t)1 << 20;
+  uint8_t *pt = th_random(buf), *ct = malloc(buf), *back = malloc(buf);
+  docstore_sealer *s = NULL;
+  docstore_opener *o = NULL;
+  size_t fed = 0, opened = 0, got, used, ct_len;
+  int sealed = 0, rc = 1;
+  assert_non_null(ct);
+  assert_non_null(back);
+  live_bytes = peak_bytes = 0;
+  docstore__alloc_fail_hook = count_alloc;
+  docstore__alloc_release_hook = count_release;
+  assert_int_equal(docstore_sealer_new(&s, kr, NULL), 0);
+  assert_int_equal(docstore_opener_new(&o, kr, NULL), 0);
+  while (!sealed) {
+    if (fed < total) {
+      size_t at = fed % buf;
+      assert_int_equal(docstore_sealer_update(s, ct, buf, &ct_len, pt + at,
+                                              min_sz(buf - at, total - fed),
+                                              &used),
+                       0);
+      fed += used;
+    } else {
+      rc = docstore_sealer_finish(s, ct, buf, &ct_len);
+      assert_true(rc == 0 || rc == 1);
+      sealed = rc == 0;
+    }
+    for (size_t off = 0;;) {
+      int fin = off == ct_len;
+      if (fin && !sealed)
+        break;
+      if (!fin) {
+        assert_int_equal(docstore_opener_update(o, back, buf, &got, ct + off,
+                                                ct_len - off, &used),
+                         0);
+        off += used;
+      } else {
+        rc = docstore_opener_finish(o, back, buf, &got);
+        assert_true(rc == 0 || rc == 1);
+      }
+      /* The plaintext is the 1 MiB block again and again. */
+      for (size_t k = 0; k < got; k += 511)
+        assert_int_equal(back[k], pt[(opened + k) % buf]);
+      opened += got;
+      if (fin && rc == 0)
+        break;
+    }
+  }
+  docstore__alloc_fail_hook = NULL;
+  docstore__alloc_release_hook = NULL;
+  assert_int_equal(opened, total);
+  /* Two segments (64 KiB each), the header and small state. */
+  print_message("  32 MiB streamed: peak library memory %zu bytes\n",
+                peak_bytes);
+  assert_true(peak_bytes < 512 * 1024);
+  docstore_sealer_free(s);
+  docstore_opener_free(o);
+  free(pt);
+  free(ct);
+  free(back);
   docstore_keyring_free(kr);
 }
 
@@ -859,7 +1009,9 @@ int main(void) {
       cmocka_unit_test(test_tamper_header),
       cmocka_unit_test(test_tamper_segments),
       cmocka_unit_test(test_key_commitment),
+      cmocka_unit_test(test_unknown_recipient_kind),
       cmocka_unit_test(test_random_access),
+      cmocka_unit_test(test_memory_bound),
       cmocka_unit_test(test_v1_through_streams),
       cmocka_unit_test(test_api_misuse),
   };

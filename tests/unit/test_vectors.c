@@ -1,16 +1,20 @@
 /*
  * Unit test: the conformance vectors of docs/FORMAT.md
- * (tests/vectors/envelope_v1.json, schema in tests/vectors/README.md), run
- * through the public API.  For every vector: load its keys in order (a key
- * refused when loaded gives the vector's result), open the envelope with
- * the expected identity, compare the error name or the plaintext.  Valid
- * vectors are also checked with docstore_envelope_info_get() (same size)
- * and rewrapped (the result opens to the same bytes); refused ones must be
- * refused by info_get too when the error comes from steps 1 to 5.
+ * (tests/vectors/envelope_v1.json and envelope_v2.json, schema in
+ * tests/vectors/README.md), run through the public API.  For every vector: load
+ * its keys in order (a key refused when loaded gives the vector's result), open
+ * the envelope with the expected identity, compare the error name or the
+ * plaintext.  Valid vectors are also checked with docstore_envelope_info_get()
+ * (same size; v2: format, segment size, compressed) and rewrapped (the result
+ * opens to the same bytes; v2 stays v2); refused ones must be refused by
+ * info_get too when the error comes from the steps that need no key (v1: 1 to
+ * 5, v2: 1 to 3).  The streaming docstore_opener_* runs the same vectors in
+ * tests/interop/test_vectors.py (LibraryVectors).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@
 #include "docstore/crypto.h"
 
 #define VECTORS DOCSTORE_SOURCE_DIR "/tests/vectors/envelope_v1.json"
+#define VECTORS_V2 DOCSTORE_SOURCE_DIR "/tests/vectors/envelope_v2.json"
 
 static char *read_all(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -125,6 +130,13 @@ static void run_vector(const cJSON *keys, const cJSON *v, size_t *by_result) {
   if (strcmp(got, want) != 0)
     fail_msg("vector %s: got %s (%s), want %s", name, got,
              rc ? docstore_last_errmsg() : "", want);
+  /* A version 2 envelope (FORMAT.md section 17); flag bit 0: compressed,
+   * its size unknown. */
+  int v2 = len >= 16 && memcmp(env,
+                               "\x89"
+                               "DSE\r\n\x1a\n",
+                               8) == 0;
+  int compressed = v2 && (env[11] & 1);
   docstore_envelope_info info = DOCSTORE_ENVELOPE_INFO_INIT;
   int irc = docstore_envelope_info_get(&info, env, len);
   if (rc == 0) {
@@ -137,12 +149,25 @@ static void run_vector(const cJSON *keys, const cJSON *v, size_t *by_result) {
       assert_memory_equal(out, pt, pt_len);
     free(pt);
     assert_int_equal(irc, 0);
-    assert_int_equal(info.plaintext_size, pt_len);
-    /* Rewrap under the first key: opens to the same bytes. */
+    if (compressed)
+      assert_true(info.plaintext_size == UINT64_MAX);
+    else
+      assert_int_equal(info.plaintext_size, pt_len);
+    if (v2) {
+      assert_int_equal(info.format, DOCSTORE_ENVELOPE_V2);
+      assert_int_equal(info.compressed, compressed);
+      const cJSON *seg = cJSON_GetObjectItemCaseSensitive(v, "segment_size");
+      if (cJSON_IsNumber(seg))
+        assert_int_equal(info.segment_size, (unsigned)seg->valueint);
+    }
+    /* Rewrap under the first key: opens to the same bytes (a version 2
+     * envelope stays version 2, FORMAT.md section 23). */
     char *re = NULL;
     size_t re_len = 0;
     assert_int_equal(docstore_envelope_rewrap(&re, &re_len, kr, env, len, NULL),
                      0);
+    if (v2)
+      assert_memory_equal(re, env, 8);
     uint8_t *again = NULL;
     size_t again_len = 0;
     assert_int_equal(
@@ -154,7 +179,8 @@ static void run_vector(const cJSON *keys, const cJSON *v, size_t *by_result) {
     docstore_free(re);
     by_result[0]++;
   } else if (parse_step_error(rc)) {
-    /* Steps 1 to 5 need no key: info_get refuses the same way. */
+    /* Steps that need no key (v1: 1 to 5; v2: 1 to 3): info_get refuses
+     * the same way. */
     if (irc != rc)
       fail_msg("vector %s: info_get gives %s, open %s", name,
                docstore_error_name(irc), got);
@@ -168,10 +194,9 @@ static void run_vector(const cJSON *keys, const cJSON *v, size_t *by_result) {
   free(env);
 }
 
-static void test_conformance_vectors(void **state) {
-  (void)state;
+static void run_file(const char *path, size_t minimum) {
   size_t len;
-  char *text = read_all(VECTORS, &len);
+  char *text = read_all(path, &len);
   cJSON *root = cJSON_ParseWithLength(text, len);
   assert_non_null(root);
   assert_string_equal(
@@ -186,10 +211,11 @@ static void test_conformance_vectors(void **state) {
   cJSON_ArrayForEach(v, vectors) {
     const char *format =
         cJSON_GetObjectItemCaseSensitive(v, "format")->valuestring;
-    /* This library reads v1 and legacy; a text of any later version is
-     * answered "unsupported" (FORMAT.md section 11): run it all the same,
-     * expecting that. */
-    if (strcmp(format, "v1") != 0 && strcmp(format, "legacy") != 0) {
+    /* This library reads v1, legacy and v2; a vector of any later version
+     * is answered "unsupported" (FORMAT.md section 11): run it all the
+     * same, expecting that. */
+    if (strcmp(format, "v1") != 0 && strcmp(format, "legacy") != 0 &&
+        strcmp(format, "v2") != 0) {
       cJSON *copy = cJSON_Duplicate(v, 1);
       cJSON_ReplaceItemInObjectCaseSensitive(
           copy, "result", cJSON_CreateString("DOCSTORE_EUNSUPPORTED"));
@@ -200,17 +226,30 @@ static void test_conformance_vectors(void **state) {
     }
     n++;
   }
-  print_message("%zu vectors: %zu open, %zu refused in steps 1-5, %zu refused "
-                "later\n",
-                n, by_result[0], by_result[1], by_result[2]);
-  assert_true(n >= 200);
+  print_message("%s: %zu vectors: %zu open, %zu refused without a key, %zu "
+                "refused later\n",
+                strrchr(path, '/') + 1, n, by_result[0], by_result[1],
+                by_result[2]);
+  assert_true(n >= minimum);
   cJSON_Delete(root);
   free(text);
+}
+
+static void test_conformance_vectors(void **state) {
+  (void)state;
+  run_file(VECTORS, 200);
+}
+
+/* Envelope version 2 (FORMAT.md sections 17 to 28). */
+static void test_conformance_vectors_v2(void **state) {
+  (void)state;
+  run_file(VECTORS_V2, 250);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conformance_vectors),
+      cmocka_unit_test(test_conformance_vectors_v2),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -751,28 +751,34 @@ def main():
     order_rules(base)
     crypto_rules(base)
     legacy_rules()
+    write_file(VECTORS, ["v1", "legacy"],
+               "Conformance vectors of docs/FORMAT.md; written by "
+               "tests/vectors/gen_vectors.py; schema in "
+               "tests/vectors/README.md. Test-only keys: never use "
+               "them for anything else.")
+
+
+def write_file(vectors, formats, description):
+    """The vector file (schema: tests/vectors/README.md) on stdout, with
+    every key of KEYS; gen_vectors_v2.py writes its file with it too."""
     keys = {}
     for name, k in KEYS.items():
         keys[name] = {"bits": k.bits, "kid": k.kid, "private_pem": k.pem,
                       "loads": "ok" if k.bits >= 2048 else "DOCSTORE_EKEY"}
     counts = {}
-    for v in VECTORS:
+    for v in vectors:
         counts[v["result"]] = counts.get(v["result"], 0) + 1
     out = {
         "schema": "docstore-envelope-vectors",
         "schema_version": 1,
-        "formats": ["v1", "legacy"],
-        "description": "Conformance vectors of docs/FORMAT.md; written by "
-                       "tests/vectors/gen_vectors.py; schema in "
-                       "tests/vectors/README.md. Test-only keys: never use "
-                       "them for anything else.",
+        "formats": formats,
+        "description": description,
         "counts": dict(sorted(counts.items())),
         "keys": keys,
-        "vectors": VECTORS,
+        "vectors": vectors,
     }
     json.dump(out, sys.stdout, indent=1, ensure_ascii=True)
     sys.stdout.write("\n")
-
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,7 @@ from .object_storage_service import (ObjectStorageFactory,
 from .providers import (CustomProvider, LocalStorageProvider, ObjectInfo,
                         S3StorageProvider, StorageProvider)
 from .service import ObjectStorageService, storage_path
+from .streams import DocumentReader, DocumentWriter
 
 __version__ = "0.3.0"
 
@@ -32,7 +33,8 @@ __all__ = [
     "load_library", "LibraryNotFoundError", "library_version", "key_check",
     "Config", "Keyring", "EnvelopeInfo", "envelope_info", "generate_key_pair",
     "ObjectStorageService", "ObjectStorageFactory", "init_storage_service",
-    "get_storage_service", "storage_path", "StorageProvider",
+    "get_storage_service", "storage_path", "DocumentReader",
+    "DocumentWriter", "StorageProvider",
     "LocalStorageProvider", "S3StorageProvider", "CustomProvider",
     "ObjectInfo", "DocstoreError", "ERROR_CLASSES", "error_from_code",
     "set_log_callback", "use_python_logging", "set_log_level",

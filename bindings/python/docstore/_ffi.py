@@ -169,8 +169,9 @@ def _field_types(cls):
 # the library accepts an older version of every struct for ever.
 
 LOCAL_OPTIONS_VERSION = 1
-SERVICE_OPTIONS_VERSION = 1
-ENVELOPE_INFO_VERSION = 1
+SERVICE_OPTIONS_VERSION = 3
+ENVELOPE_INFO_VERSION = 2
+SEAL_OPTIONS_VERSION = 1
 OP_STATS_VERSION = 1
 OBJECT_INFO_VERSION = 1
 PROVIDER_OPS_VERSION = 1
@@ -178,6 +179,8 @@ MIGRATE_OPTIONS_VERSION = 1
 MIGRATE_PROGRESS_VERSION = 1
 MIGRATE_COUNTS_VERSION = 1
 MIGRATE_ERROR_VERSION = 1
+WRITE_OPTIONS_VERSION = 1
+READ_OPTIONS_VERSION = 1
 
 
 class DocId(CStruct):
@@ -191,7 +194,18 @@ class EnvelopeInfo(CStruct):
     # c_void_p so that ctypes does not try to manage them.
     _fields_ = [("version", c_uint), ("format", c_int), ("key_id", c_void_p),
                 ("file_id", c_void_p), ("user_id", c_void_p),
-                ("plaintext_size", c_uint64)]
+                ("plaintext_size", c_uint64),
+                # version 2
+                ("segment_size", c_uint), ("compressed", c_int),
+                ("recipients_count", c_uint)]
+
+
+class SealOptions(CStruct):
+    _c_name = "docstore_seal_options"
+    _fields_ = [("version", c_uint), ("format", c_int),
+                ("doc", POINTER(DocId)), ("recipients", POINTER(c_char_p)),
+                ("recipients_count", c_size_t), ("segment_size", c_uint),
+                ("compression_level", c_int)]
 
 
 class SettingInfo(CStruct):
@@ -218,7 +232,10 @@ class ServiceOptions(CStruct):
     _c_name = "docstore_service_options"
     _fields_ = [("version", c_uint), ("legacy_root", c_char_p),
                 ("validate_envelopes", c_int),
-                ("legacy_allow_outside_root", c_int)]  # version 2 (unused)
+                ("legacy_allow_outside_root", c_int),  # version 2 (unused)
+                # version 3
+                ("envelope_version", c_uint), ("compression_level", c_int),
+                ("segment_size", c_uint)]
 
 
 class OpStats(CStruct):
@@ -286,6 +303,30 @@ class PutOptions(CStruct):
                 ("content_type", c_char_p), ("size_hint", c_uint64)]
 
 
+# docstore_progress_cb: (payload, done, total); total UINT64_MAX when
+# unknown; a non-zero return cancels the operation.
+PROGRESS_CB = CFUNCTYPE(c_int, c_void_p, c_uint64, c_uint64)
+#: "unknown" for sizes and totals (UINT64_MAX).
+UNKNOWN_SIZE = (1 << 64) - 1
+
+
+class WriteOptions(CStruct):
+    _c_name = "docstore_write_options"
+    _fields_ = [("version", c_uint), ("progress", PROGRESS_CB),
+                ("progress_payload", c_void_p), ("no_clobber", c_int),
+                ("content_type", c_char_p), ("size_hint", c_uint64),
+                ("envelope_version", c_int), ("compression_level", c_int),
+                ("recipients", POINTER(c_char_p)),
+                ("recipients_count", c_size_t)]
+
+
+class ReadOptions(CStruct):
+    _c_name = "docstore_read_options"
+    _fields_ = [("version", c_uint), ("progress", PROGRESS_CB),
+                ("progress_payload", c_void_p), ("offset", c_uint64),
+                ("length", c_uint64)]
+
+
 class MigrateProgress(CStruct):
     _c_name = "docstore_migrate_progress"
     _fields_ = [("version", c_uint), ("phase", c_int), ("total", c_uint64),
@@ -343,6 +384,10 @@ _LEN = POINTER(c_size_t)
 _ERRBUF = POINTER(c_char)  # caller's error buffer (create_string_buffer)
 _S = c_char_p             # a NUL-terminated string
 _BUF = Bytes               # bytes whose length is the next argument
+# The address of a caller's buffer (streaming calls: bytes, or the address
+# of a bytearray/memoryview, with its length as the next argument): no copy.
+_ADDR = c_void_p
+_U64 = POINTER(c_uint64)
 
 # name: (restype, argtypes).  Every function of include/docstore/*.h.
 _CORE = {
@@ -378,6 +423,25 @@ _CORE = {
     "docstore_envelope_info_get": (c_int, [POINTER(EnvelopeInfo), _BUF,
                                            c_size_t]),
     "docstore_envelope_info_clear": (None, [POINTER(EnvelopeInfo)]),
+    # crypto.h: v2 streams (0.3.0)
+    "docstore_seal_options_init": (c_int, [POINTER(SealOptions), c_uint]),
+    "docstore_sealer_new": (c_int, [_OUT, _P, POINTER(SealOptions)]),
+    "docstore_sealer_update": (c_int, [_P, _ADDR, c_size_t, _LEN, _ADDR,
+                                       c_size_t, _LEN]),
+    "docstore_sealer_finish": (c_int, [_P, _ADDR, c_size_t, _LEN]),
+    "docstore_sealer_errmsg": (_S, [_P]),
+    "docstore_sealer_free": (None, [_P]),
+    "docstore_opener_new": (c_int, [_OUT, _P, POINTER(DocId)]),
+    "docstore_opener_update": (c_int, [_P, _ADDR, c_size_t, _LEN, _ADDR,
+                                       c_size_t, _LEN]),
+    "docstore_opener_finish": (c_int, [_P, _ADDR, c_size_t, _LEN]),
+    "docstore_opener_info": (c_int, [_P, POINTER(EnvelopeInfo)]),
+    "docstore_opener_errmsg": (_S, [_P]),
+    "docstore_opener_free": (None, [_P]),
+    "docstore_envelope_header_size": (c_int, [_LEN, _BUF, c_size_t]),
+    "docstore_envelope_rewrap_header": (c_int, [
+        _OUT, _LEN, _LEN, _P, _BUF, c_size_t, POINTER(c_char_p), c_size_t,
+        POINTER(c_char_p), c_size_t]),
     # sys/provider.h
     "docstore_errinfo_set": (c_int, [c_void_p, c_int, _S]),
     "docstore_provider_new": (c_int, [_OUT, POINTER(ProviderOps), c_void_p]),
@@ -443,6 +507,26 @@ _CORE = {
     "docstore_service_stats": (c_int, [_P, POINTER(OpStats), c_int]),
     "docstore_service_stats_json": (c_int, [_P, _OUT]),
     "docstore_service_stats_reset": (None, [_P]),
+    # service.h: streaming (0.3.0)
+    "docstore_write_options_init": (c_int, [POINTER(WriteOptions), c_uint]),
+    "docstore_writer_begin": (c_int, [_OUT, _P, _S, _S, _S,
+                                      POINTER(WriteOptions)]),
+    "docstore_writer_write": (c_int, [_P, _ADDR, c_size_t]),
+    "docstore_writer_commit": (c_int, [_P, _OUT]),
+    "docstore_writer_abort": (c_int, [_P]),
+    "docstore_writer_cancel": (None, [_P]),
+    "docstore_writer_stats": (None, [_P, _U64, _U64]),
+    "docstore_writer_errmsg": (_S, [_P]),
+    "docstore_writer_free": (None, [_P]),
+    "docstore_read_options_init": (c_int, [POINTER(ReadOptions), c_uint]),
+    "docstore_reader_open": (c_int, [_OUT, _P, _S, POINTER(DocId),
+                                     POINTER(ReadOptions)]),
+    "docstore_reader_read": (c_int, [_P, _ADDR, c_size_t, _LEN]),
+    "docstore_reader_size": (c_int, [_P, _U64]),
+    "docstore_reader_cancel": (None, [_P]),
+    "docstore_reader_stats": (None, [_P, _U64, _U64]),
+    "docstore_reader_errmsg": (_S, [_P]),
+    "docstore_reader_close": (None, [_P]),
     "docstore_default_init": (c_int, [_P, _ERRBUF, c_size_t]),
     "docstore_default_get": (c_void_p, []),
     "docstore_default_shutdown": (None, []),
@@ -632,6 +716,53 @@ def as_bytes(data, where="data"):
                                    % (where, type(data).__name__)) from None
 
 
+def _byte_view(data, where):
+    mv = memoryview(data)
+    if not mv.c_contiguous:
+        raise InvalidArgumentError("%s: a buffer that is not contiguous"
+                                   % where)
+    return mv if mv.format == "B" and mv.ndim == 1 else mv.cast("B")
+
+
+def in_buffer(data, where="data"):
+    """(pointer, length, keepalive) of input bytes for a streaming call's
+    `const uint8_t *` + length, without a copy: bytes as they are, a
+    writable buffer (bytearray, memoryview, array, mmap) by address.  A
+    read-only buffer that is not bytes (a memoryview of bytes) is copied
+    once; str is taken as UTF-8.  Keep `keepalive` referenced until the
+    call returns."""
+    if isinstance(data, bytes):
+        return data, len(data), data
+    if isinstance(data, str):
+        data = utf8(data, where)
+        return data, len(data), data
+    try:
+        mv = _byte_view(data, where)
+    except TypeError:
+        raise InvalidArgumentError("%s: expected a bytes-like object, not %s"
+                                   % (where, type(data).__name__)) from None
+    if mv.readonly:
+        data = mv.tobytes()
+        return data, len(data), data
+    arr = (c_char * len(mv)).from_buffer(mv)
+    return ctypes.addressof(arr), len(mv), arr
+
+
+def out_buffer(buf, where="buffer"):
+    """(address, length, keepalive) of a caller's writable buffer (what
+    readinto() receives), for the library to write into directly."""
+    try:
+        mv = _byte_view(buf, where)
+    except TypeError:
+        raise InvalidArgumentError("%s: expected a writable bytes-like "
+                                   "object, not %s"
+                                   % (where, type(buf).__name__)) from None
+    if mv.readonly:
+        raise InvalidArgumentError("%s: the buffer is read-only" % where)
+    arr = (c_char * len(mv)).from_buffer(mv)
+    return ctypes.addressof(arr), len(mv), arr
+
+
 def envelope_bytes(envelope):
     """An envelope as the backend holds it (a dict), or its JSON text."""
     if isinstance(envelope, dict):
@@ -706,20 +837,22 @@ def check(rc, handle_errmsg=None, handle=None, buf=None):
     raise error_from_code(rc, error_message(rc, handle_errmsg, handle, buf))
 
 
-def _free_handle(free_name, ptr):
+def _free_handle(free_name, ptr, keep=None):
     getattr(_lib, free_name)(ptr)
 
 
 class Handle:
     """Owner of one C handle.  Frees it exactly once: on close(), when the
     Handle is garbage collected, or at interpreter exit (weakref.finalize),
-    unless release() handed the ownership to the library."""
+    unless release() handed the ownership to the library.  `keep` (ctypes
+    callbacks the handle calls, the service it belongs to) stays alive
+    until the handle is freed."""
 
     __slots__ = ("ptr", "_fin", "__weakref__")
 
-    def __init__(self, ptr, free_name):
+    def __init__(self, ptr, free_name, keep=None):
         self.ptr = ptr
-        self._fin = weakref.finalize(self, _free_handle, free_name, ptr)
+        self._fin = weakref.finalize(self, _free_handle, free_name, ptr, keep)
 
     def release(self):
         """The library took the handle over (docstore_service_new)."""
@@ -751,9 +884,9 @@ class Wrapper:
         obj._h = owner
         return obj
 
-    def _own(self, ptr, free_name):
+    def _own(self, ptr, free_name, keep=None):
         self._ptr = ptr
-        self._h = Handle(ptr, free_name)
+        self._h = Handle(ptr, free_name, keep)
 
     def _owned(self):
         return self._h.ptr is not None and self._h.ptr == self._ptr

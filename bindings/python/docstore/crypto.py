@@ -14,6 +14,7 @@ from typing import Optional
 from . import _ffi
 
 ENVELOPE_V1 = 1
+ENVELOPE_V2 = 2
 ENVELOPE_LEGACY = 100
 
 
@@ -48,7 +49,10 @@ class EnvelopeInfo:
     key_id: Optional[str]       # None for legacy envelopes
     file_id: Optional[str]      # bound identity, None if none
     user_id: Optional[str]
-    plaintext_size: int
+    plaintext_size: int         # UINT64_MAX when unknown (compressed v2)
+    segment_size: int = 0       # v2: plaintext bytes per segment
+    compressed: bool = False    # v2: zstd before encryption
+    recipients_count: int = 1   # wrapped copies of the data key
 
 
 def envelope_info(envelope):
@@ -65,7 +69,9 @@ def envelope_info(envelope):
         def s(p):
             return None if not p else ctypes.string_at(p).decode()
         return EnvelopeInfo(info.format, s(info.key_id), s(info.file_id),
-                            s(info.user_id), info.plaintext_size)
+                            s(info.user_id), info.plaintext_size,
+                            info.segment_size, bool(info.compressed),
+                            info.recipients_count)
     finally:
         lib.docstore_envelope_info_clear(ctypes.byref(info))
 

@@ -18,6 +18,8 @@ from .config import as_config
 from .crypto import Keyring, doc_id
 from .providers import (StorageProvider, _Lister, _provider_class,
                         run_blocking)
+from .streams import (CHUNK, DocumentReader, DocumentWriter, chunks,
+                      copy_out, replace_atomically)
 
 class _Dead:
     """Stands in for the handle of an object the library freed."""
@@ -25,6 +27,10 @@ class _Dead:
 
     def alive(self):
         return False
+
+
+#: First bytes of a binary (version 2) envelope (docs/FORMAT.md).
+ENVELOPE_V2_MAGIC = b"\x89DSE\r\n\x1a\n"
 
 
 def storage_path(file_id, filename, user_id=None, when=None):
@@ -59,6 +65,10 @@ class ObjectStorageService(_ffi.Wrapper):
     LOCAL_STORAGE_PATH, RSA_*_KEY_PATH...); see from_config().
     A provider made by ObjectStorageFactory.create_provider() already has
     its service: ObjectStorageService(that_provider) shares it.
+    envelope_version (1 or 2), compression_level (1..19 zstd) and
+    segment_size choose how new documents are sealed, as the settings
+    DOCSTORE_ENVELOPE_VERSION, DOCSTORE_COMPRESSION and
+    DOCSTORE_SEGMENT_SIZE do (0: the defaults, v2 uncompressed 64 KiB).
     """
 
     _what = "storage service"
@@ -68,7 +78,8 @@ class ObjectStorageService(_ffi.Wrapper):
     executor = None
 
     def __init__(self, provider=None, keyring=None, *, legacy_root=None,
-                 validate_envelopes=True, executor=None):
+                 validate_envelopes=True, executor=None, envelope_version=0,
+                 compression_level=0, segment_size=0):
         if executor is not None:
             self.executor = executor
         if provider is None:
@@ -79,8 +90,10 @@ class ObjectStorageService(_ffi.Wrapper):
         if not isinstance(provider, StorageProvider):
             raise TypeError("provider must be a StorageProvider, not %s"
                             % type(provider).__name__)
+        envelope = (envelope_version, compression_level, segment_size)
         if not provider._owned():
-            self._share(provider, keyring, legacy_root, validate_envelopes)
+            self._share(provider, keyring, legacy_root,
+                        validate_envelopes and envelope == (0, 0, 0))
             return
         if keyring is not None and not keyring._owned():
             raise ValueError("the keyring already belongs to a service")
@@ -91,6 +104,10 @@ class ObjectStorageService(_ffi.Wrapper):
         opts.legacy_root = _ffi.enc(
             None if legacy_root is None else str(legacy_root))
         opts.validate_envelopes = 1 if validate_envelopes else 0
+        # New documents: envelope format (0: v2), zstd level (0: off),
+        # segment size (0: 64 KiB), as the DOCSTORE_* settings.
+        (opts.envelope_version, opts.compression_level,
+         opts.segment_size) = envelope
         # The library owns provider and keyring from here, even on failure.
         pptr = provider._h.release()
         kptr = keyring._h.release() if keyring is not None else None
@@ -202,10 +219,15 @@ class ObjectStorageService(_ffi.Wrapper):
         out, n = ctypes.c_void_p(), ctypes.c_size_t()
         self._check(fn(self._p(), ctypes.byref(out), ctypes.byref(n),
                        *args))
-        return json.loads(_ffi.take_bytes(out, n.value))
+        data = _ffi.take_bytes(out, n.value)
+        if data.startswith(ENVELOPE_V2_MAGIC):
+            return data  # binary: no dict form
+        return json.loads(data)
 
     def retrieve_encrypted_document_sync(self, path):
-        """The envelope stored at path, as a dict."""
+        """The envelope stored at path: a dict for a JSON envelope (v1,
+        legacy: the seed's shape), the bytes of a binary v2 envelope
+        (store_encrypted_document takes either back)."""
         return self._retrieve(
             _ffi.lib().docstore_service_retrieve_encrypted, _ffi.enc(path))
 
@@ -284,6 +306,108 @@ class ObjectStorageService(_ffi.Wrapper):
                                                       ctypes.byref(out)))
         return _ffi.take_str(out) or ""
 
+    # ----------------------------------------------------- streaming
+    def open_reader(self, path, expect=None, offset=0, length=None,
+                    progress=None):
+        """A DocumentReader (a file-like io.RawIOBase) decrypting the
+        document at path while it is read.  expect: None, a file id, or
+        (file_id, user_id): an envelope bound to another document raises
+        IntegrityError.  offset/length: a plaintext range (length None: to
+        the end; a range needs a v2 uncompressed document, else
+        UnsupportedError).  progress(done, total): called as the stored
+        bytes are read (total None when unknown); returning True
+        cancels."""
+        return DocumentReader(self, path, expect, offset, length, progress)
+
+    def open_writer(self, file_id, filename, user_id=None, *,
+                    no_clobber=False, content_type=None, size_hint=0,
+                    progress=None, envelope_version=0,
+                    compression_level=None, recipients=None):
+        """A DocumentWriter storing a document under its storage path,
+        encrypted while it is written: write(), then commit() (the path)
+        or abort(); as a context manager it commits on a normal exit and
+        aborts on an exception.  no_clobber: AlreadyExistsError when the
+        path exists.  size_hint: the size if known (progress total).
+        progress(done, total): plaintext bytes consumed; returning True
+        cancels.  envelope_version (0: the service's setting),
+        compression_level (None: the service's setting; 0 off; 1..19 zstd)
+        and recipients (key ids; None: the service's) choose the
+        envelope."""
+        return DocumentWriter(
+            self, file_id, filename, user_id, no_clobber=no_clobber,
+            content_type=content_type, size_hint=size_hint,
+            progress=progress, envelope_version=envelope_version,
+            compression_level=compression_level, recipients=recipients)
+
+    def store_stream_sync(self, file_id, filename, source, user_id=None,
+                          **options):
+        """Store a document read from `source`: a file object (readinto()
+        into one reused 1 MiB buffer, or read()), a bytes-like object, or
+        an iterable of bytes-like chunks.  Memory stays bounded whatever
+        the size.  options: those of open_writer().  Returns the storage
+        path; on any failure nothing is stored."""
+        with self.open_writer(file_id, filename, user_id, **options) as w:
+            for chunk in chunks(source):
+                w.write(chunk)
+        return w.path
+
+    async def store_stream(self, file_id, filename, source, user_id=None,
+                           **options):
+        """Awaitable store_stream_sync(); `source` may also be an async
+        iterator of bytes-like chunks (each write runs in a worker
+        thread).  A cancelled task aborts the document."""
+        if not hasattr(source, "__aiter__"):
+            return await run_blocking(self.executor, self.store_stream_sync,
+                                      file_id, filename, source, user_id,
+                                      **options)
+        writer = await run_blocking(self.executor, self.open_writer,
+                                    file_id, filename, user_id, **options)
+        try:
+            async for chunk in source:
+                await run_blocking(self.executor, writer.write, chunk)
+            return await run_blocking(self.executor, writer.commit)
+        except BaseException:
+            # A write may still run in its worker thread (a cancelled
+            # task): cancel makes it return soon; close waits, aborts.
+            writer.cancel()
+            writer.close()
+            raise
+
+    async def iter_document(self, path, expect=None, offset=0, length=None,
+                            progress=None, chunk_size=CHUNK):
+        """Async iterator of the decrypted document's bytes, in chunks of
+        at most chunk_size (each read in a worker thread): for a streaming
+        HTTP response.  Arguments as open_reader().  The chunks come from
+        verified segments; a tampered object raises IntegrityError from
+        the iteration, and only the end of the iteration means the whole
+        document verified."""
+        reader = await run_blocking(self.executor, self.open_reader, path,
+                                    expect, offset, length, progress)
+        try:
+            while True:
+                chunk = await run_blocking(self.executor, reader.read,
+                                           chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            reader.cancel()
+            reader.close()
+
+    def retrieve_to_sync(self, path, destination, expect=None, offset=0,
+                         length=None, progress=None):
+        """Decrypt the document at path into `destination` and return the
+        number of bytes.  A file path: written to a temporary file beside
+        it, renamed over it only once the whole document verified (on
+        failure the destination is untouched).  A file object: written to
+        as the segments verify (on failure it holds a verified prefix: the
+        caller discards it).  Other arguments: those of open_reader()."""
+        with self.open_reader(path, expect, offset, length, progress) as r:
+            if hasattr(destination, "write"):
+                return copy_out(r, destination)
+            return replace_atomically(destination,
+                                      lambda f: copy_out(r, f))
+
     # ------------------------------------------------------ awaitables
     store_encrypted_document = _awaitable("store_encrypted_document_sync")
     retrieve_encrypted_document = _awaitable(
@@ -296,6 +420,7 @@ class ObjectStorageService(_ffi.Wrapper):
     read_document = _awaitable("read_document_sync")
     list_documents = _awaitable("list_documents_sync")
     check = _awaitable("check_sync")
+    retrieve_to = _awaitable("retrieve_to_sync")
 
     # --------------------------------------------------------- metrics
     def stats(self):

@@ -272,3 +272,44 @@ def test_values_a_custom_provider_returns_are_checked():
     assert "docstore_object_info.size" in e.message
     e = _refused(p.list, "documents/")
     assert "docstore_object_info.key" in e.message
+
+
+def test_streaming_arguments_are_refused_not_cut(local_service):
+    svc = local_service
+    path = svc.store_document_sync("1", "a.pdf", b"data", "7")
+    # docstore_writer_begin's arguments and docstore_write_options' fields.
+    _refused(svc.open_writer, "1\x00", "a.pdf", "7",
+             match=r"^docstore_writer_begin argument 3: .*NUL")
+    _refused(svc.open_writer, "1", "a.pdf\x00.exe", "7")
+    _refused(svc.open_writer, "1", "a.pdf", "7", content_type="text/\x00x",
+             match=r"^docstore_write_options\.content_type: ")
+    _refused(svc.open_writer, "1", "a.pdf", "7", size_hint=-1,
+             match=r"^docstore_write_options\.size_hint: .*out of range")
+    _refused(svc.open_writer, "1", "a.pdf", "7", size_hint=HUGE)
+    _refused(svc.open_writer, "1", "a.pdf", "7", compression_level=2**31)
+    _refused(svc.open_writer, "1", "a.pdf", "7", envelope_version=1.5)
+    _refused(svc.open_writer, "1", "a.pdf", "7", recipients=["sha256:\x00"],
+             match=r"^recipients\[0\]: ")
+    _refused(svc.store_stream_sync, "1\x00", "a.pdf", b"x", "7")
+    # docstore_reader_open's arguments and docstore_read_options' fields.
+    _refused(svc.open_reader, path + "\x00/../x",
+             match=r"^docstore_reader_open argument 3: ")
+    _refused(svc.open_reader, path, expect=("1\x00", "7"),
+             match=r"^docstore_doc_id\.file_id: ")
+    _refused(svc.open_reader, path, offset=-1,
+             match=r"^docstore_read_options\.offset: ")
+    _refused(svc.open_reader, path, length=HUGE,
+             match=r"^docstore_read_options\.length: ")
+    _refused(svc.open_reader, path, offset=1.5)
+    _refused(svc.retrieve_to_sync, path + "\x00", "out.bin")
+    # Data: bytes-like only (an int would be taken as a size or address).
+    w = svc.open_writer("1", "b.pdf", "7")
+    _refused(w.write, 5, match="bytes-like")
+    _refused(w.write, [1, 2])
+    _refused(w.write, "\udc80", match="lone surrogate")
+    w.abort()
+    with svc.open_reader(path) as r:
+        _refused(r.readinto, b"read-only", match="read-only")
+        _refused(r.readinto, 4096)
+        assert r.read() == b"data"
+    assert [i.key for i in svc.list_documents_sync("documents/")] == [path]
