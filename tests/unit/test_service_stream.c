@@ -349,6 +349,21 @@ static void test_bad_arguments(void **state) {
       docstore_reader_open(&r, f->svc, "../etc/passwd", NULL, NULL),
       DOCSTORE_EINVAL);
 
+  /* A service without keys: both refuse, naming the setting. */
+  docstore_service *nokeys = NULL;
+  docstore_provider *p = NULL;
+  docstore_local_options lo = DOCSTORE_LOCAL_OPTIONS_INIT;
+  lo.root = f->root;
+  assert_int_equal(docstore_local_provider_new(&p, &lo, NULL, 0), 0);
+  assert_int_equal(docstore_service_new(&nokeys, p, NULL, NULL, NULL, 0), 0);
+  assert_int_equal(docstore_writer_begin(&w, nokeys, "1", "a", NULL, NULL),
+                   DOCSTORE_EKEY);
+  assert_non_null(strstr(docstore_service_errmsg(nokeys), "RSA_PUBLIC_KEY"));
+  assert_int_equal(docstore_reader_open(&r, nokeys, "documents/x", NULL, NULL),
+                   DOCSTORE_EKEY);
+  assert_non_null(strstr(docstore_last_errmsg(), "RSA_PRIVATE_KEY"));
+  docstore_service_free(nokeys);
+
   /* NULL handles */
   assert_int_equal(docstore_writer_write(NULL, (const uint8_t *)"x", 1),
                    DOCSTORE_EINVAL);
