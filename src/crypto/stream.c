@@ -19,7 +19,11 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+/* ZSTD_customMem, ZSTD_create[CD]Stream_advanced: stable for years and
+ * exported by the shared library. */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "crypto_internal.h"
 
@@ -49,6 +53,20 @@ static io io_make(uint8_t *out, size_t out_cap, const uint8_t *in,
           in ? in : io_none,   in ? in_len : 0,   0};
   return x;
 }
+
+/* zstd's windows hold plaintext: its memory comes from the library's
+ * allocator as secret blocks, wiped when zstd frees them. */
+static void *zstd_alloc(void *opaque, size_t n) {
+  (void)opaque;
+  return docstore__alloc_ex(n, DOCSTORE__MEM_UNINIT);
+}
+
+static void zstd_free(void *opaque, void *p) {
+  (void)opaque;
+  docstore_free(p);
+}
+
+static const ZSTD_customMem zstd_mem = {zstd_alloc, zstd_free, NULL};
 
 /* ------------------------------------------------------------- identity */
 
@@ -252,7 +270,7 @@ static int sealer_v2_init(docstore_sealer *s, const docstore__key *const *keys,
   if (!s->stage || !s->gcm)
     return docstore__err_set(e, DOCSTORE_ENOMEM, "out of memory");
   if (o->compression_level > 0) {
-    s->zc = ZSTD_createCStream();
+    s->zc = ZSTD_createCStream_advanced(zstd_mem);
     if (!s->zc || ZSTD_isError(ZSTD_CCtx_setParameter(
                       s->zc, ZSTD_c_compressionLevel, o->compression_level)))
       return docstore__err_set(e, DOCSTORE_ENOMEM,
@@ -666,7 +684,7 @@ static int opener_start_segments(docstore_opener *o) {
   if (!o->wbuf)
     return docstore__err_set(e, DOCSTORE_ENOMEM, "out of memory");
   if (o->compressed) {
-    o->zd = ZSTD_createDStream();
+    o->zd = ZSTD_createDStream_advanced(zstd_mem);
     if (!o->zd ||
         ZSTD_isError(ZSTD_DCtx_setParameter(o->zd, ZSTD_d_windowLogMax,
                                             DOCSTORE__V2_ZSTD_WINDOW_LOG_MAX)))
@@ -764,9 +782,12 @@ static int opener_drain(docstore_opener *o, io *x) {
       ZSTD_outBuffer ob = {x->out, x->cap, x->o};
       size_t r = ZSTD_decompressStream(o->zd, &ob, &ib);
       if (ZSTD_isError(r))
-        return docstore__err_set(&o->err, DOCSTORE_EFORMAT,
-                                 "envelope: bad compressed data (%s)",
-                                 ZSTD_getErrorName(r));
+        return docstore__err_set(
+            &o->err,
+            ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation
+                ? DOCSTORE_ENOMEM
+                : DOCSTORE_EFORMAT,
+            "envelope: cannot decompress (%s)", ZSTD_getErrorName(r));
       int progress = ib.pos != o->pt_off || ob.pos != x->o;
       o->pt_off = ib.pos;
       o->zflush = ob.pos == ob.size;

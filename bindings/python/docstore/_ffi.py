@@ -195,12 +195,13 @@ class EnvelopeInfo(CStruct):
     _fields_ = [("version", c_uint), ("format", c_int), ("key_id", c_void_p),
                 ("file_id", c_void_p), ("user_id", c_void_p),
                 ("plaintext_size", c_uint64),
-                # version 2
+                # version 2 (0.3.0)
                 ("segment_size", c_uint), ("compressed", c_int),
                 ("recipients_count", c_uint)]
 
 
 class SealOptions(CStruct):
+    """docstore_seal_options (streaming sealer, envelope v2)."""
     _c_name = "docstore_seal_options"
     _fields_ = [("version", c_uint), ("format", c_int),
                 ("doc", POINTER(DocId)), ("recipients", POINTER(c_char_p)),

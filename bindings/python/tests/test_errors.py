@@ -1,6 +1,7 @@
 # Every library error code maps to its own exception class, and real
 # failures raise the right class with the library's message.
 # SPDX-License-Identifier: Apache-2.0
+import json
 
 import pytest
 
@@ -110,10 +111,15 @@ def test_real_failures_raise_the_right_class(local_service, keyring,
     other.add_public_pem(docstore.generate_key_pair(2048)[0])
     _raises(docstore.BadKeyError, other.open,
             svc.retrieve_encrypted_document_sync(path))
-    # Tampered ciphertext (a v2 envelope since 0.3.0: its last tag byte).
-    env = bytearray(svc.retrieve_encrypted_document_sync(path))
-    env[-1] ^= 1
-    _raises(docstore.IntegrityError, keyring.open, bytes(env))
+    # Tampered ciphertext: a v1 JSON envelope, and the v2 one stored.
+    env = json.loads(keyring.seal(b"secret", "1", "7"))
+    ct = env["ciphertext"]
+    env["ciphertext"] = ("A" if ct[0] != "A" else "B") + ct[1:]
+    _raises(docstore.IntegrityError, keyring.open, json.dumps(env))
+    v2 = bytearray(svc.retrieve_encrypted_document_sync(path))
+    assert keyring.open(bytes(v2)) == b"secret"
+    v2[-1] ^= 1
+    _raises(docstore.IntegrityError, keyring.open, bytes(v2))
 
     s3 = docstore.S3StorageProvider(
         "AKIAEXAMPLE", "secret", "bucket",
