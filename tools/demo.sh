@@ -35,8 +35,10 @@ echo "== storing passport.pdf for user 123 (file id 1)"
 path=$("$docstore" put --file-id 1 --user-id 123 --name passport.pdf "$doc")
 echo "stored at: $path"
 echo "on disk:   ${LOCAL_STORAGE_PATH%/}/$path"
-echo "== the envelope (first 300 bytes)"
-"$docstore" get --raw "$path" - | head -c 300; echo " ..."
+echo "== the envelope: format 2, binary (docs/FORMAT.md); its first 160 bytes"
+"$docstore" get --raw "$path" - | head -c 160 | od -A d -t x1z -v
+echo "   ... (header: magic, version, suite, flags, length, segment size, salt,"
+echo "   nonce prefix, identity, recipients, key commitment, tag; then segments)"
 echo "== reading it back"
 "$docstore" get "$path" "$back"
 if cmp -s "$doc" "$back"; then

@@ -193,7 +193,8 @@ rm -f v1.bin v1.env
 
 # ------------------------------------------------------- (d) 4 KiB ops
 echo
-echo "-- (d) 4 KiB documents: put + get pairs per second (RSA-bound)"
+echo "-- (d) 4 KiB documents: put + get pairs per second (bound by RSA and by"
+echo "   the local provider's fsync per put)"
 o1=$(DOCSTORE_ENVELOPE_VERSION=1 "$OPS" "$N_SMALL" 4096 | sed -n 's/^ops_per_second=\([0-9.]*\).*/\1/p')
 o2=$(DOCSTORE_ENVELOPE_VERSION=2 "$OPS" "$N_SMALL" 4096 | sed -n 's/^ops_per_second=\([0-9.]*\).*/\1/p')
 [ -n "$o1" ] && [ -n "$o2" ] || { echo "stream_bench: docstore_stream_ops failed" >&2; exit 1; }

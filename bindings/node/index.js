@@ -272,6 +272,9 @@ class DocstoreError extends Error {
 }
 
 const ERRBUF_LEN = 512;
+// First bytes of a binary (version 2) envelope (docs/FORMAT.md).
+const ENVELOPE_V2_MAGIC = Buffer.from([0x89, 0x44, 0x53, 0x45, 0x0d, 0x0a,
+  0x1a, 0x0a]);
 
 // The message of failure `rc` that just happened on this thread: the
 // constructor's errbuf, the thread's own last error when it is this one,
@@ -543,12 +546,17 @@ class Service {
     return takeString(out[0]);
   }
 
+  // The envelope at storagePath: the parsed object of a JSON envelope (v1,
+  // legacy), the Buffer of a binary v2 one (storeEncryptedDocument takes
+  // either back).
   retrieveEncryptedDocument(storagePath) {
     const out = [null];
     const len = [0];
     this.check(C.docstore_service_retrieve_encrypted(this.h.get(), out, len,
       storagePath));
-    return JSON.parse(takeString(out[0], len[0]));
+    const data = takeBuffer(out[0], len[0]);
+    if (data.subarray(0, 8).equals(ENVELOPE_V2_MAGIC)) return data;
+    return JSON.parse(data.toString('utf8'));
   }
 
   deleteDocument(storagePath) {
@@ -687,6 +695,7 @@ function openStream(stream, fn, free, callback) {
   callAsync(fn, stream.args).then((rc) => {
     if (rc < 0) throw new DocstoreError(rc, C.docstore_service_errmsg(svc));
     stream.h = new Handle(stream.args[0][0], free);
+    if (stream.cancelled) stream.cancel(); // cancel() came before the handle
     callback();
   }).catch(callback);
 }
@@ -781,8 +790,9 @@ class DocumentReadStream extends Readable {
       });
   }
 
-  // Stop the read in progress (it fails with DOCSTORE_ECANCELED).
+  // Stop the read in progress, or the next (DOCSTORE_ECANCELED).
   cancel() {
+    this.cancelled = true;
     if (this.h && this.h.ptr) C.docstore_reader_cancel(this.h.ptr);
   }
 
@@ -866,6 +876,7 @@ class DocumentWriteStream extends Writable {
   // Make the write or commit in progress (or the next one) fail with
   // DOCSTORE_ECANCELED; the document is aborted.
   cancel() {
+    this.cancelled = true;
     if (this.h && this.h.ptr) C.docstore_writer_cancel(this.h.ptr);
   }
 

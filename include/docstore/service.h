@@ -453,15 +453,17 @@ docstore_service_read_document(docstore_service *svc, uint8_t **out,
 
 /**
  * Progress callback of a writer or reader.  Called on the thread that
- * drives the handle, at most about every MiB of plaintext, and once at the
- * end with done == total (the size is known then): before the writer's
- * object is committed, after the reader's last byte verified.
+ * drives the handle: once before the first byte (done 0), then at most
+ * about every MiB of plaintext, and once at the end (then done == total
+ * when the total is known and right): before the writer's object is
+ * committed, after the reader's last byte verified.  It must not call the
+ * handle's other functions (docstore_writer_stats(), *_cancel() excepted).
  * @param payload the progress_payload of the options.
  * @param done    plaintext bytes consumed (writer) or released (reader)
  *                so far.
  * @param total   the expected total (the writer's size_hint, the reader's
  *                range length or document size), or UINT64_MAX when
- *                unknown; at the end, done.
+ *                unknown; the same value in every call.
  * @return 0 to go on; any other value cancels: the call in progress fails
  *         with #DOCSTORE_ECANCELED (a writer aborts its object).
  * @since 0.3.0

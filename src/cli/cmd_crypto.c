@@ -632,6 +632,24 @@ static int convert_file(cli_ctx *ctx, const crypto_args *a) {
   return rc;
 }
 
+/* The keys of DOCSTORE_RECIPIENT_KEYS (colon-separated public key files)
+ * join a->recipients, as the service adds them to every new v2 document.
+ * *copy holds the split value (free() it). */
+static int setting_recipients(cli_ctx *ctx, crypto_args *a, char **copy) {
+  docstore_config *cfg;
+  *copy = NULL;
+  CLI_GUARD(cli_config(ctx, &cfg));
+  const char *v = docstore_config_get(cfg, "DOCSTORE_RECIPIENT_KEYS");
+  if (!v || !*v)
+    return 0;
+  if (!(*copy = strdup(v)))
+    return cli_fail(ctx, DOCSTORE_ENOMEM, "out of memory");
+  char *save = NULL;
+  for (char *f = strtok_r(*copy, ":", &save); f; f = strtok_r(NULL, ":", &save))
+    CLI_GUARD(cli_keys_add(ctx, a->recipients, &a->n_recipients, f));
+  return 0;
+}
+
 /* A stored document, rewritten under the same storage path (the database
  * holds it).  A v1 envelope is capped at 1 GiB and read whole; the v2 one
  * is built in memory and replaces the object atomically. */
@@ -646,6 +664,7 @@ static int convert_stored(cli_ctx *ctx, const crypto_args *a) {
   char *env = NULL;
   uint8_t *plain = NULL;
   size_t env_len = 0, plain_len = 0;
+  char *extra = NULL; /* DOCSTORE_RECIPIENT_KEYS, split */
   int rc;
   memset(&seal, 0, sizeof(seal));
   memset(&st, 0, sizeof(st));
@@ -676,7 +695,8 @@ static int convert_stored(cli_ctx *ctx, const crypto_args *a) {
   docstore_doc_id doc = {info.file_id, info.user_id};
   crypto_args a2 = *a;
   a2.format = DOCSTORE_ENVELOPE_V2;
-  if ((rc = seal_setup_new(ctx, kr, &a2, info.file_id ? &doc : NULL, &seal)) <
+  if ((rc = setting_recipients(ctx, &a2, &extra)) < 0 ||
+      (rc = seal_setup_new(ctx, kr, &a2, info.file_id ? &doc : NULL, &seal)) <
           0 ||
       (rc = cli_stage_init(&st, ctx, "cannot encrypt")) < 0)
     goto done;
@@ -704,6 +724,7 @@ static int convert_stored(cli_ctx *ctx, const crypto_args *a) {
   cli_progress_end(&prog);
   printf("%s\n", a->in);
 done:
+  free(extra);
   cli_membuf_free(&m);
   cli_stage_free(&st);
   seal_setup_free(&seal);
@@ -743,6 +764,8 @@ const cli_command cli_cmd_convert = {
     "  --private-key FILE, --passphrase-env VAR  to open it, as for decrypt\n"
     "  --compress[=LEVEL], --segment-size N, --progress[=MODE]  as for\n"
     "                     encrypt\n"
-    "The document keeps its identity (file id, user id).  OUT is written\n"
+    "The document keeps its identity (file id, user id); a stored one also\n"
+    "gets the keys of DOCSTORE_RECIPIENT_KEYS as recipients, as put would\n"
+    "give them.  OUT is written\n"
     "atomically with mode 0600; a stored object is replaced atomically.\n",
     run_convert};

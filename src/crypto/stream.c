@@ -43,6 +43,17 @@ typedef struct io {
   size_t len, i;
 } io;
 
+/* The caller's buffers as an io.  NULL (allowed with a size of 0) becomes
+ * an empty dummy, so that no memcpy() is ever given a NULL pointer (UB
+ * even for 0 bytes). */
+static uint8_t io_none[1];
+static io io_make(uint8_t *out, size_t out_cap, const uint8_t *in,
+                  size_t in_len) {
+  io x = {out ? out : io_none, out ? out_cap : 0, 0,
+          in ? in : io_none,   in ? in_len : 0,   0};
+  return x;
+}
+
 /* zstd's windows hold plaintext: its memory comes from the library's
  * allocator as secret blocks, wiped when zstd frees them. */
 static void *zstd_alloc(void *opaque, size_t n) {
@@ -519,7 +530,7 @@ int docstore_sealer_update(docstore_sealer *s, uint8_t *out, size_t out_cap,
   if (s->finished)
     return docstore__err_set(&s->err, DOCSTORE_EINVAL,
                              "docstore_sealer_update: called after finish");
-  io x = {out, out_cap, 0, in, in_len, 0};
+  io x = io_make(out, out_cap, in, in_len);
   int rc = s->format == 1 ? seal_v1_update(s, &x)
            : s->zc        ? seal_zstd(s, &x, 0)
                           : seal_plain(s, &x);
@@ -534,7 +545,7 @@ int docstore_sealer_finish(docstore_sealer *s, uint8_t *out, size_t out_cap,
     return null_handle(out_len, NULL, "docstore_sealer_finish");
   DOCSTORE__GUARD(call_check(&s->err, s->dead, out, out_cap, out_len, NULL, 0,
                              NULL, 0, "docstore_sealer_finish"));
-  io x = {out, out_cap, 0, NULL, 0, 0};
+  io x = io_make(out, out_cap, NULL, 0);
   int rc = 0;
   s->finished = 1;
   if (s->format == 1) {
@@ -979,7 +990,7 @@ int docstore_opener_update(docstore_opener *o, uint8_t *out, size_t out_cap,
     return null_handle(out_len, in_used, "docstore_opener_update");
   DOCSTORE__GUARD(call_check(&o->err, o->dead, out, out_cap, out_len, in,
                              in_len, in_used, 1, "docstore_opener_update"));
-  io x = {out, out_cap, 0, in, in_len, 0};
+  io x = io_make(out, out_cap, in, in_len);
   int rc = opener_run(o, &x, 0);
   *out_len = x.o;
   *in_used = x.i;
@@ -992,7 +1003,7 @@ int docstore_opener_finish(docstore_opener *o, uint8_t *out, size_t out_cap,
     return null_handle(out_len, NULL, "docstore_opener_finish");
   DOCSTORE__GUARD(call_check(&o->err, o->dead, out, out_cap, out_len, NULL, 0,
                              NULL, 0, "docstore_opener_finish"));
-  io x = {out, out_cap, 0, NULL, 0, 0};
+  io x = io_make(out, out_cap, NULL, 0);
   int rc = 0;
   switch (o->state) {
   case O_DETECT:

@@ -200,17 +200,18 @@ int docstore_service_from_config(docstore_service **out,
                        done);
   msg[0] = '\0';
   /* The service owns provider and keyring from here on, even on failure. */
-  rc = docstore_service_new(out, provider, kr, &so, msg, sizeof(msg));
+  docstore_service *svc = NULL;
+  rc = docstore_service_new(&svc, provider, kr, &so, msg, sizeof(msg));
   provider = NULL;
   kr = NULL;
   if (rc < 0)
     docstore__err_set(&err, rc, "%s", msg);
   for (size_t i = 0; rc == 0 && i < ids.n; i++)
-    rc = docstore__service_add_recipient(*out, ids.kid[i], &err);
-  if (rc < 0 && out && *out) {
-    docstore_service_free(*out);
-    *out = NULL;
-  }
+    rc = docstore__service_add_recipient(svc, ids.kid[i], &err);
+  if (rc < 0 || !out)
+    docstore_service_free(svc);
+  else
+    *out = svc;
 
 done:
   recipient_ids_free(&ids);

@@ -55,24 +55,23 @@ static void progress_init(stream_progress *p, docstore_progress_cb cb,
   p->cb = cb;
   p->payload = payload;
   p->total = total;
-  p->next_report = PROGRESS_STEP;
+  p->next_report = 0; /* a first report before any byte */
   atomic_init(&p->cancel, 0);
   atomic_init(&p->plain, 0);
   atomic_init(&p->stored, 0);
 }
 
 /* DOCSTORE_ECANCELED when cancelled (flag or callback), else 0.  The
- * callback runs when a step of plaintext has passed, or always when
- * `final` (then with the total it is given). */
-static int progress_check(stream_progress *p, int final, uint64_t final_total,
-                          docstore__err *err) {
+ * callback runs at the first check, then when a step of plaintext has
+ * passed, and always when `final`. */
+static int progress_check(stream_progress *p, int final, docstore__err *err) {
   if (atomic_load(&p->cancel))
     return docstore__err_set(err, DOCSTORE_ECANCELED, "cancelled");
   uint64_t done = atomic_load(&p->plain);
   if (!p->cb || (!final && done < p->next_report))
     return 0;
   p->next_report = done + PROGRESS_STEP;
-  if (p->cb(p->payload, done, final ? final_total : p->total) != 0)
+  if (p->cb(p->payload, done, p->total) != 0)
     return docstore__err_set(err, DOCSTORE_ECANCELED,
                              "cancelled by the progress callback");
   return 0;
@@ -351,7 +350,7 @@ static int writer_push(docstore_writer *w, const uint8_t *data, size_t len) {
       if ((rc = writer_flush(w)) < 0)
         return writer_fail(w, rc);
     }
-    if ((rc = progress_check(&w->prog, 0, 0, &w->err)) < 0)
+    if ((rc = progress_check(&w->prog, 0, &w->err)) < 0)
       return writer_fail(w, rc);
   } while (off < len);
   return 0;
@@ -365,7 +364,7 @@ int docstore_writer_write(docstore_writer *w, const uint8_t *data, size_t len) {
     docstore__err_set(&w->err, DOCSTORE_EINVAL, "write: data is NULL");
     return writer_fail(w, DOCSTORE_EINVAL);
   }
-  if ((rc = progress_check(&w->prog, 0, 0, &w->err)) < 0)
+  if ((rc = progress_check(&w->prog, 0, &w->err)) < 0)
     return writer_fail(w, rc);
   return len ? writer_push(w, data, len) : 0;
 }
@@ -376,7 +375,7 @@ int docstore_writer_commit(docstore_writer *w, char **out_path) {
     *out_path = NULL;
   if (rc < 0)
     return rc;
-  if ((rc = progress_check(&w->prog, 0, 0, &w->err)) < 0)
+  if ((rc = progress_check(&w->prog, 0, &w->err)) < 0)
     return writer_fail(w, rc);
   for (;;) {
     size_t made = 0;
@@ -398,10 +397,8 @@ int docstore_writer_commit(docstore_writer *w, char **out_path) {
     if (!more)
       break;
   }
-  /* The last report, with the size now known: a callback may still
-   * cancel the document here. */
-  uint64_t done = atomic_load(&w->prog.plain);
-  if ((rc = progress_check(&w->prog, 1, done, &w->err)) < 0)
+  /* The last report: a callback may still cancel the document here. */
+  if ((rc = progress_check(&w->prog, 1, &w->err)) < 0)
     return writer_fail(w, rc);
   docstore_sealer_free(w->sealer);
   w->sealer = NULL;
@@ -801,8 +798,7 @@ static int reader_end(docstore_reader *r) {
   docstore__service_log_transfer(r->svc, 0, r->path);
   docstore__provider_get_close(r->st);
   r->st = NULL;
-  uint64_t done = atomic_load(&r->prog.plain);
-  int rc = progress_check(&r->prog, 1, done, &r->err);
+  int rc = progress_check(&r->prog, 1, &r->err);
   return rc < 0 ? reader_fail(r, rc) : 0;
 }
 
@@ -837,7 +833,7 @@ int docstore_reader_read(docstore_reader *r, uint8_t *buf, size_t cap,
     return docstore__err_set(&r->err, DOCSTORE_EINVAL,
                              "read: buf, got and a non-zero cap are required");
   while (*got == 0 && !r->done) {
-    if ((rc = progress_check(&r->prog, 0, 0, &r->err)) < 0)
+    if ((rc = progress_check(&r->prog, 0, &r->err)) < 0)
       return reader_fail(r, rc);
     if (!r->to_end && r->remaining == 0)
       return reader_end(r);

@@ -65,7 +65,9 @@ v OK "check" check
 contains "$out" "credentials: OK" "check"
 
 head -c 300000 /dev/urandom >doc.bin
-head -c $((4 * 1024 * 1024 + 99)) /dev/urandom >big.bin
+# Over the 5 MiB threshold as a format 2 envelope (about the plaintext size;
+# format 1 added a third).
+head -c $((6 * 1024 * 1024 + 99)) /dev/urandom >big.bin
 v OK "put" put --file-id "sec$$" --user-id 77 --name "scan.pdf" doc.bin
 path=$(cat "$out")
 v OK "put (multipart)" put --file-id "secbig$$" --user-id 77 --name "big.pdf" big.bin

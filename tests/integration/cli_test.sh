@@ -129,6 +129,16 @@ bad "converted keeps the binding" 5 DOCSTORE_EINTEGRITY get --file-id c2 --user-
 ok "convert again" convert "$cpath"
 contains "$err" "already in format 2" "convert of a v2 document"
 bad "convert a missing path" 4 DOCSTORE_ENOTFOUND convert documents/none.json
+# DOCSTORE_RECIPIENT_KEYS: the converted document is also sealed to them.
+ok "keygen escrow" keygen --bits 2048 --out-dir keys5
+DOCSTORE_ENVELOPE_VERSION=1 ok "put v1 (escrow)" put --file-id c3 --name e.pdf doc.txt
+epath=$(cat "$out")
+DOCSTORE_RECIPIENT_KEYS=$T/keys5/public.pem ok "convert with DOCSTORE_RECIPIENT_KEYS" convert "$epath"
+ok "get --raw converted" get --raw "$epath" escrow.env
+ok "the escrow key opens it" decrypt --private-key keys5/private.pem escrow.env escrow.out
+cmp -s doc.txt escrow.out || fail "convert with DOCSTORE_RECIPIENT_KEYS: bytes differ"
+ok "the default key still opens it" get "$epath" escrow2.out
+cmp -s doc.txt escrow2.out || fail "convert with DOCSTORE_RECIPIENT_KEYS: default key bytes differ"
 
 # --------------------------------------------------------- rm / url
 ok "rm" rm "$path"

@@ -290,8 +290,8 @@ for dir in "${builds[@]}"; do
       bad "$kind/quickstart: $stored not on disk"
     elif grep -q 'passport scan' "$stored"; then
       bad "$kind/quickstart: the stored file holds the plaintext"
-    elif [ "$(head -c 1 "$stored")" != "{" ]; then
-      bad "$kind/quickstart: the stored file is not a JSON envelope"
+    elif [ "$(head -c 4 "$stored" | od -An -tx1 | tr -d ' \n')" != 89445345 ]; then
+      bad "$kind/quickstart: the stored file is not a v2 envelope (FORMAT.md's magic)"
     fi
   fi
 

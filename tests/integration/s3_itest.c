@@ -193,6 +193,11 @@ char *itest_shell_quote(const char *s) {
 }
 
 int itest_curl(const char *url, const char *extra, char **body) {
+  return itest_curl_n(url, extra, body, NULL);
+}
+
+int itest_curl_n(const char *url, const char *extra, char **body,
+                 size_t *body_len) {
   char tmpl[] = "/tmp/docstore-itest-curl-XXXXXX";
   int fd = mkstemp(tmpl);
   assert_true(fd >= 0);
@@ -213,6 +218,13 @@ int itest_curl(const char *url, const char *extra, char **body) {
   if (body) {
     FILE *f = fopen(tmpl, "rb");
     assert_non_null(f);
+    if (body_len) {
+      assert_int_equal(fseek(f, 0, SEEK_END), 0);
+      long n = ftell(f);
+      assert_true(n >= 0);
+      *body_len = (size_t)n;
+      rewind(f);
+    }
     char *b = read_all(f);
     fclose(f);
     *body = b;

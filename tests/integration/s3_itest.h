@@ -61,6 +61,9 @@ int itest_run(const char *cmd, char **out, int *status);
 /* Fetches url with the curl program (extra: more arguments, may be NULL);
  * returns the HTTP status and, if body is not NULL, the body (malloc'd). */
 int itest_curl(const char *url, const char *extra, char **body);
+/* As itest_curl(), with the body's length (bodies may hold NUL bytes). */
+int itest_curl_n(const char *url, const char *extra, char **body,
+                 size_t *body_len);
 
 /* Single-quotes s for a shell command line (malloc'd). */
 char *itest_shell_quote(const char *s);

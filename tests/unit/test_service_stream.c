@@ -349,6 +349,21 @@ static void test_bad_arguments(void **state) {
       docstore_reader_open(&r, f->svc, "../etc/passwd", NULL, NULL),
       DOCSTORE_EINVAL);
 
+  /* A service without keys: both refuse, naming the setting. */
+  docstore_service *nokeys = NULL;
+  docstore_provider *p = NULL;
+  docstore_local_options lo = DOCSTORE_LOCAL_OPTIONS_INIT;
+  lo.root = f->root;
+  assert_int_equal(docstore_local_provider_new(&p, &lo, NULL, 0), 0);
+  assert_int_equal(docstore_service_new(&nokeys, p, NULL, NULL, NULL, 0), 0);
+  assert_int_equal(docstore_writer_begin(&w, nokeys, "1", "a", NULL, NULL),
+                   DOCSTORE_EKEY);
+  assert_non_null(strstr(docstore_service_errmsg(nokeys), "RSA_PUBLIC_KEY"));
+  assert_int_equal(docstore_reader_open(&r, nokeys, "documents/x", NULL, NULL),
+                   DOCSTORE_EKEY);
+  assert_non_null(strstr(docstore_last_errmsg(), "RSA_PRIVATE_KEY"));
+  docstore_service_free(nokeys);
+
   /* NULL handles */
   assert_int_equal(docstore_writer_write(NULL, (const uint8_t *)"x", 1),
                    DOCSTORE_EINVAL);
@@ -681,21 +696,22 @@ static int on_progress(void *payload, uint64_t done, uint64_t total) {
   return p->n++ == p->cancel_at;
 }
 
+/* A first report at 0, one every MiB or so (never more often), the last
+ * at the end; the same total throughout. */
 static void assert_progress_sane(const progress_log *p, uint64_t len,
                                  uint64_t total) {
-  assert_true(p->n >= 2);
+  assert_true(p->n >= 3);
+  assert_int_equal(p->done[0], 0);
   for (int i = 0; i < p->n; i++) {
     if (i > 0) {
       assert_true(p->done[i] >= p->done[i - 1]);
-      if (i < p->n - 1) /* every MiB or so, never more often */
+      if (i < p->n - 1)
         assert_true(p->done[i] - p->done[i - 1] >= ((uint64_t)1 << 20));
     }
-    if (i < p->n - 1)
-      assert_int_equal(p->total[i], total);
+    assert_int_equal(p->total[i], total);
   }
   assert_int_equal(p->done[p->n - 1], len);
-  assert_int_equal(p->total[p->n - 1], len);
-  assert_true((uint64_t)p->n <= len / (1 << 20) + 2);
+  assert_true((uint64_t)p->n <= len / (1 << 20) + 3);
 }
 
 static void test_progress(void **state) {
@@ -757,9 +773,17 @@ static void test_cancel_by_callback(void **state) {
   docstore_writer_free(w);
   assert_int_equal(files_below(f->root), 0);
 
-  /* cancelled by the last report, at commit */
+  /* cancelled by the first report, before any byte */
   wp.n = 0;
   wp.cancel_at = 0;
+  assert_int_equal(docstore_writer_begin(&w, f->svc, "42", "a", "123", &wo), 0);
+  assert_int_equal(docstore_writer_write(w, data, 1000), DOCSTORE_ECANCELED);
+  docstore_writer_free(w);
+  assert_int_equal(files_below(f->root), 0);
+
+  /* cancelled by the last report, at commit */
+  wp.n = 0;
+  wp.cancel_at = 1;
   assert_int_equal(docstore_writer_begin(&w, f->svc, "42", "a", "123", &wo), 0);
   assert_int_equal(docstore_writer_write(w, data, 1000), 0);
   assert_int_equal(docstore_writer_commit(w, &path), DOCSTORE_ECANCELED);
@@ -768,7 +792,7 @@ static void test_cancel_by_callback(void **state) {
 
   /* a reader cancelled by its callback */
   char *doc = write_all(f->svc, data, len, NULL);
-  progress_log rp = {{0}, {0}, 0, 0};
+  progress_log rp = {{0}, {0}, 0, 1}; /* the report after 1 MiB */
   docstore_read_options ro = DOCSTORE_READ_OPTIONS_INIT;
   ro.progress = on_progress;
   ro.progress_payload = &rp;

@@ -169,6 +169,14 @@ test('destroy(err) and cancel() abort: no object is left', async () => {
     { code: 'DOCSTORE_EEXISTS' });
   assert.strictEqual(svc.readDocument(p).toString(), 'first');
 
+  // cancel() before the writer is even open.
+  const listed = filesUnder(root);
+  const early = svc.createWriteStream(2, 'early.pdf', 7);
+  early.cancel();
+  await assert.rejects(pipeline(Readable.from([Buffer.alloc(10)]), early),
+    { code: 'DOCSTORE_ECANCELED' });
+  assert.deepStrictEqual(filesUnder(root), listed);
+
   // A read stream destroyed half-way, and one cancelled.
   const big = await store(svc, crypto.randomBytes(4 * 1024 * 1024));
   const rs = svc.createReadStream(big);
@@ -205,4 +213,26 @@ test('stats and arguments refused before anything starts', async () => {
     /^docstore_write_options\.size_hint: /);
   refused(() => svc.createWriteStream(1, 'a', 7, { compressionLevel: 2 ** 40 }),
     /^docstore_write_options\.compression_level: /);
+});
+
+test('envelope options of the service; binary envelopes round-trip', async () => {
+  const dir = tmp();
+  const kr = new docstore.Keyring();
+  kr.addPrivatePem(pair.privateKey);
+  const v1 = docstore.Service.local(path.join(dir, 'v1'), kr,
+    { envelopeVersion: 1 });
+  const p1 = v1.storeDocument(1, 'a.txt', 'old readers', 7);
+  assert.strictEqual(v1.retrieveEncryptedDocument(p1).version, 1);
+  assert.strictEqual((await readAll(v1.createReadStream(p1))).toString(),
+    'old readers');
+
+  const svc = service(dir);
+  const data = crypto.randomBytes(100000);
+  const p = await store(svc, data);
+  const raw = svc.retrieveEncryptedDocument(p);
+  assert.ok(Buffer.isBuffer(raw));
+  assert.strictEqual(layout(raw)[1], 65536);
+  svc.deleteDocument(p);
+  const again = svc.storeEncryptedDocument(1, 'scan.pdf', raw, 7);
+  assert.deepStrictEqual(svc.readDocument(again, 1, 7), data);
 });

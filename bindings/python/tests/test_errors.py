@@ -111,11 +111,15 @@ def test_real_failures_raise_the_right_class(local_service, keyring,
     other.add_public_pem(docstore.generate_key_pair(2048)[0])
     _raises(docstore.BadKeyError, other.open,
             svc.retrieve_encrypted_document_sync(path))
-    # Tampered ciphertext.
-    env = svc.retrieve_encrypted_document_sync(path)
+    # Tampered ciphertext: a v1 JSON envelope, and the v2 one stored.
+    env = json.loads(keyring.seal(b"secret", "1", "7"))
     ct = env["ciphertext"]
     env["ciphertext"] = ("A" if ct[0] != "A" else "B") + ct[1:]
     _raises(docstore.IntegrityError, keyring.open, json.dumps(env))
+    v2 = bytearray(svc.retrieve_encrypted_document_sync(path))
+    assert keyring.open(bytes(v2)) == b"secret"
+    v2[-1] ^= 1
+    _raises(docstore.IntegrityError, keyring.open, bytes(v2))
 
     s3 = docstore.S3StorageProvider(
         "AKIAEXAMPLE", "secret", "bucket",

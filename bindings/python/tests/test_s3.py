@@ -112,3 +112,33 @@ def test_multipart_concurrency(s3_settings, concurrency):
     # Named as the setting the keyword fills, with the schema's range.
     assert "S3_MULTIPART_CONCURRENCY" in info.value.message
     assert "1 to 64" in info.value.message
+
+
+@pytest.mark.asyncio
+async def test_streams_on_s3(s3_settings, keyring):
+    """S3 streams through the library's buffering adapter until it has
+    streaming operations of its own: the same calls, the same results."""
+    svc = ObjectStorageService(_provider(s3_settings), keyring)
+    data = os.urandom(3 * 1024 * 1024 + 5)
+
+    async def chunks():
+        for i in range(0, len(data), 500_000):
+            yield data[i:i + 500_000]
+    path = await svc.store_stream(RUN + "s", "scan.pdf", chunks(), "456")
+    try:
+        with svc.open_reader(path, expect=(RUN + "s", "456")) as r:
+            assert r.size == len(data)
+            assert r.read() == data
+        with svc.open_reader(path, offset=70_000, length=100_000) as r:
+            assert r.read() == data[70_000:170_000]
+        with pytest.raises(docstore.AlreadyExistsError):
+            svc.store_stream_sync(RUN + "s", "scan.pdf", b"x", "456",
+                                  no_clobber=True)
+        with pytest.raises(RuntimeError):
+            with svc.open_writer(RUN + "t", "scan.pdf", "456") as w:
+                w.write(data)
+                raise RuntimeError("abort")
+        assert not svc.document_exists_sync(
+            docstore.storage_path(RUN + "t", "scan.pdf", "456"))
+    finally:
+        svc.delete_document_sync(path)

@@ -290,11 +290,11 @@ def test_progress_increases_and_ends_at_the_total(local_service):
     done, total = got[-1]
     assert done == total and total >= len(data)
 
-    # Total unknown without a size hint.
+    # Total unknown without a size hint (until the end).
     seen.clear()
-    put(local_service, b"abc",
-        progress=lambda d, t: seen.append((d, t)))
-    assert seen[-1] == (3, None)
+    put(local_service, data, progress=lambda d, t: seen.append((d, t)))
+    assert len(seen) > 2 and seen[0][1] is None
+    assert seen[-1][0] == len(data) and seen[-1][1] in (None, len(data))
 
 
 def test_progress_returning_true_or_raising_cancels(local_service,
@@ -320,13 +320,13 @@ def test_progress_returning_true_or_raising_cancels(local_service,
     polled = []
     w = local_service.open_writer(
         "1", "scan.pdf", "7", progress=lambda d, t: polled.append(w.stats()))
-    w.write(b"x" * 1000)
-    assert polled and polled[-1]["plaintext_bytes"] <= 1000
+    w.write(b"x" * (3 * MIB))
     w.abort()
+    assert polled and polled[-1]["plaintext_bytes"] <= 3 * MIB
     w = local_service.open_writer("1", "scan.pdf", "7",
                                   progress=lambda d, t: w.close())
     with pytest.raises(RuntimeError, match="own progress callback"):
-        w.write(b"x" * 1000)
+        w.write(b"x" * (3 * MIB))
     w.close()
     assert files_under(store_root(tmp_path)) == before
 
@@ -553,3 +553,47 @@ async def test_seed_calls_unchanged_beside_streams(local_service, keyring,
     again = await local_service.store_encrypted_document(5, "scan.pdf", raw,
                                                          456)
     assert local_service.read_document_sync(again, "5", "456") == data
+
+
+def test_v1_and_legacy_documents_stream_too(local_service, keyring,
+                                            key_pair):
+    from helpers import legacy_envelope
+    data = pattern(300_000, 16)
+    # v1 JSON, written through the writer or sealed by the keyring.
+    p1 = put(local_service, data, "1", "7", envelope_version=1)
+    assert isinstance(local_service.retrieve_encrypted_document_sync(p1),
+                      dict)
+    legacy = legacy_envelope(b"legacy scan", key_pair[1])
+    p2 = local_service.store_encrypted_document_sync("2", "old.pdf", legacy,
+                                                     "7")
+    for path, expect, plain in ((p1, ("1", "7"), data),
+                                (p2, None, b"legacy scan")):
+        with local_service.open_reader(path, expect=expect) as r:
+            assert r.size == len(plain)
+            assert r.read() == plain
+    with pytest.raises(docstore.UnsupportedError):
+        local_service.open_reader(p1, offset=10)
+
+
+def test_service_envelope_options(tmp_path, key_pair):
+    def service(**options):
+        keyring = docstore.Keyring()
+        keyring.add_private_pem(key_pair[1])
+        return docstore.ObjectStorageService(
+            docstore.LocalStorageProvider(str(tmp_path / "s")), keyring,
+            **options)
+    data = b"compressible text " * 10_000
+    v1 = service(envelope_version=1)
+    env = v1.retrieve_encrypted_document_sync(
+        v1.store_document_sync("1", "a.txt", data, "7"))
+    assert isinstance(env, dict) and env["version"] == 1
+    small = service(segment_size=4096, compression_level=3)
+    raw = small.retrieve_encrypted_document_sync(
+        small.store_document_sync("2", "a.txt", data, "7"))
+    info = docstore.envelope_info(raw)
+    assert info.format == 2 and info.segment_size == 4096
+    assert info.compressed and len(raw) < len(data) // 10
+    assert small.read_document_sync(
+        small.store_stream_sync("3", "b.txt", io.BytesIO(data), "7")) == data
+    with pytest.raises(docstore.DocstoreError):
+        service(segment_size=1000)
