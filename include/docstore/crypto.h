@@ -392,7 +392,9 @@ DOCSTORE_EXTERN int docstore_envelope_info_init(docstore_envelope_info *info,
  * @param envelope_len its length.
  * @return 0, #DOCSTORE_EINVAL (info or envelope NULL, unknown
  *         info->version), #DOCSTORE_EFORMAT, #DOCSTORE_EUNSUPPORTED,
- *         #DOCSTORE_ETOOBIG, #DOCSTORE_ENOMEM.  Detail:
+ *         #DOCSTORE_EINTEGRITY (v2: envelope_len does not fit the segment
+ *         layout, a truncated or extended envelope, as an open would
+ *         say), #DOCSTORE_ETOOBIG, #DOCSTORE_ENOMEM.  Detail:
  *         docstore_last_errmsg().
  * @since 0.1.0; 0.3.0 reads v2
  */

@@ -531,7 +531,7 @@ static int info_get_v2(docstore_envelope_info *info, const uint8_t *env,
   docstore__v2_header h;
   DOCSTORE__GUARD(docstore__v2_header_parse(&h, env, env_len, e));
   int rc = docstore__v2_info_fill(info, &h, env_len);
-  if (rc == DOCSTORE_EFORMAT)
+  if (rc == DOCSTORE_EINTEGRITY)
     return docstore__err_set(e, rc,
                              "envelope: its length does not fit its segment "
                              "layout (truncated or extended)");

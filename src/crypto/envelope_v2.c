@@ -515,7 +515,7 @@ int docstore__v2_info_fill(docstore_envelope_info *info,
     if (object_size < h->header_len ||
         docstore__v2_layout(&n, &info->plaintext_size,
                             object_size - h->header_len, h->segment_size) < 0)
-      return DOCSTORE_EFORMAT;
+      return DOCSTORE_EINTEGRITY; /* as an open says: FORMAT.md 21.1 */
     if (h->flags & DOCSTORE__V2_FLAG_ZSTD)
       info->plaintext_size = UINT64_MAX;
   }

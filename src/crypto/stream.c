@@ -336,7 +336,9 @@ static int seal_segment(docstore_sealer *s, uint8_t *dst, const uint8_t *src,
                         size_t n, int last) {
   uint8_t nonce[DOCSTORE__GCM_NONCE_LEN];
   int outl = 0;
-  if (!last && s->index >= UINT32_MAX - 1)
+  /* Segment indexes run 0 .. 2^32-1 (FORMAT.md): a non-last segment at
+   * the highest index would leave no index for the last one. */
+  if (!last && s->index >= UINT32_MAX)
     return docstore__err_set(&s->err, DOCSTORE_ETOOBIG,
                              "document exceeds 2^32 segments");
   docstore__v2_nonce(nonce, s->nonce_prefix, s->index, last);
