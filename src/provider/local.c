@@ -1038,8 +1038,14 @@ int docstore_local_temporaries(const char *root, unsigned int flags,
   ls->temp_cb = cb;
   ls->cb_payload = payload;
   ls->temp_flags = flags | TEMP_WALK;
-  int64_t now = (int64_t)time(NULL);
-  ls->temp_before = min_age_seconds > (uint64_t)now
+  /* The precise clock, not time(): file timestamps may be fine-grained
+   * (multigrain timestamps) and then run ahead of the coarse clock that
+   * time() reads.  An age of 0 means any stale file, whatever its date. */
+  struct timespec ts;
+  int64_t now =
+      clock_gettime(CLOCK_REALTIME, &ts) == 0 ? (int64_t)ts.tv_sec : 0;
+  ls->temp_before = min_age_seconds == 0 ? INT64_MAX
+                    : min_age_seconds > (uint64_t)now
                         ? INT64_MIN
                         : now - (int64_t)min_age_seconds;
   ls->err = &err;
