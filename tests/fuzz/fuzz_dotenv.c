@@ -186,6 +186,20 @@ static int canary(const seen *s, size_t i) {
     if (!is_secret(s->entries[j].name, s->entries[j].value) &&
         fuzz_contains(s->entries[j].value, v))
       return 0;
+  /* Nor a piece of another line's "NAME=value" ("ORAGE_TYPE=s3" inside
+   * "STORAGE_TYPE=s3"): changing it would change that line too. */
+  for (size_t j = 0; j < s->count; j++) {
+    if (strcmp(s->entries[j].value, v) == 0)
+      continue;
+    size_t n = strlen(s->entries[j].name) + strlen(s->entries[j].value) + 2;
+    char *line = malloc(n);
+    FUZZ_CHECK(line != NULL);
+    snprintf(line, n, "%s=%s", s->entries[j].name, s->entries[j].value);
+    int inside = fuzz_contains(line, v);
+    free(line);
+    if (inside)
+      return 0;
+  }
   return 1;
 }
 
