@@ -63,11 +63,11 @@ extern "C" {
 /** Major version: changes only with an incompatible API/ABI. */
 #define DOCSTORE_VERSION_MAJOR 0
 /** Minor version: new functions or fields, compatible. */
-#define DOCSTORE_VERSION_MINOR 3
+#define DOCSTORE_VERSION_MINOR 4
 /** Patch version: fixes only. */
 #define DOCSTORE_VERSION_PATCH 0
 /** The version as a string, "MAJOR.MINOR.PATCH". */
-#define DOCSTORE_VERSION_STRING "0.3.0"
+#define DOCSTORE_VERSION_STRING "0.4.0"
 /** MAJOR*10000 + MINOR*100 + PATCH, for compile-time checks. */
 #define DOCSTORE_VERSION_NUMBER                                                \
   (DOCSTORE_VERSION_MAJOR * 10000 + DOCSTORE_VERSION_MINOR * 100 +             \
@@ -116,7 +116,10 @@ typedef enum docstore_error {
   DOCSTORE_EDATABASE = -17,    /**< database error */
   DOCSTORE_ECANCELED = -18,    /**< a user callback asked to stop */
   DOCSTORE_ETOOBIG = -19,      /**< input exceeds a documented limit */
-  DOCSTORE_EEXISTS = -20       /**< already exists */
+  DOCSTORE_EEXISTS = -20,      /**< already exists */
+  /** the object changed while it was being read (its ETag moved); read it
+   *  again.  @since 0.4.0 */
+  DOCSTORE_ECHANGED = -21
 } docstore_error;
 
 /**
@@ -124,7 +127,7 @@ typedef enum docstore_error {
  * from a newer library.
  * @since 0.1.0
  */
-#define DOCSTORE_ERROR_MIN DOCSTORE_EEXISTS
+#define DOCSTORE_ERROR_MIN DOCSTORE_ECHANGED
 
 /**
  * Human description of an error code.  Thread-safe.

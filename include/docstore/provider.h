@@ -256,11 +256,12 @@ docstore_local_temporaries(const char *root, unsigned int flags,
 
 /**
  * Current version of #docstore_s3_options.  Version 2 appended
- * multipart_concurrency; version 1 tables (without it) are still accepted
- * by docstore_s3_options_init() and docstore_s3_provider_new().
+ * multipart_concurrency, version 3 (0.4.0) checksum .. stale_upload_seconds;
+ * tables of versions 1 and 2 (without them) are still accepted by
+ * docstore_s3_options_init() and docstore_s3_provider_new().
  * @since 0.1.0
  */
-#define DOCSTORE_S3_OPTIONS_VERSION 2
+#define DOCSTORE_S3_OPTIONS_VERSION 3
 
 /**
  * Addressing style of S3 requests.
@@ -273,6 +274,54 @@ typedef enum docstore_s3_addressing {
   DOCSTORE_S3_ADDRESSING_PATH = 1,   /**< http://host/bucket/key */
   DOCSTORE_S3_ADDRESSING_VIRTUAL = 2 /**< http://bucket.host/key */
 } docstore_s3_addressing;
+
+/**
+ * How the S3 provider proves that a body of object data reached the server
+ * intact (setting S3_CHECKSUM_ALGORITHM).  The envelope's GCM tags protect
+ * a document end to end whatever is chosen; these checks make the server
+ * refuse a corrupted upload instead of storing it (docs/SECURITY.md,
+ * "Integrity in transit").
+ * @since 0.4.0
+ */
+typedef enum docstore_s3_checksum {
+  /** CRC-32C over https; none over http, where the signed payload hash is
+   *  checked instead (#DOCSTORE_S3_PAYLOAD_AUTO). */
+  DOCSTORE_S3_CHECKSUM_AUTO = 0,
+  DOCSTORE_S3_CHECKSUM_NONE = 1,   /**< no checksum header */
+  DOCSTORE_S3_CHECKSUM_CRC32C = 2, /**< x-amz-checksum-crc32c */
+  DOCSTORE_S3_CHECKSUM_CRC32 = 3,  /**< x-amz-checksum-crc32 */
+  DOCSTORE_S3_CHECKSUM_SHA256 = 4, /**< x-amz-checksum-sha256 */
+  /** Content-MD5, for buckets that demand it (S3 Object Lock) */
+  DOCSTORE_S3_CHECKSUM_MD5 = 5
+} docstore_s3_checksum;
+
+/**
+ * Whether SigV4 signs the SHA-256 of a body of object data (setting
+ * S3_PAYLOAD_SIGNING).
+ * @since 0.4.0
+ */
+typedef enum docstore_s3_payload_signing {
+  /** Signed over http, UNSIGNED-PAYLOAD over https (TLS protects the
+   *  bytes in transit; the checksum detects corruption). */
+  DOCSTORE_S3_PAYLOAD_AUTO = 0,
+  DOCSTORE_S3_PAYLOAD_SIGNED = 1,  /**< always hash and sign the body */
+  DOCSTORE_S3_PAYLOAD_UNSIGNED = 2 /**< never (UNSIGNED-PAYLOAD) */
+} docstore_s3_payload_signing;
+
+/**
+ * How a no-clobber store (#DOCSTORE_PUT_NO_CLOBBER) is done on S3 (setting
+ * S3_CONDITIONAL_WRITES).
+ * @since 0.4.0
+ */
+typedef enum docstore_s3_conditional {
+  /** `If-None-Match: *`; when the server answers NotImplemented (501),
+   *  HEAD before PUT from then on (remembered per provider). */
+  DOCSTORE_S3_CONDITIONAL_AUTO = 0,
+  /** `If-None-Match: *` only; a server without it fails the store */
+  DOCSTORE_S3_CONDITIONAL_NATIVE = 1,
+  /** HEAD before PUT (not atomic: two writers may both pass the HEAD) */
+  DOCSTORE_S3_CONDITIONAL_EMULATE = 2
+} docstore_s3_conditional;
 
 /**
  * Options of the S3 provider.  Strings are copied by the constructor.
@@ -311,6 +360,18 @@ typedef struct docstore_s3_options {
    *  the caller's buffer; the calling thread is one of them, and log lines
    *  may come from the others.  Read from version 2 tables only. */
   unsigned int multipart_concurrency;
+  /* ---- version 3 (0.4.0) ---- */
+  int checksum;           /**< #docstore_s3_checksum [AUTO] */
+  int payload_signing;    /**< #docstore_s3_payload_signing [AUTO] */
+  int conditional_writes; /**< #docstore_s3_conditional [AUTO] */
+  /** [4] ranged GETs of one streamed read in flight (1 to 64) */
+  unsigned int download_concurrency;
+  /** bytes [8 MiB] per ranged GET of a streamed read (1 MiB to 1 GiB);
+   *  a streamed read holds at most download_concurrency of them */
+  uint64_t download_part_size;
+  /** seconds [86400]: docstore_provider_check() reports incomplete
+   *  multipart uploads older than this (1 to 10 years) */
+  unsigned int stale_upload_seconds;
 } docstore_s3_options;
 
 /**
@@ -321,15 +382,15 @@ typedef struct docstore_s3_options {
 #define DOCSTORE_S3_OPTIONS_INIT                                               \
   {                                                                            \
     DOCSTORE_S3_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,  \
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0                                        \
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0                      \
   }
 
 /**
  * Initialise S3 options to #DOCSTORE_S3_OPTIONS_INIT (for callers that
  * cannot use the macro).  Thread-safe.
  * @param opts    the struct to fill.
- * @param version #DOCSTORE_S3_OPTIONS_VERSION, or 1 for a version 1 table
- *                (only its fields are written).
+ * @param version #DOCSTORE_S3_OPTIONS_VERSION, or 1 or 2 for an older
+ *                table (only its fields are written).
  * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
  * @since 0.1.0
  */

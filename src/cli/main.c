@@ -159,6 +159,7 @@ static int cli_exit_status(const cli_ctx *ctx) {
   case DOCSTORE_ETIMEOUT:
   case DOCSTORE_ESERVER:
   case DOCSTORE_EBUSY:
+  case DOCSTORE_ECHANGED:
     return 7;
   case DOCSTORE_EUNSUPPORTED:
     return 8;

@@ -34,6 +34,8 @@ static const struct {
     {DOCSTORE_ECANCELED, "DOCSTORE_ECANCELED", "canceled by callback"},
     {DOCSTORE_ETOOBIG, "DOCSTORE_ETOOBIG", "too big"},
     {DOCSTORE_EEXISTS, "DOCSTORE_EEXISTS", "already exists"},
+    {DOCSTORE_ECHANGED, "DOCSTORE_ECHANGED",
+     "the object changed while it was being read"},
 };
 
 const char *docstore_strerror(int code) {

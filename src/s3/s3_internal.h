@@ -49,6 +49,7 @@
 #define DOCSTORE__S3_DEFAULT_STALL_MS 30000u
 #define DOCSTORE__S3_DEFAULT_STALL_BPS 1024u
 #define DOCSTORE__S3_DEFAULT_PRESIGN_S 86400u
+#define DOCSTORE__S3_DEFAULT_STALE_S 86400u
 /* Download limits (docs/CONFIG.md, "S3 download limits").  A reply over
  * its limit stops the transfer at once (a Content-Length over it before
  * any byte of the body is read): memory never holds more than the limit
@@ -266,6 +267,17 @@ typedef struct docstore__s3 {
   unsigned int request_timeout_ms;
   unsigned int stall_timeout_ms;
   unsigned int stall_min_bps;
+  /* Integrity of object data sent (0.4.0), resolved at creation: */
+  int checksum;     /* DOCSTORE_S3_CHECKSUM_*, never AUTO */
+  int sign_payload; /* 1: SigV4 payload SHA-256; 0: UNSIGNED-PAYLOAD */
+  /* No-clobber stores: DOCSTORE_S3_CONDITIONAL_* as configured, and for
+   * AUTO what the server showed: 0 unknown, 1 If-None-Match works, -1 it
+   * answered NotImplemented (then HEAD before PUT). */
+  int conditional;
+  atomic_int conditional_seen;
+  unsigned int download_concurrency;
+  uint64_t download_part_size;
+  unsigned int stale_upload_seconds;
   docstore__s3_tuning tuning;
 
   docstore__sigv4_key_cache *keys;
@@ -314,6 +326,19 @@ typedef struct docstore__s3_req {
   /* 1: a whole-object read, checked against the reply's size, ETag and
    * x-amz-checksum-* (s3_verify.c). */
   int verify;
+  /* 1: the body is object data (PutObject, UploadPart): sent with the
+   * provider's integrity policy (s3->checksum, s3->sign_payload); the
+   * checksum sent is reported in resp->sent_checksum.  0: a control body
+   * (XML) or none: payload hash signed, no checksum header. */
+  int object_data;
+  /* If-Match: <etag> (a read pinned to one object; 412 -> DOCSTORE_ECHANGED) */
+  const char *if_match;
+  /* 1: If-None-Match: * (no-clobber; 412 -> DOCSTORE_EEXISTS) */
+  int if_none_match;
+  /* More headers, sent and signed (lower-case names), e.g.
+   * x-amz-checksum-algorithm on CreateMultipartUpload. */
+  const docstore__sigv4_header *extra_headers;
+  size_t extra_count;
 } docstore__s3_req;
 
 struct docstore__s3_resp {
@@ -336,6 +361,9 @@ struct docstore__s3_resp {
   uint64_t range_total; /* UINT64_MAX: "*" */
   uint64_t delivered;   /* bytes handed to the sink */
   unsigned int attempts;
+  /* The x-amz-checksum-<algo> value sent with object data (base64; "" if
+   * none): an UploadPart's goes into CompleteMultipartUpload. */
+  char sent_checksum[96];
 };
 
 void docstore__s3_resp_free(docstore__s3_resp *resp);

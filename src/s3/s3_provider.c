@@ -22,15 +22,22 @@
 /* ------------------------------------------------------------ options */
 
 /* Size of a version 1 table: every field before multipart_concurrency. */
-#define S3_OPTIONS_V1_SIZE offsetof(docstore_s3_options, multipart_concurrency)
+size_t docstore__s3_options_size(unsigned int version) {
+  /* Version 1 ends before multipart_concurrency, version 2 before checksum. */
+  if (version == 1)
+    return offsetof(docstore_s3_options, multipart_concurrency);
+  if (version == 2)
+    return offsetof(docstore_s3_options, checksum);
+  return sizeof(docstore_s3_options);
+}
 
 int docstore_s3_options_init(docstore_s3_options *opts, unsigned int version) {
   if (!opts || version < 1 || version > DOCSTORE_S3_OPTIONS_VERSION)
     return DOCSTORE_EINVAL;
   docstore_s3_options init = DOCSTORE_S3_OPTIONS_INIT;
   init.version = version;
-  /* A version 1 caller's struct ends before the appended fields. */
-  memcpy(opts, &init, version == 1 ? S3_OPTIONS_V1_SIZE : sizeof(init));
+  /* An older caller's struct ends before the appended fields. */
+  memcpy(opts, &init, docstore__s3_options_size(version));
   return 0;
 }
 
@@ -183,9 +190,13 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
   if (!opts || opts->version < 1 || opts->version > DOCSTORE_S3_OPTIONS_VERSION)
     return docstore__err_set(err, DOCSTORE_EINVAL,
                              "S3 options missing or of an unknown version");
-  /* Fields appended in version 2 are not read from a version 1 table. */
-  unsigned int concurrency =
-      opts->version >= 2 ? opts->multipart_concurrency : 0;
+  /* Fields appended by later versions are not read from an older table:
+   * they stay 0 (their defaults) in this full copy. */
+  docstore_s3_options full;
+  memset(&full, 0, sizeof(full));
+  memcpy(&full, opts, docstore__s3_options_size(opts->version));
+  opts = &full;
+  unsigned int concurrency = opts->multipart_concurrency;
   /* Every field by the schema's rules (s3_settings.c). */
   DOCSTORE__GUARD(docstore__s3_options_check(opts, tuning, err));
   const char *region = opts->region && *opts->region
@@ -235,6 +246,14 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
       DEFAULT(opts->stall_min_bps, DOCSTORE__S3_DEFAULT_STALL_BPS);
   if (tuning)
     s3->tuning = *tuning;
+  s3->download_concurrency =
+      DEFAULT(opts->download_concurrency, DOCSTORE__S3_DEFAULT_CONCURRENCY);
+  s3->download_part_size =
+      DEFAULT(opts->download_part_size, DOCSTORE__S3_DEFAULT_PART_SIZE);
+  s3->stale_upload_seconds =
+      DEFAULT(opts->stale_upload_seconds, DOCSTORE__S3_DEFAULT_STALE_S);
+  s3->conditional = opts->conditional_writes;
+  atomic_init(&s3->conditional_seen, 0);
   for (int i = 0; i < DOCSTORE_OP_COUNT_; i++)
     atomic_init(&s3->retries[i], 0);
   atomic_init(&s3->requests, 0);
@@ -242,6 +261,15 @@ int docstore__s3_new(docstore__s3 **out, const docstore_s3_options *opts,
 
   DOCSTORE__GUARD_GOTO(
       rc, setup_endpoint(s3, opts->endpoint_url, opts->addressing, err), fail);
+  /* Integrity policy (docs/SECURITY.md, "Integrity in transit"): over
+   * https TLS guards the bytes and a cheap checksum catches corruption;
+   * over http the signed payload hash is what the server checks. */
+  s3->sign_payload =
+      opts->payload_signing == DOCSTORE_S3_PAYLOAD_SIGNED ||
+      (opts->payload_signing == DOCSTORE_S3_PAYLOAD_AUTO && !s3->https);
+  s3->checksum = opts->checksum != DOCSTORE_S3_CHECKSUM_AUTO ? opts->checksum
+                 : s3->https ? DOCSTORE_S3_CHECKSUM_CRC32C
+                             : DOCSTORE_S3_CHECKSUM_NONE;
   if (s3->insecure && s3->https)
     docstore__log(DOCSTORE_LOG_WARN,
                   "S3: TLS certificate verification is DISABLED for %s "

@@ -110,6 +110,25 @@ static const docstore__setting items[] = {
     S3("S3_STALL_MIN_BPS", T_UINT, 0, "1024", 1, 1073741824, NULL,
        stall_min_bps, L_UINT,
        "bytes per second below which a transfer counts as stalled"),
+    S3("S3_CHECKSUM_ALGORITHM", DOCSTORE_SETTING_CHOICE, 0, "auto", 0, 0,
+       "auto|none|crc32c|crc32|sha256|md5", checksum, DOCSTORE__LAND_CHOICE,
+       "checksum sent with object data; auto: crc32c over https, none over "
+       "http (the signed payload hash is checked there)"),
+    S3("S3_PAYLOAD_SIGNING", DOCSTORE_SETTING_CHOICE, 0, "auto", 0, 0,
+       "auto|signed|unsigned", payload_signing, DOCSTORE__LAND_CHOICE,
+       "sign the SHA-256 of object data; auto: over http only"),
+    S3("S3_CONDITIONAL_WRITES", DOCSTORE_SETTING_CHOICE, 0, "auto", 0, 0,
+       "auto|native|emulate", conditional_writes, DOCSTORE__LAND_CHOICE,
+       "no-clobber stores: If-None-Match (native), HEAD before PUT "
+       "(emulate), or native with a fallback on servers without it (auto)"),
+    S3("S3_DOWNLOAD_CONCURRENCY", T_UINT, 0, "4", 1,
+       DOCSTORE__S3_MAX_CONCURRENCY, NULL, download_concurrency, L_UINT,
+       "ranged GETs of one streamed read in flight"),
+    S3("S3_DOWNLOAD_PART_SIZE", T_SIZE, 0, "8MiB", MIB, GIB, NULL,
+       download_part_size, L_U64, "bytes per ranged GET of a streamed read"),
+    S3("S3_STALE_UPLOAD_SECONDS", T_UINT, 0, "86400", 1, 315360000, NULL,
+       stale_upload_seconds, L_UINT,
+       "age after which the check reports an incomplete multipart upload"),
     AWS("AWS_ACCESS_KEY_ID", DOCSTORE_SETTING_TOKEN, DOCSTORE_SETTING_PARTIAL,
         "fallback of S3_ACCESS_KEY"),
     AWS("AWS_SECRET_ACCESS_KEY", DOCSTORE_SETTING_TOKEN,
@@ -180,11 +199,8 @@ static int validate(const struct docstore_config *cfg, docstore__err *err) {
 const docstore__settings_table docstore__s3_settings = {"s3", items, N_ITEMS,
                                                         validate};
 
-/* Size of a version 1 table: every field before multipart_concurrency. */
-#define S3_OPTIONS_V1_SIZE offsetof(docstore_s3_options, multipart_concurrency)
-
 static size_t options_size(const docstore_s3_options *opts) {
-  return opts->version == 1 ? S3_OPTIONS_V1_SIZE : sizeof(*opts);
+  return docstore__s3_options_size(opts->version);
 }
 
 int docstore__s3_options_from_config(const struct docstore_config *cfg,

@@ -31,4 +31,8 @@ int docstore__s3_options_check(const docstore_s3_options *opts,
                                const struct docstore__s3_tuning *tuning,
                                docstore__err *err);
 
+/* Bytes of a docstore_s3_options table of this version (1, 2 or 3): the
+ * fields a caller of that version has.  Implemented in s3_provider.c. */
+size_t docstore__s3_options_size(unsigned int version);
+
 #endif /* DOCSTORE_S3_SETTINGS_H */

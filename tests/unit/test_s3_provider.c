@@ -59,14 +59,44 @@ static void test_options_init(void **state) {
   assert_int_equal(docstore_s3_options_init(NULL, 1), DOCSTORE_EINVAL);
 }
 
+/* The integrity policy: auto signs the payload over http and sends CRC-32C
+ * over https; explicit choices are kept. */
+static void test_integrity_policy(void **state) {
+  (void)state;
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "http://127.0.0.1:8080";
+  docstore__s3 *s3 = make(&o);
+  assert_int_equal(s3->sign_payload, 1);
+  assert_int_equal(s3->checksum, DOCSTORE_S3_CHECKSUM_NONE);
+  docstore__s3_free(s3);
+  o.checksum = DOCSTORE_S3_CHECKSUM_MD5;
+  o.payload_signing = DOCSTORE_S3_PAYLOAD_UNSIGNED;
+  s3 = make(&o);
+  assert_int_equal(s3->sign_payload, 0);
+  assert_int_equal(s3->checksum, DOCSTORE_S3_CHECKSUM_MD5);
+  docstore__s3_free(s3);
+  o = base_opts(); /* https (AWS) */
+  o.payload_signing = DOCSTORE_S3_PAYLOAD_SIGNED;
+  o.download_part_size = 1024; /* below 1 MiB */
+  docstore__err err;
+  assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
+  assert_non_null(strstr(err.msg, "download_part_size"));
+  o.download_part_size = 0;
+  s3 = make(&o);
+  assert_int_equal(s3->sign_payload, 1);
+  assert_int_equal(s3->checksum, DOCSTORE_S3_CHECKSUM_CRC32C);
+  docstore__s3_free(s3);
+}
+
 /* A version 1 table ends before multipart_concurrency: neither
  * options_init nor the constructor may touch what follows it. */
 static void test_options_version(void **state) {
   (void)state;
   docstore_s3_options init = DOCSTORE_S3_OPTIONS_INIT;
-  assert_int_equal(DOCSTORE_S3_OPTIONS_VERSION, 2);
-  assert_int_equal(init.version, 2);
+  assert_int_equal(DOCSTORE_S3_OPTIONS_VERSION, 3);
+  assert_int_equal(init.version, 3);
   assert_int_equal(init.multipart_concurrency, 0);
+  assert_int_equal(init.stale_upload_seconds, 0);
 
   docstore_s3_options o;
   memset(&o, 0xab, sizeof(o));
@@ -76,7 +106,7 @@ static void test_options_version(void **state) {
   assert_int_equal(o.stall_min_bps, 0);
   assert_int_equal(o.multipart_concurrency, 0xababababu); /* not written */
   assert_int_equal(docstore_s3_options_init(&o, 0), DOCSTORE_EINVAL);
-  assert_int_equal(docstore_s3_options_init(&o, 3), DOCSTORE_EINVAL);
+  assert_int_equal(docstore_s3_options_init(&o, 4), DOCSTORE_EINVAL);
 
   /* The garbage after a version 1 table is not read: the default holds. */
   o.bucket = "bank-documents";
@@ -100,6 +130,24 @@ static void test_options_version(void **state) {
   docstore_provider_free(p);
   free(v1);
 
+  /* A version 2 table ends before checksum: init writes up to there only,
+   * and the constructor reads nothing after it (the defaults hold). */
+  memset(&o, 0xab, sizeof(o));
+  assert_int_equal(docstore_s3_options_init(&o, 2), 0);
+  assert_int_equal(o.version, 2);
+  assert_int_equal(o.multipart_concurrency, 0);
+  assert_int_equal(o.checksum, (int)0xabababab); /* not written */
+  o.bucket = "bank-documents";
+  o.access_key = "AKIDEXAMPLE";
+  o.secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  s3 = make(&o);
+  assert_int_equal(s3->download_concurrency, 4);
+  assert_int_equal(s3->download_part_size, 8u * 1024 * 1024);
+  assert_int_equal(s3->stale_upload_seconds, 86400);
+  assert_int_equal(s3->checksum, DOCSTORE_S3_CHECKSUM_CRC32C); /* https */
+  assert_int_equal(s3->sign_payload, 0);
+  docstore__s3_free(s3);
+
   /* Version 2: 0 is the default, 1 sequential, at most 64. */
   docstore__err err;
   o = base_opts();
@@ -116,7 +164,7 @@ static void test_options_version(void **state) {
   o.multipart_concurrency = 0xababababu;
   assert_int_equal(make_fails(&o, &err), DOCSTORE_ECONFIG);
   o = base_opts();
-  o.version = 3;
+  o.version = 4;
   assert_int_equal(make_fails(&o, &err), DOCSTORE_EINVAL);
   o.version = 0;
   assert_int_equal(make_fails(&o, &err), DOCSTORE_EINVAL);
@@ -487,6 +535,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options_init),
       cmocka_unit_test(test_options_version),
+      cmocka_unit_test(test_integrity_policy),
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_endpoint_custom_path_style),
       cmocka_unit_test(test_endpoint_default_port_not_in_host),

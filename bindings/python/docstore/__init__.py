@@ -27,7 +27,7 @@ from .providers import (CustomProvider, LocalStorageProvider, ObjectInfo,
 from .service import ObjectStorageService, storage_path
 from .streams import DocumentReader, DocumentWriter
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "load_library", "LibraryNotFoundError", "library_version", "key_check",

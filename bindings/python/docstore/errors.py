@@ -77,6 +77,8 @@ _TABLE = [
      "Input exceeds a documented limit.", ()),
     ("AlreadyExistsError", -20, "DOCSTORE_EEXISTS",
      "Already exists.", ()),
+    ("ObjectChangedError", -21, "DOCSTORE_ECHANGED",
+     "The object changed while it was being read; read it again.", ()),
 ]
 
 #: code -> exception class

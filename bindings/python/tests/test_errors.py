@@ -30,6 +30,7 @@ EXPECTED = {
     -18: ("CanceledError", "DOCSTORE_ECANCELED"),
     -19: ("TooBigError", "DOCSTORE_ETOOBIG"),
     -20: ("AlreadyExistsError", "DOCSTORE_EEXISTS"),
+    -21: ("ObjectChangedError", "DOCSTORE_ECHANGED"),
 }
 
 

@@ -97,6 +97,17 @@ typedef int (*docstore_sink_cb)(void *sink_payload, const uint8_t *data,
 #define DOCSTORE_PUT_NO_CLOBBER 1u
 
 /**
+ * #docstore_put_options flag: put_commit returns 0 only when the provider
+ * has proof that the stored object holds exactly the bytes written: a
+ * digest of every byte that the server checked before storing (the SigV4
+ * payload hash, or a flexible checksum the server echoes back), or else a
+ * read-back compared with what was sent.  The local provider's proof is its
+ * checked, synced write.  The buffering adapter reads the object back.
+ * @since 0.4.0
+ */
+#define DOCSTORE_PUT_VERIFY 2u
+
+/**
  * How a streaming put (docstore_provider_ops.put_begin) stores its object.
  * The library always passes a filled struct; a provider reads only the
  * fields of the `version` it is given.
