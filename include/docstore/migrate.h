@@ -134,10 +134,26 @@ typedef int (*docstore_migrate_progress_cb)(
     void *payload, const docstore_migrate_progress *progress);
 
 /**
- * Current version of #docstore_migrate_options.
+ * Current version of #docstore_migrate_options.  Version 2 (0.4.0)
+ * appended lease_seconds .. allow_outside_root; version 1 tables are still
+ * accepted.
  * @since 0.1.0
  */
-#define DOCSTORE_MIGRATE_OPTIONS_VERSION 1
+#define DOCSTORE_MIGRATE_OPTIONS_VERSION 2
+
+/**
+ * How a migration proves a written object before its row is switched
+ * (#docstore_migrate_options.write_proof).
+ * @since 0.4.0
+ */
+typedef enum docstore_migrate_proof {
+  /** The store's own proof (#DOCSTORE_PUT_VERIFY): a digest of the bytes
+   *  that the server checked, else a read-back done by the provider. */
+  DOCSTORE_MIGRATE_PROOF_STORE = 0,
+  /** Also read the object back, compare its SHA-256 with the source's and
+   *  check the envelope again (one more GET per document). */
+  DOCSTORE_MIGRATE_PROOF_READBACK = 1
+} docstore_migrate_proof;
 
 /**
  * Options of a migration or verification run.  Initialise with
@@ -206,6 +222,19 @@ typedef struct docstore_migrate_options {
   docstore_migrate_progress_cb progress; /**< optional */
   void *progress_payload;                /**< passed to progress */
   unsigned int progress_interval_ms;     /**< [500] */
+  /* ---- version 2 (0.4.0) ---- */
+  /** Seconds a row claimed by this run stays reserved for it [300], 10 to
+   *  86400.  Several runs (on one or several hosts) share a migration by
+   *  claiming rows; a run that dies releases its rows when their lease
+   *  runs out.  A live run renews its leases. */
+  unsigned int lease_seconds;
+  /** This run's name in the claims and the report [NULL: "host:pid"] */
+  const char *worker_name;
+  /** #docstore_migrate_proof [STORE] */
+  int write_proof;
+  /** 1: a legacy filepath may lead outside legacy_root (an absolute path,
+   *  "..", a symbolic link).  Off by default: such a row fails. */
+  int allow_outside_root;
 } docstore_migrate_options;
 
 /**
@@ -217,14 +246,15 @@ typedef struct docstore_migrate_options {
   {                                                                            \
     DOCSTORE_MIGRATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL,      \
         NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,   \
-        0, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0                                  \
+        0, 0, 0, 0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, 0, 0                   \
   }
 
 /**
  * Initialise an options struct to #DOCSTORE_MIGRATE_OPTIONS_INIT (for
  * callers that cannot use the macro).  Thread-safe.
  * @param opts    the struct to fill.
- * @param version #DOCSTORE_MIGRATE_OPTIONS_VERSION.
+ * @param version #DOCSTORE_MIGRATE_OPTIONS_VERSION, or 1 for a version 1
+ *                table (only its fields are written).
  * @return 0, #DOCSTORE_EINVAL (opts NULL or another version).
  * @since 0.1.0
  */

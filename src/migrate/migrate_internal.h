@@ -52,6 +52,10 @@ typedef struct docstore__mig_opts {
   unsigned int max_consecutive_failures, max_errors, progress_interval_ms;
   docstore_migrate_progress_cb progress;
   void *progress_payload;
+  unsigned int lease_seconds;
+  const char *worker_name; /* NULL: host:pid, made by the engine */
+  int write_proof;         /* docstore_migrate_proof */
+  int allow_outside_root;
 } docstore__mig_opts;
 
 /* Resolve defaults and check ranges.  mode decides which providers are

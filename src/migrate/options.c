@@ -2,20 +2,29 @@
  * libdocstore - migration options: defaults, checks, environment.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "migrate_internal.h"
 #include "provider/fsio.h"
 
+/* Bytes of a table of this version: a version 1 table ends before
+ * lease_seconds. */
+static size_t options_size(unsigned int version) {
+  return version == 1 ? offsetof(docstore_migrate_options, lease_seconds)
+                      : sizeof(docstore_migrate_options);
+}
+
 int docstore_migrate_options_init(docstore_migrate_options *opts,
                                   unsigned int version) {
-  if (!opts || version != DOCSTORE_MIGRATE_OPTIONS_VERSION)
+  if (!opts || version < 1 || version > DOCSTORE_MIGRATE_OPTIONS_VERSION)
     return docstore__err_set(NULL, DOCSTORE_EINVAL,
                              "docstore_migrate_options_init: %s",
                              opts ? "unknown options version" : "opts is NULL");
   docstore_migrate_options init = DOCSTORE_MIGRATE_OPTIONS_INIT;
-  *opts = init;
+  init.version = version;
+  memcpy(opts, &init, options_size(version));
   return 0;
 }
 
@@ -91,11 +100,17 @@ int docstore__mig_opts_resolve(docstore__mig_opts *o,
   memset(o, 0, sizeof(*o));
   if (!opts)
     return docstore__err_set(err, DOCSTORE_EINVAL, "options are NULL");
-  if (opts->version != DOCSTORE_MIGRATE_OPTIONS_VERSION)
+  if (opts->version < 1 || opts->version > DOCSTORE_MIGRATE_OPTIONS_VERSION)
     return docstore__err_set(err, DOCSTORE_EINVAL,
                              "unknown options version %u (this library knows "
-                             "%u)",
+                             "1 to %u)",
                              opts->version, DOCSTORE_MIGRATE_OPTIONS_VERSION);
+  /* The fields of later versions stay 0 (their defaults) for an older
+   * table: they are not read from the caller's memory. */
+  docstore_migrate_options full;
+  memset(&full, 0, sizeof(full));
+  memcpy(&full, opts, options_size(opts->version));
+  opts = &full;
   o->mode = mode;
   o->source = opts->source;
   o->target = opts->target;
@@ -127,6 +142,21 @@ int docstore__mig_opts_resolve(docstore__mig_opts *o,
   o->progress_interval_ms = or_default_u(opts->progress_interval_ms, 500);
   o->progress = opts->progress;
   o->progress_payload = opts->progress_payload;
+  o->lease_seconds = or_default_u(opts->lease_seconds, 300);
+  o->worker_name = opts->worker_name; /* NULL: the engine makes host:pid */
+  o->write_proof = opts->write_proof;
+  o->allow_outside_root = opts->allow_outside_root != 0;
+  if (o->lease_seconds < 10 || o->lease_seconds > 86400)
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "lease_seconds %u is outside 10 to 86400",
+                             o->lease_seconds);
+  if (o->write_proof != DOCSTORE_MIGRATE_PROOF_STORE &&
+      o->write_proof != DOCSTORE_MIGRATE_PROOF_READBACK)
+    return docstore__err_set(err, DOCSTORE_EINVAL, "unknown write_proof %d",
+                             o->write_proof);
+  if (o->worker_name && (!*o->worker_name || strlen(o->worker_name) > 200))
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "worker_name must be 1 to 200 bytes");
 
   if (o->tables & ~(unsigned int)DOCSTORE_MIGRATE_TABLE_ALL)
     return docstore__err_set(err, DOCSTORE_EINVAL, "tables: unknown bits 0x%x",

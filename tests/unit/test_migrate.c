@@ -55,7 +55,17 @@ static void test_options_init(void **state) {
   assert_int_equal(o.max_errors, 0);
   assert_int_equal(o.progress_interval_ms, m.progress_interval_ms);
   assert_null(m.progress_payload);
-  assert_int_equal(docstore_migrate_options_init(&o, 2), DOCSTORE_EINVAL);
+  assert_int_equal(o.lease_seconds, 0);
+  assert_null(o.worker_name);
+  assert_int_equal(o.write_proof, DOCSTORE_MIGRATE_PROOF_STORE);
+  assert_int_equal(o.allow_outside_root, 0);
+  /* A version 1 table ends before lease_seconds: not written. */
+  memset(&o, 0xab, sizeof(o));
+  assert_int_equal(docstore_migrate_options_init(&o, 1), 0);
+  assert_int_equal(o.version, 1);
+  assert_int_equal(o.progress_interval_ms, m.progress_interval_ms);
+  assert_int_equal(o.lease_seconds, 0xababababu);
+  assert_int_equal(docstore_migrate_options_init(&o, 3), DOCSTORE_EINVAL);
   assert_int_equal(docstore_migrate_options_init(&o, 0), DOCSTORE_EINVAL);
   assert_int_equal(docstore_migrate_options_init(NULL, 1), DOCSTORE_EINVAL);
 }
