@@ -204,16 +204,18 @@ int docstore_provider_new(docstore_provider **out,
     goto fail;
   }
   if (ops->version >= 2) {
-    int set = !!ops->put_begin + !!ops->put_write + !!ops->put_commit +
-              !!ops->put_abort + !!ops->get_open + !!ops->get_read +
-              !!ops->get_close;
-    if (set != 0 && set != 7) {
+    /* Two groups, each all or none: a provider may stream one way only. */
+    int puts = !!ops->put_begin + !!ops->put_write + !!ops->put_commit +
+               !!ops->put_abort;
+    int gets = !!ops->get_open + !!ops->get_read + !!ops->get_close;
+    if ((puts != 0 && puts != 4) || (gets != 0 && gets != 3)) {
       docstore__err_set(&err, DOCSTORE_EINVAL,
-                        "provider_new: provider %s sets %d of the 7 streaming "
-                        "operations (put_begin, put_write, put_commit, "
-                        "put_abort, get_open, get_read, get_close): all or "
+                        "provider_new: provider %s sets %d of the 4 streaming "
+                        "put operations (put_begin, put_write, put_commit, "
+                        "put_abort) and %d of the 3 streaming get operations "
+                        "(get_open, get_read, get_close): each group all or "
                         "none",
-                        name, set);
+                        name, puts, gets);
       goto fail;
     }
   }
@@ -569,12 +571,16 @@ int docstore__provider_check(docstore_provider *p, char **report,
 /* Window of the adapter's ranged reads. */
 #define ADAPTER_WINDOW ((size_t)8 << 20)
 
-static int has_streaming(const docstore_provider *p) {
+static int has_native_put(const docstore_provider *p) {
   return p->ops.version >= 2 && p->ops.put_begin != NULL;
 }
 
+static int has_native_get(const docstore_provider *p) {
+  return p->ops.version >= 2 && p->ops.get_open != NULL;
+}
+
 int docstore__provider_streams_natively(const docstore_provider *p) {
-  return p && has_streaming(p);
+  return p && has_native_put(p) && has_native_get(p);
 }
 
 struct docstore__put_txn {
@@ -642,7 +648,7 @@ int docstore__provider_put_begin(docstore_provider *p, const char *key,
     return rc;
   }
   t->c.key = t->key;
-  if (has_streaming(p)) {
+  if (has_native_put(p)) {
     rc =
         p->ops.put_begin(p->payload, key, &t->opts, &t->native, info_of(&t->c));
   }
@@ -670,7 +676,7 @@ int docstore__provider_put_write(docstore__put_txn *t, const uint8_t *d,
   docstore_provider *p = t->p;
   int rc;
   docstore__err_clear(&t->c.detail);
-  if (has_streaming(p)) {
+  if (has_native_put(p)) {
     rc = p->ops.put_write(p->payload, t->native, d, n, info_of(&t->c));
   } else if (n > DOCSTORE__OBJECT_MAX - t->held.len) {
     rc = docstore__err_set(&t->c.detail, DOCSTORE_ETOOBIG,
@@ -723,7 +729,7 @@ int docstore__provider_put_commit(docstore__put_txn *t, docstore__err *err) {
   }
   docstore_provider *p = t->p;
   docstore__err_clear(&t->c.detail);
-  int rc = has_streaming(p)
+  int rc = has_native_put(p)
                ? p->ops.put_commit(p->payload, t->native, info_of(&t->c))
                : adapter_commit(t);
   rc = call_end(&t->c, rc, rc < 0 ? 0 : t->bytes, err);
@@ -735,7 +741,7 @@ void docstore__provider_put_abort(docstore__put_txn *t) {
   if (!t)
     return;
   docstore_provider *p = t->p;
-  if (has_streaming(p))
+  if (has_native_put(p))
     p->ops.put_abort(p->payload, t->native);
   if (!t->ended) {
     /* Not stored: a failed PUT for the counters, but no error to report
@@ -877,9 +883,10 @@ int docstore__provider_get_open(docstore_provider *p, const char *key,
     rc = docstore__err_set(&st->c.detail, DOCSTORE_ENOMEM, "out of memory");
   } else {
     st->c.key = st->key;
-    rc = has_streaming(p) ? p->ops.get_open(p->payload, key, offset, length,
-                                            &st->native, &size, info_of(&st->c))
-                          : adapter_open(st, offset, length, &size);
+    rc = has_native_get(p)
+             ? p->ops.get_open(p->payload, key, offset, length, &st->native,
+                               &size, info_of(&st->c))
+             : adapter_open(st, offset, length, &size);
   }
   if (rc > 0)
     rc = 0;
@@ -909,7 +916,7 @@ int docstore__provider_get_read(docstore__get_stream *st, uint8_t *buf,
   docstore_provider *p = st->p;
   int rc = 0;
   docstore__err_clear(&st->c.detail);
-  if (has_streaming(p)) {
+  if (has_native_get(p)) {
     rc =
         p->ops.get_read(p->payload, st->native, buf, cap, got, info_of(&st->c));
     if (rc >= 0 && *got > cap)
@@ -944,7 +951,7 @@ void docstore__provider_get_close(docstore__get_stream *st) {
   if (!st)
     return;
   docstore_provider *p = st->p;
-  if (has_streaming(p))
+  if (has_native_get(p))
     p->ops.get_close(p->payload, st->native);
   if (!st->failed)
     call_end(&st->c, 0, st->bytes, NULL);

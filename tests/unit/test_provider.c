@@ -926,12 +926,23 @@ static void test_adapter_cap(void **state) {
   docstore_provider_free(p);
 }
 
-/* The seven streaming operations come all together or not at all. */
+/* The streaming operations come in two groups (put, get), each all
+ * together or not at all. */
 static int v2_begin(void *pl, const char *k, const docstore_put_options *o,
                     void **t, docstore_errinfo *e) {
   (void)pl, (void)k, (void)o, (void)t, (void)e;
   return 0;
 }
+static int v2_write(void *pl, void *t, const uint8_t *d, size_t n,
+                    docstore_errinfo *e) {
+  (void)pl, (void)t, (void)d, (void)n, (void)e;
+  return 0;
+}
+static int v2_commit(void *pl, void *t, docstore_errinfo *e) {
+  (void)pl, (void)t, (void)e;
+  return 0;
+}
+static void v2_abort(void *pl, void *t) { (void)pl, (void)t; }
 
 static void test_v2_ops_all_or_none(void **state) {
   (void)state;
@@ -960,6 +971,22 @@ static void test_v2_ops_all_or_none(void **state) {
   assert_int_equal(docstore_provider_new(&p, &ops, m), 0);
   assert_int_equal(docstore__provider_streams_natively(p), 0);
   docstore_provider_free(p);
+  /* The whole put group without the get group: accepted (gets go through
+   * the adapter), but not "native" both ways. */
+  ops.version = 2;
+  ops.put_write = v2_write;
+  ops.put_commit = v2_commit;
+  ops.put_abort = v2_abort;
+  m = calloc(1, sizeof(*m));
+  assert_int_equal(docstore_provider_new(&p, &ops, m), 0);
+  assert_int_equal(docstore__provider_streams_natively(p), 0);
+  docstore_provider_free(p);
+  /* Three of the put group: refused. */
+  ops.put_abort = NULL;
+  m = calloc(1, sizeof(*m));
+  m->freed = &was_freed;
+  assert_int_equal(docstore_provider_new(&p, &ops, m), DOCSTORE_EINVAL);
+  assert_non_null(strstr(docstore_last_errmsg(), "3 of the 4"));
 }
 
 int main(void) {

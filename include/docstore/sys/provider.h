@@ -147,10 +147,11 @@ typedef struct docstore_put_options {
  * Required: put, get, head, del, free.  Optional (NULL): list, presign,
  * check (the library then answers #DOCSTORE_EUNSUPPORTED) and get_range.
  *
- * Version 2 appends seven streaming operations, optional as a group: a
- * table sets all of put_begin, put_write, put_commit, put_abort, get_open,
- * get_read and get_close, or none of them (docstore_provider_new() refuses
- * a partial set with #DOCSTORE_EINVAL).  Without them the library streams
+ * Version 2 appends seven streaming operations in two groups, each
+ * optional and all or none: put_begin, put_write, put_commit and
+ * put_abort; get_open, get_read and get_close (docstore_provider_new()
+ * refuses a partial group with #DOCSTORE_EINVAL; before 0.4.0 both groups
+ * had to be set together).  Without a group the library streams that way
  * through a buffering adapter: a streamed put is held in memory (at most
  * 1.5 GiB, else #DOCSTORE_ETOOBIG) and stored with put; a streamed get
  * reads 8 MiB windows with get_range when the provider has it, else the
@@ -214,7 +215,7 @@ typedef struct docstore_provider_ops {
    *  a failing docstore_provider_new()). */
   void (*free)(void *payload);
 
-  /* ---- version 2 (0.3.0): streaming; all seven or none. ---- */
+  /* ---- version 2 (0.3.0): streaming; each group all or none. ---- */
 
   /** Start a streamed put of `key`: create a transaction in `*txn` that
    *  put_write, then put_commit or put_abort, receive.  Nothing is visible
@@ -278,7 +279,7 @@ typedef struct docstore_provider_ops {
  *                ops->free, also when this call fails (except when ops is
  *                NULL).  May be NULL.
  * @return 0, #DOCSTORE_EINVAL (out or ops NULL, ops->version 0, a required
- *         operation missing, some but not all of the seven version 2
+ *         operation missing, some but not all of a group of version 2
  *         streaming operations set), #DOCSTORE_ENOMEM.  Detail:
  *         docstore_last_errmsg().
  * @since 0.1.0
