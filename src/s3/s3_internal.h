@@ -8,8 +8,10 @@
  *                 small text helpers (URL decoding, dates).  No network.
  *                 Error replies are mapped by table.
  *   s3_retry.c    which failures are retried, backoff with full jitter.
- *   s3_verify.c   a downloaded object checked against its size, ETag MD5
- *                 and x-amz-checksum-* (CRC-32, CRC-32C, SHA-1, SHA-256).
+ *   s3_crc.c      CRC-32C (SSE4.2 when present) and CRC-32.
+ *   s3_verify.c   a downloaded object checked against its size, and its
+ *                 x-amz-checksum-* (CRC-32, CRC-32C, SHA-1, SHA-256) or
+ *                 else its ETag MD5.
  *   s3_http.c     one signed S3 request over libcurl, with retries, from a
  *                 pool of easy handles (keep-alive, one handle per thread at
  *                 a time) sharing DNS and TLS sessions; every reply held
@@ -189,9 +191,15 @@ enum {
   DOCSTORE__S3_SUM_SHA256
 };
 
-/* CRC-32 (ISO-HDLC, as zlib) and CRC-32C (Castagnoli); start with 0. */
+/* CRC-32 (ISO-HDLC, as zlib) and CRC-32C (Castagnoli) (s3_crc.c); start
+ * with 0, pass the last value on to continue.  CRC-32C uses the SSE4.2
+ * instruction when the CPU has it. */
 uint32_t docstore__s3_crc32(uint32_t crc, const void *data, size_t len);
 uint32_t docstore__s3_crc32c(uint32_t crc, const void *data, size_t len);
+/* CRC-32C by the tables only (tests and benchmarks compare the two). */
+uint32_t docstore__s3_crc32c_sw(uint32_t crc, const void *data, size_t len);
+/* 1 when docstore__s3_crc32c() uses the CPU's instruction. */
+int docstore__s3_crc32c_hw(void);
 /* "crc32" ... "sha256" (any case) to DOCSTORE__S3_SUM_*; NONE if unknown. */
 int docstore__s3_checksum_kind(const char *name);
 
