@@ -311,6 +311,7 @@ static int s3_put_single(docstore__s3 *s3, const char *key, const uint8_t *data,
   req.body = data;
   req.body_len = len;
   req.send_body = 1;
+  req.object_data = 1;
   int rc = docstore__s3_request(s3, &req, &resp, err);
   docstore__s3_resp_free(&resp);
   return rc;
