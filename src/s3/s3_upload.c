@@ -175,8 +175,8 @@ static void upload_abort(s3_upload *u) {
   docstore__err_clear(&aerr);
   int rc = upload_call(u, "DELETE", u->id_query, NULL, 0, &resp, &aerr);
   /* NoSuchUpload: already gone (aborted by someone else). */
-  int gone = rc == DOCSTORE_ENOTFOUND ||
-             strcmp(resp.s3_code, "NoSuchUpload") == 0;
+  int gone =
+      rc == DOCSTORE_ENOTFOUND || strcmp(resp.s3_code, "NoSuchUpload") == 0;
   docstore__s3_resp_free(&resp);
   if (rc < 0 && !gone)
     docstore__log(DOCSTORE_LOG_WARN,
