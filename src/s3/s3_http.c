@@ -911,7 +911,8 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
   for (unsigned int n = 1;; n++) {
     CURLcode crc = CURLE_OK;
     attempt_in in = {path, hash, req->send_body ? md5 : NULL,
-                     resp->delivered ? resume_etag : NULL, resp->delivered};
+                     resp->delivered ? resume_etag : req->if_match,
+                     resp->delivered};
     resp->attempts = n;
     rc = attempt(&t, &in, &crc, errbuf);
     if (rc < 0) {

@@ -17,6 +17,8 @@
  *   s3_provider.c options, endpoint/addressing, the provider operations,
  *                 multipart uploads (parts sent by a few threads at once),
  *                 presigned URLs, the check.
+ *   s3_download.c streamed reads: ranged GETs of a few windows at once,
+ *                 pinned to the first reply's ETag.
  */
 #ifndef DOCSTORE_S3_INTERNAL_H
 #define DOCSTORE_S3_INTERNAL_H
@@ -302,6 +304,16 @@ int docstore__s3_provider_new_ex(docstore_provider **out,
                                  const docstore__s3_tuning *tuning,
                                  char *errbuf, size_t errbuf_len);
 uint64_t docstore__s3_retry_count(docstore__s3 *s3, int op);
+
+/* Streamed reads (s3_download.c): the provider ops get_open, get_read and
+ * get_close (payload: docstore__s3).  A stream holds at most
+ * download_concurrency windows of download_part_size bytes. */
+int docstore__s3_get_open(void *payload, const char *key, uint64_t offset,
+                          uint64_t length, void **stream, uint64_t *object_size,
+                          docstore_errinfo *err);
+int docstore__s3_get_read(void *payload, void *stream, uint8_t *buf, size_t cap,
+                          size_t *got, docstore_errinfo *err);
+void docstore__s3_get_close(void *payload, void *stream);
 
 /* ------------------------------------------------------- HTTP requests */
 

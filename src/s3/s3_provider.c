@@ -904,14 +904,15 @@ static const docstore_provider_ops s3_ops = {
     s3_check,
     s3_get_range,
     s3_free_payload,
-    /* streaming (version 2): not yet, the library's buffering adapter */
+    /* streaming (version 2): the put group not yet (the library's
+     * buffering adapter); the get group in s3_download.c */
     NULL,
     NULL,
     NULL,
     NULL,
-    NULL,
-    NULL,
-    NULL,
+    docstore__s3_get_open,
+    docstore__s3_get_read,
+    docstore__s3_get_close,
 };
 
 const docstore_provider_ops *docstore__s3_ops(void) { return &s3_ops; }
