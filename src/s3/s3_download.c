@@ -361,7 +361,8 @@ static int open_first(s3_stream *st, uint64_t offset, uint64_t length,
   uint64_t avail = st->size - offset;
   st->start = offset;
   st->end = offset + (length < avail ? length : avail);
-  st->nwin = (st->end - st->start + st->part - 1) / st->part;
+  uint64_t span = st->end - st->start; /* no overflow near 2^64 */
+  st->nwin = span / st->part + (span % st->part != 0);
   size_t first = st->nwin ? window_len(st, 0) : 0;
   if (s->len != first)
     return short_window(st, offset, s->len, first, err);
@@ -373,7 +374,9 @@ static int open_first(s3_stream *st, uint64_t offset, uint64_t length,
 /* The threads for windows 1 .. nwin-1 (fewer if the system has none to
  * spare: the reader then fetches what no thread took). */
 static void start_threads(s3_stream *st) {
-  uint64_t want = st->s3->download_concurrency - 1u;
+  uint64_t want = st->nslots - 1u;
+  if (want > DOCSTORE__S3_MAX_CONCURRENCY)
+    want = DOCSTORE__S3_MAX_CONCURRENCY;
   if (want > st->nwin - 1)
     want = st->nwin - 1;
   pthread_attr_t attr;
