@@ -5,10 +5,10 @@
  * object, a missing key, an object replaced while it is read
  * (DOCSTORE_ECHANGED), a stream closed early (its threads gone), and
  * ranged reads of envelope v2 documents by segment through the service's
- * reader.  Label `s3`; run under tools/with-test-servers.sh.  The fault
- * server's cases (a window cut mid-body, a flipped byte) are in
- * test_s3_faults.c.
- * SPDX-License-Identifier: Apache-2.0
+ * reader, and a document replaced while the reader reads it.  Label `s3`; run
+ * under tools/with-test-servers.sh.  The fault server's cases (a window cut
+ * mid-body, a flipped byte) are in test_s3_faults.c. SPDX-License-Identifier:
+ * Apache-2.0
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -372,6 +372,54 @@ static void test_service_ranged_reads(void **state) {
   docstore_service_free(svc);
 }
 
+/* A document replaced while the service reads it: the reader fails with
+ * DOCSTORE_ECHANGED once it gets past the windows fetched before, after
+ * releasing only good plaintext. */
+static void test_service_document_replaced(void **state) {
+  (void)state;
+  const size_t n = 3 * 1000 * 1000;
+  conn c = open_windows(1 << 20, 2); /* windows 0 and 1, then 2 waits */
+  docstore__s3 *s3 = c.s3;
+  docstore_provider *p = c.p;
+  docstore_service *svc = service_on(&c);
+  uint8_t *doc = make_data(n);
+  char user[48];
+  snprintf(user, sizeof(user), "ch%ld_%ld", (long)getpid(), (long)time(NULL));
+  char *path = NULL;
+  if (docstore_service_store_document(svc, &path, "8", "doc.bin", doc, n,
+                                      user) != 0)
+    fail_msg("store: %s", docstore_service_errmsg(svc));
+  uint64_t before = atomic_load(&s3->requests);
+  docstore_reader *r = NULL;
+  assert_int_equal(docstore_reader_open(&r, svc, path, NULL, NULL), 0);
+  uint8_t buf[4096];
+  size_t got = 0, plain = 0;
+  assert_int_equal(docstore_reader_read(r, buf, sizeof(buf), &got), 0);
+  assert_memory_equal(buf, doc, got);
+  plain += got;
+  for (int i = 0; i < 100 && atomic_load(&s3->requests) - before < 2; i++)
+    usleep(10000);
+  usleep(300000);
+  assert_int_equal(atomic_load(&s3->requests) - before, 2);
+  assert_int_equal(docstore_provider_put(p, path, (const uint8_t *)"new", 3),
+                   0);
+  int rc;
+  while ((rc = docstore_reader_read(r, buf, sizeof(buf), &got)) == 0 &&
+         got > 0) {
+    assert_memory_equal(buf, doc + plain, got);
+    plain += got;
+  }
+  assert_int_equal(rc, DOCSTORE_ECHANGED);
+  assert_non_null(
+      strstr(docstore_reader_errmsg(r), "changed while it was read"));
+  assert_true(plain < (size_t)2 << 20);
+  docstore_reader_close(r);
+  assert_int_equal(docstore_service_delete(svc, path), 0);
+  docstore_free(path);
+  free(doc);
+  docstore_service_free(svc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_windows_in_parallel),
@@ -379,6 +427,7 @@ int main(void) {
       cmocka_unit_test(test_object_replaced_while_read),
       cmocka_unit_test(test_close_early),
       cmocka_unit_test(test_service_ranged_reads),
+      cmocka_unit_test(test_service_document_replaced),
   };
   return cmocka_run_group_tests(tests, group_setup, NULL);
 }
