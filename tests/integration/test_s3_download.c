@@ -299,6 +299,19 @@ static docstore_service *service_on(conn *c) {
   return svc; /* owns the provider and the keyring now */
 }
 
+/* Stores doc[0..n) as a document of a user of this run; its path. */
+static char *store_doc(docstore_service *svc, const uint8_t *doc, size_t n) {
+  static int seq;
+  char user[64];
+  snprintf(user, sizeof(user), "dl%ld_%ld_%d", (long)getpid(), (long)time(NULL),
+           seq++);
+  char *path = NULL;
+  if (docstore_service_store_document(svc, &path, "7", "doc.bin", doc, n,
+                                      user) != 0)
+    fail_msg("store: %s", docstore_service_errmsg(svc));
+  return path;
+}
+
 static uint8_t *read_doc(docstore_service *svc, const char *path,
                          uint64_t offset, uint64_t length, size_t *len) {
   docstore_read_options ro = DOCSTORE_READ_OPTIONS_INIT;
@@ -334,12 +347,7 @@ static void test_service_ranged_reads(void **state) {
   docstore__s3 *s3 = c.s3;
   docstore_service *svc = service_on(&c);
   uint8_t *doc = make_data(n);
-  char user[48];
-  snprintf(user, sizeof(user), "dl%ld_%ld", (long)getpid(), (long)time(NULL));
-  char *path = NULL;
-  if (docstore_service_store_document(svc, &path, "7", "big.bin", doc, n,
-                                      user) != 0)
-    fail_msg("store: %s", docstore_service_errmsg(svc));
+  char *path = store_doc(svc, doc, n);
 
   size_t len = 0;
   uint8_t *back = read_doc(svc, path, 0, 0, &len);
@@ -383,12 +391,7 @@ static void test_service_document_replaced(void **state) {
   docstore_provider *p = c.p;
   docstore_service *svc = service_on(&c);
   uint8_t *doc = make_data(n);
-  char user[48];
-  snprintf(user, sizeof(user), "ch%ld_%ld", (long)getpid(), (long)time(NULL));
-  char *path = NULL;
-  if (docstore_service_store_document(svc, &path, "8", "doc.bin", doc, n,
-                                      user) != 0)
-    fail_msg("store: %s", docstore_service_errmsg(svc));
+  char *path = store_doc(svc, doc, n);
   uint64_t before = atomic_load(&s3->requests);
   docstore_reader *r = NULL;
   assert_int_equal(docstore_reader_open(&r, svc, path, NULL, NULL), 0);
