@@ -22,6 +22,8 @@
  *                 next; no-clobber; the PUT_VERIFY proof.
  *   s3_provider.c options, endpoint/addressing, the other provider
  *                 operations, presigned URLs, the check.
+ *   s3_download.c streamed reads: ranged GETs of a few windows at once,
+ *                 pinned to the first reply's ETag.
  */
 #ifndef DOCSTORE_S3_INTERNAL_H
 #define DOCSTORE_S3_INTERNAL_H
@@ -336,6 +338,15 @@ int docstore__s3_put_write(void *payload, void *txn, const uint8_t *data,
                            size_t len, docstore_errinfo *err);
 int docstore__s3_put_commit(void *payload, void *txn, docstore_errinfo *err);
 void docstore__s3_put_abort(void *payload, void *txn);
+/* Streamed reads (s3_download.c): the provider ops get_open, get_read and
+ * get_close (payload: docstore__s3).  A stream holds at most
+ * download_concurrency windows of download_part_size bytes. */
+int docstore__s3_get_open(void *payload, const char *key, uint64_t offset,
+                          uint64_t length, void **stream, uint64_t *object_size,
+                          docstore_errinfo *err);
+int docstore__s3_get_read(void *payload, void *stream, uint8_t *buf, size_t cap,
+                          size_t *got, docstore_errinfo *err);
+void docstore__s3_get_close(void *payload, void *stream);
 
 /* ------------------------------------------------------- HTTP requests */
 
