@@ -335,7 +335,8 @@ uint64_t docstore__s3_retry_count(docstore__s3 *s3, int op);
 int docstore__s3_report(docstore_sink_cb sink, void *sp, const char *fmt, ...)
     DOCSTORE__PRINTF(3, 4);
 /* The check's lines about incomplete uploads older than
- * stale_upload_seconds: a warning naming the first few, or OK.  A listing
+ * stale_upload_seconds: a warning naming the first ten, or OK; at most
+ * 10000 uploads looked at ("at least" beyond).  A listing
  * that fails (e.g. no s3:ListBucketMultipartUploads permission) is
  * reported as not checked.  Never fails the check. */
 void docstore__s3_check_uploads(docstore__s3 *s3, docstore_sink_cb sink,

@@ -7,7 +7,7 @@
  * A multipart upload that is neither completed nor aborted keeps its parts
  * (and bills them) until someone aborts it; a writer killed mid-upload, or
  * whose abort failed, leaves one.  S3 cannot tell a live upload from a
- * dead one: only its age can (docs/SECURITY.md, "Incomplete uploads").
+ * dead one: only its age can (docs/SECURITY.md, "S3: incomplete uploads").
  */
 #include <stdio.h>
 #include <string.h>
@@ -240,17 +240,25 @@ int docstore_s3_incomplete_uploads(docstore_provider *p, const char *prefix,
 
 /* ------------------------------------------------------------ check */
 
-/* Stale uploads named in the check's report; the rest are counted. */
+/* Stale uploads named in the check's report; the rest are counted, up to
+ * CHECK_MAX uploads (ten pages): a check stays one quick look, whatever
+ * the bucket holds. */
 #define CHECK_SHOWN 10
+#define CHECK_MAX 10000
 
 typedef struct check_tally {
   unsigned long recent, stale;
+  int capped; /* stopped at CHECK_MAX */
   docstore_sink_cb sink;
   void *sp;
 } check_tally;
 
 static int check_one(void *payload, const docstore_upload_info *info) {
   check_tally *t = payload;
+  if (t->recent + t->stale >= CHECK_MAX) {
+    t->capped = 1;
+    return 1;
+  }
   if (info->state != DOCSTORE_TEMP_STALE) {
     t->recent++;
     return 0;
@@ -269,30 +277,34 @@ static int check_one(void *payload, const docstore_upload_info *info) {
 void docstore__s3_check_uploads(docstore__s3 *s3, docstore_sink_cb sink,
                                 void *sp) {
   docstore__err err;
-  check_tally t = {0, 0, sink, sp};
+  check_tally t = {0, 0, 0, sink, sp};
   docstore__err_clear(&err);
   /* The stale ones are reported as they come, the summary after them. */
   int rc = docstore__s3_uploads(s3, "", 0, s3->stale_upload_seconds, check_one,
                                 &t, &err);
-  if (rc < 0) {
+  if (rc < 0 && !t.capped) {
     docstore__s3_report(sink, sp, "incomplete uploads: not checked: %s",
                         err.msg);
     return;
   }
+  const char *least = t.capped ? "at least " : "";
   if (t.stale == 0) {
     docstore__s3_report(sink, sp,
-                        "incomplete uploads: OK (none older than %u s; %lu "
+                        "incomplete uploads: OK (none older than %u s%s; %s%lu "
                         "more recent)",
-                        s3->stale_upload_seconds, t.recent);
+                        s3->stale_upload_seconds,
+                        t.capped ? " among the first 10000" : "", least,
+                        t.recent);
     return;
   }
   if (t.stale > CHECK_SHOWN)
-    docstore__s3_report(sink, sp, "  ... and %lu more", t.stale - CHECK_SHOWN);
+    docstore__s3_report(sink, sp, "  ... and %s%lu more", least,
+                        t.stale - CHECK_SHOWN);
   docstore__s3_report(
       sink, sp,
-      "incomplete uploads: WARNING: %lu older than %u s hold storage (%lu "
+      "incomplete uploads: WARNING: %s%lu older than %u s hold storage (%s%lu "
       "more recent); abort them with `docstore check --abort-stale-uploads`, "
-      "or let a lifecycle rule do it (docs/SECURITY.md, \"Incomplete "
+      "or let a lifecycle rule do it (docs/SECURITY.md, \"S3: incomplete "
       "uploads\")",
-      t.stale, s3->stale_upload_seconds, t.recent);
+      least, t.stale, s3->stale_upload_seconds, least, t.recent);
 }
