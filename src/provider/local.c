@@ -400,7 +400,12 @@ static int rename_noreplace(local_txn *t) {
  * happens. */
 static int txn_commit(const local *l, local_txn *t, docstore__err *err) {
   int rc = 0, e, hold;
-  if (l->fsync && fsync(t->fd) < 0) {
+  /* DOCSTORE_PUT_VERIFY: the proof of a local write is that every write
+   * and the close succeeded and the data reached the disk, so a verified
+   * put's file is synced even when the provider was told not to sync
+   * (its folder follows the fsync option). */
+  int sync = l->fsync || (t->flags & DOCSTORE_PUT_VERIFY);
+  if (sync && fsync(t->fd) < 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s",
                              t->key);
     goto done;
@@ -458,7 +463,7 @@ static int local_put_begin(void *payload, const char *key,
   local *l = payload;
   docstore__err *err = (docstore__err *)info;
   *out = NULL;
-  if (opts->flags & ~DOCSTORE_PUT_NO_CLOBBER)
+  if (opts->flags & ~(DOCSTORE_PUT_NO_CLOBBER | DOCSTORE_PUT_VERIFY))
     return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
                              "unknown put flags 0x%x", opts->flags);
   local_txn *t = docstore__alloc(sizeof(*t));
