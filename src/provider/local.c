@@ -693,10 +693,7 @@ static int beneath_rel(char *buf, size_t cap, const char *root,
     }
     if (!rel)
       return docstore__err_set(err, DOCSTORE_EACCESS,
-                               "legacy path %s is outside the legacy root %s "
-                               "(reading it needs the "
-                               "legacy_allow_outside_root option, "
-                               "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT)",
+                               "legacy path %s is outside the legacy root %s",
                                path, root);
   }
   size_t n = 0;
@@ -772,8 +769,8 @@ static int open_beneath_walk(int rootfd, const char *rel, docstore__err *err) {
   return fd;
 }
 
-int docstore__file_read_beneath(docstore__buf *out, const char *root,
-                                const char *path, docstore__err *err) {
+int docstore__file_open_beneath(const char *root, const char *path,
+                                docstore__err *err) {
   char rel[KEY_MAX + 1];
   if (!root || !*root)
     root = DOCSTORE__LEGACY_ROOT_DEFAULT;
@@ -798,6 +795,12 @@ int docstore__file_read_beneath(docstore__buf *out, const char *root,
           err, 0, e, "cannot open %s in the legacy root %s", rel, root);
   }
   close(rootfd);
+  return fd;
+}
+
+int docstore__file_read_beneath(docstore__buf *out, const char *root,
+                                const char *path, docstore__err *err) {
+  int fd = docstore__file_open_beneath(root, path, err);
   if (fd < 0)
     return fd;
   return docstore__fd_read_file(out, fd, path, err);
