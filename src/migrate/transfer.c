@@ -159,6 +159,8 @@ typedef struct envcheck {
   size_t hneed;        /* v2 without keyring: header length once known */
   int header_done;     /* v2 without keyring */
   int decrypt;         /* the failure came from decrypting */
+  int defer;           /* pump: note a failure, read on (verify) */
+  int failed;          /* the deferred failure's code */
   char msg[DOCSTORE__ERRMSG_MAX];
 } envcheck;
 
@@ -535,9 +537,13 @@ static int pump(const docstore__mig_ctx *ctx, const docstore__mig_row *row,
       rc = DOCSTORE_ECRYPTO;
       goto done;
     }
-    if (ec && (rc = env_feed(ec, buf, got)) < 0) {
-      env_report(ctx, row, ec, rc, s->where, out);
-      goto done;
+    if (ec && !ec->failed && (rc = env_feed(ec, buf, got)) < 0) {
+      if (!ec->defer) {
+        env_report(ctx, row, ec, rc, s->where, out);
+        goto done;
+      }
+      ec->failed = rc;
+      rc = 0;
     }
     if (txn && (rc = docstore__provider_put_write(txn, buf, got, &e)) < 0) {
       fail(ctx, row, out, rc, store_trouble(rc), 0, "%s", e.msg);
@@ -553,9 +559,13 @@ static int pump(const docstore__mig_ctx *ctx, const docstore__mig_row *row,
     rc = DOCSTORE_ECHANGED;
     goto done;
   }
-  if (ec && (rc = env_finish(ec)) < 0) {
-    env_report(ctx, row, ec, rc, s->where, out);
-    goto done;
+  if (ec && !ec->failed && (rc = env_finish(ec)) < 0) {
+    if (!ec->defer) {
+      env_report(ctx, row, ec, rc, s->where, out);
+      goto done;
+    }
+    ec->failed = rc;
+    rc = 0;
   }
   if (md && sha_end(md, sha_hex) < 0) {
     fail(ctx, row, out, DOCSTORE_ECRYPTO, 1, 0, "SHA-256 failed");
@@ -885,14 +895,16 @@ void docstore__mig_verify_row(const docstore__mig_ctx *ctx,
   char sha[65];
   memset(out, 0, sizeof(*out));
   source_init(&src);
+  env_init(&ec, NULL, 0);
   docstore_provider *p =
       strcmp(row->storage_type, o->target_type) == 0 ? o->target : o->source;
   if (open_source(ctx, row, p, row->storage_type, &src, out) < 0)
     goto done;
+  /* An object changed since its migration says so first (the whole of it
+   * is hashed); then what is wrong with it. */
   env_init(&ec, o->keyring, src.size);
-  int rc = pump(ctx, row, &src, &ec, NULL, sha, out);
-  env_clear(&ec);
-  if (rc < 0)
+  ec.defer = row->ledger_sha != NULL;
+  if (pump(ctx, row, &src, &ec, NULL, sha, out) < 0)
     goto done;
   if (row->ledger_sha && strcmp(sha, row->ledger_sha) != 0) {
     fail(ctx, row, out, DOCSTORE_EINTEGRITY, 0, 0,
@@ -901,7 +913,12 @@ void docstore__mig_verify_row(const docstore__mig_ctx *ctx,
          src.where, row->ledger_sha, sha);
     goto done;
   }
+  if (ec.failed) {
+    env_report(ctx, row, &ec, ec.failed, src.where, out);
+    goto done;
+  }
   out->bytes = src.size;
 done:
+  env_clear(&ec);
   source_close(&src);
 }

@@ -13,23 +13,13 @@ it fixes, and the write proofs.  Labels pg and s3.
 import json
 import os
 import time
-import uuid
 
 import psycopg2
 import pytest
 
 import migfix
 from migfix import run_cli
-
-
-@pytest.fixture
-def bucket():
-    s3 = migfix.S3()
-    s3.bucket = "mig-" + uuid.uuid4().hex[:12]
-    s3.client.create_bucket(Bucket=s3.bucket)
-    yield s3
-    s3.clear("")
-    s3.client.delete_bucket(Bucket=s3.bucket)
+from test_migrate_s3 import bucket  # noqa: F401 (a fixture: a bucket per test)
 
 
 def env_of(db, s3, legacy):
