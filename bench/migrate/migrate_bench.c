@@ -6,8 +6,10 @@
  * S3 server of the environment, driven by PostgreSQL rows, with
  * docstore_migrate_run() at each job count of --jobs, then runs the
  * sequential Python reference (bench/migrate_reference.py: boto3 +
- * psycopg2) on the same documents, and prints files per second side by
- * side.  Not a test: CTest only runs a small smoke of it.
+ * psycopg2) on the same documents, and prints files per second and the
+ * client's CPU time per file (getrusage: this process for the library,
+ * the Python child for the reference) side by side.  Not a test: CTest
+ * only runs a small smoke of it.
  *
  *   docstore_migrate_bench [--count 10000] [--size 4096] [--jobs 1,4,16]
  *       [--batch 500] [--reference bench/migrate_reference.py]
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,8 +180,18 @@ static void make_schema(bench *b, const char *schema, unsigned long base) {
 typedef struct result {
   char label[64];
   double seconds, rate;
+  double cpu; /* client CPU seconds (user + system) */
   unsigned long files;
 } result;
+
+/* CPU seconds (user + system) of `who` (RUSAGE_SELF, RUSAGE_CHILDREN). */
+static double cpu_s(int who) {
+  struct rusage ru;
+  if (getrusage(who, &ru) != 0)
+    return 0;
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static int quiet_progress(void *payload, const docstore_migrate_progress *p) {
   (void)payload;
@@ -205,9 +218,10 @@ static result run_library(bench *b, const char *schema, unsigned int jobs) {
   o.tables = DOCSTORE_MIGRATE_TABLE_ATTACHMENT;
   o.progress = quiet_progress;
   o.progress_interval_ms = 1000;
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s(RUSAGE_SELF);
   int rc = docstore_migrate_run(&rep, &o, err, sizeof(err));
   double t = now_s() - t0;
+  res.cpu = cpu_s(RUSAGE_SELF) - c0;
   if (rc < 0)
     die("migration with %u jobs: %s", jobs, err);
   if (docstore_migrate_report_counts(rep, &n) < 0 || n.failed ||
@@ -239,12 +253,14 @@ static result run_reference(bench *b, const char *schema) {
   snprintf(cmd, sizeof(cmd),
            "'%s' '%s' --schema '%s' --legacy-root '%s' --batch %lu", b->python,
            b->reference, schema, b->legacy, b->batch);
+  double c0 = cpu_s(RUSAGE_CHILDREN);
   FILE *p = popen(cmd, "r");
   if (!p)
     die("cannot run %s", cmd);
   size_t n = fread(out, 1, sizeof(out) - 1, p);
   out[n] = '\0';
   int st = pclose(p);
+  res.cpu = cpu_s(RUSAGE_CHILDREN) - c0; /* the interpreter's start too */
   double seconds = 0;
   unsigned long files = 0, failed = 0;
   const char *f = strstr(out, "\"files\": "), *s = strstr(out, "\"seconds\": "),
@@ -405,8 +421,9 @@ int main(int argc, char **argv) {
       b.count, b.size,
       getenv("S3_ENDPOINT_URL") ? getenv("S3_ENDPOINT_URL") : "AWS");
   for (size_t i = 0; i < nres; i++) {
-    printf("  %-36s %9.1f files/s  (%.1f s)", res[i].label, res[i].rate,
-           res[i].seconds);
+    printf("  %-36s %9.1f files/s  (%.1f s)  %7.0f us CPU/file", res[i].label,
+           res[i].rate, res[i].seconds,
+           res[i].cpu * 1e6 / (double)res[i].files);
     if (i > 0)
       printf("  x%.2f of 1 job", res[i].rate / res[0].rate);
     putchar('\n');
@@ -414,7 +431,10 @@ int main(int argc, char **argv) {
   if (!no_reference && nres > 1) {
     const result *py = &res[nres - 1];
     for (size_t i = 0; i + 1 < nres; i++)
-      printf("  %s / Python: x%.2f\n", res[i].label, res[i].rate / py->rate);
+      printf("  %s / Python: x%.2f files/s, x%.2f CPU per file\n", res[i].label,
+             res[i].rate / py->rate,
+             (res[i].cpu / (double)res[i].files) /
+                 (py->cpu / (double)py->files));
   }
   docstore_service_free(b.local);
   docstore_service_free(b.s3);

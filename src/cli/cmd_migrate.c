@@ -117,7 +117,9 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
     O_DB,
     O_MAXFAIL,
     O_PROGRESS,
-    O_PASSENV
+    O_PASSENV,
+    O_OUTSIDE,
+    O_PROOF
   };
   static const struct option longopts[] = {
       {"batch-size", required_argument, NULL, O_BATCH},
@@ -135,6 +137,8 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
       {"database-url", required_argument, NULL, O_DB},
       {"max-failures", required_argument, NULL, O_MAXFAIL},
       {"progress", required_argument, NULL, O_PROGRESS},
+      {"allow-outside-root", no_argument, NULL, O_OUTSIDE},
+      {"write-proof", required_argument, NULL, O_PROOF},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   unsigned long v;
@@ -196,6 +200,15 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
       break;
     case O_PROGRESS:
       CLI_GUARD(cli_progress_mode(ctx, optarg, &a->progress));
+      break;
+    case O_OUTSIDE:
+      a->o.allow_outside_root = 1;
+      break;
+    case O_PROOF:
+      if (strcmp(optarg, "store") != 0 && strcmp(optarg, "readback") != 0)
+        return cli_usage(ctx, "--write-proof takes store or readback");
+      a->o.write_proof = optarg[0] == 'r' ? DOCSTORE_MIGRATE_PROOF_READBACK
+                                          : DOCSTORE_MIGRATE_PROOF_STORE;
       break;
     case 'h':
       return 1;
@@ -377,7 +390,11 @@ const cli_command cli_cmd_migrate = {
     "  --table T          attachment, attachment_staging or all (default)\n"
     "  --report-json FILE also write the report as JSON ('-': stdout)\n"
     "  --delete-source    delete each source once its row is switched\n"
-    "                     (after write, read-back and hash check)\n"
+    "                     (after the write was proven and hash checked)\n"
+    "  --write-proof P    store (default: the store's own proof of the\n"
+    "                     bytes) or readback (also read each object back)\n"
+    "  --allow-outside-root  read legacy files outside the legacy root\n"
+    "                     (absolute paths, \"..\", links); refused by default\n"
     "  --decrypt-check    also decrypt every document (needs the private\n"
     "                     key: RSA_PRIVATE_KEY_PATH or -K FILE)\n"
     "  -K, --private-key FILE, --passphrase-env VAR\n"

@@ -201,7 +201,13 @@ static const char schema_ledger[] =
     "    size BIGINT NOT NULL,\n"
     "    migrated_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
     "    PRIMARY KEY (source_table, row_id)\n"
-    ");\n";
+    ");\n"
+    "-- No two rows may ever share an object (0.4.0).  On a ledger where\n"
+    "-- 0.3 recorded two rows for one object this fails: list them with\n"
+    "-- SELECT storage_type, storage_path, count(*) FROM %L\n"
+    "--   GROUP BY 1, 2 HAVING count(*) > 1;\n"
+    "CREATE UNIQUE INDEX IF NOT EXISTS docstore_migration_ledger_object\n"
+    "    ON %L (storage_type, storage_path);\n";
 
 int docstore__mig_schema_sql(docstore__buf *b, const docstore__mig_opts *o) {
   DOCSTORE__GUARD(docstore__buf_puts(b, schema_head));

@@ -308,7 +308,10 @@ def run_cli(*args, env=None, timeout=600, cwd=None):
 
 # ---------------------------------------------------------------- checks
 
-KEY_RE = re.compile(r"^documents/(user_\d+|system)/(\d{4})/(\d{2})/(\d{2})/(\d+)_[^/]+\.json$")
+# The staging table's rows get a "staging/" folder after the date (0.4.0):
+# their ids, names, owners and days may equal the attachment table's.
+KEY_RE = re.compile(r"^documents/(user_\d+|system)/(\d{4})/(\d{2})/(\d{2})/"
+                    r"(?P<staging>staging/)?(?P<id>\d+)_[^/]+\.json$")
 
 
 def check_store(db, fx, target_type, read, listing, require_all_good=True, source_type="local",
@@ -340,7 +343,9 @@ def check_store(db, fx, target_type, read, listing, require_all_good=True, sourc
             assert m, sp
             assert m.group(1) == (f"user_{r.user_id}" if r.user_id is not None else "system")
             assert "-".join(m.group(2, 3, 4)) == r.created[:10]
-            assert int(m.group(5)) == r.id
+            assert int(m.group("id")) == r.id
+            if m.group("staging"):
+                assert r.table == "attachment_staging", sp
             assert ledger[(r.table, r.id)] == (target_type, sp, sha256(r.data), len(r.data))
             assert sp not in on_target, f"{sp} used by two rows"
             on_target[sp] = r
@@ -353,7 +358,7 @@ def check_store(db, fx, target_type, read, listing, require_all_good=True, sourc
     for key in extra:
         m = KEY_RE.match(key)
         assert m, key
-        owners = [r for r in fx.good() if r.id == int(m.group(5))
+        owners = [r for r in fx.good() if r.id == int(m.group("id"))
                   and rows[(r.table, r.id)][1] != target_type]
         assert owners and read(key) == owners[0].data, f"{key} is no pending upload"
     assert len([k for k in ledger if rows[k][1] == target_type]) == len(on_target)
