@@ -247,7 +247,9 @@ def test_second_cli_shares_the_migration_with_a_running_one(migrated_db, tmp_pat
     try:
         wait_for(lambda: os.path.exists(f"{gate}.in") or p.poll() is not None, "the first run")
         claimed = db.q("SELECT count(*), min(worker) FROM document.docstore_migration_claim")[0]
-        assert 1 <= claimed[0] <= 4, claimed  # at most 2 x jobs rows
+        # At most 2 x jobs rows queued, jobs in flight, and the rows that
+        # failed (kept until the run ends, so that it does not retry them).
+        assert 1 <= claimed[0] <= 3 * 2 + len(fx.bad()), claimed
         assert re.match(r"^[^:]+:\d+$", claimed[1]), claimed  # host:pid
         r = run_cli("migrate", "s3", "--worker-name", "second", "--report-json", "-",
                     "--progress", "none", env=env)
