@@ -139,8 +139,13 @@ static void server_stop(server *s) {
   atomic_store(&s->stop, 1);
   pthread_join(s->thread, NULL);
   close(s->fd);
+}
+
+/* The recorded requests, once the test has looked at them. */
+static void server_free(server *s) {
   for (size_t i = 0; i < s->nreqs; i++)
     free(s->reqs[i]);
+  s->nreqs = 0;
 }
 
 /* The value of header `name` in a recorded request, or NULL (static). */
@@ -300,7 +305,10 @@ static void put_once(outcome *o, int checksum, int signing, int object_data,
   server_stop(&o->srv);
 }
 
-static void done(outcome *o) { docstore__s3_resp_free(&o->resp); }
+static void done(outcome *o) {
+  docstore__s3_resp_free(&o->resp);
+  server_free(&o->srv);
+}
 
 static const char *const ok[] = {OK_REPLY};
 
