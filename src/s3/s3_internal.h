@@ -16,9 +16,12 @@
  *                 pool of easy handles (keep-alive, one handle per thread at
  *                 a time) sharing DNS and TLS sessions; every reply held
  *                 within its limit; timeouts told apart by curl's timings.
- *   s3_provider.c options, endpoint/addressing, the provider operations,
- *                 multipart uploads (parts sent by a few threads at once),
- *                 presigned URLs, the check.
+ *   s3_upload.c   streamed uploads (the put group, also behind the
+ *                 whole-buffer put): one PutObject, or a multipart upload
+ *                 whose parts a few threads send while the writer fills the
+ *                 next; no-clobber; the PUT_VERIFY proof.
+ *   s3_provider.c options, endpoint/addressing, the other provider
+ *                 operations, presigned URLs, the check.
  */
 #ifndef DOCSTORE_S3_INTERNAL_H
 #define DOCSTORE_S3_INTERNAL_H
@@ -114,6 +117,12 @@ int docstore__s3_xml_parse_upload_id(const char *body, size_t len, char **out);
  * numbers in order) to out. */
 int docstore__s3_xml_complete_body(docstore__buf *out, char *const *etags,
                                    size_t count);
+/* Same, and when sums is not NULL each part's flexible checksum (base64,
+ * as sent with the part) in <Checksum<tag>> (tag "CRC32C", "CRC32",
+ * "SHA256"). */
+int docstore__s3_xml_complete_body_sums(docstore__buf *out, char *const *etags,
+                                        char *const *sums, const char *tag,
+                                        size_t count);
 
 /* Percent-decoding as botocore reads EncodingType=url keys ('+' is a
  * space).  *out library-owned.  DOCSTORE_EFORMAT on a bad escape. */
@@ -314,6 +323,19 @@ int docstore__s3_provider_new_ex(docstore_provider **out,
                                  const docstore__s3_tuning *tuning,
                                  char *errbuf, size_t errbuf_len);
 uint64_t docstore__s3_retry_count(docstore__s3 *s3, int op);
+
+/* The put group of the ops table and the whole-buffer put (s3_upload.c);
+ * payload: docstore__s3.  Memory of one transaction: at most
+ * multipart_threshold + part_size x (concurrency + 1) bytes of data. */
+int docstore__s3_put(void *payload, const char *key, const uint8_t *data,
+                     size_t len, docstore_errinfo *err);
+int docstore__s3_put_begin(void *payload, const char *key,
+                           const docstore_put_options *opts, void **txn,
+                           docstore_errinfo *err);
+int docstore__s3_put_write(void *payload, void *txn, const uint8_t *data,
+                           size_t len, docstore_errinfo *err);
+int docstore__s3_put_commit(void *payload, void *txn, docstore_errinfo *err);
+void docstore__s3_put_abort(void *payload, void *txn);
 
 /* ------------------------------------------------------- HTTP requests */
 
