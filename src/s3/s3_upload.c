@@ -22,8 +22,11 @@
  * `If-None-Match: *` on the PutObject or CompleteMultipartUpload; EMULATE
  * asks HEAD at begin (to fail early) and again just before the request
  * that makes the object appear (not atomic: two writers may both pass);
- * AUTO is NATIVE until the server answers NotImplemented, then EMULATE for
- * the provider's life.
+ * AUTO is NATIVE until a PutObject is answered NotImplemented, then
+ * EMULATE for the provider's life; a CompleteMultipartUpload under AUTO
+ * always tries If-None-Match first (Swift 2.30 honours it there, 412, and
+ * answers NotImplemented on PutObject) and asks HEAD only after a
+ * NotImplemented.
  *
  * DOCSTORE_PUT_VERIFY: the commit succeeds only with proof that the server
  * holds exactly the bytes written: every object-data request was proven by
@@ -229,14 +232,20 @@ static int head_absent(s3_upload *u, docstore__err *err) {
 static int publish(s3_upload *u, docstore__s3_req *req, docstore__s3_resp *resp,
                    docstore__err *err) {
   docstore__s3 *s3 = u->s3;
+  int complete = u->multipart;
   memset(resp, 0, sizeof(*resp)); /* filled by a request, if one is sent */
   if (!(u->flags & DOCSTORE_PUT_NO_CLOBBER))
     return docstore__s3_request(s3, req, resp, err);
-  if (!emulating(s3)) {
+  /* conditional_seen is what PutObject showed.  A server may honour
+   * If-None-Match on CompleteMultipartUpload and not on PutObject (Swift
+   * 2.30): under AUTO a Complete always tries it first. */
+  int emulate = complete ? s3->conditional == DOCSTORE_S3_CONDITIONAL_EMULATE
+                         : emulating(s3);
+  if (!emulate) {
     req->if_none_match = 1;
     int rc = docstore__s3_request(s3, req, resp, err);
     req->if_none_match = 0;
-    if (rc == 0 && s3->conditional == DOCSTORE_S3_CONDITIONAL_AUTO)
+    if (rc == 0 && !complete && s3->conditional == DOCSTORE_S3_CONDITIONAL_AUTO)
       atomic_store(&s3->conditional_seen, 1);
     if (rc != DOCSTORE_EUNSUPPORTED ||
         strcmp(resp->s3_code, "NotImplemented") != 0)
@@ -675,28 +684,18 @@ static int commit_single(s3_upload *u, const uint8_t *data, size_t len,
   return rc < 0 ? rc : verified(u, err);
 }
 
-static int commit_multipart(s3_upload *u, docstore__err *err) {
+/* One CompleteMultipartUpload, with the parts' checksums or without;
+ * s3_code receives the S3 error code of a refusal ("" if none). */
+static int complete_once(s3_upload *u, int sums, char *s3_code, size_t size,
+                         docstore__err *err) {
   docstore__buf xml = DOCSTORE__BUF_INIT_PUBLIC;
   docstore__s3_resp resp;
-  int rc = sender_failure(u, err);
-  if (rc == 0 && u->fill && u->fill->len)
-    queue_fill(u);
-  senders_stop(u, 0);
-  if (rc == 0)
-    rc = sender_failure(u, err);
-  if (rc < 0)
-    goto failed;
-
-  const char *tag = checksum_name(u->s3->checksum);
-  int sums = is_flexible(u->s3->checksum);
-  for (unsigned int i = 0; sums && i < u->nparts; i++)
-    if (!u->sums[i] || !u->sums[i][0])
-      sums = 0; /* the server was not sent one for every part */
-  rc = docstore__s3_xml_complete_body_sums(
-      &xml, u->etags, sums ? u->sums : NULL, tag, u->nparts);
-  if (rc < 0) {
-    rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
-    goto failed;
+  s3_code[0] = '\0';
+  if (docstore__s3_xml_complete_body_sums(&xml, u->etags, sums ? u->sums : NULL,
+                                          checksum_name(u->s3->checksum),
+                                          u->nparts) < 0) {
+    docstore__buf_free(&xml);
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
   }
   docstore__s3_req req = {0};
   req.op = DOCSTORE_OP_PUT;
@@ -708,8 +707,40 @@ static int commit_multipart(s3_upload *u, docstore__err *err) {
   req.send_body = 1;
   req.content_type = "application/xml";
   req.error_in_200 = 1;
-  rc = publish(u, &req, &resp, err);
+  int rc = publish(u, &req, &resp, err);
+  docstore__strlcpy(s3_code, resp.s3_code, size);
   docstore__s3_resp_free(&resp);
+  docstore__buf_free(&xml);
+  return rc;
+}
+
+static int commit_multipart(s3_upload *u, docstore__err *err) {
+  char code[sizeof(((docstore__s3_resp *)0)->s3_code)];
+  int rc = sender_failure(u, err);
+  if (rc == 0 && u->fill && u->fill->len)
+    queue_fill(u);
+  senders_stop(u, 0);
+  if (rc == 0)
+    rc = sender_failure(u, err);
+  if (rc < 0)
+    goto failed;
+
+  int sums = is_flexible(u->s3->checksum);
+  for (unsigned int i = 0; sums && i < u->nparts; i++)
+    if (!u->sums[i] || !u->sums[i][0])
+      sums = 0; /* the server was not sent one for every part */
+  rc = complete_once(u, sums, code, sizeof(code), err);
+  if (rc < 0 && sums && strcmp(code, "MalformedXML") == 0) {
+    /* AWS wants the parts' checksums when the upload was created with an
+     * algorithm; Swift 2.30 does not know the elements (and checks no
+     * flexible checksum): again without them. */
+    docstore__log(DOCSTORE_LOG_DEBUG,
+                  "S3: CompleteMultipartUpload of '%.200s' refused with the "
+                  "parts' checksums (MalformedXML); again without",
+                  u->key);
+    docstore__err_clear(err);
+    rc = complete_once(u, 0, code, sizeof(code), err);
+  }
   if (rc < 0) {
     if (rc != DOCSTORE_EEXISTS)
       docstore__err_prefix(err, "completing the multipart upload of '%.200s'",
@@ -721,11 +752,9 @@ static int commit_multipart(s3_upload *u, docstore__err *err) {
   docstore__log(DOCSTORE_LOG_DEBUG,
                 "S3: multipart upload of '%.200s' done: %u parts, %llu bytes",
                 u->key, u->nparts, (unsigned long long)u->total);
-  docstore__buf_free(&xml);
   return verified(u, err);
 
 failed:
-  docstore__buf_free(&xml);
   upload_abort(u);
   return rc;
 }
