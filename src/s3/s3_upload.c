@@ -135,8 +135,7 @@ static const char *checksum_name(int checksum) {
 
 /* Whether a 2xx reply to object data proves the server got those bytes. */
 static int resp_proven(const docstore__s3_resp *resp) {
-  (void)resp;
-  return 0;
+  return resp->body_proven;
 }
 
 static void note_proof(s3_upload *u, const docstore__s3_resp *resp) {
