@@ -44,10 +44,8 @@
 
 #include "s3/s3_internal.h"
 
-/* S3's largest part (5 GiB). */
-#define MAX_PART_SIZE ((uint64_t)5 << 30)
-/* Unknown size: the part size doubles every GROW_EVERY parts. */
-#define GROW_EVERY 1000u
+#define MAX_PART_SIZE DOCSTORE__S3_MAX_PART_SIZE
+#define GROW_EVERY DOCSTORE__S3_GROW_EVERY
 /* Read-back window (DOCSTORE_PUT_VERIFY without a proof). */
 #define READBACK_WINDOW ((uint64_t)64 << 20)
 
@@ -391,13 +389,26 @@ static void senders_stop(s3_upload *u, int cancel) {
   u->nthreads = 0;
 }
 
+uint64_t docstore__s3_part_size_first(uint64_t base, uint64_t hint) {
+  uint64_t part = base;
+  while (hint && (hint + part - 1) / part > DOCSTORE__S3_MAX_PARTS &&
+         part < MAX_PART_SIZE)
+    part = part * 2 < MAX_PART_SIZE ? part * 2 : MAX_PART_SIZE;
+  return part;
+}
+
+uint64_t docstore__s3_part_size_next(uint64_t prev, unsigned int number) {
+  if (number > 1 && (number - 1) % GROW_EVERY == 0 && prev < MAX_PART_SIZE)
+    return prev * 2 < MAX_PART_SIZE ? prev * 2 : MAX_PART_SIZE;
+  return prev;
+}
+
 /* The size of part `number` (1-based) when it starts to fill. */
 static void part_size_for(s3_upload *u, unsigned int number) {
   if (u->size_hint && u->total > u->size_hint)
     u->grow = 1; /* the hint was short: the stream may go far */
-  if (u->grow && number > 1 && (number - 1) % GROW_EVERY == 0 &&
-      u->part < MAX_PART_SIZE)
-    u->part = u->part * 2 < MAX_PART_SIZE ? u->part * 2 : MAX_PART_SIZE;
+  if (u->grow)
+    u->part = docstore__s3_part_size_next(u->part, number);
 }
 
 /* A free part buffer of at least u->part bytes, waiting for a sender to
@@ -490,11 +501,7 @@ static int start_multipart(s3_upload *u, docstore__err *err) {
   docstore__s3_resp resp;
   int rc;
 
-  u->part = s3->part_size;
-  if (u->size_hint)
-    while ((u->size_hint + u->part - 1) / u->part > DOCSTORE__S3_MAX_PARTS &&
-           u->part < MAX_PART_SIZE)
-      u->part *= 2;
+  u->part = docstore__s3_part_size_first(s3->part_size, u->size_hint);
   u->grow = u->size_hint == 0;
   if (u->exact)
     u->expect_parts = (unsigned int)((u->size_hint + u->part - 1) / u->part);
