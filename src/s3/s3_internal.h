@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Layers, bottom up:
- *   s3_xml.c      reply parsing (libxml2): error, ListObjectsV2, multipart
+ *   s3_xml.c      reply parsing (libxml2): error, ListObjectsV2,
+ *                 ListMultipartUploads, multipart
  *                 replies; error replies mapped to DOCSTORE_E* codes;
  *                 small text helpers (URL decoding, dates).  No network.
  *                 Error replies are mapped by table.
@@ -22,8 +23,8 @@
  *                 next; no-clobber; the PUT_VERIFY proof.
  *   s3_provider.c options, endpoint/addressing, the other provider
  *                 operations, presigned URLs, the check.
- *   s3_download.c streamed reads (the get group): ranged GETs of a few
- *                 windows at once, pinned to the first reply's ETag.
+ *   s3_download.c streamed reads: ranged GETs of a few windows at once,
+ *                 pinned to the first reply's ETag.
  */
 #ifndef DOCSTORE_S3_INTERNAL_H
 #define DOCSTORE_S3_INTERNAL_H
@@ -70,6 +71,8 @@
  *                 stops there and the status decides. */
 #define DOCSTORE__S3_MAX_ERROR_BODY (64u * 1024)
 #define DOCSTORE__S3_MAX_XML_BODY (8u * 1024 * 1024)
+/* Uploads in one ListMultipartUploads page: S3's largest max-uploads. */
+#define DOCSTORE__S3_MAX_UPLOADS_PAGE 1000u
 /* Idle curl handles kept for reuse. */
 #define DOCSTORE__S3_POOL_MAX 16
 
@@ -111,6 +114,30 @@ typedef struct docstore__s3_list_page {
 int docstore__s3_xml_parse_list(const char *body, size_t len,
                                 docstore__s3_list_page *out);
 void docstore__s3_list_page_free(docstore__s3_list_page *page);
+
+/* One incomplete multipart upload of a ListMultipartUploads reply. */
+typedef struct docstore__s3_upload_entry {
+  char *key;       /* decoded when the reply says EncodingType=url */
+  char *upload_id; /* as sent (entities decoded) */
+  int64_t initiated;
+} docstore__s3_upload_entry;
+
+typedef struct docstore__s3_upload_page {
+  docstore__s3_upload_entry *entries;
+  size_t count;
+  int truncated;
+  char *next_key_marker;       /* NULL if none */
+  char *next_upload_id_marker; /* NULL if none */
+} docstore__s3_upload_page;
+
+/* Parses a ListMultipartUploads reply (<ListMultipartUploadsResult>).
+ * Every <Upload> needs a non-empty Key and UploadId and a valid Initiated
+ * date; a truncated page needs a NextKeyMarker; a page holds at most
+ * DOCSTORE__S3_MAX_UPLOADS_PAGE uploads.  Otherwise DOCSTORE_EFORMAT (out
+ * left empty); DOCSTORE_ENOMEM. */
+int docstore__s3_xml_parse_uploads(const char *body, size_t len,
+                                   docstore__s3_upload_page *out);
+void docstore__s3_upload_page_free(docstore__s3_upload_page *page);
 
 /* <InitiateMultipartUploadResult><UploadId>: *out is library-owned. */
 int docstore__s3_xml_parse_upload_id(const char *body, size_t len, char **out);
@@ -338,7 +365,6 @@ int docstore__s3_put_write(void *payload, void *txn, const uint8_t *data,
                            size_t len, docstore_errinfo *err);
 int docstore__s3_put_commit(void *payload, void *txn, docstore_errinfo *err);
 void docstore__s3_put_abort(void *payload, void *txn);
-
 /* Streamed reads (s3_download.c): the provider ops get_open, get_read and
  * get_close (payload: docstore__s3).  A stream holds at most
  * download_concurrency windows of download_part_size bytes. */
@@ -348,6 +374,24 @@ int docstore__s3_get_open(void *payload, const char *key, uint64_t offset,
 int docstore__s3_get_read(void *payload, void *stream, uint8_t *buf, size_t cap,
                           size_t *got, docstore_errinfo *err);
 void docstore__s3_get_close(void *payload, void *stream);
+/* One line of a check report ("\n" added) to sink (NULL: nothing).
+ * Returns the sink's code. */
+int docstore__s3_report(docstore_sink_cb sink, void *sp, const char *fmt, ...)
+    DOCSTORE__PRINTF(3, 4);
+/* The check's lines about incomplete uploads older than
+ * stale_upload_seconds: a warning naming the first ten, or OK; at most
+ * 10000 uploads looked at ("at least" beyond).  A listing
+ * that fails (e.g. no s3:ListBucketMultipartUploads permission) is
+ * reported as not checked.  Never fails the check. */
+void docstore__s3_check_uploads(docstore__s3 *s3, docstore_sink_cb sink,
+                                void *sp);
+
+/* docstore_s3_incomplete_uploads() on the payload (s3_uploads.c); prefix
+ * already checked (NULL: ""). */
+int docstore__s3_uploads(docstore__s3 *s3, const char *prefix,
+                         unsigned int flags, uint64_t min_age_seconds,
+                         docstore_upload_cb cb, void *payload,
+                         docstore__err *err);
 
 /* ------------------------------------------------------- HTTP requests */
 

@@ -556,9 +556,7 @@ done:
   return rc;
 }
 
-static int report(docstore_sink_cb sink, void *sp, const char *fmt, ...)
-    DOCSTORE__PRINTF(3, 4);
-static int report(docstore_sink_cb sink, void *sp, const char *fmt, ...) {
+int docstore__s3_report(docstore_sink_cb sink, void *sp, const char *fmt, ...) {
   char line[DOCSTORE__ERRMSG_MAX + 64];
   if (!sink)
     return 0;
@@ -575,7 +573,8 @@ static int report(docstore_sink_cb sink, void *sp, const char *fmt, ...) {
 
 /* Checks reachability, credentials and bucket with HeadBucket.  HEAD
  * replies carry no S3 error code, so a refused HEAD is asked again as a
- * one-key listing to learn which credential or permission is wrong. */
+ * one-key listing to learn which credential or permission is wrong.  Then
+ * counts the stale incomplete uploads (a warning, never a failure). */
 static int s3_check(void *payload, docstore_sink_cb sink, void *sp,
                     docstore_errinfo *errinfo) {
   docstore__s3 *s3 = payload;
@@ -590,20 +589,22 @@ static int s3_check(void *payload, docstore_sink_cb sink, void *sp,
   docstore__s3_resp_free(&resp);
 
   if (rc == 0) {
-    report(sink, sp, "reachability: OK (%s)", s3->endpoint);
-    report(sink, sp, "credentials: OK (requests are signed and accepted)");
-    report(sink, sp, "bucket: OK (s3://%s/, region %s)", s3->bucket,
-           s3->region);
+    docstore__s3_report(sink, sp, "reachability: OK (%s)", s3->endpoint);
+    docstore__s3_report(sink, sp,
+                        "credentials: OK (requests are signed and accepted)");
+    docstore__s3_report(sink, sp, "bucket: OK (s3://%s/, region %s)",
+                        s3->bucket, s3->region);
+    docstore__s3_check_uploads(s3, sink, sp);
     return 0;
   }
   if (rc == DOCSTORE_ECONNECT || rc == DOCSTORE_ETIMEOUT ||
       rc == DOCSTORE_ENOMEM) {
-    report(sink, sp, "reachability: FAILED: %s", err->msg);
-    report(sink, sp, "credentials: not checked");
-    report(sink, sp, "bucket: not checked");
+    docstore__s3_report(sink, sp, "reachability: FAILED: %s", err->msg);
+    docstore__s3_report(sink, sp, "credentials: not checked");
+    docstore__s3_report(sink, sp, "bucket: not checked");
     return rc;
   }
-  report(sink, sp, "reachability: OK (%s)", s3->endpoint);
+  docstore__s3_report(sink, sp, "reachability: OK (%s)", s3->endpoint);
 
   docstore__err detail;
   docstore__err_clear(&detail);
@@ -621,14 +622,15 @@ static int s3_check(void *payload, docstore_sink_cb sink, void *sp,
                         strcmp(code, "InvalidToken") == 0 ||
                         strcmp(code, "ExpiredToken") == 0;
   if (rc == DOCSTORE_EACCESS && (bad_credentials || !code[0])) {
-    report(sink, sp, "credentials: FAILED: %s", err->msg);
-    report(sink, sp, "bucket: not checked");
+    docstore__s3_report(sink, sp, "credentials: FAILED: %s", err->msg);
+    docstore__s3_report(sink, sp, "bucket: not checked");
   } else if (rc == DOCSTORE_EACCESS || rc == DOCSTORE_ENOBUCKET) {
-    report(sink, sp, "credentials: OK (the signature was accepted)");
-    report(sink, sp, "bucket: FAILED: %s", err->msg);
+    docstore__s3_report(sink, sp,
+                        "credentials: OK (the signature was accepted)");
+    docstore__s3_report(sink, sp, "bucket: FAILED: %s", err->msg);
   } else {
-    report(sink, sp, "credentials: not checked");
-    report(sink, sp, "bucket: FAILED: %s", err->msg);
+    docstore__s3_report(sink, sp, "credentials: not checked");
+    docstore__s3_report(sink, sp, "bucket: FAILED: %s", err->msg);
   }
   docstore__s3_resp_free(&resp);
   return rc;

@@ -388,9 +388,8 @@ static unsigned int concurrency_of(void **state) {
 static docstore_s3_options small_multipart(docstore__s3_tuning *tuning,
                                            unsigned int concurrency) {
   docstore_s3_options o = fault_options();
-  tuning->list_max_keys = 0;
+  memset(tuning, 0, sizeof(*tuning)); /* every knob off, present or future */
   tuning->min_part_size = 1024;
-  tuning->max_object = 0;
   o.multipart_threshold = 1024;
   o.multipart_part_size = 1024;
   o.multipart_concurrency = concurrency;

@@ -607,11 +607,12 @@ static void test_check_ok(void **state) {
   assert_non_null(strstr(report, "reachability: OK"));
   assert_non_null(strstr(report, "credentials: OK"));
   assert_non_null(strstr(report, "bucket: OK"));
+  assert_non_null(strstr(report, "incomplete uploads: OK"));
   /* One line each. */
   int lines = 0;
   for (const char *p = report; *p; p++)
     lines += *p == '\n';
-  assert_int_equal(lines, 3);
+  assert_int_equal(lines, 4);
   docstore_free(report);
   docstore_provider_free(c.p);
 }
