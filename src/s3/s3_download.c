@@ -165,13 +165,15 @@ static int fetch_window(s3_stream *st, slot *s, uint64_t w,
   size_t want = window_len(st, w);
   int rc = get_window(st, s, w, off, want, &resp, err);
   if (rc < 0) {
-    if (resp.status == 412)
-      rc = changed(st, off, "If-Match refused", err);
-    else if (rc == DOCSTORE_EINTEGRITY && st->etag[0] && resp.etag[0] &&
-             strcmp(resp.etag, st->etag) != 0)
+    /* A 412 to If-Match is DOCSTORE_ECHANGED already (s3_http.c); a
+     * server that ignores If-Match shows another ETag instead. */
+    if (rc == DOCSTORE_EINTEGRITY && st->etag[0] && resp.etag[0] &&
+        strcmp(resp.etag, st->etag) != 0)
       rc = changed(st, off, "another ETag", err);
     else if (rc != DOCSTORE_ECANCELED)
-      docstore__err_prefix(err, "window at byte %llu", (unsigned long long)off);
+      docstore__err_prefix(err, "window at byte %llu of %llu",
+                           (unsigned long long)off,
+                           (unsigned long long)st->size);
     goto done;
   }
   uint64_t total = resp.status == 206        ? resp.range_total
