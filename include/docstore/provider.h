@@ -356,9 +356,11 @@ typedef struct docstore_s3_options {
       stall_timeout_ms; /**< [30000] abort below stall_min_bps for this long */
   unsigned int stall_min_bps; /**< [1024] bytes/s */
   /** [4] parts of a multipart upload sent at once, 1 = one at a time
-   *  (at most 64), each by its own thread and connection, straight from
-   *  the caller's buffer; the calling thread is one of them, and log lines
-   *  may come from the others.  Read from version 2 tables only. */
+   *  (at most 64), each by a sender thread of the upload on its own
+   *  connection while the writer fills the next part (log lines may come
+   *  from those threads).  An upload holds at most multipart_threshold +
+   *  multipart_part_size x (concurrency + 1) bytes.  Read from version 2
+   *  tables only. */
   unsigned int multipart_concurrency;
   /* ---- version 3 (0.4.0) ---- */
   int checksum;           /**< #docstore_s3_checksum [AUTO] */

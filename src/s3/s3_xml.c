@@ -451,17 +451,31 @@ static int xml_escape_append(docstore__buf *b, const char *s) {
 
 int docstore__s3_xml_complete_body(docstore__buf *out, char *const *etags,
                                    size_t count) {
+  return docstore__s3_xml_complete_body_sums(out, etags, NULL, NULL, count);
+}
+
+int docstore__s3_xml_complete_body_sums(docstore__buf *out, char *const *etags,
+                                        char *const *sums, const char *tag,
+                                        size_t count) {
+  if (sums && (!tag || !*tag))
+    return DOCSTORE_EINVAL;
   DOCSTORE__GUARD(docstore__buf_puts(
       out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
            "<CompleteMultipartUpload "
            "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"));
   for (size_t i = 0; i < count; i++) {
-    if (!etags[i])
+    if (!etags[i] || (sums && !sums[i]))
       return DOCSTORE_EINVAL;
     DOCSTORE__GUARD(docstore__buf_printf(
         out, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1));
     DOCSTORE__GUARD(xml_escape_append(out, etags[i]));
-    DOCSTORE__GUARD(docstore__buf_puts(out, "</ETag></Part>"));
+    DOCSTORE__GUARD(docstore__buf_puts(out, "</ETag>"));
+    if (sums) {
+      DOCSTORE__GUARD(docstore__buf_printf(out, "<Checksum%s>", tag));
+      DOCSTORE__GUARD(xml_escape_append(out, sums[i]));
+      DOCSTORE__GUARD(docstore__buf_printf(out, "</Checksum%s>", tag));
+    }
+    DOCSTORE__GUARD(docstore__buf_puts(out, "</Part>"));
   }
   return docstore__buf_puts(out, "</CompleteMultipartUpload>");
 }

@@ -7,9 +7,10 @@ standard library only.
 
 listens on 127.0.0.1 on a free port, writes the port to PORT_FILE and serves
 until killed.  Path-style requests /<bucket>/<key>; objects are kept in
-memory.  It checks what the client must send on every body (Content-MD5 and
-x-amz-content-sha256 that match the body, an Authorization header), but it
-does not verify signatures (the Swift tests do that).
+memory.  It checks what the client sends with a body (an Authorization
+header; x-amz-content-sha256, Content-MD5 and x-amz-checksum-* when sent
+must match the body, and a checksum is echoed in the reply, as AWS does),
+but it does not verify signatures (the Swift tests do that).
 
 What goes wrong is chosen by the key's first segment (or a segment
 "user_<fault>", for keys the service lays out):
@@ -160,6 +161,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header('Content-Type', content_type)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        if 200 <= status < 300:
+            for k, v in getattr(self, 'echo', {}).items():
+                self.send_header(k, v)
+        self.echo = {}
         self.send_header('Content-Length', str(len(body)))
         self.end_headers()
         if self.command != 'HEAD' and body:
@@ -266,13 +271,26 @@ class Handler(BaseHTTPRequestHandler):
             self.fail(403, 'AccessDenied', 'no Authorization header')
             return False
         sha = self.headers.get('x-amz-content-sha256', '')
-        if sha != hashlib.sha256(body).hexdigest():
+        if sha != 'UNSIGNED-PAYLOAD' and sha != hashlib.sha256(body).hexdigest():
             self.fail(400, 'XAmzContentSHA256Mismatch', 'payload hash')
             return False
-        md5 = self.headers.get('Content-MD5', '')
-        if md5 != base64.b64encode(hashlib.md5(body).digest()).decode():
+        md5 = self.headers.get('Content-MD5')
+        if md5 is not None and \
+                md5 != base64.b64encode(hashlib.md5(body).digest()).decode():
             self.fail(400, 'BadDigest', 'Content-MD5')
             return False
+        # Flexible checksums are checked and echoed in the reply, as AWS
+        # does.
+        self.echo = {}
+        for algo in ('crc32', 'crc32c', 'sha1', 'sha256'):
+            name = 'x-amz-checksum-' + algo
+            sent = self.headers.get(name)
+            if sent is None:
+                continue
+            if sent != checksum(algo, body):
+                self.fail(400, 'BadDigest', name)
+                return False
+            self.echo[name] = sent
         return True
 
     def part_in_flight(self, key, num):

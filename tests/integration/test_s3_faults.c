@@ -613,7 +613,7 @@ static int raw_get(conn *c, const char *key, counted *got, docstore__err *err) {
 
 static void test_endless_body_stops_at_limit(void **state) {
   (void)state;
-  docstore__s3_tuning tuning = {0, 0, 1024 * 1024};
+  docstore__s3_tuning tuning = {.max_object = 1024 * 1024};
   docstore_s3_options o = fault_options();
   conn c = open_fault(&o, &tuning);
   counted got;
@@ -890,8 +890,48 @@ static void test_listing_without_progress(void **state) {
   docstore_provider_free(c.p);
 }
 
+/* Against a server that checks and echoes flexible checksums (as AWS
+ * does; Swift does neither): an unsigned upload with CRC-32C is proven by
+ * the echo, and a body corrupted on the way is refused (BadDigest). */
+static void test_checksum_echo_proves_upload(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  o.checksum = DOCSTORE_S3_CHECKSUM_CRC32C;
+  o.payload_signing = DOCSTORE_S3_PAYLOAD_UNSIGNED;
+  for (int corrupt = 0; corrupt < 2; corrupt++) {
+    docstore__s3_tuning tuning = {.corrupt_body_at = corrupt ? 5 : 0};
+    conn c = open_fault(&o, &tuning);
+    docstore__s3_req req;
+    memset(&req, 0, sizeof(req));
+    req.op = DOCSTORE_OP_PUT;
+    req.method = "PUT";
+    req.key = "echo/a.bin";
+    req.body = (const uint8_t *)"0123456789";
+    req.body_len = 10;
+    req.send_body = 1;
+    req.object_data = 1;
+    docstore__s3_resp resp;
+    docstore__err err;
+    docstore__err_clear(&err);
+    int rc = docstore__s3_request(c.s3, &req, &resp, &err);
+    if (corrupt) {
+      assert_int_equal(rc, DOCSTORE_EINTEGRITY);
+      assert_non_null(strstr(err.msg, "BadDigest"));
+    } else {
+      if (rc != 0)
+        fail_msg("put: %s", err.msg);
+      assert_int_equal(resp.body_proven, 1);
+      /* CRC-32C of "0123456789" is 0x280C069E */
+      assert_string_equal(resp.sent_checksum, "KAwGng==");
+    }
+    docstore__s3_resp_free(&resp);
+    docstore_provider_free(c.p);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_checksum_echo_proves_upload),
       cmocka_unit_test(test_slowdown_then_ok),
       cmocka_unit_test(test_slowdown_exhausts_attempts),
       cmocka_unit_test(test_dropped_connection_retried),

@@ -354,7 +354,7 @@ static void test_empty_object(void **state) {
 
 static void test_list_continuation(void **state) {
   (void)state;
-  docstore__s3_tuning tuning = {3, 0, 0};
+  docstore__s3_tuning tuning = {.list_max_keys = 3};
   conn c = open_default(&tuning);
   const char *prefix = itest_prefix();
   char keys[11][160];
@@ -476,7 +476,7 @@ static void test_multipart_50mib_sequential(void **state) {
 static void multipart_failure_is_aborted(unsigned int concurrency) {
   /* Parts of 1 MiB are below S3's 5 MiB minimum: the server refuses the
    * Complete (EntityTooSmall) and the upload must be aborted. */
-  docstore__s3_tuning tuning = {0, 1024 * 1024, 0};
+  docstore__s3_tuning tuning = {.min_part_size = 1024 * 1024};
   docstore_s3_options o = itest_options(&env);
   o.multipart_concurrency = concurrency;
   o.multipart_threshold = 1024 * 1024;

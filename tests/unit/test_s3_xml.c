@@ -474,6 +474,27 @@ static void test_complete_body(void **state) {
   assert_int_equal(docstore__s3_xml_complete_body(&b, missing, 2),
                    DOCSTORE_EINVAL);
   docstore__buf_free(&b);
+
+  /* With the parts' flexible checksums. */
+  char *sums[] = {"AAAAAA==", "yZRlqg=="};
+  assert_int_equal(
+      docstore__s3_xml_complete_body_sums(&b, etags, sums, "CRC32C", 2), 0);
+  s = (const char *)b.data;
+  assert_non_null(strstr(s,
+                         "<Part><PartNumber>1</PartNumber>"
+                         "<ETag>&quot;aaa&quot;</ETag>"
+                         "<ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></Part>"));
+  assert_non_null(strstr(s, "<ChecksumCRC32C>yZRlqg==</ChecksumCRC32C></Part>"
+                            "</CompleteMultipartUpload>"));
+  docstore__buf_free(&b);
+  char *no_sum[] = {"AAAAAA==", NULL};
+  assert_int_equal(
+      docstore__s3_xml_complete_body_sums(&b, etags, no_sum, "CRC32C", 2),
+      DOCSTORE_EINVAL);
+  docstore__buf_free(&b);
+  assert_int_equal(docstore__s3_xml_complete_body_sums(&b, etags, sums, "", 2),
+                   DOCSTORE_EINVAL);
+  docstore__buf_free(&b);
 }
 
 /* ------------------------------------------------------------ helpers */
