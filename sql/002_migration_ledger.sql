@@ -12,3 +12,9 @@ CREATE TABLE IF NOT EXISTS document.docstore_migration_ledger (
     migrated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (source_table, row_id)
 );
+-- No two rows may ever share an object (0.4.0).  On a ledger where
+-- 0.3 recorded two rows for one object this fails: list them with
+-- SELECT storage_type, storage_path, count(*) FROM document.docstore_migration_ledger
+--   GROUP BY 1, 2 HAVING count(*) > 1;
+CREATE UNIQUE INDEX IF NOT EXISTS docstore_migration_ledger_object
+    ON document.docstore_migration_ledger (storage_type, storage_path);

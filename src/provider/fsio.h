@@ -46,6 +46,12 @@ char *docstore__legacy_path_join(const char *root, const char *path);
 int docstore__file_read_beneath(docstore__buf *out, const char *root,
                                 const char *path, docstore__err *err);
 
+/* The same confinement, for a caller that streams the file: an fd open
+ * for reading (O_NONBLOCK, O_CLOEXEC; not yet checked to be a regular
+ * file), or a negative code with err set. */
+int docstore__file_open_beneath(const char *root, const char *path,
+                                docstore__err *err);
+
 /* The local provider's writer: create a fresh temporary file (0600,
  * O_EXCL, random name into name[len]) in dirfd and take its lock (see
  * src/provider/local.c).  Returns the fd, or a negative code; `where`

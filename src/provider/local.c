@@ -400,7 +400,12 @@ static int rename_noreplace(local_txn *t) {
  * happens. */
 static int txn_commit(const local *l, local_txn *t, docstore__err *err) {
   int rc = 0, e, hold;
-  if (l->fsync && fsync(t->fd) < 0) {
+  /* DOCSTORE_PUT_VERIFY: the proof of a local write is that every write
+   * and the close succeeded and the data reached the disk, so a verified
+   * put's file is synced even when the provider was told not to sync
+   * (its folder follows the fsync option). */
+  int sync = l->fsync || (t->flags & DOCSTORE_PUT_VERIFY);
+  if (sync && fsync(t->fd) < 0) {
     rc = docstore__err_errno(err, DOCSTORE_EIO, errno, "cannot fsync %s",
                              t->key);
     goto done;
@@ -458,7 +463,7 @@ static int local_put_begin(void *payload, const char *key,
   local *l = payload;
   docstore__err *err = (docstore__err *)info;
   *out = NULL;
-  if (opts->flags & ~DOCSTORE_PUT_NO_CLOBBER)
+  if (opts->flags & ~(DOCSTORE_PUT_NO_CLOBBER | DOCSTORE_PUT_VERIFY))
     return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
                              "unknown put flags 0x%x", opts->flags);
   local_txn *t = docstore__alloc(sizeof(*t));
@@ -688,10 +693,7 @@ static int beneath_rel(char *buf, size_t cap, const char *root,
     }
     if (!rel)
       return docstore__err_set(err, DOCSTORE_EACCESS,
-                               "legacy path %s is outside the legacy root %s "
-                               "(reading it needs the "
-                               "legacy_allow_outside_root option, "
-                               "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT)",
+                               "legacy path %s is outside the legacy root %s",
                                path, root);
   }
   size_t n = 0;
@@ -767,8 +769,8 @@ static int open_beneath_walk(int rootfd, const char *rel, docstore__err *err) {
   return fd;
 }
 
-int docstore__file_read_beneath(docstore__buf *out, const char *root,
-                                const char *path, docstore__err *err) {
+int docstore__file_open_beneath(const char *root, const char *path,
+                                docstore__err *err) {
   char rel[KEY_MAX + 1];
   if (!root || !*root)
     root = DOCSTORE__LEGACY_ROOT_DEFAULT;
@@ -793,6 +795,12 @@ int docstore__file_read_beneath(docstore__buf *out, const char *root,
           err, 0, e, "cannot open %s in the legacy root %s", rel, root);
   }
   close(rootfd);
+  return fd;
+}
+
+int docstore__file_read_beneath(docstore__buf *out, const char *root,
+                                const char *path, docstore__err *err) {
+  int fd = docstore__file_open_beneath(root, path, err);
   if (fd < 0)
     return fd;
   return docstore__fd_read_file(out, fd, path, err);

@@ -616,10 +616,11 @@ static int put_options_check(const docstore_put_options *o,
       return docstore__err_set(err, DOCSTORE_EINVAL,
                                "put options: version is 0; set it to "
                                "DOCSTORE_PUT_OPTIONS_VERSION");
-    if (o->flags & ~DOCSTORE_PUT_NO_CLOBBER)
+    unsigned int known = DOCSTORE_PUT_NO_CLOBBER | DOCSTORE_PUT_VERIFY;
+    if (o->flags & ~known)
       return docstore__err_set(err, DOCSTORE_EINVAL,
                                "put options: unknown flags 0x%x",
-                               o->flags & ~DOCSTORE_PUT_NO_CLOBBER);
+                               o->flags & ~known);
     d.flags = o->flags;
     d.content_type = o->content_type;
     d.size_hint = o->size_hint;
@@ -712,6 +713,39 @@ int docstore__provider_put_write(docstore__put_txn *t, const uint8_t *d,
   return 0;
 }
 
+/* A sink that compares what it is given with `want`, in order. */
+typedef struct compare_sink {
+  const uint8_t *want;
+  size_t len, pos;
+} compare_sink;
+
+static int compare_sink_cb(void *payload, const uint8_t *data, size_t len) {
+  compare_sink *s = payload;
+  if (len > s->len - s->pos || memcmp(s->want + s->pos, data, len) != 0)
+    return DOCSTORE_EINTEGRITY;
+  s->pos += len;
+  return 0;
+}
+
+/* DOCSTORE_PUT_VERIFY in the adapter: read the object back and compare it
+ * with the held bytes, streamed (no second copy). */
+static int adapter_verify(docstore__put_txn *t) {
+  docstore_provider *p = t->p;
+  compare_sink sink = {t->held.data, t->held.len, 0};
+  int rc =
+      p->ops.get(p->payload, t->key, compare_sink_cb, &sink, info_of(&t->c));
+  if (rc == 0 && sink.pos != sink.len)
+    rc = DOCSTORE_EINTEGRITY;
+  if (rc == DOCSTORE_EINTEGRITY)
+    return docstore__err_set(&t->c.detail, rc,
+                             "the stored object differs from the %zu bytes "
+                             "written (read back after the put)",
+                             t->held.len);
+  if (rc < 0)
+    docstore__err_prefix(&t->c.detail, "reading the object back to verify it");
+  return rc;
+}
+
 /* The adapter's commit: put the held bytes.  No-clobber is a head before
  * the put, so two writers may both pass it: not atomic. */
 static int adapter_commit(docstore__put_txn *t) {
@@ -728,8 +762,11 @@ static int adapter_commit(docstore__put_txn *t) {
     docstore__err_clear(&t->c.detail);
   }
   static const uint8_t empty[1] = {0};
-  return p->ops.put(p->payload, t->key, t->held.data ? t->held.data : empty,
-                    t->held.len, info_of(&t->c));
+  int rc = p->ops.put(p->payload, t->key, t->held.data ? t->held.data : empty,
+                      t->held.len, info_of(&t->c));
+  if (rc >= 0 && (t->opts.flags & DOCSTORE_PUT_VERIFY))
+    rc = adapter_verify(t);
+  return rc;
 }
 
 int docstore__provider_put_commit(docstore__put_txn *t, docstore__err *err) {

@@ -23,6 +23,8 @@
  *                 next; no-clobber; the PUT_VERIFY proof.
  *   s3_provider.c options, endpoint/addressing, the other provider
  *                 operations, presigned URLs, the check.
+ *   s3_download.c streamed reads: ranged GETs of a few windows at once,
+ *                 pinned to the first reply's ETag.
  */
 #ifndef DOCSTORE_S3_INTERNAL_H
 #define DOCSTORE_S3_INTERNAL_H
@@ -351,6 +353,27 @@ int docstore__s3_provider_new_ex(docstore_provider **out,
                                  char *errbuf, size_t errbuf_len);
 uint64_t docstore__s3_retry_count(docstore__s3 *s3, int op);
 
+/* The put group of the ops table and the whole-buffer put (s3_upload.c);
+ * payload: docstore__s3.  Memory of one transaction: at most
+ * multipart_threshold + part_size x (concurrency + 1) bytes of data. */
+int docstore__s3_put(void *payload, const char *key, const uint8_t *data,
+                     size_t len, docstore_errinfo *err);
+int docstore__s3_put_begin(void *payload, const char *key,
+                           const docstore_put_options *opts, void **txn,
+                           docstore_errinfo *err);
+int docstore__s3_put_write(void *payload, void *txn, const uint8_t *data,
+                           size_t len, docstore_errinfo *err);
+int docstore__s3_put_commit(void *payload, void *txn, docstore_errinfo *err);
+void docstore__s3_put_abort(void *payload, void *txn);
+/* Streamed reads (s3_download.c): the provider ops get_open, get_read and
+ * get_close (payload: docstore__s3).  A stream holds at most
+ * download_concurrency windows of download_part_size bytes. */
+int docstore__s3_get_open(void *payload, const char *key, uint64_t offset,
+                          uint64_t length, void **stream, uint64_t *object_size,
+                          docstore_errinfo *err);
+int docstore__s3_get_read(void *payload, void *stream, uint8_t *buf, size_t cap,
+                          size_t *got, docstore_errinfo *err);
+void docstore__s3_get_close(void *payload, void *stream);
 /* One line of a check report ("\n" added) to sink (NULL: nothing).
  * Returns the sink's code. */
 int docstore__s3_report(docstore_sink_cb sink, void *sp, const char *fmt, ...)
@@ -369,19 +392,6 @@ int docstore__s3_uploads(docstore__s3 *s3, const char *prefix,
                          unsigned int flags, uint64_t min_age_seconds,
                          docstore_upload_cb cb, void *payload,
                          docstore__err *err);
-
-/* The put group of the ops table and the whole-buffer put (s3_upload.c);
- * payload: docstore__s3.  Memory of one transaction: at most
- * multipart_threshold + part_size x (concurrency + 1) bytes of data. */
-int docstore__s3_put(void *payload, const char *key, const uint8_t *data,
-                     size_t len, docstore_errinfo *err);
-int docstore__s3_put_begin(void *payload, const char *key,
-                           const docstore_put_options *opts, void **txn,
-                           docstore_errinfo *err);
-int docstore__s3_put_write(void *payload, void *txn, const uint8_t *data,
-                           size_t len, docstore_errinfo *err);
-int docstore__s3_put_commit(void *payload, void *txn, docstore_errinfo *err);
-void docstore__s3_put_abort(void *payload, void *txn);
 
 /* ------------------------------------------------------- HTTP requests */
 

@@ -655,10 +655,10 @@ static const docstore_provider_ops s3_ops = {
     docstore__s3_put_write,
     docstore__s3_put_commit,
     docstore__s3_put_abort,
-    /* the get group: not yet, the library's adapter over get_range */
-    NULL,
-    NULL,
-    NULL,
+    /* the get group (s3_download.c) */
+    docstore__s3_get_open,
+    docstore__s3_get_read,
+    docstore__s3_get_close,
 };
 
 const docstore_provider_ops *docstore__s3_ops(void) { return &s3_ops; }

@@ -4,6 +4,8 @@
  *
  *   documents/user_<user_id>/YYYY/MM/DD/<file_id>_<name>_<ext>.json
  *   documents/system/YYYY/MM/DD/<file_id>_<name>_<ext>.json
+ * and, for the migration's staging rows, a "staging/" folder after the
+ * date (docstore__storage_path_in()).
  *
  * The rules for <name> and <ext> are written down in docs/ARCHITECTURE.md,
  * "Storage paths"; keep the two in step.
@@ -135,9 +137,27 @@ static void extension(char ext[EXT_MAX + 1], const char *name) {
   ext[n] = '\0';
 }
 
+/* One plain folder name: [a-z0-9_-], 1 to 32 bytes. */
+static int plain_segment(const char *s) {
+  size_t n = 0;
+  for (; s[n]; n++)
+    if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') ||
+          s[n] == '_' || s[n] == '-'))
+      return 0;
+  return n >= 1 && n <= 32;
+}
+
 int docstore__storage_path(char **out, const char *file_id,
                            const char *filename, const char *user_id,
                            int64_t when, docstore__err *err) {
+  return docstore__storage_path_in(out, file_id, filename, user_id, when, NULL,
+                                   err);
+}
+
+int docstore__storage_path_in(char **out, const char *file_id,
+                              const char *filename, const char *user_id,
+                              int64_t when, const char *subfolder,
+                              docstore__err *err) {
   char ext[EXT_MAX + 1];
   docstore__civil day;
   char *name = NULL;
@@ -145,6 +165,9 @@ int docstore__storage_path(char **out, const char *file_id,
   if (!out)
     return docstore__err_set(err, DOCSTORE_EINVAL, "storage path: out is NULL");
   *out = NULL;
+  if (subfolder && *subfolder && !plain_segment(subfolder))
+    return docstore__err_set(err, DOCSTORE_EINVAL,
+                             "storage path: bad folder name");
   DOCSTORE__GUARD(docstore__id_check(file_id, "file_id", err));
   if (user_id)
     DOCSTORE__GUARD(docstore__id_check(user_id, "user_id", err));
@@ -160,9 +183,11 @@ int docstore__storage_path(char **out, const char *file_id,
     return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
   sanitise(name, filename);
   extension(ext, name);
-  *out = docstore__sprintf("documents/%s%s/%04d/%02d/%02d/%s_%s_%s.json",
+  int sub = subfolder && *subfolder;
+  *out = docstore__sprintf("documents/%s%s/%04d/%02d/%02d/%s%s%s_%s_%s.json",
                            user_id ? "user_" : "system", user_id ? user_id : "",
-                           day.year, day.month, day.day, file_id, name, ext);
+                           day.year, day.month, day.day, sub ? subfolder : "",
+                           sub ? "/" : "", file_id, name, ext);
   docstore_free(name);
   if (!*out)
     return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");

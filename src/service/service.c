@@ -13,6 +13,7 @@
  * (finish()).
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -359,6 +360,12 @@ static int read_legacy(docstore_service *svc, docstore__buf *out,
     rc = docstore__file_read(out, full, 0, 0, "legacy file", err);
   } else {
     rc = docstore__file_read_beneath(out, svc->legacy_root, legacy_path, err);
+    if (rc == DOCSTORE_EACCESS && err) {
+      size_t n = strlen(err->msg);
+      snprintf(err->msg + n, sizeof(err->msg) - n,
+               " (reading it needs the legacy_allow_outside_root option, "
+               "DOCSTORE_LEGACY_ALLOW_OUTSIDE_ROOT)");
+    }
   }
   count(svc, DOCSTORE_OP_FALLBACK, rc, rc < 0 ? 0 : out->len, start);
   if (rc == 0)

@@ -64,4 +64,15 @@ int docstore__storage_path(char **out, const char *file_id,
                            const char *filename, const char *user_id,
                            int64_t when, docstore__err *err);
 
+/* The staging table's rows (the migration's attachment_staging) share
+ * ids, names, owners and days with the attachment table's, so their
+ * objects go one folder lower, in a "staging/" segment after the date:
+ *   documents/<owner>/YYYY/MM/DD/staging/<file_id>_<name>_<ext>.json
+ * `subfolder` is that segment ("staging"; NULL or "": none, the layout of
+ * docstore__storage_path()); it must be one plain segment ([a-z0-9_-]). */
+int docstore__storage_path_in(char **out, const char *file_id,
+                              const char *filename, const char *user_id,
+                              int64_t when, const char *subfolder,
+                              docstore__err *err);
+
 #endif

@@ -99,9 +99,9 @@ int docstore__fd_read_all(int fd, int (*sink)(void *, const uint8_t *, size_t),
   return rc;
 }
 
-/* Check the type of what fd opened; a stream is made blocking again. */
-static int check_type(int fd, const struct stat *st, unsigned flags,
-                      const char *what, const char *path, docstore__err *err) {
+int docstore__fd_check_type(int fd, const struct stat *st, unsigned flags,
+                            const char *what, const char *path,
+                            docstore__err *err) {
   if (S_ISREG(st->st_mode))
     return 0;
   if (S_ISDIR(st->st_mode))
@@ -156,7 +156,8 @@ int docstore__file_read_checked(docstore__buf *out, const char *path,
                              what, path);
     goto done;
   }
-  DOCSTORE__GUARD_GOTO(rc, check_type(fd, &st, flags, what, path, err), done);
+  DOCSTORE__GUARD_GOTO(
+      rc, docstore__fd_check_type(fd, &st, flags, what, path, err), done);
   if (check)
     DOCSTORE__GUARD_GOTO(rc, check(fd, &st, path, check_arg, err), done);
   if (S_ISREG(st.st_mode)) {

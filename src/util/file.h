@@ -71,6 +71,14 @@ typedef int (*docstore__file_check_cb)(int fd, const struct stat *st,
                                        const char *path, void *arg,
                                        docstore__err *err);
 
+/* The type check of docstore__file_read() on an open fd and its fstat():
+ * 0 for a regular file (or, with DOCSTORE__FILE_STREAMS, a pipe or
+ * character device, made blocking again), else DOCSTORE_EINVAL with
+ * "<what> <path> is a folder" / "... is not a regular file". */
+int docstore__fd_check_type(int fd, const struct stat *st, unsigned flags,
+                            const char *what, const char *path,
+                            docstore__err *err);
+
 /* docstore__file_read() with a check of the file actually opened (no race
  * between the check and the read).  check NULL: none. */
 int docstore__file_read_checked(docstore__buf *out, const char *path,

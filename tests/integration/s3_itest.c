@@ -343,3 +343,18 @@ char *itest_leave_upload(docstore__s3 *s3, const char *key) {
   docstore_free(id);
   return copy;
 }
+
+docstore_keyring *itest_keyring(void) {
+  char *pub = NULL, *priv = NULL;
+  char errbuf[512];
+  assert_int_equal(docstore_keygen(&pub, &priv, 2048, NULL), 0);
+  docstore_keyring *kr = NULL;
+  assert_int_equal(docstore_keyring_new(&kr, errbuf, sizeof(errbuf)), 0);
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub)),
+                   0);
+  assert_int_equal(
+      docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv), NULL), 0);
+  docstore_free(pub);
+  docstore_free(priv);
+  return kr;
+}

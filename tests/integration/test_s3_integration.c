@@ -248,9 +248,9 @@ static void test_get_range(void **state) {
   docstore_provider_free(c.p);
 }
 
-/* S3 has no streaming operations yet: the dispatch layer's buffering
- * adapter serves it (held put, then one put; reads in 8 MiB get_range
- * windows, the size from head). */
+/* S3 has no streaming put yet: the dispatch layer's buffering adapter
+ * serves it (held put, then one put); streamed reads are S3's own
+ * (s3_download.c, tested in test_s3_download.c). */
 static uint8_t *read_range(docstore_provider *p, const char *key,
                            uint64_t offset, uint64_t length, size_t expect,
                            uint64_t *size) {
@@ -861,17 +861,8 @@ static int count_docs(void *payload, const docstore_object_info *info) {
 
 static void test_service_facade(void **state) {
   (void)state;
-  char *pub = NULL, *priv = NULL;
-  assert_int_equal(docstore_keygen(&pub, &priv, 2048, NULL), 0);
-  docstore_keyring *kr = NULL;
+  docstore_keyring *kr = itest_keyring();
   char errbuf[512];
-  assert_int_equal(docstore_keyring_new(&kr, errbuf, sizeof(errbuf)), 0);
-  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub)),
-                   0);
-  assert_int_equal(
-      docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv), NULL), 0);
-  docstore_free(pub);
-  docstore_free(priv);
 
   docstore_s3_options o = itest_options(&env);
   docstore_provider *p = NULL;

@@ -931,6 +931,19 @@ static void no_clobber(fixture *f) {
       DOCSTORE_EIO);
   assert_non_null(strstr(err.msg, "is a folder"));
   assert_int_equal(leftovers(f), 0);
+  /* DOCSTORE_PUT_VERIFY is accepted (the proof is the synced write), with
+   * no-clobber too. */
+  assert_int_equal(stream_put(f->p, "nc/verified", data, 70000,
+                              DOCSTORE_PUT_NO_CLOBBER | DOCSTORE_PUT_VERIFY,
+                              &err),
+                   0);
+  expect_object(f->p, "nc/verified", data, 70000);
+  assert_int_equal(stream_put(f->p, "nc/verified", data, 10,
+                              DOCSTORE_PUT_NO_CLOBBER | DOCSTORE_PUT_VERIFY,
+                              &err),
+                   DOCSTORE_EEXISTS);
+  expect_object(f->p, "nc/verified", data, 70000);
+  assert_int_equal(leftovers(f), 0);
   /* Without the flag the same put replaces. */
   assert_int_equal(stream_put(f->p, "nc/key", data, 70000, 0, &err), 0);
   expect_object(f->p, "nc/key", data, 70000);

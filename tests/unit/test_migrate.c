@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "docstore/docstore.h"
@@ -250,8 +252,9 @@ static void test_schema_sql_matches_files(void **state) {
   char *sql = NULL;
   char *a = read_text(DOCSTORE_SOURCE_DIR "/sql/001_storage_columns.sql");
   char *b = read_text(DOCSTORE_SOURCE_DIR "/sql/002_migration_ledger.sql");
+  char *c = read_text(DOCSTORE_SOURCE_DIR "/sql/003_migration_claims.sql");
   char both[131072];
-  snprintf(both, sizeof(both), "%s%s", a, b);
+  snprintf(both, sizeof(both), "%s%s%s", a, b, c);
   assert_int_equal(docstore_migrate_schema_sql(&sql, &o), 0);
   assert_string_equal(sql, both);
   /* The seed's statements, made idempotent. */
@@ -264,6 +267,7 @@ static void test_schema_sql_matches_files(void **state) {
   docstore_free(sql);
   free(a);
   free(b);
+  free(c);
 
   /* Mapped names, one table. */
   o.schema = "My Docs";
@@ -805,6 +809,211 @@ static void test_row_verify(void **state) {
   assert_non_null(strstr(out.message, "on s3 does not parse as an envelope"));
 }
 
+/* A v2 envelope of n pseudo-random bytes, 4096-byte segments. */
+static char *seal_v2(size_t n, size_t *len) {
+  docstore_keyring *kr = th_keyring(1, 1);
+  docstore_seal_options so = DOCSTORE_SEAL_OPTIONS_INIT;
+  so.segment_size = 4096;
+  docstore_sealer *s = NULL;
+  assert_int_equal(docstore_sealer_new(&s, kr, &so), 0);
+  uint8_t *plain = th_random(n);
+  size_t cap = n + 65536, o = 0, used = 0, got = 0;
+  char *env = malloc(cap);
+  assert_int_equal(
+      docstore_sealer_update(s, (uint8_t *)env, cap, &got, plain, n, &used), 0);
+  assert_int_equal(used, n);
+  o = got;
+  int rc;
+  do {
+    rc = docstore_sealer_finish(s, (uint8_t *)env + o, cap - o, &got);
+    assert_true(rc >= 0);
+    o += got;
+  } while (rc > 0);
+  docstore_sealer_free(s);
+  docstore_keyring_free(kr);
+  free(plain);
+  *len = o;
+  return env;
+}
+
+/* Defect 1 of 0.3: a source whose bytes differ from the ledger's hash is
+ * refused before anything is committed. */
+static void test_row_ledger_mismatch_refused(void **state) {
+  row_env *e = *state;
+  docstore__mig_outcome out;
+  const char *key = "documents/user_7/2024/01/15/42_kept_pdf.json";
+  assert_int_equal(
+      fake_provider_seed(e->fsrc, key, e->envelope, e->envelope_len), 0);
+  docstore__mig_row row = make_row(NULL, (char *)key, "local");
+  row.ledger_sha =
+      "0000000000000000000000000000000000000000000000000000000000000000";
+  e->r.dry_run = 0;
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  e->r.dry_run = 1;
+  assert_int_equal(out.code, DOCSTORE_EINTEGRITY);
+  assert_int_equal(out.bytes, 0);
+  assert_non_null(strstr(out.message,
+                         "Attachment 42: documents/user_7/2024/01/15/"
+                         "42_kept_pdf.json on local differs from the SHA-256 "
+                         "recorded in the ledger (recorded 000000000000..."));
+  assert_non_null(strstr(out.message, "not migrated"));
+  assert_int_equal(fake_provider_calls(e->fdst, FAKE_PUT), 0);
+  assert_int_equal(fake_provider_count(e->fdst), 0);
+}
+
+/* Defect 4 of 0.3: legacy files stay below legacy_root unless
+ * allow_outside_root. */
+static void test_row_legacy_confinement(void **state) {
+  row_env *e = *state;
+  docstore__mig_outcome out;
+  char outside[128], path[300], link[300];
+  snprintf(outside, sizeof(outside), "/tmp/docstore-test-outside-XXXXXX");
+  assert_non_null(mkdtemp(outside));
+  snprintf(path, sizeof(path), "%s/doc.json", outside);
+  write_file(path, e->envelope, e->envelope_len);
+
+  docstore__mig_row row = make_row(path, NULL, "local"); /* absolute */
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, DOCSTORE_EACCESS);
+  assert_non_null(strstr(out.message, "outside the legacy root"));
+  assert_non_null(strstr(out.message, "--allow-outside-root"));
+
+  char rel[400];
+  snprintf(rel, sizeof(rel), "../%s/doc.json", strrchr(outside, '/') + 1);
+  row = make_row(rel, NULL, "local"); /* "..": refused as written */
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, DOCSTORE_EACCESS);
+  assert_non_null(strstr(out.message, "\"..\""));
+
+  snprintf(link, sizeof(link), "%s/link.json", e->dir);
+  assert_int_equal(symlink(path, link), 0);
+  row = make_row("link.json", NULL, "local"); /* a link out of the root */
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, DOCSTORE_EACCESS);
+  assert_non_null(strstr(out.message, "symbolic link"));
+
+  /* allow_outside_root lifts all three. */
+  e->r.allow_outside_root = 1;
+  row = make_row(path, NULL, "local");
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, 0);
+  row = make_row("link.json", NULL, "local");
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, 0);
+  assert_int_equal(out.bytes, e->envelope_len);
+  e->r.allow_outside_root = 0;
+  unlink(path);
+  rmdir(outside);
+}
+
+/* Sizes: a huge JSON-looking file is refused from its size, a huge file
+ * that is no envelope from its first bytes; neither is read whole (the
+ * files are sparse: reading them would take long). */
+static void test_row_refused_before_reading(void **state) {
+  row_env *e = *state;
+  docstore__mig_outcome out;
+  char path[256];
+  snprintf(path, sizeof(path), "%s/huge.json", e->dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "{\"nonce\"", 8), 8);
+  assert_int_equal(ftruncate(fd, (off_t)((size_t)3 << 29) + 1), 0);
+  close(fd);
+  time_t t0 = time(NULL);
+  docstore__mig_row row = make_row("huge.json", NULL, "local");
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, DOCSTORE_ETOOBIG);
+  assert_non_null(strstr(out.message, "does not parse as an envelope: not a "
+                                      "version 2 envelope, and 1610612737 "
+                                      "bytes is over"));
+
+  snprintf(path, sizeof(path), "%s/zeros.json", e->dir);
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, (off_t)3 << 30), 0);
+  close(fd);
+  row = make_row("zeros.json", NULL, "local");
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, DOCSTORE_EFORMAT);
+  assert_non_null(strstr(out.message, "neither a version 2 envelope nor a "
+                                      "JSON object (byte 0x00 at offset 0)"));
+  assert_true(time(NULL) - t0 < 5);
+}
+
+/* A v2 envelope is checked as it streams: with a keyring every segment
+ * (a flipped byte is found), without one the header and the layout (a
+ * size no segment layout gives is found). */
+static void test_row_v2_checked_while_streaming(void **state) {
+  row_env *e = *state;
+  docstore__mig_outcome out;
+  size_t len = 0;
+  char *env = seal_v2(300000, &len);
+  const char *key = "documents/user_7/2024/01/15/42_v2_bin.json";
+  docstore__mig_row row = make_row(NULL, (char *)key, "local");
+  docstore_keyring *kr = th_keyring(1, 1);
+
+  assert_int_equal(fake_provider_seed(e->fsrc, key, env, len), 0);
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, 0);
+  assert_int_equal(out.bytes, len);
+  e->r.keyring = kr;
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, 0);
+
+  env[len / 2] ^= 0x40;
+  assert_int_equal(fake_provider_seed(e->fsrc, key, env, len), 0);
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, DOCSTORE_EINTEGRITY);
+  assert_non_null(strstr(out.message, "does not decrypt with the configured "
+                                      "key"));
+  env[len / 2] ^= 0x40;
+  e->r.keyring = NULL;
+
+  /* Cut so that the last segment is shorter than its tag: impossible. */
+  size_t hlen = 0;
+  assert_int_equal(
+      docstore_envelope_header_size(&hlen, (const uint8_t *)env, 16), 0);
+  size_t cut = hlen + 10 * (4096 + 16) + 5;
+  assert_true(cut < len);
+  assert_int_equal(fake_provider_seed(e->fsrc, key, env, cut), 0);
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, DOCSTORE_EINTEGRITY);
+  assert_non_null(strstr(out.message, "does not parse as an envelope"));
+  e->r.keyring = kr;
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, DOCSTORE_EINTEGRITY);
+  e->r.keyring = NULL;
+  docstore_keyring_free(kr);
+  free(env);
+}
+
+/* Defect 2 of 0.3: a staging row goes to a "staging/" folder, never to the
+ * object of the attachment row with the same id, name, owner and day. */
+static void test_row_staging_key(void **state) {
+  row_env *e = *state;
+  docstore__mig_outcome out;
+  char path[256];
+  snprintf(path, sizeof(path), "%s/a.json", e->dir);
+  write_file(path, e->envelope, e->envelope_len);
+  const char *plain = "documents/user_7/2024/01/15/42_pass_port.pdf_pdf.json";
+  const char *staged =
+      "documents/user_7/2024/01/15/staging/42_pass_port.pdf_pdf.json";
+  assert_int_equal(
+      fake_provider_seed(e->fdst, plain, e->envelope, e->envelope_len), 0);
+  docstore__mig_row row = make_row("a.json", NULL, "local");
+  row.table = 1;
+  e->ctx.label = "Staging attachment";
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, 0);
+  assert_int_equal(out.recovered, 0); /* not the attachment row's object */
+  assert_int_equal(
+      fake_provider_seed(e->fdst, staged, e->envelope, e->envelope_len), 0);
+  docstore__mig_migrate_row(&e->ctx, &row, &out);
+  assert_int_equal(out.code, 0);
+  assert_int_equal(out.recovered, 1);
+  e->ctx.label = "Attachment";
+}
+
 /* ----------------------------------------------------------------- runs */
 
 static void test_run_refusals_before_the_database(void **state) {
@@ -868,6 +1077,16 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_row_target_key_and_target_failures,
                                       row_setup, row_teardown),
       cmocka_unit_test_setup_teardown(test_row_verify, row_setup, row_teardown),
+      cmocka_unit_test_setup_teardown(test_row_ledger_mismatch_refused,
+                                      row_setup, row_teardown),
+      cmocka_unit_test_setup_teardown(test_row_legacy_confinement, row_setup,
+                                      row_teardown),
+      cmocka_unit_test_setup_teardown(test_row_refused_before_reading,
+                                      row_setup, row_teardown),
+      cmocka_unit_test_setup_teardown(test_row_v2_checked_while_streaming,
+                                      row_setup, row_teardown),
+      cmocka_unit_test_setup_teardown(test_row_staging_key, row_setup,
+                                      row_teardown),
       cmocka_unit_test(test_run_refusals_before_the_database),
   };
   return cmocka_run_group_tests(tests, NULL, th_group_teardown);

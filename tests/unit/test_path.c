@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "docstore/docstore.h"
+#include "service/service_internal.h"
 
 #define JAN15_NOON INT64_C(1705320000)    /* 2024-01-15T12:00:00Z */
 #define JAN15_LAST INT64_C(1705363199)    /* 2024-01-15T23:59:59Z */
@@ -310,6 +311,34 @@ static void test_random_names_stay_in_layout(void **state) {
   }
 }
 
+/* The migration's staging rows: a "staging/" folder after the date, and
+ * otherwise the same key; a bad folder name is refused. */
+static void test_staging_folder(void **state) {
+  (void)state;
+  char *out = NULL;
+  assert_int_equal(docstore__storage_path_in(&out, "1", "passport.pdf", "123",
+                                             JAN15_NOON, "staging", NULL),
+                   0);
+  assert_string_equal(
+      out, "documents/user_123/2024/01/15/staging/1_passport.pdf_pdf.json");
+  assert_int_equal(docstore_key_check(out), 0);
+  docstore_free(out);
+  assert_int_equal(docstore__storage_path_in(&out, "1", "passport.pdf", NULL,
+                                             JAN15_NOON, "", NULL),
+                   0);
+  assert_string_equal(out,
+                      "documents/system/2024/01/15/1_passport.pdf_pdf.json");
+  docstore_free(out);
+  const char *bad[] = {"..", "a/b", "Staging", "x y",
+                       "a23456789012345678901234567890123"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(docstore__storage_path_in(&out, "1", "a", NULL, JAN15_NOON,
+                                               bad[i], NULL),
+                     DOCSTORE_EINVAL);
+    assert_null(out);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seed_examples),
@@ -320,6 +349,7 @@ int main(void) {
       cmocka_unit_test(test_dates_are_utc),
       cmocka_unit_test(test_ids),
       cmocka_unit_test(test_random_names_stay_in_layout),
+      cmocka_unit_test(test_staging_folder),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -573,6 +573,7 @@ typedef struct mem {
   size_t len[MEM_KEYS];
   int puts, gets, heads, ranges;
   int short_ranges;    /* get_range sends half of what is asked */
+  int corrupt_puts;    /* put stores the data with its last byte flipped */
   const uint8_t *huge; /* get of "huge" sends these huge_len bytes */
   size_t huge_len;
   int *freed;
@@ -600,6 +601,8 @@ static int mem_put(void *payload, const char *key, const uint8_t *data,
   free(m->data[i]);
   m->data[i] = malloc(len ? len : 1);
   memcpy(m->data[i], data, len);
+  if (m->corrupt_puts && len > 0)
+    m->data[i][len - 1] ^= 0x01;
   m->len[i] = len;
   return 0;
 }
@@ -885,6 +888,42 @@ static void test_adapter_no_clobber(void **state) {
   docstore_provider_free(p);
 }
 
+/* DOCSTORE_PUT_VERIFY through the adapter: put, then a read-back compared
+ * with the held bytes; a store that keeps other bytes fails the commit. */
+static void test_adapter_verify(void **state) {
+  (void)state;
+  mem *m;
+  docstore_provider *p = mem_provider(0, &m);
+  docstore__err err;
+  uint8_t *data = make_data(70001);
+  int gets = m->gets;
+  assert_int_equal(stream_put(p, "v", data, 70001,
+                              DOCSTORE_PUT_VERIFY | DOCSTORE_PUT_NO_CLOBBER,
+                              &err),
+                   0);
+  assert_int_equal(m->gets, gets + 1); /* the read-back */
+  expect_object(p, "v", data, 70001);
+  /* Without the flag: no read-back. */
+  gets = m->gets;
+  assert_int_equal(stream_put(p, "w", data, 70001, 0, &err), 0);
+  assert_int_equal(m->gets, gets);
+  /* The store flips a byte: EINTEGRITY, with a message that says so. */
+  m->corrupt_puts = 1;
+  docstore_op_stats before, after;
+  op_stats(p, DOCSTORE_OP_PUT, &before);
+  assert_int_equal(stream_put(p, "x", data, 70001, DOCSTORE_PUT_VERIFY, &err),
+                   DOCSTORE_EINTEGRITY);
+  assert_non_null(strstr(err.msg, "put x: the stored object differs"));
+  op_stats(p, DOCSTORE_OP_PUT, &after);
+  assert_int_equal(after.failures, before.failures + 1);
+  /* An empty object verifies too (and a flipped byte cannot happen). */
+  assert_int_equal(stream_put(p, "e", data, 0, DOCSTORE_PUT_VERIFY, &err), 0);
+  /* Unknown flags are still refused. */
+  assert_int_equal(stream_put(p, "u", data, 1, 4u, &err), DOCSTORE_EINVAL);
+  free(data);
+  docstore_provider_free(p);
+}
+
 /* The adapter holds at most DOCSTORE__OBJECT_MAX bytes, either way.  The
  * big input is reserved address space, never touched. */
 static void test_adapter_cap(void **state) {
@@ -1013,6 +1052,7 @@ int main(void) {
       cmocka_unit_test(test_adapter_without_range),
       cmocka_unit_test(test_adapter_with_range),
       cmocka_unit_test(test_adapter_no_clobber),
+      cmocka_unit_test(test_adapter_verify),
       cmocka_unit_test(test_adapter_cap),
       cmocka_unit_test(test_v2_ops_all_or_none),
   };

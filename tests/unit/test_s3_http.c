@@ -3,10 +3,11 @@
  * (src/s3/s3_http.c): what a request with a body carries under each
  * choice of S3_CHECKSUM_ALGORITHM and S3_PAYLOAD_SIGNING, that every such
  * header is signed as sent, resp->body_proven, a reply echoing another
- * checksum, If-Match / If-None-Match and their failures, extra headers.
- * A small canned-reply HTTP server on 127.0.0.1 (a thread of this test)
- * records each request; no S3 server is needed (tests/integration/
- * test_s3_integration.c runs the same against Swift).
+ * checksum, If-Match / If-None-Match and their failures, extra headers;
+ * and which digest a whole-object read checks (s3_verify.c).  A small
+ * canned-reply HTTP server on 127.0.0.1 (a thread of this test) records
+ * each request; no S3 server is needed (tests/integration/test_s3_wire.c
+ * runs the same against Swift).
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
@@ -138,8 +139,13 @@ static void server_stop(server *s) {
   atomic_store(&s->stop, 1);
   pthread_join(s->thread, NULL);
   close(s->fd);
+}
+
+/* The recorded requests, once the test has looked at them. */
+static void server_free(server *s) {
   for (size_t i = 0; i < s->nreqs; i++)
     free(s->reqs[i]);
+  s->nreqs = 0;
 }
 
 /* The value of header `name` in a recorded request, or NULL (static). */
@@ -299,7 +305,10 @@ static void put_once(outcome *o, int checksum, int signing, int object_data,
   server_stop(&o->srv);
 }
 
-static void done(outcome *o) { docstore__s3_resp_free(&o->resp); }
+static void done(outcome *o) {
+  docstore__s3_resp_free(&o->resp);
+  server_free(&o->srv);
+}
 
 static const char *const ok[] = {OK_REPLY};
 
@@ -499,6 +508,15 @@ static void test_if_none_match(void **state) {
   assert_int_equal(o.resp.status, 501);
   done(&o);
 
+  /* AWS: a concurrent conditional write of the key; retried. */
+  const char *r409[] = {
+      error_reply("409 Conflict", "ConditionalRequestConflict"), OK_REPLY};
+  put_once(&o, DOCSTORE_S3_CHECKSUM_NONE, DOCSTORE_S3_PAYLOAD_SIGNED, 1, r409,
+           2, with_if_none_match);
+  assert_int_equal(o.rc, 0);
+  assert_int_equal(o.srv.nreqs, 2);
+  done(&o);
+
   /* A 412 without a condition stays a server error. */
   const char *plain412[] = {
       error_reply("412 Precondition Failed", "PreconditionFailed")};
@@ -565,6 +583,49 @@ static void test_policy_empty_body(void **state) {
   docstore__s3_free(s3);
 }
 
+/* A whole-object read checks a full-object checksum when the reply has
+ * one, and then not the ETag's MD5; a composite checksum falls back on
+ * the MD5. */
+static void test_verify_prefers_checksum(void **state) {
+  (void)state;
+  docstore__s3_resp r;
+  memset(&r, 0, sizeof(r));
+  r.status = 200;
+  r.has_content_length = 1;
+  r.content_length = BODY_LEN;
+  /* An ETag that looks like an MD5 but is not the body's. */
+  docstore__strlcpy(r.etag, "\"00000000000000000000000000000000\"",
+                    sizeof(r.etag));
+  docstore__strlcpy(r.checksum_algo, "crc32c", sizeof(r.checksum_algo));
+  docstore__strlcpy(r.checksum, BODY_CRC32C_B64, sizeof(r.checksum));
+  docstore__err err;
+  docstore__err_clear(&err);
+  docstore__s3_verify v;
+  memset(&v, 0, sizeof(v));
+  assert_int_equal(docstore__s3_verify_begin(&v, &r), 0);
+  assert_null(v.md5);
+  assert_int_equal(docstore__s3_verify_update(&v, body, BODY_LEN), 0);
+  assert_int_equal(docstore__s3_verify_end(&v, "'k'", &err), 0);
+  docstore__s3_verify_free(&v);
+
+  docstore__strlcpy(r.checksum, "AAAAAA==", sizeof(r.checksum));
+  assert_int_equal(docstore__s3_verify_begin(&v, &r), 0);
+  assert_int_equal(docstore__s3_verify_update(&v, body, BODY_LEN), 0);
+  assert_int_equal(docstore__s3_verify_end(&v, "'k'", &err),
+                   DOCSTORE_EINTEGRITY);
+  assert_non_null(strstr(err.msg, "x-amz-checksum-crc32c"));
+  docstore__s3_verify_free(&v);
+
+  docstore__strlcpy(r.checksum, "AAAAAA==-3", sizeof(r.checksum));
+  assert_int_equal(docstore__s3_verify_begin(&v, &r), 0);
+  assert_non_null(v.md5);
+  assert_int_equal(docstore__s3_verify_update(&v, body, BODY_LEN), 0);
+  assert_int_equal(docstore__s3_verify_end(&v, "'k'", &err),
+                   DOCSTORE_EINTEGRITY);
+  assert_non_null(strstr(err.msg, "MD5"));
+  docstore__s3_verify_free(&v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_signed_no_checksum),
@@ -576,6 +637,7 @@ int main(void) {
       cmocka_unit_test(test_if_match),
       cmocka_unit_test(test_extra_headers),
       cmocka_unit_test(test_policy_empty_body),
+      cmocka_unit_test(test_verify_prefers_checksum),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

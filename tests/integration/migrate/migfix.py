@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 import psycopg2
@@ -24,6 +25,8 @@ from Cryptodome.Random import get_random_bytes
 SOURCE_DIR = os.environ.get("DOCSTORE_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
 LOCK_KEY = 0x646F6373746F7265  # "docstore", the engine's advisory lock
+LOCK_MIGRATING = 0x646F6373746F726D  # "docstorm": held shared by migrations
+LOCK_VERIFYING = 0x646F6373746F7276  # "docstorv": held shared by verifications
 TMP_PREFIX = ".docstore-tmp-"   # the local provider's temporary files
 
 
@@ -134,7 +137,7 @@ def create_old_tables(db, created="created_at"):
 
 
 def apply_schema_files(db):
-    for f in ("001_storage_columns.sql", "002_migration_ledger.sql"):
+    for f in ("001_storage_columns.sql", "002_migration_ledger.sql", "003_migration_claims.sql"):
         with open(os.path.join(SOURCE_DIR, "sql", f)) as fh:
             db.q(fh.read())
 
@@ -306,9 +309,24 @@ def run_cli(*args, env=None, timeout=600, cwd=None):
                           env={**os.environ, **(env or {})}, cwd=cwd)
 
 
+def wait_for(cond, what, timeout=300):
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def on_s3(db):
+    return sum(db.q(f"SELECT count(*) FROM document.{t} WHERE storage_type = 's3'")[0][0]
+               for t in ("attachment", "attachment_staging"))
+
+
 # ---------------------------------------------------------------- checks
 
-KEY_RE = re.compile(r"^documents/(user_\d+|system)/(\d{4})/(\d{2})/(\d{2})/(\d+)_[^/]+\.json$")
+# The staging table's rows get a "staging/" folder after the date (0.4.0):
+# their ids, names, owners and days may equal the attachment table's.
+KEY_RE = re.compile(r"^documents/(user_\d+|system)/(\d{4})/(\d{2})/(\d{2})/"
+                    r"(?P<staging>staging/)?(?P<id>\d+)_[^/]+\.json$")
 
 
 def check_store(db, fx, target_type, read, listing, require_all_good=True, source_type="local",
@@ -340,7 +358,9 @@ def check_store(db, fx, target_type, read, listing, require_all_good=True, sourc
             assert m, sp
             assert m.group(1) == (f"user_{r.user_id}" if r.user_id is not None else "system")
             assert "-".join(m.group(2, 3, 4)) == r.created[:10]
-            assert int(m.group(5)) == r.id
+            assert int(m.group("id")) == r.id
+            if m.group("staging"):
+                assert r.table == "attachment_staging", sp
             assert ledger[(r.table, r.id)] == (target_type, sp, sha256(r.data), len(r.data))
             assert sp not in on_target, f"{sp} used by two rows"
             on_target[sp] = r
@@ -353,7 +373,7 @@ def check_store(db, fx, target_type, read, listing, require_all_good=True, sourc
     for key in extra:
         m = KEY_RE.match(key)
         assert m, key
-        owners = [r for r in fx.good() if r.id == int(m.group(5))
+        owners = [r for r in fx.good() if r.id == int(m.group("id"))
                   and rows[(r.table, r.id)][1] != target_type]
         assert owners and read(key) == owners[0].data, f"{key} is no pending upload"
     assert len([k for k in ledger if rows[k][1] == target_type]) == len(on_target)

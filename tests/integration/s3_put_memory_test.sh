@@ -10,11 +10,11 @@
 # object).  The SHA-256 in and out must match; the put must leave no
 # incomplete multipart upload.  Prints the figures.
 # Run under tools/with-test-servers.sh (without S3_* it FAILS):
-#   bash tests/integration/s3_stream_memory_test.sh path/to/docstore [GiB]
+#   bash tests/integration/s3_put_memory_test.sh path/to/docstore [GiB]
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-DOCSTORE=${1:?usage: s3_stream_memory_test.sh path/to/docstore [GiB]}
+DOCSTORE=${1:?usage: s3_put_memory_test.sh path/to/docstore [GiB]}
 GIB=${2:-1}
 case $DOCSTORE in /*) ;; *) DOCSTORE=$(pwd)/$DOCSTORE ;; esac
 for v in S3_ENDPOINT_URL S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY; do
