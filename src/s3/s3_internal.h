@@ -365,6 +365,17 @@ int docstore__s3_put_write(void *payload, void *txn, const uint8_t *data,
                            size_t len, docstore_errinfo *err);
 int docstore__s3_put_commit(void *payload, void *txn, docstore_errinfo *err);
 void docstore__s3_put_abort(void *payload, void *txn);
+/* S3's largest part (5 GiB); an upload of unknown size doubles its part
+ * size every DOCSTORE__S3_GROW_EVERY parts. */
+#define DOCSTORE__S3_MAX_PART_SIZE ((uint64_t)5 << 30)
+#define DOCSTORE__S3_GROW_EVERY 1000u
+/* The first part size of an upload of about `hint` bytes (0: unknown):
+ * `base` doubled until the hint fits in DOCSTORE__S3_MAX_PARTS parts, at
+ * most DOCSTORE__S3_MAX_PART_SIZE. */
+uint64_t docstore__s3_part_size_first(uint64_t base, uint64_t hint);
+/* The size of part `number` (1-based) of an upload of unknown size, from
+ * the size of the part before it. */
+uint64_t docstore__s3_part_size_next(uint64_t prev, unsigned int number);
 /* Streamed reads (s3_download.c): the provider ops get_open, get_read and
  * get_close (payload: docstore__s3).  A stream holds at most
  * download_concurrency windows of download_part_size bytes. */

@@ -22,8 +22,11 @@
  * `If-None-Match: *` on the PutObject or CompleteMultipartUpload; EMULATE
  * asks HEAD at begin (to fail early) and again just before the request
  * that makes the object appear (not atomic: two writers may both pass);
- * AUTO is NATIVE until the server answers NotImplemented, then EMULATE for
- * the provider's life.
+ * AUTO is NATIVE until a PutObject is answered NotImplemented, then
+ * EMULATE for the provider's life; a CompleteMultipartUpload under AUTO
+ * always tries If-None-Match first (Swift 2.30 honours it there, 412, and
+ * answers NotImplemented on PutObject) and asks HEAD only after a
+ * NotImplemented.
  *
  * DOCSTORE_PUT_VERIFY: the commit succeeds only with proof that the server
  * holds exactly the bytes written: every object-data request was proven by
@@ -41,10 +44,8 @@
 
 #include "s3/s3_internal.h"
 
-/* S3's largest part (5 GiB). */
-#define MAX_PART_SIZE ((uint64_t)5 << 30)
-/* Unknown size: the part size doubles every GROW_EVERY parts. */
-#define GROW_EVERY 1000u
+#define MAX_PART_SIZE DOCSTORE__S3_MAX_PART_SIZE
+#define GROW_EVERY DOCSTORE__S3_GROW_EVERY
 /* Read-back window (DOCSTORE_PUT_VERIFY without a proof). */
 #define READBACK_WINDOW ((uint64_t)64 << 20)
 
@@ -132,8 +133,7 @@ static const char *checksum_name(int checksum) {
 
 /* Whether a 2xx reply to object data proves the server got those bytes. */
 static int resp_proven(const docstore__s3_resp *resp) {
-  (void)resp;
-  return 0;
+  return resp->body_proven;
 }
 
 static void note_proof(s3_upload *u, const docstore__s3_resp *resp) {
@@ -229,14 +229,20 @@ static int head_absent(s3_upload *u, docstore__err *err) {
 static int publish(s3_upload *u, docstore__s3_req *req, docstore__s3_resp *resp,
                    docstore__err *err) {
   docstore__s3 *s3 = u->s3;
+  int complete = u->multipart;
   memset(resp, 0, sizeof(*resp)); /* filled by a request, if one is sent */
   if (!(u->flags & DOCSTORE_PUT_NO_CLOBBER))
     return docstore__s3_request(s3, req, resp, err);
-  if (!emulating(s3)) {
+  /* conditional_seen is what PutObject showed.  A server may honour
+   * If-None-Match on CompleteMultipartUpload and not on PutObject (Swift
+   * 2.30): under AUTO a Complete always tries it first. */
+  int emulate = complete ? s3->conditional == DOCSTORE_S3_CONDITIONAL_EMULATE
+                         : emulating(s3);
+  if (!emulate) {
     req->if_none_match = 1;
     int rc = docstore__s3_request(s3, req, resp, err);
     req->if_none_match = 0;
-    if (rc == 0 && s3->conditional == DOCSTORE_S3_CONDITIONAL_AUTO)
+    if (rc == 0 && !complete && s3->conditional == DOCSTORE_S3_CONDITIONAL_AUTO)
       atomic_store(&s3->conditional_seen, 1);
     if (rc != DOCSTORE_EUNSUPPORTED ||
         strcmp(resp->s3_code, "NotImplemented") != 0)
@@ -383,13 +389,26 @@ static void senders_stop(s3_upload *u, int cancel) {
   u->nthreads = 0;
 }
 
+uint64_t docstore__s3_part_size_first(uint64_t base, uint64_t hint) {
+  uint64_t part = base;
+  while (hint && (hint + part - 1) / part > DOCSTORE__S3_MAX_PARTS &&
+         part < MAX_PART_SIZE)
+    part = part * 2 < MAX_PART_SIZE ? part * 2 : MAX_PART_SIZE;
+  return part;
+}
+
+uint64_t docstore__s3_part_size_next(uint64_t prev, unsigned int number) {
+  if (number > 1 && (number - 1) % GROW_EVERY == 0 && prev < MAX_PART_SIZE)
+    return prev * 2 < MAX_PART_SIZE ? prev * 2 : MAX_PART_SIZE;
+  return prev;
+}
+
 /* The size of part `number` (1-based) when it starts to fill. */
 static void part_size_for(s3_upload *u, unsigned int number) {
   if (u->size_hint && u->total > u->size_hint)
     u->grow = 1; /* the hint was short: the stream may go far */
-  if (u->grow && number > 1 && (number - 1) % GROW_EVERY == 0 &&
-      u->part < MAX_PART_SIZE)
-    u->part = u->part * 2 < MAX_PART_SIZE ? u->part * 2 : MAX_PART_SIZE;
+  if (u->grow)
+    u->part = docstore__s3_part_size_next(u->part, number);
 }
 
 /* A free part buffer of at least u->part bytes, waiting for a sender to
@@ -482,11 +501,7 @@ static int start_multipart(s3_upload *u, docstore__err *err) {
   docstore__s3_resp resp;
   int rc;
 
-  u->part = s3->part_size;
-  if (u->size_hint)
-    while ((u->size_hint + u->part - 1) / u->part > DOCSTORE__S3_MAX_PARTS &&
-           u->part < MAX_PART_SIZE)
-      u->part *= 2;
+  u->part = docstore__s3_part_size_first(s3->part_size, u->size_hint);
   u->grow = u->size_hint == 0;
   if (u->exact)
     u->expect_parts = (unsigned int)((u->size_hint + u->part - 1) / u->part);
@@ -675,28 +690,18 @@ static int commit_single(s3_upload *u, const uint8_t *data, size_t len,
   return rc < 0 ? rc : verified(u, err);
 }
 
-static int commit_multipart(s3_upload *u, docstore__err *err) {
+/* One CompleteMultipartUpload, with the parts' checksums or without;
+ * s3_code receives the S3 error code of a refusal ("" if none). */
+static int complete_once(s3_upload *u, int sums, char *s3_code, size_t size,
+                         docstore__err *err) {
   docstore__buf xml = DOCSTORE__BUF_INIT_PUBLIC;
   docstore__s3_resp resp;
-  int rc = sender_failure(u, err);
-  if (rc == 0 && u->fill && u->fill->len)
-    queue_fill(u);
-  senders_stop(u, 0);
-  if (rc == 0)
-    rc = sender_failure(u, err);
-  if (rc < 0)
-    goto failed;
-
-  const char *tag = checksum_name(u->s3->checksum);
-  int sums = is_flexible(u->s3->checksum);
-  for (unsigned int i = 0; sums && i < u->nparts; i++)
-    if (!u->sums[i] || !u->sums[i][0])
-      sums = 0; /* the server was not sent one for every part */
-  rc = docstore__s3_xml_complete_body_sums(
-      &xml, u->etags, sums ? u->sums : NULL, tag, u->nparts);
-  if (rc < 0) {
-    rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
-    goto failed;
+  s3_code[0] = '\0';
+  if (docstore__s3_xml_complete_body_sums(&xml, u->etags, sums ? u->sums : NULL,
+                                          checksum_name(u->s3->checksum),
+                                          u->nparts) < 0) {
+    docstore__buf_free(&xml);
+    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
   }
   docstore__s3_req req = {0};
   req.op = DOCSTORE_OP_PUT;
@@ -708,8 +713,40 @@ static int commit_multipart(s3_upload *u, docstore__err *err) {
   req.send_body = 1;
   req.content_type = "application/xml";
   req.error_in_200 = 1;
-  rc = publish(u, &req, &resp, err);
+  int rc = publish(u, &req, &resp, err);
+  docstore__strlcpy(s3_code, resp.s3_code, size);
   docstore__s3_resp_free(&resp);
+  docstore__buf_free(&xml);
+  return rc;
+}
+
+static int commit_multipart(s3_upload *u, docstore__err *err) {
+  char code[sizeof(((docstore__s3_resp *)0)->s3_code)];
+  int rc = sender_failure(u, err);
+  if (rc == 0 && u->fill && u->fill->len)
+    queue_fill(u);
+  senders_stop(u, 0);
+  if (rc == 0)
+    rc = sender_failure(u, err);
+  if (rc < 0)
+    goto failed;
+
+  int sums = is_flexible(u->s3->checksum);
+  for (unsigned int i = 0; sums && i < u->nparts; i++)
+    if (!u->sums[i] || !u->sums[i][0])
+      sums = 0; /* the server was not sent one for every part */
+  rc = complete_once(u, sums, code, sizeof(code), err);
+  if (rc < 0 && sums && strcmp(code, "MalformedXML") == 0) {
+    /* AWS wants the parts' checksums when the upload was created with an
+     * algorithm; Swift 2.30 does not know the elements (and checks no
+     * flexible checksum): again without them. */
+    docstore__log(DOCSTORE_LOG_DEBUG,
+                  "S3: CompleteMultipartUpload of '%.200s' refused with the "
+                  "parts' checksums (MalformedXML); again without",
+                  u->key);
+    docstore__err_clear(err);
+    rc = complete_once(u, 0, code, sizeof(code), err);
+  }
   if (rc < 0) {
     if (rc != DOCSTORE_EEXISTS)
       docstore__err_prefix(err, "completing the multipart upload of '%.200s'",
@@ -721,11 +758,9 @@ static int commit_multipart(s3_upload *u, docstore__err *err) {
   docstore__log(DOCSTORE_LOG_DEBUG,
                 "S3: multipart upload of '%.200s' done: %u parts, %llu bytes",
                 u->key, u->nparts, (unsigned long long)u->total);
-  docstore__buf_free(&xml);
   return verified(u, err);
 
 failed:
-  docstore__buf_free(&xml);
   upload_abort(u);
   return rc;
 }

@@ -176,6 +176,18 @@ static void fx_check(fx *f, size_t len) {
   docstore_free(back);
 }
 
+/* A refused no-clobber store left the other writer's object ("first")
+ * as it was and no upload open; then the key is freed. */
+static void fx_other_intact(fx *f) {
+  size_t got = 0;
+  uint8_t *back = read_all(&f->c, f->key, &got);
+  assert_int_equal(got, 5);
+  assert_memory_equal(back, "first", 5);
+  docstore_free(back);
+  assert_int_equal(open_uploads(f->c.s3, f->key, NULL, 0), 0);
+  assert_int_equal(docstore_provider_delete(f->c.p, f->key), 0);
+}
+
 static uint64_t requests(fx *f) { return atomic_load(&f->c.s3->requests); }
 
 /* The put group is registered (the get group is another part's). */
@@ -352,13 +364,7 @@ static void test_no_clobber_emulated(void **state) {
         docstore_provider_put(f.c.p, f.key, (const uint8_t *)"first", 5), 0);
     assert_int_equal(ops()->put_commit(f.c.s3, f.txn, EI(&f.err)),
                      DOCSTORE_EEXISTS);
-    size_t got = 0;
-    uint8_t *back = read_all(&f.c, f.key, &got);
-    assert_int_equal(got, 5);
-    assert_memory_equal(back, "first", 5);
-    docstore_free(back);
-    assert_int_equal(open_uploads(f.c.s3, f.key, NULL, 0), 0);
-    assert_int_equal(docstore_provider_delete(f.c.p, f.key), 0);
+    fx_other_intact(&f);
   }
   fx_close(&f);
 }
@@ -384,6 +390,133 @@ static void test_put_verify(void **state) {
   fx_close(&f);
 }
 
+/* No-clobber AUTO on Swift (If-None-Match: * answers NotImplemented):
+ * the first store falls back to HEAD and remembers it; the key taken
+ * refuses the next, one PUT and multipart alike. */
+static void test_no_clobber_auto_falls_back(void **state) {
+  (void)state;
+  fx f = fx_open("nc-auto.bin", 13u << 20, 2, DOCSTORE_S3_CONDITIONAL_AUTO);
+  f.po.flags = DOCSTORE_PUT_NO_CLOBBER;
+  assert_int_equal(atomic_load(&f.c.s3->conditional_seen), 0);
+  for (int multipart = 0; multipart < 2; multipart++) {
+    size_t len = multipart ? f.n : 1000;
+    if (fx_store(&f, len, 1u << 20) != 0)
+      fail_msg("commit: %s", f.err.msg);
+    assert_int_equal(atomic_load(&f.c.s3->conditional_seen), -1);
+    fx_check(&f, len);
+    assert_int_equal(ops()->put_begin(f.c.s3, f.key, &f.po, &f.txn, EI(&f.err)),
+                     DOCSTORE_EEXISTS);
+    assert_int_equal(docstore_provider_delete(f.c.p, f.key), 0);
+  }
+  fx_close(&f);
+
+  /* A fresh provider whose first no-clobber store is a multipart one over
+   * an existing object: refused, the object intact, nothing left open. */
+  f = fx_open("nc-auto-first-multipart.bin", 13u << 20, 2,
+              DOCSTORE_S3_CONDITIONAL_AUTO);
+  assert_int_equal(
+      docstore_provider_put(f.c.p, f.key, (const uint8_t *)"first", 5), 0);
+  f.po.flags = DOCSTORE_PUT_NO_CLOBBER;
+  uint64_t before = requests(&f);
+  assert_int_equal(fx_store(&f, f.n, 1u << 20), DOCSTORE_EEXISTS);
+  /* Swift 2.30 honours If-None-Match: * on CompleteMultipartUpload (412):
+   * Create + 3 parts + Complete + Abort, no HEAD, nothing learnt. */
+  assert_int_equal(requests(&f) - before, 6);
+  assert_int_equal(atomic_load(&f.c.s3->conditional_seen), 0);
+  fx_other_intact(&f);
+  fx_close(&f);
+}
+
+/* No-clobber NATIVE on Swift 2.30, which answers If-None-Match: * on
+ * PutObject with NotImplemented but honours it on CompleteMultipartUpload:
+ * one PUT fails with a clear EUNSUPPORTED (nothing stored); multipart is
+ * atomic (stored once, then EEXISTS, the upload aborted). */
+static void test_no_clobber_native(void **state) {
+  (void)state;
+  fx f = fx_open("nc-native.bin", 13u << 20, 2, DOCSTORE_S3_CONDITIONAL_NATIVE);
+  f.po.flags = DOCSTORE_PUT_NO_CLOBBER;
+  assert_int_equal(fx_store(&f, 1000, 100), DOCSTORE_EUNSUPPORTED);
+  assert_non_null(strstr(f.err.msg, "S3_CONDITIONAL_WRITES"));
+  assert_non_null(strstr(f.err.msg, "If-None-Match"));
+  assert_absent(&f.c, f.key);
+  if (fx_store(&f, f.n, 1u << 20) != 0)
+    fail_msg("multipart commit: %s", f.err.msg);
+  fx_check(&f, f.n);
+  assert_int_equal(fx_store(&f, f.n - 1, 1u << 20), DOCSTORE_EEXISTS);
+  fx_check(&f, f.n);
+  assert_int_equal(open_uploads(f.c.s3, f.key, NULL, 0), 0);
+  assert_int_equal(atomic_load(&f.c.s3->conditional_seen), 0); /* not AUTO */
+  assert_int_equal(docstore_provider_delete(f.c.p, f.key), 0);
+  fx_close(&f);
+}
+
+/* DOCSTORE_PUT_VERIFY by each integrity policy over http: a signed
+ * payload hash or a Content-MD5 proves the bytes (no read-back); an
+ * unsigned body with no checksum, or a CRC-32C Swift does not echo, is read
+ * back (GET + HEAD after the PUT).  A body corrupted on the way under
+ * such a policy is stored by the server and caught by the read-back. */
+typedef struct proof_case {
+  int signing;
+  int checksum;
+  unsigned int single_requests; /* one 4000-byte PUT and its proof */
+  unsigned int multi_requests;  /* Create, 3 parts, Complete, the proof */
+} proof_case;
+
+static void test_put_verify_proof(void **state) {
+  (void)state;
+  static const proof_case cases[] = {
+      {DOCSTORE_S3_PAYLOAD_SIGNED, DOCSTORE_S3_CHECKSUM_NONE, 1, 5},
+      {DOCSTORE_S3_PAYLOAD_UNSIGNED, DOCSTORE_S3_CHECKSUM_MD5, 1, 5},
+      {DOCSTORE_S3_PAYLOAD_UNSIGNED, DOCSTORE_S3_CHECKSUM_NONE, 3, 7},
+      /* Swift refuses the parts' <ChecksumCRC32C> in the Complete
+       * (MalformedXML): it is sent again without them. */
+      {DOCSTORE_S3_PAYLOAD_UNSIGNED, DOCSTORE_S3_CHECKSUM_CRC32C, 3, 8},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const proof_case *pc = &cases[i];
+    for (int corrupt = 0; corrupt < 2; corrupt++) {
+      docstore_s3_options o = itest_options(&env);
+      o.multipart_threshold = 6u << 20;
+      o.multipart_part_size = 5u << 20;
+      o.payload_signing = pc->signing;
+      o.checksum = pc->checksum;
+      docstore__s3_tuning tuning = {0, 0, 0, corrupt ? 1000 : 0};
+      fx f;
+      memset(&f, 0, sizeof(f));
+      itest_open(&f.c.p, &f.c.s3, &o, &tuning);
+      f.key = key_of("proof.bin");
+      f.n = (11u << 20) + 3;
+      f.data = malloc(f.n);
+      assert_non_null(f.data);
+      itest_fill(f.data, f.n, 12 + i);
+      f.po = (docstore_put_options)DOCSTORE_PUT_OPTIONS_INIT;
+      f.po.flags = DOCSTORE_PUT_VERIFY;
+      uint64_t before = requests(&f);
+      int rc = fx_store(&f, 4000, 999);
+      if (corrupt && pc->single_requests == 1) {
+        /* The server checks what proves the body: refused, not stored. */
+        assert_true(rc < 0);
+      } else if (corrupt) {
+        assert_int_equal(rc, DOCSTORE_EINTEGRITY);
+        assert_non_null(strstr(f.err.msg, "differs from the bytes written"));
+      } else {
+        if (rc != 0)
+          fail_msg("case %zu: %s", i, f.err.msg);
+        assert_int_equal(requests(&f) - before, pc->single_requests);
+        fx_check(&f, 4000);
+        /* Multipart: Create + 3 parts + Complete (+ a GET and a HEAD). */
+        before = requests(&f);
+        if (fx_store(&f, f.n, 1u << 20) != 0)
+          fail_msg("case %zu multipart: %s", i, f.err.msg);
+        assert_int_equal(requests(&f) - before, pc->multi_requests);
+        fx_check(&f, f.n);
+      }
+      assert_int_equal(docstore_provider_delete(f.c.p, f.key), 0);
+      fx_close(&f);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_put_group_registered),
@@ -395,6 +528,9 @@ int main(void) {
       cmocka_unit_test(test_sender_failure_aborts),
       cmocka_unit_test(test_no_clobber_emulated),
       cmocka_unit_test(test_put_verify),
+      cmocka_unit_test(test_no_clobber_auto_falls_back),
+      cmocka_unit_test(test_no_clobber_native),
+      cmocka_unit_test(test_put_verify_proof),
   };
   return cmocka_run_group_tests(tests, group_setup, NULL);
 }

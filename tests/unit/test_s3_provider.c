@@ -563,6 +563,45 @@ static void test_timeout_kind(void **state) {
         cases[i].want);
 }
 
+/* Upload part sizes: a size hint fits in 10000 parts; an unknown size
+ * doubles every 1000 parts and so reaches past S3's 5 TiB object limit
+ * within 10000 parts of a default 8 MiB start. */
+static void test_upload_part_sizes(void **state) {
+  (void)state;
+  const uint64_t mib = 1u << 20;
+  assert_int_equal(docstore__s3_part_size_first(8 * mib, 0), 8 * mib);
+  assert_int_equal(docstore__s3_part_size_first(8 * mib, 1000 * mib), 8 * mib);
+  assert_int_equal(docstore__s3_part_size_first(8 * mib, 10000 * 8 * mib),
+                   8 * mib);
+  assert_int_equal(docstore__s3_part_size_first(8 * mib, 10000 * 8 * mib + 1),
+                   16 * mib);
+  /* 100 GiB: 12800 parts of 8 MiB, 6400 of 16 MiB. */
+  assert_int_equal(docstore__s3_part_size_first(8 * mib, 100ull << 30),
+                   16 * mib);
+  /* Past what 10000 parts of 5 GiB hold: capped at 5 GiB. */
+  assert_int_equal(docstore__s3_part_size_first(8 * mib, 60000ull << 30),
+                   DOCSTORE__S3_MAX_PART_SIZE);
+
+  uint64_t part = 8 * mib, total = 0;
+  for (unsigned int n = 1; n <= DOCSTORE__S3_MAX_PARTS; n++) {
+    part = docstore__s3_part_size_next(part, n);
+    if (n <= 1000)
+      assert_int_equal(part, 8 * mib);
+    else if (n <= 2000)
+      assert_int_equal(part, 16 * mib);
+    assert_true(part <= DOCSTORE__S3_MAX_PART_SIZE);
+    total += part;
+  }
+  assert_int_equal(part, 4096 * mib); /* 8 MiB x 2^9 */
+  assert_true(total > (5ull << 40));
+  /* Never beyond S3's largest part. */
+  assert_int_equal(docstore__s3_part_size_next(4096 * mib, 1001),
+                   DOCSTORE__S3_MAX_PART_SIZE);
+  assert_int_equal(
+      docstore__s3_part_size_next(DOCSTORE__S3_MAX_PART_SIZE, 2001),
+      DOCSTORE__S3_MAX_PART_SIZE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options_init),
@@ -581,6 +620,7 @@ int main(void) {
       cmocka_unit_test(test_crc_check_values),
       cmocka_unit_test(test_timeout_kind),
       cmocka_unit_test(test_streamed_read_open_fails_cleanly),
+      cmocka_unit_test(test_upload_part_sizes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
