@@ -64,6 +64,16 @@ prefix, except when the prefix names a fault:
   biglist/        a 200 reply whose chunked body never ends
   hugelist/       a 200 reply announcing Content-Length 1 GiB
 
+ListMultipartUploads (GET /<bucket>?uploads) lists the open uploads under
+the prefix (max-uploads, key-marker and upload-id-marker honoured), except
+when the prefix names a fault:
+  uploadsloop/    a page of one upload, truncated, with the same markers
+                  always
+  uploadsout/     an upload of a key outside the prefix
+  uploadsgone/    an upload the server does not know (its abort answers
+                  404 NoSuchUpload)
+  uploadsbig/     a 200 reply whose chunked body never ends
+
 GET /__stats answers JSON: {"requests": {"METHOD key": count}, "aborts":
 {key: count}, "completes": {key: count}, "ranges": [[key, range, if_match],
 ...], "open_uploads": {key: uploads neither completed nor aborted},
@@ -107,7 +117,8 @@ FAULTS = ('slowdown-', 'drop-', 'dropmid', 'stall', 'slowreply', 'denied',
           'mperr-', 'partfail', 'inflightfail', 'endless', 'hugelen',
           'bigerror', 'bitflip', 'truncate', 'emptypage', 'empty', 'splice',
           'sum-', 'badsum-', 'kms', 'looptoken', 'cycle', 'biglist',
-          'hugelist', 'cutwin', 'rangeflip', 'slowwin')
+          'hugelist', 'cutwin', 'rangeflip', 'slowwin', 'uploadsloop',
+          'uploadsout', 'uploadsgone', 'uploadsbig')
 
 # CRC-32C (Castagnoli), reflected; the standard library has only CRC-32.
 CRC32C_TABLE = []
@@ -273,6 +284,46 @@ class Handler(BaseHTTPRequestHandler):
         xml.append('</ListBucketResult>')
         self.reply(200, ''.join(xml).encode(), content_type='application/xml')
 
+    def list_uploads(self, query):
+        prefix = query.get('prefix', [''])[0]
+        limit = int(query.get('max-uploads', ['1000'])[0])
+        marker = (query.get('key-marker', [''])[0],
+                  query.get('upload-id-marker', [''])[0])
+        first = fault_of(prefix)
+        if first == 'uploadsbig':
+            self.endless(200, b'<?xml version="1.0"?>'
+                         b'<ListMultipartUploadsResult><Upload><Key>',
+                         content_type='application/xml')
+            return
+        nxt = None
+        if first == 'uploadsloop':
+            ups, nxt = [('uploadsloop/a', 'u1')], ('uploadsloop/a', 'u1')
+        elif first == 'uploadsout':
+            ups = [('elsewhere/x', 'u2')]
+        elif first == 'uploadsgone':
+            ups = [(prefix + 'gone', 'never-known')]
+        else:
+            with LOCK:
+                ups = sorted((k, uid) for uid, (k, _) in UPLOADS.items()
+                             if k.startswith(prefix) and (k, uid) > marker)
+            if len(ups) > limit:
+                ups = ups[:limit]
+                nxt = ups[-1]
+        q = urllib.parse.quote
+        xml = ['<?xml version="1.0" encoding="UTF-8"?>\n'
+               '<ListMultipartUploadsResult><Bucket>fault</Bucket>'
+               '<EncodingType>url</EncodingType><IsTruncated>%s'
+               '</IsTruncated>' % ('true' if nxt else 'false')]
+        if nxt:
+            xml.append('<NextKeyMarker>%s</NextKeyMarker><NextUploadIdMarker>'
+                       '%s</NextUploadIdMarker>' % (q(nxt[0]), nxt[1]))
+        for k, uid in ups:
+            xml.append('<Upload><Key>%s</Key><UploadId>%s</UploadId>'
+                       '<Initiated>2026-01-01T00:00:00.000Z</Initiated>'
+                       '</Upload>' % (q(k), uid))
+        xml.append('</ListMultipartUploadsResult>')
+        self.reply(200, ''.join(xml).encode(), content_type='application/xml')
+
     def drop(self):
         self.close_connection = True
         try:
@@ -386,6 +437,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.command == 'GET' and key == '' and 'list-type' in query:
             self.list_objects(query)
+            return
+        if self.command == 'GET' and key == '' and 'uploads' in query:
+            self.list_uploads(query)
             return
 
         if self.command in ('PUT', 'POST') and not self.check_body(body):

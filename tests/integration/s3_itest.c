@@ -300,6 +300,50 @@ uint64_t itest_metric_retries(docstore_provider *p, int op) {
   return st.retries;
 }
 
+char *itest_leave_upload(docstore__s3 *s3, const char *key) {
+  docstore__s3_req req = {0};
+  docstore__s3_resp resp;
+  docstore__err err;
+  char *id = NULL, *id_q = NULL;
+  docstore__err_clear(&err);
+  req.op = DOCSTORE_OP_PUT;
+  req.method = "POST";
+  req.key = key;
+  req.query = "uploads";
+  req.send_body = 1;
+  int rc = docstore__s3_request(s3, &req, &resp, &err);
+  if (rc < 0)
+    fprintf(stderr, "CreateMultipartUpload: %s\n", err.msg);
+  assert_int_equal(rc, 0);
+  assert_int_equal(docstore__s3_xml_parse_upload_id(
+                       (const char *)resp.body.data, resp.body.len, &id),
+                   0);
+  docstore__s3_resp_free(&resp);
+
+  assert_int_equal(docstore__sigv4_uri_encode(id, strlen(id), 0, &id_q), 0);
+  char query[512];
+  snprintf(query, sizeof(query), "partNumber=1&uploadId=%s", id_q);
+  static const uint8_t part[] = "a part that nobody completes";
+  memset(&req, 0, sizeof(req));
+  req.op = DOCSTORE_OP_PUT;
+  req.method = "PUT";
+  req.key = key;
+  req.query = query;
+  req.body = part;
+  req.body_len = sizeof(part) - 1;
+  req.send_body = 1;
+  req.object_data = 1;
+  rc = docstore__s3_request(s3, &req, &resp, &err);
+  if (rc < 0)
+    fprintf(stderr, "UploadPart: %s\n", err.msg);
+  assert_int_equal(rc, 0);
+  docstore__s3_resp_free(&resp);
+  docstore_free(id_q);
+  char *copy = strdup(id);
+  docstore_free(id);
+  return copy;
+}
+
 docstore_keyring *itest_keyring(void) {
   char *pub = NULL, *priv = NULL;
   char errbuf[512];

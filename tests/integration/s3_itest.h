@@ -79,6 +79,11 @@ void itest_capture_logs(const char *needle);
 int itest_captured(void);
 void itest_restore_logs(void);
 
+/* Begins a multipart upload of key, sends one small part and leaves it
+ * open, as a writer killed mid-upload does.  Returns the upload id
+ * (malloc'd); fails the test on error. */
+char *itest_leave_upload(docstore__s3 *s3, const char *key);
+
 /* A keyring with a fresh 2048-bit key pair (public and private). */
 docstore_keyring *itest_keyring(void);
 

@@ -1102,6 +1102,70 @@ static void test_checksum_echo_proves_upload(void **state) {
   }
 }
 
+/* ------------------------------------------------ incomplete uploads */
+
+static int count_uploads(void *payload, const docstore_upload_info *info) {
+  unsigned long *n = payload;
+  assert_true(info->state == DOCSTORE_TEMP_STALE ||
+              info->state == DOCSTORE_TEMP_REMOVED);
+  n[info->state == DOCSTORE_TEMP_REMOVED]++;
+  return 0;
+}
+
+/* docstore_s3_incomplete_uploads() pages by key and upload-id markers
+ * (pages of two), aborts what it lists; and refuses a server whose listing
+ * makes no progress, names an upload outside the prefix, or never ends; an
+ * upload already gone counts as aborted. */
+static void test_incomplete_uploads_faults(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  docstore__s3_tuning tuning = {0};
+  tuning.list_max_keys = 2;
+  conn c = open_fault(&o, &tuning);
+  static const char *const keys[] = {"pages/a", "pages/b", "pages/b",
+                                     "pages/c d", "pages/e"};
+  char *ids[5];
+  for (size_t i = 0; i < 5; i++)
+    ids[i] = itest_leave_upload(c.s3, keys[i]);
+  unsigned long n[2] = {0, 0};
+  assert_int_equal(
+      docstore_s3_incomplete_uploads(c.p, "pages/", 0, 0, count_uploads, n), 0);
+  assert_int_equal(n[0], 5);
+  n[0] = 0;
+  assert_int_equal(docstore_s3_incomplete_uploads(c.p, "pages/",
+                                                  DOCSTORE_UPLOAD_ABORT, 0,
+                                                  count_uploads, n),
+                   0);
+  assert_int_equal(n[1], 5);
+  assert_int_equal(seen("open_uploads", NULL, "pages/b"), 0);
+  assert_int_equal(seen("aborts", NULL, "pages/b"), 2);
+  for (size_t i = 0; i < 5; i++)
+    free(ids[i]);
+
+  assert_int_equal(
+      docstore_s3_incomplete_uploads(c.p, "uploadsloop/", 0, 0, NULL, NULL),
+      DOCSTORE_EFORMAT);
+  assert_non_null(
+      strstr(docstore_provider_errmsg(c.p), "the listing makes no progress"));
+  assert_int_equal(docstore_s3_incomplete_uploads(c.p, "uploadsout/",
+                                                  DOCSTORE_UPLOAD_ABORT, 0,
+                                                  NULL, NULL),
+                   DOCSTORE_EFORMAT);
+  assert_non_null(strstr(docstore_provider_errmsg(c.p),
+                         "an upload of 'elsewhere/x', outside the prefix"));
+  assert_int_equal(seen("aborts", NULL, "elsewhere/x"), 0);
+  assert_int_equal(
+      docstore_s3_incomplete_uploads(c.p, "uploadsbig/", 0, 0, NULL, NULL),
+      DOCSTORE_ETOOBIG);
+  n[0] = n[1] = 0;
+  assert_int_equal(docstore_s3_incomplete_uploads(c.p, "uploadsgone/",
+                                                  DOCSTORE_UPLOAD_ABORT, 0,
+                                                  count_uploads, n),
+                   0);
+  assert_int_equal(n[1], 1);
+  docstore_provider_free(c.p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_checksum_echo_proves_upload),
@@ -1136,6 +1200,7 @@ int main(void) {
       cmocka_unit_test(test_corrupted_bodies_refused),
       cmocka_unit_test(test_checksums_checked),
       cmocka_unit_test(test_listing_without_progress),
+      cmocka_unit_test(test_incomplete_uploads_faults),
       cmocka_unit_test(test_stream_window_cut_resumes),
       cmocka_unit_test(test_stream_flipped_byte_caught_by_service),
       cmocka_unit_test(test_stream_close_stops_windows),

@@ -41,53 +41,6 @@ static char *key_of(const char *prefix, const char *name) {
   return k;
 }
 
-/* Begins a multipart upload of key and sends one small part, then leaves
- * it open, as a writer killed mid-upload does.  Returns the upload id
- * (malloc'd). */
-static char *leave_open(docstore__s3 *s3, const char *key) {
-  docstore__s3_req req = {0};
-  docstore__s3_resp resp;
-  docstore__err err;
-  char *id = NULL, *id_q = NULL;
-  docstore__err_clear(&err);
-  req.op = DOCSTORE_OP_PUT;
-  req.method = "POST";
-  req.key = key;
-  req.query = "uploads";
-  req.send_body = 1;
-  int rc = docstore__s3_request(s3, &req, &resp, &err);
-  if (rc < 0)
-    fprintf(stderr, "CreateMultipartUpload: %s\n", err.msg);
-  assert_int_equal(rc, 0);
-  assert_int_equal(docstore__s3_xml_parse_upload_id(
-                       (const char *)resp.body.data, resp.body.len, &id),
-                   0);
-  docstore__s3_resp_free(&resp);
-
-  assert_int_equal(docstore__sigv4_uri_encode(id, strlen(id), 0, &id_q), 0);
-  char query[512];
-  snprintf(query, sizeof(query), "partNumber=1&uploadId=%s", id_q);
-  static const uint8_t part[] = "a part that nobody completes";
-  memset(&req, 0, sizeof(req));
-  req.op = DOCSTORE_OP_PUT;
-  req.method = "PUT";
-  req.key = key;
-  req.query = query;
-  req.body = part;
-  req.body_len = sizeof(part) - 1;
-  req.send_body = 1;
-  req.object_data = 1;
-  rc = docstore__s3_request(s3, &req, &resp, &err);
-  if (rc < 0)
-    fprintf(stderr, "UploadPart: %s\n", err.msg);
-  assert_int_equal(rc, 0);
-  docstore__s3_resp_free(&resp);
-  docstore_free(id_q);
-  char *copy = strdup(id);
-  docstore_free(id);
-  return copy;
-}
-
 /* The HTTP status of ListParts on an upload (200 while it is open). */
 static long list_parts_status(docstore__s3 *s3, const char *key,
                               const char *id) {
@@ -157,7 +110,7 @@ static void test_list_filter_abort(void **state) {
   const char *prefix = itest_prefix();
   char *key = key_of(prefix, "dir/open upload+1.bin");
   int64_t t0 = (int64_t)time(NULL);
-  char *id = leave_open(s3, key);
+  char *id = itest_leave_upload(s3, key);
   assert_int_equal(list_parts_status(s3, key, id), 200);
 
   /* Young: an age of an hour keeps it, a listing shows it RECENT. */
@@ -235,10 +188,10 @@ static void test_pages_and_prefix(void **state) {
   char *keys[5], *ids[5];
   for (size_t i = 0; i < 5; i++) {
     keys[i] = key_of(prefix, names[i]);
-    ids[i] = leave_open(s3, keys[i]);
+    ids[i] = itest_leave_upload(s3, keys[i]);
   }
   char *outside_key = key_of(other, "x");
-  char *outside_id = leave_open(s3, outside_key);
+  char *outside_id = itest_leave_upload(s3, outside_key);
 
   found f = {0};
   assert_int_equal(docstore_s3_incomplete_uploads(p, prefix, 0, 0, collect, &f),
@@ -383,7 +336,7 @@ static void test_check_reports(void **state) {
                                  "0 more recent)"));
   docstore_free(report);
 
-  char *id = leave_open(s3, "docs/left open.json");
+  char *id = itest_leave_upload(s3, "docs/left open.json");
   assert_int_equal(docstore_provider_check(p, &report), 0);
   assert_non_null(strstr(report, "incomplete uploads: OK (none older than 1 s; "
                                  "1 more recent)"));
