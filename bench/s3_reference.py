@@ -14,6 +14,14 @@ with boto3 (Debian's python3-boto3: run it with /usr/bin/python3):
      TransferConfig: multipart above 8 MiB, 8 MiB parts, 10 threads):
      MB/s (10^6 bytes), CPU time and peak RSS during each transfer.
 
+With --upload-file PATH or --download-file PATH (and --key KEY) it does
+only that one transfer, file to object or object to file, with the same
+transfer manager (upload_file / download_file), and --delete KEY removes an
+object: bench/stream/s3_bench.sh times those processes beside `docstore
+put` / `docstore get` (peak RSS and CPU of the whole process, measured the
+same way for both clients).  --startup-only: import boto3 and make the
+client, nothing else (what every boto3 process pays).
+
 Reads the server settings from the environment as the library's factory
 does: S3_BUCKET, S3_ENDPOINT_URL, S3_REGION (else AWS_REGION /
 AWS_DEFAULT_REGION, else us-east-1), S3_ACCESS_KEY / S3_SECRET_KEY /
@@ -147,12 +155,37 @@ def large_transfer(client, bucket, prefix, size):
     return out
 
 
+def one_transfer(client, bucket, args):
+    """One file transfer (or a delete), timed inside the process too."""
+    t0, c0 = time.monotonic(), cpu_seconds()
+    if args.upload_file:
+        client.upload_file(args.upload_file, bucket, args.key)
+        what = "upload"
+    elif args.download_file:
+        client.download_file(bucket, args.key, args.download_file)
+        what = "download"
+    elif args.delete:
+        client.delete_object(Bucket=bucket, Key=args.delete)
+        what = "delete"
+    else:
+        what = "startup"
+    return {"client": "boto3", "what": what,
+            "seconds": time.monotonic() - t0,
+            "cpu_seconds": cpu_seconds() - c0,
+            "peak_rss_mib": peak_rss_mib()}
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=1.5)
     ap.add_argument("--ops-size", type=int, default=4096)
     ap.add_argument("--size-mib", type=int, default=256)
     ap.add_argument("--prefix", default="bench/boto3-%d/" % os.getpid())
+    ap.add_argument("--upload-file")
+    ap.add_argument("--download-file")
+    ap.add_argument("--key")
+    ap.add_argument("--delete")
+    ap.add_argument("--startup-only", action="store_true")
     args = ap.parse_args(argv)
 
     bucket = env("S3_BUCKET")
@@ -160,6 +193,14 @@ def main(argv):
         print("s3_reference: S3_BUCKET is not set", file=sys.stderr)
         return 2
     client = make_client()
+    if (args.upload_file or args.download_file or args.delete or
+            args.startup_only):
+        if (args.upload_file or args.download_file) and not args.key:
+            print("s3_reference: --key is required", file=sys.stderr)
+            return 2
+        json.dump(one_transfer(client, bucket, args), sys.stdout)
+        sys.stdout.write("\n")
+        return 0
     result = {"client": "boto3", "transfer_config": "boto3 defaults"}
     try:
         import boto3

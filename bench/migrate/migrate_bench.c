@@ -11,8 +11,14 @@
  * the Python child for the reference) side by side.  Not a test: CTest
  * only runs a small smoke of it.
  *
+ * With --procs 1,2,4,8: also migrates the documents with that many
+ * processes at once, each a docstore_migrate_run() with the first --jobs
+ * value, sharing the rows through claims as runs on several hosts do, and
+ * prints the throughput of each process count beside one process's.
+ *
  *   docstore_migrate_bench [--count 10000] [--size 4096] [--jobs 1,4,16]
- *       [--batch 500] [--reference bench/migrate_reference.py]
+ *       [--procs 1,2,4,8] [--batch 500]
+ *       [--reference bench/migrate_reference.py]
  *       [--python /usr/bin/python3] [--no-reference] [--workdir DIR]
  *
  * Needs DATABASE_URL (or PG*) and S3_* (as `docstore` reads them).  Each
@@ -30,6 +36,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +48,8 @@ typedef struct bench {
   unsigned long count, size, batch;
   unsigned int jobs[MAX_RUNS];
   size_t njobs;
+  unsigned int procs[MAX_RUNS];
+  size_t nprocs;
   const char *reference, *python, *workdir;
   char legacy[4096];
   PGconn *db;
@@ -247,6 +256,66 @@ static result run_library(bench *b, const char *schema, unsigned int jobs) {
   return res;
 }
 
+/* `procs` processes at once on one schema, each a run of b->jobs[0] jobs
+ * with services of its own (nothing of the parent's is used after fork). */
+static result run_processes(bench *b, const char *schema, unsigned int procs) {
+  pid_t pids[64];
+  result res;
+  fflush(NULL);
+  double t0 = now_s();
+  for (unsigned int i = 0; i < procs; i++) {
+    pids[i] = fork();
+    if (pids[i] < 0)
+      die("fork: %s", strerror(errno));
+    if (pids[i] > 0)
+      continue;
+    docstore_service *local = service("local", b->legacy);
+    docstore_service *s3 = service("s3", NULL);
+    docstore_migrate_options o = DOCSTORE_MIGRATE_OPTIONS_INIT;
+    docstore_migrate_report *rep = NULL;
+    docstore_migrate_counts n = {.version = DOCSTORE_MIGRATE_COUNTS_VERSION};
+    char err[1024], name[32];
+    (void)docstore_migrate_options_load_env(&o);
+    snprintf(name, sizeof(name), "bench-%u", i);
+    o.schema = schema;
+    o.source = docstore_service_provider(local);
+    o.target = docstore_service_provider(s3);
+    o.legacy_root = b->legacy;
+    o.jobs = b->jobs[0];
+    o.batch_size = (unsigned int)b->batch;
+    o.tables = DOCSTORE_MIGRATE_TABLE_ATTACHMENT;
+    o.worker_name = name;
+    int rc = docstore_migrate_run(&rep, &o, err, sizeof(err));
+    if (rc < 0 || docstore_migrate_report_counts(rep, &n) < 0 || n.failed) {
+      fprintf(stderr, "process %u: %s\n", i, rc < 0 ? err : "rows failed");
+      _exit(1);
+    }
+    fprintf(stderr, "  process %u: %" PRIu64 " documents\n", i, n.successful);
+    _exit(0);
+  }
+  for (unsigned int i = 0; i < procs; i++) {
+    int st = 0;
+    if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+      die("%u processes: process %u failed", procs, i);
+  }
+  double t = now_s() - t0;
+  char q[256];
+  snprintf(q, sizeof(q),
+           "SELECT count(*) FROM \"%s\".attachment WHERE storage_type = 's3'",
+           schema);
+  PGresult *r = PQexec(b->db, q);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK ||
+      strtoul(PQgetvalue(r, 0, 0), NULL, 10) != b->count)
+    die("%u processes: not every row was migrated", procs);
+  PQclear(r);
+  snprintf(res.label, sizeof(res.label), "%u process%s x %u jobs", procs,
+           procs > 1 ? "es" : "", b->jobs[0]);
+  res.seconds = t;
+  res.files = b->count;
+  res.rate = (double)b->count / t;
+  return res;
+}
+
 static result run_reference(bench *b, const char *schema) {
   char cmd[8192], out[4096] = "";
   result res;
@@ -330,13 +399,27 @@ static const char *find_reference(const char *argv0) {
              : NULL;
 }
 
+/* "1,4,16": numbers from 1 to 64, at most MAX_RUNS - 1 of them. */
+static size_t parse_list(const char *s, const char *what, unsigned int *out) {
+  size_t n = 0;
+  for (const char *p = s; *p && n < MAX_RUNS - 1;) {
+    char *end;
+    unsigned long j = strtoul(p, &end, 10);
+    if (end == p || j < 1 || j > 64)
+      die("%s takes numbers from 1 to 64 separated by commas", what);
+    out[n++] = (unsigned int)j;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return n;
+}
+
 int main(int argc, char **argv) {
   bench b = {.count = 10000,
              .size = 4096,
              .batch = 500,
              .njobs = 0,
              .python = "/usr/bin/python3"};
-  const char *jobs = "1,4,16";
+  const char *jobs = "1,4,16", *procs = NULL;
   int no_reference = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -345,8 +428,9 @@ int main(int argc, char **argv) {
       continue;
     }
     if (!v)
-      die("usage: %s [--count N] [--size BYTES] [--jobs 1,4,16] [--batch N] "
-          "[--reference FILE] [--python PATH] [--no-reference] [--workdir DIR]",
+      die("usage: %s [--count N] [--size BYTES] [--jobs 1,4,16] "
+          "[--procs 1,2,4,8] [--batch N] [--reference FILE] [--python PATH] "
+          "[--no-reference] [--workdir DIR]",
           argv[0]);
     i++;
     if (!strcmp(a, "--count"))
@@ -357,6 +441,8 @@ int main(int argc, char **argv) {
       b.batch = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--jobs"))
       jobs = v;
+    else if (!strcmp(a, "--procs"))
+      procs = v;
     else if (!strcmp(a, "--reference"))
       b.reference = v;
     else if (!strcmp(a, "--python"))
@@ -366,14 +452,9 @@ int main(int argc, char **argv) {
     else
       die("unknown option %s", a);
   }
-  for (const char *p = jobs; *p && b.njobs < MAX_RUNS - 1;) {
-    char *end;
-    unsigned long j = strtoul(p, &end, 10);
-    if (end == p || j < 1 || j > 64)
-      die("--jobs takes numbers from 1 to 64 separated by commas");
-    b.jobs[b.njobs++] = (unsigned int)j;
-    p = *end == ',' ? end + 1 : end;
-  }
+  b.njobs = parse_list(jobs, "--jobs", b.jobs);
+  if (procs)
+    b.nprocs = parse_list(procs, "--procs", b.procs);
   if (b.count < 1 || b.batch < 1)
     die("--count and --batch must be at least 1");
   if (!no_reference && !b.reference && !(b.reference = find_reference(argv[0])))
@@ -435,6 +516,26 @@ int main(int argc, char **argv) {
              res[i].rate / py->rate,
              (res[i].cpu / (double)res[i].files) /
                  (py->cpu / (double)py->files));
+  }
+  if (b.nprocs) {
+    result pres[MAX_RUNS];
+    for (size_t r = 0; r < b.nprocs; r++) {
+      snprintf(schema, sizeof(schema), "docstore_bench_%ld_p%zu",
+               (long)getpid(), r);
+      make_schema(&b, schema, (unsigned long)(r + 11) * 100000000UL);
+      fprintf(stderr, "%u processes...\n", b.procs[r]);
+      pres[r] = run_processes(&b, schema, b.procs[r]);
+      drop_run(&b, schema);
+    }
+    printf("Several runs at once sharing the rows (claims), each %u jobs:\n",
+           b.jobs[0]);
+    for (size_t i = 0; i < b.nprocs; i++) {
+      printf("  %-36s %9.1f files/s  (%.1f s)", pres[i].label, pres[i].rate,
+             pres[i].seconds);
+      if (i > 0)
+        printf("  x%.2f of %s", pres[i].rate / pres[0].rate, pres[0].label);
+      putchar('\n');
+    }
   }
   docstore_service_free(b.local);
   docstore_service_free(b.s3);

@@ -61,16 +61,9 @@ cd "$W"
 while IFS= read -r name; do unset "$name"; done < <(
   env | sed -n 's/^\(STORAGE_TYPE\|LOCAL_STORAGE_PATH\|S3_[A-Z_]*\|AWS_[A-Z_]*\|RSA_[A-Z_]*\|DOCSTORE_[A-Z_]*\)=.*/\1/p')
 export LOCAL_STORAGE_PATH=$W/store/ STORAGE_TYPE=local
-"$CLI" --no-env-file keygen --bits 2048 --out-dir keys >/dev/null
-export RSA_PUBLIC_KEY_PATH=$W/keys/public.pem RSA_PRIVATE_KEY_PATH=$W/keys/private.pem
-
-# make_file SIZE FILE: incompressible bytes (AES-CTR keystream), fast.
-make_file() {
-  # openssl ends on SIGPIPE when head has enough: judge by the size.
-  { openssl enc -aes-256-ctr -nosalt -pass pass:docstore-stream-bench -pbkdf2 \
-    -in /dev/zero 2>/dev/null || true; } | head -c "$1" >"$2"
-  [ "$(stat -c %s "$2")" -eq "$1" ] || { echo "stream_bench: cannot make $2" >&2; exit 1; }
-}
+ME=stream_bench
+. "$HERE/bench_lib.sh"
+bench_keys "$W"
 # timed OUTFILE CMD...: runs CMD under /usr/bin/time; OUTFILE gets
 # "maxrss_kib elapsed_s user_s sys_s".
 timed() {

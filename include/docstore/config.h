@@ -224,7 +224,8 @@ typedef enum docstore_setting_type {
 typedef struct docstore_setting_info {
   unsigned int version; /**< #DOCSTORE_SETTING_INFO_VERSION */
   const char *name;     /**< "S3_BUCKET" */
-  /** the STORAGE_TYPE it applies to ("s3", "local"), or "" for all */
+  /** the STORAGE_TYPE it applies to ("s3", "local"), "" for all, or
+   *  (0.4.0) "migrate" for the migration engine's (`docstore migrate`) */
   const char *provider;
   int type;                  /**< #docstore_setting_type */
   unsigned int flags;        /**< DOCSTORE_SETTING_* flags */

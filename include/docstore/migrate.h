@@ -20,8 +20,12 @@
  * ledger (table docstore_migration_ledger in the options' schema).  A run can
  * be killed at any moment and started again: rows already on the target are
  * skipped, and an object that was uploaded but whose row was not yet switched
- * is found at its path with the same hash and not uploaded twice.  One
- * migration at a time per database (a PostgreSQL advisory lock).
+ * is found at its path with the same hash and not uploaded twice.  Several
+ * migration runs (0.4.0; on one host or several) share the work: each
+ * claims the rows it works on in table docstore_migration_claim for
+ * lease_seconds and renews the claims while it runs; a run that dies leaves
+ * claims that expire.  Migrations and verifications exclude each other (a
+ * PostgreSQL advisory lock).
  *
  * Tables and columns (names configurable, defaults shown):
  * @code{.unparsed}
@@ -35,6 +39,7 @@
 #define DOCSTORE_MIGRATE_H
 
 #include "common.h"
+#include "config.h"
 #include "crypto.h"
 #include "provider.h"
 
@@ -269,17 +274,43 @@ docstore_migrate_options_init(docstore_migrate_options *opts,
  * DATABASE_URL, LOCAL_STORAGE_PATH (legacy_root), DOCSTORE_MIGRATE_SCHEMA,
  * DOCSTORE_MIGRATE_TABLE_ATTACHMENT, DOCSTORE_MIGRATE_TABLE_STAGING and
  * DOCSTORE_MIGRATE_COL_{ID,FILENAME,FILEPATH,USER_ID,CREATED,STORAGE_PATH,
- * STORAGE_TYPE}.  The pointers point into the environment: do not change
+ * STORAGE_TYPE}, and (0.4.0) DOCSTORE_MIGRATE_LEASE_SECONDS and
+ * DOCSTORE_MIGRATE_WORKER_NAME (the settings of provider "migrate" in
+ * docstore_config_setting_at()).  The pointers point into the environment:
+ * do not change
  * those variables while the options are in use.  Without this call the
  * library reads no environment variable of its own (libpq still reads
  * PG*).  Unset or empty variables leave the field NULL.  Not thread-safe
  * against setenv().
  * @param opts the options to complete.
- * @return 0 or #DOCSTORE_EINVAL (opts NULL).
+ * @return 0 or #DOCSTORE_EINVAL (opts NULL, or
+ *         DOCSTORE_MIGRATE_LEASE_SECONDS not a number from 10 to 86400).
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int
 docstore_migrate_options_load_env(docstore_migrate_options *opts);
+
+/**
+ * Fill the options that are still NULL (or 0) from a configuration, as
+ * every other command of the CLI reads its settings: the values set in cfg
+ * (by docstore_config_load_env(), docstore_config_load_dotenv(),
+ * docstore_config_set()), else their defaults.  The settings are those of
+ * provider "migrate" in the schema (docstore_config_setting_at():
+ * DATABASE_URL, DOCSTORE_MIGRATE_SCHEMA, DOCSTORE_MIGRATE_TABLE_*,
+ * DOCSTORE_MIGRATE_COL_*, DOCSTORE_MIGRATE_LEASE_SECONDS,
+ * DOCSTORE_MIGRATE_WORKER_NAME), and legacy_root from
+ * DOCSTORE_LEGACY_ROOT, else LOCAL_STORAGE_PATH (the local store's root,
+ * "encrypted_files/" by default).  Strings are borrowed from cfg: keep it,
+ * unchanged, while the options are in use.  Thread-safe on an unchanging
+ * configuration.
+ * @param opts the options to complete (version 2 or later).
+ * @param cfg  the configuration.
+ * @return 0, #DOCSTORE_EINVAL (NULL argument, options version 1).
+ * @since 0.4.0
+ */
+DOCSTORE_EXTERN int
+docstore_migrate_options_from_config(docstore_migrate_options *opts,
+                                     const docstore_config *cfg);
 
 /* ------------------------------------------------------------- report */
 
@@ -409,7 +440,8 @@ docstore_migrate_report_text(const docstore_migrate_report *report, char **out);
 
 /**
  * The report as a JSON object: {"mode" ("migrate" or "verify"), "dry_run",
- * "source_type", "target_type", "verify_type", "tables", "total",
+ * "source_type", "target_type", "verify_type", "worker" (0.4.0: the run's
+ * worker_name, "host:pid" by default), "tables", "total",
  * "successful", "failed", "skipped", "recovered", "not_attempted",
  * "source_deleted", "bytes", "elapsed_seconds", "files_per_second",
  * "stop_code", "errors": [{"table", "id", "code", "message"}...]}, codes
@@ -436,15 +468,22 @@ docstore_migrate_report_free(docstore_migrate_report *report);
 
 /**
  * Migrate every selected row on opts->source_type to opts->target.
- * Rows are read by keyset pagination (memory does not grow with the table)
- * and transferred by opts->jobs worker threads, each with its own database
- * connection.  Per row: read the source, check it is an envelope (and
- * decrypts, with a keyring), compute the target path; if an object is
- * already there with the same SHA-256, just switch the row; if a different
- * object is there, fail the row (it is never overwritten); else write it,
- * read it back, compare, and switch the row and record its hash in one
- * statement.  A row that changed in the database meanwhile is not
- * switched.  Rows already on target_type are skipped.
+ * Rows are claimed in batches (0.4.0; before: read by keyset pagination)
+ * in id order, at most twice opts->jobs at a time, each for lease_seconds
+ * (renewed every third of it while the run goes on), and transferred by
+ * opts->jobs worker threads, each with its own database connection; memory
+ * does not grow with the table.  Other runs, on this host or others, may
+ * work on the same tables at once: they take other rows.  A row's claim is
+ * deleted once it is switched; the run deletes its remaining claims (rows
+ * that failed: this run does not try them twice) when it ends.  Per row: read
+ * the source, check it is an envelope (and decrypts, with a keyring), compute
+ * the target path; if an object is already there with the same SHA-256, just
+ * switch the row; if a different object is there, fail the row (it is never
+ * overwritten); else write it, read it back, compare, and switch the row and
+ * record its hash in one statement.  A row that changed in the database
+ * meanwhile is not switched.  Rows not on source_type are skipped, and so are,
+ * in the report's counts, the rows other runs handled.  A dry run claims
+ * nothing and reads every row.
  *
  * @param out  receives the report (docstore_migrate_report_free()) on 0
  *             and also when the run stopped part way (DOCSTORE_ECANCELED,
@@ -458,15 +497,18 @@ docstore_migrate_report_free(docstore_migrate_report *report);
  *         batch_size/jobs out of range, source_type equal to target_type);
  *         DOCSTORE_EDATABASE (cannot connect, a table or column is missing
  *         - the message says to apply the schema -, or the connection was
- *         lost); DOCSTORE_EBUSY (another migration or verification holds
- *         the lock: the message says so, with its server pid);
+ *         lost for good: a broken connection is opened again once);
+ *         DOCSTORE_EBUSY (a verification, a schema change or a 0.3
+ *         migration holds the lock: the message says so, with its server
+ *         pid);
  *         DOCSTORE_ECANCELED (the progress callback asked to stop); the
  *         failing store's or database's code (e.g. DOCSTORE_ECONNECT)
  *         after max_consecutive_failures documents failed in a row on it;
  *         DOCSTORE_ENOMEM.
  * Thread-safety: may be called from any thread; the providers are used
  * from several threads at once (the built-in ones allow it).  Two runs in
- * one process exclude each other through the database lock like any two.
+ * one process share the migration like any two (give them different
+ * worker_name values when you set one).
  * @since 0.1.0
  */
 DOCSTORE_EXTERN int docstore_migrate_run(docstore_migrate_report **out,
@@ -480,8 +522,8 @@ DOCSTORE_EXTERN int docstore_migrate_run(docstore_migrate_report **out,
  * opts->target).  A row fails when its object is missing ("File not found:
  * <path>"), differs from the hash the migration ledger recorded for it,
  * does not parse as an envelope, or (with a keyring) does not decrypt.
- * Writes nothing.  Takes the lock in shared mode: verifications may run
- * together, not beside a migration.
+ * Writes nothing.  Verifications may run together, not beside a
+ * migration (DOCSTORE_EBUSY).
  * @param out        as in docstore_migrate_run().
  * @param opts       the options (borrowed for the call).
  * @param errbuf     optional buffer for the reason of a non-zero return.
@@ -498,7 +540,7 @@ docstore_migrate_verify(docstore_migrate_report **out,
 
 /**
  * The SQL that docstore_migrate_schema_apply() runs, for the options'
- * schema, tables and column names (with the defaults: sql/001 and sql/002
+ * schema, tables and column names (with the defaults: sql/001 to sql/003
  * of the source tree).  Providers are not needed.  Thread-safe.
  * @param out  receives the SQL text, library-owned (docstore_free()); NULL
  *             on failure.
@@ -514,9 +556,10 @@ docstore_migrate_schema_sql(char **out, const docstore_migrate_options *opts);
  * Apply the schema change in one transaction: add storage_path
  * VARCHAR(500) and storage_type VARCHAR(50) DEFAULT 'local' to the
  * selected tables when missing, and create the migration ledger table when
- * missing.  Idempotent: safe to run twice, and on tables that already have
- * the columns.  Takes the migration lock (DOCSTORE_EBUSY while a migration
- * runs).
+ * missing, and (0.4.0) the claims table docstore_migration_claim.
+ * Idempotent: safe to run twice, and on tables that already have the
+ * columns.  Takes the migration lock exclusively (DOCSTORE_EBUSY while a
+ * migration or verification runs).
  * @param opts       the options (database_url, schema, tables and column
  *                   names are read; providers are not needed).
  * @param errbuf     optional buffer for the reason of a non-zero return.

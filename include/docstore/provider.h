@@ -356,9 +356,11 @@ typedef struct docstore_s3_options {
       stall_timeout_ms; /**< [30000] abort below stall_min_bps for this long */
   unsigned int stall_min_bps; /**< [1024] bytes/s */
   /** [4] parts of a multipart upload sent at once, 1 = one at a time
-   *  (at most 64), each by its own thread and connection, straight from
-   *  the caller's buffer; the calling thread is one of them, and log lines
-   *  may come from the others.  Read from version 2 tables only. */
+   *  (at most 64), each by a sender thread of the upload on its own
+   *  connection while the writer fills the next part (log lines may come
+   *  from those threads).  An upload holds at most multipart_threshold +
+   *  multipart_part_size x (concurrency + 1) bytes.  Read from version 2
+   *  tables only. */
   unsigned int multipart_concurrency;
   /* ---- version 3 (0.4.0) ---- */
   int checksum;           /**< #docstore_s3_checksum [AUTO] */
@@ -418,6 +420,87 @@ DOCSTORE_EXTERN int docstore_s3_options_init(docstore_s3_options *opts,
 DOCSTORE_EXTERN int docstore_s3_provider_new(docstore_provider **out,
                                              const docstore_s3_options *opts,
                                              char *errbuf, size_t errbuf_len);
+
+/**
+ * Current version of #docstore_upload_info.
+ * @since 0.4.0
+ */
+#define DOCSTORE_UPLOAD_INFO_VERSION 1
+
+/**
+ * An incomplete S3 multipart upload, as given to a #docstore_upload_cb.
+ * Valid only during the call.
+ * @since 0.4.0
+ */
+typedef struct docstore_upload_info {
+  unsigned int version;  /**< #DOCSTORE_UPLOAD_INFO_VERSION */
+  const char *key;       /**< the key the upload was writing */
+  const char *upload_id; /**< the server's upload id */
+  int64_t initiated;     /**< when it began, seconds since the epoch (the
+                              server's clock) */
+  /** #DOCSTORE_TEMP_RECENT (younger than min_age_seconds: kept, it may
+   *  still be written), #DOCSTORE_TEMP_STALE (older; listing only) or
+   *  #DOCSTORE_TEMP_REMOVED (older, and aborted: its parts are gone) */
+  int state;
+} docstore_upload_info;
+
+/**
+ * Called once per incomplete upload.  Return 0 to go on; anything else
+ * stops the listing (a negative code is returned as it is, a positive one
+ * as #DOCSTORE_ECANCELED).
+ * @since 0.4.0
+ */
+typedef int (*docstore_upload_cb)(void *payload,
+                                  const docstore_upload_info *info);
+
+/** docstore_s3_incomplete_uploads(): abort the stale uploads. @since 0.4.0 */
+#define DOCSTORE_UPLOAD_ABORT 1u
+
+/**
+ * docstore_s3_incomplete_uploads() min_age_seconds: the provider's
+ * stale_upload_seconds (setting S3_STALE_UPLOAD_SECONDS, one day by
+ * default).
+ * @since 0.4.0
+ */
+#define DOCSTORE_UPLOAD_AGE_CONFIGURED UINT64_MAX
+
+/**
+ * Find the incomplete multipart uploads under `prefix` in an S3 provider's
+ * bucket (ListMultipartUploads), and optionally abort the stale ones
+ * (AbortMultipartUpload), which frees the parts they hold.  A writer that
+ * was killed mid-upload, or whose own abort failed (logged as a warning
+ * naming the upload id), leaves one; they cost storage until aborted.  S3
+ * cannot tell a live upload from an abandoned one, so only the age decides:
+ * an upload older than min_age_seconds is stale.  Choose an age longer than
+ * any upload can take (an abort makes a live writer's commit fail; it
+ * never harms a stored object).  A lifecycle rule on the bucket
+ * (AbortIncompleteMultipartUpload, docs/SECURITY.md) does the same on the
+ * server.  Uploads come in key order; the callback runs on the calling
+ * thread, after the abort.  Thread-safe.
+ * @param p               an S3 provider.
+ * @param prefix          a key prefix, checked as in docstore_provider_list();
+ *                        NULL or "" for the whole bucket.
+ * @param flags           0 (list) or #DOCSTORE_UPLOAD_ABORT.
+ * @param min_age_seconds uploads begun less than this long ago (by this
+ *                        machine's clock) are #DOCSTORE_TEMP_RECENT and
+ *                        kept; 0: none (every upload is stale, also a live
+ *                        one); #DOCSTORE_UPLOAD_AGE_CONFIGURED: the
+ *                        provider's stale_upload_seconds.
+ * @param cb              called for each upload (NULL: none).
+ * @param payload         passed to cb.
+ * @return 0, #DOCSTORE_EINVAL (p NULL, bad prefix, unknown flags),
+ *         #DOCSTORE_EUNSUPPORTED (not an S3 provider), #DOCSTORE_EFORMAT
+ *         (a malformed reply, or a listing that makes no progress or
+ *         names an upload outside the prefix), the callback's code, or
+ *         the provider's code (an abort that fails stops the call; an
+ *         upload already gone counts as aborted).  Detail in
+ *         docstore_provider_errmsg().
+ * @since 0.4.0
+ */
+DOCSTORE_EXTERN int
+docstore_s3_incomplete_uploads(docstore_provider *p, const char *prefix,
+                               unsigned int flags, uint64_t min_age_seconds,
+                               docstore_upload_cb cb, void *payload);
 
 /* ------------------------------------------------- raw object operations */
 

@@ -80,6 +80,11 @@ int cli_positional(cli_ctx *ctx, int argc, char **argv, int min, int max);
 int cli_parse_uint(cli_ctx *ctx, const char *opt, const char *text,
                    unsigned long min, unsigned long max, unsigned long *out);
 
+/* Parse an age for option `opt`: seconds, or a number with s, m, h or d
+ * (90m, 2h, 1d); at most ten years. */
+int cli_parse_age(cli_ctx *ctx, const char *opt, const char *text,
+                  uint64_t *out);
+
 /* The configuration: ./.env (or --env-file), then the environment. */
 int cli_config(cli_ctx *ctx, docstore_config **out);
 /* The service built from the configuration (docstore_service_from_config). */

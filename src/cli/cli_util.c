@@ -101,6 +101,30 @@ int cli_parse_uint(cli_ctx *ctx, const char *opt, const char *text,
   return 0;
 }
 
+#define MAX_AGE_SECONDS 315360000ul /* ten years */
+
+int cli_parse_age(cli_ctx *ctx, const char *opt, const char *text,
+                  uint64_t *out) {
+  static const struct {
+    char suffix;
+    unsigned long mult;
+  } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  char num[32];
+  unsigned long mult = 1, v;
+  size_t n = strlen(text);
+  if (n == 0 || n >= sizeof(num))
+    return cli_usage(ctx, "%s needs an age such as 3600, 90m, 2h or 1d", opt);
+  memcpy(num, text, n + 1);
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    if (n > 1 && num[n - 1] == units[i].suffix) {
+      mult = units[i].mult;
+      num[n - 1] = '\0';
+    }
+  CLI_GUARD(cli_parse_uint(ctx, opt, num, 0, MAX_AGE_SECONDS / mult, &v));
+  *out = (uint64_t)v * mult;
+  return 0;
+}
+
 /* ------------------------------------------------------- configuration */
 
 int cli_config(cli_ctx *ctx, docstore_config **out) {

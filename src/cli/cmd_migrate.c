@@ -119,7 +119,9 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
     O_PROGRESS,
     O_PASSENV,
     O_OUTSIDE,
-    O_PROOF
+    O_PROOF,
+    O_LEASE,
+    O_WORKER
   };
   static const struct option longopts[] = {
       {"batch-size", required_argument, NULL, O_BATCH},
@@ -139,6 +141,8 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
       {"progress", required_argument, NULL, O_PROGRESS},
       {"allow-outside-root", no_argument, NULL, O_OUTSIDE},
       {"write-proof", required_argument, NULL, O_PROOF},
+      {"lease", required_argument, NULL, O_LEASE},
+      {"worker-name", required_argument, NULL, O_WORKER},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   unsigned long v;
@@ -210,6 +214,13 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
       a->o.write_proof = optarg[0] == 'r' ? DOCSTORE_MIGRATE_PROOF_READBACK
                                           : DOCSTORE_MIGRATE_PROOF_STORE;
       break;
+    case O_LEASE:
+      CLI_GUARD(cli_parse_uint(ctx, "--lease", optarg, 10, 86400, &v));
+      a->o.lease_seconds = (unsigned int)v;
+      break;
+    case O_WORKER:
+      a->o.worker_name = optarg;
+      break;
     case 'h':
       return 1;
     default:
@@ -233,8 +244,14 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, migrate_args *a) {
     return cli_usage(ctx, "--print goes with `migrate schema`");
   if (a->o.delete_source && (a->verify || a->o.dry_run))
     return cli_usage(ctx, "--delete-source goes with a real migration only");
-  /* Column and table names, DATABASE_URL, LOCAL_STORAGE_PATH. */
-  return docstore_migrate_options_load_env(&a->o);
+  /* DATABASE_URL, column and table names, the legacy root...: from the
+   * configuration every command reads (environment, ./.env or
+   * --env-file), as `docstore config` shows it. */
+  docstore_config *cfg;
+  CLI_GUARD(cli_config(ctx, &cfg));
+  if (docstore_migrate_options_from_config(&a->o, cfg) < 0)
+    return cli_fail(ctx, DOCSTORE_EINVAL, "%s", docstore_last_errmsg());
+  return 0;
 }
 
 /* ------------------------------------------------------------- output */
@@ -405,8 +422,14 @@ const cli_command cli_cmd_migrate = {
     "                     50; 0: never)\n"
     "  --progress MODE    auto (bar on a terminal, else a line every 10 s),\n"
     "                     bar, lines or none\n"
+    "  --lease SECONDS    how long a claimed row stays this run's unless\n"
+    "                     renewed (default DOCSTORE_MIGRATE_LEASE_SECONDS,\n"
+    "                     300); runs on several hosts share the rows\n"
+    "  --worker-name NAME this run in the claims and the report (default\n"
+    "                     DOCSTORE_MIGRATE_WORKER_NAME, else host:pid)\n"
     "Column names: DOCSTORE_MIGRATE_COL_{ID,FILENAME,FILEPATH,USER_ID,\n"
     "CREATED,STORAGE_PATH,STORAGE_TYPE}, DOCSTORE_MIGRATE_SCHEMA,\n"
-    "DOCSTORE_MIGRATE_TABLE_{ATTACHMENT,STAGING}.  Exit status 0 only when\n"
-    "no document failed.  See docs/MIGRATION.md.\n",
+    "DOCSTORE_MIGRATE_TABLE_{ATTACHMENT,STAGING}.  Settings come from the\n"
+    "environment, ./.env or --env-file, like every command's.  Exit status\n"
+    "0 only when no document failed.  See docs/MIGRATION.md.\n",
     run_migrate};

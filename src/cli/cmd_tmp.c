@@ -10,32 +10,6 @@
 
 extern const cli_command cli_cmd_tmp;
 
-#define MAX_AGE_SECONDS 315360000ul /* ten years */
-
-/* AGE: seconds, or a number with s, m, h or d. */
-static int parse_age(cli_ctx *ctx, const char *text, uint64_t *out) {
-  static const struct {
-    char suffix;
-    unsigned long mult;
-  } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
-  char num[32];
-  unsigned long mult = 1, v;
-  size_t n = strlen(text);
-  if (n == 0 || n >= sizeof(num))
-    return cli_usage(ctx, "--older-than needs an age such as 3600, 90m, 2h "
-                          "or 1d");
-  memcpy(num, text, n + 1);
-  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-    if (n > 1 && num[n - 1] == units[i].suffix) {
-      mult = units[i].mult;
-      num[n - 1] = '\0';
-    }
-  CLI_GUARD(
-      cli_parse_uint(ctx, "--older-than", num, 0, MAX_AGE_SECONDS / mult, &v));
-  *out = (uint64_t)v * mult;
-  return 0;
-}
-
 static const char *state_name(int state) {
   switch (state) {
   case DOCSTORE_TEMP_LIVE:
@@ -84,7 +58,7 @@ static int run_tmp(cli_ctx *ctx, int argc, char **argv) {
     if (c == O_ROOT)
       root = optarg;
     else if (c == O_AGE) {
-      CLI_GUARD(parse_age(ctx, optarg, &age));
+      CLI_GUARD(cli_parse_age(ctx, "--older-than", optarg, &age));
       have_age = 1;
     } else
       return DOCSTORE_EINVAL;

@@ -84,8 +84,9 @@ int docstore__mig_exec(PGconn *c, const char *sql, const char *what,
   return rc;
 }
 
-/* Who holds the lock, for the message. */
-static void describe_holder(PGconn *c, char *dst, size_t len) {
+/* Who holds advisory lock `key`, for the message: "another migration is
+ * running (server pid N, app)" or "a verification is running (...)". */
+static void describe_holder(PGconn *c, int64_t key, char *dst, size_t len) {
   static const char sql[] =
       "SELECT l.pid::text, COALESCE(a.application_name, ''), l.mode "
       "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
@@ -94,56 +95,103 @@ static void describe_holder(PGconn *c, char *dst, size_t len) {
       "WHERE datname = current_database()) "
       "AND l.classid::bigint = ($1::bigint >> 32) "
       "AND l.objid::bigint = ($1::bigint & 4294967295) AND l.objsubid = 1 "
-      "LIMIT 1";
-  char key[32];
-  snprintf(key, sizeof(key), "%lld", (long long)DOCSTORE__MIG_LOCK_KEY);
-  const char *params[1] = {key};
+      "AND l.pid <> pg_backend_pid() LIMIT 1";
+  char keytxt[32];
+  snprintf(keytxt, sizeof(keytxt), "%lld", (long long)key);
+  const char *params[1] = {keytxt};
   PGresult *res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
   dst[0] = '\0';
   if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
     const char *app = PQgetvalue(res, 0, 1);
-    int shared = strcmp(PQgetvalue(res, 0, 2), "ShareLock") == 0;
+    /* The base key held shared: a 0.3 verification. */
+    int verifying = key == DOCSTORE__MIG_LOCK_VERIFYING ||
+                    (key == DOCSTORE__MIG_LOCK_KEY &&
+                     strcmp(PQgetvalue(res, 0, 2), "ShareLock") == 0);
     snprintf(dst, len, "%s is running (server pid %s%s%s)",
-             shared ? "a verification" : "another migration",
+             verifying ? "a verification" : "another migration",
              PQgetvalue(res, 0, 0), *app ? ", " : "", app);
     docstore__mig_sanitize(dst);
   } else
-    docstore__strlcpy(dst, "another migration is running", len);
+    docstore__strlcpy(dst,
+                      key == DOCSTORE__MIG_LOCK_VERIFYING
+                          ? "a verification is running"
+                          : "another migration is running",
+                      len);
   PQclear(res);
 }
 
 void docstore__mig_close(PGconn *c) {
-  /* Release the advisory lock before closing: the server notices a closed
-   * session a moment later, and a run started right after this one must
-   * not find the lock still held. */
+  /* Release the advisory locks before closing: the server notices a
+   * closed session a moment later, and a run started right after this one
+   * must not find a lock still held. */
   if (c && PQstatus(c) == CONNECTION_OK)
     PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
   PQfinish(c);
 }
 
-int docstore__mig_lock(PGconn *c, int shared, docstore__err *err) {
-  char key[32];
-  snprintf(key, sizeof(key), "%lld", (long long)DOCSTORE__MIG_LOCK_KEY);
-  const char *params[1] = {key};
-  PGresult *res =
-      PQexecParams(c,
-                   shared ? "SELECT pg_try_advisory_lock_shared($1::bigint)"
-                          : "SELECT pg_try_advisory_lock($1::bigint)",
-                   1, NULL, params, NULL, NULL, 0);
+/* pg_[try_]advisory_* on key: 1 true, 0 false, or DOCSTORE_EDATABASE. */
+static int advisory(PGconn *c, const char *fn, int64_t key,
+                    docstore__err *err) {
+  char sql[96], keytxt[32];
+  snprintf(sql, sizeof(sql), "SELECT %s($1::bigint)", fn);
+  snprintf(keytxt, sizeof(keytxt), "%lld", (long long)key);
+  const char *params[1] = {keytxt};
+  PGresult *res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
   if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     int rc =
         docstore__mig_db_err(err, c, res, "cannot take the migration lock");
     PQclear(res);
     return rc;
   }
-  int got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+  int yes = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
   PQclear(res);
-  if (got)
-    return 0;
+  return yes;
+}
+
+static int busy(PGconn *c, int64_t key, docstore__err *err) {
   char who[256];
-  describe_holder(c, who, sizeof(who));
+  describe_holder(c, key, who, sizeof(who));
+  PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
   return docstore__err_set(err, DOCSTORE_EBUSY,
                            "%s: this one does not start (advisory lock %lld "
                            "is held); try again when it has finished",
-                           who, (long long)DOCSTORE__MIG_LOCK_KEY);
+                           who, (long long)key);
+}
+
+/*
+ * Every run holds the base key shared, so that a schema change or a 0.3
+ * migration (exclusive) excludes it.  Migrations then hold their group's
+ * key shared and check that nobody holds the other group's: a momentary
+ * exclusive try of it, released at once.  Two runs of different kinds
+ * starting at the same instant may both refuse; they can never both run:
+ * each takes its own key before it tries the other's.
+ */
+int docstore__mig_lock(PGconn *c, int kind, docstore__err *err) {
+  int got;
+  if (kind == DOCSTORE__MIG_LOCK_EXCLUSIVE) {
+    got = advisory(c, "pg_try_advisory_lock", DOCSTORE__MIG_LOCK_KEY, err);
+    if (got < 0)
+      return got;
+    if (!got)
+      return busy(c, DOCSTORE__MIG_LOCK_KEY, err);
+    /* No run of this version holds the base key without it. */
+    return 0;
+  }
+  int64_t mine = kind == DOCSTORE__MIG_LOCK_MIGRATE
+                     ? DOCSTORE__MIG_LOCK_MIGRATING
+                     : DOCSTORE__MIG_LOCK_VERIFYING;
+  int64_t other = kind == DOCSTORE__MIG_LOCK_MIGRATE
+                      ? DOCSTORE__MIG_LOCK_VERIFYING
+                      : DOCSTORE__MIG_LOCK_MIGRATING;
+  got = advisory(c, "pg_try_advisory_lock_shared", DOCSTORE__MIG_LOCK_KEY, err);
+  if (got <= 0)
+    return got < 0 ? got : busy(c, DOCSTORE__MIG_LOCK_KEY, err);
+  got = advisory(c, "pg_try_advisory_lock_shared", mine, err);
+  if (got <= 0) /* the other kind is checking for runs of ours */
+    return got < 0 ? got : busy(c, other, err);
+  got = advisory(c, "pg_try_advisory_lock", other, err);
+  if (got <= 0)
+    return got < 0 ? got : busy(c, other, err);
+  got = advisory(c, "pg_advisory_unlock", other, err);
+  return got < 0 ? got : 0;
 }

@@ -2,19 +2,36 @@
  * libdocstore - the migration run: one reader, N workers.
  * SPDX-License-Identifier: Apache-2.0
  *
- * The calling thread holds the advisory lock on its own connection, reads
- * the tables page by page (WHERE id > last ORDER BY id LIMIT n), counts the
- * rows it skips, and feeds the others through a bounded queue to the
- * workers; it also calls the progress callback.  Each worker has its own
- * database connection for the row switches.  Memory: one page plus the
- * queue plus one document per worker.
+ * The calling thread holds the advisory lock on its own connection (shared:
+ * several runs, on one host or several, work on one migration at once) and
+ * feeds rows through a bounded queue to the workers; it also calls the
+ * progress callback.  Each worker has its own database connection for the
+ * row switches.
+ *
+ * A migration claims its rows (sql.c, "claims"): a batch at a time, in id
+ * order, only as many as the queue has room for, each for lease_seconds.
+ * The reader renews the run's claims every lease/3 while it runs; a worker
+ * deletes a row's claim once the row is switched; a row that failed keeps
+ * its claim until the run ends (so that this run does not take it again),
+ * and the run deletes all its claims at the end.  A run that dies leaves
+ * claims that expire: another run then takes their rows.  Correctness does
+ * not rest on the lease: the switch is a compare-and-swap on the row, the
+ * target key is a function of the row and an object already there is only
+ * accepted with the same bytes (transfer.c).
+ *
+ * Verifications and dry runs write nothing and claim nothing: they read
+ * the tables page by page (WHERE id > last ORDER BY id LIMIT n).
+ * Memory: one page (or batch) plus the queue plus one document per worker.
  */
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "migrate_internal.h"
+#include "util/hex.h"
 
 typedef struct engine engine;
 
@@ -29,6 +46,12 @@ struct engine {
   docstore__mig_opts o;
   docstore__mig_sql sql[2];
   PGconn *reader;
+  int claims; /* a real migration: rows are claimed */
+  int locked; /* the reader holds the lock (claims to release at the end) */
+  char worker_name[256];
+  char run_id[33];
+  char lease_txt[16];
+  uint64_t last_renew_us;
   docstore_migrate_report *report;
   docstore__mig_tally *tally;
   uint64_t t0_us;
@@ -153,6 +176,21 @@ static void account(engine *e, const docstore__mig_ctx *ctx,
   pthread_mutex_unlock(&e->mu);
 }
 
+/* The row is switched: its claim goes (best effort: a claim left behind
+ * expires, and the run deletes all of its own at the end). */
+static void release(engine *e, worker *w, const docstore__mig_row *row) {
+  const char *params[3] = {e->o.table_name[row->table], row->id, e->run_id};
+  for (int attempt = 0; attempt < 2; attempt++) {
+    PGresult *res = PQexecParams(w->db, e->sql[row->table].release, 3, NULL,
+                                 params, NULL, NULL, 0);
+    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (ok || PQstatus(w->db) != CONNECTION_BAD)
+      return;
+    PQreset(w->db); /* the connection broke: once more on a new one */
+  }
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   engine *e = w->e;
@@ -178,6 +216,8 @@ static void *worker_main(void *arg) {
       docstore__mig_verify_row(&ctx, row, &out);
     else
       docstore__mig_migrate_row(&ctx, row, &out);
+    if (e->claims && out.code == 0)
+      release(e, w, row);
     account(e, &ctx, row, &out);
     docstore__mig_row_free(row);
   }
@@ -190,6 +230,73 @@ static void *worker_main(void *arg) {
 
 /* ------------------------------------------------------------- reader */
 
+static int prepare(engine *e, size_t t, docstore__err *err);
+
+/* The reader's connection broke (server restart, network, a terminated
+ * backend): connect again, take the lock again, prepare again. */
+static int reader_reset(engine *e, docstore__err *err) {
+  PQreset(e->reader);
+  if (PQstatus(e->reader) != CONNECTION_OK)
+    return docstore__mig_db_err(err, e->reader, NULL,
+                                "cannot connect to the database again");
+  docstore__log(DOCSTORE_LOG_WARN,
+                "the database connection was lost; connected again");
+  DOCSTORE__GUARD(docstore__mig_lock(e->reader,
+                                     e->o.mode == DOCSTORE_MIGRATE_MODE_VERIFY
+                                         ? DOCSTORE__MIG_LOCK_VERIFY
+                                         : DOCSTORE__MIG_LOCK_MIGRATE,
+                                     err));
+  for (size_t t = 0; t < 2; t++)
+    if (e->o.tables & (1u << t))
+      DOCSTORE__GUARD(prepare(e, t, err));
+  e->last_renew_us = 0; /* renew soon: the claims name the new session */
+  return 0;
+}
+
+/* Run a statement on the reader's connection: prepared statement `name`,
+ * or the text `sql` when name is NULL.  Once more after reader_reset()
+ * when the connection broke.  NULL on failure (err set). */
+static PGresult *reader_exec(engine *e, const char *name, const char *sql,
+                             int nparams, const char *const *params,
+                             const char *what, docstore__err *err) {
+  for (int attempt = 0;; attempt++) {
+    PGresult *res =
+        name ? PQexecPrepared(e->reader, name, nparams, params, NULL, NULL, 0)
+             : PQexecParams(e->reader, sql, nparams, NULL, params, NULL, NULL,
+                            0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+      return res;
+    docstore__mig_db_err(err, e->reader, res, what);
+    PQclear(res);
+    if (attempt > 0 || PQstatus(e->reader) != CONNECTION_BAD)
+      return NULL;
+    if (reader_reset(e, err) < 0)
+      return NULL;
+  }
+}
+
+/* Renew this run's claims when lease/3 has passed (reader thread). */
+static void maintain(engine *e) {
+  if (!e->claims || !e->locked)
+    return;
+  uint64_t now = docstore__now_us();
+  if (now - e->last_renew_us < (uint64_t)e->o.lease_seconds * 1000000 / 3)
+    return;
+  e->last_renew_us = now;
+  docstore__err err = {0, ""};
+  size_t t = (e->o.tables & 1u) ? 0 : 1; /* the statement names no table */
+  const char *params[2] = {e->run_id, e->lease_txt};
+  PGresult *res = reader_exec(e, NULL, e->sql[t].renew, 2, params,
+                              "renewing the claims", &err);
+  if (!res)
+    docstore__log(DOCSTORE_LOG_WARN,
+                  "%s (the rows stay safe: another run that takes one "
+                  "over finds its object or its switch done)",
+                  err.msg);
+  PQclear(res);
+}
+
 /* Queue a row (blocking while the queue is full, ticking meanwhile).
  * Takes ownership of row. */
 static void push(engine *e, docstore__mig_row *row) {
@@ -200,6 +307,7 @@ static void push(engine *e, docstore__mig_row *row) {
     (void)pthread_cond_timedwait(&e->not_full, &e->mu, &ts);
     pthread_mutex_unlock(&e->mu);
     tick(e, 0, DOCSTORE_MIGRATE_PHASE_RUNNING); /* throttled by itself */
+    maintain(e);
     pthread_mutex_lock(&e->mu);
   }
   if (e->stop) {
@@ -317,6 +425,83 @@ static int read_table(engine *e, size_t t, docstore__err *err) {
   return rc;
 }
 
+/* Wait until the queue is at most half full; the room then (0: stop). */
+static size_t wait_room(engine *e) {
+  pthread_mutex_lock(&e->mu);
+  while (!e->stop && e->qlen > e->qcap / 2) {
+    struct timespec ts;
+    deadline_in(&ts, e->o.progress_interval_ms);
+    (void)pthread_cond_timedwait(&e->not_full, &e->mu, &ts);
+    pthread_mutex_unlock(&e->mu);
+    tick(e, 0, DOCSTORE_MIGRATE_PHASE_RUNNING);
+    maintain(e);
+    pthread_mutex_lock(&e->mu);
+  }
+  size_t room = e->stop ? 0 : e->qcap - e->qlen;
+  pthread_mutex_unlock(&e->mu);
+  return room;
+}
+
+/* A migration's reader: claim batches of rows on the source type and queue
+ * them, as long as some are left.  Claims go in id order from the last row
+ * this run claimed; when none is left past it, once more from the start
+ * (rows whose claim expired meanwhile: a run that died); two empty claims
+ * from the start in a row end the table (the second one sees any claim
+ * committed by a run that claimed at the same instant). */
+static int claim_table(engine *e, size_t t, docstore__err *err) {
+  char *last = NULL;
+  char first_name[32], next_name[32], n_txt[16];
+  snprintf(first_name, sizeof(first_name), "docstore_mig_claim1_%zu", t);
+  snprintf(next_name, sizeof(next_name), "docstore_mig_claim2_%zu", t);
+  int rc = 0, empty = 0;
+  for (;;) {
+    size_t room = wait_room(e);
+    if (room == 0)
+      break;
+    size_t n = room < e->o.batch_size ? room : e->o.batch_size;
+    snprintf(n_txt, sizeof(n_txt), "%zu", n);
+    const char *params[7] = {e->o.table_name[t],
+                             e->o.source_type,
+                             e->worker_name,
+                             e->run_id,
+                             n_txt,
+                             e->lease_txt,
+                             last};
+    PGresult *res = reader_exec(e, last ? next_name : first_name, NULL,
+                                last ? 7 : 6, params, "claiming rows", err);
+    if (!res) {
+      rc = DOCSTORE_EDATABASE;
+      break;
+    }
+    int got = PQntuples(res);
+    for (int i = 0; i < got && rc == 0; i++) {
+      docstore__mig_row *row = row_from(res, i, t);
+      if (!row)
+        rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+      else
+        push(e, row);
+    }
+    char *next =
+        got > 0 ? docstore__strdup(PQgetvalue(res, got - 1, DOCSTORE__MIG_C_ID))
+                : NULL;
+    PQclear(res);
+    if (rc == 0 && got > 0 && !next)
+      rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
+    if (rc < 0) {
+      docstore_free(next);
+      break;
+    }
+    if (got > 0)
+      empty = 0;
+    else if (!last && ++empty >= 2)
+      break;
+    docstore_free(last);
+    last = next;
+  }
+  docstore_free(last);
+  return rc;
+}
+
 /* -------------------------------------------------------------- setup */
 
 static int prepare(engine *e, size_t t, docstore__err *err) {
@@ -324,15 +509,19 @@ static int prepare(engine *e, size_t t, docstore__err *err) {
     const char *name, *sql;
     int nparams;
   } stmts[] = {
+      {"docstore_mig_check_update_", e->sql[t].update, 8},
       {"docstore_mig_first_", e->sql[t].page_first, 1},
       {"docstore_mig_next_", e->sql[t].page_next, 2},
-      {"docstore_mig_check_update_", e->sql[t].update, 8},
+      {"docstore_mig_claim1_", e->sql[t].claim_first, 6},
+      {"docstore_mig_claim2_", e->sql[t].claim_next, 7},
   };
   for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+    if (i > 0 && (i >= 3) != (e->claims != 0))
+      continue; /* pages, or claims */
     char name[48];
     snprintf(name, sizeof(name), "%s%zu", stmts[i].name, t);
     PGresult *res = PQprepare(e->reader, name, stmts[i].sql, stmts[i].nparams,
-                              i == 2 ? docstore__mig_update_types : NULL);
+                              i == 0 ? docstore__mig_update_types : NULL);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
       char what[256];
       snprintf(what, sizeof(what), "table %s.%s", e->o.schema,
@@ -349,14 +538,24 @@ static int prepare(engine *e, size_t t, docstore__err *err) {
   return 0;
 }
 
+/* Rows of a table; a migration also counts those not on the source as
+ * skipped from the start (it never sees them). */
 static int count_rows(engine *e, size_t t, docstore__err *err) {
-  PGresult *res = PQexec(e->reader, e->sql[t].count);
+  const char *params[1] = {e->o.source_type};
+  PGresult *res = e->claims ? PQexecParams(e->reader, e->sql[t].count_on, 1,
+                                           NULL, params, NULL, NULL, 0)
+                            : PQexec(e->reader, e->sql[t].count);
   if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     int rc = docstore__mig_db_err(err, e->reader, res, "counting rows");
     PQclear(res);
     return rc;
   }
-  e->tally->total += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+  uint64_t all = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+  e->tally->total += all;
+  if (e->claims) {
+    uint64_t on = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    e->tally->skipped += all > on ? all - on : 0;
+  }
   PQclear(res);
   return 0;
 }
@@ -401,6 +600,7 @@ static void finish_workers(engine *e) {
     (void)pthread_cond_timedwait(&e->changed, &e->mu, &ts);
     pthread_mutex_unlock(&e->mu);
     tick(e, 0, DOCSTORE_MIGRATE_PHASE_RUNNING); /* throttled by itself */
+    maintain(e);
     pthread_mutex_lock(&e->mu);
   }
   /* Rows left in the queue after a stop are not attempted. */
@@ -422,6 +622,18 @@ static void engine_free(engine *e) {
       PQfinish(e->workers[i].db);
     docstore_free(e->workers);
   }
+  if (e->claims && e->locked) {
+    /* This run's claims: rows that failed or were not attempted. */
+    docstore__err err = {0, ""};
+    size_t t = (e->o.tables & 1u) ? 0 : 1;
+    const char *params[1] = {e->run_id};
+    PGresult *res = reader_exec(e, NULL, e->sql[t].release_all, 1, params,
+                                "releasing the claims", &err);
+    if (!res)
+      docstore__log(DOCSTORE_LOG_WARN, "%s (they expire in %u s)", err.msg,
+                    e->o.lease_seconds);
+    PQclear(res);
+  }
   docstore__mig_close(e->reader); /* releases the advisory lock */
   for (size_t t = 0; t < 2; t++)
     docstore__mig_sql_free(&e->sql[t]);
@@ -434,6 +646,29 @@ static void engine_free(engine *e) {
 }
 
 /* ---------------------------------------------------------------- run */
+
+/* The run's name (worker_name, else "host:pid") and its unique id. */
+static int identify(engine *e, docstore__err *err) {
+  if (e->o.worker_name)
+    docstore__strlcpy(e->worker_name, e->o.worker_name, sizeof(e->worker_name));
+  else {
+    char host[200];
+    if (gethostname(host, sizeof(host)) != 0)
+      docstore__strlcpy(host, "unknown", sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    snprintf(e->worker_name, sizeof(e->worker_name), "%s:%ld", host,
+             (long)getpid());
+    docstore__mig_sanitize(e->worker_name);
+  }
+  e->o.worker_name = e->worker_name;
+  uint8_t id[16];
+  if (RAND_bytes(id, (int)sizeof(id)) != 1)
+    return docstore__err_set(err, DOCSTORE_ECRYPTO,
+                             "no random bytes for the run's id");
+  docstore__hex_encode(e->run_id, id, sizeof(id));
+  snprintf(e->lease_txt, sizeof(e->lease_txt), "%u", e->o.lease_seconds);
+  return 0;
+}
 
 static int run(docstore_migrate_report **out,
                const docstore_migrate_options *opts, int mode, char *errbuf,
@@ -454,9 +689,13 @@ static int run(docstore_migrate_report **out,
   }
   DOCSTORE__GUARD_GOTO(rc, docstore__mig_opts_resolve(&e.o, opts, mode, &err),
                        done);
+  e.claims = mode == DOCSTORE_MIGRATE_MODE_MIGRATE && !e.o.dry_run;
+  DOCSTORE__GUARD_GOTO(rc, identify(&e, &err), done);
   DOCSTORE__GUARD_GOTO(rc, docstore__mig_report_new(&e.report, &e.o), oom);
   e.tally = docstore__mig_report_tally(e.report);
-  e.qcap = e.o.batch_size;
+  /* Claimed rows wait in the queue: no more than the workers will take
+   * soon, so that the other runs get the rest. */
+  e.qcap = e.claims ? 2 * (size_t)e.o.jobs : e.o.batch_size;
   /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
   e.q = docstore__alloc(e.qcap * sizeof(*e.q));
   if (!e.q)
@@ -469,20 +708,25 @@ static int run(docstore_migrate_report **out,
   e.t0_us = docstore__now_us();
   DOCSTORE__GUARD_GOTO(
       rc, docstore__mig_connect(&e.reader, e.o.database_url, &err), done);
-  DOCSTORE__GUARD_GOTO(
-      rc,
-      docstore__mig_lock(e.reader, mode == DOCSTORE_MIGRATE_MODE_VERIFY, &err),
-      done);
+  DOCSTORE__GUARD_GOTO(rc,
+                       docstore__mig_lock(e.reader,
+                                          mode == DOCSTORE_MIGRATE_MODE_VERIFY
+                                              ? DOCSTORE__MIG_LOCK_VERIFY
+                                              : DOCSTORE__MIG_LOCK_MIGRATE,
+                                          &err),
+                       done);
+  e.locked = 1;
+  e.last_renew_us = docstore__now_us();
   for (size_t t = 0; t < 2; t++) {
     if (!(e.o.tables & (1u << t)))
       continue;
     DOCSTORE__GUARD_GOTO(rc, prepare(&e, t, &err), done);
     DOCSTORE__GUARD_GOTO(rc, count_rows(&e, t, &err), done);
   }
-  docstore__log(DOCSTORE_LOG_INFO, "%s: %llu rows, %u jobs%s",
+  docstore__log(DOCSTORE_LOG_INFO, "%s %s: %llu rows, %u jobs%s",
                 mode == DOCSTORE_MIGRATE_MODE_VERIFY ? "verification"
                                                      : "migration",
-                (unsigned long long)e.tally->total, e.o.jobs,
+                e.worker_name, (unsigned long long)e.tally->total, e.o.jobs,
                 e.o.dry_run ? ", dry run" : "");
   rc = start_workers(&e, &err);
   if (rc < 0) {
@@ -493,11 +737,16 @@ static int run(docstore_migrate_report **out,
   tick(&e, 1, DOCSTORE_MIGRATE_PHASE_RUNNING);
   for (size_t t = 0; t < 2 && rc == 0; t++)
     if (e.o.tables & (1u << t))
-      rc = read_table(&e, t, &err);
+      rc = e.claims ? claim_table(&e, t, &err) : read_table(&e, t, &err);
   if (rc < 0)
     stop(&e, rc, err.msg);
   finish_workers(&e);
 
+  /* Rows on the source that this run did not handle went to other runs. */
+  if (e.claims && !e.stop) {
+    uint64_t mine = e.tally->successful + e.tally->failed;
+    e.tally->skipped = e.tally->total > mine ? e.tally->total - mine : 0;
+  }
   rc = e.stop ? e.stop_code : 0;
   if (rc < 0 && !err.code)
     docstore__err_set(&err, rc, "%s", e.stop_msg);
@@ -544,7 +793,8 @@ int docstore_migrate_schema_apply(const docstore_migrate_options *opts,
   DOCSTORE__GUARD_GOTO(rc, docstore__mig_schema_sql(&sql, &o), done);
   DOCSTORE__GUARD_GOTO(rc, docstore__mig_connect(&c, o.database_url, &err),
                        done);
-  DOCSTORE__GUARD_GOTO(rc, docstore__mig_lock(c, 0, &err), done);
+  DOCSTORE__GUARD_GOTO(
+      rc, docstore__mig_lock(c, DOCSTORE__MIG_LOCK_EXCLUSIVE, &err), done);
   /* One transaction: all of it or none.  Several statements in one
    * PQexec() run in one implicit transaction anyway; say it plainly. */
   DOCSTORE__GUARD_GOTO(rc, docstore__mig_exec(c, "BEGIN", "BEGIN", &err), done);

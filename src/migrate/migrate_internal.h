@@ -23,10 +23,21 @@
 #define DOCSTORE__MIG_MAX_JOBS 64u
 /* Largest document the engine reads into memory. */
 #define DOCSTORE__MIG_MAX_DOC ((size_t)2 << 30)
-/* The advisory lock key: "docstore" in ASCII. */
+/* The advisory lock key: "docstore" in ASCII.  Every run takes it shared;
+ * a schema change (and a 0.3 migration) takes it exclusive. */
 #define DOCSTORE__MIG_LOCK_KEY INT64_C(0x646f6373746f7265)
+/* Held shared by every migration run ("docstorm"), resp. every
+ * verification ("docstorv"): the two groups exclude each other, the members
+ * of one group share (db.c). */
+#define DOCSTORE__MIG_LOCK_MIGRATING INT64_C(0x646f6373746f726d)
+#define DOCSTORE__MIG_LOCK_VERIFYING INT64_C(0x646f6373746f7276)
+/* DOCSTORE__MIG_LOCK_MIGRATING as pg_locks shows it (classid, objid). */
+#define DOCSTORE__MIG_LOCK_HI "1685021555"
+#define DOCSTORE__MIG_LOCK_LO "1953460845"
 /* The ledger table, in the options' schema. */
 #define DOCSTORE__MIG_LEDGER "docstore_migration_ledger"
+/* The claims of the rows runs are working on, in the options' schema. */
+#define DOCSTORE__MIG_CLAIMS "docstore_migration_claim"
 
 /* ------------------------------------------------------------ options */
 
@@ -81,6 +92,15 @@ typedef struct docstore__mig_sql {
   char *page_next;  /* $1 table name, $2 last id */
   char *update;     /* switch + ledger, see sql.c */
   char *state;      /* $1 id: storage_type, storage_path of one row */
+  /* Claims (sql.c, "claims"): $1 table name, $2 source type, $3 worker,
+   * $4 run id, $5 how many, $6 lease seconds (, $7 last id): the rows
+   * claimed, as a page. */
+  char *claim_first;
+  char *claim_next;
+  char *count_on;    /* $1 type: count(*), rows on that type */
+  char *renew;       /* $1 run id, $2 lease seconds */
+  char *release;     /* $1 table name, $2 row id, $3 run id */
+  char *release_all; /* $1 run id */
 } docstore__mig_sql;
 
 /* Columns of a page row. */
@@ -112,9 +132,16 @@ void docstore__mig_sql_free(docstore__mig_sql *s);
 int docstore__mig_connect(PGconn **out, const char *url,
                           docstore__err *err) DOCSTORE__WUR;
 
-/* Take the migration lock (shared for verifications).  DOCSTORE_EBUSY with
- * the holder's pid when someone else has it. */
-int docstore__mig_lock(PGconn *c, int shared, docstore__err *err) DOCSTORE__WUR;
+/* What a session locks (docstore__mig_lock). */
+enum {
+  DOCSTORE__MIG_LOCK_EXCLUSIVE = 0, /* schema change: nobody else */
+  DOCSTORE__MIG_LOCK_MIGRATE = 1,   /* beside other migrations only */
+  DOCSTORE__MIG_LOCK_VERIFY = 2     /* beside other verifications only */
+};
+
+/* Take the migration lock.  DOCSTORE_EBUSY with the holder's pid when a
+ * run of another kind (or a schema change, or a 0.3 migration) has it. */
+int docstore__mig_lock(PGconn *c, int kind, docstore__err *err) DOCSTORE__WUR;
 /* Release any advisory lock the session holds, then PQfinish (NULL ok). */
 void docstore__mig_close(PGconn *c);
 

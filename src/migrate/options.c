@@ -2,10 +2,13 @@
  * libdocstore - migration options: defaults, checks, environment.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/settings.h"
+#include "docstore/config.h"
 #include "migrate_internal.h"
 #include "provider/fsio.h"
 
@@ -28,31 +31,118 @@ int docstore_migrate_options_init(docstore_migrate_options *opts,
   return 0;
 }
 
-static void env_default(const char **field, const char *name) {
-  if (*field)
-    return;
-  const char *v = getenv(name);
-  if (v && *v)
-    *field = v;
+/*
+ * The settings of the migration engine are rows of the library's settings
+ * schema (provider "migrate", src/service/settings_catalog.c: the one list
+ * of their names, shown by `docstore config --settings`).  Each names the
+ * field of docstore_migrate_options it fills; this table says where that
+ * field is.
+ */
+static const struct {
+  const char *field;
+  size_t offset;
+  int is_uint;
+} fields[] = {
+#define STR_FIELD(f)                                                           \
+  { #f, offsetof(docstore_migrate_options, f), 0 }
+    STR_FIELD(database_url),
+    STR_FIELD(schema),
+    STR_FIELD(table_attachment),
+    STR_FIELD(table_staging),
+    STR_FIELD(col_id),
+    STR_FIELD(col_filename),
+    STR_FIELD(col_filepath),
+    STR_FIELD(col_user_id),
+    STR_FIELD(col_created),
+    STR_FIELD(col_storage_path),
+    STR_FIELD(col_storage_type),
+    STR_FIELD(worker_name),
+    {"lease_seconds", offsetof(docstore_migrate_options, lease_seconds), 1},
+#undef STR_FIELD
+};
+
+/* A setting's value: from a configuration, or from the environment. */
+typedef const char *(*lookup_fn)(const void *from, const char *name);
+
+static const char *from_cfg(const void *from, const char *name) {
+  return docstore__config_effective(from, name, NULL);
+}
+
+static const char *from_env(const void *from, const char *name) {
+  (void)from;
+  return getenv(name);
+}
+
+/* Fill the fields still unset (NULL, 0) from the migrate settings. */
+static int fill(docstore_migrate_options *opts, lookup_fn get, const void *from,
+                const char *what) {
+  const docstore_setting_info *s;
+  for (size_t i = 0; (s = docstore_config_setting_at(i)) != NULL; i++) {
+    if (strcmp(s->provider, "migrate") != 0 || !s->field)
+      continue;
+    size_t f = 0;
+    while (f < sizeof(fields) / sizeof(fields[0]) &&
+           strcmp(fields[f].field, s->field) != 0)
+      f++;
+    if (f == sizeof(fields) / sizeof(fields[0]))
+      return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                               "setting %s fills no migration option",
+                               s->name); /* a bug in the schema */
+    const char *v = get(from, s->name);
+    if (!v || !*v)
+      continue;
+    if (fields[f].offset >= options_size(opts->version))
+      continue; /* not in an older options table */
+    char *at = (char *)opts + fields[f].offset;
+    if (!fields[f].is_uint) {
+      const char **field = (const char **)(void *)at;
+      if (!*field)
+        *field = v;
+      continue;
+    }
+    unsigned int *field = (unsigned int *)(void *)at;
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || end == v || *end || n < s->min || n > s->max)
+      return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                               "%s %s must be a number from %llu to %llu", what,
+                               s->name, (unsigned long long)s->min,
+                               (unsigned long long)s->max);
+    if (!*field)
+      *field = (unsigned int)n;
+  }
+  return 0;
 }
 
 int docstore_migrate_options_load_env(docstore_migrate_options *opts) {
   if (!opts)
     return docstore__err_set(NULL, DOCSTORE_EINVAL,
                              "docstore_migrate_options_load_env: opts is NULL");
-  env_default(&opts->database_url, "DATABASE_URL");
-  env_default(&opts->legacy_root, "LOCAL_STORAGE_PATH");
-  env_default(&opts->schema, "DOCSTORE_MIGRATE_SCHEMA");
-  env_default(&opts->table_attachment, "DOCSTORE_MIGRATE_TABLE_ATTACHMENT");
-  env_default(&opts->table_staging, "DOCSTORE_MIGRATE_TABLE_STAGING");
-  env_default(&opts->col_id, "DOCSTORE_MIGRATE_COL_ID");
-  env_default(&opts->col_filename, "DOCSTORE_MIGRATE_COL_FILENAME");
-  env_default(&opts->col_filepath, "DOCSTORE_MIGRATE_COL_FILEPATH");
-  env_default(&opts->col_user_id, "DOCSTORE_MIGRATE_COL_USER_ID");
-  env_default(&opts->col_created, "DOCSTORE_MIGRATE_COL_CREATED");
-  env_default(&opts->col_storage_path, "DOCSTORE_MIGRATE_COL_STORAGE_PATH");
-  env_default(&opts->col_storage_type, "DOCSTORE_MIGRATE_COL_STORAGE_TYPE");
-  return 0;
+  if (!opts->legacy_root) {
+    const char *v = getenv("LOCAL_STORAGE_PATH");
+    if (v && *v)
+      opts->legacy_root = v;
+  }
+  return fill(opts, from_env, NULL, "environment variable");
+}
+
+int docstore_migrate_options_from_config(docstore_migrate_options *opts,
+                                         const docstore_config *cfg) {
+  if (!opts || !cfg)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                             "docstore_migrate_options_from_config: %s is NULL",
+                             opts ? "cfg" : "opts");
+  if (opts->version < 2)
+    return docstore__err_set(NULL, DOCSTORE_EINVAL,
+                             "docstore_migrate_options_from_config: options "
+                             "version 2 or later");
+  /* As the service reads legacy files: DOCSTORE_LEGACY_ROOT, else
+   * LOCAL_STORAGE_PATH (its default included). */
+  if (!opts->legacy_root)
+    opts->legacy_root =
+        docstore__config_effective(cfg, "DOCSTORE_LEGACY_ROOT", NULL);
+  return fill(opts, from_cfg, cfg, "setting");
 }
 
 static const char *or_default(const char *v, const char *def) {

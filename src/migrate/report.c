@@ -21,6 +21,7 @@ struct docstore_migrate_report {
   char *source_type;
   char *target_type;
   char *verify_type;
+  char *worker; /* the run's name in the claims (host:pid by default) */
   char *table_name[2];
   unsigned int tables;
   docstore__mig_tally t;
@@ -53,6 +54,7 @@ void docstore_migrate_report_free(docstore_migrate_report *r) {
   docstore_free(r->source_type);
   docstore_free(r->target_type);
   docstore_free(r->verify_type);
+  docstore_free(r->worker);
   docstore_free(r->table_name[0]);
   docstore_free(r->table_name[1]);
   docstore_free(r);
@@ -71,10 +73,12 @@ int docstore__mig_report_new(docstore_migrate_report **out,
   r->source_type = docstore__strdup(o->source_type);
   r->target_type = docstore__strdup(o->target_type);
   r->verify_type = o->verify_type ? docstore__strdup(o->verify_type) : NULL;
+  r->worker = o->worker_name ? docstore__strdup(o->worker_name) : NULL;
   r->table_name[0] = docstore__strdup(o->table_name[0]);
   r->table_name[1] = docstore__strdup(o->table_name[1]);
   if (!r->source_type || !r->target_type || !r->table_name[0] ||
-      !r->table_name[1] || (o->verify_type && !r->verify_type)) {
+      !r->table_name[1] || (o->verify_type && !r->verify_type) ||
+      (o->worker_name && !r->worker)) {
     docstore_migrate_report_free(r);
     return DOCSTORE_ENOMEM;
   }
@@ -262,6 +266,7 @@ static int json_body(cJSON *root, const docstore_migrate_report *r) {
   DOCSTORE__GUARD(jstr(root, "source_type", r->source_type));
   DOCSTORE__GUARD(jstr(root, "target_type", r->target_type));
   DOCSTORE__GUARD(jstr(root, "verify_type", r->verify_type));
+  DOCSTORE__GUARD(jstr(root, "worker", r->worker));
   if (!(tables = cJSON_AddArrayToObject(root, "tables")))
     return DOCSTORE_ENOMEM;
   for (size_t i = 0; i < 2; i++) {

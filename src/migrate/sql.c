@@ -149,7 +149,7 @@ static int qualified(docstore__buf *b, const char *schema, const char *name) {
 }
 
 /* Append a template where %Q is schema-qualified table, %L the ledger,
- * %1..%7 the columns id, filename, filepath, user_id, created,
+ * %C the claims, %1..%7 the columns id, filename, filepath, user_id, created,
  * storage_path, storage_type; %% a percent sign. */
 static int expand(docstore__buf *b, const docstore__mig_opts *o,
                   const char *table, const char *tpl) {
@@ -166,6 +166,8 @@ static int expand(docstore__buf *b, const docstore__mig_opts *o,
       DOCSTORE__GUARD(qualified(b, o->schema, table));
     else if (*p == 'L')
       DOCSTORE__GUARD(qualified(b, o->schema, DOCSTORE__MIG_LEDGER));
+    else if (*p == 'C')
+      DOCSTORE__GUARD(qualified(b, o->schema, DOCSTORE__MIG_CLAIMS));
     else if (*p >= '1' && *p <= '7')
       DOCSTORE__GUARD(docstore__mig_ident(b, cols[*p - '0']));
     else if (*p == '%')
@@ -209,12 +211,33 @@ static const char schema_ledger[] =
     "CREATE UNIQUE INDEX IF NOT EXISTS docstore_migration_ledger_object\n"
     "    ON %L (storage_type, storage_path);\n";
 
+static const char schema_claim[] =
+    "-- libdocstore: claims.  Several `docstore migrate` runs (on one or\n"
+    "-- several hosts) share a migration: each claims the rows it works on\n"
+    "-- for a lease it renews.  A claim holds while it has not expired and\n"
+    "-- the run's session (holder_pid) still holds the migration lock: the\n"
+    "-- rows of a run that died come back when its session ends, at the\n"
+    "-- latest when the lease runs out.  Idempotent.\n"
+    "CREATE TABLE IF NOT EXISTS %C (\n"
+    "    source_table VARCHAR(63) NOT NULL,\n"
+    "    row_id TEXT NOT NULL,\n"
+    "    worker VARCHAR(200) NOT NULL,\n"
+    "    run_id VARCHAR(64) NOT NULL,\n"
+    "    holder_pid INTEGER NOT NULL,\n"
+    "    claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
+    "    expires_at TIMESTAMPTZ NOT NULL,\n"
+    "    PRIMARY KEY (source_table, row_id)\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS docstore_migration_claim_run ON %C "
+    "(run_id);\n";
+
 int docstore__mig_schema_sql(docstore__buf *b, const docstore__mig_opts *o) {
   DOCSTORE__GUARD(docstore__buf_puts(b, schema_head));
   for (size_t i = 0; i < 2; i++)
     if (o->tables & (1u << i))
       DOCSTORE__GUARD(expand(b, o, o->table_name[i], schema_table));
-  return expand(b, o, o->table_name[0], schema_ledger);
+  DOCSTORE__GUARD(expand(b, o, o->table_name[0], schema_ledger));
+  return expand(b, o, o->table_name[0], schema_claim);
 }
 
 /* A page of rows, joined with the ledger; $1 is the table's name in the
@@ -247,6 +270,44 @@ static const char update_tpl[] =
  * to the server so that it takes the id column's type. */
 const Oid docstore__mig_update_types[8] = {0, 25, 25, 25, 25, 25, 25, 20};
 
+/* Claim up to $5 rows on storage type $2 for run $4 (worker $3) for $6
+ * seconds, in id order: rows with no live claim that this run has not
+ * claimed before (a run does not take back a row it already tried).  A
+ * claim is live while it has not expired and its holder session still
+ * holds the migration lock (the sessions in `live`).  The candidate rows
+ * are locked FOR UPDATE SKIP LOCKED, so two runs claiming at once take
+ * different rows; the INSERT's conflict rule settles the rest (a live
+ * claim committed meanwhile is never taken over).  Returns the claimed
+ * rows as a page (page_head follows, then claim_tail). */
+static const char live_cte[] =
+    "WITH live AS MATERIALIZED (SELECT l.pid FROM pg_locks AS l "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND l.classid::bigint = " DOCSTORE__MIG_LOCK_HI
+    " AND l.objid::bigint = " DOCSTORE__MIG_LOCK_LO " AND l.objsubid = 1) ";
+static const char claim_head[] =
+    ", c AS (SELECT t.%1 AS id FROM %Q AS t "
+    "WHERE COALESCE(t.%7::text, 'local') = $2::text ";
+static const char claim_next_cond[] = "AND t.%1 > $7 ";
+static const char claim_mid[] =
+    "AND NOT EXISTS (SELECT 1 FROM %C AS k WHERE k.source_table = $1::text "
+    "AND k.row_id = t.%1::text AND ((k.expires_at > now() "
+    "AND k.holder_pid IN (SELECT pid FROM live)) OR k.run_id = $4::text)) "
+    "ORDER BY t.%1 LIMIT $5::int FOR UPDATE OF t SKIP LOCKED), "
+    "k AS (INSERT INTO %C AS k (source_table, row_id, worker, run_id, "
+    "holder_pid, claimed_at, expires_at) SELECT $1::text, c.id::text, "
+    "$3::text, $4::text, pg_backend_pid(), now(), now() + "
+    "make_interval(secs => $6::int) FROM c "
+    "ON CONFLICT (source_table, row_id) DO UPDATE SET worker = "
+    "EXCLUDED.worker, run_id = EXCLUDED.run_id, holder_pid = "
+    "EXCLUDED.holder_pid, claimed_at = EXCLUDED.claimed_at, expires_at = "
+    "EXCLUDED.expires_at WHERE (k.expires_at <= now() OR k.holder_pid "
+    "NOT IN (SELECT pid FROM live)) AND k.run_id <> EXCLUDED.run_id "
+    "RETURNING k.row_id) ";
+static const char claim_tail[] =
+    "WHERE t.%1 IN (SELECT c.id FROM c JOIN k ON k.row_id = c.id::text) "
+    "ORDER BY t.%1";
+
 static int build(char **out, const docstore__mig_opts *o, const char *table,
                  const char *tpl, const char *tail) {
   docstore__buf b = DOCSTORE__BUF_INIT;
@@ -259,6 +320,51 @@ static int build(char **out, const docstore__mig_opts *o, const char *table,
 fail:
   docstore__buf_free(&b);
   return rc;
+}
+
+/* A statement made of n templates, one after the other. */
+static int build_parts(char **out, const docstore__mig_opts *o,
+                       const char *table, const char *const *parts, size_t n) {
+  docstore__buf b = DOCSTORE__BUF_INIT;
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    rc = expand(&b, o, table, parts[i]);
+  if (rc == 0 && !(*out = (char *)docstore__buf_detach(&b, NULL)))
+    rc = DOCSTORE_ENOMEM;
+  docstore__buf_free(&b);
+  return rc;
+}
+
+/* The claim statements of one table (migrate_internal.h). */
+static int build_claims(docstore__mig_sql *s, const docstore__mig_opts *o,
+                        const char *table) {
+  static const char *const first[] = {live_cte, claim_head, claim_mid,
+                                      page_head, claim_tail};
+  static const char *const next[] = {live_cte,  claim_head, claim_next_cond,
+                                     claim_mid, page_head,  claim_tail};
+  DOCSTORE__GUARD(build_parts(&s->claim_first, o, table, first, 5));
+  DOCSTORE__GUARD(build_parts(&s->claim_next, o, table, next, 6));
+  DOCSTORE__GUARD(build(&s->count_on, o, table,
+                        "SELECT count(*), count(*) FILTER (WHERE "
+                        "COALESCE(t.%7::text, 'local') = $1::text) "
+                        "FROM %Q AS t",
+                        NULL));
+  DOCSTORE__GUARD(build(&s->renew, o, table,
+                        "UPDATE %C SET expires_at = now() + "
+                        "make_interval(secs => $2::int), holder_pid = "
+                        "pg_backend_pid() WHERE run_id = $1::text",
+                        NULL));
+  DOCSTORE__GUARD(build(&s->release, o, table,
+                        "DELETE FROM %C WHERE source_table = $1::text AND "
+                        "row_id = $2::text AND run_id = $3::text",
+                        NULL));
+  /* This run's claims, and the dead ones of any run (expired, or their
+   * session gone): a missing claim means the same as a dead one, and a
+   * run killed after switching a row leaves its claim behind. */
+  return build(&s->release_all, o, table, live_cte,
+               "DELETE FROM %C AS k WHERE k.run_id = $1::text OR "
+               "k.expires_at <= now() OR k.holder_pid NOT IN "
+               "(SELECT pid FROM live)");
 }
 
 int docstore__mig_sql_build(docstore__mig_sql *s, const docstore__mig_opts *o,
@@ -282,6 +388,7 @@ int docstore__mig_sql_build(docstore__mig_sql *s, const docstore__mig_opts *o,
                              "t.%6::text FROM %Q AS t WHERE t.%1 = $1",
                              NULL),
                        fail);
+  DOCSTORE__GUARD_GOTO(rc, build_claims(s, o, table), fail);
   return 0;
 fail:
   docstore__mig_sql_free(s);
@@ -296,6 +403,12 @@ void docstore__mig_sql_free(docstore__mig_sql *s) {
   docstore_free(s->page_next);
   docstore_free(s->update);
   docstore_free(s->state);
+  docstore_free(s->claim_first);
+  docstore_free(s->claim_next);
+  docstore_free(s->count_on);
+  docstore_free(s->renew);
+  docstore_free(s->release);
+  docstore_free(s->release_all);
   memset(s, 0, sizeof(*s));
 }
 

@@ -373,6 +373,19 @@ static docstore_errinfo *info_of(call *c) {
   return (docstore_errinfo *)&c->detail;
 }
 
+void *docstore__provider_payload_of(docstore_provider *p,
+                                    const docstore_provider_ops *ops) {
+  return p && ops && p->ops.free == ops->free ? p->payload : NULL;
+}
+
+int docstore__provider_finish(docstore_provider *p, const char *op, int rc,
+                              docstore__err *detail) {
+  call c;
+  call_begin(&c, p, op, -1, NULL);
+  c.detail = *detail;
+  return call_end(&c, rc, 0, detail);
+}
+
 int docstore__provider_put(docstore_provider *p, const char *key,
                            const uint8_t *data, size_t len,
                            docstore__err *err) {

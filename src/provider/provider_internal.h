@@ -39,6 +39,18 @@ const char *docstore__provider_display_name(const docstore_provider *p);
 /* The provider's counters (owned by the provider wrapper). */
 docstore__metrics *docstore__provider_metrics(docstore_provider *p);
 
+/* Calls that only one kind of provider has (docstore_s3_*): the payload
+ * of `p` when it was made with the ops table `ops` (the same free
+ * function), else NULL. */
+void *docstore__provider_payload_of(docstore_provider *p,
+                                    const docstore_provider_ops *ops);
+/* The end of such a call: a failure (rc < 0) gets "<op>: " in front of
+ * detail's message and is stored on the handle (docstore_provider_errmsg)
+ * and as the thread's last error.  Not counted in the metrics.  Returns
+ * rc. */
+int docstore__provider_finish(docstore_provider *p, const char *op, int rc,
+                              docstore__err *detail);
+
 /* Dispatch with validation and metrics.  `err` receives the detail (may be
  * NULL: then the provider's own last error is used).  These are what the
  * public docstore_provider_* functions and the service call. */

@@ -12,6 +12,20 @@
  * Every attempt is signed afresh (a new X-Amz-Date).  Nothing here puts
  * the secret, the Authorization header or a signature in a message or a
  * log line: URLs in messages are the endpoint only.
+ *
+ * Bodies (docs/SECURITY.md, "Integrity in transit"): object data is sent
+ * by the provider's policy, resolved at creation: its SHA-256 signed as
+ * the payload hash (s3->sign_payload) or UNSIGNED-PAYLOAD, and a checksum
+ * header (s3->checksum): x-amz-checksum-crc32c / -crc32 / -sha256, or
+ * Content-MD5.  Control bodies (XML) are small: their hash is always
+ * signed, and nothing else is sent.  resp->body_proven says whether the
+ * 2xx reply proves that the server received exactly the body; a reply
+ * that echoes a different checksum is DOCSTORE_EINTEGRITY.
+ *
+ * Conditions: If-Match (a read pinned to one object: 412 is
+ * DOCSTORE_ECHANGED), If-None-Match: * (a no-clobber write: 412 is
+ * DOCSTORE_EEXISTS; 501 NotImplemented is DOCSTORE_EUNSUPPORTED, so that
+ * the caller can fall back to another way).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -25,6 +39,7 @@
 #include "provider/provider_internal.h"
 #include "s3/s3_internal.h"
 #include "util/date.h"
+#include "util/hex.h"
 
 /* --------------------------------------------------- one-time setup */
 
@@ -180,6 +195,10 @@ typedef struct transfer {
   int error_cut;       /* an error body reached its limit: stopped there */
   char integrity[200]; /* a reply that does not continue the object */
   docstore__s3_verify verify;
+  /* The x-amz-checksum-<algo> header sent with the body ("" if none), and
+   * the value of the same header in the reply ("" if not echoed). */
+  const char *sum_header;
+  char echo[96];
 } transfer;
 
 static size_t on_read(char *buf, size_t size, size_t nitems, void *userp) {
@@ -189,6 +208,9 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *userp) {
   size_t n = left < room ? left : room;
   if (n)
     memcpy(buf, t->up + t->up_pos, n);
+  uint64_t bad = t->s3->tuning.corrupt_body_at;
+  if (bad && bad - 1 >= t->up_pos && bad - 1 < t->up_pos + n)
+    buf[bad - 1 - t->up_pos] ^= 0x01;
   t->up_pos += n;
   return n;
 }
@@ -310,11 +332,14 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userp) {
   if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
     /* A new reply (after "100 Continue", or a retry): start over. */
     reset_reply(t->resp);
+    t->echo[0] = '\0';
     return len;
   }
   if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n'))
     return body_fits(t) ? len : 0;
   if (len > 15 && strncasecmp(buf, "x-amz-checksum-", 15) == 0) {
+    if (t->sum_header && t->sum_header[0])
+      (void)header_value(buf, len, t->sum_header, t->echo, sizeof(t->echo));
     char algo[16];
     size_t n = 0;
     while (15 + n < len && buf[15 + n] != ':' && n + 1 < sizeof(algo)) {
@@ -525,29 +550,106 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *userp) {
 
 /* ----------------------------------------------------- body digests */
 
-static int content_md5(const uint8_t *data, size_t len, char out[32]) {
+static const char *shown_key(const docstore__s3_req *req, char *buf,
+                             size_t cap);
+
+static void base64_of(char *out, const unsigned char *md, unsigned int len) {
+  EVP_EncodeBlock((unsigned char *)out, md, (int)len);
+}
+
+static void crc_base64(char *out, uint32_t crc) {
+  unsigned char be[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16),
+                         (unsigned char)(crc >> 8), (unsigned char)crc};
+  base64_of(out, be, 4);
+}
+
+int docstore__s3_body_policy_for(const docstore__s3 *s3,
+                                 const docstore__s3_req *req,
+                                 docstore__s3_body_policy *out) {
+  const uint8_t *body = req->body ? req->body : (const uint8_t *)"";
+  size_t len = req->body_len;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  if (EVP_Digest(data ? data : (const uint8_t *)"", len, md, &md_len, EVP_md5(),
-                 NULL) != 1 ||
-      md_len != 16)
-    return DOCSTORE_ECRYPTO;
-  if (EVP_EncodeBlock((unsigned char *)out, md, 16) != 24)
-    return DOCSTORE_ECRYPTO;
+  int sum = req->object_data ? s3->checksum : DOCSTORE_S3_CHECKSUM_NONE;
+  int sign = !req->object_data || s3->sign_payload;
+
+  memset(out, 0, sizeof(*out));
+  if (sign) {
+    /* One SHA-256 serves both the payload hash and a SHA-256 checksum. */
+    if (EVP_Digest(body, len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+        md_len != 32)
+      return DOCSTORE_ECRYPTO;
+    docstore__hex_encode(out->payload_hash, md, 32);
+  } else {
+    docstore__strlcpy(out->payload_hash, DOCSTORE__SIGV4_UNSIGNED_PAYLOAD,
+                      sizeof(out->payload_hash));
+  }
+  switch (sum) {
+  case DOCSTORE_S3_CHECKSUM_CRC32C:
+    docstore__strlcpy(out->sum_header, "x-amz-checksum-crc32c",
+                      sizeof(out->sum_header));
+    crc_base64(out->sum_value, docstore__s3_crc32c(0, body, len));
+    break;
+  case DOCSTORE_S3_CHECKSUM_CRC32:
+    docstore__strlcpy(out->sum_header, "x-amz-checksum-crc32",
+                      sizeof(out->sum_header));
+    crc_base64(out->sum_value, docstore__s3_crc32(0, body, len));
+    break;
+  case DOCSTORE_S3_CHECKSUM_SHA256:
+    if (!sign && (EVP_Digest(body, len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+                  md_len != 32))
+      return DOCSTORE_ECRYPTO;
+    docstore__strlcpy(out->sum_header, "x-amz-checksum-sha256",
+                      sizeof(out->sum_header));
+    base64_of(out->sum_value, md, 32);
+    break;
+  case DOCSTORE_S3_CHECKSUM_MD5:
+    if (EVP_Digest(body, len, md, &md_len, EVP_md5(), NULL) != 1 ||
+        md_len != 16)
+      return DOCSTORE_ECRYPTO;
+    docstore__strlcpy(out->sum_header, "Content-MD5", sizeof(out->sum_header));
+    base64_of(out->sum_value, md, 16);
+    break;
+  default:
+    break;
+  }
   return 0;
+}
+
+/* After a 2xx reply to a request with a body: does it prove the body
+ * arrived intact?  1 or 0 (resp->body_proven), or DOCSTORE_EINTEGRITY
+ * with detail when the server echoes another checksum than the one sent
+ * (it computed it over other bytes). */
+static int body_proof(transfer *t, const docstore__s3_body_policy *pol,
+                      docstore__err *err) {
+  int flexible = strncmp(pol->sum_header, "x-amz-checksum-", 15) == 0;
+  if (flexible && t->echo[0] && strcmp(t->echo, pol->sum_value) != 0) {
+    char what[128];
+    shown_key(t->req, what, sizeof(what));
+    return docstore__err_set(err, DOCSTORE_EINTEGRITY,
+                             "S3 %s %s: the server computed %s: %.60s over "
+                             "the body it received, but %s was sent: the "
+                             "body was corrupted on the way",
+                             t->req->method, what, pol->sum_header, t->echo,
+                             pol->sum_value);
+  }
+  return strcmp(pol->payload_hash, DOCSTORE__SIGV4_UNSIGNED_PAYLOAD) != 0 ||
+         strcmp(pol->sum_header, "Content-MD5") == 0 ||
+         (flexible && t->echo[0]);
 }
 
 /* ------------------------------------------------------ one attempt */
 
 typedef struct attempt_in {
-  const char *path;         /* encoded request path */
-  const char *payload_hash; /* hex SHA-256 of the body */
-  const char *md5;          /* base64 Content-MD5 or NULL */
-  const char *if_match;     /* ETag to insist on (resumed read) or NULL */
-  uint64_t resume;          /* bytes the sink already has */
+  const char *path;                    /* encoded request path */
+  const docstore__s3_body_policy *pol; /* payload hash and checksum */
+  const char *if_match; /* If-Match (the caller's, or a resumed read's) */
+  uint64_t resume;      /* bytes the sink already has */
 } attempt_in;
 
-#define MAX_SIGNED_HEADERS 6
+/* Host, checksum, Content-Type, Range, If-Match, If-None-Match,
+ * x-amz-checksum-mode, and the caller's. */
+#define MAX_SIGNED_HEADERS (7 + DOCSTORE__S3_MAX_EXTRA_HEADERS)
 
 static int add_header(struct curl_slist **list, const char *name,
                       const char *value) {
@@ -633,8 +735,9 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
   memset(&sig, 0, sizeof(sig));
 
   hdrs[nh++] = (docstore__sigv4_header){"Host", s3->host_header};
-  if (in->md5)
-    hdrs[nh++] = (docstore__sigv4_header){"Content-MD5", in->md5};
+  if (in->pol->sum_header[0])
+    hdrs[nh++] =
+        (docstore__sigv4_header){in->pol->sum_header, in->pol->sum_value};
   if (req->content_type)
     hdrs[nh++] = (docstore__sigv4_header){"Content-Type", req->content_type};
   if (req->has_range || in->resume) {
@@ -649,9 +752,13 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
   }
   if (in->if_match)
     hdrs[nh++] = (docstore__sigv4_header){"If-Match", in->if_match};
+  if (req->if_none_match)
+    hdrs[nh++] = (docstore__sigv4_header){"If-None-Match", "*"};
   /* Ask for the object's x-amz-checksum-* (AWS sends them only then). */
   if (req->verify)
     hdrs[nh++] = (docstore__sigv4_header){"x-amz-checksum-mode", "ENABLED"};
+  for (size_t i = 0; i < req->extra_count; i++)
+    hdrs[nh++] = req->extra_headers[i];
 
   docstore__sigv4_request sreq;
   memset(&sreq, 0, sizeof(sreq));
@@ -660,7 +767,7 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
   sreq.query = req->query;
   sreq.headers = hdrs;
   sreq.header_count = nh;
-  sreq.payload_hash = in->payload_hash;
+  sreq.payload_hash = in->pol->payload_hash;
   sreq.timestamp = time(NULL);
   docstore__sigv4_credentials cred = {s3->access_key, s3->secret_key,
                                       s3->session_token};
@@ -713,7 +820,8 @@ static int attempt(transfer *t, const attempt_in *in, CURLcode *curl_rc,
   t->too_big_len = 0;
   t->error_cut = 0;
   t->integrity[0] = '\0';
-  t->want_etag = in->if_match;
+  t->want_etag = in->resume ? in->if_match : NULL;
+  t->echo[0] = '\0';
   reset_reply(t->resp);
   DOCSTORE__GUARD_GOTO(rc, setopts(t, url, list, errbuf), done);
 
@@ -851,6 +959,40 @@ static int reply_failure(transfer *t, const docstore__s3_error *e,
                                 t->resp->bucket_region, t->resp->request_id);
 }
 
+/* A failed reply to a conditional request: 412 to If-Match is
+ * DOCSTORE_ECHANGED, 412 to If-None-Match DOCSTORE_EEXISTS, 501 to
+ * If-None-Match DOCSTORE_EUNSUPPORTED (resp->s3_code "NotImplemented":
+ * the caller falls back).  Otherwise rc (reply_failure's) is kept. */
+static int condition_failure(transfer *t, const char *if_match, int rc,
+                             docstore__err *err) {
+  const docstore__s3_req *req = t->req;
+  long st = t->resp->status;
+  char what[128];
+  shown_key(req, what, sizeof(what));
+  if (st == 412 && if_match)
+    return docstore__err_set(err, DOCSTORE_ECHANGED,
+                             "S3 %s %s: the object changed while it was read "
+                             "(it no longer has the ETag %.80s; HTTP 412)",
+                             req->method, what, if_match);
+  if (st == 412 && req->if_none_match)
+    return docstore__err_set(err, DOCSTORE_EEXISTS,
+                             "S3 %s %s: the object already exists (a "
+                             "no-clobber write, If-None-Match: *; HTTP 412)",
+                             req->method, what);
+  if (st == 501 && req->if_none_match) {
+    if (!t->resp->s3_code[0])
+      docstore__strlcpy(t->resp->s3_code, "NotImplemented",
+                        sizeof(t->resp->s3_code));
+    return docstore__err_set(err, DOCSTORE_EUNSUPPORTED,
+                             "S3 %s %s: the server at %s does not support "
+                             "conditional writes (If-None-Match: *; HTTP 501 "
+                             "%s): set S3_CONDITIONAL_WRITES=emulate or auto",
+                             req->method, what, t->s3->endpoint,
+                             t->resp->s3_code);
+  }
+  return rc;
+}
+
 /* ------------------------------------------------------ the request */
 
 void docstore__s3_resp_free(docstore__s3_resp *resp) {
@@ -869,8 +1011,7 @@ static void count_retry(docstore__s3 *s3, int op) {
 int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
                          docstore__s3_resp *resp, docstore__err *err) {
   char *path = NULL;
-  char hash[DOCSTORE__SIGV4_HEX_LEN];
-  char md5[32];
+  docstore__s3_body_policy pol;
   char resume_etag[sizeof(resp->etag)];
   char errbuf[CURL_ERROR_SIZE];
   docstore__s3_error e;
@@ -888,18 +1029,29 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
   t.max_body = s3->tuning.max_object ? s3->tuning.max_object
                                      : (uint64_t)DOCSTORE__OBJECT_MAX;
 
+  if (req->extra_count > DOCSTORE__S3_MAX_EXTRA_HEADERS ||
+      (req->extra_count && !req->extra_headers)) {
+    rc = docstore__err_set(err, DOCSTORE_EINVAL,
+                           "S3 %s: %zu extra headers (at most %u)", req->method,
+                           req->extra_count, DOCSTORE__S3_MAX_EXTRA_HEADERS);
+    goto done;
+  }
   DOCSTORE__GUARD_GOTO(rc, docstore__s3_path(s3, req->key, &path), done);
   if (req->send_body) {
-    if (docstore__sigv4_sha256_hex(req->body ? (const void *)req->body : "",
-                                   req->body_len, hash) < 0 ||
-        content_md5(req->body, req->body_len, md5) < 0) {
+    if (docstore__s3_body_policy_for(s3, req, &pol) < 0) {
       rc = docstore__err_set(err, DOCSTORE_ECRYPTO,
                              "cannot hash the request body");
       goto done;
     }
+    if (strncmp(pol.sum_header, "x-amz-checksum-", 15) == 0)
+      docstore__strlcpy(resp->sent_checksum, pol.sum_value,
+                        sizeof(resp->sent_checksum));
   } else {
-    docstore__strlcpy(hash, DOCSTORE__SIGV4_EMPTY_SHA256, sizeof(hash));
+    memset(&pol, 0, sizeof(pol));
+    docstore__strlcpy(pol.payload_hash, DOCSTORE__SIGV4_EMPTY_SHA256,
+                      sizeof(pol.payload_hash));
   }
+  t.sum_header = pol.sum_header;
 
   t.h = pool_take(&s3->pool);
   if (!t.h) {
@@ -910,8 +1062,11 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
   uint64_t t0 = docstore__now_us();
   for (unsigned int n = 1;; n++) {
     CURLcode crc = CURLE_OK;
-    attempt_in in = {path, hash, req->send_body ? md5 : NULL,
-                     resp->delivered ? resume_etag : NULL, resp->delivered};
+    attempt_in in = {path, &pol,
+                     req->if_match     ? req->if_match
+                     : resp->delivered ? resume_etag
+                                       : NULL,
+                     resp->delivered};
     resp->attempts = n;
     rc = attempt(&t, &in, &crc, errbuf);
     if (rc < 0) {
@@ -973,6 +1128,13 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
                       docstore__s3_xml_is_error((const char *)resp->body.data,
                                                 resp->body.len))) {
         rc = 0;
+        if (req->send_body) {
+          rc = body_proof(&t, &pol, err);
+          if (rc < 0)
+            goto done;
+          resp->body_proven = rc;
+          rc = 0;
+        }
         break;
       }
       have_error = docstore__s3_xml_parse_error((const char *)resp->body.data,
@@ -981,6 +1143,10 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
         memset(&e, 0, sizeof(e));
       docstore__strlcpy(resp->s3_code, e.code, sizeof(resp->s3_code));
       retry = docstore__s3_retryable_reply(st, e.code);
+      /* AWS: another conditional write of the key was in flight. */
+      if (req->if_none_match && st == 409 &&
+          strcmp(e.code, "ConditionalRequestConflict") == 0)
+        retry = 1;
       snprintf(why_buf, sizeof(why_buf), "HTTP %ld %s", st, e.code);
       why = why_buf;
     } else {
@@ -996,6 +1162,8 @@ int docstore__s3_request(docstore__s3 *s3, const docstore__s3_req *req,
         rc = curl_failure(&t, crc, errbuf, n, err);
       else
         rc = reply_failure(&t, have_error ? &e : NULL, err);
+      if (crc == CURLE_OK)
+        rc = condition_failure(&t, in.if_match, rc, err);
       docstore__log(DOCSTORE_LOG_DEBUG, "S3 %s %s: failed after %u attempt(s)",
                     req->method, s3->endpoint, n);
       goto done;

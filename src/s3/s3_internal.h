@@ -3,20 +3,28 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Layers, bottom up:
- *   s3_xml.c      reply parsing (libxml2): error, ListObjectsV2, multipart
+ *   s3_xml.c      reply parsing (libxml2): error, ListObjectsV2,
+ *                 ListMultipartUploads, multipart
  *                 replies; error replies mapped to DOCSTORE_E* codes;
  *                 small text helpers (URL decoding, dates).  No network.
  *                 Error replies are mapped by table.
  *   s3_retry.c    which failures are retried, backoff with full jitter.
- *   s3_verify.c   a downloaded object checked against its size, ETag MD5
- *                 and x-amz-checksum-* (CRC-32, CRC-32C, SHA-1, SHA-256).
+ *   s3_crc.c      CRC-32C (SSE4.2 when present) and CRC-32.
+ *   s3_verify.c   a downloaded object checked against its size, and its
+ *                 x-amz-checksum-* (CRC-32, CRC-32C, SHA-1, SHA-256) or
+ *                 else its ETag MD5.
  *   s3_http.c     one signed S3 request over libcurl, with retries, from a
  *                 pool of easy handles (keep-alive, one handle per thread at
  *                 a time) sharing DNS and TLS sessions; every reply held
  *                 within its limit; timeouts told apart by curl's timings.
- *   s3_provider.c options, endpoint/addressing, the provider operations,
- *                 multipart uploads (parts sent by a few threads at once),
- *                 presigned URLs, the check.
+ *   s3_upload.c   streamed uploads (the put group, also behind the
+ *                 whole-buffer put): one PutObject, or a multipart upload
+ *                 whose parts a few threads send while the writer fills the
+ *                 next; no-clobber; the PUT_VERIFY proof.
+ *   s3_provider.c options, endpoint/addressing, the other provider
+ *                 operations, presigned URLs, the check.
+ *   s3_download.c streamed reads: ranged GETs of a few windows at once,
+ *                 pinned to the first reply's ETag.
  */
 #ifndef DOCSTORE_S3_INTERNAL_H
 #define DOCSTORE_S3_INTERNAL_H
@@ -63,6 +71,8 @@
  *                 stops there and the status decides. */
 #define DOCSTORE__S3_MAX_ERROR_BODY (64u * 1024)
 #define DOCSTORE__S3_MAX_XML_BODY (8u * 1024 * 1024)
+/* Uploads in one ListMultipartUploads page: S3's largest max-uploads. */
+#define DOCSTORE__S3_MAX_UPLOADS_PAGE 1000u
 /* Idle curl handles kept for reuse. */
 #define DOCSTORE__S3_POOL_MAX 16
 
@@ -105,6 +115,30 @@ int docstore__s3_xml_parse_list(const char *body, size_t len,
                                 docstore__s3_list_page *out);
 void docstore__s3_list_page_free(docstore__s3_list_page *page);
 
+/* One incomplete multipart upload of a ListMultipartUploads reply. */
+typedef struct docstore__s3_upload_entry {
+  char *key;       /* decoded when the reply says EncodingType=url */
+  char *upload_id; /* as sent (entities decoded) */
+  int64_t initiated;
+} docstore__s3_upload_entry;
+
+typedef struct docstore__s3_upload_page {
+  docstore__s3_upload_entry *entries;
+  size_t count;
+  int truncated;
+  char *next_key_marker;       /* NULL if none */
+  char *next_upload_id_marker; /* NULL if none */
+} docstore__s3_upload_page;
+
+/* Parses a ListMultipartUploads reply (<ListMultipartUploadsResult>).
+ * Every <Upload> needs a non-empty Key and UploadId and a valid Initiated
+ * date; a truncated page needs a NextKeyMarker; a page holds at most
+ * DOCSTORE__S3_MAX_UPLOADS_PAGE uploads.  Otherwise DOCSTORE_EFORMAT (out
+ * left empty); DOCSTORE_ENOMEM. */
+int docstore__s3_xml_parse_uploads(const char *body, size_t len,
+                                   docstore__s3_upload_page *out);
+void docstore__s3_upload_page_free(docstore__s3_upload_page *page);
+
 /* <InitiateMultipartUploadResult><UploadId>: *out is library-owned. */
 int docstore__s3_xml_parse_upload_id(const char *body, size_t len, char **out);
 
@@ -112,6 +146,12 @@ int docstore__s3_xml_parse_upload_id(const char *body, size_t len, char **out);
  * numbers in order) to out. */
 int docstore__s3_xml_complete_body(docstore__buf *out, char *const *etags,
                                    size_t count);
+/* Same, and when sums is not NULL each part's flexible checksum (base64,
+ * as sent with the part) in <Checksum<tag>> (tag "CRC32C", "CRC32",
+ * "SHA256"). */
+int docstore__s3_xml_complete_body_sums(docstore__buf *out, char *const *etags,
+                                        char *const *sums, const char *tag,
+                                        size_t count);
 
 /* Percent-decoding as botocore reads EncodingType=url keys ('+' is a
  * space).  *out library-owned.  DOCSTORE_EFORMAT on a bad escape. */
@@ -189,9 +229,15 @@ enum {
   DOCSTORE__S3_SUM_SHA256
 };
 
-/* CRC-32 (ISO-HDLC, as zlib) and CRC-32C (Castagnoli); start with 0. */
+/* CRC-32 (ISO-HDLC, as zlib) and CRC-32C (Castagnoli) (s3_crc.c); start
+ * with 0, pass the last value on to continue.  CRC-32C uses the SSE4.2
+ * instruction when the CPU has it. */
 uint32_t docstore__s3_crc32(uint32_t crc, const void *data, size_t len);
 uint32_t docstore__s3_crc32c(uint32_t crc, const void *data, size_t len);
+/* CRC-32C by the tables only (tests and benchmarks compare the two). */
+uint32_t docstore__s3_crc32c_sw(uint32_t crc, const void *data, size_t len);
+/* 1 when docstore__s3_crc32c() uses the CPU's instruction. */
+int docstore__s3_crc32c_hw(void);
 /* "crc32" ... "sha256" (any case) to DOCSTORE__S3_SUM_*; NONE if unknown. */
 int docstore__s3_checksum_kind(const char *name);
 
@@ -229,6 +275,10 @@ typedef struct docstore__s3_tuning {
   unsigned int list_max_keys; /* 0: the server's default (1000) */
   uint64_t min_part_size;     /* 0: S3's 5 MiB minimum */
   uint64_t max_object;        /* 0: DOCSTORE__OBJECT_MAX */
+  /* n > 0: byte n-1 of every request body leaves with one bit flipped,
+   * after its digests were computed (a corruption in transit, to see
+   * what the server refuses). */
+  uint64_t corrupt_body_at;
 } docstore__s3_tuning;
 
 typedef struct docstore__s3_pool {
@@ -303,6 +353,46 @@ int docstore__s3_provider_new_ex(docstore_provider **out,
                                  char *errbuf, size_t errbuf_len);
 uint64_t docstore__s3_retry_count(docstore__s3 *s3, int op);
 
+/* The put group of the ops table and the whole-buffer put (s3_upload.c);
+ * payload: docstore__s3.  Memory of one transaction: at most
+ * multipart_threshold + part_size x (concurrency + 1) bytes of data. */
+int docstore__s3_put(void *payload, const char *key, const uint8_t *data,
+                     size_t len, docstore_errinfo *err);
+int docstore__s3_put_begin(void *payload, const char *key,
+                           const docstore_put_options *opts, void **txn,
+                           docstore_errinfo *err);
+int docstore__s3_put_write(void *payload, void *txn, const uint8_t *data,
+                           size_t len, docstore_errinfo *err);
+int docstore__s3_put_commit(void *payload, void *txn, docstore_errinfo *err);
+void docstore__s3_put_abort(void *payload, void *txn);
+/* Streamed reads (s3_download.c): the provider ops get_open, get_read and
+ * get_close (payload: docstore__s3).  A stream holds at most
+ * download_concurrency windows of download_part_size bytes. */
+int docstore__s3_get_open(void *payload, const char *key, uint64_t offset,
+                          uint64_t length, void **stream, uint64_t *object_size,
+                          docstore_errinfo *err);
+int docstore__s3_get_read(void *payload, void *stream, uint8_t *buf, size_t cap,
+                          size_t *got, docstore_errinfo *err);
+void docstore__s3_get_close(void *payload, void *stream);
+/* One line of a check report ("\n" added) to sink (NULL: nothing).
+ * Returns the sink's code. */
+int docstore__s3_report(docstore_sink_cb sink, void *sp, const char *fmt, ...)
+    DOCSTORE__PRINTF(3, 4);
+/* The check's lines about incomplete uploads older than
+ * stale_upload_seconds: a warning naming the first ten, or OK; at most
+ * 10000 uploads looked at ("at least" beyond).  A listing
+ * that fails (e.g. no s3:ListBucketMultipartUploads permission) is
+ * reported as not checked.  Never fails the check. */
+void docstore__s3_check_uploads(docstore__s3 *s3, docstore_sink_cb sink,
+                                void *sp);
+
+/* docstore_s3_incomplete_uploads() on the payload (s3_uploads.c); prefix
+ * already checked (NULL: ""). */
+int docstore__s3_uploads(docstore__s3 *s3, const char *prefix,
+                         unsigned int flags, uint64_t min_age_seconds,
+                         docstore_upload_cb cb, void *payload,
+                         docstore__err *err);
+
 /* ------------------------------------------------------- HTTP requests */
 
 typedef struct docstore__s3_req {
@@ -336,10 +426,13 @@ typedef struct docstore__s3_req {
   /* 1: If-None-Match: * (no-clobber; 412 -> DOCSTORE_EEXISTS) */
   int if_none_match;
   /* More headers, sent and signed (lower-case names), e.g.
-   * x-amz-checksum-algorithm on CreateMultipartUpload. */
+   * x-amz-checksum-algorithm on CreateMultipartUpload.  At most
+   * DOCSTORE__S3_MAX_EXTRA_HEADERS (more: DOCSTORE_EINVAL). */
   const docstore__sigv4_header *extra_headers;
   size_t extra_count;
 } docstore__s3_req;
+
+#define DOCSTORE__S3_MAX_EXTRA_HEADERS 8u
 
 struct docstore__s3_resp {
   long status;
@@ -364,7 +457,32 @@ struct docstore__s3_resp {
   /* The x-amz-checksum-<algo> value sent with object data (base64; "" if
    * none): an UploadPart's goes into CompleteMultipartUpload. */
   char sent_checksum[96];
+  /* 1 when a 2xx reply to a request with a body proves that the server got
+   * exactly that body: its SHA-256 was signed (a SigV4 server recomputes
+   * it), or Content-MD5 was sent (the server checks it), or the reply
+   * echoes the x-amz-checksum-<algo> sent.  0 otherwise (UNSIGNED-PAYLOAD
+   * with no checksum, or a checksum the server does not echo: it may not
+   * have checked it).  An echo of another value fails the request with
+   * DOCSTORE_EINTEGRITY. */
+  int body_proven;
 };
+
+/* How a request body is sent (s3_http.c): the payload hash to sign and
+ * the integrity header, by s3->checksum and s3->sign_payload for object
+ * data (req->object_data), signed and without a checksum for a control
+ * body.  Pure (no network). */
+typedef struct docstore__s3_body_policy {
+  /* x-amz-content-sha256: hex SHA-256 of the body, or UNSIGNED-PAYLOAD */
+  char payload_hash[DOCSTORE__SIGV4_HEX_LEN];
+  /* "x-amz-checksum-crc32c" ..., "Content-MD5", or "" for none */
+  char sum_header[32];
+  char sum_value[96]; /* its base64 value */
+} docstore__s3_body_policy;
+
+/* Fills *out for req's body.  0, or DOCSTORE_ECRYPTO (a digest failed). */
+int docstore__s3_body_policy_for(const docstore__s3 *s3,
+                                 const docstore__s3_req *req,
+                                 docstore__s3_body_policy *out);
 
 void docstore__s3_resp_free(docstore__s3_resp *resp);
 

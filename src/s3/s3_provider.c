@@ -1,6 +1,7 @@
 /*
  * libdocstore - S3 provider: options, endpoint and addressing, the provider
- * operations, multipart uploads, presigned URLs and the connectivity check.
+ * operations (uploads are in s3_upload.c), presigned URLs and the
+ * connectivity check.
  * SPDX-License-Identifier: Apache-2.0
  *
  * Works with AWS S3 (virtual-hosted addressing), MinIO, Ceph RGW and
@@ -299,264 +300,7 @@ static int query_encode(const char *v, char **out) {
   return docstore__sigv4_uri_encode(v, strlen(v), 0, out);
 }
 
-/* ---------------------------------------------------------- single ops */
-
-static int s3_put_single(docstore__s3 *s3, const char *key, const uint8_t *data,
-                         size_t len, docstore__err *err) {
-  docstore__s3_req req = {0};
-  docstore__s3_resp resp;
-  req.op = DOCSTORE_OP_PUT;
-  req.method = "PUT";
-  req.key = key;
-  req.body = data;
-  req.body_len = len;
-  req.send_body = 1;
-  int rc = docstore__s3_request(s3, &req, &resp, err);
-  docstore__s3_resp_free(&resp);
-  return rc;
-}
-
-/* ------------------------------------------------------------ multipart */
-
-typedef struct upload {
-  docstore__s3 *s3;
-  const char *key;
-  char *id_query; /* "uploadId=<encoded>" */
-  char *upload_id;
-} upload;
-
-static int upload_call(upload *u, const char *method, const char *query,
-                       const uint8_t *body, size_t len, int send_body,
-                       int error_in_200, docstore__s3_resp *resp,
-                       docstore__err *err) {
-  docstore__s3_req req = {0};
-  req.op = DOCSTORE_OP_PUT;
-  req.method = method;
-  req.key = u->key;
-  req.query = query;
-  req.body = body;
-  req.body_len = len;
-  req.send_body = send_body;
-  req.error_in_200 = error_in_200;
-  if (send_body && strcmp(method, "POST") == 0 && len)
-    req.content_type = "application/xml";
-  return docstore__s3_request(u->s3, &req, resp, err);
-}
-
-static void upload_abort(upload *u) {
-  docstore__err aerr;
-  docstore__s3_resp resp;
-  docstore__err_clear(&aerr);
-  int rc = upload_call(u, "DELETE", u->id_query, NULL, 0, 0, 0, &resp, &aerr);
-  docstore__s3_resp_free(&resp);
-  if (rc < 0 && rc != DOCSTORE_ENOTFOUND)
-    docstore__log(DOCSTORE_LOG_WARN,
-                  "S3: could not abort the multipart upload of '%.200s' "
-                  "(upload id %.100s): %s; remove it with "
-                  "AbortMultipartUpload or a lifecycle rule",
-                  u->key, u->upload_id, aerr.msg);
-  else
-    docstore__log(DOCSTORE_LOG_INFO,
-                  "S3: aborted the multipart upload of '%.200s'", u->key);
-}
-
-/* The parts of one upload, shared by the threads that send them.  Each
- * thread takes the next part index under the lock and sends that slice of
- * the caller's buffer (no copy); the first failure stops new parts. */
-typedef struct parts {
-  upload *u;
-  const uint8_t *data;
-  size_t len;
-  uint64_t part; /* bytes per part (the last may be shorter) */
-  size_t nparts;
-  char **etags; /* [nparts]; slot i written only by the sender of i */
-  pthread_mutex_t lock;
-  size_t next;       /* next part index to send (under lock) */
-  int rc;            /* first failure (under lock) */
-  docstore__err err; /* its detail */
-} parts;
-
-static int send_part(parts *p, size_t i, docstore__err *err) {
-  docstore__s3_resp resp;
-  size_t off = (size_t)(i * p->part);
-  size_t n = p->len - off < p->part ? p->len - off : (size_t)p->part;
-  char *query = docstore__sprintf("partNumber=%zu&%s", i + 1, p->u->id_query);
-  if (!query)
-    return docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
-  int rc = upload_call(p->u, "PUT", query, p->data + off, n, 1, 0, &resp, err);
-  if (rc < 0)
-    docstore__err_prefix(err, "multipart upload, part %zu of %zu", i + 1,
-                         p->nparts);
-  else if (!resp.etag[0])
-    rc = docstore__err_set(err, DOCSTORE_EFORMAT,
-                           "S3 UploadPart %zu of '%.200s': no ETag in the "
-                           "reply",
-                           i + 1, p->u->key);
-  else if (!(p->etags[i] = docstore__strdup(resp.etag)))
-    rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
-  docstore__s3_resp_free(&resp);
-  docstore_free(query);
-  return rc;
-}
-
-/* A sender: parts until none is left or one has failed. */
-static void *part_sender(void *arg) {
-  parts *p = arg;
-  docstore__err err;
-  docstore__err_clear(&err);
-  for (;;) {
-    pthread_mutex_lock(&p->lock);
-    size_t i = p->next;
-    int stop = p->rc < 0 || i >= p->nparts;
-    if (!stop)
-      p->next++;
-    pthread_mutex_unlock(&p->lock);
-    if (stop)
-      break;
-    int rc = send_part(p, i, &err);
-    if (rc < 0) {
-      pthread_mutex_lock(&p->lock);
-      if (p->rc == 0) {
-        p->rc = rc;
-        p->err = err;
-      }
-      pthread_mutex_unlock(&p->lock);
-      break;
-    }
-  }
-  return NULL;
-}
-
-/* Sends the parts with up to s3->concurrency senders: the calling thread
- * and concurrency - 1 helper threads (fewer if a thread cannot be
- * started).  0 when every part has its ETag in etags[]. */
-static int send_parts(upload *u, const uint8_t *data, size_t len, uint64_t part,
-                      size_t nparts, char **etags, docstore__err *err) {
-  pthread_t threads[DOCSTORE__S3_MAX_CONCURRENCY];
-  size_t started = 0;
-  size_t want = u->s3->concurrency < nparts ? u->s3->concurrency : nparts;
-  parts p;
-  memset(&p, 0, sizeof(p));
-  p.u = u;
-  p.data = data;
-  p.len = len;
-  p.part = part;
-  p.nparts = nparts;
-  p.etags = etags;
-  docstore__err_clear(&p.err);
-  if (pthread_mutex_init(&p.lock, NULL) != 0)
-    return docstore__err_set(err, DOCSTORE_ENOMEM,
-                             "cannot create a mutex for the upload");
-  for (size_t t = 1; t < want; t++) {
-    if (pthread_create(&threads[started], NULL, part_sender, &p) != 0) {
-      docstore__log(DOCSTORE_LOG_DEBUG,
-                    "S3: multipart upload of '%.200s' with %zu of %zu "
-                    "senders (no more threads)",
-                    u->key, started + 1, want);
-      break;
-    }
-    started++;
-  }
-  part_sender(&p);
-  for (size_t t = 0; t < started; t++)
-    pthread_join(threads[t], NULL);
-  pthread_mutex_destroy(&p.lock);
-  if (p.rc < 0) {
-    *err = p.err;
-    return p.rc;
-  }
-  return 0;
-}
-
-static int s3_put_multipart(docstore__s3 *s3, const char *key,
-                            const uint8_t *data, size_t len,
-                            docstore__err *err) {
-  upload u = {s3, key, NULL, NULL};
-  docstore__s3_resp resp;
-  char **etags = NULL;
-  docstore__buf xml = DOCSTORE__BUF_INIT;
-  int rc;
-
-  uint64_t part = s3->part_size;
-  while ((len + part - 1) / part > DOCSTORE__S3_MAX_PARTS)
-    part *= 2;
-  size_t nparts = (size_t)((len + part - 1) / part);
-
-  memset(&resp, 0, sizeof(resp));
-  rc = upload_call(&u, "POST", "uploads", NULL, 0, 1, 0, &resp, err);
-  if (rc == 0)
-    rc = docstore__s3_xml_parse_upload_id((const char *)resp.body.data,
-                                          resp.body.len, &u.upload_id);
-  if (rc >= 0 && !u.upload_id) /* never, but static analysis cannot see it */
-    rc = DOCSTORE_EFORMAT;
-  docstore__s3_resp_free(&resp);
-  if (rc == DOCSTORE_EFORMAT)
-    docstore__err_set(err, rc,
-                      "S3 CreateMultipartUpload '%.200s': no UploadId in the "
-                      "reply",
-                      key);
-  if (rc < 0)
-    return rc;
-
-  char *enc_id = NULL;
-  DOCSTORE__GUARD_GOTO(rc, query_encode(u.upload_id, &enc_id), oom);
-  u.id_query = docstore__sprintf("uploadId=%s", enc_id);
-  docstore_free(enc_id);
-  etags = docstore__alloc(nparts * sizeof(*etags));
-  if (!u.id_query || !etags)
-    goto oom;
-
-  rc = send_parts(&u, data, len, part, nparts, etags, err);
-  if (rc < 0)
-    goto failed;
-
-  DOCSTORE__GUARD_GOTO(rc, docstore__s3_xml_complete_body(&xml, etags, nparts),
-                       oom);
-  rc = upload_call(&u, "POST", u.id_query, xml.data, xml.len, 1, 1, &resp, err);
-  docstore__s3_resp_free(&resp);
-  if (rc < 0) {
-    docstore__err_prefix(err, "completing the multipart upload");
-    goto failed;
-  }
-  docstore__log(DOCSTORE_LOG_DEBUG,
-                "S3: multipart upload of '%.200s' done: %zu parts of %llu "
-                "bytes",
-                key, nparts, (unsigned long long)part);
-  goto done;
-
-oom:
-  rc = docstore__err_set(err, DOCSTORE_ENOMEM, "out of memory");
-failed:
-  if (u.upload_id) {
-    if (!u.id_query) {
-      /* Cannot even name the upload: nothing more to do than say so. */
-      docstore__log(DOCSTORE_LOG_WARN,
-                    "S3: multipart upload %.100s of '%.200s' left behind",
-                    u.upload_id, key);
-    } else {
-      upload_abort(&u);
-    }
-  }
-done:
-  if (etags)
-    for (size_t i = 0; i < nparts; i++)
-      docstore_free(etags[i]);
-  docstore_free(etags);
-  docstore__buf_free(&xml);
-  docstore_free(u.id_query);
-  docstore_free(u.upload_id);
-  return rc;
-}
-
 /* ------------------------------------------------------------- ops */
-
-static int s3_put(void *payload, const char *key, const uint8_t *data,
-                  size_t len, docstore_errinfo *err) {
-  docstore__s3 *s3 = payload;
-  if ((uint64_t)len > s3->multipart_threshold)
-    return s3_put_multipart(s3, key, data, len, E(err));
-  return s3_put_single(s3, key, data, len, E(err));
-}
 
 static int s3_get_range(void *payload, const char *key, uint64_t offset,
                         uint64_t length, docstore_sink_cb sink,
@@ -812,9 +556,7 @@ done:
   return rc;
 }
 
-static int report(docstore_sink_cb sink, void *sp, const char *fmt, ...)
-    DOCSTORE__PRINTF(3, 4);
-static int report(docstore_sink_cb sink, void *sp, const char *fmt, ...) {
+int docstore__s3_report(docstore_sink_cb sink, void *sp, const char *fmt, ...) {
   char line[DOCSTORE__ERRMSG_MAX + 64];
   if (!sink)
     return 0;
@@ -831,7 +573,8 @@ static int report(docstore_sink_cb sink, void *sp, const char *fmt, ...) {
 
 /* Checks reachability, credentials and bucket with HeadBucket.  HEAD
  * replies carry no S3 error code, so a refused HEAD is asked again as a
- * one-key listing to learn which credential or permission is wrong. */
+ * one-key listing to learn which credential or permission is wrong.  Then
+ * counts the stale incomplete uploads (a warning, never a failure). */
 static int s3_check(void *payload, docstore_sink_cb sink, void *sp,
                     docstore_errinfo *errinfo) {
   docstore__s3 *s3 = payload;
@@ -846,20 +589,22 @@ static int s3_check(void *payload, docstore_sink_cb sink, void *sp,
   docstore__s3_resp_free(&resp);
 
   if (rc == 0) {
-    report(sink, sp, "reachability: OK (%s)", s3->endpoint);
-    report(sink, sp, "credentials: OK (requests are signed and accepted)");
-    report(sink, sp, "bucket: OK (s3://%s/, region %s)", s3->bucket,
-           s3->region);
+    docstore__s3_report(sink, sp, "reachability: OK (%s)", s3->endpoint);
+    docstore__s3_report(sink, sp,
+                        "credentials: OK (requests are signed and accepted)");
+    docstore__s3_report(sink, sp, "bucket: OK (s3://%s/, region %s)",
+                        s3->bucket, s3->region);
+    docstore__s3_check_uploads(s3, sink, sp);
     return 0;
   }
   if (rc == DOCSTORE_ECONNECT || rc == DOCSTORE_ETIMEOUT ||
       rc == DOCSTORE_ENOMEM) {
-    report(sink, sp, "reachability: FAILED: %s", err->msg);
-    report(sink, sp, "credentials: not checked");
-    report(sink, sp, "bucket: not checked");
+    docstore__s3_report(sink, sp, "reachability: FAILED: %s", err->msg);
+    docstore__s3_report(sink, sp, "credentials: not checked");
+    docstore__s3_report(sink, sp, "bucket: not checked");
     return rc;
   }
-  report(sink, sp, "reachability: OK (%s)", s3->endpoint);
+  docstore__s3_report(sink, sp, "reachability: OK (%s)", s3->endpoint);
 
   docstore__err detail;
   docstore__err_clear(&detail);
@@ -877,14 +622,15 @@ static int s3_check(void *payload, docstore_sink_cb sink, void *sp,
                         strcmp(code, "InvalidToken") == 0 ||
                         strcmp(code, "ExpiredToken") == 0;
   if (rc == DOCSTORE_EACCESS && (bad_credentials || !code[0])) {
-    report(sink, sp, "credentials: FAILED: %s", err->msg);
-    report(sink, sp, "bucket: not checked");
+    docstore__s3_report(sink, sp, "credentials: FAILED: %s", err->msg);
+    docstore__s3_report(sink, sp, "bucket: not checked");
   } else if (rc == DOCSTORE_EACCESS || rc == DOCSTORE_ENOBUCKET) {
-    report(sink, sp, "credentials: OK (the signature was accepted)");
-    report(sink, sp, "bucket: FAILED: %s", err->msg);
+    docstore__s3_report(sink, sp,
+                        "credentials: OK (the signature was accepted)");
+    docstore__s3_report(sink, sp, "bucket: FAILED: %s", err->msg);
   } else {
-    report(sink, sp, "credentials: not checked");
-    report(sink, sp, "bucket: FAILED: %s", err->msg);
+    docstore__s3_report(sink, sp, "credentials: not checked");
+    docstore__s3_report(sink, sp, "bucket: FAILED: %s", err->msg);
   }
   docstore__s3_resp_free(&resp);
   return rc;
@@ -895,7 +641,7 @@ static void s3_free_payload(void *payload) { docstore__s3_free(payload); }
 static const docstore_provider_ops s3_ops = {
     DOCSTORE_PROVIDER_OPS_VERSION,
     "s3",
-    s3_put,
+    docstore__s3_put,
     s3_get,
     s3_head,
     s3_del,
@@ -904,14 +650,15 @@ static const docstore_provider_ops s3_ops = {
     s3_check,
     s3_get_range,
     s3_free_payload,
-    /* streaming (version 2): not yet, the library's buffering adapter */
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    /* streaming (version 2): the put group (s3_upload.c) */
+    docstore__s3_put_begin,
+    docstore__s3_put_write,
+    docstore__s3_put_commit,
+    docstore__s3_put_abort,
+    /* the get group (s3_download.c) */
+    docstore__s3_get_open,
+    docstore__s3_get_read,
+    docstore__s3_get_close,
 };
 
 const docstore_provider_ops *docstore__s3_ops(void) { return &s3_ops; }

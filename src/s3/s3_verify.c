@@ -14,7 +14,8 @@
  *     its Content-Range) against the bytes received, resumes included;
  *   - an ETag of 32 hex digits is the MD5 of a single-part object (unless
  *     the object is encrypted with SSE-KMS or SSE-C, whose ETags are not),
- *     so the MD5 of the bytes must equal it;
+ *     so the MD5 of the bytes must equal it (when no checksum below is
+ *     offered);
  *   - a multipart ETag "<hex>-N" cannot be recomputed without the part
  *     sizes; only N is checked (1..10000, and no more non-empty parts
  *     than bytes);
@@ -25,12 +26,13 @@
  * Resumed reads (s3_http.c) insist on the first reply's ETag with If-Match
  * and refuse a reply with another ETag or another start offset.
  *
+ * When the reply carries a full-object x-amz-checksum-*, that is checked
+ * and the ETag's MD5 is not computed: one digest suffices, and CRC-32C
+ * (hardware) costs a small fraction of MD5 per byte.  A composite checksum
+ * falls back on the ETag.
+ *
  * MD5, SHA-1 and SHA-256 are OpenSSL's (EVP), like every other digest in
- * the library.  The two CRCs are a small table of our own, one function
- * for both polynomials: OpenSSL has neither, libcurl does not export its
- * CRC, and zlib's crc32 would add a dependency for one of the two only
- * (zlib has no CRC-32C).  A byte-at-a-time table runs at several hundred
- * MB/s, and it only runs when the server sends a CRC header.
+ * the library; the CRCs are in s3_crc.c.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -40,48 +42,6 @@
 #include <openssl/evp.h>
 
 #include "s3/s3_internal.h"
-
-/* ---------------------------------------------------------------- CRCs */
-
-/* Reflected polynomials. */
-#define CRC32_POLY 0xEDB88320u
-#define CRC32C_POLY 0x82F63B78u
-
-static uint32_t crc32_table[256];
-static uint32_t crc32c_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_table(uint32_t *t, uint32_t poly) {
-  for (uint32_t i = 0; i < 256; i++) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; k++)
-      c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
-    t[i] = c;
-  }
-}
-
-static void crc_init(void) {
-  crc_table(crc32_table, CRC32_POLY);
-  crc_table(crc32c_table, CRC32C_POLY);
-}
-
-static uint32_t crc_update(const uint32_t *t, uint32_t crc, const uint8_t *p,
-                           size_t n) {
-  crc = ~crc;
-  while (n--)
-    crc = t[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
-uint32_t docstore__s3_crc32(uint32_t crc, const void *data, size_t len) {
-  pthread_once(&crc_once, crc_init);
-  return crc_update(crc32_table, crc, data, len);
-}
-
-uint32_t docstore__s3_crc32c(uint32_t crc, const void *data, size_t len) {
-  pthread_once(&crc_once, crc_init);
-  return crc_update(crc32c_table, crc, data, len);
-}
 
 /* ------------------------------------------------------- the checker */
 
@@ -148,18 +108,21 @@ int docstore__s3_verify_begin(docstore__s3_verify *v,
   else
     v->size = first->has_content_length ? first->content_length : UINT64_MAX;
 
+  v->sum = docstore__s3_checksum_kind(first->checksum_algo);
+  /* A composite checksum ("<base64>-N") is not of the bytes. */
+  if (v->sum && strchr(first->checksum, '-'))
+    v->sum = DOCSTORE__S3_SUM_NONE;
+
+  /* The ETag's MD5 only when there is no full-object checksum to check
+   * (the multipart part count is checked either way). */
   char hex[33];
-  if (etag_md5(first->etag, hex, &v->parts) && !first->etag_not_md5) {
+  if (etag_md5(first->etag, hex, &v->parts) && !first->etag_not_md5 &&
+      !v->sum) {
     memcpy(v->md5_hex, hex, sizeof(hex));
     v->md5 = EVP_MD_CTX_new();
     if (!v->md5 || EVP_DigestInit_ex(v->md5, EVP_md5(), NULL) != 1)
       return DOCSTORE_ECRYPTO;
   }
-
-  v->sum = docstore__s3_checksum_kind(first->checksum_algo);
-  /* A composite checksum ("<base64>-N") is not of the bytes. */
-  if (v->sum && strchr(first->checksum, '-'))
-    v->sum = DOCSTORE__S3_SUM_NONE;
   if (v->sum) {
     docstore__strlcpy(v->sum_want, first->checksum, sizeof(v->sum_want));
     if (v->sum == DOCSTORE__S3_SUM_SHA1 || v->sum == DOCSTORE__S3_SUM_SHA256) {

@@ -168,6 +168,48 @@ int docstore__s3_parse_u64(const char *s, size_t n, uint64_t *out) {
   return 0;
 }
 
+/* 1 when element n's text is `value`; 0 when it is not or n is missing;
+ * DOCSTORE_ENOMEM. */
+static int text_is(const xmlNode *n, const char *value) {
+  char *t = NULL;
+  DOCSTORE__GUARD(text_dup(n, &t));
+  int yes = t && strcmp(t, value) == 0;
+  docstore_free(t);
+  return yes;
+}
+
+/* What every listing reply starts with: its root element `name`, whether
+ * keys are URL-encoded, whether more pages follow.  0 (*doc to free),
+ * DOCSTORE_EFORMAT or DOCSTORE_ENOMEM (nothing to free). */
+static int list_head(const char *body, size_t len, const char *name,
+                     xmlDocPtr *doc, xmlNodePtr *root, int *url_encoded,
+                     int *truncated) {
+  *doc = parse_doc(body, len);
+  if (!*doc)
+    return DOCSTORE_EFORMAT;
+  *root = xmlDocGetRootElement(*doc);
+  int enc = is_elem(*root, name)
+                ? text_is(child_elem(*root, "EncodingType"), "url")
+                : DOCSTORE_EFORMAT;
+  int more = enc >= 0 ? text_is(child_elem(*root, "IsTruncated"), "true") : enc;
+  if (more < 0) {
+    xmlFreeDoc(*doc);
+    *doc = NULL;
+    return more;
+  }
+  *url_encoded = enc;
+  *truncated = more;
+  return 0;
+}
+
+/* The number of root's children called `name`. */
+static size_t count_elems(const xmlNode *root, const char *name) {
+  size_t n = 0;
+  for (xmlNodePtr c = root->children; c; c = c->next)
+    n += is_elem(c, name);
+  return n;
+}
+
 /* --------------------------------------------------------------- list */
 
 void docstore__s3_list_page_free(docstore__s3_list_page *page) {
@@ -217,29 +259,14 @@ done:
 
 int docstore__s3_xml_parse_list(const char *body, size_t len,
                                 docstore__s3_list_page *out) {
-  int rc = 0;
-  char *tmp = NULL;
+  xmlDocPtr doc;
+  xmlNodePtr root;
+  int url_encoded;
   memset(out, 0, sizeof(*out));
-  xmlDocPtr doc = parse_doc(body, len);
-  if (!doc)
-    return DOCSTORE_EFORMAT;
-  xmlNodePtr root = xmlDocGetRootElement(doc);
-  if (!is_elem(root, "ListBucketResult")) {
-    rc = DOCSTORE_EFORMAT;
-    goto done;
-  }
-
-  DOCSTORE__GUARD_GOTO(rc, text_dup(child_elem(root, "EncodingType"), &tmp),
-                       done);
-  int url_encoded = tmp && strcmp(tmp, "url") == 0;
-  docstore_free(tmp);
-  tmp = NULL;
-
-  DOCSTORE__GUARD_GOTO(rc, text_dup(child_elem(root, "IsTruncated"), &tmp),
-                       done);
-  out->truncated = tmp && strcmp(tmp, "true") == 0;
-  docstore_free(tmp);
-  tmp = NULL;
+  int rc = list_head(body, len, "ListBucketResult", &doc, &root, &url_encoded,
+                     &out->truncated);
+  if (rc < 0)
+    return rc;
 
   DOCSTORE__GUARD_GOTO(
       rc, text_dup(child_elem(root, "NextContinuationToken"), &out->next_token),
@@ -249,9 +276,7 @@ int docstore__s3_xml_parse_list(const char *body, size_t len,
     goto done;
   }
 
-  size_t n = 0;
-  for (xmlNodePtr c = root->children; c; c = c->next)
-    n += is_elem(c, "Contents");
+  size_t n = count_elems(root, "Contents");
   if (n) {
     out->entries = docstore__alloc(n * sizeof(*out->entries));
     if (!out->entries) {
@@ -259,7 +284,9 @@ int docstore__s3_xml_parse_list(const char *body, size_t len,
       goto done;
     }
   }
-  for (xmlNodePtr c = root->children; c; c = c->next) {
+  /* n of them: the bound is for the analyzer, which does not see that
+   * the two walks meet the same elements. */
+  for (xmlNodePtr c = root->children; c && out->count < n; c = c->next) {
     if (!is_elem(c, "Contents"))
       continue;
     docstore__s3_list_entry *e = &out->entries[out->count++];
@@ -267,10 +294,113 @@ int docstore__s3_xml_parse_list(const char *body, size_t len,
   }
 
 done:
-  docstore_free(tmp);
   xmlFreeDoc(doc);
   if (rc < 0)
     docstore__s3_list_page_free(out);
+  return rc;
+}
+
+/* ------------------------------------------- incomplete multipart uploads */
+
+void docstore__s3_upload_page_free(docstore__s3_upload_page *page) {
+  if (!page)
+    return;
+  for (size_t i = 0; i < page->count; i++) {
+    docstore_free(page->entries[i].key);
+    docstore_free(page->entries[i].upload_id);
+  }
+  docstore_free(page->entries);
+  docstore_free(page->next_key_marker);
+  docstore_free(page->next_upload_id_marker);
+  memset(page, 0, sizeof(*page));
+}
+
+/* A text that names a key: decoded when the reply says EncodingType=url.
+ * *out NULL when the element is missing. */
+static int key_text(xmlNodePtr n, int url_encoded, char **out) {
+  char *raw = NULL;
+  *out = NULL;
+  DOCSTORE__GUARD(text_dup(n, &raw));
+  if (!raw || !url_encoded) {
+    *out = raw;
+    return 0;
+  }
+  int rc = docstore__s3_url_decode(raw, out);
+  docstore_free(raw);
+  return rc;
+}
+
+static int parse_upload(xmlNodePtr c, int url_encoded,
+                        docstore__s3_upload_entry *e) {
+  char *date = NULL;
+  int rc = key_text(child_elem(c, "Key"), url_encoded, &e->key);
+  if (rc == 0)
+    rc = text_dup(child_elem(c, "UploadId"), &e->upload_id);
+  if (rc == 0)
+    rc = text_dup(child_elem(c, "Initiated"), &date);
+  if (rc == 0) {
+    /* An upload is named by its key and id; its age decides whether it
+     * is stale: all three are needed. */
+    e->initiated = date ? docstore__s3_parse_iso8601(date) : -1;
+    if (!e->key || !e->key[0] || !e->upload_id || !e->upload_id[0] ||
+        e->initiated < 0)
+      rc = DOCSTORE_EFORMAT;
+  }
+  docstore_free(date);
+  return rc;
+}
+
+int docstore__s3_xml_parse_uploads(const char *body, size_t len,
+                                   docstore__s3_upload_page *out) {
+  xmlDocPtr doc;
+  xmlNodePtr root;
+  int url_encoded;
+  memset(out, 0, sizeof(*out));
+  int rc = list_head(body, len, "ListMultipartUploadsResult", &doc, &root,
+                     &url_encoded, &out->truncated);
+  if (rc < 0)
+    return rc;
+
+  DOCSTORE__GUARD_GOTO(rc,
+                       key_text(child_elem(root, "NextKeyMarker"), url_encoded,
+                                &out->next_key_marker),
+                       done);
+  DOCSTORE__GUARD_GOTO(rc,
+                       text_dup(child_elem(root, "NextUploadIdMarker"),
+                                &out->next_upload_id_marker),
+                       done);
+  /* A truncated page must say where the next one starts, or the listing
+   * would ask for the first page again. */
+  if (out->truncated && (!out->next_key_marker || !out->next_key_marker[0])) {
+    rc = DOCSTORE_EFORMAT;
+    goto done;
+  }
+
+  size_t n = count_elems(root, "Upload");
+  if (n > DOCSTORE__S3_MAX_UPLOADS_PAGE) {
+    rc = DOCSTORE_EFORMAT; /* more than any page may hold */
+    goto done;
+  }
+  if (n) {
+    out->entries = docstore__alloc(n * sizeof(*out->entries));
+    if (!out->entries) {
+      rc = DOCSTORE_ENOMEM;
+      goto done;
+    }
+  }
+  /* n of them: the bound is for the analyzer, which does not see that
+   * the two walks meet the same elements. */
+  for (xmlNodePtr c = root->children; c && out->count < n; c = c->next) {
+    if (!is_elem(c, "Upload"))
+      continue;
+    docstore__s3_upload_entry *e = &out->entries[out->count++];
+    DOCSTORE__GUARD_GOTO(rc, parse_upload(c, url_encoded, e), done);
+  }
+
+done:
+  xmlFreeDoc(doc);
+  if (rc < 0)
+    docstore__s3_upload_page_free(out);
   return rc;
 }
 
@@ -321,17 +451,31 @@ static int xml_escape_append(docstore__buf *b, const char *s) {
 
 int docstore__s3_xml_complete_body(docstore__buf *out, char *const *etags,
                                    size_t count) {
+  return docstore__s3_xml_complete_body_sums(out, etags, NULL, NULL, count);
+}
+
+int docstore__s3_xml_complete_body_sums(docstore__buf *out, char *const *etags,
+                                        char *const *sums, const char *tag,
+                                        size_t count) {
+  if (sums && (!tag || !*tag))
+    return DOCSTORE_EINVAL;
   DOCSTORE__GUARD(docstore__buf_puts(
       out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
            "<CompleteMultipartUpload "
            "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"));
   for (size_t i = 0; i < count; i++) {
-    if (!etags[i])
+    if (!etags[i] || (sums && !sums[i]))
       return DOCSTORE_EINVAL;
     DOCSTORE__GUARD(docstore__buf_printf(
         out, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1));
     DOCSTORE__GUARD(xml_escape_append(out, etags[i]));
-    DOCSTORE__GUARD(docstore__buf_puts(out, "</ETag></Part>"));
+    DOCSTORE__GUARD(docstore__buf_puts(out, "</ETag>"));
+    if (sums) {
+      DOCSTORE__GUARD(docstore__buf_printf(out, "<Checksum%s>", tag));
+      DOCSTORE__GUARD(xml_escape_append(out, sums[i]));
+      DOCSTORE__GUARD(docstore__buf_printf(out, "</Checksum%s>", tag));
+    }
+    DOCSTORE__GUARD(docstore__buf_puts(out, "</Part>"));
   }
   return docstore__buf_puts(out, "</CompleteMultipartUpload>");
 }

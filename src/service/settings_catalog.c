@@ -107,8 +107,64 @@ static const docstore__setting items[] = {
 static const docstore__settings_table service_settings = {"", items, N_ITEMS,
                                                           NULL};
 
+/* The migration engine's settings (provider "migrate": no STORAGE_TYPE
+ * selects them).  They land nowhere here: the migrate layer, above this
+ * one, fills docstore_migrate_options from them by `field`
+ * (docstore_migrate_options_from_config() and _load_env(), in
+ * src/migrate/options.c).  This table is the one list of their names. */
+#define MIG_TEXT(name, flags, def, field, desc)                                \
+  {                                                                            \
+    DOCSTORE__SETTING(name, "migrate", DOCSTORE_SETTING_TEXT, flags, def, 0,   \
+                      0, NULL, field, desc),                                   \
+        0, DOCSTORE__LAND_NONE, NULL, {NULL, NULL}, 0                          \
+  }
+
+static const docstore__setting migrate_items[] = {
+    MIG_TEXT("DATABASE_URL", DOCSTORE_SETTING_SECRET, NULL, "database_url",
+             "the database `docstore migrate` works on (postgresql:// URI or "
+             "connection string); unset: libpq's PG* variables"),
+    MIG_TEXT("DOCSTORE_MIGRATE_SCHEMA", 0, "document", "schema",
+             "schema of the migrated tables"),
+    MIG_TEXT("DOCSTORE_MIGRATE_TABLE_ATTACHMENT", 0, "attachment",
+             "table_attachment", "the attachment table"),
+    MIG_TEXT("DOCSTORE_MIGRATE_TABLE_STAGING", 0, "attachment_staging",
+             "table_staging", "the staging attachment table"),
+    MIG_TEXT("DOCSTORE_MIGRATE_COL_ID", 0, "id", "col_id",
+             "unique, ordered id column of the migrated tables"),
+    MIG_TEXT("DOCSTORE_MIGRATE_COL_FILENAME", 0, "filename", "col_filename",
+             "file name column"),
+    MIG_TEXT("DOCSTORE_MIGRATE_COL_FILEPATH", 0, "filepath", "col_filepath",
+             "legacy file path column"),
+    MIG_TEXT("DOCSTORE_MIGRATE_COL_USER_ID", 0, "user_id", "col_user_id",
+             "owner column (NULL: the system folder)"),
+    MIG_TEXT("DOCSTORE_MIGRATE_COL_CREATED", 0, "created_at", "col_created",
+             "creation time column (the date in the storage path)"),
+    MIG_TEXT("DOCSTORE_MIGRATE_COL_STORAGE_PATH", 0, "storage_path",
+             "col_storage_path", "object key column"),
+    MIG_TEXT("DOCSTORE_MIGRATE_COL_STORAGE_TYPE", 0, "storage_type",
+             "col_storage_type", "storage type column"),
+    {DOCSTORE__SETTING("DOCSTORE_MIGRATE_LEASE_SECONDS", "migrate",
+                       DOCSTORE_SETTING_UINT, 0, "300", 10, 86400, NULL,
+                       "lease_seconds",
+                       "seconds a migration run's claim on a row lasts "
+                       "unless renewed (several runs at once)"),
+     0,
+     DOCSTORE__LAND_NONE,
+     NULL,
+     {NULL, NULL},
+     0},
+    MIG_TEXT("DOCSTORE_MIGRATE_WORKER_NAME", 0, NULL, "worker_name",
+             "this migration run's name in the claims and the report; "
+             "unset: host:pid"),
+};
+
+static const docstore__settings_table migrate_settings = {
+    "migrate", migrate_items, sizeof(migrate_items) / sizeof(migrate_items[0]),
+    NULL};
+
 static const docstore__settings_table *const tables[] = {
-    &service_settings, &docstore__local_settings, &docstore__s3_settings};
+    &service_settings, &docstore__local_settings, &docstore__s3_settings,
+    &migrate_settings};
 
 const docstore__catalog docstore__library_catalog = {
     tables, sizeof(tables) / sizeof(tables[0])};

@@ -103,6 +103,14 @@ static void dump_provider(void) {
   FIELD(docstore_temp_info, state);
   end();
 
+  BEGIN(docstore_upload_info);
+  FIELD(docstore_upload_info, version);
+  FIELD(docstore_upload_info, key);
+  FIELD(docstore_upload_info, upload_id);
+  FIELD(docstore_upload_info, initiated);
+  FIELD(docstore_upload_info, state);
+  end();
+
   BEGIN(docstore_object_info);
   FIELD(docstore_object_info, version);
   FIELD(docstore_object_info, key);

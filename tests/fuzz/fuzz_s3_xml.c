@@ -4,9 +4,9 @@
  *
  * The input is a reply body, given to every reply parser: <Error>
  * replies (and their mapping to a code and message), ListObjectsV2 pages,
- * InitiateMultipartUpload replies.  The same bytes, as a C string, also go
- * to the URL decoder used for EncodingType=url keys and to the ISO 8601
- * date parser; NUL-separated parts of it become the ETags of a
+ * ListMultipartUploads pages, InitiateMultipartUpload replies.  The same bytes,
+ * as a C string, also go to the URL decoder used for EncodingType=url keys and
+ * to the ISO 8601 date parser; NUL-separated parts of it become the ETags of a
  * CompleteMultipartUpload body.
  *
  * Properties:
@@ -15,6 +15,10 @@
  *    message "S3 <method> ...";
  *  - a list page either fails empty, or has a key for every entry, no NUL
  *    inside a key, and a continuation token when it is truncated;
+ *  - an uploads page either fails empty, or has at most
+ *    DOCSTORE__S3_MAX_UPLOADS_PAGE uploads, each with a non-empty key and
+ *    upload id (no NUL inside) and a date, and a next key marker when it
+ *    is truncated;
  *  - an upload id, when found, is not empty;
  *  - URL decoding never grows the text, and a date that parses is a real
  *    UTC date that formats back to the same text;
@@ -85,6 +89,30 @@ static void check_list(const char *body, size_t len) {
     FUZZ_CHECK(strlen(page.entries[i].key) <= len);
   }
   docstore__s3_list_page_free(&page);
+  FUZZ_CHECK(page.entries == NULL && page.count == 0);
+}
+
+static void check_uploads(const char *body, size_t len) {
+  docstore__s3_upload_page page;
+  int rc = docstore__s3_xml_parse_uploads(body, len, &page);
+  FUZZ_CHECK(rc == 0 || rc == DOCSTORE_EFORMAT || rc == DOCSTORE_ENOMEM);
+  if (rc < 0) {
+    FUZZ_CHECK(page.entries == NULL && page.count == 0 &&
+               page.next_key_marker == NULL &&
+               page.next_upload_id_marker == NULL);
+    return;
+  }
+  FUZZ_CHECK(page.count <= DOCSTORE__S3_MAX_UPLOADS_PAGE);
+  FUZZ_CHECK(!page.truncated ||
+             (page.next_key_marker && page.next_key_marker[0]));
+  FUZZ_CHECK(page.count == 0 || page.entries);
+  for (size_t i = 0; i < page.count; i++) {
+    const docstore__s3_upload_entry *e = &page.entries[i];
+    FUZZ_CHECK(e->key && e->key[0] && strlen(e->key) <= len);
+    FUZZ_CHECK(e->upload_id && e->upload_id[0] && strlen(e->upload_id) <= len);
+    FUZZ_CHECK(e->initiated >= 0);
+  }
+  docstore__s3_upload_page_free(&page);
   FUZZ_CHECK(page.entries == NULL && page.count == 0);
 }
 
@@ -195,6 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   check_error_reply(body, size);
   check_list(body, size);
+  check_uploads(body, size);
   check_upload_id(body, size);
   check_text_helpers(s);
   check_complete_body(data, size);

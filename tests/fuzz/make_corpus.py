@@ -197,6 +197,37 @@ def s3_replies():
           "5f300c664312c11f-9\"</ETag></CompleteMultipartUploadResult>" % NS)
     write("s3_xml", "etags_and_dates.bin",
           b'"etag-1"\x00"etag-2 & <3>"\x002024-01-15T10:20:30.123456Z')
+    write("s3_xml", "uploads_page1.xml", head +
+          "<ListMultipartUploadsResult %s><Bucket>b</Bucket><KeyMarker>"
+          "</KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker>"
+          "documents/user_7/2024/01/02/f%%C3%%A9+2.json</NextKeyMarker>"
+          "<NextUploadIdMarker>ZTQ0NmQ5YTgtYjIwNi00NWE0</NextUploadIdMarker>"
+          "<EncodingType>url</EncodingType><MaxUploads>2</MaxUploads>"
+          "<IsTruncated>true</IsTruncated><Upload><Key>documents/system/2024/"
+          "01/02/f1_a.pdf_pdf.json</Key><UploadId>VXBsb2FkIElEIGZvciBlbHZp"
+          "bmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId><Initiator><ID>"
+          "arn:aws:iam::111122223333:user/x</ID><DisplayName>x</DisplayName>"
+          "</Initiator><Owner><ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeeb"
+          "f76c078efc7c6caea54ba06a</ID></Owner><StorageClass>STANDARD"
+          "</StorageClass><Initiated>2024-01-02T10:20:30.000Z</Initiated>"
+          "</Upload><Upload><Key>documents/user_7/2024/01/02/f%%C3%%A9+2.json"
+          "</Key><UploadId>ZTQ0NmQ5YTgtYjIwNi00NWE0</UploadId><Initiated>"
+          "2024-01-02T10:20:31Z</Initiated></Upload>"
+          "</ListMultipartUploadsResult>" % NS)
+    write("s3_xml", "uploads_swift_last.xml", head +
+          "<ListMultipartUploadsResult %s><Bucket>b</Bucket><KeyMarker/>"
+          "<UploadIdMarker/><NextKeyMarker>k</NextKeyMarker>"
+          "<NextUploadIdMarker>u1</NextUploadIdMarker><MaxUploads>1000"
+          "</MaxUploads><IsTruncated>false</IsTruncated><Upload><Key>k</Key>"
+          "<UploadId>u1</UploadId><Initiator><ID>test:tester</ID>"
+          "</Initiator><StorageClass>STANDARD</StorageClass><Initiated>"
+          "2026-12-06T09:30:00.000Z</Initiated></Upload>"
+          "</ListMultipartUploadsResult>" % NS)
+    write("s3_xml", "uploads_truncated_no_marker.xml",
+          "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+          "<Upload><Key>k</Key><UploadId>u</UploadId><Initiated>"
+          "2024-01-02T10:20:30Z</Initiated></Upload>"
+          "</ListMultipartUploadsResult>")
     write("s3_xml", "doctype_entity.xml",
           '<?xml version="1.0"?><!DOCTYPE Error [<!ENTITY e "EntityValue">'
           '<!ENTITY x SYSTEM "file:///etc/hostname">]>'

@@ -7,9 +7,10 @@ standard library only.
 
 listens on 127.0.0.1 on a free port, writes the port to PORT_FILE and serves
 until killed.  Path-style requests /<bucket>/<key>; objects are kept in
-memory.  It checks what the client must send on every body (Content-MD5 and
-x-amz-content-sha256 that match the body, an Authorization header), but it
-does not verify signatures (the Swift tests do that).
+memory.  It checks what the client sends with a body (an Authorization
+header; x-amz-content-sha256, Content-MD5 and x-amz-checksum-* when sent
+must match the body, and a checksum is echoed in the reply, as AWS does),
+but it does not verify signatures (the Swift tests do that).
 
 What goes wrong is chosen by the key's first segment (or a segment
 "user_<fault>", for keys the service lays out):
@@ -46,6 +47,13 @@ What goes wrong is chosen by the key's first segment (or a segment
   sum-ALGO/...    GET adds x-amz-checksum-ALGO (crc32, crc32c, sha1,
                   sha256) of the body; badsum-ALGO/... a wrong one
   kms/...         GET answers as SSE-KMS does: an ETag that is not the MD5
+  cutwin/...      the first ranged GET that starts past byte 0 sends its
+                  206 headers and half the range, then closes; later GETs
+                  honour Range and If-Match
+  rangeflip/...   GETs (ranged or not) serve the object with one bit
+                  flipped in its middle, under the real ETag
+  slowwin/...     ranged GETs that start past byte 0 send their 206
+                  headers, then 1 KiB every 100 ms
 anything else behaves.
 
 ListObjectsV2 (GET /<bucket>?list-type=2) lists the stored keys under the
@@ -86,6 +94,7 @@ IN_FLIGHT = {}      # key -> UploadParts being served (inflightfail)
 FAILED_WITH = {}    # key -> IN_FLIGHT of the others when part 2 failed
 LATE_PARTS = {}
 NEXT_UPLOAD = [0]
+CUT_WINDOWS = set()  # cutwin keys whose window was cut already
 
 
 def error_xml(code, message):
@@ -98,7 +107,7 @@ FAULTS = ('slowdown-', 'drop-', 'dropmid', 'stall', 'slowreply', 'denied',
           'mperr-', 'partfail', 'inflightfail', 'endless', 'hugelen',
           'bigerror', 'bitflip', 'truncate', 'emptypage', 'empty', 'splice',
           'sum-', 'badsum-', 'kms', 'looptoken', 'cycle', 'biglist',
-          'hugelist')
+          'hugelist', 'cutwin', 'rangeflip', 'slowwin')
 
 # CRC-32C (Castagnoli), reflected; the standard library has only CRC-32.
 CRC32C_TABLE = []
@@ -160,6 +169,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header('Content-Type', content_type)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        if 200 <= status < 300:
+            for k, v in getattr(self, 'echo', {}).items():
+                self.send_header(k, v)
+        self.echo = {}
         self.send_header('Content-Length', str(len(body)))
         self.end_headers()
         if self.command != 'HEAD' and body:
@@ -199,6 +212,27 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b'%x\r\n' % len(piece) + piece + b'\r\n')
                 else:
                     self.wfile.write(piece)
+        except OSError:
+            pass
+        self.drop()
+
+    def partial(self, part, start, end, size, etag, slow):
+        """A 206 reply for `part` that stops half-way (the connection
+        closed), or that trickles (`slow`: 1 KiB every 100 ms)."""
+        self.send_response(206)
+        self.send_header('ETag', etag)
+        self.send_header('Content-Range', 'bytes %d-%d/%d' % (start, end, size))
+        self.send_header('Content-Length', str(len(part)))
+        self.end_headers()
+        try:
+            if slow:
+                for i in range(0, len(part), 1024):
+                    self.wfile.write(part[i:i + 1024])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            else:
+                self.wfile.write(part[:len(part) // 2])
+                self.wfile.flush()
         except OSError:
             pass
         self.drop()
@@ -266,13 +300,26 @@ class Handler(BaseHTTPRequestHandler):
             self.fail(403, 'AccessDenied', 'no Authorization header')
             return False
         sha = self.headers.get('x-amz-content-sha256', '')
-        if sha != hashlib.sha256(body).hexdigest():
+        if sha != 'UNSIGNED-PAYLOAD' and sha != hashlib.sha256(body).hexdigest():
             self.fail(400, 'XAmzContentSHA256Mismatch', 'payload hash')
             return False
-        md5 = self.headers.get('Content-MD5', '')
-        if md5 != base64.b64encode(hashlib.md5(body).digest()).decode():
+        md5 = self.headers.get('Content-MD5')
+        if md5 is not None and \
+                md5 != base64.b64encode(hashlib.md5(body).digest()).decode():
             self.fail(400, 'BadDigest', 'Content-MD5')
             return False
+        # Flexible checksums are checked and echoed in the reply, as AWS
+        # does.
+        self.echo = {}
+        for algo in ('crc32', 'crc32c', 'sha1', 'sha256'):
+            name = 'x-amz-checksum-' + algo
+            sent = self.headers.get(name)
+            if sent is None:
+                continue
+            if sent != checksum(algo, body):
+                self.fail(400, 'BadDigest', name)
+                return False
+            self.echo[name] = sent
         return True
 
     def part_in_flight(self, key, num):
@@ -482,12 +529,24 @@ class Handler(BaseHTTPRequestHandler):
             if im and im != etag and not first.startswith('splice'):
                 self.fail(412, 'PreconditionFailed', 'If-Match')
                 return
+            if first == 'rangeflip' and data:
+                flipped = bytearray(data)
+                flipped[len(data) // 2] ^= 0x10
+                data = bytes(flipped)
             if rng and rng.startswith('bytes='):
                 a, _, b = rng[6:].partition('-')
                 start = int(a)
                 end = int(b) if b else len(data) - 1
                 end = min(end, len(data) - 1)
                 part = data[start:end + 1]
+                if start > 0 and first in ('cutwin', 'slowwin'):
+                    with LOCK:
+                        cut = first == 'cutwin' and key not in CUT_WINDOWS
+                        CUT_WINDOWS.add(key)
+                    if cut or first == 'slowwin':
+                        self.partial(part, start, end, len(data), etag,
+                                     first == 'slowwin')
+                        return
                 self.reply(206, part, headers={
                     'ETag': etag, 'Content-Range':
                     'bytes %d-%d/%d' % (start, end, len(data))})

@@ -299,3 +299,18 @@ uint64_t itest_metric_retries(docstore_provider *p, int op) {
       docstore__metrics_get(docstore__provider_metrics(p), op, &st), 0);
   return st.retries;
 }
+
+docstore_keyring *itest_keyring(void) {
+  char *pub = NULL, *priv = NULL;
+  char errbuf[512];
+  assert_int_equal(docstore_keygen(&pub, &priv, 2048, NULL), 0);
+  docstore_keyring *kr = NULL;
+  assert_int_equal(docstore_keyring_new(&kr, errbuf, sizeof(errbuf)), 0);
+  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub)),
+                   0);
+  assert_int_equal(
+      docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv), NULL), 0);
+  docstore_free(pub);
+  docstore_free(priv);
+  return kr;
+}

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "provider/provider_internal.h"
+#include "docstore/docstore.h"
 #include "s3/s3_internal.h"
 
 /* The S3_* variables that tools/with-test-servers.sh exports.  Missing
@@ -77,6 +78,9 @@ void itest_rmtree(const char *path);
 void itest_capture_logs(const char *needle);
 int itest_captured(void);
 void itest_restore_logs(void);
+
+/* A keyring with a fresh 2048-bit key pair (public and private). */
+docstore_keyring *itest_keyring(void);
 
 /* The retries counter of `op` in the provider's metrics. */
 uint64_t itest_metric_retries(docstore_provider *p, int op);

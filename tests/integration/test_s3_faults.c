@@ -388,9 +388,8 @@ static unsigned int concurrency_of(void **state) {
 static docstore_s3_options small_multipart(docstore__s3_tuning *tuning,
                                            unsigned int concurrency) {
   docstore_s3_options o = fault_options();
-  tuning->list_max_keys = 0;
+  memset(tuning, 0, sizeof(*tuning)); /* every knob off, present or future */
   tuning->min_part_size = 1024;
-  tuning->max_object = 0;
   o.multipart_threshold = 1024;
   o.multipart_part_size = 1024;
   o.multipart_concurrency = concurrency;
@@ -613,7 +612,7 @@ static int raw_get(conn *c, const char *key, counted *got, docstore__err *err) {
 
 static void test_endless_body_stops_at_limit(void **state) {
   (void)state;
-  docstore__s3_tuning tuning = {0, 0, 1024 * 1024};
+  docstore__s3_tuning tuning = {.max_object = 1024 * 1024};
   docstore_s3_options o = fault_options();
   conn c = open_fault(&o, &tuning);
   counted got;
@@ -858,6 +857,180 @@ static void test_cli_get_raw_refuses_corrupt(void **state) {
 }
 #endif
 
+/* ------------------------------------------------- streamed reads */
+
+/* A streamed read (s3_download.c) of all of key, in windows of `part`
+ * bytes, `concurrency` at a time: a malloc'd copy of *len bytes, or NULL
+ * with the code in *rc and the detail in err. */
+static uint8_t *stream_all(conn *c, const char *key, uint64_t part,
+                           unsigned int concurrency, size_t *len, int *rc,
+                           docstore__err *err) {
+  c->s3->download_part_size = part;
+  c->s3->download_concurrency = concurrency;
+  docstore__get_stream *st = NULL;
+  uint64_t size = 0;
+  *len = 0;
+  if ((*rc = docstore__provider_get_open(c->p, key, 0, UINT64_MAX, &st, &size,
+                                         err)) < 0)
+    return NULL;
+  uint8_t *out = malloc(size + 1);
+  assert_non_null(out);
+  size_t got = 0;
+  do {
+    *rc = docstore__provider_get_read(
+        st, out + *len, 7000 < size + 1 - *len ? 7000 : size + 1 - *len, &got,
+        err);
+    *len += got;
+  } while (*rc == 0 && got > 0);
+  docstore__provider_get_close(st);
+  if (*rc < 0) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* A window cut mid-body resumes where it stopped, under If-Match; every
+ * window after the first insists on the first reply's ETag. */
+static void test_stream_window_cut_resumes(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  const char *key = "cutwin/s.bin";
+  uint8_t *data;
+  put_object(&c, key, 300000, 70, &data);
+  size_t len = 0;
+  int rc;
+  docstore__err err;
+  uint8_t *back = stream_all(&c, key, 65536, 3, &len, &rc, &err);
+  if (rc != 0)
+    fail_msg("streamed get: %s", err.msg);
+  assert_int_equal(len, 300000);
+  assert_memory_equal(back, data, len);
+  free(back);
+  assert_int_equal(docstore__s3_retry_count(c.s3, DOCSTORE_OP_GET), 1);
+
+  cJSON *j = server_stats();
+  cJSON *ranges = cJSON_GetObjectItemCaseSensitive(j, "ranges");
+  int windows = 0, resumed = 0;
+  cJSON *r;
+  cJSON_ArrayForEach(r, ranges) {
+    const char *k = cJSON_GetArrayItem(r, 0)->valuestring;
+    if (!k || strcmp(k, key) != 0)
+      continue;
+    const char *range = cJSON_GetArrayItem(r, 1)->valuestring;
+    cJSON *im = cJSON_GetArrayItem(r, 2);
+    unsigned long long a = 0, b = 0;
+    assert_int_equal(sscanf(range, "bytes=%llu-%llu", &a, &b), 2);
+    if (a == 0) {
+      assert_true(cJSON_IsNull(im)); /* the first learns the ETag */
+      assert_int_equal(b, 65535);
+    } else {
+      assert_true(cJSON_IsString(im));
+      assert_int_equal(im->valuestring[0], '"');
+    }
+    if (a % 65536 == 0) {
+      windows++;
+      assert_int_equal(b, a + 65535 < 299999 ? a + 65535 : 299999);
+    } else {
+      resumed++; /* the rest of the cut window: half of it was there */
+      assert_int_equal(a % 65536, 32768);
+    }
+  }
+  cJSON_Delete(j);
+  assert_int_equal(windows, 5);
+  assert_int_equal(resumed, 1);
+  free(data);
+  docstore_provider_free(c.p);
+}
+
+/* A flipped byte: the streamed read does not check the ETag MD5 (it may
+ * start anywhere); the envelope's segment tags catch it at the service. */
+static void test_stream_flipped_byte_caught_by_service(void **state) {
+  (void)state;
+  char errbuf[512];
+  docstore_keyring *kr = itest_keyring();
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  c.s3->download_part_size = 65536;
+  docstore_service *svc = NULL;
+  assert_int_equal(
+      docstore_service_new(&svc, c.p, kr, NULL, errbuf, sizeof(errbuf)), 0);
+  const size_t n = 400000;
+  uint8_t *doc = malloc(n);
+  assert_non_null(doc);
+  itest_fill(doc, n, 71);
+  char *path = NULL;
+  if (docstore_service_store_document(svc, &path, "9", "f.bin", doc, n,
+                                      "rangeflip") != 0)
+    fail_msg("store: %s", docstore_service_errmsg(svc));
+  assert_non_null(strstr(path, "user_rangeflip/"));
+
+  /* The provider hands the bytes over as the server sent them. */
+  size_t len = 0;
+  int rc;
+  docstore__err err;
+  uint8_t *raw = stream_all(&c, path, 65536, 4, &len, &rc, &err);
+  assert_int_equal(rc, 0);
+  free(raw);
+
+  docstore_reader *r = NULL;
+  uint8_t buf[65536];
+  size_t got = 0, plain = 0;
+  rc = docstore_reader_open(&r, svc, path, NULL, NULL);
+  while (rc == 0) {
+    rc = docstore_reader_read(r, buf, sizeof(buf), &got);
+    if (rc == 0 && got == 0)
+      break;
+    if (rc == 0)
+      assert_memory_equal(buf, doc + plain, got);
+    plain += got;
+  }
+  assert_int_equal(rc, DOCSTORE_EINTEGRITY);
+  assert_true(plain < n / 2 + 65536);
+  docstore_reader_close(r);
+  docstore_free(path);
+  free(doc);
+  docstore_service_free(svc);
+}
+
+/* Closing a stream stops its window threads at once, also in the middle
+ * of slow replies (slowwin: 1 KiB every 100 ms, a window would take
+ * minutes). */
+static void test_stream_close_stops_windows(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  conn c = open_fault(&o, NULL);
+  const char *key = "slowwin/c.bin";
+  uint8_t *data;
+  put_object(&c, key, 4 << 20, 72, &data);
+  c.s3->download_part_size = 1 << 20;
+  c.s3->download_concurrency = 4;
+  docstore__err err;
+  docstore__get_stream *st = NULL;
+  assert_int_equal(
+      docstore__provider_get_open(c.p, key, 0, UINT64_MAX, &st, NULL, &err), 0);
+  uint8_t buf[4096];
+  size_t got = 0;
+  assert_int_equal(
+      docstore__provider_get_read(st, buf, sizeof(buf), &got, &err), 0);
+  assert_memory_equal(buf, data, got);
+  /* Let the three window threads get into their replies. */
+  struct timespec pause = {0, 500 * 1000000L};
+  nanosleep(&pause, NULL);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  docstore__provider_get_close(st);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double secs =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  if (secs > 3.0)
+    fail_msg("closing the stream took %.1f s", secs);
+  assert_true(seen("requests", "GET", key) >= 2);
+  free(data);
+  docstore_provider_free(c.p);
+}
+
 /* ------------------------------------------------- endless listings */
 
 static void assert_list_stops(conn *c, const char *prefix, const char *why) {
@@ -890,8 +1063,48 @@ static void test_listing_without_progress(void **state) {
   docstore_provider_free(c.p);
 }
 
+/* Against a server that checks and echoes flexible checksums (as AWS
+ * does; Swift does neither): an unsigned upload with CRC-32C is proven by
+ * the echo, and a body corrupted on the way is refused (BadDigest). */
+static void test_checksum_echo_proves_upload(void **state) {
+  (void)state;
+  docstore_s3_options o = fault_options();
+  o.checksum = DOCSTORE_S3_CHECKSUM_CRC32C;
+  o.payload_signing = DOCSTORE_S3_PAYLOAD_UNSIGNED;
+  for (int corrupt = 0; corrupt < 2; corrupt++) {
+    docstore__s3_tuning tuning = {.corrupt_body_at = corrupt ? 5 : 0};
+    conn c = open_fault(&o, &tuning);
+    docstore__s3_req req;
+    memset(&req, 0, sizeof(req));
+    req.op = DOCSTORE_OP_PUT;
+    req.method = "PUT";
+    req.key = "echo/a.bin";
+    req.body = (const uint8_t *)"0123456789";
+    req.body_len = 10;
+    req.send_body = 1;
+    req.object_data = 1;
+    docstore__s3_resp resp;
+    docstore__err err;
+    docstore__err_clear(&err);
+    int rc = docstore__s3_request(c.s3, &req, &resp, &err);
+    if (corrupt) {
+      assert_int_equal(rc, DOCSTORE_EINTEGRITY);
+      assert_non_null(strstr(err.msg, "BadDigest"));
+    } else {
+      if (rc != 0)
+        fail_msg("put: %s", err.msg);
+      assert_int_equal(resp.body_proven, 1);
+      /* CRC-32C of "0123456789" is 0x280C069E */
+      assert_string_equal(resp.sent_checksum, "KAwGng==");
+    }
+    docstore__s3_resp_free(&resp);
+    docstore_provider_free(c.p);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_checksum_echo_proves_upload),
       cmocka_unit_test(test_slowdown_then_ok),
       cmocka_unit_test(test_slowdown_exhausts_attempts),
       cmocka_unit_test(test_dropped_connection_retried),
@@ -923,6 +1136,9 @@ int main(void) {
       cmocka_unit_test(test_corrupted_bodies_refused),
       cmocka_unit_test(test_checksums_checked),
       cmocka_unit_test(test_listing_without_progress),
+      cmocka_unit_test(test_stream_window_cut_resumes),
+      cmocka_unit_test(test_stream_flipped_byte_caught_by_service),
+      cmocka_unit_test(test_stream_close_stops_windows),
 #ifdef DOCSTORE_CLI_PATH
       cmocka_unit_test(test_cli_get_raw_refuses_corrupt),
 #endif

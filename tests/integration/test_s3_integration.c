@@ -248,9 +248,9 @@ static void test_get_range(void **state) {
   docstore_provider_free(c.p);
 }
 
-/* S3 has no streaming operations yet: the dispatch layer's buffering
- * adapter serves it (held put, then one put; reads in 8 MiB get_range
- * windows, the size from head). */
+/* S3 has no streaming put yet: the dispatch layer's buffering adapter
+ * serves it (held put, then one put); streamed reads are S3's own
+ * (s3_download.c, tested in test_s3_download.c). */
 static uint8_t *read_range(docstore_provider *p, const char *key,
                            uint64_t offset, uint64_t length, size_t expect,
                            uint64_t *size) {
@@ -354,7 +354,7 @@ static void test_empty_object(void **state) {
 
 static void test_list_continuation(void **state) {
   (void)state;
-  docstore__s3_tuning tuning = {3, 0, 0};
+  docstore__s3_tuning tuning = {.list_max_keys = 3};
   conn c = open_default(&tuning);
   const char *prefix = itest_prefix();
   char keys[11][160];
@@ -476,7 +476,7 @@ static void test_multipart_50mib_sequential(void **state) {
 static void multipart_failure_is_aborted(unsigned int concurrency) {
   /* Parts of 1 MiB are below S3's 5 MiB minimum: the server refuses the
    * Complete (EntityTooSmall) and the upload must be aborted. */
-  docstore__s3_tuning tuning = {0, 1024 * 1024, 0};
+  docstore__s3_tuning tuning = {.min_part_size = 1024 * 1024};
   docstore_s3_options o = itest_options(&env);
   o.multipart_concurrency = concurrency;
   o.multipart_threshold = 1024 * 1024;
@@ -604,11 +604,12 @@ static void test_check_ok(void **state) {
   assert_non_null(strstr(report, "reachability: OK"));
   assert_non_null(strstr(report, "credentials: OK"));
   assert_non_null(strstr(report, "bucket: OK"));
+  assert_non_null(strstr(report, "incomplete uploads: OK"));
   /* One line each. */
   int lines = 0;
   for (const char *p = report; *p; p++)
     lines += *p == '\n';
-  assert_int_equal(lines, 3);
+  assert_int_equal(lines, 4);
   docstore_free(report);
   docstore_provider_free(c.p);
 }
@@ -860,17 +861,8 @@ static int count_docs(void *payload, const docstore_object_info *info) {
 
 static void test_service_facade(void **state) {
   (void)state;
-  char *pub = NULL, *priv = NULL;
-  assert_int_equal(docstore_keygen(&pub, &priv, 2048, NULL), 0);
-  docstore_keyring *kr = NULL;
+  docstore_keyring *kr = itest_keyring();
   char errbuf[512];
-  assert_int_equal(docstore_keyring_new(&kr, errbuf, sizeof(errbuf)), 0);
-  assert_int_equal(docstore_keyring_add_public_pem(kr, NULL, pub, strlen(pub)),
-                   0);
-  assert_int_equal(
-      docstore_keyring_add_private_pem(kr, NULL, priv, strlen(priv), NULL), 0);
-  docstore_free(pub);
-  docstore_free(priv);
 
   docstore_s3_options o = itest_options(&env);
   docstore_provider *p = NULL;

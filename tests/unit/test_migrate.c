@@ -252,8 +252,9 @@ static void test_schema_sql_matches_files(void **state) {
   char *sql = NULL;
   char *a = read_text(DOCSTORE_SOURCE_DIR "/sql/001_storage_columns.sql");
   char *b = read_text(DOCSTORE_SOURCE_DIR "/sql/002_migration_ledger.sql");
+  char *c = read_text(DOCSTORE_SOURCE_DIR "/sql/003_migration_claims.sql");
   char both[131072];
-  snprintf(both, sizeof(both), "%s%s", a, b);
+  snprintf(both, sizeof(both), "%s%s%s", a, b, c);
   assert_int_equal(docstore_migrate_schema_sql(&sql, &o), 0);
   assert_string_equal(sql, both);
   /* The seed's statements, made idempotent. */
@@ -266,6 +267,7 @@ static void test_schema_sql_matches_files(void **state) {
   docstore_free(sql);
   free(a);
   free(b);
+  free(c);
 
   /* Mapped names, one table. */
   o.schema = "My Docs";

@@ -1,8 +1,9 @@
 /*
  * Tests for the S3 provider's offline parts (src/s3/s3_provider.c,
  * s3_http.c): options and their validation, endpoint parsing, path-style
- * and virtual-hosted addressing, request paths, presigned URLs.  No
- * network: requests against a server are in tests/integration/.
+ * and virtual-hosted addressing, request paths, presigned URLs, a
+ * streamed read that cannot connect (port 1 of 127.0.0.1).  No
+ * server: requests against one are in tests/integration/.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provider/provider_internal.h"
 #include "s3/s3_internal.h"
 
 static docstore_s3_options base_opts(void) {
@@ -485,6 +487,36 @@ static void test_provider_wrapper(void **state) {
   assert_null(p);
 }
 
+/* S3 streams reads itself (the get group of the ops table); a stream that
+ * cannot start leaves nothing behind and says why, naming the key. */
+static void test_streamed_read_open_fails_cleanly(void **state) {
+  (void)state;
+  const docstore_provider_ops *ops = docstore__s3_ops();
+  assert_non_null(ops->get_open);
+  assert_non_null(ops->get_read);
+  assert_non_null(ops->get_close);
+  docstore_s3_options o = base_opts();
+  o.endpoint_url = "http://127.0.0.1:1"; /* tcpmux: only root may listen */
+  o.max_attempts = 1;
+  docstore_provider *p = NULL;
+  char errbuf[256] = "";
+  assert_int_equal(docstore_s3_provider_new(&p, &o, errbuf, sizeof(errbuf)), 0);
+  docstore__get_stream *st = (docstore__get_stream *)&st;
+  docstore__err err;
+  uint64_t size = 99;
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(docstore__provider_get_open(p, "documents/a.bin", 0,
+                                                 i ? 0 : UINT64_MAX, &st, &size,
+                                                 &err),
+                     DOCSTORE_ECONNECT);
+    assert_null(st);
+    assert_int_equal(size, 0);
+    assert_non_null(strstr(err.msg, "get documents/a.bin: "));
+    assert_non_null(strstr(err.msg, "cannot connect to"));
+  }
+  docstore_provider_free(p);
+}
+
 /* The CRCs of x-amz-checksum-crc32 / -crc32c: the standard check values,
  * and the same result fed in pieces. */
 static void test_crc_check_values(void **state) {
@@ -548,6 +580,7 @@ int main(void) {
       cmocka_unit_test(test_provider_wrapper),
       cmocka_unit_test(test_crc_check_values),
       cmocka_unit_test(test_timeout_kind),
+      cmocka_unit_test(test_streamed_read_open_fails_cleanly),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -289,6 +289,142 @@ static void test_list_bad(void **state) {
   assert_int_equal(p.count, 0);
 }
 
+/* ------------------------------------------------ incomplete uploads */
+
+static void test_uploads_parse(void **state) {
+  (void)state;
+  docstore__s3_upload_page p;
+  assert_int_equal(
+      docstore__s3_xml_parse_uploads(
+          S("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+            "<ListMultipartUploadsResult "
+            "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<Bucket>b</Bucket><KeyMarker></KeyMarker>"
+            "<UploadIdMarker></UploadIdMarker>"
+            "<NextKeyMarker>d/%C3%A9+x</NextKeyMarker>"
+            "<NextUploadIdMarker>id&amp;2</NextUploadIdMarker>"
+            "<EncodingType>url</EncodingType><MaxUploads>2</MaxUploads>"
+            "<IsTruncated>true</IsTruncated>"
+            "<Upload><Key>d/a%20b%2Bc.json</Key><UploadId>Zm9v+/=</UploadId>"
+            "<Initiator><ID>x</ID></Initiator>"
+            "<StorageClass>STANDARD</StorageClass>"
+            "<Initiated>2024-01-15T10:20:30.000Z</Initiated></Upload>"
+            "<Upload><Key>d/%C3%A9+x</Key><UploadId>id&amp;2</UploadId>"
+            "<Initiated>2024-01-15T10:20:31Z</Initiated></Upload>"
+            "<CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes>"
+            "</ListMultipartUploadsResult>"),
+          &p),
+      0);
+  assert_int_equal(p.count, 2);
+  assert_true(p.truncated);
+  assert_string_equal(p.next_key_marker, "d/\xc3\xa9 x");
+  assert_string_equal(p.next_upload_id_marker, "id&2");
+  assert_string_equal(p.entries[0].key, "d/a b+c.json");
+  assert_string_equal(p.entries[0].upload_id, "Zm9v+/=");
+  assert_int_equal(p.entries[0].initiated, 1705314030);
+  assert_string_equal(p.entries[1].key, "d/\xc3\xa9 x");
+  assert_string_equal(p.entries[1].upload_id, "id&2");
+  assert_int_equal(p.entries[1].initiated, 1705314031);
+  docstore__s3_upload_page_free(&p);
+  assert_null(p.entries);
+  assert_null(p.next_key_marker);
+
+  /* Not encoded: keys verbatim; no uploads at all; no namespace. */
+  assert_int_equal(docstore__s3_xml_parse_uploads(
+                       S("<ListMultipartUploadsResult><IsTruncated>false"
+                         "</IsTruncated><Upload><Key>a+b%20</Key><UploadId>u"
+                         "</UploadId><Initiated>1970-01-01T00:00:00Z"
+                         "</Initiated></Upload></ListMultipartUploadsResult>"),
+                       &p),
+                   0);
+  assert_int_equal(p.count, 1);
+  assert_false(p.truncated);
+  assert_null(p.next_key_marker);
+  assert_string_equal(p.entries[0].key, "a+b%20");
+  assert_int_equal(p.entries[0].initiated, 0);
+  docstore__s3_upload_page_free(&p);
+  assert_int_equal(
+      docstore__s3_xml_parse_uploads(S("<ListMultipartUploadsResult/>"), &p),
+      0);
+  assert_int_equal(p.count, 0);
+  assert_false(p.truncated);
+  docstore__s3_upload_page_free(&p);
+}
+
+static void test_uploads_bad(void **state) {
+  (void)state;
+  docstore__s3_upload_page p;
+  static const char *const bad[] = {
+      /* truncated without a next key marker: it would loop */
+      "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+      "<Upload><Key>k</Key><UploadId>u</UploadId><Initiated>"
+      "2024-01-15T10:20:30Z</Initiated></Upload>"
+      "</ListMultipartUploadsResult>",
+      "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+      "<NextKeyMarker></NextKeyMarker></ListMultipartUploadsResult>",
+      /* an upload without a key, an id or a date, or with a bad one */
+      "<ListMultipartUploadsResult><Upload><UploadId>u</UploadId><Initiated>"
+      "2024-01-15T10:20:30Z</Initiated></Upload></ListMultipartUploadsResult>",
+      "<ListMultipartUploadsResult><Upload><Key></Key><UploadId>u</UploadId>"
+      "<Initiated>2024-01-15T10:20:30Z</Initiated></Upload>"
+      "</ListMultipartUploadsResult>",
+      "<ListMultipartUploadsResult><Upload><Key>k</Key><Initiated>"
+      "2024-01-15T10:20:30Z</Initiated></Upload></ListMultipartUploadsResult>",
+      "<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId></UploadId>"
+      "<Initiated>2024-01-15T10:20:30Z</Initiated></Upload>"
+      "</ListMultipartUploadsResult>",
+      "<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId>"
+      "</Upload></ListMultipartUploadsResult>",
+      "<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId>"
+      "<Initiated>yesterday</Initiated></Upload></ListMultipartUploadsResult>",
+      /* a bad escape in an encoded key or marker */
+      "<ListMultipartUploadsResult><EncodingType>url</EncodingType><Upload>"
+      "<Key>bad%2</Key><UploadId>u</UploadId><Initiated>2024-01-15T10:20:30Z"
+      "</Initiated></Upload></ListMultipartUploadsResult>",
+      "<ListMultipartUploadsResult><EncodingType>url</EncodingType>"
+      "<IsTruncated>true</IsTruncated><NextKeyMarker>a%00b</NextKeyMarker>"
+      "</ListMultipartUploadsResult>",
+      /* another document */
+      "<ListBucketResult></ListBucketResult>",
+      "<Error><Code>AccessDenied</Code></Error>",
+      "<ListMultipartUploadsResult>", ""};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(docstore__s3_xml_parse_uploads(bad[i], strlen(bad[i]), &p),
+                     DOCSTORE_EFORMAT);
+    assert_null(p.entries);
+    assert_int_equal(p.count, 0);
+    assert_null(p.next_key_marker);
+    assert_null(p.next_upload_id_marker);
+  }
+}
+
+/* A page holds at most DOCSTORE__S3_MAX_UPLOADS_PAGE uploads. */
+static void test_uploads_bounded(void **state) {
+  (void)state;
+  static const char upload[] =
+      "<Upload><Key>k</Key><UploadId>u</UploadId>"
+      "<Initiated>2024-01-15T10:20:30Z</Initiated></Upload>";
+  docstore__buf b = DOCSTORE__BUF_INIT;
+  docstore__s3_upload_page p;
+  assert_int_equal(docstore__buf_puts(&b, "<ListMultipartUploadsResult>"), 0);
+  for (unsigned int i = 0; i < DOCSTORE__S3_MAX_UPLOADS_PAGE; i++)
+    assert_int_equal(docstore__buf_puts(&b, upload), 0);
+  size_t at = b.len;
+  assert_int_equal(docstore__buf_puts(&b, "</ListMultipartUploadsResult>"), 0);
+  assert_int_equal(
+      docstore__s3_xml_parse_uploads((const char *)b.data, b.len, &p), 0);
+  assert_int_equal(p.count, DOCSTORE__S3_MAX_UPLOADS_PAGE);
+  docstore__s3_upload_page_free(&p);
+  b.len = at;
+  assert_int_equal(docstore__buf_puts(&b, upload), 0);
+  assert_int_equal(docstore__buf_puts(&b, "</ListMultipartUploadsResult>"), 0);
+  assert_int_equal(
+      docstore__s3_xml_parse_uploads((const char *)b.data, b.len, &p),
+      DOCSTORE_EFORMAT);
+  assert_null(p.entries);
+  docstore__buf_free(&b);
+}
+
 /* ----------------------------------------------------------- multipart */
 
 static void test_upload_id(void **state) {
@@ -336,6 +472,27 @@ static void test_complete_body(void **state) {
 
   char *missing[] = {"\"a\"", NULL};
   assert_int_equal(docstore__s3_xml_complete_body(&b, missing, 2),
+                   DOCSTORE_EINVAL);
+  docstore__buf_free(&b);
+
+  /* With the parts' flexible checksums. */
+  char *sums[] = {"AAAAAA==", "yZRlqg=="};
+  assert_int_equal(
+      docstore__s3_xml_complete_body_sums(&b, etags, sums, "CRC32C", 2), 0);
+  s = (const char *)b.data;
+  assert_non_null(strstr(s,
+                         "<Part><PartNumber>1</PartNumber>"
+                         "<ETag>&quot;aaa&quot;</ETag>"
+                         "<ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></Part>"));
+  assert_non_null(strstr(s, "<ChecksumCRC32C>yZRlqg==</ChecksumCRC32C></Part>"
+                            "</CompleteMultipartUpload>"));
+  docstore__buf_free(&b);
+  char *no_sum[] = {"AAAAAA==", NULL};
+  assert_int_equal(
+      docstore__s3_xml_complete_body_sums(&b, etags, no_sum, "CRC32C", 2),
+      DOCSTORE_EINVAL);
+  docstore__buf_free(&b);
+  assert_int_equal(docstore__s3_xml_complete_body_sums(&b, etags, sums, "", 2),
                    DOCSTORE_EINVAL);
   docstore__buf_free(&b);
 }
@@ -639,6 +796,9 @@ int main(void) {
       cmocka_unit_test(test_list_not_encoded_keys_verbatim),
       cmocka_unit_test(test_list_empty),
       cmocka_unit_test(test_list_bad),
+      cmocka_unit_test(test_uploads_parse),
+      cmocka_unit_test(test_uploads_bad),
+      cmocka_unit_test(test_uploads_bounded),
       cmocka_unit_test(test_upload_id),
       cmocka_unit_test(test_complete_body),
       cmocka_unit_test(test_url_decode),

@@ -259,12 +259,20 @@ class TempInfo(CStruct):
                 ("mtime", c_int64), ("state", c_int)]
 
 
+class UploadInfo(CStruct):
+    _c_name = "docstore_upload_info"
+    _fields_ = [("version", c_uint), ("key", c_char_p),
+                ("upload_id", c_char_p), ("initiated", c_int64),
+                ("state", c_int)]
+
+
 # Callback types.  Byte pointers coming from C are c_void_p (read with
 # ctypes.string_at); byte pointers going to C are c_char_p (Python bytes).
 LOG_CB = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 LIST_CB = CFUNCTYPE(c_int, c_void_p, POINTER(ObjectInfo))
 SINK_CB = CFUNCTYPE(c_int, c_void_p, c_char_p, c_size_t)
 TEMP_CB = CFUNCTYPE(c_int, c_void_p, POINTER(TempInfo))
+UPLOAD_CB = CFUNCTYPE(c_int, c_void_p, POINTER(UploadInfo))
 
 OP_PUT = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p, c_size_t, c_void_p)
 OP_GET = CFUNCTYPE(c_int, c_void_p, c_char_p, SINK_CB, c_void_p, c_void_p)
@@ -456,6 +464,8 @@ _CORE = {
                                             _ERRBUF, c_size_t]),
     "docstore_local_temporaries": (c_int, [_S, c_uint, c_uint64, TEMP_CB,
                                            c_void_p, _ERRBUF, c_size_t]),
+    "docstore_s3_incomplete_uploads": (c_int, [_P, _S, c_uint, c_uint64,
+                                               UPLOAD_CB, c_void_p]),
     "docstore_provider_put": (c_int, [_P, _S, _BUF, c_size_t]),
     "docstore_provider_get": (c_int, [_P, _OUT, _LEN, _S]),
     "docstore_provider_head": (c_int, [_P, POINTER(ObjectInfo), _S]),

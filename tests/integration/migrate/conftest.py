@@ -1,6 +1,7 @@
 """Shared pytest fixtures of the migration integration tests (see migfix.py)."""
 import os
 import sys
+import uuid
 
 import pytest
 
@@ -21,6 +22,17 @@ def migrated_db(db):
     migfix.create_old_tables(db)
     migfix.apply_schema_files(db)
     return db
+
+
+@pytest.fixture
+def bucket():
+    """A bucket of its own on the S3 test server, emptied and removed after."""
+    s3 = migfix.S3()
+    s3.bucket = "mig-" + uuid.uuid4().hex[:12]
+    s3.client.create_bucket(Bucket=s3.bucket)
+    yield s3
+    s3.clear("")
+    s3.client.delete_bucket(Bucket=s3.bucket)
 
 
 @pytest.fixture

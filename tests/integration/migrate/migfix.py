@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 import psycopg2
@@ -24,6 +25,8 @@ from Cryptodome.Random import get_random_bytes
 SOURCE_DIR = os.environ.get("DOCSTORE_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
 LOCK_KEY = 0x646F6373746F7265  # "docstore", the engine's advisory lock
+LOCK_MIGRATING = 0x646F6373746F726D  # "docstorm": held shared by migrations
+LOCK_VERIFYING = 0x646F6373746F7276  # "docstorv": held shared by verifications
 TMP_PREFIX = ".docstore-tmp-"   # the local provider's temporary files
 
 
@@ -134,7 +137,7 @@ def create_old_tables(db, created="created_at"):
 
 
 def apply_schema_files(db):
-    for f in ("001_storage_columns.sql", "002_migration_ledger.sql"):
+    for f in ("001_storage_columns.sql", "002_migration_ledger.sql", "003_migration_claims.sql"):
         with open(os.path.join(SOURCE_DIR, "sql", f)) as fh:
             db.q(fh.read())
 
@@ -304,6 +307,18 @@ def run_driver(*args, env=None, timeout=600):
 def run_cli(*args, env=None, timeout=600, cwd=None):
     return subprocess.run([cli(), "--no-env-file", *args], capture_output=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, cwd=cwd)
+
+
+def wait_for(cond, what, timeout=300):
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def on_s3(db):
+    return sum(db.q(f"SELECT count(*) FROM document.{t} WHERE storage_type = 's3'")[0][0]
+               for t in ("attachment", "attachment_staging"))
 
 
 # ---------------------------------------------------------------- checks

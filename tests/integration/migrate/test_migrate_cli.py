@@ -47,7 +47,8 @@ def test_schema_apply_is_idempotent_and_matches_the_sql_files(db, env_for):
     r = run_cli("migrate", "schema", "--print", env=env_for)
     assert r.returncode == 0, r.stderr
     files = "".join(open(os.path.join(migfix.SOURCE_DIR, "sql", f)).read()
-                    for f in ("001_storage_columns.sql", "002_migration_ledger.sql"))
+                    for f in ("001_storage_columns.sql", "002_migration_ledger.sql",
+                              "003_migration_claims.sql"))
     assert r.stdout.decode() == files
     for _ in range(2):
         r = run_cli("migrate", "schema", env=env_for)
@@ -58,6 +59,7 @@ def test_schema_apply_is_idempotent_and_matches_the_sql_files(db, env_for):
         assert "storage_path" in cols and cols["storage_type"].startswith("'local'")
     assert db.q("SELECT storage_type, storage_path FROM document.attachment") == [("local", None)]
     assert db.q("SELECT count(*) FROM document.docstore_migration_ledger") == [(0,)]
+    assert db.q("SELECT count(*) FROM document.docstore_migration_claim") == [(0,)]
 
 
 def test_schema_on_tables_that_already_have_the_columns(db, env_for):

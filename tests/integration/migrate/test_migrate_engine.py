@@ -264,9 +264,14 @@ def test_advisory_lock(migrated_db, tmp_path, env_for):
     assert rc == 3 and "another migration is running" in err
     with holder.cursor() as c:
         c.execute("SELECT pg_advisory_unlock(%s)", (migfix.LOCK_KEY,))
-        c.execute("SELECT pg_advisory_lock_shared(%s)", (migfix.LOCK_KEY,))
+        # A verification of this version: the base key and its group's key.
+        c.execute("SELECT pg_advisory_lock_shared(%s), pg_advisory_lock_shared(%s)",
+                  (migfix.LOCK_KEY, migfix.LOCK_VERIFYING))
     rc, _, err = migrate(fx, target, env=env_for)
-    assert rc == 3 and "a verification is running" in err
+    assert rc == 3 and f"a verification is running (server pid {pid}, other-migrator)" in err
+    # The failed attempt left no lock behind.
+    assert db.q("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid <> %s",
+                (pid,)) == [(0,)]
     rc, rep, err = run_driver("--verify", "--source", f"local:{fx.legacy}",
                               "--legacy-root", fx.legacy, env=env_for)
     assert rc == 1, err  # verifications share the lock; bad rows fail

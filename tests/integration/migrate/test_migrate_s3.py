@@ -6,6 +6,7 @@ server of tools/with-test-servers.sh serves other tests meanwhile).
 import json
 import os
 import random
+import re
 import signal
 import shutil
 import socket
@@ -16,17 +17,7 @@ import uuid
 import pytest
 
 import migfix
-from migfix import check_store, list_local, read_local, run_cli, run_driver
-
-
-@pytest.fixture
-def bucket():
-    s3 = migfix.S3()
-    s3.bucket = "mig-" + uuid.uuid4().hex[:12]
-    s3.client.create_bucket(Bucket=s3.bucket)
-    yield s3
-    s3.clear("")
-    s3.client.delete_bucket(Bucket=s3.bucket)
+from migfix import check_store, list_local, on_s3, read_local, run_cli, run_driver, wait_for
 
 
 def s3_env(db, s3, fx):
@@ -35,18 +26,6 @@ def s3_env(db, s3, fx):
 
 def s3_check(db, fx, s3, **kw):
     return check_store(db, fx, "s3", s3.read, s3.list, **kw)
-
-
-def wait_for(cond, what, timeout=300):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"gave up waiting for {what}"
-        time.sleep(0.02)
-
-
-def on_s3(db):
-    return sum(db.q(f"SELECT count(*) FROM document.{t} WHERE storage_type = 's3'")[0][0]
-               for t in ("attachment", "attachment_staging"))
 
 
 def no_migrator(db):
@@ -254,28 +233,91 @@ def test_cli_killed_repeatedly_then_completes(migrated_db, tmp_path, bucket):
     s3_check(db, fx, bucket)
 
 
-def test_second_cli_refused_while_a_migration_runs(migrated_db, tmp_path, bucket):
+def test_second_cli_shares_the_migration_with_a_running_one(migrated_db, tmp_path, bucket):
+    """Two runs at once (0.4.0): the second one is not refused; it takes the
+    rows the first has not claimed, while the first is stuck on one."""
     db = migrated_db
-    fx = migfix.Fixture(db, str(tmp_path / "legacy"), 20, 0)
+    fx = migfix.Fixture(db, str(tmp_path / "legacy"), 40, 0)
     env = s3_env(db, bucket, fx)
     gate = tmp_path / "gate"
     p = subprocess.Popen([migfix.driver(), "--source", f"local:{fx.legacy}", "--target", "s3",
-                          "--legacy-root", fx.legacy, "--fault",
+                          "--legacy-root", fx.legacy, "--jobs", "2", "--fault",
                           f"target.put:3:exec=touch {gate}.in; while [ ! -e {gate} ]; do sleep 0.05; done"],
                          env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: os.path.exists(f"{gate}.in") or p.poll() is not None, "the first run")
-        r = run_cli("migrate", "s3", env=env)
-        assert r.returncode == 7
-        err = r.stderr.decode()
-        assert "another migration is running (server pid " in err and "(DOCSTORE_EBUSY)" in err
-        assert r.stdout == b""
+        claimed = db.q("SELECT count(*), min(worker) FROM document.docstore_migration_claim")[0]
+        # At most 2 x jobs rows queued, jobs in flight, and the rows that
+        # failed (kept until the run ends, so that it does not retry them).
+        assert 1 <= claimed[0] <= 3 * 2 + len(fx.bad()), claimed
+        assert re.match(r"^[^:]+:\d+$", claimed[1]), claimed  # host:pid
+        r = run_cli("migrate", "s3", "--worker-name", "second", "--report-json", "-",
+                    "--progress", "none", env=env)
+        rep = json.loads(r.stdout.decode().split("==\n")[-1])
+        assert r.returncode != 0 and rep["failed"] > 0, r.stderr  # the bad rows
+        assert rep["worker"] == "second"
+        assert rep["total"] == len(fx.rows)
+        # The first run's claimed rows were left to it.
+        assert rep["successful"] + rep["failed"] + claimed[0] >= len(fx.rows) - 2
+        assert rep["successful"] + rep["failed"] + rep["skipped"] == len(fx.rows)
     finally:
         gate.touch()
         out, _ = p.communicate(timeout=300)
-    assert p.returncode == 1  # the bad rows
-    assert json.loads(out)["successful"] == len(fx.good())
+    assert p.returncode in (0, 1)
+    first = json.loads(out)
+    assert first["successful"] + rep["successful"] == len(fx.good())
+    assert first["failed"] + rep["failed"] >= len(fx.bad())
     s3_check(db, fx, bucket)
+    assert db.q("SELECT count(*) FROM document.docstore_migration_claim") == [(0,)]
+
+
+def test_cli_reads_dotenv_and_env_file(migrated_db, tmp_path, bucket):
+    """Defect 3: `docstore migrate` takes DATABASE_URL, LOCAL_STORAGE_PATH and
+    DOCSTORE_MIGRATE_* from ./.env or --env-file like every command, with
+    none of them in the process environment."""
+    db = migrated_db
+    fx = migfix.Fixture(db, str(tmp_path / "legacy"), 30, 10)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "LOCAL_STORAGE_PATH", "S3_BUCKET") and not k.startswith("PG")}
+    work = tmp_path / "work"
+    work.mkdir()
+    dotenv = work / ".env"
+    dotenv.write_text(f"# the application's file\nDATABASE_URL='{db.url}'\n"
+                      f"LOCAL_STORAGE_PATH={fx.legacy}\nS3_BUCKET={bucket.bucket}\n"
+                      f"DOCSTORE_MIGRATE_WORKER_NAME=from-dotenv\nSOMETHING_ELSE=1\n")
+    dotenv.chmod(0o600)
+    # Relative filepath values resolve against LOCAL_STORAGE_PATH of the file.
+    cmd = [migfix.cli(), "migrate", "s3", "--table", "attachment", "--report-json", "-",
+           "--progress", "none"]
+    r = subprocess.run(cmd, env=env, cwd=str(work), capture_output=True, timeout=600)
+    assert r.returncode != 0, r.stderr  # the bad rows only
+    rep = json.loads(r.stdout.decode().split("==\n")[-1])
+    assert rep["worker"] == "from-dotenv"
+    assert (rep["successful"], rep["failed"]) == (len(fx.good("attachment")), len(fx.bad("attachment")))
+    # `docstore config` shows the same settings (the URL hidden: it may hold
+    # a password).
+    r = subprocess.run([migfix.cli(), "config"], env=env, cwd=str(work), capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert "DOCSTORE_MIGRATE_WORKER_NAME=from-dotenv" in r.stdout.decode()
+    assert db.url not in r.stdout.decode()
+    # --env-file from another folder; the file's values; the process
+    # environment still wins over the file.
+    moved = tmp_path / "migrate.env"
+    dotenv.rename(moved)
+    r = subprocess.run([migfix.cli(), "--env-file", str(moved), "migrate", "s3", "--table",
+                        "attachment_staging", "--report-json", "-", "--progress", "none"],
+                       env={**env, "DOCSTORE_MIGRATE_WORKER_NAME": "from-env"}, cwd=str(tmp_path),
+                       capture_output=True, timeout=600)
+    assert r.returncode != 0, r.stderr
+    rep = json.loads(r.stdout.decode().split("==\n")[-1])
+    assert rep["worker"] == "from-env"
+    assert (rep["successful"], rep["failed"]) == (len(fx.good("attachment_staging")),
+                                                  len(fx.bad("attachment_staging")))
+    s3_check(db, fx, bucket)
+    # Without the file, nothing names the database: refused, not guessed.
+    r = subprocess.run(cmd, env={**env, "PGHOST": "127.0.0.1", "PGPORT": "1"}, cwd=str(work),
+                       capture_output=True, timeout=600)
+    assert r.returncode != 0 and r.stdout == b""
 
 
 def test_s3_server_stopped_midrun_then_second_run_completes(migrated_db, tmp_path, private_s3,
