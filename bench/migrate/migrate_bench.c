@@ -262,7 +262,7 @@ static result run_processes(bench *b, const char *schema, unsigned int procs) {
   pid_t pids[64];
   result res;
   fflush(NULL);
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s(RUSAGE_CHILDREN);
   for (unsigned int i = 0; i < procs; i++) {
     pids[i] = fork();
     if (pids[i] < 0)
@@ -299,6 +299,7 @@ static result run_processes(bench *b, const char *schema, unsigned int procs) {
       die("%u processes: process %u failed", procs, i);
   }
   double t = now_s() - t0;
+  res.cpu = cpu_s(RUSAGE_CHILDREN) - c0;
   char q[256];
   snprintf(q, sizeof(q),
            "SELECT count(*) FROM \"%s\".attachment WHERE storage_type = 's3'",

@@ -171,10 +171,12 @@ typedef enum docstore_migrate_proof {
  *    as "local") and that has a storage_path: object `storage_path` of
  *    `source`;
  *  - such a row without storage_path: the legacy file `filepath` (absolute,
- *    or relative to `legacy_root`).
+ *    or relative to `legacy_root`), which must lie below `legacy_root`
+ *    unless `allow_outside_root` (@since 0.4.0).
  * Where it goes: object `storage_path` of `target` when the row has one,
  * else the layout of docstore_storage_path() (id, filename, user_id, date
- * of the creation column in UTC).
+ * of the creation column in UTC), with a "staging/" folder after the date
+ * for rows of the staging table (@since 0.4.0).
  * @since 0.1.0
  */
 typedef struct docstore_migrate_options {

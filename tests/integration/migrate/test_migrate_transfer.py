@@ -19,7 +19,6 @@ import pytest
 
 import migfix
 from migfix import run_cli
-from test_migrate_s3 import bucket  # noqa: F401 (a fixture: a bucket per test)
 
 
 def env_of(db, s3, legacy):
