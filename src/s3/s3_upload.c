@@ -20,8 +20,11 @@
  *
  * No-clobber (DOCSTORE_PUT_NO_CLOBBER), per s3->conditional: NATIVE sends
  * `If-None-Match: *` on the PutObject or CompleteMultipartUpload; EMULATE
- * asks HEAD at begin (to fail early) and again just before the request
- * that makes the object appear (not atomic: two writers may both pass);
+ * asks HEAD just before the request that makes the object appear (not
+ * atomic: two writers may both pass).  Whatever the mode, a multipart
+ * upload asks HEAD before CreateMultipartUpload, to fail before sending
+ * parts; a single PutObject costs no request more than the mode needs (a
+ * small document under EMULATE: HEAD + PUT, under NATIVE: PUT);
  * AUTO is NATIVE until a PutObject is answered NotImplemented, then
  * EMULATE for the provider's life; a CompleteMultipartUpload under AUTO
  * always tries If-None-Match first (Swift 2.30 honours it there, 412, and
@@ -501,6 +504,10 @@ static int start_multipart(s3_upload *u, docstore__err *err) {
   docstore__s3_resp resp;
   int rc;
 
+  /* Fail before sending parts when the key is taken (the Complete still
+   * insists, natively or by HEAD). */
+  if (u->flags & DOCSTORE_PUT_NO_CLOBBER)
+    DOCSTORE__GUARD(head_absent(u, err));
   u->part = docstore__s3_part_size_first(s3->part_size, u->size_hint);
   u->grow = u->size_hint == 0;
   if (u->exact)
@@ -887,13 +894,6 @@ int docstore__s3_put_begin(void *payload, const char *key,
   s3_upload *u = NULL;
   *txn = NULL;
   DOCSTORE__GUARD(upload_new(s3, key, opts, &u, E(info)));
-  if ((u->flags & DOCSTORE_PUT_NO_CLOBBER) && emulating(s3)) {
-    int rc = head_absent(u, E(info)); /* fail early */
-    if (rc < 0) {
-      upload_free(u);
-      return rc;
-    }
-  }
   *txn = u;
   return 0;
 }
