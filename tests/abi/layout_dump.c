@@ -237,6 +237,10 @@ static void dump_migrate(void) {
   FIELD(docstore_migrate_options, progress);
   FIELD(docstore_migrate_options, progress_payload);
   FIELD(docstore_migrate_options, progress_interval_ms);
+  FIELD(docstore_migrate_options, lease_seconds);
+  FIELD(docstore_migrate_options, worker_name);
+  FIELD(docstore_migrate_options, write_proof);
+  FIELD(docstore_migrate_options, allow_outside_root);
   end();
 
   BEGIN(docstore_migrate_counts);

@@ -175,7 +175,7 @@ SEAL_OPTIONS_VERSION = 1
 OP_STATS_VERSION = 1
 OBJECT_INFO_VERSION = 1
 PROVIDER_OPS_VERSION = 1
-MIGRATE_OPTIONS_VERSION = 1
+MIGRATE_OPTIONS_VERSION = 2
 MIGRATE_PROGRESS_VERSION = 1
 MIGRATE_COUNTS_VERSION = 1
 MIGRATE_ERROR_VERSION = 1
@@ -366,7 +366,10 @@ class MigrateOptions(CStruct):
                 ("max_consecutive_failures", c_uint),
                 ("max_errors", c_uint), ("progress", MIGRATE_PROGRESS_CB),
                 ("progress_payload", c_void_p),
-                ("progress_interval_ms", c_uint)]
+                ("progress_interval_ms", c_uint),
+                # version 2 (0.4.0)
+                ("lease_seconds", c_uint), ("worker_name", c_char_p),
+                ("write_proof", c_int), ("allow_outside_root", c_int)]
 
 
 class MigrateCounts(CStruct):
@@ -549,6 +552,8 @@ _MIGRATE = {
     "docstore_migrate_options_init": (c_int, [POINTER(MigrateOptions),
                                               c_uint]),
     "docstore_migrate_options_load_env": (c_int, [POINTER(MigrateOptions)]),
+    "docstore_migrate_options_from_config": (c_int, [POINTER(MigrateOptions),
+                                                     _P]),
     "docstore_migrate_report_counts": (c_int, [_P, POINTER(MigrateCounts)]),
     "docstore_migrate_report_error_count": (c_size_t, [_P]),
     "docstore_migrate_report_error_at": (c_int, [_P, POINTER(MigrateError),

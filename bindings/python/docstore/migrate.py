@@ -27,10 +27,13 @@ _TABLES = {"attachment": 1, "staging": 2, "all": 3}
 _STRINGS = ("source_type", "target_type", "legacy_root", "database_url",
             "schema", "table_attachment", "table_staging", "col_id",
             "col_filename", "col_filepath", "col_user_id", "col_created",
-            "col_storage_path", "col_storage_type", "verify_type")
+            "col_storage_path", "col_storage_type", "verify_type",
+            "worker_name")
 _NUMBERS = ("batch_size", "jobs", "max_consecutive_failures", "max_errors",
-            "progress_interval_ms")
-_FLAGS = ("dry_run", "delete_source")
+            "progress_interval_ms", "lease_seconds")
+_FLAGS = ("dry_run", "delete_source", "allow_outside_root")
+# write_proof: how a written object is proven before its row switches.
+_PROOFS = {"store": 0, "readback": 1}
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ def _options(source, target, keyring, tables, env, progress_cb, kwargs):
             setattr(o, name, value)
         elif name in _FLAGS:
             setattr(o, name, 1 if value else 0)
+        elif name == "write_proof":
+            if value not in _PROOFS:
+                raise ValueError("write_proof must be 'store' or 'readback'")
+            o.write_proof = _PROOFS[value]
         else:
             raise TypeError("unknown migration option %r" % name)
     if progress_cb is not None:

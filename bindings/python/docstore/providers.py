@@ -227,7 +227,10 @@ class S3StorageProvider(StorageProvider):
                  retry_base_ms=0, retry_max_ms=0, connect_timeout_ms=0,
                  request_timeout_ms=0, stall_timeout_ms=0, stall_min_bps=0,
                  multipart_threshold=0, multipart_part_size=0,
-                 multipart_concurrency=0):
+                 multipart_concurrency=0, checksum="auto",
+                 payload_signing="auto", conditional_writes="auto",
+                 download_concurrency=0, download_part_size=0,
+                 stale_upload_seconds=0):
         # The keyword arguments, each the `field` of an S3 setting of the
         # schema: _s3_options sets them in a docstore_config.
         settings = {k: v for k, v in locals().items() if k != "self"}

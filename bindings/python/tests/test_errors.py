@@ -37,7 +37,7 @@ EXPECTED = {
 def test_every_library_code_has_its_own_class():
     lib = _ffi.lib()
     # The library knows exactly these codes: the next one is unknown to it.
-    assert _ffi.dec(lib.docstore_error_name(-21)) == "DOCSTORE_EUNKNOWN"
+    assert _ffi.dec(lib.docstore_error_name(-22)) == "DOCSTORE_EUNKNOWN"
     classes = set()
     for code, (cls_name, name) in EXPECTED.items():
         assert _ffi.dec(lib.docstore_error_name(code)) == name
