@@ -158,13 +158,38 @@ static int busy(PGconn *c, int64_t key, docstore__err *err) {
                            who, (long long)key);
 }
 
+/* 1 when another session holds advisory lock `key`, 0 when none does. */
+static int held_by_others(PGconn *c, int64_t key, docstore__err *err) {
+  static const char sql[] =
+      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+      "AND database = (SELECT oid FROM pg_database WHERE datname = "
+      "current_database()) AND classid::bigint = ($1::bigint >> 32) "
+      "AND objid::bigint = ($1::bigint & 4294967295) AND objsubid = 1 "
+      "AND pid <> pg_backend_pid()";
+  char keytxt[32];
+  snprintf(keytxt, sizeof(keytxt), "%lld", (long long)key);
+  const char *params[1] = {keytxt};
+  PGresult *res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+  if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    int rc =
+        docstore__mig_db_err(err, c, res, "cannot take the migration lock");
+    PQclear(res);
+    return rc;
+  }
+  int held = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+  PQclear(res);
+  return held;
+}
+
 /*
  * Every run holds the base key shared, so that a schema change or a 0.3
  * migration (exclusive) excludes it.  Migrations then hold their group's
- * key shared and check that nobody holds the other group's: a momentary
- * exclusive try of it, released at once.  Two runs of different kinds
- * starting at the same instant may both refuse; they can never both run:
- * each takes its own key before it tries the other's.
+ * key shared and look in pg_locks whether anybody holds the other
+ * group's (the lock table, not a snapshot: a lock shows there the moment
+ * it is granted).  Two runs of different kinds starting at the same
+ * instant may both refuse; they can never both run: each takes its own key
+ * before it looks for the other's.  Runs of one kind never refuse each
+ * other.
  */
 int docstore__mig_lock(PGconn *c, int kind, docstore__err *err) {
   int got;
@@ -187,11 +212,10 @@ int docstore__mig_lock(PGconn *c, int kind, docstore__err *err) {
   if (got <= 0)
     return got < 0 ? got : busy(c, DOCSTORE__MIG_LOCK_KEY, err);
   got = advisory(c, "pg_try_advisory_lock_shared", mine, err);
-  if (got <= 0) /* the other kind is checking for runs of ours */
+  if (got <= 0) /* nobody of this version takes it exclusively */
+    return got < 0 ? got : busy(c, mine, err);
+  got = held_by_others(c, other, err);
+  if (got != 0)
     return got < 0 ? got : busy(c, other, err);
-  got = advisory(c, "pg_try_advisory_lock", other, err);
-  if (got <= 0)
-    return got < 0 ? got : busy(c, other, err);
-  got = advisory(c, "pg_advisory_unlock", other, err);
-  return got < 0 ? got : 0;
+  return 0;
 }

@@ -442,18 +442,43 @@ static size_t wait_room(engine *e) {
   return room;
 }
 
+/* 1 when table t still has a row this run could claim, 0 when not. */
+static int rows_left(engine *e, size_t t, docstore__err *err) {
+  static const Oid types[4] = {25, 25, 25, 25}; /* text */
+  const char *params[4] = {e->o.table_name[t], e->o.source_type, "", e->run_id};
+  PGresult *res = NULL;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    res = PQexecParams(e->reader, e->sql[t].claim_left, 4, types, params, NULL,
+                       NULL, 0);
+    if ((res && PQresultStatus(res) == PGRES_TUPLES_OK) || attempt > 0 ||
+        PQstatus(e->reader) != CONNECTION_BAD || reader_reset(e, err) < 0)
+      break;
+    PQclear(res);
+    res = NULL;
+  }
+  if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    int rc = docstore__mig_db_err(err, e->reader, res, "claiming rows");
+    PQclear(res);
+    return rc;
+  }
+  int more = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+  PQclear(res);
+  return more;
+}
+
 /* A migration's reader: claim batches of rows on the source type and queue
  * them, as long as some are left.  Claims go in id order from the last row
  * this run claimed; when none is left past it, once more from the start
- * (rows whose claim expired meanwhile: a run that died); two empty claims
- * from the start in a row end the table (the second one sees any claim
- * committed by a run that claimed at the same instant). */
+ * (rows whose claim expired meanwhile: a run that died).  An empty claim
+ * from the start ends the table only when no row is left that this run
+ * could claim (rows_left(): its candidates may all have gone to a run that
+ * committed its claim after this statement started). */
 static int claim_table(engine *e, size_t t, docstore__err *err) {
   char *last = NULL;
   char first_name[32], next_name[32], n_txt[16];
   snprintf(first_name, sizeof(first_name), "docstore_mig_claim1_%zu", t);
   snprintf(next_name, sizeof(next_name), "docstore_mig_claim2_%zu", t);
-  int rc = 0, empty = 0;
+  int rc = 0;
   for (;;) {
     size_t room = wait_room(e);
     if (room == 0)
@@ -491,10 +516,16 @@ static int claim_table(engine *e, size_t t, docstore__err *err) {
       docstore_free(next);
       break;
     }
-    if (got > 0)
-      empty = 0;
-    else if (!last && ++empty >= 2)
-      break;
+    if (got == 0 && !last) {
+      int more = rows_left(e, t, err);
+      if (more < 0) {
+        rc = more;
+        break;
+      }
+      if (!more)
+        break;
+      usleep(10000); /* lost every candidate to another run: again */
+    }
     docstore_free(last);
     last = next;
   }

@@ -97,6 +97,8 @@ typedef struct docstore__mig_sql {
    * claimed, as a page. */
   char *claim_first;
   char *claim_next;
+  char *claim_left;  /* $1 table, $2 source type, $3 unused, $4 run id: 1
+                        when a row is left to claim, else 0 */
   char *count_on;    /* $1 type: count(*), rows on that type */
   char *renew;       /* $1 run id, $2 lease seconds */
   char *release;     /* $1 table name, $2 row id, $3 run id */

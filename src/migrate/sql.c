@@ -289,10 +289,11 @@ static const char claim_head[] =
     ", c AS (SELECT t.%1 AS id FROM %Q AS t "
     "WHERE COALESCE(t.%7::text, 'local') = $2::text ";
 static const char claim_next_cond[] = "AND t.%1 > $7 ";
-static const char claim_mid[] =
+static const char claim_free[] =
     "AND NOT EXISTS (SELECT 1 FROM %C AS k WHERE k.source_table = $1::text "
     "AND k.row_id = t.%1::text AND ((k.expires_at > now() "
-    "AND k.holder_pid IN (SELECT pid FROM live)) OR k.run_id = $4::text)) "
+    "AND k.holder_pid IN (SELECT pid FROM live)) OR k.run_id = $4::text)) ";
+static const char claim_mid[] =
     "ORDER BY t.%1 LIMIT $5::int FOR UPDATE OF t SKIP LOCKED), "
     "k AS (INSERT INTO %C AS k (source_table, row_id, worker, run_id, "
     "holder_pid, claimed_at, expires_at) SELECT $1::text, c.id::text, "
@@ -338,12 +339,19 @@ static int build_parts(char **out, const docstore__mig_opts *o,
 /* The claim statements of one table (migrate_internal.h). */
 static int build_claims(docstore__mig_sql *s, const docstore__mig_opts *o,
                         const char *table) {
-  static const char *const first[] = {live_cte, claim_head, claim_mid,
-                                      page_head, claim_tail};
-  static const char *const next[] = {live_cte,  claim_head, claim_next_cond,
-                                     claim_mid, page_head,  claim_tail};
-  DOCSTORE__GUARD(build_parts(&s->claim_first, o, table, first, 5));
-  DOCSTORE__GUARD(build_parts(&s->claim_next, o, table, next, 6));
+  static const char *const first[] = {live_cte,  claim_head, claim_free,
+                                      claim_mid, page_head,  claim_tail};
+  static const char *const next[] = {live_cte,   claim_head, claim_next_cond,
+                                     claim_free, claim_mid,  page_head,
+                                     claim_tail};
+  /* Is a row left that this run could claim?  A claim can come back empty
+   * while some are: its candidates were claimed by a run that committed
+   * after it started. */
+  static const char *const left[] = {live_cte, claim_head, claim_free,
+                                     "LIMIT 1) SELECT count(*) FROM c"};
+  DOCSTORE__GUARD(build_parts(&s->claim_first, o, table, first, 6));
+  DOCSTORE__GUARD(build_parts(&s->claim_next, o, table, next, 7));
+  DOCSTORE__GUARD(build_parts(&s->claim_left, o, table, left, 4));
   DOCSTORE__GUARD(build(&s->count_on, o, table,
                         "SELECT count(*), count(*) FILTER (WHERE "
                         "COALESCE(t.%7::text, 'local') = $1::text) "
@@ -405,6 +413,7 @@ void docstore__mig_sql_free(docstore__mig_sql *s) {
   docstore_free(s->state);
   docstore_free(s->claim_first);
   docstore_free(s->claim_next);
+  docstore_free(s->claim_left);
   docstore_free(s->count_on);
   docstore_free(s->renew);
   docstore_free(s->release);

@@ -257,8 +257,8 @@ def test_second_cli_shares_the_migration_with_a_running_one(migrated_db, tmp_pat
         assert r.returncode != 0 and rep["failed"] > 0, r.stderr  # the bad rows
         assert rep["worker"] == "second"
         assert rep["total"] == len(fx.rows)
-        # The first run's claimed rows were left to it.
-        assert rep["successful"] + rep["failed"] + claimed[0] >= len(fx.rows) - 2
+        # The second run did rows too (the first one's other job goes on).
+        assert rep["successful"] > 0
         assert rep["successful"] + rep["failed"] + rep["skipped"] == len(fx.rows)
     finally:
         gate.touch()
