@@ -152,11 +152,14 @@ int cli_copy(cli_ctx *ctx, cli_input *in, cli_sink_fn sink, void *payload,
 
 /* An output: a temporary file in the target's folder with `mode`, renamed
  * to the target by cli_output_commit() only (after fsync); '-' is standard
- * output, written as it comes. */
+ * output, written as it comes, and so is an existing target that is not a
+ * regular file (a device such as /dev/null, a FIFO, a socket): renaming
+ * over it would replace the device node with a file. */
 typedef struct cli_output {
   cli_ctx *ctx;
   int fd;
   int is_stdout;
+  int direct; /* an existing non-regular file, opened and written as is */
   const char *path;
   uint64_t written;
   char tmp[PATH_MAX];

@@ -118,6 +118,15 @@ int cli_output_open(cli_ctx *ctx, cli_output *o, const char *path,
     o->fd = STDOUT_FILENO;
     return 0;
   }
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    o->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (o->fd < 0)
+      return cli_fail(ctx, DOCSTORE_EIO, "cannot write '%s': %s", path,
+                      strerror(errno));
+    o->direct = 1;
+    return 0;
+  }
   const char *slash = strrchr(path, '/');
   const char *base = slash ? slash + 1 : path;
   int dlen = slash ? (int)(slash - path) : 1;
@@ -169,6 +178,14 @@ int cli_output_commit(cli_output *o, int no_overwrite) {
     o->fd = -1;
     return 0;
   }
+  if (o->direct) {
+    int fd = o->fd;
+    o->fd = -1;
+    if (close(fd) != 0)
+      return cli_fail(ctx, DOCSTORE_EIO, "cannot write '%s': %s", o->path,
+                      strerror(errno));
+    return 0;
+  }
   if (fsync(o->fd) != 0) {
     rc = cli_fail(ctx, DOCSTORE_EIO, "cannot write '%s': %s", o->path,
                   strerror(errno));
@@ -212,6 +229,12 @@ fail:
 
 void cli_output_abort(cli_output *o) {
   if (o->is_stdout) {
+    o->fd = -1;
+    return;
+  }
+  if (o->direct) {
+    if (o->fd >= 0)
+      close(o->fd);
     o->fd = -1;
     return;
   }

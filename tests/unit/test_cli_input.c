@@ -268,6 +268,39 @@ static void test_output_abort(void **state) {
   free(dir);
 }
 
+/* An existing output that is not a regular file (a FIFO here, /dev/null in
+ * use) is written as it is: never replaced by a renamed file. */
+static void test_output_special_file(void **state) {
+  (void)state;
+  char *dir = make_dir(), path[512], buf[16] = {0};
+  snprintf(path, sizeof(path), "%s/fifo", dir);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  int rfd = open(path, O_RDONLY | O_NONBLOCK); /* a reader, so open works */
+  assert_true(rfd >= 0);
+  cli_ctx ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  cli_output o;
+  assert_int_equal(cli_output_open(&ctx, &o, path, 0600), 0);
+  assert_int_equal(cli_output_write(&o, (const uint8_t *)"via fifo", 8), 0);
+  assert_int_equal(cli_output_finish(&o, 0, NULL), 0);
+  assert_int_equal(read(rfd, buf, sizeof(buf)), 8);
+  assert_memory_equal(buf, "via fifo", 8);
+  close(rfd);
+  struct stat st;
+  assert_int_equal(lstat(path, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode)); /* still the FIFO */
+  assert_int_equal(count_entries(dir, ".fifo."), 0);
+  /* A device: /dev/null stays a character device. */
+  assert_int_equal(cli_output_open(&ctx, &o, "/dev/null", 0600), 0);
+  assert_int_equal(cli_output_write(&o, (const uint8_t *)"x", 1), 0);
+  assert_int_equal(cli_output_finish(&o, 0, NULL), 0);
+  assert_int_equal(stat("/dev/null", &st), 0);
+  assert_true(S_ISCHR(st.st_mode));
+  unlink(path);
+  rmdir(dir);
+  free(dir);
+}
+
 /* A transform that, like a sealer with a big segment, makes no progress
  * until `out` holds `need` bytes; it copies its input. */
 typedef struct picky {
@@ -340,6 +373,7 @@ int main(void) {
       cmocka_unit_test(test_missing_and_folder),
       cmocka_unit_test(test_output_commit),
       cmocka_unit_test(test_output_abort),
+      cmocka_unit_test(test_output_special_file),
       cmocka_unit_test(test_stage_grows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
