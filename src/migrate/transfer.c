@@ -542,8 +542,7 @@ static int pump(const docstore__mig_ctx *ctx, const docstore__mig_row *row,
         env_report(ctx, row, ec, rc, s->where, out);
         goto done;
       }
-      ec->failed = rc;
-      rc = 0;
+      ec->failed = rc; /* reported at the end, after the source is read */
     }
     if (txn && (rc = docstore__provider_put_write(txn, buf, got, &e)) < 0) {
       fail(ctx, row, out, rc, store_trouble(rc), 0, "%s", e.msg);

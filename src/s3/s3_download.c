@@ -364,6 +364,8 @@ static int open_first(s3_stream *st, uint64_t offset, uint64_t length,
   st->start = offset;
   st->end = offset + (length < avail ? length : avail);
   uint64_t span = st->end - st->start; /* no overflow near 2^64 */
+  if (st->part == 0) /* never: the setting's minimum is 1 MiB */
+    return docstore__err_set(err, DOCSTORE_EINVAL, "window size is 0");
   st->nwin = span / st->part + (span % st->part != 0);
   size_t first = st->nwin ? window_len(st, 0) : 0;
   if (s->len != first)

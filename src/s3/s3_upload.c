@@ -485,6 +485,8 @@ static int feed(s3_upload *u, const uint8_t *data, size_t len,
     if (!u->fill)
       DOCSTORE__GUARD(take_buffer(u, err));
     part_buf *b = u->fill;
+    if (!b) /* take_buffer() sets it on success */
+      return docstore__err_set(err, DOCSTORE_ENOMEM, "no part buffer");
     size_t room = (size_t)u->part - b->len;
     size_t n = len < room ? len : room;
     memcpy(b->data + b->len, data, n);
@@ -923,6 +925,8 @@ int docstore__s3_put(void *payload, const char *key, const uint8_t *data,
   s3_upload *u = NULL;
   opts.size_hint = len;
   DOCSTORE__GUARD(upload_new(s3, key, &opts, &u, E(info)));
+  if (!u) /* upload_new() sets it on success */
+    return docstore__err_set(E(info), DOCSTORE_ENOMEM, "out of memory");
   u->exact = 1;
   int rc;
   if ((uint64_t)len <= s3->multipart_threshold) /* from the caller's bytes */
