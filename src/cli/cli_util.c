@@ -110,7 +110,7 @@ int cli_parse_age(cli_ctx *ctx, const char *opt, const char *text,
     unsigned long mult;
   } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
   char num[32];
-  unsigned long mult = 1, v;
+  unsigned long mult = 1, v = 0;
   size_t n = strlen(text);
   if (n == 0 || n >= sizeof(num))
     return cli_usage(ctx, "%s needs an age such as 3600, 90m, 2h or 1d", opt);
