@@ -109,6 +109,16 @@ const char *itest_prefix(void) {
   return prefix;
 }
 
+char *itest_key(const char *prefix, const char *name) {
+  if (!prefix)
+    prefix = itest_prefix();
+  size_t n = strlen(prefix) + strlen(name) + 1;
+  char *k = malloc(n);
+  assert_non_null(k);
+  snprintf(k, n, "%s%s", prefix, name);
+  return k;
+}
+
 void itest_fill(uint8_t *buf, size_t len, uint64_t seed) {
   uint64_t x = seed ? seed : 0x9e3779b97f4a7c15ull;
   for (size_t i = 0; i < len; i++) {

@@ -44,6 +44,8 @@ int itest_try_open(docstore_provider **out, docstore__s3 **s3,
 
 /* A key prefix unique to this run: "itest-<pid>-<time>-<n>/". */
 const char *itest_prefix(void);
+/* prefix + name, malloc'd (free() it); prefix NULL: a new itest_prefix(). */
+char *itest_key(const char *prefix, const char *name);
 
 /* Deterministic pseudo-random bytes (xorshift). */
 void itest_fill(uint8_t *buf, size_t len, uint64_t seed);

@@ -51,15 +51,6 @@ static conn open_windows(uint64_t part, unsigned int concurrency) {
   return c;
 }
 
-static char *key_of(const char *name) {
-  const char *prefix = itest_prefix();
-  char *k = malloc(strlen(prefix) + strlen(name) + 1);
-  assert_non_null(k);
-  strcpy(k, prefix);
-  strcat(k, name);
-  return k;
-}
-
 /* Threads of this process (/proc/self/task). */
 static int thread_count(void) {
   DIR *d = opendir("/proc/self/task");
@@ -87,7 +78,7 @@ static void test_windows_in_parallel(void **state) {
   const uint64_t part = 256 * 1024;
   conn c = open_windows(part, 4);
   assert_int_equal(docstore__provider_streams_natively(c.p), 1);
-  char *key = key_of("windows.bin");
+  char *key = itest_key(NULL, "windows.bin");
   uint8_t *data = make_data(n);
   assert_int_equal(docstore_provider_put(c.p, key, data, n), 0);
   docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, 0, 0, 0, 0};
@@ -143,14 +134,14 @@ static void test_windows_in_parallel(void **state) {
 static void test_small_and_empty_objects(void **state) {
   (void)state;
   conn c = open_windows(4096, 4);
-  char *key = key_of("small.bin");
+  char *key = itest_key(NULL, "small.bin");
   uint8_t *data = make_data(10000);
   assert_int_equal(docstore_provider_put(c.p, key, data, 10000), 0);
   check_ranges(c.p, key, data, 10000);
   assert_int_equal(docstore_provider_delete(c.p, key), 0);
 
   /* An empty object: an empty stream at offset 0, EINVAL past it. */
-  char *empty = key_of("empty");
+  char *empty = itest_key(NULL, "empty");
   assert_int_equal(docstore_provider_put(c.p, empty, data, 0), 0);
   docstore__err err;
   size_t len = 99;
@@ -195,7 +186,7 @@ static void test_object_replaced_while_read(void **state) {
   (void)state;
   const size_t n = 40 * 65536;
   conn c = open_windows(65536, 4);
-  char *key = key_of("replaced.bin");
+  char *key = itest_key(NULL, "replaced.bin");
   uint8_t *data = make_data(n);
   assert_int_equal(docstore_provider_put(c.p, key, data, n), 0);
 
@@ -250,7 +241,7 @@ static void test_close_early(void **state) {
   (void)state;
   const size_t n = 64 * 65536;
   conn c = open_windows(65536, 8);
-  char *key = key_of("closed.bin");
+  char *key = itest_key(NULL, "closed.bin");
   uint8_t *data = make_data(n);
   assert_int_equal(docstore_provider_put(c.p, key, data, n), 0);
   int threads = thread_count();

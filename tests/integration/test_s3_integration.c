@@ -42,14 +42,6 @@ static conn open_default(const docstore__s3_tuning *tuning) {
   return c;
 }
 
-static char *key_of(const char *prefix, const char *name) {
-  char *k = malloc(strlen(prefix) + strlen(name) + 1);
-  assert_non_null(k);
-  strcpy(k, prefix);
-  strcat(k, name);
-  return k;
-}
-
 /* ----------------------------------------------------------- listing */
 
 typedef struct seen {
@@ -104,7 +96,7 @@ static void test_roundtrip_odd_keys(void **state) {
   size_t n = sizeof(odd_names) / sizeof(odd_names[0]);
 
   for (size_t i = 0; i < n; i++) {
-    char *key = key_of(prefix, odd_names[i]);
+    char *key = itest_key(prefix, odd_names[i]);
     char body[128];
     snprintf(body, sizeof(body), "{\"n\": %zu, \"key\": \"%s\"}", i,
              odd_names[i]);
@@ -134,7 +126,7 @@ static void test_roundtrip_odd_keys(void **state) {
   assert_int_equal(docstore_provider_list(c.p, prefix, collect, &s), 0);
   assert_int_equal(s.count, n);
   for (size_t i = 0; i < n; i++) {
-    char *key = key_of(prefix, odd_names[i]);
+    char *key = itest_key(prefix, odd_names[i]);
     if (seen_has(&s, key) != 1)
       fail_msg("listing lacks '%s'", key);
     free(key);
@@ -142,7 +134,7 @@ static void test_roundtrip_odd_keys(void **state) {
   seen_free(&s);
 
   for (size_t i = 0; i < n; i++) {
-    char *key = key_of(prefix, odd_names[i]);
+    char *key = itest_key(prefix, odd_names[i]);
     assert_int_equal(docstore_provider_delete(c.p, key), 0);
     docstore_object_info info = {DOCSTORE_OBJECT_INFO_VERSION, NULL, 0, 0,
                                  NULL};
@@ -160,7 +152,7 @@ static void test_roundtrip_odd_keys(void **state) {
 static void test_double_slash_key(void **state) {
   (void)state;
   conn c = open_default(NULL);
-  char *key = key_of(itest_prefix(), "a//b.json");
+  char *key = itest_key(itest_prefix(), "a//b.json");
   /* The library's key rules refuse empty segments ... */
   assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)"x", 1),
                    DOCSTORE_EINVAL);
@@ -180,7 +172,7 @@ static void test_double_slash_key(void **state) {
   assert_memory_equal(buf.data, "slashes", 7);
   docstore__buf_free(&buf);
   /* a/b.json is another key. */
-  char *single = key_of(itest_prefix(), "a/b.json");
+  char *single = itest_key(itest_prefix(), "a/b.json");
   assert_int_equal(ops->get(c.s3, single, docstore__buf_sink, &buf,
                             (docstore_errinfo *)&err),
                    DOCSTORE_ENOTFOUND);
@@ -200,7 +192,7 @@ static void test_double_slash_key(void **state) {
 static void test_get_range(void **state) {
   (void)state;
   conn c = open_default(NULL);
-  char *key = key_of(itest_prefix(), "range.bin");
+  char *key = itest_key(itest_prefix(), "range.bin");
   uint8_t data[1000];
   itest_fill(data, sizeof(data), 7);
   assert_int_equal(docstore_provider_put(c.p, key, data, sizeof(data)), 0);
@@ -276,7 +268,7 @@ static uint8_t *read_range(docstore_provider *p, const char *key,
 static void test_streaming_native(void **state) {
   (void)state;
   conn c = open_default(NULL);
-  char *key = key_of(itest_prefix(), "streamed.bin");
+  char *key = itest_key(itest_prefix(), "streamed.bin");
   const size_t n = ((size_t)9 << 20) + 5; /* two read windows */
   uint8_t *data = malloc(n);
   assert_non_null(data);
@@ -325,7 +317,7 @@ static void test_streaming_native(void **state) {
   assert_int_equal(info.size, n);
 
   /* Abort: nothing stored. */
-  char *other = key_of(itest_prefix(), "aborted.bin");
+  char *other = itest_key(itest_prefix(), "aborted.bin");
   assert_int_equal(docstore__provider_put_begin(c.p, other, NULL, &t, &err), 0);
   assert_int_equal(
       docstore__provider_put_write(t, (const uint8_t *)"gone", 4, &err), 0);
@@ -343,7 +335,7 @@ static void test_streaming_native(void **state) {
 static void test_empty_object(void **state) {
   (void)state;
   conn c = open_default(NULL);
-  char *key = key_of(itest_prefix(), "empty");
+  char *key = itest_key(itest_prefix(), "empty");
   assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)"", 0), 0);
   uint8_t *data = NULL;
   size_t len = 99;
@@ -431,7 +423,7 @@ static void multipart_50mib(unsigned int concurrency) {
   o.multipart_part_size = 5u * 1024 * 1024;
   conn c;
   itest_open(&c.p, &c.s3, &o, NULL);
-  char *key = key_of(itest_prefix(), "big 50MiB.bin");
+  char *key = itest_key(itest_prefix(), "big 50MiB.bin");
   uint8_t *data = malloc(size);
   assert_non_null(data);
   itest_fill(data, size, 50);
@@ -486,7 +478,7 @@ static void multipart_failure_is_aborted(unsigned int concurrency) {
   o.multipart_part_size = 1024 * 1024;
   conn c;
   itest_open(&c.p, &c.s3, &o, &tuning);
-  char *key = key_of(itest_prefix(), "too-small-parts.bin");
+  char *key = itest_key(itest_prefix(), "too-small-parts.bin");
   size_t size = 3 * 1024 * 1024 + 17;
   uint8_t *data = malloc(size);
   assert_non_null(data);
@@ -519,7 +511,7 @@ static void test_wrong_secret(void **state) {
   o.secret_key = secret;
   conn c;
   itest_open(&c.p, &c.s3, &o, NULL);
-  char *key = key_of(itest_prefix(), "denied.json");
+  char *key = itest_key(itest_prefix(), "denied.json");
 
   int rc = docstore_provider_put(c.p, key, (const uint8_t *)"{}", 2);
   assert_int_equal(rc, DOCSTORE_EACCESS);
@@ -557,7 +549,7 @@ static void test_unknown_access_key(void **state) {
   o.access_key = "nobody:nouser";
   conn c;
   itest_open(&c.p, &c.s3, &o, NULL);
-  char *key = key_of(itest_prefix(), "x.json");
+  char *key = itest_key(itest_prefix(), "x.json");
   assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)"{}", 2),
                    DOCSTORE_EACCESS);
   assert_non_null(strstr(docstore_provider_errmsg(c.p), "403"));
@@ -689,7 +681,7 @@ static void test_server_down(void **state) {
 static void test_download_checked(void **state) {
   (void)state;
   conn c = open_default(NULL);
-  char *key = key_of(itest_prefix(), "checked.bin");
+  char *key = itest_key(itest_prefix(), "checked.bin");
   size_t size = 100000;
   uint8_t *data = malloc(size);
   assert_non_null(data);
@@ -726,7 +718,7 @@ static void test_download_checked(void **state) {
 static void test_presigned_urls(void **state) {
   (void)state;
   conn c = open_default(NULL);
-  char *key = key_of(itest_prefix(), "presigned file +%.json");
+  char *key = itest_key(itest_prefix(), "presigned file +%.json");
   const char *content = "{\"presigned\": \"yes\"}";
   assert_int_equal(docstore_provider_put(c.p, key, (const uint8_t *)content,
                                          strlen(content)),
@@ -759,7 +751,7 @@ static void test_presigned_urls(void **state) {
   docstore_free(url);
 
   /* A presigned PUT uploads with plain curl. */
-  char *key2 = key_of(itest_prefix(), "uploaded by browser.json");
+  char *key2 = itest_key(itest_prefix(), "uploaded by browser.json");
   assert_int_equal(
       docstore_provider_presign(c.p, &url, key2, DOCSTORE_PRESIGN_PUT, 300), 0);
   char *dir = itest_tmpdir();
@@ -809,7 +801,7 @@ static void test_tls(void **state) {
   if (!tls || !*tls || !ca || !*ca)
     fail_msg("DOCSTORE_TEST_S3_TLS_ENDPOINT / DOCSTORE_TEST_S3_CA_BUNDLE are "
              "not set: run under tools/with-test-servers.sh (TLS front on)");
-  char *key = key_of(itest_prefix(), "over tls.json");
+  char *key = itest_key(itest_prefix(), "over tls.json");
 
   /* The system CAs do not know the test CA: refused. */
   docstore_s3_options o = itest_options(&env);
@@ -982,7 +974,7 @@ static void test_service_from_seed_config(void **state) {
   docstore_free(report);
 
   docstore_provider *p = docstore_service_provider(svc);
-  char *key = key_of(itest_prefix(), "from-config.json");
+  char *key = itest_key(itest_prefix(), "from-config.json");
   assert_int_equal(docstore_provider_put(p, key, (const uint8_t *)"{}", 2), 0);
   uint8_t *d = NULL;
   size_t n = 0;

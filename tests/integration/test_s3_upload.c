@@ -45,15 +45,6 @@ static conn open_small(unsigned int concurrency, int conditional) {
   return c;
 }
 
-static char *key_of(const char *name) {
-  const char *prefix = itest_prefix();
-  char *k = malloc(strlen(prefix) + strlen(name) + 1);
-  assert_non_null(k);
-  strcpy(k, prefix);
-  strcat(k, name);
-  return k;
-}
-
 static const docstore_provider_ops *ops(void) { return docstore__s3_ops(); }
 static docstore_errinfo *EI(docstore__err *e) { return (docstore_errinfo *)e; }
 
@@ -141,7 +132,7 @@ static fx fx_open(const char *name, size_t n, unsigned int concurrency,
   fx f;
   memset(&f, 0, sizeof(f));
   f.c = open_small(concurrency, conditional);
-  f.key = key_of(name);
+  f.key = itest_key(NULL, name);
   f.n = n;
   f.data = malloc(n ? n : 1);
   assert_non_null(f.data);
@@ -500,7 +491,7 @@ static void test_put_verify_proof(void **state) {
       fx f;
       memset(&f, 0, sizeof(f));
       itest_open(&f.c.p, &f.c.s3, &o, &tuning);
-      f.key = key_of("proof.bin");
+      f.key = itest_key(NULL, "proof.bin");
       f.n = (11u << 20) + 3;
       f.data = malloc(f.n);
       assert_non_null(f.data);

@@ -33,14 +33,6 @@ static int group_setup(void **state) {
 }
 
 /* prefix + name (malloc'd). */
-static char *key_of(const char *prefix, const char *name) {
-  size_t n = strlen(prefix) + strlen(name) + 1;
-  char *k = malloc(n);
-  assert_non_null(k);
-  snprintf(k, n, "%s%s", prefix, name);
-  return k;
-}
-
 /* The HTTP status of ListParts on an upload (200 while it is open). */
 static long list_parts_status(docstore__s3 *s3, const char *key,
                               const char *id) {
@@ -108,7 +100,7 @@ static void test_list_filter_abort(void **state) {
   docstore_s3_options o = itest_options(&env);
   itest_open(&p, &s3, &o, NULL);
   const char *prefix = itest_prefix();
-  char *key = key_of(prefix, "dir/open upload+1.bin");
+  char *key = itest_key(prefix, "dir/open upload+1.bin");
   int64_t t0 = (int64_t)time(NULL);
   char *id = itest_leave_upload(s3, key);
   assert_int_equal(list_parts_status(s3, key, id), 200);
@@ -187,10 +179,10 @@ static void test_pages_and_prefix(void **state) {
   static const char *const names[] = {"a", "b/c", "b/c", "d%2F", "\xc3\xa9"};
   char *keys[5], *ids[5];
   for (size_t i = 0; i < 5; i++) {
-    keys[i] = key_of(prefix, names[i]);
+    keys[i] = itest_key(prefix, names[i]);
     ids[i] = itest_leave_upload(s3, keys[i]);
   }
-  char *outside_key = key_of(other, "x");
+  char *outside_key = itest_key(other, "x");
   char *outside_id = itest_leave_upload(s3, outside_key);
 
   found f = {0};

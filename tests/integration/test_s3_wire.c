@@ -58,15 +58,6 @@ static conn open_with(int tls, int checksum, int signing, uint64_t corrupt) {
   return c;
 }
 
-static char *key_of(const char *name) {
-  const char *prefix = itest_prefix();
-  char *k = malloc(strlen(prefix) + strlen(name) + 1);
-  assert_non_null(k);
-  strcpy(k, prefix);
-  strcat(k, name);
-  return k;
-}
-
 /* A PutObject of object data through the request layer. */
 static docstore__s3_req put_req(const char *key, const uint8_t *data,
                                 size_t len) {
@@ -147,7 +138,7 @@ static void run_case(const policy_case *pc) {
 
   /* Stored intact, proof as the server allows. */
   conn c = open_with(pc->tls, pc->checksum, pc->signing, 0);
-  char *key = key_of("policy.bin");
+  char *key = itest_key(NULL, "policy.bin");
   int rc = put_object(&c, key, data, len, &resp, &err);
   if (rc != 0)
     fail_msg("%s: put: %s", pc->name, err.msg);
@@ -203,7 +194,7 @@ static void test_provider_put_tls_default(void **state) {
   conn c = open_with(1, DOCSTORE_S3_CHECKSUM_AUTO, DOCSTORE_S3_PAYLOAD_AUTO, 0);
   assert_int_equal(c.s3->checksum, DOCSTORE_S3_CHECKSUM_CRC32C);
   assert_int_equal(c.s3->sign_payload, 0);
-  char *key = key_of("tls default.json");
+  char *key = itest_key(NULL, "tls default.json");
   const char *doc = "{\"over\": \"tls\"}";
   int rc = docstore_provider_put(c.p, key, (const uint8_t *)doc, strlen(doc));
   if (rc != 0)
@@ -220,7 +211,7 @@ static void test_if_none_match_swift(void **state) {
   (void)state;
   conn c =
       open_with(0, DOCSTORE_S3_CHECKSUM_NONE, DOCSTORE_S3_PAYLOAD_SIGNED, 0);
-  char *key = key_of("no clobber.json");
+  char *key = itest_key(NULL, "no clobber.json");
   docstore__s3_req req = put_req(key, (const uint8_t *)"{}", 2);
   req.if_none_match = 1;
   docstore__s3_resp resp;
@@ -245,7 +236,7 @@ static void test_if_match_and_extras_swift(void **state) {
   (void)state;
   conn c =
       open_with(0, DOCSTORE_S3_CHECKSUM_NONE, DOCSTORE_S3_PAYLOAD_SIGNED, 0);
-  char *key = key_of("pinned.json");
+  char *key = itest_key(NULL, "pinned.json");
   docstore__s3_resp resp;
   docstore__err err;
   static const docstore__sigv4_header extra[] = {
