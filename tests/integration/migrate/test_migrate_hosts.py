@@ -37,6 +37,8 @@ def readers(db):
     """The sessions that hold the migrations' lock: each run's reader (the
     one that claims, renews and releases)."""
     return db.q("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database()) "
                 "AND classid::bigint = %s AND objid::bigint = %s",
                 (migfix.LOCK_MIGRATING >> 32, migfix.LOCK_MIGRATING & 0xFFFFFFFF))
 
